@@ -1,0 +1,76 @@
+//! The one place where errors become HTTP responses.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+/// An API failure: a status, a stable code and a message naming what was wrong.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error(transparent)]
+    Bus(#[from] trainyard_bus::Error),
+    #[error(transparent)]
+    Auth(#[from] trainyard_auth::Error),
+    /// A request body or query that does not parse.
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("{0}")]
+    NotFound(String),
+}
+
+impl From<trainyard_store::Error> for ApiError {
+    fn from(e: trainyard_store::Error) -> Self {
+        ApiError::Bus(e.into())
+    }
+}
+
+impl From<trainyard_events::Error> for ApiError {
+    fn from(e: trainyard_events::Error) -> Self {
+        ApiError::Bus(e.into())
+    }
+}
+
+impl ApiError {
+    /// Status and stable code for every error kind.
+    pub fn status_and_code(&self) -> (StatusCode, &'static str) {
+        use trainyard_bus::Error as Bus;
+        use trainyard_events::Error as Events;
+        use trainyard_store::Error as Store;
+        match self {
+            ApiError::BadRequest(_) => (StatusCode::BAD_REQUEST, "ValidationException"),
+            ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "ResourceNotFoundException"),
+            ApiError::Auth(trainyard_auth::Error::TokenFile { .. }) => {
+                (StatusCode::INTERNAL_SERVER_ERROR, "InternalException")
+            }
+            ApiError::Auth(_) => (StatusCode::UNAUTHORIZED, "UnauthorizedException"),
+            ApiError::Bus(e) => match e {
+                Bus::Events(Events::InvalidPattern { .. }) => (StatusCode::BAD_REQUEST, "InvalidEventPatternException"),
+                Bus::Events(Events::ReservedSource { .. }) => (StatusCode::FORBIDDEN, "AccessDeniedException"),
+                Bus::Events(_) | Bus::InvalidArgument { .. } | Bus::Function(_) => {
+                    (StatusCode::BAD_REQUEST, "ValidationException")
+                }
+                Bus::LimitExceeded { .. } => (StatusCode::BAD_REQUEST, "LimitExceededException"),
+                Bus::Store(Store::NotFound { .. }) => (StatusCode::NOT_FOUND, "ResourceNotFoundException"),
+                Bus::Store(Store::AlreadyExists { .. }) => (StatusCode::CONFLICT, "ResourceAlreadyExistsException"),
+                Bus::Store(Store::InUse { .. }) => (StatusCode::CONFLICT, "ResourceInUseException"),
+                Bus::Store(_) => (StatusCode::INTERNAL_SERVER_ERROR, "InternalException"),
+            },
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, code) = self.status_and_code();
+        if status.is_server_error() {
+            tracing::error!(error = %self, "internal error");
+        }
+        let mut response = (status, axum::Json(json!({"code": code, "message": self.to_string()}))).into_response();
+        if status == StatusCode::UNAUTHORIZED {
+            response
+                .headers_mut()
+                .insert(axum::http::header::WWW_AUTHENTICATE, axum::http::HeaderValue::from_static("Bearer"));
+        }
+        response
+    }
+}

@@ -1,0 +1,26 @@
+//! Route handlers, one module per resource.
+
+pub mod archives;
+pub mod buses;
+pub mod dlq;
+pub mod events;
+pub mod functions;
+pub mod rules;
+
+use axum::extract::rejection::QueryRejection;
+use axum::extract::Query;
+use serde::Deserialize;
+
+/// `?bus=NAME`, the event bus a rule lives on (default: `default`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BusQuery {
+    #[serde(default)]
+    pub bus: Option<String>,
+}
+
+impl BusQuery {
+    pub fn parse(query: Result<Query<BusQuery>, QueryRejection>) -> Result<String, crate::ApiError> {
+        Ok(crate::request::query(query)?.bus.unwrap_or_else(|| "default".into()))
+    }
+}

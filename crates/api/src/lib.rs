@@ -1,0 +1,83 @@
+//! The REST API of trainyard under `/api/v1`: routing, authentication, JSON in and
+//! out, and the single mapping from every domain error to an HTTP status and a stable
+//! error code.
+//!
+//! Handlers here are thin: parse, authorise, call the domain, map the result. This
+//! crate must never hold business rules of its own, and never answer a route under
+//! `/api/v1` (other than `health`) without an authenticated principal.
+
+mod error;
+mod handlers;
+mod openapi;
+mod request;
+
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use axum::routing::{get, post};
+use axum::Router;
+use trainyard_auth::Authenticator;
+use trainyard_bus::EventBus;
+
+pub use error::ApiError;
+
+/// The largest request body accepted (PutEvents: 10 entries of 256 KiB, plus JSON).
+pub const MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    pub bus: EventBus,
+    pub auth: Authenticator,
+}
+
+/// The `/api/v1` router.
+pub fn router(state: AppState) -> Router {
+    use handlers::*;
+    let authenticated = Router::new()
+        .route("/openapi.json", get(openapi::document))
+        .route("/events", post(events::put).get(events::list))
+        .route("/events/test-pattern", post(events::test_pattern))
+        .route("/events/{id}", get(events::describe))
+        .route("/buses", get(buses::list).post(buses::create))
+        .route("/buses/{name}", get(buses::describe).delete(buses::delete))
+        .route("/rules", get(rules::list).post(rules::create))
+        .route("/rules/{name}", get(rules::describe).delete(rules::delete))
+        .route("/rules/{name}/enable", post(rules::enable))
+        .route("/rules/{name}/disable", post(rules::disable))
+        .route("/rules/{name}/targets", get(rules::list_targets).post(rules::put_target))
+        .route("/rules/{name}/targets/{id}", axum::routing::delete(rules::remove_target))
+        .route("/functions", get(functions::list).post(functions::create))
+        .route("/functions/{name}", get(functions::describe).delete(functions::delete))
+        .route("/functions/{name}/invoke", post(functions::invoke))
+        .route("/functions/{name}/logs", get(functions::logs))
+        .route("/dlq", get(dlq::list))
+        .route("/dlq/redrive", post(dlq::redrive))
+        .route("/deliveries/counts", get(dlq::counts))
+        .route("/archives", get(archives::list).post(archives::create))
+        .route("/archives/{name}", get(archives::describe).delete(archives::delete))
+        .route("/replays", get(archives::list_replays).post(archives::start_replay))
+        .route("/replays/{name}", get(archives::describe_replay))
+        .route_layer(middleware::from_fn_with_state(state.clone(), authenticate));
+    let api = Router::new()
+        .route("/health", get(health))
+        .merge(authenticated)
+        .fallback(not_found)
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .with_state(state);
+    Router::new().nest("/api/v1", api)
+}
+
+async fn authenticate(State(state): State<AppState>, request: Request, next: Next) -> Result<Response, ApiError> {
+    let header = request.headers().get(axum::http::header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+    state.auth.authenticate(header)?;
+    Ok(next.run(request).await)
+}
+
+async fn health() -> axum::Json<serde_json::Value> {
+    axum::Json(serde_json::json!({"status": "ok"}))
+}
+
+async fn not_found() -> ApiError {
+    ApiError::NotFound("no such API route".into())
+}

@@ -1,0 +1,131 @@
+//! Authentication: the admin token written on first start and the check every API
+//! call passes through.
+//!
+//! This crate decides who a caller is; it must never log, print or store a token in
+//! clear text anywhere but the token file it creates (mode 0600).
+
+use std::fs;
+use std::io::Write;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::Path;
+
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+
+/// Every way authentication can fail.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("missing Authorization header: send 'Authorization: Bearer <token>'")]
+    MissingCredentials,
+    #[error("the token is not valid")]
+    InvalidToken,
+    #[error("token file {path}: {source}")]
+    TokenFile {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Who is calling.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Principal {
+    Admin,
+}
+
+/// Checks bearer tokens against the admin token without keeping it in clear.
+#[derive(Clone)]
+pub struct Authenticator {
+    admin_digest: [u8; 32],
+}
+
+impl Authenticator {
+    pub fn new(admin_token: &str) -> Authenticator {
+        Authenticator { admin_digest: Sha256::digest(admin_token.as_bytes()).into() }
+    }
+
+    /// Authenticates the value of an `Authorization` header.
+    pub fn authenticate(&self, header: Option<&str>) -> Result<Principal, Error> {
+        let header = header.ok_or(Error::MissingCredentials)?;
+        let token = header
+            .strip_prefix("Bearer ")
+            .or_else(|| header.strip_prefix("bearer "))
+            .ok_or(Error::MissingCredentials)?
+            .trim();
+        let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+        // Invariant: the comparison takes the same time whatever the token.
+        let differences = digest.iter().zip(self.admin_digest.iter()).fold(0u8, |acc, (a, b)| acc | (a ^ b));
+        if differences == 0 {
+            Ok(Principal::Admin)
+        } else {
+            Err(Error::InvalidToken)
+        }
+    }
+}
+
+/// A fresh random token: 32 bytes, hex, prefixed so it is recognisable in leaks.
+pub fn generate_token() -> String {
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    format!("tyd_{hex}")
+}
+
+/// Reads the admin token from `path`, creating it (mode 0600, atomically) if absent.
+pub fn load_or_create_token(path: &Path) -> Result<String, Error> {
+    let file_error = |source| Error::TokenFile { path: path.display().to_string(), source };
+    match fs::read_to_string(path) {
+        Ok(text) if !text.trim().is_empty() => return Ok(text.trim().to_string()),
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(file_error(e)),
+    }
+    let token = generate_token();
+    let temporary = path.with_extension("token.tmp");
+    let mut file = fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&temporary)
+        .map_err(file_error)?;
+    file.set_permissions(fs::Permissions::from_mode(0o600)).map_err(file_error)?;
+    file.write_all(token.as_bytes()).map_err(file_error)?;
+    file.sync_all().map_err(file_error)?;
+    fs::rename(&temporary, path).map_err(file_error)?;
+    Ok(token)
+}
+
+/// Reads an existing token file (the CLI's way to find the token).
+pub fn read_token(path: &Path) -> Result<String, Error> {
+    fs::read_to_string(path)
+        .map(|t| t.trim().to_string())
+        .map_err(|source| Error::TokenFile { path: path.display().to_string(), source })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_admin_token_passes() {
+        let auth = Authenticator::new("secret");
+        assert_eq!(auth.authenticate(Some("Bearer secret")).unwrap(), Principal::Admin);
+        assert!(matches!(auth.authenticate(Some("Bearer other")), Err(Error::InvalidToken)));
+        assert!(matches!(auth.authenticate(Some("Basic x")), Err(Error::MissingCredentials)));
+        assert!(matches!(auth.authenticate(None), Err(Error::MissingCredentials)));
+    }
+
+    #[test]
+    fn token_file_is_private_and_stable() {
+        let dir = std::env::temp_dir().join(format!("trainyard-auth-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("admin.token");
+        let _ = fs::remove_file(&path);
+        let first = load_or_create_token(&path).unwrap();
+        assert!(first.starts_with("tyd_") && first.len() == 68);
+        assert_eq!(fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+        assert_eq!(load_or_create_token(&path).unwrap(), first);
+        fs::remove_dir_all(&dir).unwrap();
+    }
+}

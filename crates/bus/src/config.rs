@@ -1,0 +1,35 @@
+use std::time::Duration;
+
+/// Tunables of the bus; defaults are EventBridge-like and fit a laptop.
+#[derive(Debug, Clone)]
+pub struct BusConfig {
+    pub account: String,
+    pub region: String,
+    /// Deliveries in flight at once.
+    pub concurrency: usize,
+    /// First retry delay; doubles each retry, with jitter.
+    pub base_backoff: Duration,
+    pub max_backoff: Duration,
+    pub http_timeout: Duration,
+    /// How long finished events stay listed before they are pruned.
+    pub event_retention: Duration,
+    /// The API address handed to functions as `TRAINYARD_ENDPOINT`.
+    pub endpoint_url: Option<String>,
+    pub max_targets_per_rule: usize,
+}
+
+impl Default for BusConfig {
+    fn default() -> Self {
+        BusConfig {
+            account: trainyard_events::DEFAULT_ACCOUNT.to_string(),
+            region: trainyard_events::DEFAULT_REGION.to_string(),
+            concurrency: 32,
+            base_backoff: Duration::from_secs(1),
+            max_backoff: Duration::from_secs(300),
+            http_timeout: Duration::from_secs(30),
+            event_retention: Duration::from_secs(7 * 24 * 3600),
+            endpoint_url: None,
+            max_targets_per_rule: 5,
+        }
+    }
+}

@@ -1,0 +1,243 @@
+//! The delivery loop: claim due deliveries, run each against its target, record the
+//! attempt and decide what comes next (done, retry later, dead letter).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{SecondsFormat, Utc};
+use rand::Rng;
+use serde_json::Value;
+use tokio::sync::{watch, Semaphore};
+use trainyard_events::{backoff, TargetContext};
+use trainyard_functions::{CommandSpec, Failure, Outcome};
+use trainyard_store::{AfterAttempt, Attempt, Claimed, Destination, Function, Target};
+
+use crate::EventBus;
+
+/// How long a claimed delivery stays leased before another worker may take it.
+const LEASE: Duration = Duration::from_secs(16 * 60);
+/// The longest the loop sleeps without looking for due deliveries.
+const IDLE_POLL: Duration = Duration::from_millis(500);
+
+impl EventBus {
+    /// Runs the delivery loop until `shutdown` turns true; in-flight deliveries finish.
+    pub async fn run_deliveries(&self, mut shutdown: watch::Receiver<bool>) {
+        match self.store().release_in_progress().await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(deliveries = n, "released deliveries interrupted by the last shutdown"),
+            Err(e) => tracing::error!(error = %e, "could not release interrupted deliveries"),
+        }
+        let permits = Arc::new(Semaphore::new(self.config().concurrency.max(1)));
+        while !*shutdown.borrow() {
+            let Ok(first) = Arc::clone(&permits).acquire_owned().await else { break };
+            let limit = 1 + permits.available_permits() as i64;
+            let now = Utc::now();
+            let lease = now + chrono::Duration::from_std(LEASE).unwrap_or_default();
+            let claimed = match self.store().claim_due(now, lease, limit).await {
+                Ok(claimed) => claimed,
+                Err(e) => {
+                    tracing::error!(error = %e, "claiming deliveries failed");
+                    drop(first);
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    continue;
+                }
+            };
+            if claimed.is_empty() {
+                drop(first);
+                let wait = match self.store().next_due().await {
+                    Ok(Some(due)) => (due - Utc::now()).to_std().unwrap_or_default().min(IDLE_POLL),
+                    _ => IDLE_POLL,
+                };
+                tokio::select! {
+                    _ = self.inner.wake.notified() => {}
+                    _ = tokio::time::sleep(wait) => {}
+                    _ = shutdown.changed() => {}
+                }
+                continue;
+            }
+            let mut first = Some(first);
+            for claim in claimed {
+                let permit = match first.take() {
+                    Some(permit) => permit,
+                    None => match Arc::clone(&permits).acquire_owned().await {
+                        Ok(permit) => permit,
+                        Err(_) => break,
+                    },
+                };
+                let bus = self.clone();
+                tokio::spawn(async move {
+                    bus.deliver(claim).await;
+                    drop(permit);
+                });
+            }
+        }
+        // Invariant: every claimed delivery finishes (or its lease is released at restart).
+        let _ = permits.acquire_many(self.config().concurrency.max(1) as u32).await;
+    }
+
+    async fn deliver(&self, claim: Claimed) {
+        let Claimed { delivery, event } = claim;
+        let started = Utc::now();
+        let routing = self.routing();
+        let result = match routing.target(&delivery.event_bus_name, &delivery.rule, &delivery.target_id) {
+            None => Err(Failure {
+                code: "TargetNotFound".into(),
+                message: format!("target {:?} of rule {:?} no longer exists", delivery.target_id, delivery.rule),
+                retriable: false,
+            }),
+            Some(target) => {
+                let context = TargetContext {
+                    rule_name: &delivery.rule,
+                    rule_arn: &routing.rule_arn(&delivery.event_bus_name, &delivery.rule),
+                    ingestion_time: &delivery.age_from.to_rfc3339_opts(SecondsFormat::Secs, true),
+                };
+                match target.input.apply(&event, &context) {
+                    Err(e) => {
+                        Err(Failure { code: "InputTransformFailed".into(), message: e.to_string(), retriable: false })
+                    }
+                    Ok(input) => self.send(target, routing.function(function_name(target)), &event, input).await,
+                }
+            }
+        };
+        let elapsed = (Utc::now() - started).num_milliseconds();
+        let attempt = Attempt {
+            attempt: delivery.attempts,
+            start_time: started,
+            duration_ms: elapsed,
+            outcome: match &result {
+                Ok(()) => "succeeded",
+                Err(f) if f.retriable => "retriable",
+                Err(_) => "fatal",
+            }
+            .into(),
+            error_code: result.as_ref().err().map(|f| f.code.clone()),
+            message: result.as_ref().err().map(|f| f.message.clone()),
+        };
+        let policy = routing
+            .target(&delivery.event_bus_name, &delivery.rule, &delivery.target_id)
+            .map(|t| t.retry_policy)
+            .unwrap_or_default();
+        let age = (Utc::now() - delivery.age_from).to_std().unwrap_or_default();
+        let after = match result {
+            Ok(()) => AfterAttempt::Succeeded,
+            Err(f) if f.retriable && policy.may_retry(delivery.attempts as u32, age) => {
+                let c = self.config();
+                let delay = backoff(delivery.attempts as u32, c.base_backoff, c.max_backoff, rand::thread_rng().gen());
+                AfterAttempt::RetryAt(Utc::now() + chrono::Duration::from_std(delay).unwrap_or_default())
+            }
+            Err(f) => {
+                let why = if !f.retriable {
+                    "not retriable".to_string()
+                } else {
+                    format!("gave up after {} attempts (retry policy exhausted)", delivery.attempts)
+                };
+                AfterAttempt::Dead { error_code: f.code, error_message: format!("{} ({why})", f.message) }
+            }
+        };
+        if let Err(e) = self.store().finish_attempt(&delivery, &attempt, &after).await {
+            // The lease runs out and the delivery is tried again: at-least-once.
+            tracing::error!(delivery = delivery.id, error = %e, "recording a delivery attempt failed");
+        }
+        if matches!(after, AfterAttempt::RetryAt(_)) {
+            self.inner.wake.notify_one();
+        }
+    }
+
+    async fn send(
+        &self,
+        target: &Target,
+        function: Option<&Function>,
+        event: &Value,
+        input: String,
+    ) -> Result<(), Failure> {
+        match &target.destination {
+            Destination::Function { name } => {
+                let Some(function) = function else {
+                    return Err(Failure {
+                        code: "FunctionNotFound".into(),
+                        message: format!("function {name:?} does not exist"),
+                        retriable: false,
+                    });
+                };
+                let event_id = event.get("id").and_then(Value::as_str);
+                let outcome = self.invoke(function, input.as_bytes(), event_id).await;
+                outcome.result.map(|_| ())
+            }
+            Destination::Http { url, headers } => {
+                let mut request = self.inner.http.post(url).header("content-type", "application/json").body(input);
+                for (name, value) in headers {
+                    request = request.header(name, value);
+                }
+                match request.send().await {
+                    Err(e) => {
+                        Err(Failure { code: "HttpConnectionFailed".into(), message: e.to_string(), retriable: true })
+                    }
+                    Ok(response) if response.status().is_success() => Ok(()),
+                    Ok(response) => {
+                        let status = response.status();
+                        let body: String = response.text().await.unwrap_or_default().chars().take(512).collect();
+                        Err(Failure {
+                            code: format!("HttpStatus{}", status.as_u16()),
+                            message: format!("{url} answered {status}: {body}"),
+                            // Invariant: 4xx other than 429 Too Many Requests is not retried.
+                            retriable: status.as_u16() == 429 || !status.is_client_error(),
+                        })
+                    }
+                }
+            }
+        }
+    }
+
+    /// Runs a function once and records the invocation.
+    pub(crate) async fn invoke(&self, function: &Function, input: &[u8], event_id: Option<&str>) -> Outcome {
+        let mut environment = function.environment.clone();
+        environment.insert("TRAINYARD_FUNCTION_NAME".into(), function.function_name.clone());
+        if let Some(id) = event_id {
+            environment.insert("TRAINYARD_EVENT_ID".into(), id.to_string());
+        }
+        if let Some(url) = &self.config().endpoint_url {
+            environment.insert("TRAINYARD_ENDPOINT".into(), url.clone());
+        }
+        let spec = CommandSpec {
+            command: function.command.clone(),
+            environment,
+            timeout: Duration::from_secs(u64::from(function.timeout)),
+        };
+        let started = Utc::now();
+        let outcome = trainyard_functions::run(&spec, input).await;
+        let (status, result) = match &outcome.result {
+            Ok(value) => ("succeeded".to_string(), Some(value.to_string())),
+            Err(f) => (format!("failed: {}: {}", f.code, f.message), None),
+        };
+        let recorded = self
+            .store()
+            .record_invocation(
+                &function.function_name,
+                event_id,
+                started,
+                outcome.duration.as_millis() as i64,
+                &status,
+                result.as_deref(),
+                &outcome.logs,
+            )
+            .await;
+        if let Err(e) = recorded {
+            tracing::warn!(function = %function.function_name, error = %e, "could not record an invocation");
+        }
+        outcome
+    }
+
+    /// `Invoke` (synchronous): runs the function on `event` and returns its outcome.
+    pub async fn invoke_function(&self, name: &str, event: &Value) -> Result<Outcome, crate::Error> {
+        let function = self.store().get_function(name).await?;
+        let event_id = event.get("id").and_then(Value::as_str);
+        Ok(self.invoke(&function, event.to_string().as_bytes(), event_id).await)
+    }
+}
+
+fn function_name(target: &Target) -> &str {
+    match &target.destination {
+        Destination::Function { name } => name,
+        Destination::Http { .. } => "",
+    }
+}

@@ -1,0 +1,19 @@
+//! The running event bus: `PutEvents` fan-out into durable deliveries, the workers
+//! that deliver them to functions and HTTP endpoints with retries, backoff and a
+//! dead-letter queue, schedules, archives and replays.
+//!
+//! The bus owns the routing cache (one compiled matcher per event bus) and the
+//! delivery loop. It must never acknowledge an event before it and its deliveries are
+//! committed, and never hold the routing lock across I/O.
+
+mod config;
+mod deliver;
+mod error;
+mod replay;
+mod routing;
+mod schedule;
+mod service;
+
+pub use config::BusConfig;
+pub use error::Error;
+pub use service::{ArchiveRequest, EventBus, FunctionRequest, PutResult, ReplayRequest, RuleRequest, TargetRequest};

@@ -1,0 +1,311 @@
+//! The command line, as clap types.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(name = "trainyard", version, about = "trainyard: the MLOps loop in one binary")]
+pub struct Cli {
+    /// API address (default: the data dir's server.url, else http://127.0.0.1:7420).
+    #[arg(long, global = true, env = "TRAINYARD_ENDPOINT")]
+    pub endpoint: Option<String>,
+    /// API token (default: read from DATA_DIR/admin.token).
+    #[arg(long, global = true, env = "TRAINYARD_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    /// The server's data directory.
+    #[arg(long, global = true, env = "TRAINYARD_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Output format.
+    #[arg(long, short = 'o', global = true, value_enum, default_value_t = Output::Table)]
+    pub output: Output,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Output {
+    Table,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the server (API, event bus, workers) on a data directory.
+    Server {
+        /// Address to bind (default 127.0.0.1:7420).
+        #[arg(long)]
+        listen: Option<String>,
+    },
+    /// Start a server, wire a function to a rule, put events and show them delivered.
+    Quickstart,
+    /// Put, list, follow and inspect events; test patterns.
+    #[command(subcommand)]
+    Events(EventsCommand),
+    /// Event buses.
+    #[command(subcommand)]
+    Buses(BusesCommand),
+    /// Rules and their targets.
+    #[command(subcommand)]
+    Rules(RulesCommand),
+    /// Functions (commands that receive events).
+    #[command(subcommand)]
+    Functions(FunctionsCommand),
+    /// The dead-letter queue.
+    #[command(subcommand)]
+    Dlq(DlqCommand),
+    /// Event archives.
+    #[command(subcommand)]
+    Archives(ArchivesCommand),
+    /// Replays of archived events.
+    #[command(subcommand)]
+    Replays(ReplaysCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum EventsCommand {
+    /// Put one event; prints its id.
+    Put {
+        #[arg(long)]
+        source: String,
+        #[arg(long)]
+        detail_type: String,
+        /// The detail, a JSON object.
+        #[arg(long)]
+        detail: String,
+        #[arg(long)]
+        bus: Option<String>,
+        /// Comma-separated resource ARNs.
+        #[arg(long, value_delimiter = ',')]
+        resources: Vec<String>,
+    },
+    /// List recent events, newest first.
+    List(EventFilterArgs),
+    /// Follow new events as they arrive.
+    Tail(EventFilterArgs),
+    /// One event: the rules it matched and every delivery attempt.
+    Describe { id: String },
+    /// Does an event match a pattern? Prints true or false; needs no server.
+    TestPattern {
+        #[arg(long)]
+        pattern: String,
+        #[arg(long)]
+        event: String,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct EventFilterArgs {
+    #[arg(long)]
+    pub source: Option<String>,
+    #[arg(long)]
+    pub detail_type: Option<String>,
+    /// RFC 3339 time or a duration ago (30s, 5m, 2h, 1d).
+    #[arg(long)]
+    pub since: Option<String>,
+    #[arg(long)]
+    pub bus: Option<String>,
+    #[arg(long, default_value_t = 50)]
+    pub limit: i64,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BusesCommand {
+    Create { name: String },
+    List,
+    Delete { name: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RulesCommand {
+    /// Create a rule with an event pattern or a schedule.
+    Create {
+        name: String,
+        #[arg(long, conflicts_with = "schedule", required_unless_present = "schedule")]
+        pattern: Option<String>,
+        /// rate(5 minutes) or cron(0 12 * * ? *)
+        #[arg(long)]
+        schedule: Option<String>,
+        #[arg(long)]
+        bus: Option<String>,
+        #[arg(long)]
+        description: Option<String>,
+        /// Create it disabled.
+        #[arg(long)]
+        disabled: bool,
+    },
+    List {
+        #[arg(long)]
+        bus: Option<String>,
+    },
+    Describe {
+        name: String,
+        #[arg(long)]
+        bus: Option<String>,
+    },
+    Enable {
+        name: String,
+        #[arg(long)]
+        bus: Option<String>,
+    },
+    Disable {
+        name: String,
+        #[arg(long)]
+        bus: Option<String>,
+    },
+    Delete {
+        name: String,
+        #[arg(long)]
+        bus: Option<String>,
+    },
+    /// A rule's targets.
+    #[command(subcommand)]
+    Targets(TargetsCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TargetsCommand {
+    /// Add (or replace) a target.
+    Add {
+        rule: String,
+        /// Target id (default: the function name, or "http-N").
+        #[arg(long)]
+        id: Option<String>,
+        #[arg(long, conflicts_with = "http", required_unless_present = "http")]
+        function: Option<String>,
+        #[arg(long)]
+        http: Option<String>,
+        /// HTTP header K=V (repeatable).
+        #[arg(long = "header")]
+        headers: Vec<String>,
+        /// A constant JSON input instead of the event.
+        #[arg(long, conflicts_with_all = ["input_path", "input_transformer"])]
+        input: Option<String>,
+        /// JSONPath of the part of the event to send, e.g. $.detail
+        #[arg(long, conflicts_with = "input_transformer")]
+        input_path: Option<String>,
+        /// {"InputPathsMap": {...}, "InputTemplate": "..."}
+        #[arg(long)]
+        input_transformer: Option<String>,
+        /// MaximumRetryAttempts, 0-185.
+        #[arg(long)]
+        max_retries: Option<u32>,
+        /// MaximumEventAge, 60s-24h (e.g. 1h).
+        #[arg(long)]
+        max_event_age: Option<String>,
+        #[arg(long)]
+        bus: Option<String>,
+    },
+    List {
+        rule: String,
+        #[arg(long)]
+        bus: Option<String>,
+    },
+    Remove {
+        rule: String,
+        id: String,
+        #[arg(long)]
+        bus: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum FunctionsCommand {
+    /// Create a command function: the event on stdin, the JSON result on stdout.
+    Create {
+        name: String,
+        #[arg(long)]
+        command: String,
+        /// e.g. 30s, 5m (max 15m).
+        #[arg(long, default_value = "30s")]
+        timeout: String,
+        /// K=V (repeatable).
+        #[arg(long = "env")]
+        env: Vec<String>,
+        #[arg(long, default_value = "")]
+        description: String,
+    },
+    List,
+    Describe {
+        name: String,
+    },
+    Delete {
+        name: String,
+    },
+    /// Run a function synchronously on an event.
+    Invoke {
+        name: String,
+        #[arg(long, default_value = "{}")]
+        event: String,
+    },
+    /// Recent invocations and their logs.
+    Logs {
+        name: String,
+        #[arg(long, default_value_t = 20)]
+        limit: i64,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DlqCommand {
+    List {
+        #[arg(long, default_value_t = 100)]
+        limit: i64,
+    },
+    /// Send dead letters back for delivery.
+    Redrive {
+        #[arg(conflicts_with = "all", required_unless_present = "all")]
+        ids: Vec<i64>,
+        #[arg(long)]
+        all: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ArchivesCommand {
+    Create {
+        name: String,
+        #[arg(long)]
+        bus: Option<String>,
+        /// Keep only events matching this pattern.
+        #[arg(long)]
+        pattern: Option<String>,
+        /// 0 keeps events forever.
+        #[arg(long, default_value_t = 0)]
+        retention_days: i64,
+    },
+    List,
+    Describe {
+        name: String,
+    },
+    Delete {
+        name: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ReplaysCommand {
+    /// Replay an archive's events from a time range onto a bus.
+    Start {
+        #[arg(long)]
+        archive: String,
+        /// RFC 3339 time or a duration ago (e.g. 1h).
+        #[arg(long)]
+        from: String,
+        /// RFC 3339 time or a duration ago; default now.
+        #[arg(long)]
+        to: Option<String>,
+        #[arg(long)]
+        bus: Option<String>,
+        /// Replay name (default: generated).
+        #[arg(long)]
+        name: Option<String>,
+        /// Wait until the replay has finished.
+        #[arg(long)]
+        wait: bool,
+    },
+    List,
+    Describe {
+        name: String,
+    },
+}

@@ -1,0 +1,384 @@
+//! The compiled automaton shared by all rules.
+//!
+//! Every rule is expanded into conjunctions of [`Cond`]s sorted by path; each
+//! conjunction is a path through a trie of states whose edges are
+//! `(path, condition)` pairs, so rules sharing leading conditions share states.
+//! Each state keeps, per path, a [`ValueIndex`] from leaf values to the edges they
+//! enable. Matching flattens the event once (only the key paths some rule uses),
+//! then walks from the root with a worklist of `(state, array constraint)` items,
+//! probing at each state only the paths both the state and the event have.
+
+use std::cell::RefCell;
+
+use serde_json::Value;
+
+use std::hash::BuildHasher;
+
+use super::collections::{push_id, FxBuild, FxHashMap, FxHashSet, IdList};
+use super::index::{LookupScratch, ValueIndex};
+use super::parse::Cond;
+use super::value::{Leaf, Op};
+
+/// `(array id, element index)`: one array element (object or array) on the way to a leaf.
+type Step = (u32, u32);
+
+#[derive(Debug, Default)]
+pub(crate) struct Automaton {
+    /// Invariant: state 0 is the root and always exists.
+    states: Vec<State>,
+    /// Trie of key paths; a path's id is its node id.
+    nodes: Vec<PathNode>,
+    /// Interned condition matcher lists.
+    conds: FxHashMap<Vec<Op>, u32>,
+    /// `(state, path, condition) -> next state`, for sharing when adding.
+    edges: FxHashMap<(u32, u32, u32), u32>,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    /// Sorted by path id.
+    by_path: Vec<(u32, ValueIndex)>,
+    /// Paths (sorted) whose index has `exists: false` edges.
+    absent_paths: Vec<u32>,
+    /// Rule slots accepted on reaching this state.
+    accept: Vec<u32>,
+}
+
+#[derive(Debug, Default)]
+struct PathNode {
+    children: FxHashMap<Box<str>, u32>,
+    /// Some condition tests the leaves at exactly this path.
+    is_target: bool,
+}
+
+struct FlatLeaf<'a> {
+    path: u32,
+    leaf: Leaf<'a>,
+    /// Interned trail of array elements the leaf sits inside (0: none).
+    trail: u32,
+}
+
+/// Per-event interning of array constraints (sorted `Step` lists), so work items
+/// and the visited set hold plain ids. Invariant: equal contents have equal ids,
+/// and id 0 is the empty constraint.
+#[derive(Default)]
+struct ConstraintPool {
+    steps: Vec<Step>,
+    spans: Vec<(u32, u32)>,
+    by_hash: FxHashMap<u64, IdList>,
+}
+
+impl ConstraintPool {
+    fn reset(&mut self) {
+        self.steps.clear();
+        self.spans.clear();
+        self.spans.push((0, 0));
+        self.by_hash.clear();
+    }
+
+    fn get(&self, id: u32) -> &[Step] {
+        let (start, len) = self.spans[id as usize];
+        &self.steps[start as usize..(start + len) as usize]
+    }
+
+    fn intern(&mut self, steps: &[Step]) -> u32 {
+        if steps.is_empty() {
+            return 0;
+        }
+        let hash = FxBuild::default().hash_one(steps);
+        if let Some(ids) = self.by_hash.get(&hash) {
+            if let Some(&id) = ids.as_slice().iter().find(|&&id| self.get(id) == steps) {
+                return id;
+            }
+        }
+        let id = to_u32(self.spans.len());
+        self.spans.push((to_u32(self.steps.len()), to_u32(steps.len())));
+        self.steps.extend_from_slice(steps);
+        push_id(&mut self.by_hash, hash, id);
+        id
+    }
+}
+
+fn to_u32(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
+}
+
+/// Per-thread buffers reused across events.
+#[derive(Default)]
+struct Scratch {
+    /// Always empty between calls; only its allocation is kept (see [`recycle`]).
+    leaves: Vec<FlatLeaf<'static>>,
+    pool: ConstraintPool,
+    /// Array elements entered on the way to the current flatten position.
+    stack: Vec<Step>,
+    /// Interned id of `stack`, while it is unchanged.
+    stack_id: Option<u32>,
+    /// `(path, start, end)` ranges of the sorted leaves.
+    groups: Vec<(u32, u32, u32)>,
+    /// `(state, constraint id)` items still to visit.
+    work: Vec<(u32, u32)>,
+    /// `state << 32 | constraint id` of every item ever queued.
+    seen: FxHashSet<u64>,
+    merged: Vec<Step>,
+    targets: Vec<u32>,
+    lookup: LookupScratch,
+    accepted: Vec<u32>,
+}
+
+thread_local! {
+    static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
+}
+
+/// Reuses a vector's allocation for another lifetime (in-place collect of an empty
+/// iterator; falls back to a fresh allocation if the standard library does not).
+fn recycle<'b>(mut v: Vec<FlatLeaf<'_>>) -> Vec<FlatLeaf<'b>> {
+    v.clear();
+    v.into_iter().filter_map(|_| None).collect()
+}
+
+impl Automaton {
+    pub(crate) fn new() -> Automaton {
+        Automaton { states: vec![State::default()], nodes: vec![PathNode::default()], ..Default::default() }
+    }
+
+    /// Adds one conjunction (sorted conditions) accepting `slot`.
+    pub(crate) fn add_branch(&mut self, branch: &[Cond], slot: u32) {
+        if branch.iter().any(|c| c.ops.is_empty()) {
+            return; // `[]` matches nothing, so neither does the conjunction.
+        }
+        let mut state = 0u32;
+        for cond in branch {
+            let path = self.intern_path(&cond.path);
+            let next_cond = u32::try_from(self.conds.len()).unwrap_or(u32::MAX);
+            let cond_id = *self.conds.entry(cond.ops.clone()).or_insert(next_cond);
+            state = match self.edges.get(&(state, path, cond_id)) {
+                Some(&next) => next,
+                None => self.add_edge(state, path, cond_id, &cond.ops),
+            };
+        }
+        self.states[state as usize].accept.push(slot);
+    }
+
+    fn add_edge(&mut self, from: u32, path: u32, cond_id: u32, ops: &[Op]) -> u32 {
+        let target = u32::try_from(self.states.len()).unwrap_or(u32::MAX);
+        self.states.push(State::default());
+        self.edges.insert((from, path, cond_id), target);
+        let state = &mut self.states[from as usize];
+        let at = match state.by_path.binary_search_by_key(&path, |e| e.0) {
+            Ok(at) => at,
+            Err(at) => {
+                state.by_path.insert(at, (path, ValueIndex::default()));
+                at
+            }
+        };
+        for op in ops {
+            state.by_path[at].1.insert(op, target);
+        }
+        if ops.contains(&Op::Exists(false)) {
+            if let Err(at) = state.absent_paths.binary_search(&path) {
+                state.absent_paths.insert(at, path);
+            }
+        }
+        target
+    }
+
+    fn intern_path(&mut self, path: &[String]) -> u32 {
+        let mut node = 0u32;
+        for key in path {
+            node = match self.nodes[node as usize].children.get(key.as_str()) {
+                Some(&child) => child,
+                None => {
+                    let child = u32::try_from(self.nodes.len()).unwrap_or(u32::MAX);
+                    self.nodes.push(PathNode::default());
+                    self.nodes[node as usize].children.insert(key.as_str().into(), child);
+                    child
+                }
+            };
+        }
+        self.nodes[node as usize].is_target = true;
+        node
+    }
+
+    /// Runs the event through the automaton and hands the accepted slots (unsorted,
+    /// possibly repeated) to `finish`.
+    pub(crate) fn run<T>(&self, event: &Value, finish: impl FnOnce(&mut Vec<u32>) -> T) -> T {
+        SCRATCH.with(|cell| match cell.try_borrow_mut() {
+            Ok(mut sc) => self.run_with(event, &mut sc, finish),
+            Err(_) => self.run_with(event, &mut Scratch::default(), finish),
+        })
+    }
+
+    fn run_with<T>(&self, event: &Value, sc: &mut Scratch, finish: impl FnOnce(&mut Vec<u32>) -> T) -> T {
+        let mut leaves = recycle(std::mem::take(&mut sc.leaves));
+        sc.pool.reset();
+        sc.stack.clear();
+        sc.stack_id = Some(0);
+        let mut next_array = 0;
+        self.flatten(event, 0, &mut leaves, sc, &mut next_array);
+        leaves.sort_unstable_by_key(|l| l.path);
+        sc.groups.clear();
+        for (i, leaf) in (0u32..).zip(&leaves) {
+            match sc.groups.last_mut() {
+                Some(g) if g.0 == leaf.path => g.2 = i + 1,
+                _ => sc.groups.push((leaf.path, i, i + 1)),
+            }
+        }
+        let mut accepted = std::mem::take(&mut sc.accepted);
+        accepted.clear();
+        self.walk(&leaves, sc, &mut accepted);
+        sc.leaves = recycle(leaves);
+        let result = finish(&mut accepted);
+        sc.accepted = accepted;
+        result
+    }
+
+    /// Collects the leaves at target paths, skipping keys no rule mentions.
+    fn flatten<'a>(
+        &self,
+        value: &'a Value,
+        node: u32,
+        out: &mut Vec<FlatLeaf<'a>>,
+        sc: &mut Scratch,
+        next_array: &mut u32,
+    ) {
+        let here = &self.nodes[node as usize];
+        match value {
+            Value::Object(map) => {
+                if here.children.is_empty() {
+                    return;
+                }
+                for (key, child) in map {
+                    if let Some(&next) = here.children.get(key.as_str()) {
+                        self.flatten(child, next, out, sc, next_array);
+                    }
+                }
+            }
+            Value::Array(items) => {
+                let id = *next_array;
+                *next_array += 1;
+                for (i, item) in (0u32..).zip(items) {
+                    if item.is_object() || item.is_array() {
+                        sc.stack.push((id, i));
+                        sc.stack_id = None;
+                        self.flatten(item, node, out, sc, next_array);
+                        sc.stack.pop();
+                        sc.stack_id = None;
+                    } else {
+                        self.flatten(item, node, out, sc, next_array);
+                    }
+                }
+            }
+            scalar => {
+                if let (true, Some(leaf)) = (here.is_target, Leaf::from_json(scalar)) {
+                    let trail = match sc.stack_id {
+                        Some(id) => id,
+                        None => {
+                            let id = sc.pool.intern(&sc.stack);
+                            sc.stack_id = Some(id);
+                            id
+                        }
+                    };
+                    out.push(FlatLeaf { path: node, leaf, trail });
+                }
+            }
+        }
+    }
+
+    fn walk(&self, leaves: &[FlatLeaf<'_>], sc: &mut Scratch, accepted: &mut Vec<u32>) {
+        sc.work.clear();
+        sc.seen.clear();
+        sc.seen.insert(0);
+        sc.work.push((0, 0));
+        let groups = std::mem::take(&mut sc.groups);
+        while let Some((s, constraint)) = sc.work.pop() {
+            let state = &self.states[s as usize];
+            accepted.extend_from_slice(&state.accept);
+            // Probe the paths both the state and the event have, iterating the smaller side.
+            if state.by_path.len() <= groups.len() {
+                for (path, index) in &state.by_path {
+                    if let Ok(g) = groups.binary_search_by_key(path, |g| g.0) {
+                        let (_, lo, hi) = groups[g];
+                        Self::step(index, &leaves[lo as usize..hi as usize], constraint, sc);
+                    }
+                }
+            } else {
+                for &(path, lo, hi) in &groups {
+                    if let Ok(p) = state.by_path.binary_search_by_key(&path, |e| e.0) {
+                        let index = &state.by_path[p].1;
+                        Self::step(index, &leaves[lo as usize..hi as usize], constraint, sc);
+                    }
+                }
+            }
+            for path in &state.absent_paths {
+                if groups.binary_search_by_key(path, |g| g.0).is_err() {
+                    if let Ok(p) = state.by_path.binary_search_by_key(path, |e| e.0) {
+                        for &target in &state.by_path[p].1.absent {
+                            push(sc, target, constraint);
+                        }
+                    }
+                }
+            }
+        }
+        sc.groups = groups;
+    }
+
+    /// Takes the transitions the leaves of one path enable from one work item.
+    fn step(index: &ValueIndex, leaves: &[FlatLeaf<'_>], constraint: u32, sc: &mut Scratch) {
+        for leaf in leaves {
+            let next = if leaf.trail == 0 || leaf.trail == constraint {
+                constraint
+            } else if constraint == 0 {
+                leaf.trail
+            } else if merge(sc.pool.get(constraint), sc.pool.get(leaf.trail), &mut sc.merged) {
+                sc.pool.intern(&sc.merged)
+            } else {
+                continue; // The leaf is in another element of an array already pinned.
+            };
+            sc.targets.clear();
+            index.lookup(&leaf.leaf, &mut sc.lookup, &mut sc.targets);
+            if sc.targets.len() > 1 {
+                sc.targets.sort_unstable();
+                sc.targets.dedup();
+            }
+            for i in 0..sc.targets.len() {
+                let target = sc.targets[i];
+                push(sc, target, next);
+            }
+        }
+    }
+}
+
+/// Queues `(state, constraint)` unless it was already queued for this event.
+fn push(sc: &mut Scratch, state: u32, constraint: u32) {
+    if sc.seen.insert((u64::from(state) << 32) | u64::from(constraint)) {
+        sc.work.push((state, constraint));
+    }
+}
+
+/// Unites two array constraints (each sorted by array id, as array ids are given
+/// in pre-order) into `out`; false when they pin one array to different elements.
+fn merge(a: &[Step], b: &[Step], out: &mut Vec<Step>) -> bool {
+    out.clear();
+    let (mut i, mut j) = (0, 0);
+    while i < a.len() && j < b.len() {
+        match a[i].0.cmp(&b[j].0) {
+            std::cmp::Ordering::Less => {
+                out.push(a[i]);
+                i += 1;
+            }
+            std::cmp::Ordering::Greater => {
+                out.push(b[j]);
+                j += 1;
+            }
+            std::cmp::Ordering::Equal if a[i].1 != b[j].1 => return false,
+            std::cmp::Ordering::Equal => {
+                out.push(a[i]);
+                i += 1;
+                j += 1;
+            }
+        }
+    }
+    out.extend_from_slice(&a[i..]);
+    out.extend_from_slice(&b[j..]);
+    true
+}

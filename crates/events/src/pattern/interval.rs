@@ -1,0 +1,143 @@
+//! Stabbing queries over inclusive `u128` intervals, used for numeric ranges (on an
+//! order-preserving encoding of f64) and CIDR blocks. Intervals are sorted by lower
+//! bound with a max-upper-bound segment tree on top, so a query costs
+//! `O((1 + reported) · log n)` regardless of how many intervals there are.
+
+use std::sync::OnceLock;
+
+use super::value::ordered_bits;
+
+/// Encodes a number as an interval point; `key(x) ± 1` sit strictly between
+/// neighbouring numbers, which is how open bounds are expressed.
+pub(crate) fn point(x: f64) -> u128 {
+    (u128::from(ordered_bits(x)) << 2) | 2
+}
+
+/// `(lo, hi)` of a numeric range, with unbounded sides at the ends of `u128`.
+pub(crate) fn numeric_bounds(range: &super::value::NumRange) -> (u128, u128) {
+    let lo = match range.lower {
+        None => 0,
+        Some((x, true)) => point(x.0),
+        Some((x, false)) => point(x.0) + 1,
+    };
+    let hi = match range.upper {
+        None => u128::MAX,
+        Some((x, true)) => point(x.0),
+        Some((x, false)) => point(x.0) - 1,
+    };
+    (lo, hi)
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct IntervalSet {
+    /// `(lo, hi, id)` in insertion order.
+    items: Vec<(u128, u128, u32)>,
+    /// Built on the first query after a change. Invariant: when set, it indexes
+    /// exactly `items` (every insert resets it).
+    built: OnceLock<Built>,
+}
+
+#[derive(Debug)]
+struct Built {
+    /// `items` sorted by lower bound.
+    sorted: Vec<(u128, u128, u32)>,
+    /// Segment tree (1-based, leaves at `width..2*width`) of maximum upper bounds.
+    max_hi: Vec<u128>,
+    width: usize,
+}
+
+impl IntervalSet {
+    pub(crate) fn insert(&mut self, lo: u128, hi: u128, id: u32) {
+        self.items.push((lo, hi, id));
+        self.built = OnceLock::new();
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+
+    /// Appends the id of every interval containing `q`.
+    pub(crate) fn stab(&self, q: u128, out: &mut Vec<u32>) {
+        if self.items.is_empty() {
+            return;
+        }
+        let built = self.built.get_or_init(|| Built::new(&self.items));
+        let candidates = built.sorted.partition_point(|it| it.0 <= q);
+        if candidates > 0 {
+            built.report(1, 0, built.width, candidates, q, out);
+        }
+    }
+}
+
+impl Built {
+    fn new(items: &[(u128, u128, u32)]) -> Built {
+        let mut sorted = items.to_vec();
+        sorted.sort_unstable();
+        let width = sorted.len().next_power_of_two();
+        let mut max_hi = vec![0u128; 2 * width];
+        for (i, it) in sorted.iter().enumerate() {
+            max_hi[width + i] = it.1;
+        }
+        for node in (1..width).rev() {
+            max_hi[node] = max_hi[2 * node].max(max_hi[2 * node + 1]);
+        }
+        Built { sorted, max_hi, width }
+    }
+
+    /// Reports intervals among `sorted[l..r) ∩ sorted[..candidates)` with `hi >= q`.
+    /// Invariant: every candidate has `lo <= q`.
+    fn report(&self, node: usize, l: usize, r: usize, candidates: usize, q: u128, out: &mut Vec<u32>) {
+        if l >= candidates || self.max_hi[node] < q {
+            return;
+        }
+        if r - l == 1 {
+            out.push(self.sorted[l].2);
+            return;
+        }
+        let mid = (l + r) / 2;
+        self.report(2 * node, l, mid, candidates, q, out);
+        self.report(2 * node + 1, mid, r, candidates, q, out);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pattern::value::{NumRange, F64};
+
+    #[test]
+    fn stabbing_matches_brute_force() {
+        let mut set = IntervalSet::default();
+        let mut raw = Vec::new();
+        let mut seed = 7u64;
+        for id in 0..300u32 {
+            seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            let lo = u128::from((seed >> 33) % 1000);
+            let hi = lo + u128::from((seed >> 13) % 50);
+            set.insert(lo, hi, id);
+            raw.push((lo, hi, id));
+        }
+        for q in 0..1100u128 {
+            let mut got = Vec::new();
+            set.stab(q, &mut got);
+            got.sort_unstable();
+            let want: Vec<u32> = raw.iter().filter(|(lo, hi, _)| *lo <= q && q <= *hi).map(|it| it.2).collect();
+            assert_eq!(got, want, "q={q}");
+        }
+        set.insert(0, u128::MAX, 999);
+        let mut got = Vec::new();
+        set.stab(5000, &mut got);
+        assert_eq!(got, vec![999]);
+    }
+
+    #[test]
+    fn open_and_closed_bounds() {
+        let range = |lower, upper| NumRange { lower, upper };
+        let (lo, hi) = numeric_bounds(&range(Some((F64(1.0), false)), Some((F64(2.0), true))));
+        assert!(lo > point(1.0) && lo <= point(1.000_000_1));
+        assert_eq!(hi, point(2.0));
+        let (lo, hi) = numeric_bounds(&range(None, Some((F64(-3.0), false))));
+        assert_eq!(lo, 0);
+        assert!(hi < point(-3.0) && hi > point(-3.000_000_1));
+    }
+}

@@ -1,0 +1,204 @@
+//! Configuration: parsed, layered and validated in one place.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+use trainyard_bus::BusConfig;
+
+use crate::Error;
+
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:7420";
+
+/// Environment variables the CLI reads; allowed beside the server's own.
+const CLIENT_VARIABLES: &[&str] = &["TRAINYARD_ENDPOINT", "TRAINYARD_TOKEN", "TRAINYARD_DATA_DIR", "TRAINYARD_LOG"];
+
+/// `trainyard.toml`; every key optional, unknown keys rejected.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    listen: Option<String>,
+    account: Option<String>,
+    region: Option<String>,
+    event_retention_hours: Option<u64>,
+    delivery: Option<DeliveryFile>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DeliveryFile {
+    concurrency: Option<usize>,
+    base_backoff_ms: Option<u64>,
+    max_backoff_ms: Option<u64>,
+    http_timeout_secs: Option<u64>,
+}
+
+/// Values given on the command line; they win over everything else.
+#[derive(Debug, Default, Clone)]
+pub struct Flags {
+    pub data_dir: Option<PathBuf>,
+    pub listen: Option<String>,
+}
+
+/// The validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub data_dir: PathBuf,
+    pub listen: SocketAddr,
+    pub bus: BusConfig,
+}
+
+impl Config {
+    /// Layers defaults, `DATA_DIR/trainyard.toml`, `TRAINYARD_*` variables from
+    /// `environment` and `flags`, and reports every problem at once.
+    pub fn load(flags: &Flags, environment: &BTreeMap<String, String>) -> Result<Config, Error> {
+        let mut errors = Vec::new();
+        let data_dir = flags
+            .data_dir
+            .clone()
+            .or_else(|| environment.get("TRAINYARD_DATA_DIR").map(PathBuf::from))
+            .unwrap_or_else(|| PathBuf::from(".trainyard"));
+        let file = read_file(&data_dir.join("trainyard.toml"), &mut errors);
+        let delivery = file.delivery.unwrap_or_default();
+        let mut bus = BusConfig::default();
+        let mut listen = file.listen.unwrap_or_else(|| DEFAULT_LISTEN.to_string());
+        let mut retention_hours = file.event_retention_hours.unwrap_or(7 * 24);
+        let mut concurrency = delivery.concurrency.unwrap_or(bus.concurrency);
+        let mut base_ms = delivery.base_backoff_ms.unwrap_or(bus.base_backoff.as_millis() as u64);
+        let mut max_ms = delivery.max_backoff_ms.unwrap_or(bus.max_backoff.as_millis() as u64);
+        let mut http_secs = delivery.http_timeout_secs.unwrap_or(bus.http_timeout.as_secs());
+        bus.account = file.account.unwrap_or(bus.account);
+        bus.region = file.region.unwrap_or(bus.region);
+
+        for (key, value) in environment.iter().filter(|(k, _)| k.starts_with("TRAINYARD_")) {
+            let number = |errors: &mut Vec<String>| match value.parse::<u64>() {
+                Ok(n) => Some(n),
+                Err(_) => {
+                    errors.push(format!("{key}={value:?} must be a whole number"));
+                    None
+                }
+            };
+            match key.as_str() {
+                "TRAINYARD_LISTEN" => listen = value.clone(),
+                "TRAINYARD_ACCOUNT" => bus.account = value.clone(),
+                "TRAINYARD_REGION" => bus.region = value.clone(),
+                "TRAINYARD_EVENT_RETENTION_HOURS" => retention_hours = number(&mut errors).unwrap_or(retention_hours),
+                "TRAINYARD_DELIVERY_CONCURRENCY" => {
+                    concurrency = number(&mut errors).map_or(concurrency, |n| n as usize)
+                }
+                "TRAINYARD_DELIVERY_BASE_BACKOFF_MS" => base_ms = number(&mut errors).unwrap_or(base_ms),
+                "TRAINYARD_DELIVERY_MAX_BACKOFF_MS" => max_ms = number(&mut errors).unwrap_or(max_ms),
+                "TRAINYARD_HTTP_TIMEOUT_SECS" => http_secs = number(&mut errors).unwrap_or(http_secs),
+                known if CLIENT_VARIABLES.contains(&known) => {}
+                unknown => errors.push(format!("unknown environment variable {unknown}")),
+            }
+        }
+        if let Some(flag) = &flags.listen {
+            listen = flag.clone();
+        }
+
+        let listen = match listen.parse::<SocketAddr>() {
+            Ok(address) => Some(address),
+            Err(_) => {
+                errors.push(format!("listen address {listen:?} is not IP:PORT (e.g. {DEFAULT_LISTEN})"));
+                None
+            }
+        };
+        if !(1..=1024).contains(&concurrency) {
+            errors.push(format!("delivery concurrency {concurrency} must be 1-1024"));
+        }
+        if base_ms == 0 || base_ms > max_ms {
+            errors.push(format!("delivery backoff: base {base_ms} ms must be > 0 and <= max {max_ms} ms"));
+        }
+        if http_secs == 0 {
+            errors.push("http timeout must be at least 1 second".into());
+        }
+        if bus.account.len() != 12 || !bus.account.bytes().all(|b| b.is_ascii_digit()) {
+            errors.push(format!("account {:?} must be 12 digits", bus.account));
+        }
+        if bus.region.is_empty() || !bus.region.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
+            errors.push(format!("region {:?} must be letters, digits and hyphens", bus.region));
+        }
+        match listen {
+            Some(listen) if errors.is_empty() => {
+                bus.concurrency = concurrency;
+                bus.base_backoff = Duration::from_millis(base_ms);
+                bus.max_backoff = Duration::from_millis(max_ms);
+                bus.http_timeout = Duration::from_secs(http_secs);
+                bus.event_retention = Duration::from_secs(retention_hours * 3600);
+                Ok(Config { data_dir, listen, bus })
+            }
+            _ => Err(Error::Config { errors }),
+        }
+    }
+}
+
+fn read_file(path: &Path, errors: &mut Vec<String>) -> FileConfig {
+    match std::fs::read_to_string(path) {
+        Ok(text) => toml::from_str(&text).unwrap_or_else(|e| {
+            errors.push(format!("{}: {e}", path.display()));
+            FileConfig::default()
+        }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => FileConfig::default(),
+        Err(e) => {
+            errors.push(format!("{}: {e}", path.display()));
+            FileConfig::default()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    fn flags(dir: &Path) -> Flags {
+        Flags { data_dir: Some(dir.to_path_buf()), listen: None }
+    }
+
+    #[test]
+    fn defaults_bind_loopback() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = Config::load(&flags(dir.path()), &env(&[])).unwrap();
+        assert_eq!(config.listen.to_string(), DEFAULT_LISTEN);
+        assert_eq!(config.bus.account, "000000000000");
+    }
+
+    #[test]
+    fn layers_file_then_environment_then_flags() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("trainyard.toml"),
+            "listen = \"127.0.0.1:1\"\nregion = \"eu-1\"\n[delivery]\nconcurrency = 4\n",
+        )
+        .unwrap();
+        let config = Config::load(&flags(dir.path()), &env(&[("TRAINYARD_LISTEN", "127.0.0.1:2")])).unwrap();
+        assert_eq!(config.listen.port(), 2);
+        assert_eq!(config.bus.region, "eu-1");
+        assert_eq!(config.bus.concurrency, 4);
+        let mut f = flags(dir.path());
+        f.listen = Some("127.0.0.1:3".into());
+        let config = Config::load(&f, &env(&[("TRAINYARD_LISTEN", "127.0.0.1:2")])).unwrap();
+        assert_eq!(config.listen.port(), 3);
+    }
+
+    #[test]
+    fn every_error_is_reported_at_once() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("trainyard.toml"), "colour = \"blue\"\n").unwrap();
+        let err = Config::load(
+            &flags(dir.path()),
+            &env(&[("TRAINYARD_LISTEN", "nowhere"), ("TRAINYARD_BOGUS", "1"), ("TRAINYARD_DELIVERY_CONCURRENCY", "x")]),
+        )
+        .unwrap_err()
+        .to_string();
+        for needle in ["colour", "nowhere", "TRAINYARD_BOGUS", "whole number"] {
+            assert!(err.contains(needle), "{needle} missing from: {err}");
+        }
+    }
+}

@@ -1,0 +1,40 @@
+//! The trainyard server: typed configuration (defaults → `trainyard.toml` →
+//! `TRAINYARD_*` environment → flags), the data directory, start-up of every
+//! subsystem on one listener, and graceful shutdown.
+//!
+//! This crate wires subsystems together; it must never contain their logic, and never
+//! bind anything but the configured address (127.0.0.1 by default).
+
+mod config;
+mod run;
+
+pub use config::{Config, Flags, DEFAULT_LISTEN};
+pub use run::{run, Shutdown};
+
+/// Every way the server can fail to start or run.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Configuration problems, all of them at once.
+    #[error("invalid configuration:\n  - {}", errors.join("\n  - "))]
+    Config { errors: Vec<String> },
+    #[error("data directory {path}: {source}")]
+    DataDir {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot listen on {address}: {source}")]
+    Listen {
+        address: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Auth(#[from] trainyard_auth::Error),
+    #[error(transparent)]
+    Store(#[from] trainyard_store::Error),
+    #[error(transparent)]
+    Bus(#[from] trainyard_bus::Error),
+    #[error("server error: {0}")]
+    Serve(std::io::Error),
+}

@@ -1,0 +1,76 @@
+//! Start-up, serving and graceful shutdown.
+
+use std::future::Future;
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use trainyard_api::AppState;
+use trainyard_auth::Authenticator;
+use trainyard_bus::EventBus;
+use trainyard_store::Store;
+
+use crate::{Config, Error};
+
+/// A future that resolves when the server should stop.
+pub type Shutdown = std::pin::Pin<Box<dyn Future<Output = ()> + Send>>;
+
+/// Runs the server until `shutdown` resolves. `on_ready` gets the bound address once
+/// the API answers.
+pub async fn run(config: Config, shutdown: Shutdown, on_ready: impl FnOnce(SocketAddr)) -> Result<(), Error> {
+    let data_dir = &config.data_dir;
+    for dir in [data_dir.clone(), data_dir.join("objects"), data_dir.join("jobs")] {
+        std::fs::create_dir_all(&dir).map_err(|source| Error::DataDir { path: dir.display().to_string(), source })?;
+    }
+    let token = trainyard_auth::load_or_create_token(&data_dir.join("admin.token"))?;
+    let store = Store::open(&data_dir.join("trainyard.db")).await?;
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .map_err(|source| Error::Listen { address: config.listen.to_string(), source })?;
+    let address = listener.local_addr().map_err(Error::Serve)?;
+    let url = format!("http://{address}");
+    let mut bus_config = config.bus.clone();
+    bus_config.endpoint_url = Some(url.clone());
+    let bus = EventBus::open(store.clone(), bus_config).await?;
+    bus.fail_interrupted_replays().await?;
+    write_atomically(&data_dir.join("server.url"), &url)?;
+
+    let (stop, stopped) = watch::channel(false);
+    let workers = [
+        tokio::spawn({
+            let (bus, stopped) = (bus.clone(), stopped.clone());
+            async move { bus.run_deliveries(stopped).await }
+        }),
+        tokio::spawn({
+            let (bus, stopped) = (bus.clone(), stopped.clone());
+            async move { bus.run_schedules(stopped).await }
+        }),
+        tokio::spawn({
+            let (bus, stopped) = (bus.clone(), stopped.clone());
+            async move { bus.run_housekeeping(stopped).await }
+        }),
+    ];
+    let router = trainyard_api::router(AppState { bus, auth: Authenticator::new(&token) });
+    on_ready(address);
+    let served = axum::serve(listener, router).with_graceful_shutdown(shutdown).await;
+    let _ = stop.send(true);
+    for worker in workers {
+        // In-flight deliveries get a grace period; anything unfinished is retried after restart.
+        let _ = tokio::time::timeout(Duration::from_secs(10), worker).await;
+    }
+    let _ = std::fs::remove_file(data_dir.join("server.url"));
+    store.close().await;
+    served.map_err(Error::Serve)
+}
+
+fn write_atomically(path: &Path, text: &str) -> Result<(), Error> {
+    let fail = |source| Error::DataDir { path: path.display().to_string(), source };
+    let temporary = path.with_extension("tmp");
+    let mut file = std::fs::File::create(&temporary).map_err(fail)?;
+    file.write_all(text.as_bytes()).map_err(fail)?;
+    file.sync_all().map_err(fail)?;
+    std::fs::rename(&temporary, path).map_err(fail)
+}

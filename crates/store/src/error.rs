@@ -1,0 +1,31 @@
+/// Every way the store can fail.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{kind} {name:?} does not exist")]
+    NotFound { kind: &'static str, name: String },
+    #[error("{kind} {name:?} already exists")]
+    AlreadyExists { kind: &'static str, name: String },
+    #[error("{kind} {name:?} is in use: {reason}")]
+    InUse { kind: &'static str, name: String, reason: String },
+    #[error("database error ({context}): {source}")]
+    Database {
+        context: String,
+        #[source]
+        source: sqlx::Error,
+    },
+    #[error("database migration failed: {message}")]
+    Migration { message: String },
+    #[error("stored record is corrupt ({context}): {message}")]
+    Corrupt { context: String, message: String },
+}
+
+impl Error {
+    /// Maps a unique-constraint violation to `AlreadyExists`.
+    pub(crate) fn on_insert(kind: &'static str, name: &str) -> impl FnOnce(sqlx::Error) -> Error {
+        let name = name.to_string();
+        move |source| match &source {
+            sqlx::Error::Database(d) if d.is_unique_violation() => Error::AlreadyExists { kind, name },
+            _ => Error::Database { context: format!("insert {kind} {name}"), source },
+        }
+    }
+}
