@@ -16,6 +16,8 @@ pub enum ApiError {
     BadRequest(String),
     #[error("{0}")]
     NotFound(String),
+    #[error("{0}")]
+    PayloadTooLarge(String),
 }
 
 impl From<trainyard_store::Error> for ApiError {
@@ -39,6 +41,7 @@ impl ApiError {
         match self {
             ApiError::BadRequest(_) => (StatusCode::BAD_REQUEST, "ValidationException"),
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "ResourceNotFoundException"),
+            ApiError::PayloadTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "PayloadTooLargeException"),
             ApiError::Auth(trainyard_auth::Error::TokenFile { .. }) => {
                 (StatusCode::INTERNAL_SERVER_ERROR, "InternalException")
             }

@@ -1,14 +1,16 @@
-use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 use serde_json::{json, Value};
 use trainyard_bus::{ArchiveRequest, ReplayRequest};
 
-use crate::{request, ApiError, AppState};
+use crate::request::Body;
+use crate::{ApiError, AppState};
 
-pub async fn create(State(state): State<AppState>, body: Bytes) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let request: ArchiveRequest = request::json(&body)?;
+pub async fn create(
+    State(state): State<AppState>,
+    Body(request): Body<ArchiveRequest>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
     Ok((StatusCode::CREATED, Json(json!(state.bus.create_archive(&request).await?))))
 }
 
@@ -26,8 +28,10 @@ pub async fn delete(State(state): State<AppState>, Path(name): Path<String>) -> 
 }
 
 /// `StartReplay`: 202, poll the replay for its state.
-pub async fn start_replay(State(state): State<AppState>, body: Bytes) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let request: ReplayRequest = request::json(&body)?;
+pub async fn start_replay(
+    State(state): State<AppState>,
+    Body(request): Body<ReplayRequest>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
     Ok((StatusCode::ACCEPTED, Json(json!(state.bus.start_replay(&request).await?))))
 }
 

@@ -1,11 +1,11 @@
-use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::{request, ApiError, AppState};
+use crate::request::Body;
+use crate::{ApiError, AppState};
 
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase", deny_unknown_fields)]
@@ -13,8 +13,10 @@ pub struct CreateBus {
     name: String,
 }
 
-pub async fn create(State(state): State<AppState>, body: Bytes) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let request: CreateBus = request::json(&body)?;
+pub async fn create(
+    State(state): State<AppState>,
+    Body(request): Body<CreateBus>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
     let bus = state.bus.create_bus(&request.name).await?;
     Ok((StatusCode::CREATED, Json(json!(bus))))
 }

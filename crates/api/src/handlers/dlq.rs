@@ -1,4 +1,3 @@
-use axum::body::Bytes;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::Json;
@@ -6,7 +5,8 @@ use chrono::Utc;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::{request, ApiError, AppState};
+use crate::request::{self, Body};
+use crate::{ApiError, AppState};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -32,8 +32,10 @@ pub struct RedriveRequest {
 }
 
 /// Sends dead letters back for delivery: `{"Ids": [...]}` or `{"All": true}`.
-pub async fn redrive(State(state): State<AppState>, body: Bytes) -> Result<Json<Value>, ApiError> {
-    let request: RedriveRequest = request::json(&body)?;
+pub async fn redrive(
+    State(state): State<AppState>,
+    Body(request): Body<RedriveRequest>,
+) -> Result<Json<Value>, ApiError> {
     let ids = match (&request.ids, request.all) {
         (Some(ids), false) if !ids.is_empty() => Some(ids.as_slice()),
         (None, true) => None,

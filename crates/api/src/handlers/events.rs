@@ -1,6 +1,5 @@
 use std::time::Duration;
 
-use axum::body::Bytes;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::Json;
@@ -10,7 +9,8 @@ use serde_json::{json, Value};
 use trainyard_events::{Pattern, PutEntry};
 use trainyard_store::{EventFilter, StoredEvent};
 
-use crate::{request, ApiError, AppState};
+use crate::request::{self, Body};
+use crate::{ApiError, AppState};
 
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase", deny_unknown_fields)]
@@ -19,8 +19,10 @@ pub struct PutEventsRequest {
 }
 
 /// `PutEvents`.
-pub async fn put(State(state): State<AppState>, body: Bytes) -> Result<Json<Value>, ApiError> {
-    let request: PutEventsRequest = request::json(&body)?;
+pub async fn put(
+    State(state): State<AppState>,
+    Body(request): Body<PutEventsRequest>,
+) -> Result<Json<Value>, ApiError> {
     let results = state.bus.put_events(&request.entries, false).await?;
     let failed = results.iter().filter(|r| r.error_code.is_some()).count();
     Ok(Json(json!({"FailedEntryCount": failed, "Entries": results})))
@@ -97,8 +99,7 @@ pub struct TestPatternRequest {
 }
 
 /// `TestEventPattern`: does this event match this pattern?
-pub async fn test_pattern(body: Bytes) -> Result<Json<Value>, ApiError> {
-    let request: TestPatternRequest = request::json(&body)?;
+pub async fn test_pattern(Body(request): Body<TestPatternRequest>) -> Result<Json<Value>, ApiError> {
     Ok(Json(json!({"Result": test_event_pattern(&request.event_pattern, &request.event)?})))
 }
 

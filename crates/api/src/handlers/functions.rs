@@ -1,4 +1,3 @@
-use axum::body::Bytes;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
@@ -7,10 +6,13 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use trainyard_bus::FunctionRequest;
 
-use crate::{request, ApiError, AppState};
+use crate::request::{self, Body};
+use crate::{ApiError, AppState};
 
-pub async fn create(State(state): State<AppState>, body: Bytes) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let request: FunctionRequest = request::json(&body)?;
+pub async fn create(
+    State(state): State<AppState>,
+    Body(request): Body<FunctionRequest>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
     Ok((StatusCode::CREATED, Json(json!(state.bus.create_function(&request).await?))))
 }
 
@@ -32,9 +34,8 @@ pub async fn delete(State(state): State<AppState>, Path(name): Path<String>) -> 
 pub async fn invoke(
     State(state): State<AppState>,
     Path(name): Path<String>,
-    body: Bytes,
+    Body(event): Body<Value>,
 ) -> Result<Json<Value>, ApiError> {
-    let event: Value = request::json(&body)?;
     let outcome = state.bus.invoke_function(&name, &event).await?;
     let mut answer = json!({"DurationMs": outcome.duration.as_millis() as u64, "Logs": outcome.logs});
     match outcome.result {

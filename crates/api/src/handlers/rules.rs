@@ -1,4 +1,3 @@
-use axum::body::Bytes;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
@@ -7,13 +6,16 @@ use serde_json::{json, Value};
 use trainyard_bus::{RuleRequest, TargetRequest};
 
 use super::BusQuery;
-use crate::{request, ApiError, AppState};
+use crate::request::{self, Body};
+use crate::{ApiError, AppState};
 
 type BusParam = Result<Query<BusQuery>, QueryRejection>;
 
 /// `PutRule` (create).
-pub async fn create(State(state): State<AppState>, body: Bytes) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let request: RuleRequest = request::json(&body)?;
+pub async fn create(
+    State(state): State<AppState>,
+    Body(request): Body<RuleRequest>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
     let rule = state.bus.create_rule(&request).await?;
     Ok((StatusCode::CREATED, Json(json!(rule))))
 }
@@ -86,9 +88,8 @@ pub async fn put_target(
     State(state): State<AppState>,
     Path(name): Path<String>,
     bus: BusParam,
-    body: Bytes,
+    Body(request): Body<TargetRequest>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let request: TargetRequest = request::json(&body)?;
     let target = state.bus.put_target(&BusQuery::parse(bus)?, &name, &request).await?;
     Ok((StatusCode::CREATED, Json(json!(target))))
 }

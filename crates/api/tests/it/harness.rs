@@ -1,0 +1,157 @@
+//! A running API server and a recording HTTP target, for tests.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::post;
+use reqwest::Method;
+use serde_json::{json, Value};
+use tokio::sync::watch;
+use trainyard_api::AppState;
+use trainyard_auth::Authenticator;
+use trainyard_bus::{BusConfig, EventBus};
+use trainyard_store::Store;
+
+pub const TOKEN: &str = "test-token";
+
+pub struct Server {
+    pub url: String,
+    http: reqwest::Client,
+    _stop: watch::Sender<bool>,
+    _dir: tempfile::TempDir,
+}
+
+impl Server {
+    pub async fn start() -> Server {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("trainyard.db")).await.unwrap();
+        let config = BusConfig {
+            base_backoff: Duration::from_millis(50),
+            max_backoff: Duration::from_millis(200),
+            http_timeout: Duration::from_secs(5),
+            ..BusConfig::default()
+        };
+        let bus = EventBus::open(store, config).await.unwrap();
+        let (stop, stopped) = watch::channel(false);
+        tokio::spawn({
+            let bus = bus.clone();
+            async move { bus.run_deliveries(stopped).await }
+        });
+        let router = trainyard_api::router(AppState { bus, auth: Authenticator::new(TOKEN) });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, router).await });
+        Server { url, http: reqwest::Client::new(), _stop: stop, _dir: dir }
+    }
+
+    /// Calls the API with the admin token; returns status and JSON body.
+    pub async fn call(&self, method: Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
+        let mut request = self.http.request(method, format!("{}/api/v1{path}", self.url)).bearer_auth(TOKEN);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.unwrap();
+        let status = StatusCode::from_u16(response.status().as_u16()).unwrap();
+        let text = response.text().await.unwrap();
+        (status, if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap() })
+    }
+
+    pub async fn get(&self, path: &str) -> (StatusCode, Value) {
+        self.call(Method::GET, path, None).await
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> (StatusCode, Value) {
+        self.call(Method::POST, path, Some(body)).await
+    }
+
+    /// Creates a rule and asserts it worked.
+    pub async fn rule(&self, name: &str, pattern: Value) {
+        let (status, body) = self.post("/rules", json!({"Name": name, "EventPattern": pattern})).await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+    }
+
+    /// Adds a target and asserts it worked.
+    pub async fn target(&self, rule: &str, target: Value) {
+        let (status, body) = self.post(&format!("/rules/{rule}/targets"), target).await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+    }
+
+    /// Puts one user event; returns its id.
+    pub async fn put(&self, source: &str, detail: Value) -> String {
+        let entry = json!({"Source": source, "DetailType": "Test", "Detail": detail});
+        let (status, body) = self.post("/events", json!({"Entries": [entry]})).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        body["Entries"][0]["EventId"].as_str().unwrap_or_else(|| panic!("not accepted: {body}")).to_string()
+    }
+
+    /// Waits until every delivery of `event` is final; returns the described event.
+    pub async fn settled(&self, event: &str) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let (_, described) = self.get(&format!("/events/{event}")).await;
+            let deliveries = described["Deliveries"].as_array().cloned().unwrap_or_default();
+            let done = deliveries.iter().all(|d| d["State"] == "succeeded" || d["State"] == "dead");
+            if (done && !deliveries.is_empty()) || Instant::now() > deadline {
+                return described;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
+/// An HTTP endpoint that records what it receives and answers with scripted statuses
+/// (the last status repeats).
+#[derive(Clone)]
+pub struct Recorder {
+    pub url: String,
+    received: Arc<Mutex<Vec<(Value, Option<String>)>>>,
+    statuses: Arc<Mutex<Vec<u16>>>,
+}
+
+impl Recorder {
+    pub async fn start(statuses: &[u16]) -> Recorder {
+        let received = Arc::new(Mutex::new(Vec::new()));
+        let statuses = Arc::new(Mutex::new(statuses.to_vec()));
+        let state = (Arc::clone(&received), Arc::clone(&statuses));
+        let app = axum::Router::new()
+            .route(
+                "/",
+                post(
+                    |State((received, statuses)): State<(
+                        Arc<Mutex<Vec<(Value, Option<String>)>>>,
+                        Arc<Mutex<Vec<u16>>>,
+                    )>,
+                     headers: axum::http::HeaderMap,
+                     body: String| async move {
+                        let header = headers.get("x-test").and_then(|v| v.to_str().ok()).map(str::to_string);
+                        received
+                            .lock()
+                            .unwrap()
+                            .push((serde_json::from_str(&body).unwrap_or(Value::String(body)), header));
+                        let mut statuses = statuses.lock().unwrap();
+                        let status = if statuses.len() > 1 { statuses.remove(0) } else { statuses[0] };
+                        StatusCode::from_u16(status).unwrap()
+                    },
+                ),
+            )
+            .with_state(state);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        Recorder { url, received, statuses }
+    }
+
+    pub fn received(&self) -> Vec<Value> {
+        self.received.lock().unwrap().iter().map(|(v, _)| v.clone()).collect()
+    }
+
+    pub fn headers(&self) -> Vec<Option<String>> {
+        self.received.lock().unwrap().iter().map(|(_, h)| h.clone()).collect()
+    }
+
+    pub fn answer(&self, statuses: &[u16]) {
+        *self.statuses.lock().unwrap() = statuses.to_vec();
+    }
+}

@@ -1,0 +1,9 @@
+//! API integration tests: a real server on 127.0.0.1:0 over a real SQLite database,
+//! real HTTP targets and real function processes.
+
+mod archives;
+mod auth;
+mod delivery;
+mod harness;
+mod put_events;
+mod rules;
