@@ -9,12 +9,13 @@
 //! `extended_<n>` adds `$or` and the operators only ours has.
 //!
 //! Run: `CARGO_TARGET_DIR=/work/target-pattern cargo bench -p trainyard-events --bench matcher`
+//! (`MATCHER_BENCH_SIZES=1000,100000` restricts the rule-set sizes, setup included).
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use quamina::Quamina;
+use quamina::{Quamina, QuaminaBuilder};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::{json, Value};
@@ -119,7 +120,8 @@ fn ours(rules: &[Value]) -> Matcher<usize> {
 }
 
 fn quamina(rules: &[Value]) -> Quamina<usize> {
-    let mut q = Quamina::new();
+    // The default 10 MB automaton budget is too small for 100 000 rules.
+    let mut q = QuaminaBuilder::new().with_arena_byte_budget(1 << 32).build().expect("quamina builder");
     for (i, r) in rules.iter().enumerate() {
         q.add_pattern(i, &r.to_string()).expect("quamina accepts the shared patterns");
     }
@@ -136,7 +138,11 @@ fn bench(c: &mut Criterion) {
     let corpus = corpus();
     let avg = corpus.bytes.iter().map(Vec::len).sum::<usize>() / EVENTS;
     eprintln!("corpus: {EVENTS} events, {avg} bytes on average");
-    for n in SIZES {
+    let sizes: Vec<usize> = match std::env::var("MATCHER_BENCH_SIZES") {
+        Ok(list) => list.split(',').filter_map(|n| n.trim().parse().ok()).collect(),
+        Err(_) => SIZES.to_vec(),
+    };
+    for n in sizes {
         let shared = rules(n, 11, &corpus);
         let started = Instant::now();
         let m = ours(&shared);

@@ -1,0 +1,125 @@
+//! kill -9 the server while events are put and delivered; after a restart every
+//! acknowledged event reaches its target at least once and nothing is stuck.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::routing::post;
+use serde_json::{json, Value};
+
+use crate::process::ServerProcess;
+
+type Seen = Arc<Mutex<HashMap<String, usize>>>;
+
+/// An HTTP target that counts deliveries per event id, a little slowly so that
+/// deliveries are in flight when the server dies.
+async fn start_target() -> (String, Seen) {
+    let seen: Seen = Arc::default();
+    let app = axum::Router::new().route(
+        "/",
+        post({
+            let seen = Arc::clone(&seen);
+            move |body: String| async move {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+                let event: Value = serde_json::from_str(&body).unwrap();
+                *seen.lock().unwrap().entry(event["id"].as_str().unwrap().to_string()).or_default() += 1;
+                "ok"
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (url, seen)
+}
+
+async fn api(client: &reqwest::Client, server: &ServerProcess, path: &str, body: Value) -> reqwest::Result<Value> {
+    client
+        .post(format!("{}/api/v1{path}", server.url))
+        .bearer_auth(server.token())
+        .json(&body)
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_loses_no_acknowledged_event() {
+    let dir = tempfile::tempdir().unwrap();
+    let (target_url, seen) = start_target().await;
+    let mut server = ServerProcess::start(dir.path());
+    let client = reqwest::Client::new();
+    api(&client, &server, "/rules", json!({"Name": "all", "EventPattern": {"source": ["load"]}})).await.unwrap();
+    api(&client, &server, "/rules/all/targets", json!({"Id": "sink", "HttpUrl": target_url})).await.unwrap();
+
+    // Put batches of 10 until the kill; remember every acknowledged id.
+    let acknowledged: Arc<Mutex<HashSet<String>>> = Arc::default();
+    let putter = {
+        let (client, url, token, acknowledged) =
+            (client.clone(), server.url.clone(), server.token(), Arc::clone(&acknowledged));
+        tokio::spawn(async move {
+            for batch in 0..10_000 {
+                let entries: Vec<Value> = (0..10)
+                    .map(|i| json!({"Source": "load", "DetailType": "Tick", "Detail": {"batch": batch, "i": i}}))
+                    .collect();
+                let Ok(response) = client
+                    .post(format!("{url}/api/v1/events"))
+                    .bearer_auth(&token)
+                    .json(&json!({"Entries": entries}))
+                    .send()
+                    .await
+                else {
+                    return;
+                };
+                let Ok(body) = response.json::<Value>().await else { return };
+                for entry in body["Entries"].as_array().into_iter().flatten() {
+                    if let Some(id) = entry["EventId"].as_str() {
+                        acknowledged.lock().unwrap().insert(id.to_string());
+                    }
+                }
+            }
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    server.kill_hard();
+    putter.await.unwrap();
+    let acknowledged = acknowledged.lock().unwrap().clone();
+    let delivered_before = seen.lock().unwrap().len();
+    assert!(acknowledged.len() >= 50, "the load ran: {} acknowledged", acknowledged.len());
+    assert!(delivered_before < acknowledged.len(), "the kill happened with deliveries outstanding");
+
+    let server = ServerProcess::start(dir.path());
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let missing = acknowledged.iter().filter(|id| !seen.lock().unwrap().contains_key(*id)).count();
+        if missing == 0 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{missing} of {} acknowledged events never delivered", acknowledged.len());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // Nothing is left in progress or pending once everything is delivered.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let counts: Value = client
+            .get(format!("{}/api/v1/deliveries/counts", server.url))
+            .bearer_auth(server.token())
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if counts.get("in_progress").is_none() && counts.get("pending").is_none() {
+            assert!(counts.get("dead").is_none(), "{counts}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "deliveries stuck after restart: {counts}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let duplicates: usize = seen.lock().unwrap().values().map(|n| n - 1).sum();
+    eprintln!("acknowledged {}, delivered before kill {delivered_before}, duplicates {duplicates}", acknowledged.len());
+}

@@ -1,0 +1,6 @@
+//! End-to-end tests of the real `trainyard` binary: CLI exit codes and output, and
+//! crash safety under kill -9.
+
+mod cli;
+mod crash;
+mod process;
