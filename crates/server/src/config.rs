@@ -5,7 +5,6 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use serde::Deserialize;
 use trainyard_bus::BusConfig;
 
 use crate::Error;
@@ -16,8 +15,7 @@ pub const DEFAULT_LISTEN: &str = "127.0.0.1:7420";
 const CLIENT_VARIABLES: &[&str] = &["TRAINYARD_ENDPOINT", "TRAINYARD_TOKEN", "TRAINYARD_DATA_DIR", "TRAINYARD_LOG"];
 
 /// `trainyard.toml`; every key optional, unknown keys rejected.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Default)]
 struct FileConfig {
     listen: Option<String>,
     account: Option<String>,
@@ -26,8 +24,7 @@ struct FileConfig {
     delivery: Option<DeliveryFile>,
 }
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Default)]
 struct DeliveryFile {
     concurrency: Option<usize>,
     base_backoff_ms: Option<u64>,
@@ -135,18 +132,76 @@ impl Config {
     }
 }
 
+/// Reads `trainyard.toml` key by key so that every unknown key and every wrongly typed
+/// value is reported, not just the first.
 fn read_file(path: &Path, errors: &mut Vec<String>) -> FileConfig {
-    match std::fs::read_to_string(path) {
-        Ok(text) => toml::from_str(&text).unwrap_or_else(|e| {
-            errors.push(format!("{}: {e}", path.display()));
-            FileConfig::default()
-        }),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => FileConfig::default(),
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return FileConfig::default(),
         Err(e) => {
             errors.push(format!("{}: {e}", path.display()));
-            FileConfig::default()
+            return FileConfig::default();
+        }
+    };
+    let table: toml::Table = match text.parse() {
+        Ok(table) => table,
+        Err(e) => {
+            errors.push(format!("{}: {e}", path.display()));
+            return FileConfig::default();
+        }
+    };
+    let mut config = FileConfig::default();
+    let file = path.display();
+    for (key, value) in table {
+        let wrong = |errors: &mut Vec<String>, expected: &str| {
+            errors.push(format!("{file}: `{key}` must be {expected}, not {value}"))
+        };
+        match key.as_str() {
+            "listen" | "account" | "region" => match value.as_str() {
+                Some(text) => {
+                    let slot = match key.as_str() {
+                        "listen" => &mut config.listen,
+                        "account" => &mut config.account,
+                        _ => &mut config.region,
+                    };
+                    *slot = Some(text.to_string());
+                }
+                None => wrong(errors, "a string"),
+            },
+            "event_retention_hours" => match value.as_integer().filter(|n| *n > 0) {
+                Some(n) => config.event_retention_hours = Some(n as u64),
+                None => wrong(errors, "a positive integer"),
+            },
+            "delivery" => match value.as_table() {
+                Some(table) => config.delivery = Some(read_delivery(table, &file.to_string(), errors)),
+                None => wrong(errors, "a table"),
+            },
+            _ => errors.push(format!(
+                "{file}: unknown key `{key}` (known: listen, account, region, event_retention_hours, [delivery])"
+            )),
         }
     }
+    config
+}
+
+fn read_delivery(table: &toml::Table, file: &str, errors: &mut Vec<String>) -> DeliveryFile {
+    let mut delivery = DeliveryFile::default();
+    for (key, value) in table {
+        let Some(number) = value.as_integer().filter(|n| *n >= 0).map(|n| n as u64) else {
+            errors.push(format!("{file}: `delivery.{key}` must be a non-negative integer, not {value}"));
+            continue;
+        };
+        match key.as_str() {
+            "concurrency" => delivery.concurrency = Some(number as usize),
+            "base_backoff_ms" => delivery.base_backoff_ms = Some(number),
+            "max_backoff_ms" => delivery.max_backoff_ms = Some(number),
+            "http_timeout_secs" => delivery.http_timeout_secs = Some(number),
+            _ => errors.push(format!(
+                "{file}: unknown key `delivery.{key}` (known: concurrency, base_backoff_ms, max_backoff_ms, http_timeout_secs)"
+            )),
+        }
+    }
+    delivery
 }
 
 #[cfg(test)]
@@ -190,14 +245,25 @@ mod tests {
     #[test]
     fn every_error_is_reported_at_once() {
         let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("trainyard.toml"), "colour = \"blue\"\n").unwrap();
+        std::fs::write(
+            dir.path().join("trainyard.toml"),
+            "colour = \"blue\"\nlisten = 5\n[delivery]\nconcurrency = \"many\"\nspeed = 1\n",
+        )
+        .unwrap();
         let err = Config::load(
             &flags(dir.path()),
             &env(&[("TRAINYARD_LISTEN", "nowhere"), ("TRAINYARD_BOGUS", "1"), ("TRAINYARD_DELIVERY_CONCURRENCY", "x")]),
         )
         .unwrap_err()
         .to_string();
-        for needle in ["colour", "nowhere", "TRAINYARD_BOGUS", "whole number"] {
+        for needle in [
+            "colour",
+            "`listen` must be a string",
+            "delivery.concurrency",
+            "delivery.speed",
+            "TRAINYARD_BOGUS",
+            "whole number",
+        ] {
             assert!(err.contains(needle), "{needle} missing from: {err}");
         }
     }

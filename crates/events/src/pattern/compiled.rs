@@ -54,7 +54,8 @@ struct PathNode {
 struct FlatLeaf<'a> {
     path: u32,
     leaf: Leaf<'a>,
-    /// Interned trail of array elements the leaf sits inside (0: none).
+    /// Snapshot of the array elements the leaf sits inside (0: none); interned
+    /// into a constraint id only when a transition uses the leaf.
     trail: u32,
 }
 
@@ -111,8 +112,13 @@ struct Scratch {
     pool: ConstraintPool,
     /// Array elements entered on the way to the current flatten position.
     stack: Vec<Step>,
-    /// Interned id of `stack`, while it is unchanged.
+    /// Snapshot id of `stack`, while it is unchanged.
     stack_id: Option<u32>,
+    /// Snapshot id -> `(start, len)` in `snapshot_steps`; id 0 is the empty trail.
+    snapshots: Vec<(u32, u32)>,
+    snapshot_steps: Vec<Step>,
+    /// Snapshot id -> interned constraint id (`u32::MAX` until needed).
+    snapshot_ids: Vec<u32>,
     /// `(path, start, end)` ranges of the sorted leaves.
     groups: Vec<(u32, u32, u32)>,
     /// `(state, constraint id)` items still to visit.
@@ -213,9 +219,16 @@ impl Automaton {
         sc.pool.reset();
         sc.stack.clear();
         sc.stack_id = Some(0);
+        sc.snapshots.clear();
+        sc.snapshots.push((0, 0));
+        sc.snapshot_steps.clear();
         let mut next_array = 0;
         self.flatten(event, 0, &mut leaves, sc, &mut next_array);
-        leaves.sort_unstable_by_key(|l| l.path);
+        sc.snapshot_ids.clear();
+        sc.snapshot_ids.resize(sc.snapshots.len(), u32::MAX);
+        sc.snapshot_ids[0] = 0;
+        // Stable sort: cheap on the long same-path runs arrays produce.
+        leaves.sort_by_key(|l| l.path);
         sc.groups.clear();
         for (i, leaf) in (0u32..).zip(&leaves) {
             match sc.groups.last_mut() {
@@ -273,7 +286,9 @@ impl Automaton {
                     let trail = match sc.stack_id {
                         Some(id) => id,
                         None => {
-                            let id = sc.pool.intern(&sc.stack);
+                            let id = to_u32(sc.snapshots.len());
+                            sc.snapshots.push((to_u32(sc.snapshot_steps.len()), to_u32(sc.stack.len())));
+                            sc.snapshot_steps.extend_from_slice(&sc.stack);
                             sc.stack_id = Some(id);
                             id
                         }
@@ -325,11 +340,12 @@ impl Automaton {
     /// Takes the transitions the leaves of one path enable from one work item.
     fn step(index: &ValueIndex, leaves: &[FlatLeaf<'_>], constraint: u32, sc: &mut Scratch) {
         for leaf in leaves {
-            let next = if leaf.trail == 0 || leaf.trail == constraint {
+            let trail = if leaf.trail == 0 { 0 } else { sc.trail_constraint(leaf.trail) };
+            let next = if trail == 0 || trail == constraint {
                 constraint
             } else if constraint == 0 {
-                leaf.trail
-            } else if merge(sc.pool.get(constraint), sc.pool.get(leaf.trail), &mut sc.merged) {
+                trail
+            } else if merge(sc.pool.get(constraint), sc.pool.get(trail), &mut sc.merged) {
                 sc.pool.intern(&sc.merged)
             } else {
                 continue; // The leaf is in another element of an array already pinned.
@@ -345,6 +361,20 @@ impl Automaton {
                 push(sc, target, next);
             }
         }
+    }
+}
+
+impl Scratch {
+    /// The interned constraint id of a trail snapshot.
+    fn trail_constraint(&mut self, snapshot: u32) -> u32 {
+        let cached = self.snapshot_ids[snapshot as usize];
+        if cached != u32::MAX {
+            return cached;
+        }
+        let (start, len) = self.snapshots[snapshot as usize];
+        let id = self.pool.intern(&self.snapshot_steps[start as usize..(start + len) as usize]);
+        self.snapshot_ids[snapshot as usize] = id;
+        id
     }
 }
 

@@ -96,16 +96,17 @@ impl ValueIndex {
             Leaf::Null => out.extend_from_slice(&self.nulls),
             Leaf::Bool(true) => out.extend_from_slice(&self.trues),
             Leaf::Bool(false) => out.extend_from_slice(&self.falses),
-            Leaf::Num(x) => {
+            Leaf::Num(x) if !self.numbers.is_empty() => {
                 if let Some(ids) = self.numbers.get(&num_bits(*x)) {
                     out.extend_from_slice(ids.as_slice());
                 }
             }
-            Leaf::Str(s) => {
+            Leaf::Str(s) if !self.strings.is_empty() => {
                 if let Some(ids) = self.strings.get(*s) {
                     out.extend_from_slice(ids.as_slice());
                 }
             }
+            Leaf::Num(_) | Leaf::Str(_) => {}
         }
         if let Some(extra) = &self.extra {
             extra.lookup(leaf, sc, out);

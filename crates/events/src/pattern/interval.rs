@@ -39,8 +39,12 @@ pub(crate) struct IntervalSet {
 
 #[derive(Debug)]
 struct Built {
-    /// `items` sorted by lower bound.
-    sorted: Vec<(u128, u128, u32)>,
+    /// Lower bounds, sorted; `ids[i]` is the interval with lower bound `los[i]`.
+    los: Vec<u128>,
+    ids: Vec<u32>,
+    /// `prefix_max[i]`: the largest upper bound among intervals `0..=i`, which rejects
+    /// most queries (no interval reaches them) after a single binary search.
+    prefix_max: Vec<u128>,
     /// Segment tree (1-based, leaves at `width..2*width`) of maximum upper bounds.
     max_hi: Vec<u128>,
     width: usize,
@@ -62,8 +66,8 @@ impl IntervalSet {
             return;
         }
         let built = self.built.get_or_init(|| Built::new(&self.items));
-        let candidates = built.sorted.partition_point(|it| it.0 <= q);
-        if candidates > 0 {
+        let candidates = built.los.partition_point(|&lo| lo <= q);
+        if candidates > 0 && built.prefix_max[candidates - 1] >= q {
             built.report(1, 0, built.width, candidates, q, out);
         }
     }
@@ -75,13 +79,17 @@ impl Built {
         sorted.sort_unstable();
         let width = sorted.len().next_power_of_two();
         let mut max_hi = vec![0u128; 2 * width];
+        let mut prefix_max = Vec::with_capacity(sorted.len());
         for (i, it) in sorted.iter().enumerate() {
             max_hi[width + i] = it.1;
+            prefix_max.push(prefix_max.last().map_or(it.1, |&m: &u128| m.max(it.1)));
         }
         for node in (1..width).rev() {
             max_hi[node] = max_hi[2 * node].max(max_hi[2 * node + 1]);
         }
-        Built { sorted, max_hi, width }
+        let los = sorted.iter().map(|it| it.0).collect();
+        let ids = sorted.iter().map(|it| it.2).collect();
+        Built { los, ids, prefix_max, max_hi, width }
     }
 
     /// Reports intervals among `sorted[l..r) ∩ sorted[..candidates)` with `hi >= q`.
@@ -91,7 +99,7 @@ impl Built {
             return;
         }
         if r - l == 1 {
-            out.push(self.sorted[l].2);
+            out.push(self.ids[l]);
             return;
         }
         let mid = (l + r) / 2;
