@@ -101,28 +101,28 @@ impl Server {
     }
 }
 
+type Received = Arc<Mutex<Vec<(Value, Option<String>)>>>;
+type Statuses = Arc<Mutex<Vec<u16>>>;
+
 /// An HTTP endpoint that records what it receives and answers with scripted statuses
 /// (the last status repeats).
 #[derive(Clone)]
 pub struct Recorder {
     pub url: String,
-    received: Arc<Mutex<Vec<(Value, Option<String>)>>>,
-    statuses: Arc<Mutex<Vec<u16>>>,
+    received: Received,
+    statuses: Statuses,
 }
 
 impl Recorder {
     pub async fn start(statuses: &[u16]) -> Recorder {
-        let received = Arc::new(Mutex::new(Vec::new()));
-        let statuses = Arc::new(Mutex::new(statuses.to_vec()));
+        let received: Received = Arc::new(Mutex::new(Vec::new()));
+        let statuses: Statuses = Arc::new(Mutex::new(statuses.to_vec()));
         let state = (Arc::clone(&received), Arc::clone(&statuses));
         let app = axum::Router::new()
             .route(
                 "/",
                 post(
-                    |State((received, statuses)): State<(
-                        Arc<Mutex<Vec<(Value, Option<String>)>>>,
-                        Arc<Mutex<Vec<u16>>>,
-                    )>,
+                    |State((received, statuses)): State<(Received, Statuses)>,
                      headers: axum::http::HeaderMap,
                      body: String| async move {
                         let header = headers.get("x-test").and_then(|v| v.to_str().ok()).map(str::to_string);

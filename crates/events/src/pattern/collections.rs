@@ -2,8 +2,9 @@
 //! (the keys come from rule authors and events, never from an adversary that could
 //! only hurt its own rules' latency) and compact id lists.
 
+use std::borrow::Borrow;
 use std::collections::{HashMap, HashSet};
-use std::hash::{BuildHasherDefault, Hasher};
+use std::hash::{BuildHasherDefault, Hash, Hasher};
 
 /// The FxHash word mix (as in rustc), with a final avalanche so that the high bits
 /// hashbrown uses for its control bytes are well distributed.
@@ -64,6 +65,57 @@ pub(crate) type FxBuild = BuildHasherDefault<FxHasher>;
 pub(crate) type FxHashMap<K, V> = HashMap<K, V, FxBuild>;
 pub(crate) type FxHashSet<K> = HashSet<K, FxBuild>;
 
+/// A string hash-map key stored inline when short (most event values are), so that
+/// comparing it after a hash hit does not chase a pointer to another cache line.
+/// Invariant: keys of at most [`Key::INLINE`] bytes are always `Inline`.
+#[derive(Clone, Debug)]
+pub(crate) enum Key {
+    Inline(u8, [u8; Key::INLINE]),
+    Heap(Box<[u8]>),
+}
+
+impl Key {
+    const INLINE: usize = 22;
+
+    pub(crate) fn new(s: &str) -> Key {
+        let bytes = s.as_bytes();
+        match u8::try_from(bytes.len()) {
+            Ok(len) if bytes.len() <= Key::INLINE => {
+                let mut inline = [0u8; Key::INLINE];
+                inline[..bytes.len()].copy_from_slice(bytes);
+                Key::Inline(len, inline)
+            }
+            _ => Key::Heap(bytes.into()),
+        }
+    }
+
+    #[inline]
+    fn bytes(&self) -> &[u8] {
+        match self {
+            Key::Inline(len, bytes) => &bytes[..usize::from(*len)],
+            Key::Heap(bytes) => bytes,
+        }
+    }
+}
+
+impl PartialEq for Key {
+    fn eq(&self, other: &Self) -> bool {
+        self.bytes() == other.bytes()
+    }
+}
+impl Eq for Key {}
+impl Hash for Key {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.bytes().hash(state);
+    }
+}
+/// Maps are probed with `s.as_bytes()`.
+impl Borrow<[u8]> for Key {
+    fn borrow(&self) -> &[u8] {
+        self.bytes()
+    }
+}
+
 /// A list of ids that does not allocate for the (overwhelmingly common) single id.
 #[derive(Clone, Debug)]
 pub(crate) enum IdList {
@@ -85,6 +137,25 @@ impl IdList {
             IdList::One(id) => std::slice::from_ref(id),
             IdList::Many(ids) => ids,
         }
+    }
+
+    /// Appends the ids to `out` (a plain push for one id, avoiding a `memcpy` call).
+    #[inline]
+    pub(crate) fn append_to(&self, out: &mut Vec<u32>) {
+        match self {
+            IdList::One(id) => out.push(*id),
+            IdList::Many(ids) => out.extend_from_slice(ids),
+        }
+    }
+}
+
+/// Appends `ids` to `out`, skipping the call for the common empty case.
+#[inline]
+pub(crate) fn append(out: &mut Vec<u32>, ids: &[u32]) {
+    match ids {
+        [] => {}
+        [id] => out.push(*id),
+        _ => out.extend_from_slice(ids),
     }
 }
 
@@ -109,10 +180,27 @@ mod tests {
         l.push(4);
         l.push(5);
         assert_eq!(l.as_slice(), &[3, 4, 5]);
-        let mut m: FxHashMap<Box<str>, IdList> = FxHashMap::default();
-        push_id(&mut m, "a".into(), 1);
-        push_id(&mut m, "a".into(), 2);
-        assert_eq!(m.get("a").map(IdList::as_slice), Some(&[1, 2][..]));
+        let mut m: FxHashMap<Key, IdList> = FxHashMap::default();
+        push_id(&mut m, Key::new("a"), 1);
+        push_id(&mut m, Key::new("a"), 2);
+        assert_eq!(m.get("a".as_bytes()).map(IdList::as_slice), Some(&[1, 2][..]));
+        let mut out = Vec::new();
+        IdList::One(9).append_to(&mut out);
+        append(&mut out, &[1, 2]);
+        assert_eq!(out, [9, 1, 2]);
+    }
+
+    #[test]
+    fn keys_compare_by_content() {
+        let long = "x".repeat(40);
+        for s in ["", "abc", "exactly-twenty-two-ch", "exactly-twenty-two-chr", long.as_str()] {
+            let k = Key::new(s);
+            assert_eq!(Borrow::<[u8]>::borrow(&k), s.as_bytes());
+            assert_eq!(k, Key::new(s));
+            assert_eq!(FxBuild::default().hash_one(&k), FxBuild::default().hash_one(s.as_bytes()));
+        }
+        assert!(matches!(Key::new("exactly-twenty-two-chr"), Key::Inline(22, _)));
+        assert_ne!(Key::new("ab"), Key::new("abc"));
     }
 
     #[test]

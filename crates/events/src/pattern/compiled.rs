@@ -14,7 +14,7 @@ use serde_json::Value;
 
 use std::hash::BuildHasher;
 
-use super::collections::{push_id, FxBuild, FxHashMap, FxHashSet, IdList};
+use super::collections::{append, push_id, FxBuild, FxHashMap, FxHashSet, IdList, Key};
 use super::index::{LookupScratch, ValueIndex};
 use super::parse::Cond;
 use super::value::{Leaf, Op};
@@ -46,7 +46,7 @@ struct State {
 
 #[derive(Debug, Default)]
 struct PathNode {
-    children: FxHashMap<Box<str>, u32>,
+    children: FxHashMap<Key, u32>,
     /// Some condition tests the leaves at exactly this path.
     is_target: bool,
 }
@@ -191,12 +191,12 @@ impl Automaton {
     fn intern_path(&mut self, path: &[String]) -> u32 {
         let mut node = 0u32;
         for key in path {
-            node = match self.nodes[node as usize].children.get(key.as_str()) {
+            node = match self.nodes[node as usize].children.get(key.as_bytes()) {
                 Some(&child) => child,
                 None => {
                     let child = u32::try_from(self.nodes.len()).unwrap_or(u32::MAX);
                     self.nodes.push(PathNode::default());
-                    self.nodes[node as usize].children.insert(key.as_str().into(), child);
+                    self.nodes[node as usize].children.insert(Key::new(key), child);
                     child
                 }
             };
@@ -261,7 +261,7 @@ impl Automaton {
                     return;
                 }
                 for (key, child) in map {
-                    if let Some(&next) = here.children.get(key.as_str()) {
+                    if let Some(&next) = here.children.get(key.as_bytes()) {
                         self.flatten(child, next, out, sc, next_array);
                     }
                 }
@@ -307,7 +307,7 @@ impl Automaton {
         let groups = std::mem::take(&mut sc.groups);
         while let Some((s, constraint)) = sc.work.pop() {
             let state = &self.states[s as usize];
-            accepted.extend_from_slice(&state.accept);
+            append(accepted, &state.accept);
             // Probe the paths both the state and the event have, iterating the smaller side.
             if state.by_path.len() <= groups.len() {
                 for (path, index) in &state.by_path {

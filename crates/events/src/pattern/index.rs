@@ -5,7 +5,7 @@
 
 use std::net::IpAddr;
 
-use super::collections::{push_id, FxHashMap, IdList};
+use super::collections::{append, push_id, FxHashMap, IdList, Key};
 use super::interval::{numeric_bounds, point, IntervalSet};
 use super::value::{ip_bits, num_bits, Excluded, Glob, Leaf, Literal, Op};
 
@@ -19,7 +19,7 @@ pub(crate) struct LookupScratch {
 
 #[derive(Debug, Default)]
 pub(crate) struct ValueIndex {
-    strings: FxHashMap<Box<str>, IdList>,
+    strings: FxHashMap<Key, IdList>,
     /// Keyed by [`num_bits`], so 5 and 5.0 share a key.
     numbers: FxHashMap<u64, IdList>,
     nulls: Vec<u32>,
@@ -40,11 +40,11 @@ struct Extra {
     /// Folded keys, looked up with the folded value.
     prefix_fold: AffixMap,
     suffix_fold: AffixMap,
-    equals_fold: FxHashMap<Box<str>, IdList>,
+    equals_fold: FxHashMap<Key, IdList>,
     wildcard: GlobIndex,
-    numeric: IntervalSet,
-    cidr_v4: IntervalSet,
-    cidr_v6: IntervalSet,
+    numeric: IntervalSet<u64>,
+    cidr_v4: IntervalSet<u64>,
+    cidr_v6: IntervalSet<u128>,
     anything_but: AnythingBut,
 }
 
@@ -56,7 +56,7 @@ impl ValueIndex {
             Op::Literal(Literal::Bool(true)) => self.trues.push(target),
             Op::Literal(Literal::Bool(false)) => self.falses.push(target),
             Op::Literal(Literal::Num(n)) => push_id(&mut self.numbers, n.bits(), target),
-            Op::Literal(Literal::Str(s)) => push_id(&mut self.strings, s.as_str().into(), target),
+            Op::Literal(Literal::Str(s)) => push_id(&mut self.strings, Key::new(s), target),
             Op::Exists(true) => self.exists.push(target),
             Op::Exists(false) => self.absent.push(target),
             Op::Numeric(r) => match (r.lower, r.upper) {
@@ -73,13 +73,15 @@ impl ValueIndex {
             Op::Suffix(p) => self.extra().suffix.insert(p, target),
             Op::PrefixIgnoreCase(p) => self.extra().prefix_fold.insert(p, target),
             Op::SuffixIgnoreCase(p) => self.extra().suffix_fold.insert(p, target),
-            Op::EqualsIgnoreCase(p) => push_id(&mut self.extra().equals_fold, p.as_str().into(), target),
+            Op::EqualsIgnoreCase(p) => push_id(&mut self.extra().equals_fold, Key::new(p), target),
             Op::Wildcard(g) => self.extra().wildcard.insert(g, target),
             Op::Cidr(c) => {
                 let (lo, hi) = c.range();
                 let extra = self.extra();
-                let set = if c.v6 { &mut extra.cidr_v6 } else { &mut extra.cidr_v4 };
-                set.insert(lo, hi, target);
+                match (u64::try_from(lo), u64::try_from(hi)) {
+                    (Ok(lo), Ok(hi)) if !c.v6 => extra.cidr_v4.insert(lo, hi, target),
+                    _ => extra.cidr_v6.insert(lo, hi, target),
+                }
             }
             Op::AnythingBut(x) => self.extra().anything_but.insert(x, target),
         }
@@ -91,19 +93,19 @@ impl ValueIndex {
 
     /// Appends the target of every transition `leaf` enables (possibly repeated).
     pub(crate) fn lookup(&self, leaf: &Leaf<'_>, sc: &mut LookupScratch, out: &mut Vec<u32>) {
-        out.extend_from_slice(&self.exists);
+        append(out, &self.exists);
         match leaf {
-            Leaf::Null => out.extend_from_slice(&self.nulls),
-            Leaf::Bool(true) => out.extend_from_slice(&self.trues),
-            Leaf::Bool(false) => out.extend_from_slice(&self.falses),
+            Leaf::Null => append(out, &self.nulls),
+            Leaf::Bool(true) => append(out, &self.trues),
+            Leaf::Bool(false) => append(out, &self.falses),
             Leaf::Num(x) if !self.numbers.is_empty() => {
                 if let Some(ids) = self.numbers.get(&num_bits(*x)) {
-                    out.extend_from_slice(ids.as_slice());
+                    ids.append_to(out);
                 }
             }
             Leaf::Str(s) if !self.strings.is_empty() => {
-                if let Some(ids) = self.strings.get(*s) {
-                    out.extend_from_slice(ids.as_slice());
+                if let Some(ids) = self.strings.get(s.as_bytes()) {
+                    ids.append_to(out);
                 }
             }
             Leaf::Num(_) | Leaf::Str(_) => {}
@@ -133,17 +135,18 @@ impl Extra {
                 self.wildcard.matches(s, candidates, out);
                 if !(self.cidr_v4.is_empty() && self.cidr_v6.is_empty()) {
                     if let Ok(addr) = s.parse::<IpAddr>() {
-                        let (v6, bits, _) = ip_bits(addr);
-                        let set = if v6 { &self.cidr_v6 } else { &self.cidr_v4 };
-                        set.stab(bits, out);
+                        match ip_bits(addr) {
+                            (false, bits, _) => self.cidr_v4.stab(u64::try_from(bits).unwrap_or(u64::MAX), out),
+                            (true, bits, _) => self.cidr_v6.stab(bits, out),
+                        }
                     }
                 }
                 if self.needs_fold() {
                     folded.extend(s.chars().flat_map(char::to_lowercase));
                     self.prefix_fold.prefixes_of(folded, out);
                     self.suffix_fold.suffixes_of(folded, out);
-                    if let Some(ids) = self.equals_fold.get(folded.as_str()) {
-                        out.extend_from_slice(ids.as_slice());
+                    if let Some(ids) = self.equals_fold.get(folded.as_bytes()) {
+                        ids.append_to(out);
                     }
                 }
             }
@@ -158,7 +161,7 @@ impl Extra {
 #[derive(Debug, Default)]
 struct AffixMap {
     /// Sorted by length.
-    by_len: Vec<(usize, FxHashMap<Box<str>, IdList>)>,
+    by_len: Vec<(usize, FxHashMap<Key, IdList>)>,
 }
 
 impl AffixMap {
@@ -170,7 +173,7 @@ impl AffixMap {
                 at
             }
         };
-        push_id(&mut self.by_len[at].1, key.into(), id);
+        push_id(&mut self.by_len[at].1, Key::new(key), id);
     }
 
     fn is_empty(&self) -> bool {
@@ -185,8 +188,8 @@ impl AffixMap {
                 }
                 continue;
             };
-            if let Some(ids) = map.get(head) {
-                out.extend_from_slice(ids.as_slice());
+            if let Some(ids) = map.get(head.as_bytes()) {
+                ids.append_to(out);
             }
         }
     }
@@ -196,8 +199,8 @@ impl AffixMap {
             if *len > s.len() {
                 break;
             }
-            if let Some(ids) = s.get(s.len() - len..).and_then(|tail| map.get(tail)) {
-                out.extend_from_slice(ids.as_slice());
+            if let Some(ids) = s.get(s.len() - len..).and_then(|tail| map.get(tail.as_bytes())) {
+                ids.append_to(out);
             }
         }
     }
@@ -257,11 +260,11 @@ impl GlobIndex {
 struct AnythingBut {
     /// Entry -> target state.
     targets: Vec<u32>,
-    strings: FxHashMap<Box<str>, IdList>,
+    strings: FxHashMap<Key, IdList>,
     numbers: FxHashMap<u64, IdList>,
     prefix: AffixMap,
     suffix: AffixMap,
-    equals_fold: FxHashMap<Box<str>, IdList>,
+    equals_fold: FxHashMap<Key, IdList>,
     wildcard: GlobIndex,
 }
 
@@ -272,7 +275,7 @@ impl AnythingBut {
         match excluded {
             Excluded::Values { strings, numbers } => {
                 for s in strings {
-                    push_id(&mut self.strings, s.as_str().into(), entry);
+                    push_id(&mut self.strings, Key::new(s), entry);
                 }
                 for n in numbers {
                     push_id(&mut self.numbers, n.bits(), entry);
@@ -283,7 +286,7 @@ impl AnythingBut {
             Excluded::Wildcard(globs) => globs.iter().for_each(|g| self.wildcard.insert(g, entry)),
             Excluded::EqualsIgnoreCase(list) => {
                 for s in list {
-                    push_id(&mut self.equals_fold, s.as_str().into(), entry);
+                    push_id(&mut self.equals_fold, Key::new(s), entry);
                 }
             }
         }
@@ -304,21 +307,21 @@ impl AnythingBut {
         excluded.clear();
         match leaf {
             Leaf::Str(s) => {
-                if let Some(ids) = self.strings.get(*s) {
-                    excluded.extend_from_slice(ids.as_slice());
+                if let Some(ids) = self.strings.get(s.as_bytes()) {
+                    ids.append_to(excluded);
                 }
                 self.prefix.prefixes_of(s, excluded);
                 self.suffix.suffixes_of(s, excluded);
                 if !self.wildcard.is_empty() {
                     self.wildcard.matches(s, cands, excluded);
                 }
-                if let Some(ids) = self.equals_fold.get(folded) {
-                    excluded.extend_from_slice(ids.as_slice());
+                if let Some(ids) = self.equals_fold.get(folded.as_bytes()) {
+                    ids.append_to(excluded);
                 }
             }
             Leaf::Num(x) => {
                 if let Some(ids) = self.numbers.get(&num_bits(*x)) {
-                    excluded.extend_from_slice(ids.as_slice());
+                    ids.append_to(excluded);
                 }
             }
             Leaf::Null | Leaf::Bool(_) => {}

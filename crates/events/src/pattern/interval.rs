@@ -1,5 +1,6 @@
-//! Stabbing queries over inclusive `u128` intervals, used for numeric ranges (on an
-//! order-preserving encoding of f64) and CIDR blocks. Intervals are sorted by lower
+//! Stabbing queries over inclusive integer intervals, used for numeric ranges (on
+//! an order-preserving `u64` encoding of f64) and CIDR blocks (`u64` for IPv4,
+//! `u128` for IPv6). Intervals are sorted by lower
 //! bound with a max-upper-bound segment tree on top, so a query costs
 //! `O((1 + reported) · log n)` regardless of how many intervals there are.
 
@@ -7,51 +8,57 @@ use std::sync::OnceLock;
 
 use super::value::ordered_bits;
 
-/// Encodes a number as an interval point; `key(x) ± 1` sit strictly between
-/// neighbouring numbers, which is how open bounds are expressed.
-pub(crate) fn point(x: f64) -> u128 {
-    (u128::from(ordered_bits(x)) << 2) | 2
+/// Encodes a number as an interval point. Consecutive finite f64 values have
+/// consecutive codes, so an open bound `> x` is the closed bound `>= code(x) + 1`.
+pub(crate) fn point(x: f64) -> u64 {
+    ordered_bits(x)
 }
 
-/// `(lo, hi)` of a numeric range, with unbounded sides at the ends of `u128`.
-pub(crate) fn numeric_bounds(range: &super::value::NumRange) -> (u128, u128) {
+/// `(lo, hi)` of a numeric range, with unbounded sides at the ends of `u64`.
+pub(crate) fn numeric_bounds(range: &super::value::NumRange) -> (u64, u64) {
     let lo = match range.lower {
         None => 0,
         Some((x, true)) => point(x.0),
-        Some((x, false)) => point(x.0) + 1,
+        Some((x, false)) => point(x.0).saturating_add(1),
     };
     let hi = match range.upper {
-        None => u128::MAX,
+        None => u64::MAX,
         Some((x, true)) => point(x.0),
-        Some((x, false)) => point(x.0) - 1,
+        Some((x, false)) => point(x.0).saturating_sub(1),
     };
     (lo, hi)
 }
 
-#[derive(Debug, Default)]
-pub(crate) struct IntervalSet {
+#[derive(Debug)]
+pub(crate) struct IntervalSet<K> {
     /// `(lo, hi, id)` in insertion order.
-    items: Vec<(u128, u128, u32)>,
+    items: Vec<(K, K, u32)>,
     /// Built on the first query after a change. Invariant: when set, it indexes
     /// exactly `items` (every insert resets it).
-    built: OnceLock<Built>,
+    built: OnceLock<Built<K>>,
+}
+
+impl<K> Default for IntervalSet<K> {
+    fn default() -> Self {
+        IntervalSet { items: Vec::new(), built: OnceLock::new() }
+    }
 }
 
 #[derive(Debug)]
-struct Built {
+struct Built<K> {
     /// Lower bounds, sorted; `ids[i]` is the interval with lower bound `los[i]`.
-    los: Vec<u128>,
+    los: Vec<K>,
     ids: Vec<u32>,
     /// `prefix_max[i]`: the largest upper bound among intervals `0..=i`, which rejects
     /// most queries (no interval reaches them) after a single binary search.
-    prefix_max: Vec<u128>,
+    prefix_max: Vec<K>,
     /// Segment tree (1-based, leaves at `width..2*width`) of maximum upper bounds.
-    max_hi: Vec<u128>,
+    max_hi: Vec<K>,
     width: usize,
 }
 
-impl IntervalSet {
-    pub(crate) fn insert(&mut self, lo: u128, hi: u128, id: u32) {
+impl<K: Copy + Ord + Default + Send + Sync> IntervalSet<K> {
+    pub(crate) fn insert(&mut self, lo: K, hi: K, id: u32) {
         self.items.push((lo, hi, id));
         self.built = OnceLock::new();
     }
@@ -61,7 +68,7 @@ impl IntervalSet {
     }
 
     /// Appends the id of every interval containing `q`.
-    pub(crate) fn stab(&self, q: u128, out: &mut Vec<u32>) {
+    pub(crate) fn stab(&self, q: K, out: &mut Vec<u32>) {
         if self.items.is_empty() {
             return;
         }
@@ -73,16 +80,16 @@ impl IntervalSet {
     }
 }
 
-impl Built {
-    fn new(items: &[(u128, u128, u32)]) -> Built {
+impl<K: Copy + Ord + Default> Built<K> {
+    fn new(items: &[(K, K, u32)]) -> Built<K> {
         let mut sorted = items.to_vec();
         sorted.sort_unstable();
         let width = sorted.len().next_power_of_two();
-        let mut max_hi = vec![0u128; 2 * width];
+        let mut max_hi = vec![K::default(); 2 * width];
         let mut prefix_max = Vec::with_capacity(sorted.len());
         for (i, it) in sorted.iter().enumerate() {
             max_hi[width + i] = it.1;
-            prefix_max.push(prefix_max.last().map_or(it.1, |&m: &u128| m.max(it.1)));
+            prefix_max.push(prefix_max.last().map_or(it.1, |&m: &K| m.max(it.1)));
         }
         for node in (1..width).rev() {
             max_hi[node] = max_hi[2 * node].max(max_hi[2 * node + 1]);
@@ -94,7 +101,7 @@ impl Built {
 
     /// Reports intervals among `sorted[l..r) ∩ sorted[..candidates)` with `hi >= q`.
     /// Invariant: every candidate has `lo <= q`.
-    fn report(&self, node: usize, l: usize, r: usize, candidates: usize, q: u128, out: &mut Vec<u32>) {
+    fn report(&self, node: usize, l: usize, r: usize, candidates: usize, q: K, out: &mut Vec<u32>) {
         if l >= candidates || self.max_hi[node] < q {
             return;
         }
@@ -115,7 +122,7 @@ mod tests {
 
     #[test]
     fn stabbing_matches_brute_force() {
-        let mut set = IntervalSet::default();
+        let mut set = IntervalSet::<u128>::default();
         let mut raw = Vec::new();
         let mut seed = 7u64;
         for id in 0..300u32 {
@@ -147,5 +154,10 @@ mod tests {
         let (lo, hi) = numeric_bounds(&range(None, Some((F64(-3.0), false))));
         assert_eq!(lo, 0);
         assert!(hi < point(-3.0) && hi > point(-3.000_000_1));
+        // Open bounds at zero exclude exactly zero (and -0.0).
+        let (lo, _) = numeric_bounds(&range(Some((F64(0.0), false)), None));
+        assert!(lo > point(-0.0) && lo == point(f64::from_bits(1)));
+        let (_, hi) = numeric_bounds(&range(None, Some((F64(0.0), false))));
+        assert!(hi < point(0.0) && hi >= point(-f64::from_bits(1)));
     }
 }
