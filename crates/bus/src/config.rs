@@ -7,6 +7,8 @@ pub struct BusConfig {
     pub region: String,
     /// Deliveries in flight at once.
     pub concurrency: usize,
+    /// Function processes running at once (each delivery to a function waits for one).
+    pub function_concurrency: usize,
     /// First retry delay; doubles each retry, with jitter.
     pub base_backoff: Duration,
     pub max_backoff: Duration,
@@ -23,7 +25,8 @@ impl Default for BusConfig {
         BusConfig {
             account: trainyard_events::DEFAULT_ACCOUNT.to_string(),
             region: trainyard_events::DEFAULT_REGION.to_string(),
-            concurrency: 32,
+            concurrency: 128,
+            function_concurrency: 16,
             base_backoff: Duration::from_secs(1),
             max_backoff: Duration::from_secs(300),
             http_timeout: Duration::from_secs(30),

@@ -7,7 +7,9 @@ use std::time::Duration;
 use chrono::{SecondsFormat, Utc};
 use rand::Rng;
 use serde_json::Value;
-use tokio::sync::{watch, Semaphore};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use tokio::sync::{mpsc, watch, Notify};
 use trainyard_events::{backoff, TargetContext};
 use trainyard_functions::{CommandSpec, Failure, Outcome};
 use trainyard_store::{AfterAttempt, Attempt, Claimed, Destination, Function, Target};
@@ -18,6 +20,11 @@ use crate::EventBus;
 const LEASE: Duration = Duration::from_secs(16 * 60);
 /// The longest the loop sleeps without looking for due deliveries.
 const IDLE_POLL: Duration = Duration::from_millis(500);
+/// The most finished attempts written in one transaction.
+const COMPLETION_BATCH: usize = 256;
+
+/// A finished attempt waiting to be recorded.
+type Completion = (trainyard_store::Delivery, Attempt, AfterAttempt);
 
 impl EventBus {
     /// Runs the delivery loop until `shutdown` turns true; in-flight deliveries finish.
@@ -27,55 +34,84 @@ impl EventBus {
             Ok(n) => tracing::info!(deliveries = n, "released deliveries interrupted by the last shutdown"),
             Err(e) => tracing::error!(error = %e, "could not release interrupted deliveries"),
         }
-        let permits = Arc::new(Semaphore::new(self.config().concurrency.max(1)));
+        let concurrency = self.config().concurrency.max(1);
+        // Claim in batches: once deliveries are in flight, wait until a quarter of the
+        // slots are free, so that one claim transaction serves many deliveries.
+        let batch = (concurrency / 4).max(1);
+        let in_flight = Arc::new(AtomicUsize::new(0));
+        let finished = Arc::new(Notify::new());
+        let (completions, pending) = mpsc::channel::<Completion>(4 * COMPLETION_BATCH);
+        let recorder = tokio::spawn({
+            let bus = self.clone();
+            async move { bus.record_completions(pending).await }
+        });
         while !*shutdown.borrow() {
-            let Ok(first) = Arc::clone(&permits).acquire_owned().await else { break };
-            let limit = 1 + permits.available_permits() as i64;
+            let busy = in_flight.load(Ordering::Acquire);
+            let free = concurrency - busy;
+            if busy > 0 && free < batch {
+                let _ = tokio::time::timeout(Duration::from_millis(5), finished.notified()).await;
+                continue;
+            }
             let now = Utc::now();
             let lease = now + chrono::Duration::from_std(LEASE).unwrap_or_default();
-            let claimed = match self.store().claim_due(now, lease, limit).await {
+            let claimed = match self.store().claim_due(now, lease, free as i64).await {
                 Ok(claimed) => claimed,
                 Err(e) => {
                     tracing::error!(error = %e, "claiming deliveries failed");
-                    drop(first);
                     tokio::time::sleep(Duration::from_secs(1)).await;
                     continue;
                 }
             };
             if claimed.is_empty() {
-                drop(first);
                 let wait = match self.store().next_due().await {
                     Ok(Some(due)) => (due - Utc::now()).to_std().unwrap_or_default().min(IDLE_POLL),
                     _ => IDLE_POLL,
                 };
                 tokio::select! {
                     _ = self.inner.wake.notified() => {}
+                    _ = finished.notified(), if busy > 0 => {}
                     _ = tokio::time::sleep(wait) => {}
                     _ = shutdown.changed() => {}
                 }
                 continue;
             }
-            let mut first = Some(first);
             for claim in claimed {
-                let permit = match first.take() {
-                    Some(permit) => permit,
-                    None => match Arc::clone(&permits).acquire_owned().await {
-                        Ok(permit) => permit,
-                        Err(_) => break,
-                    },
-                };
-                let bus = self.clone();
+                in_flight.fetch_add(1, Ordering::AcqRel);
+                let (bus, completions, in_flight, finished) =
+                    (self.clone(), completions.clone(), Arc::clone(&in_flight), Arc::clone(&finished));
                 tokio::spawn(async move {
-                    bus.deliver(claim).await;
-                    drop(permit);
+                    let completion = bus.deliver(claim).await;
+                    let _ = completions.send(completion).await;
+                    in_flight.fetch_sub(1, Ordering::AcqRel);
+                    finished.notify_one();
                 });
             }
         }
-        // Invariant: every claimed delivery finishes (or its lease is released at restart).
-        let _ = permits.acquire_many(self.config().concurrency.max(1) as u32).await;
+        // Invariant: every claimed delivery finishes and is recorded before the loop
+        // returns (or, after a crash, its lease is released at restart).
+        while in_flight.load(Ordering::Acquire) > 0 {
+            let _ = tokio::time::timeout(Duration::from_millis(50), finished.notified()).await;
+        }
+        drop(completions);
+        let _ = recorder.await;
     }
 
-    async fn deliver(&self, claim: Claimed) {
+    /// Writes finished attempts in batches: one transaction for all that are waiting.
+    async fn record_completions(&self, mut pending: mpsc::Receiver<Completion>) {
+        let mut batch = Vec::with_capacity(COMPLETION_BATCH);
+        while pending.recv_many(&mut batch, COMPLETION_BATCH).await > 0 {
+            if let Err(e) = self.store().finish_attempts(&batch).await {
+                // The leases run out and the deliveries are tried again: at-least-once.
+                tracing::error!(attempts = batch.len(), error = %e, "recording delivery attempts failed");
+            }
+            if batch.iter().any(|(_, _, after)| matches!(after, AfterAttempt::RetryAt(_))) {
+                self.inner.wake.notify_one();
+            }
+            batch.clear();
+        }
+    }
+
+    async fn deliver(&self, claim: Claimed) -> Completion {
         let Claimed { delivery, event } = claim;
         let started = Utc::now();
         let routing = self.routing();
@@ -134,13 +170,7 @@ impl EventBus {
                 AfterAttempt::Dead { error_code: f.code, error_message: format!("{} ({why})", f.message) }
             }
         };
-        if let Err(e) = self.store().finish_attempt(&delivery, &attempt, &after).await {
-            // The lease runs out and the delivery is tried again: at-least-once.
-            tracing::error!(delivery = delivery.id, error = %e, "recording a delivery attempt failed");
-        }
-        if matches!(after, AfterAttempt::RetryAt(_)) {
-            self.inner.wake.notify_one();
-        }
+        (delivery, attempt, after)
     }
 
     async fn send(
@@ -203,6 +233,7 @@ impl EventBus {
             environment,
             timeout: Duration::from_secs(u64::from(function.timeout)),
         };
+        let _slot = self.inner.function_slots.acquire().await;
         let started = Utc::now();
         let outcome = trainyard_functions::run(&spec, input).await;
         let (status, result) = match &outcome.result {

@@ -125,6 +125,8 @@ pub(crate) struct Inner {
     pub(crate) wake: Notify,
     /// One HTTP client (and connection pool) for every HTTP target.
     pub(crate) http: reqwest::Client,
+    /// Bounds the function processes running at once.
+    pub(crate) function_slots: tokio::sync::Semaphore,
 }
 
 /// Accepts a pattern as JSON text or an inline object and checks it.
@@ -150,6 +152,7 @@ impl EventBus {
                     .timeout(config.http_timeout)
                     .build()
                     .map_err(|e| Error::invalid(format!("HTTP client: {e}")))?,
+                function_slots: tokio::sync::Semaphore::new(config.function_concurrency.max(1)),
                 config,
             }),
         };

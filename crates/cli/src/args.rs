@@ -39,6 +39,9 @@ pub enum Command {
     },
     /// Start a server, wire a function to a rule, put events and show them delivered.
     Quickstart,
+    /// Load benchmarks against an in-process server (see docs/benchmarks.md).
+    #[command(subcommand)]
+    Bench(BenchCommand),
     /// Put, list, follow and inspect events; test patterns.
     #[command(subcommand)]
     Events(EventsCommand),
@@ -307,5 +310,21 @@ pub enum ReplaysCommand {
     List,
     Describe {
         name: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// Event bus: put→target latency and sustained delivery into an HTTP target.
+    Bus {
+        /// Events for the sustained phase.
+        #[arg(long, default_value_t = 20_000)]
+        events: usize,
+        /// Concurrent PutEvents callers (10 entries per call).
+        #[arg(long, default_value_t = 4)]
+        clients: usize,
+        /// Events put one by one, each awaited, for the latency phase.
+        #[arg(long, default_value_t = 300)]
+        latency_samples: usize,
     },
 }

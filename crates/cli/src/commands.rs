@@ -32,6 +32,9 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
     match cli.command {
         Command::Server { listen } => server(dir.clone(), listen).await,
         Command::Quickstart => crate::quickstart::run(cli.data_dir.clone()).await,
+        Command::Bench(BenchCommand::Bus { events, clients, latency_samples }) => {
+            crate::bench::bus(events, clients, latency_samples).await
+        }
         Command::Events(EventsCommand::TestPattern { pattern, event }) => test_pattern(&pattern, &event),
         Command::Events(command) => events(&client(), out, command).await,
         Command::Buses(command) => buses(&client(), out, command).await,

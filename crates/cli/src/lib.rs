@@ -6,6 +6,7 @@
 //! Exit codes: 0 ok, 1 failure, 2 usage or validation error.
 
 mod args;
+mod bench;
 mod client;
 mod commands;
 mod output;

@@ -27,6 +27,7 @@ struct FileConfig {
 #[derive(Debug, Default)]
 struct DeliveryFile {
     concurrency: Option<usize>,
+    function_concurrency: Option<usize>,
     base_backoff_ms: Option<u64>,
     max_backoff_ms: Option<u64>,
     http_timeout_secs: Option<u64>,
@@ -63,6 +64,7 @@ impl Config {
         let mut listen = file.listen.unwrap_or_else(|| DEFAULT_LISTEN.to_string());
         let mut retention_hours = file.event_retention_hours.unwrap_or(7 * 24);
         let mut concurrency = delivery.concurrency.unwrap_or(bus.concurrency);
+        let mut function_concurrency = delivery.function_concurrency.unwrap_or(bus.function_concurrency);
         let mut base_ms = delivery.base_backoff_ms.unwrap_or(bus.base_backoff.as_millis() as u64);
         let mut max_ms = delivery.max_backoff_ms.unwrap_or(bus.max_backoff.as_millis() as u64);
         let mut http_secs = delivery.http_timeout_secs.unwrap_or(bus.http_timeout.as_secs());
@@ -85,6 +87,9 @@ impl Config {
                 "TRAINYARD_DELIVERY_CONCURRENCY" => {
                     concurrency = number(&mut errors).map_or(concurrency, |n| n as usize)
                 }
+                "TRAINYARD_FUNCTION_CONCURRENCY" => {
+                    function_concurrency = number(&mut errors).map_or(function_concurrency, |n| n as usize)
+                }
                 "TRAINYARD_DELIVERY_BASE_BACKOFF_MS" => base_ms = number(&mut errors).unwrap_or(base_ms),
                 "TRAINYARD_DELIVERY_MAX_BACKOFF_MS" => max_ms = number(&mut errors).unwrap_or(max_ms),
                 "TRAINYARD_HTTP_TIMEOUT_SECS" => http_secs = number(&mut errors).unwrap_or(http_secs),
@@ -106,6 +111,9 @@ impl Config {
         if !(1..=1024).contains(&concurrency) {
             errors.push(format!("delivery concurrency {concurrency} must be 1-1024"));
         }
+        if !(1..=1024).contains(&function_concurrency) {
+            errors.push(format!("function concurrency {function_concurrency} must be 1-1024"));
+        }
         if base_ms == 0 || base_ms > max_ms {
             errors.push(format!("delivery backoff: base {base_ms} ms must be > 0 and <= max {max_ms} ms"));
         }
@@ -121,6 +129,7 @@ impl Config {
         match listen {
             Some(listen) if errors.is_empty() => {
                 bus.concurrency = concurrency;
+                bus.function_concurrency = function_concurrency;
                 bus.base_backoff = Duration::from_millis(base_ms);
                 bus.max_backoff = Duration::from_millis(max_ms);
                 bus.http_timeout = Duration::from_secs(http_secs);
@@ -193,11 +202,12 @@ fn read_delivery(table: &toml::Table, file: &str, errors: &mut Vec<String>) -> D
         };
         match key.as_str() {
             "concurrency" => delivery.concurrency = Some(number as usize),
+            "function_concurrency" => delivery.function_concurrency = Some(number as usize),
             "base_backoff_ms" => delivery.base_backoff_ms = Some(number),
             "max_backoff_ms" => delivery.max_backoff_ms = Some(number),
             "http_timeout_secs" => delivery.http_timeout_secs = Some(number),
             _ => errors.push(format!(
-                "{file}: unknown key `delivery.{key}` (known: concurrency, base_backoff_ms, max_backoff_ms, http_timeout_secs)"
+                "{file}: unknown key `delivery.{key}` (known: concurrency, function_concurrency, base_backoff_ms, max_backoff_ms, http_timeout_secs)"
             )),
         }
     }

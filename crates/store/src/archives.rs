@@ -55,7 +55,7 @@ impl Store {
         .bind(archive.retention_days)
         .bind(&archive.description)
         .bind(to_millis(archive.creation_time))
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await
         .map_err(Error::on_insert("archive", &archive.archive_name))?;
         Ok(())
@@ -81,7 +81,7 @@ impl Store {
     pub async fn delete_archive(&self, name: &str) -> Result<(), Error> {
         let done = sqlx::query("DELETE FROM archives WHERE name = ?")
             .bind(name)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await
             .map_err(db("delete archive"))?;
         if done.rows_affected() == 0 {
@@ -98,7 +98,7 @@ impl Store {
                  WHERE a.retention_days > 0 AND e.time < ?1 - a.retention_days * 86400000)",
         )
         .bind(to_millis(now))
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await
         .map_err(db("expire archived events"))?;
         Ok(done.rows_affected())
@@ -153,7 +153,7 @@ impl Store {
         .bind(to_millis(replay.event_end_time))
         .bind(&replay.state)
         .bind(to_millis(replay.replay_start_time))
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await
         .map_err(Error::on_insert("replay", &replay.replay_name))?;
         Ok(())
@@ -173,7 +173,7 @@ impl Store {
             .bind(replayed)
             .bind(ended.map(to_millis))
             .bind(name)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await
             .map_err(db("update replay"))?;
         Ok(())

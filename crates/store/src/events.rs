@@ -44,7 +44,7 @@ impl Store {
     /// Persists events with their deliveries and archive copies in one transaction:
     /// when this returns, every event is durable and every delivery is recorded.
     pub async fn put_events(&self, events: &[NewEvent]) -> Result<(), Error> {
-        let mut tx = self.pool.begin().await.map_err(db("begin"))?;
+        let mut tx = self.writer.begin().await.map_err(db("begin"))?;
         for new in events {
             let body = serde_json::to_string(&new.event).unwrap_or_default();
             let ingested = to_millis(new.ingested_at);
@@ -166,7 +166,7 @@ impl Store {
     pub async fn release_in_progress(&self) -> Result<u64, Error> {
         let done =
             sqlx::query("UPDATE deliveries SET state = 'pending', lease_until = NULL WHERE state = 'in_progress'")
-                .execute(&self.pool)
+                .execute(&self.writer)
                 .await
                 .map_err(db("release in-progress deliveries"))?;
         Ok(done.rows_affected())
@@ -181,7 +181,7 @@ impl Store {
         limit: i64,
     ) -> Result<Vec<Claimed>, Error> {
         let now = to_millis(now);
-        let mut tx = self.pool.begin().await.map_err(db("begin"))?;
+        let mut tx = self.writer.begin().await.map_err(db("begin"))?;
         let rows = sqlx::query(
             "UPDATE deliveries SET state = 'in_progress', lease_until = ?1, attempts = attempts + 1,
                  first_attempt_at = COALESCE(first_attempt_at, ?2), last_attempt_at = ?2
@@ -198,15 +198,26 @@ impl Store {
         .fetch_all(&mut *tx)
         .await
         .map_err(db("claim deliveries"))?;
-        let mut claimed = Vec::with_capacity(rows.len());
-        for row in &rows {
-            let delivery = delivery_from(row);
-            let body: String = sqlx::query_scalar("SELECT body FROM events WHERE id = ?")
-                .bind(&delivery.event_id)
-                .fetch_one(&mut *tx)
-                .await
-                .map_err(db("claimed event body"))?;
-            let event: Value = serde_json::from_str(&body)
+        let deliveries: Vec<Delivery> = rows.iter().map(delivery_from).collect();
+        let mut bodies = std::collections::HashMap::new();
+        if !deliveries.is_empty() {
+            let mut select: QueryBuilder<Sqlite> = QueryBuilder::new("SELECT id, body FROM events WHERE id IN (");
+            let mut list = select.separated(", ");
+            for delivery in &deliveries {
+                list.push_bind(&delivery.event_id);
+            }
+            select.push(")");
+            for row in select.build().fetch_all(&mut *tx).await.map_err(db("claimed event bodies"))? {
+                bodies.insert(row.get::<String, _>("id"), row.get::<String, _>("body"));
+            }
+        }
+        let mut claimed = Vec::with_capacity(deliveries.len());
+        for delivery in deliveries {
+            let body = bodies.get(&delivery.event_id).ok_or_else(|| Error::Corrupt {
+                context: "claimed delivery".into(),
+                message: format!("event {} is missing", delivery.event_id),
+            })?;
+            let event: Value = serde_json::from_str(body)
                 .map_err(|e| Error::Corrupt { context: "event body".into(), message: e.to_string() })?;
             claimed.push(Claimed { delivery, event });
         }
@@ -214,55 +225,52 @@ impl Store {
         Ok(claimed)
     }
 
-    /// Records one attempt and moves the delivery on, atomically.
-    pub async fn finish_attempt(
-        &self,
-        delivery: &Delivery,
-        attempt: &Attempt,
-        after: &AfterAttempt,
-    ) -> Result<(), Error> {
-        let mut tx = self.pool.begin().await.map_err(db("begin"))?;
-        sqlx::query(
-            "INSERT INTO attempts (delivery_id, attempt, started_at, duration_ms, outcome, error_code, message)
-             VALUES (?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(delivery.id)
-        .bind(attempt.attempt)
-        .bind(to_millis(attempt.start_time))
-        .bind(attempt.duration_ms)
-        .bind(&attempt.outcome)
-        .bind(&attempt.error_code)
-        .bind(&attempt.message)
-        .execute(&mut *tx)
-        .await
-        .map_err(db("insert attempt"))?;
-        let (state, next) = match after {
-            AfterAttempt::Succeeded => ("succeeded", None),
-            AfterAttempt::RetryAt(at) => ("pending", Some(to_millis(*at))),
-            AfterAttempt::Dead { .. } => ("dead", None),
-        };
-        sqlx::query(
-            "UPDATE deliveries SET state = ?, lease_until = NULL, next_attempt_at = COALESCE(?, next_attempt_at) WHERE id = ?",
-        )
-        .bind(state)
-        .bind(next)
-        .bind(delivery.id)
-        .execute(&mut *tx)
-        .await
-        .map_err(db("update delivery"))?;
-        if let AfterAttempt::Dead { error_code, error_message } = after {
+    /// Records attempts and moves their deliveries on, all in one transaction.
+    pub async fn finish_attempts(&self, finished: &[(Delivery, Attempt, AfterAttempt)]) -> Result<(), Error> {
+        let mut tx = self.writer.begin().await.map_err(db("begin"))?;
+        for (delivery, attempt, after) in finished {
             sqlx::query(
-                "INSERT OR REPLACE INTO dead_letters (delivery_id, error_code, error_message, created_at) VALUES (?, ?, ?, ?)",
+                "INSERT INTO attempts (delivery_id, attempt, started_at, duration_ms, outcome, error_code, message)
+                 VALUES (?, ?, ?, ?, ?, ?, ?)",
             )
             .bind(delivery.id)
-            .bind(error_code)
-            .bind(error_message)
-            .bind(to_millis(attempt.start_time) + attempt.duration_ms)
+            .bind(attempt.attempt)
+            .bind(to_millis(attempt.start_time))
+            .bind(attempt.duration_ms)
+            .bind(&attempt.outcome)
+            .bind(&attempt.error_code)
+            .bind(&attempt.message)
             .execute(&mut *tx)
             .await
-            .map_err(db("insert dead letter"))?;
+            .map_err(db("insert attempt"))?;
+            let (state, next) = match after {
+                AfterAttempt::Succeeded => ("succeeded", None),
+                AfterAttempt::RetryAt(at) => ("pending", Some(to_millis(*at))),
+                AfterAttempt::Dead { .. } => ("dead", None),
+            };
+            sqlx::query(
+                "UPDATE deliveries SET state = ?, lease_until = NULL, next_attempt_at = COALESCE(?, next_attempt_at) WHERE id = ?",
+            )
+            .bind(state)
+            .bind(next)
+            .bind(delivery.id)
+            .execute(&mut *tx)
+            .await
+            .map_err(db("update delivery"))?;
+            if let AfterAttempt::Dead { error_code, error_message } = after {
+                sqlx::query(
+                    "INSERT OR REPLACE INTO dead_letters (delivery_id, error_code, error_message, created_at) VALUES (?, ?, ?, ?)",
+                )
+                .bind(delivery.id)
+                .bind(error_code)
+                .bind(error_message)
+                .bind(to_millis(attempt.start_time) + attempt.duration_ms)
+                .execute(&mut *tx)
+                .await
+                .map_err(db("insert dead letter"))?;
+            }
         }
-        tx.commit().await.map_err(db("commit attempt"))?;
+        tx.commit().await.map_err(db("commit attempts"))?;
         Ok(())
     }
 
@@ -319,7 +327,7 @@ impl Store {
     /// Sends dead letters back for delivery: `ids` or, when `None`, all of them.
     /// Attempts and event age start again; the attempt history stays.
     pub async fn redrive(&self, ids: Option<&[i64]>, now: DateTime<Utc>) -> Result<u64, Error> {
-        let mut tx = self.pool.begin().await.map_err(db("begin"))?;
+        let mut tx = self.writer.begin().await.map_err(db("begin"))?;
         let mut select: QueryBuilder<Sqlite> = QueryBuilder::new("SELECT id, delivery_id FROM dead_letters");
         if let Some(ids) = ids {
             select.push(" WHERE id IN (");
@@ -357,7 +365,7 @@ impl Store {
 
     /// Deletes events ingested before `before` whose deliveries are all final.
     pub async fn prune_events(&self, before: DateTime<Utc>) -> Result<u64, Error> {
-        let mut tx = self.pool.begin().await.map_err(db("begin"))?;
+        let mut tx = self.writer.begin().await.map_err(db("begin"))?;
         let cutoff = to_millis(before);
         let doomed = "SELECT id FROM events e WHERE ingested_at < ?1 AND NOT EXISTS
              (SELECT 1 FROM deliveries d WHERE d.event_id = e.id AND d.state IN ('pending', 'in_progress', 'dead'))";

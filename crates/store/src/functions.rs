@@ -47,7 +47,7 @@ impl Store {
         .bind(i64::from(function.timeout))
         .bind(&function.description)
         .bind(to_millis(function.creation_time))
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await
         .map_err(Error::on_insert("function", &function.function_name))?;
         Ok(())
@@ -89,7 +89,7 @@ impl Store {
         }
         let done = sqlx::query("DELETE FROM functions WHERE name = ?")
             .bind(name)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await
             .map_err(db("delete function"))?;
         if done.rows_affected() == 0 {
@@ -120,7 +120,7 @@ impl Store {
         .bind(outcome)
         .bind(result.map(|r| tail(r, MAX_LOG_BYTES)))
         .bind(tail(logs, MAX_LOG_BYTES))
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await
         .map_err(db("record invocation"))?
         .last_insert_rowid();

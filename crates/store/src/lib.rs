@@ -26,7 +26,11 @@ pub use records::*;
 /// A handle on the database; cheap to clone.
 #[derive(Clone)]
 pub struct Store {
+    /// Readers: many connections, concurrent with the writer under WAL.
     pool: SqlitePool,
+    /// The one writer connection. Invariant: every write goes through it, so writers
+    /// queue in process (fairly) instead of spinning on SQLITE_BUSY.
+    writer: SqlitePool,
 }
 
 impl Store {
@@ -37,22 +41,26 @@ impl Store {
             .filename(path)
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
-            // Invariant: with WAL, NORMAL survives process crashes (kill -9) without losing
-            // committed transactions; only an OS crash may lose the last ones.
-            .synchronous(SqliteSynchronous::Normal)
+            // Invariant: FULL syncs the WAL on every commit, so an acknowledged write
+            // survives a process crash (kill -9) and an OS crash or power loss alike.
+            .synchronous(SqliteSynchronous::Full)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(10));
+        let open_error = |e| Error::Database { context: format!("open {}", path.display()), source: e };
+        let writer =
+            SqlitePoolOptions::new().max_connections(1).connect_with(options.clone()).await.map_err(open_error)?;
+        sqlx::migrate!("./migrations").run(&writer).await.map_err(|e| Error::Migration { message: e.to_string() })?;
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
-            .connect_with(options)
+            .connect_with(options.create_if_missing(false))
             .await
-            .map_err(|e| Error::Database { context: format!("open {}", path.display()), source: e })?;
-        sqlx::migrate!("./migrations").run(&pool).await.map_err(|e| Error::Migration { message: e.to_string() })?;
-        Ok(Store { pool })
+            .map_err(open_error)?;
+        Ok(Store { pool, writer })
     }
 
     pub async fn close(&self) {
         self.pool.close().await;
+        self.writer.close().await;
     }
 }
 

@@ -54,7 +54,7 @@ impl Store {
             .bind(&bus.name)
             .bind(&bus.arn)
             .bind(to_millis(bus.creation_time))
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await
             .map_err(Error::on_insert("event bus", &bus.name))?;
         Ok(())
@@ -66,7 +66,7 @@ impl Store {
             .bind(&bus.name)
             .bind(&bus.arn)
             .bind(to_millis(bus.creation_time))
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await
             .map_err(db("ensure bus"))?;
         Ok(())
@@ -92,7 +92,7 @@ impl Store {
     }
 
     pub async fn delete_bus(&self, name: &str) -> Result<(), Error> {
-        let mut tx = self.pool.begin().await.map_err(db("begin"))?;
+        let mut tx = self.writer.begin().await.map_err(db("begin"))?;
         let rules: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM rules WHERE bus = ?")
             .bind(name)
             .fetch_one(&mut *tx)
@@ -133,7 +133,7 @@ impl Store {
         .bind(rule.next_fire_time.map(to_millis))
         .bind(to_millis(rule.creation_time))
         .bind(to_millis(rule.creation_time))
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await
         .map_err(Error::on_insert("rule", &rule.name))?;
         Ok(())
@@ -166,7 +166,7 @@ impl Store {
             .bind(to_millis(now))
             .bind(bus)
             .bind(name)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await
             .map_err(db("set rule state"))?;
         if done.rows_affected() == 0 {
@@ -180,7 +180,7 @@ impl Store {
             .bind(next.map(to_millis))
             .bind(bus)
             .bind(name)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await
             .map_err(db("set next fire"))?;
         Ok(())
@@ -199,7 +199,7 @@ impl Store {
         let done = sqlx::query("DELETE FROM rules WHERE bus = ? AND name = ?")
             .bind(bus)
             .bind(name)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await
             .map_err(db("delete rule"))?;
         if done.rows_affected() == 0 {
@@ -210,7 +210,7 @@ impl Store {
 
     /// Adds or replaces a target; at most `limit` targets per rule.
     pub async fn put_target(&self, target: &Target, limit: usize, now: DateTime<Utc>) -> Result<(), Error> {
-        let mut tx = self.pool.begin().await.map_err(db("begin"))?;
+        let mut tx = self.writer.begin().await.map_err(db("begin"))?;
         let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM targets WHERE bus = ? AND rule = ? AND id <> ?")
             .bind(&target.event_bus_name)
             .bind(&target.rule)
@@ -281,7 +281,7 @@ impl Store {
             .bind(bus)
             .bind(rule)
             .bind(id)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await
             .map_err(db("remove target"))?;
         if done.rows_affected() == 0 {

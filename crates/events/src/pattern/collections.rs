@@ -149,13 +149,62 @@ impl IdList {
     }
 }
 
-/// Appends `ids` to `out`, skipping the call for the common empty case.
-#[inline]
-pub(crate) fn append(out: &mut Vec<u32>, ids: &[u32]) {
-    match ids {
-        [] => {}
-        [id] => out.push(*id),
-        _ => out.extend_from_slice(ids),
+
+/// Ids by key: a short vector scanned linearly while small (one or two cache lines,
+/// as most automaton states have only a few keys), a hash map beyond that.
+#[derive(Debug)]
+pub(crate) enum IdMap<K> {
+    Small(Vec<(K, IdList)>),
+    Large(FxHashMap<K, IdList>),
+}
+
+impl<K> Default for IdMap<K> {
+    fn default() -> Self {
+        IdMap::Small(Vec::new())
+    }
+}
+
+impl<K: Hash + Eq> IdMap<K> {
+    const SMALL: usize = 8;
+
+    pub(crate) fn push(&mut self, key: K, id: u32) {
+        match self {
+            IdMap::Small(entries) => {
+                if let Some((_, ids)) = entries.iter_mut().find(|(k, _)| *k == key) {
+                    ids.push(id);
+                } else if entries.len() < Self::SMALL {
+                    // Exact growth: most maps hold one key.
+                    if entries.len() == entries.capacity() {
+                        entries.reserve_exact(1);
+                    }
+                    entries.push((key, IdList::One(id)));
+                } else {
+                    let mut map: FxHashMap<K, IdList> = std::mem::take(entries).into_iter().collect();
+                    push_id(&mut map, key, id);
+                    *self = IdMap::Large(map);
+                }
+            }
+            IdMap::Large(map) => push_id(map, key, id),
+        }
+    }
+
+    #[inline]
+    pub(crate) fn get<Q>(&self, key: &Q) -> Option<&IdList>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        match self {
+            IdMap::Small(entries) => entries.iter().find(|(k, _)| k.borrow() == key).map(|(_, ids)| ids),
+            IdMap::Large(map) => map.get(key),
+        }
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        match self {
+            IdMap::Small(entries) => entries.is_empty(),
+            IdMap::Large(map) => map.is_empty(),
+        }
     }
 }
 
@@ -186,8 +235,24 @@ mod tests {
         assert_eq!(m.get("a".as_bytes()).map(IdList::as_slice), Some(&[1, 2][..]));
         let mut out = Vec::new();
         IdList::One(9).append_to(&mut out);
-        append(&mut out, &[1, 2]);
+        IdList::Many(vec![1, 2]).append_to(&mut out);
         assert_eq!(out, [9, 1, 2]);
+    }
+
+    #[test]
+    fn id_map_switches_to_hashing() {
+        let mut m: IdMap<Key> = IdMap::default();
+        for i in 0..20u32 {
+            m.push(Key::new(&format!("k{}", i % 10)), i);
+        }
+        assert!(matches!(m, IdMap::Large(_)));
+        assert_eq!(m.get("k3".as_bytes()).map(IdList::as_slice), Some(&[3, 13][..]));
+        assert!(m.get("k10".as_bytes()).is_none());
+        let mut small: IdMap<u64> = IdMap::default();
+        small.push(5, 1);
+        small.push(5, 2);
+        assert_eq!(small.get(&5).map(IdList::as_slice), Some(&[1, 2][..]));
+        assert!(!small.is_empty() && IdMap::<u64>::default().is_empty());
     }
 
     #[test]

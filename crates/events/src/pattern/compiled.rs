@@ -14,7 +14,7 @@ use serde_json::Value;
 
 use std::hash::BuildHasher;
 
-use super::collections::{append, push_id, FxBuild, FxHashMap, FxHashSet, IdList, Key};
+use super::collections::{push_id, FxBuild, FxHashMap, FxHashSet, IdList, Key};
 use super::index::{LookupScratch, ValueIndex};
 use super::parse::Cond;
 use super::value::{Leaf, Op};
@@ -41,7 +41,7 @@ struct State {
     /// Paths (sorted) whose index has `exists: false` edges.
     absent_paths: Vec<u32>,
     /// Rule slots accepted on reaching this state.
-    accept: Vec<u32>,
+    accept: Option<IdList>,
 }
 
 #[derive(Debug, Default)]
@@ -162,7 +162,10 @@ impl Automaton {
                 None => self.add_edge(state, path, cond_id, &cond.ops),
             };
         }
-        self.states[state as usize].accept.push(slot);
+        match &mut self.states[state as usize].accept {
+            Some(slots) => slots.push(slot),
+            empty => *empty = Some(IdList::One(slot)),
+        }
     }
 
     fn add_edge(&mut self, from: u32, path: u32, cond_id: u32, ops: &[Op]) -> u32 {
@@ -173,6 +176,10 @@ impl Automaton {
         let at = match state.by_path.binary_search_by_key(&path, |e| e.0) {
             Ok(at) => at,
             Err(at) => {
+                // Exact growth: most states test a single path.
+                if state.by_path.len() == state.by_path.capacity() && state.by_path.len() < 8 {
+                    state.by_path.reserve_exact(1);
+                }
                 state.by_path.insert(at, (path, ValueIndex::default()));
                 at
             }
@@ -307,7 +314,9 @@ impl Automaton {
         let groups = std::mem::take(&mut sc.groups);
         while let Some((s, constraint)) = sc.work.pop() {
             let state = &self.states[s as usize];
-            append(accepted, &state.accept);
+            if let Some(slots) = &state.accept {
+                slots.append_to(accepted);
+            }
             // Probe the paths both the state and the event have, iterating the smaller side.
             if state.by_path.len() <= groups.len() {
                 for (path, index) in &state.by_path {
@@ -327,7 +336,7 @@ impl Automaton {
             for path in &state.absent_paths {
                 if groups.binary_search_by_key(path, |g| g.0).is_err() {
                     if let Ok(p) = state.by_path.binary_search_by_key(path, |e| e.0) {
-                        for &target in &state.by_path[p].1.absent {
+                        for target in state.by_path[p].1.absent() {
                             push(sc, target, constraint);
                         }
                     }
@@ -339,7 +348,14 @@ impl Automaton {
 
     /// Takes the transitions the leaves of one path enable from one work item.
     fn step(index: &ValueIndex, leaves: &[FlatLeaf<'_>], constraint: u32, sc: &mut Scratch) {
+        sc.lookup.start();
         for leaf in leaves {
+            sc.targets.clear();
+            index.lookup(&leaf.leaf, &mut sc.lookup, &mut sc.targets);
+            if sc.targets.is_empty() {
+                continue;
+            }
+            // Only now pay for the array constraint (most leaves enable nothing).
             let trail = if leaf.trail == 0 { 0 } else { sc.trail_constraint(leaf.trail) };
             let next = if trail == 0 || trail == constraint {
                 constraint
@@ -350,8 +366,6 @@ impl Automaton {
             } else {
                 continue; // The leaf is in another element of an array already pinned.
             };
-            sc.targets.clear();
-            index.lookup(&leaf.leaf, &mut sc.lookup, &mut sc.targets);
             if sc.targets.len() > 1 {
                 sc.targets.sort_unstable();
                 sc.targets.dedup();

@@ -63,21 +63,102 @@ impl<K: Copy + Ord + Default + Send + Sync> IntervalSet<K> {
         self.built = OnceLock::new();
     }
 
-    pub(crate) fn is_empty(&self) -> bool {
-        self.items.is_empty()
-    }
-
     /// Appends the id of every interval containing `q`.
     pub(crate) fn stab(&self, q: K, out: &mut Vec<u32>) {
         if self.items.is_empty() {
             return;
         }
         let built = self.built.get_or_init(|| Built::new(&self.items));
-        let candidates = built.los.partition_point(|&lo| lo <= q);
-        if candidates > 0 && built.prefix_max[candidates - 1] >= q {
-            built.report(1, 0, built.width, candidates, q, out);
-        }
+        built.report_upto(built.los.partition_point(|&lo| lo <= q), q, out);
     }
+
+    /// Like [`Self::stab`], but starts the search from the nearest of a few recent
+    /// queries on this set: a handful of steps when an event's values cluster.
+    pub(crate) fn stab_near(&self, q: K, hints: &mut Hints<K>, out: &mut Vec<u32>)
+    where
+        K: std::ops::Sub<Output = K>,
+    {
+        if self.items.is_empty() {
+            return;
+        }
+        let built = self.built.get_or_init(|| Built::new(&self.items));
+        let los = &built.los;
+        let candidates = match hints.nearest(q) {
+            Some((slot, hq, hp)) => {
+                let p = if q >= hq { gallop_up(los, q, hp) } else { gallop_down(los, q, hp) };
+                hints.record(Some(slot).filter(|_| p.abs_diff(hp) <= 16), q, p);
+                p
+            }
+            None => {
+                let p = los.partition_point(|&lo| lo <= q);
+                hints.record(None, q, p);
+                p
+            }
+        };
+        built.report_upto(candidates, q, out);
+    }
+}
+
+/// Recent `(query, partition point)` pairs of one interval set. Invariant: each
+/// point is `los.partition_point(|lo| lo <= query)` for the set they were made on,
+/// so callers must [`Hints::clear`] them before querying another set.
+#[derive(Debug, Default)]
+pub(crate) struct Hints<K> {
+    entries: [(K, usize); 4],
+    len: usize,
+    next: usize,
+}
+
+impl<K: Copy + Ord + std::ops::Sub<Output = K>> Hints<K> {
+    pub(crate) fn clear(&mut self) {
+        self.len = 0;
+        self.next = 0;
+    }
+
+    /// `(slot, query, point)` of the recorded query closest to `q`.
+    fn nearest(&self, q: K) -> Option<(usize, K, usize)> {
+        let dist = |hq: K| if hq >= q { hq - q } else { q - hq };
+        (0..self.len)
+            .min_by_key(|&i| dist(self.entries[i].0))
+            .map(|i| (i, self.entries[i].0, self.entries[i].1))
+    }
+
+    /// Stores a result, over `slot` when given (same cluster), else round-robin.
+    fn record(&mut self, slot: Option<usize>, q: K, p: usize) {
+        let at = slot.unwrap_or_else(|| {
+            let at = self.next;
+            self.next = (self.next + 1) % self.entries.len();
+            self.len = self.len.max(at + 1);
+            at
+        });
+        self.entries[at] = (q, p);
+    }
+}
+
+/// `partition_point(<= q)` knowing it is at least `from` (all of `los[..from]` are `<= q`).
+fn gallop_up<K: Copy + Ord>(los: &[K], q: K, from: usize) -> usize {
+    let (mut lo, mut hi, mut step) = (from, from, 1);
+    while hi < los.len() && los[hi] <= q {
+        lo = hi + 1;
+        hi += step;
+        step *= 2;
+    }
+    let hi = hi.min(los.len());
+    lo + los[lo..hi].partition_point(|&x| x <= q)
+}
+
+/// `partition_point(<= q)` knowing it is at most `from` (all of `los[from..]` are `> q`).
+fn gallop_down<K: Copy + Ord>(los: &[K], q: K, from: usize) -> usize {
+    let (mut hi, mut step) = (from, 1);
+    while hi > 0 {
+        let probe = hi.saturating_sub(step);
+        if los[probe] <= q {
+            return probe + 1 + los[probe + 1..hi].partition_point(|&x| x <= q);
+        }
+        hi = probe;
+        step *= 2;
+    }
+    0
 }
 
 impl<K: Copy + Ord + Default> Built<K> {
@@ -97,6 +178,14 @@ impl<K: Copy + Ord + Default> Built<K> {
         let los = sorted.iter().map(|it| it.0).collect();
         let ids = sorted.iter().map(|it| it.2).collect();
         Built { los, ids, prefix_max, max_hi, width }
+    }
+
+    /// Reports the intervals among the first `candidates` (those with `lo <= q`) that
+    /// reach `q`, after the O(1) rejection by prefix maximum.
+    fn report_upto(&self, candidates: usize, q: K, out: &mut Vec<u32>) {
+        if candidates > 0 && self.prefix_max[candidates - 1] >= q {
+            self.report(1, 0, self.width, candidates, q, out);
+        }
     }
 
     /// Reports intervals among `sorted[l..r) ∩ sorted[..candidates)` with `hi >= q`.
@@ -139,10 +228,36 @@ mod tests {
             let want: Vec<u32> = raw.iter().filter(|(lo, hi, _)| *lo <= q && q <= *hi).map(|it| it.2).collect();
             assert_eq!(got, want, "q={q}");
         }
+        // Hinted queries in any order agree with plain ones.
+        let mut hints = Hints::default();
+        for i in 0..3000u64 {
+            seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            let q = if i % 3 == 0 { u128::from((seed >> 40) % 1100) } else { u128::from(500 + (seed >> 40) % 9) };
+            let (mut plain, mut near) = (Vec::new(), Vec::new());
+            set.stab(q, &mut plain);
+            set.stab_near(q, &mut hints, &mut near);
+            assert_eq!(plain, near, "q={q}");
+        }
         set.insert(0, u128::MAX, 999);
         let mut got = Vec::new();
         set.stab(5000, &mut got);
         assert_eq!(got, vec![999]);
+    }
+
+    #[test]
+    fn gallops_find_the_partition_point() {
+        let los: Vec<u64> = (0..100).map(|i| i * 2).collect();
+        for q in 0..205u64 {
+            let want = los.partition_point(|&x| x <= q);
+            for from in 0..=los.len() {
+                if from <= want {
+                    assert_eq!(gallop_up(&los, q, from), want, "up q={q} from={from}");
+                }
+                if from >= want {
+                    assert_eq!(gallop_down(&los, q, from), want, "down q={q} from={from}");
+                }
+            }
+        }
     }
 
     #[test]

@@ -35,7 +35,7 @@ impl<R: Clone + Eq + Hash + Ord> Matcher<R> {
         self.retire(&id);
         let slot = self.new_slot(id.clone());
         for branch in pattern.branches() {
-            self.automaton.add_branch(branch, slot);
+            self.automaton.add_branch(&branch, slot);
         }
         self.rules.insert(id, (slot, pattern.clone()));
         self.maybe_rebuild();
@@ -100,7 +100,7 @@ impl<R: Clone + Eq + Hash + Ord> Matcher<R> {
         for (id, (_, pattern)) in rules {
             let slot = self.new_slot(id.clone());
             for branch in pattern.branches() {
-                self.automaton.add_branch(branch, slot);
+                self.automaton.add_branch(&branch, slot);
             }
             self.rules.insert(id, (slot, pattern));
         }

@@ -52,19 +52,19 @@ pub struct Pattern {
     inner: Arc<Inner>,
 }
 
+/// Kept small, as a bus may hold a hundred thousand patterns: the JSON as compact
+/// text (a `Value` costs several times more) and the parsed tree, from which the
+/// matcher expands the `$or` branches when the rule is added.
 struct Inner {
-    json: Value,
+    text: Box<str>,
     root: Node,
-    /// Disjunctive normal form: each conjunction sorted by (path, matchers).
-    branches: Vec<Vec<Cond>>,
 }
 
 impl Pattern {
     /// Validates a pattern; errors name the offending path (`$` for the root).
     pub fn parse(value: &Value) -> Result<Pattern, Error> {
         let root = parse::parse_pattern(value)?;
-        let branches = parse::expand(&root);
-        Ok(Pattern { inner: Arc::new(Inner { json: value.clone(), root, branches }) })
+        Ok(Pattern { inner: Arc::new(Inner { text: value.to_string().into(), root }) })
     }
 
     /// Parses pattern text; a JSON syntax error is reported at path `$`.
@@ -80,24 +80,27 @@ impl Pattern {
         reference::matches(&self.inner.root, event)
     }
 
-    /// The pattern as it was given.
+    /// The pattern as it was given (same keys, order and values).
     pub fn to_json(&self) -> Value {
-        self.inner.json.clone()
+        // Invariant: `text` is serde_json's own rendering of a `Value`, which parses back
+        // to an equal `Value`; the fallback is unreachable.
+        serde_json::from_str(&self.inner.text).unwrap_or_default()
     }
 
-    pub(crate) fn branches(&self) -> &[Vec<Cond>] {
-        &self.inner.branches
+    /// Disjunctive normal form: each conjunction sorted by (path, matchers).
+    pub(crate) fn branches(&self) -> Vec<Vec<Cond>> {
+        parse::expand(&self.inner.root)
     }
 }
 
 impl fmt::Debug for Pattern {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_tuple("Pattern").field(&self.inner.json).finish()
+        f.debug_tuple("Pattern").field(&self.inner.text).finish()
     }
 }
 
 impl PartialEq for Pattern {
     fn eq(&self, other: &Self) -> bool {
-        self.inner.json == other.inner.json
+        self.inner.text == other.inner.text
     }
 }

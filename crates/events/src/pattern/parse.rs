@@ -72,7 +72,7 @@ fn parse_object(map: &Map<String, Value>, path: &str, depth: usize) -> Result<No
     if map.is_empty() {
         return Err(Error::pattern(shown(path), "pattern objects must not be empty"));
     }
-    let mut node = Node { fields: Vec::new(), alternatives: Vec::new() };
+    let mut node = Node { fields: Vec::with_capacity(map.len()), alternatives: Vec::new() };
     for (key, value) in map {
         let here = join(path, key);
         if key == "$or" {

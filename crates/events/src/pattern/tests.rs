@@ -266,3 +266,4 @@ fn matcher_bookkeeping() {
     fn assert_send_sync<T: Send + Sync>() {}
     assert_send_sync::<Matcher<String>>();
 }
+

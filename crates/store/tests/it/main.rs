@@ -83,11 +83,11 @@ async fn a_put_is_all_or_nothing_and_pruning_keeps_unfinished_work() {
         error_code: None,
         message: None,
     };
-    store.finish_attempt(&claimed.delivery, &attempt, &AfterAttempt::Succeeded).await.unwrap();
+    store.finish_attempts(&[(claimed.delivery, attempt.clone(), AfterAttempt::Succeeded)]).await.unwrap();
     // One delivery of the event is still pending, so the event stays.
     assert_eq!(store.prune_events(Utc::now() + Duration::hours(1)).await.unwrap(), 0);
     let other = store.claim_due(Utc::now(), lease, 1).await.unwrap().remove(0);
-    store.finish_attempt(&other.delivery, &attempt, &AfterAttempt::Succeeded).await.unwrap();
+    store.finish_attempts(&[(other.delivery, attempt, AfterAttempt::Succeeded)]).await.unwrap();
     assert_eq!(store.prune_events(Utc::now() + Duration::hours(1)).await.unwrap(), 1);
     assert!(store.get_event(&first.event.id).await.is_err());
 }

@@ -1,0 +1,147 @@
+//! `trainyard bench bus`: the event bus under load, end to end over real HTTP.
+//!
+//! Starts a server on a temporary data directory and an HTTP sink in this process,
+//! routes every event to the sink through one rule, then measures (1) put→target
+//! latency one event at a time and (2) sustained end-to-end throughput with several
+//! concurrent PutEvents callers.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::routing::post;
+use serde_json::{json, Value};
+use tokio::sync::{oneshot, Notify};
+
+use crate::client::{Client, Error};
+
+struct Sink {
+    base: Instant,
+    /// (sent µs, received µs) per event.
+    arrivals: Mutex<Vec<(u64, u64)>>,
+    arrived: Notify,
+}
+
+async fn start_sink(base: Instant) -> Result<(String, Arc<Sink>), Error> {
+    let sink = Arc::new(Sink { base, arrivals: Mutex::new(Vec::new()), arrived: Notify::new() });
+    let app = axum::Router::new().route(
+        "/",
+        post({
+            let sink = Arc::clone(&sink);
+            move |body: String| async move {
+                let received = sink.base.elapsed().as_micros() as u64;
+                let event: Value = serde_json::from_str(&body).unwrap_or_default();
+                let sent = event["detail"]["sent_us"].as_u64().unwrap_or(received);
+                sink.arrivals.lock().map(|mut a| a.push((sent, received))).ok();
+                sink.arrived.notify_waiters();
+                "ok"
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.map_err(|e| Error::Failure(e.to_string()))?;
+    let url = format!("http://{}/", listener.local_addr().map_err(|e| Error::Failure(e.to_string()))?);
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    Ok((url, sink))
+}
+
+fn percentile(sorted: &[u64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[index] as f64 / 1000.0
+}
+
+async fn wait_for(sink: &Sink, count: usize, limit: Duration) -> Result<(), Error> {
+    let deadline = Instant::now() + limit;
+    while sink.arrivals.lock().map(|a| a.len()).unwrap_or(0) < count {
+        if Instant::now() > deadline {
+            return Err(Error::Failure(format!(
+                "only {} of {count} events arrived in time",
+                sink.arrivals.lock().map(|a| a.len()).unwrap_or(0)
+            )));
+        }
+        let _ = tokio::time::timeout(Duration::from_millis(50), sink.arrived.notified()).await;
+    }
+    Ok(())
+}
+
+pub async fn bus(events: usize, clients: usize, latency_samples: usize) -> Result<(), Error> {
+    let dir = std::env::temp_dir().join(format!("trainyard-bench-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let flags = trainyard_server::Flags { data_dir: Some(dir.clone()), listen: Some("127.0.0.1:0".into()) };
+    let environment =
+        std::env::vars().filter(|(k, _)| k.starts_with("TRAINYARD_") && k != "TRAINYARD_LISTEN").collect();
+    let config = trainyard_server::Config::load(&flags, &environment).map_err(|e| Error::Usage(e.to_string()))?;
+    let (stop, stopped) = oneshot::channel::<()>();
+    let (ready, address) = oneshot::channel();
+    let server = tokio::spawn(trainyard_server::run(
+        config,
+        Box::pin(async move {
+            let _ = stopped.await;
+        }),
+        move |address| {
+            let _ = ready.send(address);
+        },
+    ));
+    let address = address.await.map_err(|_| Error::Failure("the server did not start".into()))?;
+    let client = Arc::new(Client::new(Some(&format!("http://{address}")), None, &dir));
+    let base = Instant::now();
+    let (sink_url, sink) = start_sink(base).await?;
+    client.post("/rules", &json!({"Name": "bench", "EventPattern": {"source": ["bench"]}})).await?;
+    client.post("/rules/bench/targets", &json!({"Id": "sink", "HttpUrl": sink_url})).await?;
+    let entry = |i: usize| json!({"Source": "bench", "DetailType": "Tick", "Detail": {"i": i, "sent_us": base.elapsed().as_micros() as u64}});
+
+    // Phase 1: one event at a time.
+    for i in 0..latency_samples {
+        client.post("/events", &json!({"Entries": [entry(i)]})).await?;
+        wait_for(&sink, i + 1, Duration::from_secs(10)).await?;
+    }
+    let mut latencies: Vec<u64> =
+        sink.arrivals.lock().map(|a| a.iter().map(|(s, r)| r - s).collect()).unwrap_or_default();
+    latencies.sort_unstable();
+    println!(
+        "put→target latency, one at a time ({} events): p50 {:.2} ms, p99 {:.2} ms",
+        latencies.len(),
+        percentile(&latencies, 0.5),
+        percentile(&latencies, 0.99)
+    );
+
+    // Phase 2: sustained load from several callers, 10 entries per call.
+    let before = latency_samples;
+    let started = Instant::now();
+    let per_client = events / clients.max(1) / 10;
+    let mut callers = Vec::new();
+    for c in 0..clients.max(1) {
+        let client = Arc::clone(&client);
+        callers.push(tokio::spawn(async move {
+            for b in 0..per_client {
+                let entries: Vec<Value> = (0..10)
+                    .map(|k| json!({"Source": "bench", "DetailType": "Tick", "Detail": {"i": (c * per_client + b) * 10 + k, "sent_us": base.elapsed().as_micros() as u64}}))
+                    .collect();
+                client.post("/events", &json!({"Entries": entries})).await?;
+            }
+            Ok::<(), Error>(())
+        }));
+    }
+    for caller in callers {
+        caller.await.map_err(|e| Error::Failure(e.to_string()))??;
+    }
+    let put_seconds = started.elapsed().as_secs_f64();
+    let total = per_client * clients.max(1) * 10;
+    wait_for(&sink, before + total, Duration::from_secs(300)).await?;
+    let seconds = started.elapsed().as_secs_f64();
+    let mut loaded: Vec<u64> =
+        sink.arrivals.lock().map(|a| a[before..].iter().map(|(s, r)| r - s).collect()).unwrap_or_default();
+    loaded.sort_unstable();
+    println!("PutEvents: {total} events in {put_seconds:.2} s = {:.0} events/s accepted", total as f64 / put_seconds);
+    println!("end to end: {total} events delivered in {seconds:.2} s = {:.0} events/s", total as f64 / seconds);
+    println!(
+        "put→target latency under load: p50 {:.1} ms, p99 {:.1} ms",
+        percentile(&loaded, 0.5),
+        percentile(&loaded, 0.99)
+    );
+    let _ = stop.send(());
+    let _ = server.await;
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}
