@@ -6,6 +6,7 @@
 //! delivery loop. It must never acknowledge an event before it and its deliveries are
 //! committed, and never hold the routing lock across I/O.
 
+mod commit;
 mod config;
 mod deliver;
 mod error;

@@ -127,6 +127,8 @@ pub(crate) struct Inner {
     pub(crate) http: reqwest::Client,
     /// Bounds the function processes running at once.
     pub(crate) function_slots: tokio::sync::Semaphore,
+    /// The group committer of put events.
+    pub(crate) commits: tokio::sync::mpsc::Sender<crate::commit::Commit>,
 }
 
 /// Accepts a pattern as JSON text or an inline object and checks it.
@@ -142,6 +144,7 @@ fn pattern_text(value: &Value) -> Result<String, Error> {
 impl EventBus {
     /// Opens the bus on a store: makes the `default` bus and loads the routing cache.
     pub async fn open(store: Store, config: BusConfig) -> Result<EventBus, Error> {
+        let commits = crate::commit::start(store.clone());
         let bus = EventBus {
             inner: Arc::new(Inner {
                 store,
@@ -153,6 +156,7 @@ impl EventBus {
                     .build()
                     .map_err(|e| Error::invalid(format!("HTTP client: {e}")))?,
                 function_slots: tokio::sync::Semaphore::new(config.function_concurrency.max(1)),
+                commits,
                 config,
             }),
         };
@@ -234,7 +238,7 @@ impl EventBus {
             batch.push(self.route(&routing, event, bus, now));
         }
         if !batch.is_empty() {
-            self.store().put_events(&batch).await?;
+            crate::commit::commit(&self.inner.commits, batch).await?;
             self.inner.wake.notify_one();
         }
         Ok(results)
