@@ -31,13 +31,66 @@ const SIZES: [usize; 3] = [10, 1_000, 100_000];
 const HOT_EVERY: usize = 50;
 
 const STREETS: &[&str] = &[
-    "UNKNOWN", "MARKET", "MISSION", "VALENCIA", "GEARY", "FOLSOM", "HOWARD", "BRYANT", "HARRISON",
-    "OCTAVIA", "FRANKLIN", "GOUGH", "LAGUNA", "BUCHANAN", "WEBSTER", "FILLMORE", "STEINER",
-    "PIERCE", "SCOTT", "DIVISADERO", "BRODERICK", "BAKER", "LYON", "CENTRAL", "MASONIC", "ASHBURY",
-    "CLAYTON", "COLE", "SHRADER", "STANYAN", "ARGUELLO", "FUNSTON", "CRANLEIGH", "JEFFERSON",
-    "BEACH", "NORTH POINT", "BAY", "CHESTNUT", "LOMBARD", "GREENWICH", "FILBERT", "UNION", "GREEN",
-    "VALLEJO", "BROADWAY", "PACIFIC", "JACKSON", "WASHINGTON", "CLAY", "SACRAMENTO", "CALIFORNIA",
-    "PINE", "BUSH", "SUTTER", "POST", "OFARRELL", "ELLIS", "EDDY", "TURK", "GOLDEN GATE",
+    "UNKNOWN",
+    "MARKET",
+    "MISSION",
+    "VALENCIA",
+    "GEARY",
+    "FOLSOM",
+    "HOWARD",
+    "BRYANT",
+    "HARRISON",
+    "OCTAVIA",
+    "FRANKLIN",
+    "GOUGH",
+    "LAGUNA",
+    "BUCHANAN",
+    "WEBSTER",
+    "FILLMORE",
+    "STEINER",
+    "PIERCE",
+    "SCOTT",
+    "DIVISADERO",
+    "BRODERICK",
+    "BAKER",
+    "LYON",
+    "CENTRAL",
+    "MASONIC",
+    "ASHBURY",
+    "CLAYTON",
+    "COLE",
+    "SHRADER",
+    "STANYAN",
+    "ARGUELLO",
+    "FUNSTON",
+    "CRANLEIGH",
+    "JEFFERSON",
+    "BEACH",
+    "NORTH POINT",
+    "BAY",
+    "CHESTNUT",
+    "LOMBARD",
+    "GREENWICH",
+    "FILBERT",
+    "UNION",
+    "GREEN",
+    "VALLEJO",
+    "BROADWAY",
+    "PACIFIC",
+    "JACKSON",
+    "WASHINGTON",
+    "CLAY",
+    "SACRAMENTO",
+    "CALIFORNIA",
+    "PINE",
+    "BUSH",
+    "SUTTER",
+    "POST",
+    "OFARRELL",
+    "ELLIS",
+    "EDDY",
+    "TURK",
+    "GOLDEN GATE",
 ];
 const ST_TYPES: &[&str] = &["ST", "AVE", "BLVD", "WAY", "TER", "PL"];
 
@@ -181,9 +234,7 @@ fn bench(c: &mut Criterion) {
 
         let mut group = c.benchmark_group(format!("shared_{n}"));
         configure(&mut group, n);
-        group.bench_function("ours", |b| {
-            b.iter(|| corpus.values.iter().map(|e| m.matches(e).len()).sum::<usize>())
-        });
+        group.bench_function("ours", |b| b.iter(|| corpus.values.iter().map(|e| m.matches(e).len()).sum::<usize>()));
         group.bench_function("ours_with_parse", |b| {
             b.iter(|| {
                 let parse = |bytes: &Vec<u8>| serde_json::from_slice::<Value>(bytes).expect("valid");

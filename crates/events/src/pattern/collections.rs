@@ -149,7 +149,6 @@ impl IdList {
     }
 }
 
-
 /// Ids by key: a short vector scanned linearly while small (one or two cache lines,
 /// as most automaton states have only a few keys), a hash map beyond that.
 #[derive(Debug)]

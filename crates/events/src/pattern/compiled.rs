@@ -8,19 +8,13 @@
 //! then walks from the root with a worklist of `(state, array constraint)` items,
 //! probing at each state only the paths both the state and the event have.
 
-use std::cell::RefCell;
-
 use serde_json::Value;
 
-use std::hash::BuildHasher;
-
-use super::collections::{push_id, FxBuild, FxHashMap, FxHashSet, IdList, Key};
-use super::index::{LookupScratch, ValueIndex};
+use super::collections::{FxHashMap, IdList, Key};
+use super::event::{group_by_path, merge, push, recycle, to_u32, FlatLeaf, Scratch, SCRATCH};
+use super::index::ValueIndex;
 use super::parse::Cond;
 use super::value::{Leaf, Op};
-
-/// `(array id, element index)`: one array element (object or array) on the way to a leaf.
-type Step = (u32, u32);
 
 #[derive(Debug, Default)]
 pub(crate) struct Automaton {
@@ -49,97 +43,6 @@ struct PathNode {
     children: FxHashMap<Key, u32>,
     /// Some condition tests the leaves at exactly this path.
     is_target: bool,
-}
-
-struct FlatLeaf<'a> {
-    path: u32,
-    leaf: Leaf<'a>,
-    /// Snapshot of the array elements the leaf sits inside (0: none); interned
-    /// into a constraint id only when a transition uses the leaf.
-    trail: u32,
-}
-
-/// Per-event interning of array constraints (sorted `Step` lists), so work items
-/// and the visited set hold plain ids. Invariant: equal contents have equal ids,
-/// and id 0 is the empty constraint.
-#[derive(Default)]
-struct ConstraintPool {
-    steps: Vec<Step>,
-    spans: Vec<(u32, u32)>,
-    by_hash: FxHashMap<u64, IdList>,
-}
-
-impl ConstraintPool {
-    fn reset(&mut self) {
-        self.steps.clear();
-        self.spans.clear();
-        self.spans.push((0, 0));
-        self.by_hash.clear();
-    }
-
-    fn get(&self, id: u32) -> &[Step] {
-        let (start, len) = self.spans[id as usize];
-        &self.steps[start as usize..(start + len) as usize]
-    }
-
-    fn intern(&mut self, steps: &[Step]) -> u32 {
-        if steps.is_empty() {
-            return 0;
-        }
-        let hash = FxBuild::default().hash_one(steps);
-        if let Some(ids) = self.by_hash.get(&hash) {
-            if let Some(&id) = ids.as_slice().iter().find(|&&id| self.get(id) == steps) {
-                return id;
-            }
-        }
-        let id = to_u32(self.spans.len());
-        self.spans.push((to_u32(self.steps.len()), to_u32(steps.len())));
-        self.steps.extend_from_slice(steps);
-        push_id(&mut self.by_hash, hash, id);
-        id
-    }
-}
-
-fn to_u32(n: usize) -> u32 {
-    u32::try_from(n).unwrap_or(u32::MAX)
-}
-
-/// Per-thread buffers reused across events.
-#[derive(Default)]
-struct Scratch {
-    /// Always empty between calls; only its allocation is kept (see [`recycle`]).
-    leaves: Vec<FlatLeaf<'static>>,
-    pool: ConstraintPool,
-    /// Array elements entered on the way to the current flatten position.
-    stack: Vec<Step>,
-    /// Snapshot id of `stack`, while it is unchanged.
-    stack_id: Option<u32>,
-    /// Snapshot id -> `(start, len)` in `snapshot_steps`; id 0 is the empty trail.
-    snapshots: Vec<(u32, u32)>,
-    snapshot_steps: Vec<Step>,
-    /// Snapshot id -> interned constraint id (`u32::MAX` until needed).
-    snapshot_ids: Vec<u32>,
-    /// `(path, start, end)` ranges of the sorted leaves.
-    groups: Vec<(u32, u32, u32)>,
-    /// `(state, constraint id)` items still to visit.
-    work: Vec<(u32, u32)>,
-    /// `state << 32 | constraint id` of every item ever queued.
-    seen: FxHashSet<u64>,
-    merged: Vec<Step>,
-    targets: Vec<u32>,
-    lookup: LookupScratch,
-    accepted: Vec<u32>,
-}
-
-thread_local! {
-    static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
-}
-
-/// Reuses a vector's allocation for another lifetime (in-place collect of an empty
-/// iterator; falls back to a fresh allocation if the standard library does not).
-fn recycle<'b>(mut v: Vec<FlatLeaf<'_>>) -> Vec<FlatLeaf<'b>> {
-    v.clear();
-    v.into_iter().filter_map(|_| None).collect()
 }
 
 impl Automaton {
@@ -234,15 +137,7 @@ impl Automaton {
         sc.snapshot_ids.clear();
         sc.snapshot_ids.resize(sc.snapshots.len(), u32::MAX);
         sc.snapshot_ids[0] = 0;
-        // Stable sort: cheap on the long same-path runs arrays produce.
-        leaves.sort_by_key(|l| l.path);
-        sc.groups.clear();
-        for (i, leaf) in (0u32..).zip(&leaves) {
-            match sc.groups.last_mut() {
-                Some(g) if g.0 == leaf.path => g.2 = i + 1,
-                _ => sc.groups.push((leaf.path, i, i + 1)),
-            }
-        }
+        group_by_path(&mut leaves, &mut sc.groups);
         let mut accepted = std::mem::take(&mut sc.accepted);
         accepted.clear();
         self.walk(&leaves, sc, &mut accepted);
@@ -253,6 +148,7 @@ impl Automaton {
     }
 
     /// Collects the leaves at target paths, skipping keys no rule mentions.
+    /// Invariant: the leaves of one subtree are emitted contiguously.
     fn flatten<'a>(
         &self,
         value: &'a Value,
@@ -283,27 +179,34 @@ impl Automaton {
                         self.flatten(item, node, out, sc, next_array);
                         sc.stack.pop();
                         sc.stack_id = None;
-                    } else {
-                        self.flatten(item, node, out, sc, next_array);
+                    } else if here.is_target {
+                        Self::emit(item, node, out, sc);
                     }
                 }
             }
             scalar => {
-                if let (true, Some(leaf)) = (here.is_target, Leaf::from_json(scalar)) {
-                    let trail = match sc.stack_id {
-                        Some(id) => id,
-                        None => {
-                            let id = to_u32(sc.snapshots.len());
-                            sc.snapshots.push((to_u32(sc.snapshot_steps.len()), to_u32(sc.stack.len())));
-                            sc.snapshot_steps.extend_from_slice(&sc.stack);
-                            sc.stack_id = Some(id);
-                            id
-                        }
-                    };
-                    out.push(FlatLeaf { path: node, leaf, trail });
+                if here.is_target {
+                    Self::emit(scalar, node, out, sc);
                 }
             }
         }
+    }
+
+    fn emit<'a>(scalar: &'a Value, node: u32, out: &mut Vec<FlatLeaf<'a>>, sc: &mut Scratch) {
+        let Some(leaf) = Leaf::from_json(scalar) else {
+            return;
+        };
+        let trail = match sc.stack_id {
+            Some(id) => id,
+            None => {
+                let id = to_u32(sc.snapshots.len());
+                sc.snapshots.push((to_u32(sc.snapshot_steps.len()), to_u32(sc.stack.len())));
+                sc.snapshot_steps.extend_from_slice(&sc.stack);
+                sc.stack_id = Some(id);
+                id
+            }
+        };
+        out.push(FlatLeaf { path: node, leaf, trail });
     }
 
     fn walk(&self, leaves: &[FlatLeaf<'_>], sc: &mut Scratch, accepted: &mut Vec<u32>) {
@@ -376,53 +279,4 @@ impl Automaton {
             }
         }
     }
-}
-
-impl Scratch {
-    /// The interned constraint id of a trail snapshot.
-    fn trail_constraint(&mut self, snapshot: u32) -> u32 {
-        let cached = self.snapshot_ids[snapshot as usize];
-        if cached != u32::MAX {
-            return cached;
-        }
-        let (start, len) = self.snapshots[snapshot as usize];
-        let id = self.pool.intern(&self.snapshot_steps[start as usize..(start + len) as usize]);
-        self.snapshot_ids[snapshot as usize] = id;
-        id
-    }
-}
-
-/// Queues `(state, constraint)` unless it was already queued for this event.
-fn push(sc: &mut Scratch, state: u32, constraint: u32) {
-    if sc.seen.insert((u64::from(state) << 32) | u64::from(constraint)) {
-        sc.work.push((state, constraint));
-    }
-}
-
-/// Unites two array constraints (each sorted by array id, as array ids are given
-/// in pre-order) into `out`; false when they pin one array to different elements.
-fn merge(a: &[Step], b: &[Step], out: &mut Vec<Step>) -> bool {
-    out.clear();
-    let (mut i, mut j) = (0, 0);
-    while i < a.len() && j < b.len() {
-        match a[i].0.cmp(&b[j].0) {
-            std::cmp::Ordering::Less => {
-                out.push(a[i]);
-                i += 1;
-            }
-            std::cmp::Ordering::Greater => {
-                out.push(b[j]);
-                j += 1;
-            }
-            std::cmp::Ordering::Equal if a[i].1 != b[j].1 => return false,
-            std::cmp::Ordering::Equal => {
-                out.push(a[i]);
-                i += 1;
-                j += 1;
-            }
-        }
-    }
-    out.extend_from_slice(&a[i..]);
-    out.extend_from_slice(&b[j..]);
-    true
 }

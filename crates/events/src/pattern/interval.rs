@@ -118,9 +118,7 @@ impl<K: Copy + Ord + std::ops::Sub<Output = K>> Hints<K> {
     /// `(slot, query, point)` of the recorded query closest to `q`.
     fn nearest(&self, q: K) -> Option<(usize, K, usize)> {
         let dist = |hq: K| if hq >= q { hq - q } else { q - hq };
-        (0..self.len)
-            .min_by_key(|&i| dist(self.entries[i].0))
-            .map(|i| (i, self.entries[i].0, self.entries[i].1))
+        (0..self.len).min_by_key(|&i| dist(self.entries[i].0)).map(|i| (i, self.entries[i].0, self.entries[i].1))
     }
 
     /// Stores a result, over `slot` when given (same cluster), else round-robin.

@@ -26,11 +26,14 @@
 //!   than [`MAX_BRANCHES`](parse::MAX_BRANCHES) `$or` combinations, nesting deeper
 //!   than 64. Accepted: empty match arrays `[]`, which match nothing.
 
+mod affix;
 mod collections;
 mod compiled;
+mod event;
 mod index;
 mod interval;
 mod matcher;
+mod operand;
 mod parse;
 mod reference;
 #[cfg(test)]

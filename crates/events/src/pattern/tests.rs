@@ -266,4 +266,3 @@ fn matcher_bookkeeping() {
     fn assert_send_sync<T: Send + Sync>() {}
     assert_send_sync::<Matcher<String>>();
 }
-

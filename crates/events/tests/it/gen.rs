@@ -5,8 +5,7 @@ use proptest::sample::select;
 use serde_json::{json, Map, Value};
 
 const KEYS: &[&str] = &["a", "b", "c"];
-const STRINGS: &[&str] =
-    &["", "a", "b", "ab", "ba", "abc", "A", "aB", "10.0.0.1", "10.0.1.7", "::1", "a*b", "É", "é"];
+const STRINGS: &[&str] = &["", "a", "b", "ab", "ba", "abc", "A", "aB", "10.0.0.1", "10.0.1.7", "::1", "a*b", "É", "é"];
 const NUMBERS: &[f64] = &[-1.0, 0.0, 0.5, 1.0, 2.0, 2.5, 5.0];
 
 fn key() -> impl Strategy<Value = String> {
@@ -19,10 +18,7 @@ fn string() -> impl Strategy<Value = Value> {
 
 /// Numbers as integers or floats, so `5` and `5.0` both occur.
 fn number() -> impl Strategy<Value = Value> {
-    prop_oneof![
-        select(NUMBERS).prop_map(|n| json!(n)),
-        select(&[-1i64, 0, 1, 2, 5][..]).prop_map(|n| json!(n)),
-    ]
+    prop_oneof![select(NUMBERS).prop_map(|n| json!(n)), select(&[-1i64, 0, 1, 2, 5][..]).prop_map(|n| json!(n)),]
 }
 
 fn scalar() -> impl Strategy<Value = Value> {
@@ -38,11 +34,8 @@ fn scalar() -> impl Strategy<Value = Value> {
 fn object_of(inner: impl Strategy<Value = Value> + Clone, p: f64) -> impl Strategy<Value = Value> {
     let slots: Vec<_> = KEYS.iter().map(|_| prop::option::weighted(p, inner.clone())).collect();
     slots.prop_map(|values| {
-        let map: Map<String, Value> = KEYS
-            .iter()
-            .zip(values)
-            .filter_map(|(k, v)| v.map(|v| (k.to_string(), v)))
-            .collect();
+        let map: Map<String, Value> =
+            KEYS.iter().zip(values).filter_map(|(k, v)| v.map(|v| (k.to_string(), v))).collect();
         Value::Object(map)
     })
 }
@@ -51,10 +44,7 @@ fn object_of(inner: impl Strategy<Value = Value> + Clone, p: f64) -> impl Strate
 /// and scalars) a few levels deep.
 pub fn event() -> impl Strategy<Value = Value> {
     let value = scalar().prop_recursive(3, 24, 4, |inner| {
-        prop_oneof![
-            prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
-            object_of(inner, 0.7),
-        ]
+        prop_oneof![prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array), object_of(inner, 0.7),]
     });
     object_of(value, 0.9)
 }
@@ -95,8 +85,8 @@ pub fn matcher() -> impl Strategy<Value = Value> {
 }
 
 fn numeric() -> impl Strategy<Value = Value> {
-    let one = (select(&["=", "<", "<=", ">", ">="][..]), select(NUMBERS))
-        .prop_map(|(op, n)| json!({"numeric": [op, n]}));
+    let one =
+        (select(&["=", "<", "<=", ">", ">="][..]), select(NUMBERS)).prop_map(|(op, n)| json!({"numeric": [op, n]}));
     let range = (select(&[">", ">="][..]), select(NUMBERS), select(&["<", "<="][..]), select(NUMBERS))
         .prop_filter_map("lower bound below upper", |(lo_op, lo, hi_op, hi)| {
             (lo < hi).then(|| json!({"numeric": [lo_op, lo, hi_op, hi]}))
@@ -243,7 +233,8 @@ fn perturb(value: &mut Value, rng: &mut Lcg) {
                 // Split the object's fields over two array elements.
                 let (left, right): (Vec<_>, Vec<_>) =
                     std::mem::take(map).into_iter().enumerate().partition(|(i, _)| i % 2 == 0);
-                let half = |kv: Vec<(usize, (String, Value))>| Value::Object(kv.into_iter().map(|(_, kv)| kv).collect());
+                let half =
+                    |kv: Vec<(usize, (String, Value))>| Value::Object(kv.into_iter().map(|(_, kv)| kv).collect());
                 *value = json!([half(left), half(right)]);
             } else if rng.chance(15) {
                 *value = json!([value.take(), {"a": "ab"}]);
