@@ -11,6 +11,8 @@ pub enum ApiError {
     Bus(#[from] trainyard_bus::Error),
     #[error(transparent)]
     Auth(#[from] trainyard_auth::Error),
+    #[error(transparent)]
+    Objects(#[from] trainyard_objects::Error),
     /// A request body or query that does not parse.
     #[error("{0}")]
     BadRequest(String),
@@ -18,6 +20,8 @@ pub enum ApiError {
     NotFound(String),
     #[error("{0}")]
     PayloadTooLarge(String),
+    #[error("{0}")]
+    RangeNotSatisfiable(String),
 }
 
 impl From<trainyard_store::Error> for ApiError {
@@ -37,15 +41,30 @@ impl ApiError {
     pub fn status_and_code(&self) -> (StatusCode, &'static str) {
         use trainyard_bus::Error as Bus;
         use trainyard_events::Error as Events;
-        use trainyard_store::Error as Store;
+        use trainyard_objects::Error as Objects;
         match self {
             ApiError::BadRequest(_) => (StatusCode::BAD_REQUEST, "ValidationException"),
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "ResourceNotFoundException"),
             ApiError::PayloadTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "PayloadTooLargeException"),
+            ApiError::RangeNotSatisfiable(_) => (StatusCode::RANGE_NOT_SATISFIABLE, "InvalidRange"),
             ApiError::Auth(trainyard_auth::Error::TokenFile { .. }) => {
                 (StatusCode::INTERNAL_SERVER_ERROR, "InternalException")
             }
             ApiError::Auth(_) => (StatusCode::UNAUTHORIZED, "UnauthorizedException"),
+            ApiError::Objects(e) => match e {
+                Objects::InvalidBucket { .. } | Objects::InvalidKey { .. } | Objects::InvalidUri { .. } => {
+                    (StatusCode::BAD_REQUEST, "ValidationException")
+                }
+                Objects::Upload { .. } => (StatusCode::BAD_REQUEST, "IncompleteBody"),
+                Objects::TooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "EntityTooLarge"),
+                Objects::Io { source: object_store::Error::NotFound { .. }, .. } => {
+                    (StatusCode::NOT_FOUND, "ResourceNotFoundException")
+                }
+                Objects::Store(e) => store_status(e),
+                Objects::Backend { .. } | Objects::Io { .. } => {
+                    (StatusCode::INTERNAL_SERVER_ERROR, "InternalException")
+                }
+            },
             ApiError::Bus(e) => match e {
                 Bus::Events(Events::InvalidPattern { .. }) => (StatusCode::BAD_REQUEST, "InvalidEventPatternException"),
                 Bus::Events(Events::ReservedSource { .. }) => (StatusCode::FORBIDDEN, "AccessDeniedException"),
@@ -53,12 +72,19 @@ impl ApiError {
                     (StatusCode::BAD_REQUEST, "ValidationException")
                 }
                 Bus::LimitExceeded { .. } => (StatusCode::BAD_REQUEST, "LimitExceededException"),
-                Bus::Store(Store::NotFound { .. }) => (StatusCode::NOT_FOUND, "ResourceNotFoundException"),
-                Bus::Store(Store::AlreadyExists { .. }) => (StatusCode::CONFLICT, "ResourceAlreadyExistsException"),
-                Bus::Store(Store::InUse { .. }) => (StatusCode::CONFLICT, "ResourceInUseException"),
-                Bus::Store(_) => (StatusCode::INTERNAL_SERVER_ERROR, "InternalException"),
+                Bus::Store(e) => store_status(e),
             },
         }
+    }
+}
+
+fn store_status(error: &trainyard_store::Error) -> (StatusCode, &'static str) {
+    use trainyard_store::Error as Store;
+    match error {
+        Store::NotFound { .. } => (StatusCode::NOT_FOUND, "ResourceNotFoundException"),
+        Store::AlreadyExists { .. } => (StatusCode::CONFLICT, "ResourceAlreadyExistsException"),
+        Store::InUse { .. } => (StatusCode::CONFLICT, "ResourceInUseException"),
+        _ => (StatusCode::INTERNAL_SERVER_ERROR, "InternalException"),
     }
 }
 

@@ -28,6 +28,7 @@ pub const MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
 #[derive(Clone)]
 pub struct AppState {
     pub bus: EventBus,
+    pub objects: trainyard_objects::Objects,
     pub auth: Authenticator,
 }
 
@@ -58,6 +59,22 @@ pub fn router(state: AppState) -> Router {
         .route("/archives/{name}", get(archives::describe).delete(archives::delete))
         .route("/replays", get(archives::list_replays).post(archives::start_replay))
         .route("/replays/{name}", get(archives::describe_replay))
+        .route("/buckets", get(objects::list_buckets))
+        .route(
+            "/buckets/{bucket}",
+            axum::routing::put(objects::create_bucket).get(objects::describe_bucket).delete(objects::delete_bucket),
+        )
+        .route("/buckets/{bucket}/objects", get(objects::list))
+        .route(
+            "/buckets/{bucket}/objects/{*key}",
+            axum::routing::put(objects::put)
+                .get(objects::get)
+                .head(objects::head)
+                .delete(objects::delete)
+                // Invariant: object bodies stream to storage, so no body limit here;
+                // `Objects::put` enforces the object size limit while streaming.
+                .layer(DefaultBodyLimit::disable()),
+        )
         .route_layer(middleware::from_fn_with_state(state.clone(), authenticate));
     let api = Router::new()
         .route("/health", get(health))

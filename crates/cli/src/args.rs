@@ -36,7 +36,13 @@ pub enum Command {
         /// Address to bind (default 127.0.0.1:7420).
         #[arg(long)]
         listen: Option<String>,
+        /// Where object bytes live (default DATA_DIR/objects): file:///dir or s3://bucket/prefix.
+        #[arg(long)]
+        object_store: Option<String>,
     },
+    /// Buckets and objects, with s3://bucket/key URIs.
+    #[command(subcommand)]
+    Data(DataCommand),
     /// Start a server, wire a function to a rule, put events and show them delivered.
     Quickstart,
     /// Load benchmarks against an in-process server (see docs/benchmarks.md).
@@ -326,5 +332,39 @@ pub enum BenchCommand {
         /// Events put one by one, each awaited, for the latency phase.
         #[arg(long, default_value_t = 300)]
         latency_samples: usize,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DataCommand {
+    /// Make a bucket: s3://bucket
+    Mb { uri: String },
+    /// Remove an empty bucket: s3://bucket
+    Rb { uri: String },
+    /// Upload a file, or a directory recursively, to s3://bucket/key or s3://bucket/prefix/
+    Put {
+        source: std::path::PathBuf,
+        uri: String,
+        #[arg(long)]
+        content_type: Option<String>,
+    },
+    /// Download an object to a file (default: its base name), or with --recursive a prefix to a directory.
+    Get {
+        uri: String,
+        destination: Option<std::path::PathBuf>,
+        #[arg(long, short)]
+        recursive: bool,
+    },
+    /// List buckets (no URI), or objects and prefixes under s3://bucket/prefix
+    Ls {
+        uri: Option<String>,
+        #[arg(long, short)]
+        recursive: bool,
+    },
+    /// Delete an object, or with --recursive everything under a prefix.
+    Rm {
+        uri: String,
+        #[arg(long, short)]
+        recursive: bool,
     },
 }

@@ -68,7 +68,11 @@ async fn wait_for(sink: &Sink, count: usize, limit: Duration) -> Result<(), Erro
 pub async fn bus(events: usize, clients: usize, latency_samples: usize) -> Result<(), Error> {
     let dir = std::env::temp_dir().join(format!("trainyard-bench-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
-    let flags = trainyard_server::Flags { data_dir: Some(dir.clone()), listen: Some("127.0.0.1:0".into()) };
+    let flags = trainyard_server::Flags {
+        data_dir: Some(dir.clone()),
+        listen: Some("127.0.0.1:0".into()),
+        ..Default::default()
+    };
     let environment =
         std::env::vars().filter(|(k, _)| k.starts_with("TRAINYARD_") && k != "TRAINYARD_LISTEN").collect();
     let config = trainyard_server::Config::load(&flags, &environment).map_err(|e| Error::Usage(e.to_string()))?;

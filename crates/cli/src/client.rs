@@ -85,6 +85,92 @@ impl Client {
         }
     }
 
+    fn authorised(&self, request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+        match &self.token {
+            Some(token) => request.bearer_auth(token),
+            None => request,
+        }
+    }
+
+    /// Turns a non-2xx response into the CLI's error.
+    async fn check(&self, response: reqwest::Response) -> Result<reqwest::Response, Error> {
+        let status = response.status();
+        if status.is_success() {
+            return Ok(response);
+        }
+        let text = response.text().await.unwrap_or_default();
+        let value: Value = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        let code = value.get("code").and_then(Value::as_str).unwrap_or("Error");
+        let message =
+            value.get("message").and_then(Value::as_str).map(str::to_string).unwrap_or_else(|| value.to_string());
+        let text = format!("{code}: {message}");
+        if status.is_client_error() {
+            Err(Error::Usage(text))
+        } else {
+            Err(Error::Failure(text))
+        }
+    }
+
+    /// Streams a local file to `PUT /api/v1{path}`.
+    pub async fn upload(&self, path: &str, file: &std::path::Path, content_type: &str) -> Result<Value, Error> {
+        let handle = tokio::fs::File::open(file)
+            .await
+            .map_err(|e| Error::Usage(format!("cannot read {}: {e}", file.display())))?;
+        let length = handle.metadata().await.map(|m| m.len()).unwrap_or(0);
+        let body = reqwest::Body::wrap_stream(tokio_util::io::ReaderStream::with_capacity(handle, 256 * 1024));
+        let request = self
+            .http
+            .put(format!("{}/api/v1{path}", self.endpoint))
+            .header(reqwest::header::CONTENT_TYPE, content_type)
+            .header(reqwest::header::CONTENT_LENGTH, length)
+            .body(body);
+        let response = self
+            .authorised(request)
+            .send()
+            .await
+            .map_err(|e| Error::Failure(format!("cannot reach the trainyard server at {}: {e}", self.endpoint)))?;
+        let response = self.check(response).await?;
+        response.json().await.map_err(|e| Error::Failure(format!("reading the answer: {e}")))
+    }
+
+    /// Streams `GET /api/v1{path}` into `destination`, atomically (temporary file,
+    /// fsync, rename).
+    pub async fn download(&self, path: &str, destination: &std::path::Path) -> Result<u64, Error> {
+        use futures::StreamExt;
+        use tokio::io::AsyncWriteExt;
+        let request = self.http.get(format!("{}/api/v1{path}", self.endpoint));
+        let response = self
+            .authorised(request)
+            .send()
+            .await
+            .map_err(|e| Error::Failure(format!("cannot reach the trainyard server at {}: {e}", self.endpoint)))?;
+        let response = self.check(response).await?;
+        if let Some(parent) = destination.parent().filter(|p| !p.as_os_str().is_empty()) {
+            tokio::fs::create_dir_all(parent)
+                .await
+                .map_err(|e| Error::Failure(format!("{}: {e}", parent.display())))?;
+        }
+        let temporary = destination.with_extension(format!("part-{}", std::process::id()));
+        let io = |e: std::io::Error| Error::Failure(format!("{}: {e}", destination.display()));
+        let mut file = tokio::fs::File::create(&temporary).await.map_err(io)?;
+        let mut written = 0u64;
+        let mut stream = response.bytes_stream();
+        while let Some(chunk) = stream.next().await {
+            let chunk = match chunk {
+                Ok(chunk) => chunk,
+                Err(e) => {
+                    let _ = tokio::fs::remove_file(&temporary).await;
+                    return Err(Error::Failure(format!("download interrupted: {e}")));
+                }
+            };
+            file.write_all(&chunk).await.map_err(io)?;
+            written += chunk.len() as u64;
+        }
+        file.sync_all().await.map_err(io)?;
+        tokio::fs::rename(&temporary, destination).await.map_err(io)?;
+        Ok(written)
+    }
+
     pub async fn get(&self, path: &str) -> Result<Value, Error> {
         self.call(Method::GET, path, None).await
     }

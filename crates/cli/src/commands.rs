@@ -30,7 +30,8 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
     let out = cli.output;
     let client = || Client::new(cli.endpoint.as_deref(), cli.token.as_deref(), &dir);
     match cli.command {
-        Command::Server { listen } => server(dir.clone(), listen).await,
+        Command::Server { listen, object_store } => server(dir.clone(), listen, object_store).await,
+        Command::Data(command) => crate::data::run(&client(), out, command).await,
         Command::Quickstart => crate::quickstart::run(cli.data_dir.clone()).await,
         Command::Bench(BenchCommand::Bus { events, clients, latency_samples }) => {
             crate::bench::bus(events, clients, latency_samples).await
@@ -46,9 +47,13 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
     }
 }
 
-async fn server(data_dir: std::path::PathBuf, listen: Option<String>) -> Result<(), Error> {
+async fn server(
+    data_dir: std::path::PathBuf,
+    listen: Option<String>,
+    object_store: Option<String>,
+) -> Result<(), Error> {
     let environment: BTreeMap<String, String> = std::env::vars().collect();
-    let flags = trainyard_server::Flags { data_dir: Some(data_dir), listen };
+    let flags = trainyard_server::Flags { data_dir: Some(data_dir), listen, object_store };
     let config = trainyard_server::Config::load(&flags, &environment).map_err(|e| Error::Usage(e.to_string()))?;
     let token_path = config.data_dir.join("admin.token");
     let shutdown = Box::pin(async {

@@ -9,6 +9,7 @@ mod args;
 mod bench;
 mod client;
 mod commands;
+mod data;
 mod output;
 mod quickstart;
 mod time;

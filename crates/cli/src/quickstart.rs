@@ -28,7 +28,11 @@ async fn ensure(client: &Client, path: &str, body: Value) -> Result<(), Error> {
 pub async fn run(data_dir: Option<PathBuf>) -> Result<(), Error> {
     let started = Instant::now();
     let data_dir = data_dir.unwrap_or_else(|| PathBuf::from(".trainyard-quickstart"));
-    let flags = trainyard_server::Flags { data_dir: Some(data_dir.clone()), listen: Some("127.0.0.1:0".into()) };
+    let flags = trainyard_server::Flags {
+        data_dir: Some(data_dir.clone()),
+        listen: Some("127.0.0.1:0".into()),
+        ..Default::default()
+    };
     let environment =
         std::env::vars().filter(|(k, _)| k.starts_with("TRAINYARD_") && k != "TRAINYARD_LISTEN").collect();
     let config = trainyard_server::Config::load(&flags, &environment).map_err(|e| Error::Usage(e.to_string()))?;

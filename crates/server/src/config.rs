@@ -18,6 +18,7 @@ const CLIENT_VARIABLES: &[&str] = &["TRAINYARD_ENDPOINT", "TRAINYARD_TOKEN", "TR
 #[derive(Debug, Default)]
 struct FileConfig {
     listen: Option<String>,
+    object_store: Option<String>,
     account: Option<String>,
     region: Option<String>,
     event_retention_hours: Option<u64>,
@@ -38,6 +39,7 @@ struct DeliveryFile {
 pub struct Flags {
     pub data_dir: Option<PathBuf>,
     pub listen: Option<String>,
+    pub object_store: Option<String>,
 }
 
 /// The validated configuration.
@@ -45,6 +47,9 @@ pub struct Flags {
 pub struct Config {
     pub data_dir: PathBuf,
     pub listen: SocketAddr,
+    /// Where object bytes live: `None` for `DATA_DIR/objects`, else a `file://` or
+    /// `s3://` URL.
+    pub object_store: Option<String>,
     pub bus: BusConfig,
 }
 
@@ -62,6 +67,7 @@ impl Config {
         let delivery = file.delivery.unwrap_or_default();
         let mut bus = BusConfig::default();
         let mut listen = file.listen.unwrap_or_else(|| DEFAULT_LISTEN.to_string());
+        let mut object_store = file.object_store;
         let mut retention_hours = file.event_retention_hours.unwrap_or(7 * 24);
         let mut concurrency = delivery.concurrency.unwrap_or(bus.concurrency);
         let mut function_concurrency = delivery.function_concurrency.unwrap_or(bus.function_concurrency);
@@ -81,6 +87,7 @@ impl Config {
             };
             match key.as_str() {
                 "TRAINYARD_LISTEN" => listen = value.clone(),
+                "TRAINYARD_OBJECT_STORE" => object_store = Some(value.clone()),
                 "TRAINYARD_ACCOUNT" => bus.account = value.clone(),
                 "TRAINYARD_REGION" => bus.region = value.clone(),
                 "TRAINYARD_EVENT_RETENTION_HOURS" => retention_hours = number(&mut errors).unwrap_or(retention_hours),
@@ -99,6 +106,15 @@ impl Config {
         }
         if let Some(flag) = &flags.listen {
             listen = flag.clone();
+        }
+        if let Some(flag) = &flags.object_store {
+            object_store = Some(flag.clone());
+        }
+        if let Some(url) = &object_store {
+            if !url.starts_with("file:///") && !url.starts_with("s3://") {
+                errors
+                    .push(format!("object store {url:?} must be a file:///absolute/path or s3://bucket[/prefix] URL"));
+            }
         }
 
         let listen = match listen.parse::<SocketAddr>() {
@@ -134,7 +150,7 @@ impl Config {
                 bus.max_backoff = Duration::from_millis(max_ms);
                 bus.http_timeout = Duration::from_secs(http_secs);
                 bus.event_retention = Duration::from_secs(retention_hours * 3600);
-                Ok(Config { data_dir, listen, bus })
+                Ok(Config { data_dir, listen, object_store, bus })
             }
             _ => Err(Error::Config { errors }),
         }
@@ -166,10 +182,11 @@ fn read_file(path: &Path, errors: &mut Vec<String>) -> FileConfig {
             errors.push(format!("{file}: `{key}` must be {expected}, not {value}"))
         };
         match key.as_str() {
-            "listen" | "account" | "region" => match value.as_str() {
+            "listen" | "account" | "region" | "object_store" => match value.as_str() {
                 Some(text) => {
                     let slot = match key.as_str() {
                         "listen" => &mut config.listen,
+                        "object_store" => &mut config.object_store,
                         "account" => &mut config.account,
                         _ => &mut config.region,
                     };
@@ -186,7 +203,7 @@ fn read_file(path: &Path, errors: &mut Vec<String>) -> FileConfig {
                 None => wrong(errors, "a table"),
             },
             _ => errors.push(format!(
-                "{file}: unknown key `{key}` (known: listen, account, region, event_retention_hours, [delivery])"
+                "{file}: unknown key `{key}` (known: listen, object_store, account, region, event_retention_hours, [delivery])"
             )),
         }
     }
@@ -223,7 +240,7 @@ mod tests {
     }
 
     fn flags(dir: &Path) -> Flags {
-        Flags { data_dir: Some(dir.to_path_buf()), listen: None }
+        Flags { data_dir: Some(dir.to_path_buf()), ..Flags::default() }
     }
 
     #[test]

@@ -35,6 +35,8 @@ pub enum Error {
     Store(#[from] trainyard_store::Error),
     #[error(transparent)]
     Bus(#[from] trainyard_bus::Error),
+    #[error(transparent)]
+    Objects(#[from] trainyard_objects::Error),
     #[error("server error: {0}")]
     Serve(std::io::Error),
 }

@@ -53,7 +53,11 @@ pub async fn run(config: Config, shutdown: Shutdown, on_ready: impl FnOnce(Socke
             async move { bus.run_housekeeping(stopped).await }
         }),
     ];
-    let router = trainyard_api::router(AppState { bus, auth: Authenticator::new(&token) });
+    let objects = match &config.object_store {
+        None => trainyard_objects::Objects::local(&data_dir.join("objects"), store.clone(), bus.clone())?,
+        Some(url) => trainyard_objects::Objects::from_url(url, store.clone(), bus.clone())?,
+    };
+    let router = trainyard_api::router(AppState { bus, objects, auth: Authenticator::new(&token) });
     on_ready(address);
     let served = axum::serve(listener, router).with_graceful_shutdown(shutdown).await;
     let _ = stop.send(true);

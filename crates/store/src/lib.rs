@@ -9,6 +9,7 @@ mod archives;
 mod error;
 mod events;
 mod functions;
+mod objects;
 mod records;
 mod rules;
 
@@ -21,6 +22,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::SqlitePool;
 
 pub use error::Error;
+pub use objects::{Bucket, ObjectRecord};
 pub use records::*;
 
 /// A handle on the database; cheap to clone.

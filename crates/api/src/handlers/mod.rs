@@ -5,6 +5,7 @@ pub mod buses;
 pub mod dlq;
 pub mod events;
 pub mod functions;
+pub mod objects;
 pub mod rules;
 
 use axum::extract::rejection::QueryRejection;

@@ -33,13 +33,16 @@ impl Server {
             http_timeout: Duration::from_secs(5),
             ..BusConfig::default()
         };
+        let store_handle = store.clone();
         let bus = EventBus::open(store, config).await.unwrap();
         let (stop, stopped) = watch::channel(false);
         tokio::spawn({
             let bus = bus.clone();
             async move { bus.run_deliveries(stopped).await }
         });
-        let router = trainyard_api::router(AppState { bus, auth: Authenticator::new(TOKEN) });
+        let objects =
+            trainyard_objects::Objects::local(&dir.path().join("objects"), store_handle, bus.clone()).unwrap();
+        let router = trainyard_api::router(AppState { bus, objects, auth: Authenticator::new(TOKEN) });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         tokio::spawn(async move { axum::serve(listener, router).await });
@@ -60,6 +63,11 @@ impl Server {
 
     pub async fn get(&self, path: &str) -> (StatusCode, Value) {
         self.call(Method::GET, path, None).await
+    }
+
+    /// A raw request with the admin token (for object bodies and headers).
+    pub fn raw(&self, method: Method, path: &str) -> reqwest::RequestBuilder {
+        self.http.request(method, format!("{}/api/v1{path}", self.url)).bearer_auth(TOKEN)
     }
 
     pub async fn post(&self, path: &str, body: Value) -> (StatusCode, Value) {

@@ -5,5 +5,6 @@ mod archives;
 mod auth;
 mod delivery;
 mod harness;
+mod objects;
 mod put_events;
 mod rules;

@@ -149,17 +149,75 @@ impl IdList {
     }
 }
 
-/// Ids by key: a short vector scanned linearly while small (one or two cache lines,
-/// as most automaton states have only a few keys), a hash map beyond that.
+/// A list stored inline while it has at most one element (the common case in the
+/// automaton), so reading it does not touch another cache line.
+#[derive(Debug, Default)]
+pub(crate) enum SmallList<T> {
+    #[default]
+    Empty,
+    One(T),
+    Many(Vec<T>),
+}
+
+impl<T> SmallList<T> {
+    #[inline]
+    pub(crate) fn as_slice(&self) -> &[T] {
+        match self {
+            SmallList::Empty => &[],
+            SmallList::One(item) => std::slice::from_ref(item),
+            SmallList::Many(items) => items,
+        }
+    }
+
+    pub(crate) fn as_mut_slice(&mut self) -> &mut [T] {
+        match self {
+            SmallList::Empty => &mut [],
+            SmallList::One(item) => std::slice::from_mut(item),
+            SmallList::Many(items) => items,
+        }
+    }
+
+    /// Inserts at `at` (`<= len`), growing a spilled vector one element at a time
+    /// while it is short.
+    pub(crate) fn insert(&mut self, at: usize, item: T) {
+        *self = match std::mem::take(self) {
+            SmallList::Empty => SmallList::One(item),
+            SmallList::One(first) => {
+                let mut items = Vec::with_capacity(2);
+                items.push(first);
+                items.insert(at.min(1), item);
+                SmallList::Many(items)
+            }
+            SmallList::Many(mut items) => {
+                if items.len() == items.capacity() && items.len() < 8 {
+                    items.reserve_exact(1);
+                }
+                items.insert(at, item);
+                SmallList::Many(items)
+            }
+        };
+    }
+
+    fn into_vec(self) -> Vec<T> {
+        match self {
+            SmallList::Empty => Vec::new(),
+            SmallList::One(item) => vec![item],
+            SmallList::Many(items) => items,
+        }
+    }
+}
+
+/// Ids by key: a short list scanned linearly while small (most automaton states
+/// have only a few keys, usually one, kept inline), a hash map beyond that.
 #[derive(Debug)]
 pub(crate) enum IdMap<K> {
-    Small(Vec<(K, IdList)>),
+    Small(SmallList<(K, IdList)>),
     Large(FxHashMap<K, IdList>),
 }
 
 impl<K> Default for IdMap<K> {
     fn default() -> Self {
-        IdMap::Small(Vec::new())
+        IdMap::Small(SmallList::Empty)
     }
 }
 
@@ -169,16 +227,13 @@ impl<K: Hash + Eq> IdMap<K> {
     pub(crate) fn push(&mut self, key: K, id: u32) {
         match self {
             IdMap::Small(entries) => {
-                if let Some((_, ids)) = entries.iter_mut().find(|(k, _)| *k == key) {
+                let len = entries.as_slice().len();
+                if let Some((_, ids)) = entries.as_mut_slice().iter_mut().find(|(k, _)| *k == key) {
                     ids.push(id);
-                } else if entries.len() < Self::SMALL {
-                    // Exact growth: most maps hold one key.
-                    if entries.len() == entries.capacity() {
-                        entries.reserve_exact(1);
-                    }
-                    entries.push((key, IdList::One(id)));
+                } else if len < Self::SMALL {
+                    entries.insert(len, (key, IdList::One(id)));
                 } else {
-                    let mut map: FxHashMap<K, IdList> = std::mem::take(entries).into_iter().collect();
+                    let mut map: FxHashMap<K, IdList> = std::mem::take(entries).into_vec().into_iter().collect();
                     push_id(&mut map, key, id);
                     *self = IdMap::Large(map);
                 }
@@ -194,14 +249,14 @@ impl<K: Hash + Eq> IdMap<K> {
         Q: Hash + Eq + ?Sized,
     {
         match self {
-            IdMap::Small(entries) => entries.iter().find(|(k, _)| k.borrow() == key).map(|(_, ids)| ids),
+            IdMap::Small(entries) => entries.as_slice().iter().find(|(k, _)| k.borrow() == key).map(|(_, ids)| ids),
             IdMap::Large(map) => map.get(key),
         }
     }
 
     pub(crate) fn is_empty(&self) -> bool {
         match self {
-            IdMap::Small(entries) => entries.is_empty(),
+            IdMap::Small(entries) => entries.as_slice().is_empty(),
             IdMap::Large(map) => map.is_empty(),
         }
     }
@@ -236,6 +291,19 @@ mod tests {
         IdList::One(9).append_to(&mut out);
         IdList::Many(vec![1, 2]).append_to(&mut out);
         assert_eq!(out, [9, 1, 2]);
+    }
+
+    #[test]
+    fn small_list_inserts_in_order() {
+        let mut l = SmallList::default();
+        l.insert(0, 5);
+        assert!(matches!(l, SmallList::One(5)));
+        l.insert(0, 3);
+        l.insert(2, 9);
+        l.insert(1, 4);
+        assert_eq!(l.as_slice(), &[3, 4, 5, 9]);
+        l.as_mut_slice()[0] = 1;
+        assert_eq!(l.into_vec(), vec![1, 4, 5, 9]);
     }
 
     #[test]

@@ -10,7 +10,7 @@
 
 use serde_json::Value;
 
-use super::collections::{FxHashMap, IdList, Key};
+use super::collections::{FxHashMap, IdList, Key, SmallList};
 use super::event::{group_by_path, merge, push, recycle, to_u32, FlatLeaf, Scratch, SCRATCH};
 use super::index::ValueIndex;
 use super::parse::Cond;
@@ -31,7 +31,7 @@ pub(crate) struct Automaton {
 #[derive(Debug, Default)]
 struct State {
     /// Sorted by path id.
-    by_path: Vec<(u32, ValueIndex)>,
+    by_path: SmallList<(u32, ValueIndex)>,
     /// Paths (sorted) whose index has `exists: false` edges.
     absent_paths: Vec<u32>,
     /// Rule slots accepted on reaching this state.
@@ -76,19 +76,15 @@ impl Automaton {
         self.states.push(State::default());
         self.edges.insert((from, path, cond_id), target);
         let state = &mut self.states[from as usize];
-        let at = match state.by_path.binary_search_by_key(&path, |e| e.0) {
+        let at = match state.by_path.as_slice().binary_search_by_key(&path, |e| e.0) {
             Ok(at) => at,
             Err(at) => {
-                // Exact growth: most states test a single path.
-                if state.by_path.len() == state.by_path.capacity() && state.by_path.len() < 8 {
-                    state.by_path.reserve_exact(1);
-                }
                 state.by_path.insert(at, (path, ValueIndex::default()));
                 at
             }
         };
         for op in ops {
-            state.by_path[at].1.insert(op, target);
+            state.by_path.as_mut_slice()[at].1.insert(op, target);
         }
         if ops.contains(&Op::Exists(false)) {
             if let Err(at) = state.absent_paths.binary_search(&path) {
@@ -221,8 +217,9 @@ impl Automaton {
                 slots.append_to(accepted);
             }
             // Probe the paths both the state and the event have, iterating the smaller side.
-            if state.by_path.len() <= groups.len() {
-                for (path, index) in &state.by_path {
+            let by_path = state.by_path.as_slice();
+            if by_path.len() <= groups.len() {
+                for (path, index) in by_path {
                     if let Ok(g) = groups.binary_search_by_key(path, |g| g.0) {
                         let (_, lo, hi) = groups[g];
                         Self::step(index, &leaves[lo as usize..hi as usize], constraint, sc);
@@ -230,16 +227,16 @@ impl Automaton {
                 }
             } else {
                 for &(path, lo, hi) in &groups {
-                    if let Ok(p) = state.by_path.binary_search_by_key(&path, |e| e.0) {
-                        let index = &state.by_path[p].1;
+                    if let Ok(p) = by_path.binary_search_by_key(&path, |e| e.0) {
+                        let index = &by_path[p].1;
                         Self::step(index, &leaves[lo as usize..hi as usize], constraint, sc);
                     }
                 }
             }
             for path in &state.absent_paths {
                 if groups.binary_search_by_key(path, |g| g.0).is_err() {
-                    if let Ok(p) = state.by_path.binary_search_by_key(path, |e| e.0) {
-                        for target in state.by_path[p].1.absent() {
+                    if let Ok(p) = by_path.binary_search_by_key(path, |e| e.0) {
+                        for target in by_path[p].1.absent() {
                             push(sc, target, constraint);
                         }
                     }

@@ -22,9 +22,12 @@
 //!   and numbers match `{"anything-but": "x"}` (as event-ruler does).
 //! - `$or` alternatives are merged with their sibling keys; a key present in both
 //!   becomes two conditions that must both hold.
-//! - Rejected beyond event-ruler's own rules: empty objects (at any level), more
-//!   than [`MAX_BRANCHES`](parse::MAX_BRANCHES) `$or` combinations, nesting deeper
-//!   than 64. Accepted: empty match arrays `[]`, which match nothing.
+//! - Rejected, as event-ruler does: empty objects at any level, `$or` with fewer than
+//!   two alternatives. Rejected beyond it: more than 1 024 `$or` combinations in one
+//!   pattern, nesting deeper than 64. Accepted (event-ruler refuses them): empty match
+//!   arrays `[]`, which match nothing, and `anything-but` lists mixing strings and
+//!   numbers.
+//! - `Matcher::add_rule` with an id already present replaces that rule.
 
 mod affix;
 mod collections;

@@ -1,0 +1,189 @@
+//! String-keyed parts of the value index: prefix/suffix maps grouped by key length,
+//! the wildcard index, and `anything-but` exclusion lists.
+
+use super::collections::{IdMap, Key};
+use super::value::{num_bits, Excluded, Glob, Leaf};
+
+/// Keys grouped by length, so all prefixes (or suffixes) of a value are found with
+/// one hash probe per distinct key length.
+#[derive(Debug, Default)]
+pub(super) struct AffixMap {
+    /// Sorted by length.
+    by_len: Vec<(usize, IdMap<Key>)>,
+}
+
+impl AffixMap {
+    pub(super) fn insert(&mut self, key: &str, id: u32) {
+        let at = match self.by_len.binary_search_by_key(&key.len(), |e| e.0) {
+            Ok(at) => at,
+            Err(at) => {
+                if self.by_len.len() == self.by_len.capacity() {
+                    self.by_len.reserve_exact(1);
+                }
+                self.by_len.insert(at, (key.len(), IdMap::default()));
+                at
+            }
+        };
+        self.by_len[at].1.push(Key::new(key), id);
+    }
+
+    pub(super) fn prefixes_of(&self, s: &str, out: &mut Vec<u32>) {
+        for (len, map) in &self.by_len {
+            let Some(head) = s.get(..*len) else {
+                if *len > s.len() {
+                    break;
+                }
+                continue;
+            };
+            if let Some(ids) = map.get(head.as_bytes()) {
+                ids.append_to(out);
+            }
+        }
+    }
+
+    pub(super) fn suffixes_of(&self, s: &str, out: &mut Vec<u32>) {
+        for (len, map) in &self.by_len {
+            if *len > s.len() {
+                break;
+            }
+            if let Some(ids) = s.get(s.len() - len..).and_then(|tail| map.get(tail.as_bytes())) {
+                ids.append_to(out);
+            }
+        }
+    }
+}
+
+/// Wildcards indexed by their literal head (text before the first `*`), or when that
+/// is empty by their literal tail; only the rest (`*x*` shapes) is scanned. The
+/// full glob is verified for every candidate.
+#[derive(Debug, Default)]
+pub(super) struct GlobIndex {
+    globs: Vec<(Glob, u32)>,
+    by_head: AffixMap,
+    by_tail: AffixMap,
+    scan: Vec<u32>,
+}
+
+impl GlobIndex {
+    pub(super) fn insert(&mut self, glob: &Glob, id: u32) {
+        let at = u32::try_from(self.globs.len()).unwrap_or(u32::MAX);
+        let head = glob.pieces.first().map_or("", String::as_str);
+        let tail = glob.pieces.last().filter(|_| glob.pieces.len() > 1).map_or("", String::as_str);
+        if !head.is_empty() {
+            self.by_head.insert(head, at);
+        } else if !tail.is_empty() {
+            self.by_tail.insert(tail, at);
+        } else {
+            self.scan.push(at);
+        }
+        self.globs.push((glob.clone(), id));
+    }
+
+    fn is_empty(&self) -> bool {
+        self.globs.is_empty()
+    }
+
+    /// Appends the ids of the globs matching `s`.
+    pub(super) fn matches(&self, s: &str, candidates: &mut Vec<u32>, out: &mut Vec<u32>) {
+        if self.globs.is_empty() {
+            return;
+        }
+        candidates.clear();
+        self.by_head.prefixes_of(s, candidates);
+        self.by_tail.suffixes_of(s, candidates);
+        candidates.extend_from_slice(&self.scan);
+        for &c in candidates.iter() {
+            let (glob, id) = &self.globs[c as usize];
+            if glob.is_match(s) {
+                out.push(*id);
+            }
+        }
+    }
+}
+
+/// `anything-but` transitions: each is an entry; a value enables every entry except
+/// those whose exclusion lists contain it (found through the same kinds of maps).
+#[derive(Debug, Default)]
+pub(super) struct AnythingBut {
+    /// Entry -> target state.
+    targets: Vec<u32>,
+    strings: IdMap<Key>,
+    numbers: IdMap<u64>,
+    prefix: AffixMap,
+    suffix: AffixMap,
+    pub(super) equals_fold: IdMap<Key>,
+    wildcard: GlobIndex,
+}
+
+impl AnythingBut {
+    pub(super) fn insert(&mut self, excluded: &Excluded, target: u32) {
+        let entry = u32::try_from(self.targets.len()).unwrap_or(u32::MAX);
+        self.targets.push(target);
+        match excluded {
+            Excluded::Values { strings, numbers } => {
+                for s in strings {
+                    self.strings.push(Key::new(s), entry);
+                }
+                for n in numbers {
+                    self.numbers.push(n.bits(), entry);
+                }
+            }
+            Excluded::Prefix(p) => self.prefix.insert(p, entry),
+            Excluded::Suffix(p) => self.suffix.insert(p, entry),
+            Excluded::Wildcard(globs) => globs.iter().for_each(|g| self.wildcard.insert(g, entry)),
+            Excluded::EqualsIgnoreCase(list) => {
+                for s in list {
+                    self.equals_fold.push(Key::new(s), entry);
+                }
+            }
+        }
+    }
+
+    /// `folded` is the folded value when any ignore-case structure needed it.
+    pub(super) fn enabled(
+        &self,
+        leaf: &Leaf<'_>,
+        folded: &str,
+        cands: &mut Vec<u32>,
+        excluded: &mut Vec<u32>,
+        out: &mut Vec<u32>,
+    ) {
+        if self.targets.is_empty() {
+            return;
+        }
+        excluded.clear();
+        match leaf {
+            Leaf::Str(s) => {
+                if let Some(ids) = self.strings.get(s.as_bytes()) {
+                    ids.append_to(excluded);
+                }
+                self.prefix.prefixes_of(s, excluded);
+                self.suffix.suffixes_of(s, excluded);
+                if !self.wildcard.is_empty() {
+                    self.wildcard.matches(s, cands, excluded);
+                }
+                if let Some(ids) = self.equals_fold.get(folded.as_bytes()) {
+                    ids.append_to(excluded);
+                }
+            }
+            Leaf::Num(x) => {
+                if let Some(ids) = self.numbers.get(&num_bits(*x)) {
+                    ids.append_to(excluded);
+                }
+            }
+            Leaf::Null | Leaf::Bool(_) => {}
+        }
+        if excluded.is_empty() {
+            out.extend_from_slice(&self.targets);
+            return;
+        }
+        excluded.sort_unstable();
+        let mut skip = excluded.iter().copied().peekable();
+        for (entry, &target) in (0u32..).zip(&self.targets) {
+            while skip.next_if(|&e| e < entry).is_some() {}
+            if skip.peek() != Some(&entry) {
+                out.push(target);
+            }
+        }
+    }
+}

@@ -1,0 +1,272 @@
+//! The object service: streaming puts with MD5 ETags, ranged gets, listings with
+//! delimiters, deletes, and the S3 events.
+
+use std::ops::Range;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use chrono::Utc;
+use futures::stream::BoxStream;
+use futures::{Stream, StreamExt, TryStreamExt};
+use md5::{Digest, Md5};
+use object_store::path::Path as StorePath;
+use object_store::{GetOptions, GetRange, ObjectStore, WriteMultipart};
+use serde::Serialize;
+use serde_json::json;
+use trainyard_bus::EventBus;
+use trainyard_store::{Bucket, ObjectRecord, Store};
+
+use crate::{validate_bucket, validate_key, Error};
+
+/// The largest object a single put accepts (S3's single-PUT limit).
+pub const MAX_OBJECT_BYTES: u64 = 5 * 1024 * 1024 * 1024;
+/// Upload part size: memory per upload stays around a couple of parts.
+const PART_BYTES: usize = 8 * 1024 * 1024;
+
+/// Object bytes, streamed.
+pub type ObjectStream = BoxStream<'static, Result<Bytes, Error>>;
+
+/// A page of a listing.
+#[derive(Debug, Clone, Default, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Listing {
+    pub contents: Vec<ObjectRecord>,
+    pub common_prefixes: Vec<String>,
+    pub is_truncated: bool,
+    /// Pass as `start_after` to get the next page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_start_after: Option<String>,
+}
+
+/// Buckets and objects. Cheap to clone.
+#[derive(Clone)]
+pub struct Objects {
+    backend: Arc<dyn ObjectStore>,
+    root: StorePath,
+    store: Store,
+    bus: EventBus,
+}
+
+impl Objects {
+    /// Objects on the local file system under `dir`.
+    pub fn local(dir: &std::path::Path, store: Store, bus: EventBus) -> Result<Objects, Error> {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| Error::Backend { url: dir.display().to_string(), reason: e.to_string() })?;
+        let backend = object_store::local::LocalFileSystem::new_with_prefix(dir)
+            .map_err(|e| Error::Backend { url: dir.display().to_string(), reason: e.to_string() })?;
+        Ok(Objects { backend: Arc::new(backend), root: StorePath::default(), store, bus })
+    }
+
+    /// Objects on the store a URL names: `file:///abs/dir` or `s3://bucket/prefix`
+    /// (credentials and endpoint from the usual `AWS_*` variables).
+    pub fn from_url(url: &str, store: Store, bus: EventBus) -> Result<Objects, Error> {
+        let backend_error = |reason: String| Error::Backend { url: url.into(), reason };
+        if let Some(path) = url.strip_prefix("file://") {
+            return Objects::local(std::path::Path::new(path), store, bus);
+        }
+        let parsed = url::Url::parse(url).map_err(|e| backend_error(e.to_string()))?;
+        let options: Vec<(String, String)> =
+            std::env::vars().filter(|(k, _)| k.starts_with("AWS_")).map(|(k, v)| (k.to_ascii_lowercase(), v)).collect();
+        let (backend, root) =
+            object_store::parse_url_opts(&parsed, options).map_err(|e| backend_error(e.to_string()))?;
+        Ok(Objects { backend: Arc::from(backend), root, store, bus })
+    }
+
+    fn location(&self, bucket: &str, key: &str) -> Result<StorePath, Error> {
+        let relative = StorePath::parse(format!("{bucket}/{key}"))
+            .map_err(|e| Error::InvalidKey { key: key.into(), reason: e.to_string() })?;
+        Ok(self.root.parts().chain(relative.parts()).collect())
+    }
+
+    pub async fn create_bucket(&self, name: &str) -> Result<Bucket, Error> {
+        validate_bucket(name)?;
+        Ok(self.store.create_bucket(name, Utc::now()).await?)
+    }
+
+    pub async fn list_buckets(&self) -> Result<Vec<Bucket>, Error> {
+        Ok(self.store.list_buckets().await?)
+    }
+
+    pub async fn bucket(&self, name: &str) -> Result<Bucket, Error> {
+        Ok(self.store.get_bucket(name).await?)
+    }
+
+    pub async fn delete_bucket(&self, name: &str) -> Result<(), Error> {
+        Ok(self.store.delete_bucket(name).await?)
+    }
+
+    /// Streams `body` into `bucket/key`. The object becomes visible (and the
+    /// `Object Created` event is put) only once every byte is stored.
+    pub async fn put<S, E>(&self, bucket: &str, key: &str, content_type: &str, body: S) -> Result<ObjectRecord, Error>
+    where
+        S: Stream<Item = Result<Bytes, E>> + Send,
+        E: std::fmt::Display,
+    {
+        validate_bucket(bucket)?;
+        validate_key(key)?;
+        self.store.get_bucket(bucket).await?;
+        let location = self.location(bucket, key)?;
+        let upload = self
+            .backend
+            .put_multipart(&location)
+            .await
+            .map_err(|source| Error::Io { context: format!("start upload of {key}"), source })?;
+        let mut writer = WriteMultipart::new_with_chunk_size(upload, PART_BYTES);
+        let mut digest = Md5::new();
+        let mut size: u64 = 0;
+        let mut body = std::pin::pin!(body);
+        while let Some(chunk) = body.next().await {
+            let chunk = match chunk {
+                Ok(chunk) => chunk,
+                Err(e) => {
+                    let _ = writer.abort().await;
+                    return Err(Error::Upload { reason: e.to_string() });
+                }
+            };
+            size += chunk.len() as u64;
+            if size > MAX_OBJECT_BYTES {
+                let _ = writer.abort().await;
+                return Err(Error::TooLarge { limit: MAX_OBJECT_BYTES });
+            }
+            digest.update(&chunk);
+            // Invariant: at most two parts are buffered or in flight per upload.
+            writer
+                .wait_for_capacity(2)
+                .await
+                .map_err(|source| Error::Io { context: format!("upload of {key}"), source })?;
+            writer.write(&chunk);
+        }
+        writer.finish().await.map_err(|source| Error::Io { context: format!("finish upload of {key}"), source })?;
+        let record = ObjectRecord {
+            bucket: bucket.into(),
+            key: key.into(),
+            size: size as i64,
+            etag: hex(&digest.finalize()),
+            content_type: content_type.into(),
+            last_modified: Utc::now(),
+        };
+        self.store.put_object(&record).await?;
+        self.emit("Object Created", &record, "PutObject").await;
+        Ok(record)
+    }
+
+    /// Puts a small in-memory object.
+    pub async fn put_bytes(
+        &self,
+        bucket: &str,
+        key: &str,
+        content_type: &str,
+        bytes: Bytes,
+    ) -> Result<ObjectRecord, Error> {
+        self.put(
+            bucket,
+            key,
+            content_type,
+            futures::stream::once(async move { Ok::<_, std::convert::Infallible>(bytes) }),
+        )
+        .await
+    }
+
+    pub async fn head(&self, bucket: &str, key: &str) -> Result<ObjectRecord, Error> {
+        validate_key(key)?;
+        Ok(self.store.get_object(bucket, key).await?)
+    }
+
+    /// The object's metadata and its bytes (a byte range of them when asked).
+    pub async fn get(
+        &self,
+        bucket: &str,
+        key: &str,
+        range: Option<Range<u64>>,
+    ) -> Result<(ObjectRecord, ObjectStream), Error> {
+        let record = self.head(bucket, key).await?;
+        let options = GetOptions { range: range.map(GetRange::Bounded), ..Default::default() };
+        let result = self
+            .backend
+            .get_opts(&self.location(bucket, key)?, options)
+            .await
+            .map_err(|source| Error::Io { context: format!("read {key}"), source })?;
+        let key = key.to_string();
+        let stream =
+            result.into_stream().map_err(move |source| Error::Io { context: format!("read {key}"), source }).boxed();
+        Ok((record, stream))
+    }
+
+    /// Deletes an object; deleting a missing key is not an error (as S3).
+    pub async fn delete(&self, bucket: &str, key: &str) -> Result<Option<ObjectRecord>, Error> {
+        validate_key(key)?;
+        self.store.get_bucket(bucket).await?;
+        let Some(record) = self.store.delete_object(bucket, key).await? else { return Ok(None) };
+        match self.backend.delete(&self.location(bucket, key)?).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
+            Err(source) => return Err(Error::Io { context: format!("delete {key}"), source }),
+        }
+        self.emit("Object Deleted", &record, "DeleteObject").await;
+        Ok(Some(record))
+    }
+
+    /// Lists keys under `prefix`; with a `delimiter`, keys sharing the part up to the
+    /// next delimiter are rolled up into `common_prefixes` (S3's ListObjectsV2).
+    pub async fn list(
+        &self,
+        bucket: &str,
+        prefix: &str,
+        delimiter: Option<&str>,
+        start_after: Option<&str>,
+        max_keys: usize,
+    ) -> Result<Listing, Error> {
+        self.store.get_bucket(bucket).await?;
+        let max_keys = max_keys.clamp(1, 10_000);
+        let mut listing = Listing::default();
+        let mut after = start_after.map(str::to_string);
+        loop {
+            let page = self.store.list_objects(bucket, prefix, after.as_deref(), 1000).await?;
+            let exhausted = page.len() < 1000;
+            for object in page {
+                after = Some(object.key.clone());
+                let rest = &object.key[prefix.len()..];
+                let rolled = delimiter.and_then(|d| rest.find(d).map(|i| format!("{prefix}{}", &rest[..i + d.len()])));
+                let entries = listing.contents.len() + listing.common_prefixes.len();
+                match rolled {
+                    Some(common) if listing.common_prefixes.last() == Some(&common) => continue,
+                    _ if entries == max_keys => {
+                        listing.is_truncated = true;
+                        listing.next_start_after = listing
+                            .contents
+                            .last()
+                            .map(|o| o.key.clone())
+                            .into_iter()
+                            .chain(listing.common_prefixes.last().map(|p| format!("{p}\u{10FFFF}")))
+                            .max();
+                        return Ok(listing);
+                    }
+                    Some(common) => listing.common_prefixes.push(common),
+                    None => listing.contents.push(object),
+                }
+            }
+            if exhausted {
+                return Ok(listing);
+            }
+        }
+    }
+
+    async fn emit(&self, detail_type: &str, record: &ObjectRecord, reason: &str) {
+        let detail = json!({
+            "version": "0",
+            "bucket": {"name": record.bucket},
+            "object": {"key": record.key, "size": record.size, "etag": record.etag,
+                       "sequencer": format!("{:016X}", record.last_modified.timestamp_micros())},
+            "request-id": uuid::Uuid::new_v4().to_string(),
+            "requester": self.bus.config().account,
+            "reason": reason,
+        });
+        let resources = vec![format!("arn:aws:s3:::{}", record.bucket)];
+        if let Err(e) = self.bus.emit("aws.s3", detail_type, detail, resources).await {
+            tracing::error!(bucket = %record.bucket, key = %record.key, error = %e, "could not put the S3 event");
+        }
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}

@@ -1,0 +1,34 @@
+//! Large objects stream: the server's memory stays flat whatever the object size.
+
+use crate::process::{cli, stderr, ServerProcess};
+
+fn peak_rss_mib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let line = status.lines().find(|l| l.starts_with("VmHWM:")).unwrap();
+    line.split_whitespace().nth(1).unwrap().parse::<u64>().unwrap() / 1024
+}
+
+#[test]
+fn a_large_object_streams_through_in_flat_memory() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = ServerProcess::start(&dir.path().join("data"));
+    let data_dir = dir.path().join("data");
+    let before = peak_rss_mib(server.child.id());
+    let big = dir.path().join("big.bin");
+    let size: u64 = 400 * 1024 * 1024;
+    std::fs::File::create(&big).unwrap().set_len(size).unwrap();
+
+    let run = |args: &[&str]| {
+        let output = cli(&data_dir, args);
+        assert_eq!(output.status.code(), Some(0), "{args:?}: {}", stderr(&output));
+    };
+    run(&["data", "mb", "s3://large"]);
+    run(&["data", "put", big.to_str().unwrap(), "s3://large/big.bin"]);
+    let copy = dir.path().join("copy.bin");
+    run(&["data", "get", "s3://large/big.bin", copy.to_str().unwrap()]);
+    assert_eq!(std::fs::metadata(&copy).unwrap().len(), size);
+
+    let after = peak_rss_mib(server.child.id());
+    eprintln!("server peak RSS: {before} MiB before, {after} MiB after a {} MiB round trip", size / 1024 / 1024);
+    assert!(after < before + 120, "peak RSS grew from {before} to {after} MiB for a 400 MiB object");
+}
