@@ -13,6 +13,8 @@ pub enum ApiError {
     Auth(#[from] trainyard_auth::Error),
     #[error(transparent)]
     Objects(#[from] trainyard_objects::Error),
+    #[error(transparent)]
+    Jobs(#[from] trainyard_jobs::Error),
     /// A request body or query that does not parse.
     #[error("{0}")]
     BadRequest(String),
@@ -36,34 +38,30 @@ impl From<trainyard_events::Error> for ApiError {
     }
 }
 
+const INTERNAL: (StatusCode, &str) = (StatusCode::INTERNAL_SERVER_ERROR, "InternalException");
+
 impl ApiError {
     /// Status and stable code for every error kind.
     pub fn status_and_code(&self) -> (StatusCode, &'static str) {
         use trainyard_bus::Error as Bus;
         use trainyard_events::Error as Events;
-        use trainyard_objects::Error as Objects;
+        use trainyard_jobs::Error as Jobs;
         match self {
             ApiError::BadRequest(_) => (StatusCode::BAD_REQUEST, "ValidationException"),
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "ResourceNotFoundException"),
             ApiError::PayloadTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "PayloadTooLargeException"),
             ApiError::RangeNotSatisfiable(_) => (StatusCode::RANGE_NOT_SATISFIABLE, "InvalidRange"),
-            ApiError::Auth(trainyard_auth::Error::TokenFile { .. }) => {
-                (StatusCode::INTERNAL_SERVER_ERROR, "InternalException")
-            }
+            ApiError::Auth(trainyard_auth::Error::TokenFile { .. }) => INTERNAL,
             ApiError::Auth(_) => (StatusCode::UNAUTHORIZED, "UnauthorizedException"),
-            ApiError::Objects(e) => match e {
-                Objects::InvalidBucket { .. } | Objects::InvalidKey { .. } | Objects::InvalidUri { .. } => {
+            ApiError::Objects(e) => objects_status(e),
+            ApiError::Jobs(e) => match e {
+                Jobs::InvalidRequest { .. } | Jobs::WrongState { .. } => {
                     (StatusCode::BAD_REQUEST, "ValidationException")
                 }
-                Objects::Upload { .. } => (StatusCode::BAD_REQUEST, "IncompleteBody"),
-                Objects::TooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "EntityTooLarge"),
-                Objects::Io { source: object_store::Error::NotFound { .. }, .. } => {
-                    (StatusCode::NOT_FOUND, "ResourceNotFoundException")
-                }
-                Objects::Store(e) => store_status(e),
-                Objects::Backend { .. } | Objects::Io { .. } => {
-                    (StatusCode::INTERNAL_SERVER_ERROR, "InternalException")
-                }
+                Jobs::Unsupported { .. } => (StatusCode::BAD_REQUEST, "UnsupportedOperationException"),
+                Jobs::Store(e) => store_status(e),
+                Jobs::Objects(e) => objects_status(e),
+                Jobs::InvalidTransition { .. } | Jobs::Io { .. } => INTERNAL,
             },
             ApiError::Bus(e) => match e {
                 Bus::Events(Events::InvalidPattern { .. }) => (StatusCode::BAD_REQUEST, "InvalidEventPatternException"),
@@ -78,13 +76,29 @@ impl ApiError {
     }
 }
 
+fn objects_status(error: &trainyard_objects::Error) -> (StatusCode, &'static str) {
+    use trainyard_objects::Error as Objects;
+    match error {
+        Objects::InvalidBucket { .. } | Objects::InvalidKey { .. } | Objects::InvalidUri { .. } => {
+            (StatusCode::BAD_REQUEST, "ValidationException")
+        }
+        Objects::Upload { .. } => (StatusCode::BAD_REQUEST, "IncompleteBody"),
+        Objects::TooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "EntityTooLarge"),
+        Objects::Io { source: object_store::Error::NotFound { .. }, .. } => {
+            (StatusCode::NOT_FOUND, "ResourceNotFoundException")
+        }
+        Objects::Store(e) => store_status(e),
+        Objects::Backend { .. } | Objects::Io { .. } => INTERNAL,
+    }
+}
+
 fn store_status(error: &trainyard_store::Error) -> (StatusCode, &'static str) {
     use trainyard_store::Error as Store;
     match error {
         Store::NotFound { .. } => (StatusCode::NOT_FOUND, "ResourceNotFoundException"),
         Store::AlreadyExists { .. } => (StatusCode::CONFLICT, "ResourceAlreadyExistsException"),
         Store::InUse { .. } => (StatusCode::CONFLICT, "ResourceInUseException"),
-        _ => (StatusCode::INTERNAL_SERVER_ERROR, "InternalException"),
+        _ => INTERNAL,
     }
 }
 

@@ -29,6 +29,7 @@ pub const MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
 pub struct AppState {
     pub bus: EventBus,
     pub objects: trainyard_objects::Objects,
+    pub jobs: trainyard_jobs::Jobs,
     pub auth: Authenticator,
 }
 
@@ -59,6 +60,11 @@ pub fn router(state: AppState) -> Router {
         .route("/archives/{name}", get(archives::describe).delete(archives::delete))
         .route("/replays", get(archives::list_replays).post(archives::start_replay))
         .route("/replays/{name}", get(archives::describe_replay))
+        .route("/training-jobs", get(training::list).post(training::create))
+        .route("/training-jobs/{name}", get(training::describe))
+        .route("/training-jobs/{name}/stop", post(training::stop))
+        .route("/training-jobs/{name}/logs", get(training::logs))
+        .route("/training-jobs/{name}/metrics", get(training::metrics))
         .route("/buckets", get(objects::list_buckets))
         .route(
             "/buckets/{bucket}",

@@ -40,6 +40,14 @@ pub enum Command {
         #[arg(long)]
         object_store: Option<String>,
     },
+    /// Training jobs (SageMaker's CreateTrainingJob contract).
+    #[command(subcommand)]
+    Jobs(JobsCommand),
+    /// Run a built-in algorithm under the SageMaker training contract (SM_* variables).
+    Algorithm {
+        /// linear-learner or gbdt
+        name: String,
+    },
     /// Buckets and objects, with s3://bucket/key URIs.
     #[command(subcommand)]
     Data(DataCommand),
@@ -366,5 +374,68 @@ pub enum DataCommand {
         uri: String,
         #[arg(long, short)]
         recursive: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum JobsCommand {
+    /// Create a training job from a CreateTrainingJob JSON body (as boto3 sends it) and/or flags.
+    CreateTraining {
+        /// The request body, JSON.
+        #[arg(long)]
+        file: Option<std::path::PathBuf>,
+        /// TrainingJobName.
+        #[arg(long)]
+        name: Option<String>,
+        /// A built-in algorithm (linear-learner, gbdt).
+        #[arg(long)]
+        algorithm: Option<String>,
+        /// A hyperparameter K=V (repeatable).
+        #[arg(long = "hyperparameter")]
+        hyperparameters: Vec<String>,
+        /// A channel NAME=s3://bucket/prefix (repeatable).
+        #[arg(long = "channel")]
+        channels: Vec<String>,
+        /// S3OutputPath.
+        #[arg(long)]
+        output_path: Option<String>,
+        /// MaxRuntimeInSeconds as a duration (e.g. 1h).
+        #[arg(long)]
+        max_runtime: Option<String>,
+        /// A metric definition NAME=REGEX (repeatable).
+        #[arg(long = "metric")]
+        metrics: Vec<String>,
+        /// Wait for the job to end (exit 0 Completed, 1 Failed or Stopped).
+        #[arg(long)]
+        wait: bool,
+    },
+    Describe {
+        name: String,
+    },
+    List {
+        /// InProgress, Completed, Failed, Stopping or Stopped.
+        #[arg(long)]
+        status: Option<String>,
+        #[arg(long, default_value_t = 50)]
+        limit: i64,
+    },
+    /// The job's output (stdout and stderr).
+    Logs {
+        name: String,
+        /// Follow until the job ends.
+        #[arg(long, short)]
+        follow: bool,
+    },
+    /// Every metric value the job reported.
+    Metrics {
+        name: String,
+    },
+    /// Wait for the job to end: exit 0 when Completed, 1 when Failed or Stopped.
+    Wait {
+        name: String,
+    },
+    /// Stop a job (SIGTERM, grace period, SIGKILL).
+    Stop {
+        name: String,
     },
 }

@@ -32,6 +32,8 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
     match cli.command {
         Command::Server { listen, object_store } => server(dir.clone(), listen, object_store).await,
         Command::Data(command) => crate::data::run(&client(), out, command).await,
+        Command::Jobs(command) => crate::jobs::run(&client(), out, command).await,
+        Command::Algorithm { name } => algorithm(&name),
         Command::Quickstart => crate::quickstart::run(cli.data_dir.clone()).await,
         Command::Bench(BenchCommand::Bus { events, clients, latency_samples }) => {
             crate::bench::bus(events, clients, latency_samples).await
@@ -70,6 +72,17 @@ async fn server(
     })
     .await
     .map_err(|e| Error::Failure(e.to_string()))
+}
+
+/// `trainyard algorithm NAME`: runs in the job's process, under the SM_* contract.
+fn algorithm(name: &str) -> Result<(), Error> {
+    if !trainyard_algorithms::ALGORITHMS.contains(&name) {
+        return Err(Error::Usage(format!(
+            "unknown algorithm {name:?} (known: {})",
+            trainyard_algorithms::ALGORITHMS.join(", ")
+        )));
+    }
+    trainyard_algorithms::run_from_environment(name).map_err(|e| Error::Failure(e.to_string()))
 }
 
 fn test_pattern(pattern: &str, event: &str) -> Result<(), Error> {

@@ -10,6 +10,7 @@ mod bench;
 mod client;
 mod commands;
 mod data;
+mod jobs;
 mod output;
 mod quickstart;
 mod time;

@@ -23,6 +23,14 @@ struct FileConfig {
     region: Option<String>,
     event_retention_hours: Option<u64>,
     delivery: Option<DeliveryFile>,
+    jobs: Option<JobsFile>,
+}
+
+#[derive(Debug, Default)]
+struct JobsFile {
+    concurrency: Option<usize>,
+    python: Option<String>,
+    stop_grace_secs: Option<u64>,
 }
 
 #[derive(Debug, Default)]
@@ -51,6 +59,12 @@ pub struct Config {
     /// `s3://` URL.
     pub object_store: Option<String>,
     pub bus: BusConfig,
+    /// Training jobs at once; more wait in `InProgress/Starting`.
+    pub job_concurrency: usize,
+    /// The Python interpreter for script-mode jobs.
+    pub python: String,
+    /// Seconds between SIGTERM and SIGKILL when a job is stopped.
+    pub stop_grace: Duration,
 }
 
 impl Config {
@@ -68,6 +82,10 @@ impl Config {
         let mut bus = BusConfig::default();
         let mut listen = file.listen.unwrap_or_else(|| DEFAULT_LISTEN.to_string());
         let mut object_store = file.object_store;
+        let jobs = file.jobs.unwrap_or_default();
+        let mut job_concurrency = jobs.concurrency.unwrap_or(2);
+        let mut python = jobs.python.unwrap_or_else(|| "python3".into());
+        let mut stop_grace = jobs.stop_grace_secs.unwrap_or(30);
         let mut retention_hours = file.event_retention_hours.unwrap_or(7 * 24);
         let mut concurrency = delivery.concurrency.unwrap_or(bus.concurrency);
         let mut function_concurrency = delivery.function_concurrency.unwrap_or(bus.function_concurrency);
@@ -88,6 +106,11 @@ impl Config {
             match key.as_str() {
                 "TRAINYARD_LISTEN" => listen = value.clone(),
                 "TRAINYARD_OBJECT_STORE" => object_store = Some(value.clone()),
+                "TRAINYARD_PYTHON" => python = value.clone(),
+                "TRAINYARD_JOB_CONCURRENCY" => {
+                    job_concurrency = number(&mut errors).map_or(job_concurrency, |n| n as usize)
+                }
+                "TRAINYARD_JOB_STOP_GRACE_SECS" => stop_grace = number(&mut errors).unwrap_or(stop_grace),
                 "TRAINYARD_ACCOUNT" => bus.account = value.clone(),
                 "TRAINYARD_REGION" => bus.region = value.clone(),
                 "TRAINYARD_EVENT_RETENTION_HOURS" => retention_hours = number(&mut errors).unwrap_or(retention_hours),
@@ -130,6 +153,12 @@ impl Config {
         if !(1..=1024).contains(&function_concurrency) {
             errors.push(format!("function concurrency {function_concurrency} must be 1-1024"));
         }
+        if !(1..=256).contains(&job_concurrency) {
+            errors.push(format!("job concurrency {job_concurrency} must be 1-256"));
+        }
+        if python.trim().is_empty() {
+            errors.push("python must name an interpreter".into());
+        }
         if base_ms == 0 || base_ms > max_ms {
             errors.push(format!("delivery backoff: base {base_ms} ms must be > 0 and <= max {max_ms} ms"));
         }
@@ -150,7 +179,15 @@ impl Config {
                 bus.max_backoff = Duration::from_millis(max_ms);
                 bus.http_timeout = Duration::from_secs(http_secs);
                 bus.event_retention = Duration::from_secs(retention_hours * 3600);
-                Ok(Config { data_dir, listen, object_store, bus })
+                Ok(Config {
+                    data_dir,
+                    listen,
+                    object_store,
+                    bus,
+                    job_concurrency,
+                    python,
+                    stop_grace: Duration::from_secs(stop_grace),
+                })
             }
             _ => Err(Error::Config { errors }),
         }
@@ -198,16 +235,36 @@ fn read_file(path: &Path, errors: &mut Vec<String>) -> FileConfig {
                 Some(n) => config.event_retention_hours = Some(n as u64),
                 None => wrong(errors, "a positive integer"),
             },
+            "jobs" => match value.as_table() {
+                Some(table) => config.jobs = Some(read_jobs(table, &file.to_string(), errors)),
+                None => wrong(errors, "a table"),
+            },
             "delivery" => match value.as_table() {
                 Some(table) => config.delivery = Some(read_delivery(table, &file.to_string(), errors)),
                 None => wrong(errors, "a table"),
             },
             _ => errors.push(format!(
-                "{file}: unknown key `{key}` (known: listen, object_store, account, region, event_retention_hours, [delivery])"
+                "{file}: unknown key `{key}` (known: listen, object_store, account, region, event_retention_hours, [delivery], [jobs])"
             )),
         }
     }
     config
+}
+
+fn read_jobs(table: &toml::Table, file: &str, errors: &mut Vec<String>) -> JobsFile {
+    let mut jobs = JobsFile::default();
+    for (key, value) in table {
+        match (key.as_str(), value) {
+            ("python", toml::Value::String(text)) => jobs.python = Some(text.clone()),
+            ("concurrency", toml::Value::Integer(n)) if *n > 0 => jobs.concurrency = Some(*n as usize),
+            ("stop_grace_secs", toml::Value::Integer(n)) if *n >= 0 => jobs.stop_grace_secs = Some(*n as u64),
+            ("python" | "concurrency" | "stop_grace_secs", _) => {
+                errors.push(format!("{file}: `jobs.{key}` has the wrong type or range: {value}"))
+            }
+            _ => errors.push(format!("{file}: unknown key `jobs.{key}` (known: concurrency, python, stop_grace_secs)")),
+        }
+    }
+    jobs
 }
 
 fn read_delivery(table: &toml::Table, file: &str, errors: &mut Vec<String>) -> DeliveryFile {

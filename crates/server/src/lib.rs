@@ -37,6 +37,8 @@ pub enum Error {
     Bus(#[from] trainyard_bus::Error),
     #[error(transparent)]
     Objects(#[from] trainyard_objects::Error),
+    #[error(transparent)]
+    Jobs(#[from] trainyard_jobs::Error),
     #[error("server error: {0}")]
     Serve(std::io::Error),
 }

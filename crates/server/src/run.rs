@@ -20,11 +20,17 @@ pub type Shutdown = std::pin::Pin<Box<dyn Future<Output = ()> + Send>>;
 
 /// Runs the server until `shutdown` resolves. `on_ready` gets the bound address once
 /// the API answers.
-pub async fn run(config: Config, shutdown: Shutdown, on_ready: impl FnOnce(SocketAddr)) -> Result<(), Error> {
-    let data_dir = &config.data_dir;
-    for dir in [data_dir.clone(), data_dir.join("objects"), data_dir.join("jobs")] {
+pub async fn run(mut config: Config, shutdown: Shutdown, on_ready: impl FnOnce(SocketAddr)) -> Result<(), Error> {
+    for dir in [config.data_dir.clone(), config.data_dir.join("objects"), config.data_dir.join("jobs")] {
         std::fs::create_dir_all(&dir).map_err(|source| Error::DataDir { path: dir.display().to_string(), source })?;
     }
+    // Invariant: paths handed to job processes (which run in their own directories)
+    // are absolute.
+    config.data_dir = config
+        .data_dir
+        .canonicalize()
+        .map_err(|source| Error::DataDir { path: config.data_dir.display().to_string(), source })?;
+    let data_dir = &config.data_dir;
     let token = trainyard_auth::load_or_create_token(&data_dir.join("admin.token"))?;
     let store = Store::open(&data_dir.join("trainyard.db")).await?;
     let listener = TcpListener::bind(config.listen)
@@ -57,7 +63,8 @@ pub async fn run(config: Config, shutdown: Shutdown, on_ready: impl FnOnce(Socke
         None => trainyard_objects::Objects::local(&data_dir.join("objects"), store.clone(), bus.clone())?,
         Some(url) => trainyard_objects::Objects::from_url(url, store.clone(), bus.clone())?,
     };
-    let router = trainyard_api::router(AppState { bus, objects, auth: Authenticator::new(&token) });
+    let jobs = trainyard_jobs::Jobs::open(store.clone(), objects.clone(), bus.clone(), jobs_config(&config)?).await?;
+    let router = trainyard_api::router(AppState { bus, objects, jobs, auth: Authenticator::new(&token) });
     on_ready(address);
     let served = axum::serve(listener, router).with_graceful_shutdown(shutdown).await;
     let _ = stop.send(true);
@@ -68,6 +75,31 @@ pub async fn run(config: Config, shutdown: Shutdown, on_ready: impl FnOnce(Socke
     let _ = std::fs::remove_file(data_dir.join("server.url"));
     store.close().await;
     served.map_err(Error::Serve)
+}
+
+fn jobs_config(config: &Config) -> Result<trainyard_jobs::JobsConfig, Error> {
+    let exe =
+        std::env::current_exe().map_err(|source| Error::DataDir { path: "the trainyard executable".into(), source })?;
+    let built_in_metrics = trainyard_algorithms::ALGORITHMS
+        .iter()
+        .flat_map(|a| {
+            trainyard_algorithms::default_metric_definitions(a)
+                .into_iter()
+                .map(move |(name, regex)| (a.to_string(), name, regex))
+        })
+        .collect();
+    Ok(trainyard_jobs::JobsConfig {
+        root: config.data_dir.join("jobs"),
+        venv_root: config.data_dir.join("venvs"),
+        concurrency: config.job_concurrency,
+        python: config.python.clone(),
+        algorithm_command: vec![exe.display().to_string(), "algorithm".into()],
+        built_in_algorithms: trainyard_algorithms::ALGORITHMS.iter().map(|a| a.to_string()).collect(),
+        built_in_metrics,
+        stop_grace: config.stop_grace,
+        account: config.bus.account.clone(),
+        region: config.bus.region.clone(),
+    })
 }
 
 fn write_atomically(path: &Path, text: &str) -> Result<(), Error> {

@@ -9,6 +9,7 @@ mod archives;
 mod error;
 mod events;
 mod functions;
+mod jobs;
 mod objects;
 mod records;
 mod rules;
@@ -22,6 +23,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::SqlitePool;
 
 pub use error::Error;
+pub use jobs::{MetricPoint, TrainingJobRecord};
 pub use objects::{Bucket, ObjectRecord};
 pub use records::*;
 

@@ -7,6 +7,7 @@ pub mod events;
 pub mod functions;
 pub mod objects;
 pub mod rules;
+pub mod training;
 
 use axum::extract::rejection::QueryRejection;
 use axum::extract::Query;

@@ -41,8 +41,21 @@ impl Server {
             async move { bus.run_deliveries(stopped).await }
         });
         let objects =
-            trainyard_objects::Objects::local(&dir.path().join("objects"), store_handle, bus.clone()).unwrap();
-        let router = trainyard_api::router(AppState { bus, objects, auth: Authenticator::new(TOKEN) });
+            trainyard_objects::Objects::local(&dir.path().join("objects"), store_handle.clone(), bus.clone()).unwrap();
+        let jobs_config = trainyard_jobs::JobsConfig {
+            root: dir.path().join("jobs"),
+            venv_root: dir.path().join("venvs"),
+            concurrency: 1,
+            python: "python3".into(),
+            algorithm_command: vec!["/bin/false".into()],
+            built_in_algorithms: vec![],
+            built_in_metrics: vec![],
+            stop_grace: Duration::from_secs(1),
+            account: "000000000000".into(),
+            region: "local".into(),
+        };
+        let jobs = trainyard_jobs::Jobs::open(store_handle, objects.clone(), bus.clone(), jobs_config).await.unwrap();
+        let router = trainyard_api::router(AppState { bus, objects, jobs, auth: Authenticator::new(TOKEN) });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         tokio::spawn(async move { axum::serve(listener, router).await });

@@ -45,6 +45,16 @@ struct PathNode {
     is_target: bool,
 }
 
+fn rank(op: &Op) -> u8 {
+    match op {
+        Op::Literal(_) | Op::EqualsIgnoreCase(_) => 0,
+        Op::Prefix(_) | Op::Suffix(_) | Op::PrefixIgnoreCase(_) | Op::SuffixIgnoreCase(_) | Op::Wildcard(_) => 1,
+        Op::Numeric(_) | Op::Cidr(_) => 2,
+        Op::AnythingBut(_) => 3,
+        Op::Exists(_) => 4,
+    }
+}
+
 impl Automaton {
     pub(crate) fn new() -> Automaton {
         Automaton { states: vec![State::default()], nodes: vec![PathNode::default()], ..Default::default() }
@@ -55,8 +65,10 @@ impl Automaton {
         if branch.iter().any(|c| c.ops.is_empty()) {
             return; // `[]` matches nothing, so neither does the conjunction.
         }
+        let mut sorted = branch.to_vec();
+        sorted.sort_by_key(|c| (c.ops.iter().map(rank).max().unwrap_or(0), c.path.clone()));
         let mut state = 0u32;
-        for cond in branch {
+        for cond in &sorted {
             let path = self.intern_path(&cond.path);
             let next_cond = u32::try_from(self.conds.len()).unwrap_or(u32::MAX);
             let cond_id = *self.conds.entry(cond.ops.clone()).or_insert(next_cond);

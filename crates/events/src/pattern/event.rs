@@ -148,7 +148,9 @@ pub(super) fn group_by_path(leaves: &mut [FlatLeaf<'_>], groups: &mut Vec<(u32, 
 }
 
 /// Queues `(state, constraint)` unless it was already queued for this event.
+pub static STATS: [std::sync::atomic::AtomicUsize; 4] = [const { std::sync::atomic::AtomicUsize::new(0) }; 4];
 pub(super) fn push(sc: &mut Scratch, state: u32, constraint: u32) {
+    STATS[0].fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     if sc.seen.insert((u64::from(state) << 32) | u64::from(constraint)) {
         sc.work.push((state, constraint));
     }

@@ -239,7 +239,12 @@ impl ValueIndex {
         }
         for extra in &self.extra {
             match (extra, leaf) {
-                (Extra::Numeric(set), Leaf::Num(x)) => set.stab_near(point(*x), hints, out),
+                (Extra::Numeric(set), Leaf::Num(x)) => {
+                    let before = out.len();
+                    set.stab_near(point(*x), hints, out);
+                    super::event::STATS[1].fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    super::event::STATS[2].fetch_add(out.len() - before, std::sync::atomic::Ordering::Relaxed);
+                }
                 (Extra::Prefix(m), Leaf::Str(s)) => m.prefixes_of(s, out),
                 (Extra::Suffix(m), Leaf::Str(s)) => m.suffixes_of(s, out),
                 (Extra::PrefixFold(m), Leaf::Str(_)) => m.prefixes_of(folded, out),

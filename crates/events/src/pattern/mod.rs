@@ -32,7 +32,7 @@
 mod affix;
 mod collections;
 mod compiled;
-mod event;
+pub mod event;
 mod index;
 mod interval;
 mod matcher;
@@ -49,6 +49,7 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use crate::Error;
+pub use event::STATS;
 pub use matcher::Matcher;
 use parse::{Cond, Node};
 

@@ -1,0 +1,181 @@
+//! The local executor's process handling: one training process in its own process
+//! group, its output captured line by line into the job log and the metric parser,
+//! stopped by request or by `MaxRuntimeInSeconds` with SIGTERM, a grace period, then
+//! SIGKILL.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::Utc;
+use nix::sys::signal::{killpg, Signal};
+use nix::unistd::Pid;
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::process::Command;
+use tokio::sync::{mpsc, watch};
+use trainyard_store::MetricPoint;
+
+use crate::metrics::MetricParser;
+
+/// Why a running job is being stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StopReason {
+    Requested,
+    MaxRuntime,
+}
+
+/// What to run.
+#[derive(Debug, Clone)]
+pub struct ProcessSpec {
+    pub program: PathBuf,
+    pub arguments: Vec<String>,
+    pub working_dir: PathBuf,
+    pub environment: BTreeMap<String, String>,
+}
+
+/// How the process ended.
+#[derive(Debug)]
+pub struct ProcessOutcome {
+    /// The exit code, or `None` when a signal ended it.
+    pub exit_code: Option<i32>,
+    pub stopped: Option<StopReason>,
+    /// The last lines the process wrote to stderr.
+    pub stderr_tail: Vec<String>,
+}
+
+const STDERR_TAIL_LINES: usize = 20;
+
+/// Appends a line to the job log (shared by both output streams).
+async fn log_line(log: &tokio::sync::Mutex<tokio::fs::File>, line: &str) {
+    let mut file = log.lock().await;
+    let _ = file.write_all(line.as_bytes()).await;
+    let _ = file.write_all(b"\n").await;
+}
+
+/// Runs the process to its end. `on_spawn` receives the process id (the process
+/// group id too). Metric values go to `metrics` as lines arrive.
+#[allow(clippy::too_many_arguments)]
+pub async fn run(
+    spec: &ProcessSpec,
+    log_path: &Path,
+    parser: Arc<MetricParser>,
+    metrics: mpsc::UnboundedSender<MetricPoint>,
+    mut stop: watch::Receiver<Option<StopReason>>,
+    max_runtime: Option<Duration>,
+    grace: Duration,
+    on_spawn: impl FnOnce(u32),
+) -> std::io::Result<ProcessOutcome> {
+    let log = tokio::fs::OpenOptions::new().create(true).append(true).open(log_path).await?;
+    let log = Arc::new(tokio::sync::Mutex::new(log));
+    let mut command = Command::new(&spec.program);
+    command
+        .args(&spec.arguments)
+        .current_dir(&spec.working_dir)
+        .env_clear()
+        .envs(inherited_environment())
+        .envs(&spec.environment)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .kill_on_drop(true);
+    let mut child = command.spawn()?;
+    let pid = child.id().unwrap_or(0);
+    on_spawn(pid);
+    let group = Pid::from_raw(pid as i32);
+    let tail = Arc::new(Mutex::new(VecDeque::with_capacity(STDERR_TAIL_LINES)));
+    let readers = [
+        child.stdout.take().map(|s| Box::new(s) as Box<dyn tokio::io::AsyncRead + Send + Unpin>),
+        child.stderr.take().map(|s| Box::new(s) as Box<dyn tokio::io::AsyncRead + Send + Unpin>),
+    ]
+    .into_iter()
+    .enumerate()
+    .filter_map(|(index, stream)| stream.map(|s| (index == 1, s)))
+    .map(|(is_stderr, stream)| {
+        let (log, parser, metrics, tail) = (Arc::clone(&log), Arc::clone(&parser), metrics.clone(), Arc::clone(&tail));
+        tokio::spawn(async move {
+            let mut lines = BufReader::new(stream).lines();
+            while let Ok(Some(line)) = lines.next_line().await {
+                log_line(&log, &line).await;
+                for point in parser.parse(&line, Utc::now()) {
+                    let _ = metrics.send(point);
+                }
+                if is_stderr {
+                    if let Ok(mut tail) = tail.lock() {
+                        if tail.len() == STDERR_TAIL_LINES {
+                            tail.pop_front();
+                        }
+                        tail.push_back(line);
+                    }
+                }
+            }
+        })
+    })
+    .collect::<Vec<_>>();
+
+    let deadline = async {
+        match max_runtime {
+            Some(limit) => tokio::time::sleep(limit).await,
+            None => std::future::pending().await,
+        }
+    };
+    let requested = async {
+        loop {
+            if let Some(reason) = *stop.borrow_and_update() {
+                return reason;
+            }
+            if stop.changed().await.is_err() {
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    let mut stopped = None;
+    let status = tokio::select! {
+        status = child.wait() => status?,
+        _ = deadline => { stopped = Some(StopReason::MaxRuntime); terminate(&mut child, group, grace).await? }
+        reason = requested => { stopped = Some(reason); terminate(&mut child, group, grace).await? }
+    };
+    // Invariant: nothing of the job outlives it (children the script left behind too).
+    let _ = killpg(group, Signal::SIGKILL);
+    for reader in readers {
+        let _ = tokio::time::timeout(Duration::from_secs(5), reader).await;
+    }
+    let stderr_tail = tail.lock().map(|t| t.iter().cloned().collect()).unwrap_or_default();
+    Ok(ProcessOutcome { exit_code: status.code(), stopped, stderr_tail })
+}
+
+/// SIGTERM to the group, up to `grace` to exit, then SIGKILL.
+async fn terminate(
+    child: &mut tokio::process::Child,
+    group: Pid,
+    grace: Duration,
+) -> std::io::Result<std::process::ExitStatus> {
+    let _ = killpg(group, Signal::SIGTERM);
+    match tokio::time::timeout(grace, child.wait()).await {
+        Ok(status) => status,
+        Err(_) => {
+            let _ = killpg(group, Signal::SIGKILL);
+            child.wait().await
+        }
+    }
+}
+
+/// The parts of the server's environment a training process may see: never the
+/// server's own `TRAINYARD_*` settings or tokens.
+fn inherited_environment() -> Vec<(String, String)> {
+    std::env::vars().filter(|(k, _)| !k.starts_with("TRAINYARD_") && !k.starts_with("SM_")).collect()
+}
+
+/// Whether a process (group leader) still exists.
+pub fn alive(pid: u32) -> bool {
+    pid > 0 && nix::sys::signal::kill(Pid::from_raw(pid as i32), None).is_ok()
+}
+
+/// Kills a whole process group left over from before a restart.
+pub fn kill_group(pid: u32) {
+    if pid > 0 {
+        let _ = killpg(Pid::from_raw(pid as i32), Signal::SIGKILL);
+    }
+}

@@ -1,0 +1,6 @@
+//! Training jobs with real processes, a real SQLite store, real object storage and
+//! the real event bus.
+
+mod harness;
+mod lifecycle;
+mod script_mode;
