@@ -8,3 +8,4 @@ mod harness;
 mod objects;
 mod put_events;
 mod rules;
+mod training;

@@ -3,5 +3,6 @@
 
 mod cli;
 mod crash;
+mod jobs;
 mod objects;
 mod process;
