@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use axum::routing::post;
 use serde_json::{json, Value};
-use tokio::sync::{oneshot, Notify};
+use tokio::sync::Notify;
 
 use crate::client::{Client, Error};
 
@@ -68,27 +68,8 @@ async fn wait_for(sink: &Sink, count: usize, limit: Duration) -> Result<(), Erro
 pub async fn bus(events: usize, clients: usize, latency_samples: usize) -> Result<(), Error> {
     let dir = std::env::temp_dir().join(format!("trainyard-bench-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
-    let flags = trainyard_server::Flags {
-        data_dir: Some(dir.clone()),
-        listen: Some("127.0.0.1:0".into()),
-        ..Default::default()
-    };
-    let environment =
-        std::env::vars().filter(|(k, _)| k.starts_with("TRAINYARD_") && k != "TRAINYARD_LISTEN").collect();
-    let config = trainyard_server::Config::load(&flags, &environment).map_err(|e| Error::Usage(e.to_string()))?;
-    let (stop, stopped) = oneshot::channel::<()>();
-    let (ready, address) = oneshot::channel();
-    let server = tokio::spawn(trainyard_server::run(
-        config,
-        Box::pin(async move {
-            let _ = stopped.await;
-        }),
-        move |address| {
-            let _ = ready.send(address);
-        },
-    ));
-    let address = address.await.map_err(|_| Error::Failure("the server did not start".into()))?;
-    let client = Arc::new(Client::new(Some(&format!("http://{address}")), None, &dir));
+    let server = crate::embedded::EmbeddedServer::start(&dir).await?;
+    let client = Arc::new(Client::new(Some(&server.url()), None, &dir));
     let base = Instant::now();
     let (sink_url, sink) = start_sink(base).await?;
     client.post("/rules", &json!({"Name": "bench", "EventPattern": {"source": ["bench"]}})).await?;
@@ -144,8 +125,7 @@ pub async fn bus(events: usize, clients: usize, latency_samples: usize) -> Resul
         percentile(&loaded, 0.5),
         percentile(&loaded, 0.99)
     );
-    let _ = stop.send(());
-    let _ = server.await;
+    server.stop().await;
     let _ = std::fs::remove_dir_all(&dir);
     Ok(())
 }

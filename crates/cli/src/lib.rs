@@ -10,6 +10,7 @@ mod bench;
 mod client;
 mod commands;
 mod data;
+mod embedded;
 mod jobs;
 mod output;
 mod quickstart;
