@@ -76,6 +76,23 @@ fn the_cli_drives_the_bus_end_to_end() {
     let listed: Value = serde_json::from_str(&run(&["events", "list", "--output", "json"])).unwrap();
     assert_eq!(listed["Events"][0]["Event"]["id"], id);
 
+    // `events tail` follows: a new event appears on its output.
+    let mut tail = std::process::Command::new(crate::process::binary())
+        .args(["events", "tail", "--output", "json"])
+        .env("TRAINYARD_DATA_DIR", dir.path())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let followed = run(&["events", "put", "--source", "late.app", "--detail-type", "Late", "--detail", "{}"]);
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(tail.stdout.take().unwrap()), &mut line).unwrap();
+    tail.kill().unwrap();
+    let _ = tail.wait();
+    let event: Value = serde_json::from_str(&line).unwrap();
+    assert_eq!(event["id"], followed.trim());
+    assert_eq!(event["source"], "late.app");
+
     // Validation errors are exit 2 and say what was wrong.
     let bad = cli(dir.path(), &["rules", "create", "bad", "--pattern", r#"{"source":"shop"}"#]);
     assert_eq!(bad.status.code(), Some(2));
