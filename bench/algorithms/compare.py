@@ -25,6 +25,7 @@ import argparse
 import json
 import os
 import re
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -101,6 +102,50 @@ def onnx_auc(model_path, x, y):
     return roc_auc_score(y, probabilities[:, 1])
 
 
+def busy_cpu_seconds():
+    """CPU seconds the whole machine has spent busy (all processes), from /proc/stat."""
+    try:
+        with open("/proc/stat") as f:
+            fields = [int(v) for v in f.readline().split()[1:9]]
+    except OSError:
+        return 0.0
+    return (sum(fields) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")
+
+
+def own_cpu_seconds():
+    import resource
+
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+class Load:
+    """Measures the share of the machine's CPUs that other processes used during a block:
+    this machine is shared, and OpenMP-based libraries slow down sharply when a core is taken."""
+
+    def __enter__(self):
+        self.start = (time.perf_counter(), busy_cpu_seconds(), own_cpu_seconds())
+        return self
+
+    def __exit__(self, *exc):
+        wall, busy, own = (time.perf_counter() - self.start[0], busy_cpu_seconds() - self.start[1],
+                           own_cpu_seconds() - self.start[2])
+        self.other = max(0.0, busy - own) / max(wall * (os.cpu_count() or 1), 1e-9)
+
+
+def wait_for_quiet(limit_seconds):
+    """Waits (up to a limit) until other processes use under 10% of the CPUs for two seconds."""
+    deadline = time.perf_counter() + limit_seconds
+    quiet = 0
+    while time.perf_counter() < deadline and quiet < 2:
+        with Load() as load:
+            time.sleep(1.0)
+        quiet = quiet + 1 if load.other < 0.10 else 0
+    if quiet < 2:
+        log("machine still busy; measuring anyway")
+
+
 def timed_fit(fit):
     start = time.perf_counter()
     model = fit()
@@ -115,6 +160,9 @@ def main():
     parser.add_argument("--linear-rows", type=int, default=200_000)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--quiet-wait", type=float, default=120.0,
+                        help="seconds to wait, before each timed run, for other processes to go idle")
     parser.add_argument("--work", default=os.path.join(tempfile.gettempdir(), "trainyard-bench-algorithms"))
     args = parser.parse_args()
     for var in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"):
@@ -137,53 +185,84 @@ def main():
     n_lin = min(args.linear_rows, args.rows)
     write_csv(os.path.join(data_dir, f"train-{n_lin}", "train.csv"), x[:n_lin], y[:n_lin])
     runs = os.path.join(args.work, "runs")
-    rows = []
 
-    log("ours: gbdt")
-    hps = dict(objective="binary:logistic", num_round=100, max_depth=6, eta=0.1, max_bin=255, nthread=t)
-    total, load, train, model = run_ours(args.binary, "gbdt", os.path.join(data_dir, "train"), hps, runs)
-    rows.append(("trainyard gbdt", args.rows, train, total, load, onnx_auc(model, xt, yt)))
+    # name -> (train rows, [fit seconds], [total seconds], [other processes' CPU share], test AUC of the last run)
+    results = {}
 
+    def record(name, n, fit, auc, other, total=None):
+        entry = results.setdefault(name, (n, [], [], [], None))
+        entry[1].append(fit)
+        entry[3].append(other)
+        if total is not None:
+            entry[2].append(total)
+        results[name] = entry[:4] + (auc,)
+
+    gbdt_hps = dict(objective="binary:logistic", num_round=100, max_depth=6, eta=0.1, max_bin=255, nthread=t)
     with threadpool_limits(limits=t):
-        log("LightGBM")
-        for leaves in (31, 64):
-            params = dict(objective="binary", max_depth=6, num_leaves=leaves, learning_rate=0.1, num_threads=t,
-                          max_bin=255, verbose=-1, seed=args.seed)
-            booster, fit = timed_fit(lambda: lgb.train(params, lgb.Dataset(x, y), num_boost_round=100))
-            name = "LightGBM" + (" (num_leaves=64)" if leaves == 64 else "")
-            rows.append((name, args.rows, fit, None, None, roc_auc_score(yt, booster.predict(xt))))
+        # Interleaved repetitions, so that a slow spell of a shared machine hits all alike.
+        for rep in range(args.repeat):
+            log(f"repetition {rep + 1}/{args.repeat}: trainyard gbdt")
+            wait_for_quiet(args.quiet_wait)
+            with Load() as load:
+                total, _, fit, model = run_ours(args.binary, "gbdt", os.path.join(data_dir, "train"), gbdt_hps, runs)
+            record("trainyard gbdt", args.rows, fit, onnx_auc(model, xt, yt), load.other, total)
 
-        log("sklearn HistGradientBoostingClassifier")
-        hgb = HistGradientBoostingClassifier(max_iter=100, max_depth=6, learning_rate=0.1, max_bins=255,
-                                             early_stopping=False, random_state=args.seed)
-        hgb, fit = timed_fit(lambda: hgb.fit(x, y))
-        rows.append(("sklearn HistGradientBoosting", args.rows, fit, None, None,
-                     roc_auc_score(yt, hgb.predict_proba(xt)[:, 1])))
+            for leaves in (31, 64):
+                log(f"repetition {rep + 1}/{args.repeat}: LightGBM num_leaves={leaves}")
+                params = dict(objective="binary", max_depth=6, num_leaves=leaves, learning_rate=0.1, num_threads=t,
+                              max_bin=255, verbose=-1, seed=args.seed)
+                wait_for_quiet(args.quiet_wait)
+                with Load() as load:
+                    booster, fit = timed_fit(lambda: lgb.train(params, lgb.Dataset(x, y), num_boost_round=100))
+                name = "LightGBM" + (" (num_leaves=64)" if leaves == 64 else "")
+                record(name, args.rows, fit, roc_auc_score(yt, booster.predict(xt)), load.other)
 
-        log("ours: linear-learner")
-        hps = dict(predictor_type="binary_classifier", nthread=t)
-        total, load, train, model = run_ours(args.binary, "linear-learner",
-                                             os.path.join(data_dir, f"train-{n_lin}"), hps, runs)
-        rows.append(("trainyard linear-learner", n_lin, train, total, load, onnx_auc(model, xt, yt)))
+            log(f"repetition {rep + 1}/{args.repeat}: sklearn HistGradientBoostingClassifier")
+            hgb = HistGradientBoostingClassifier(max_iter=100, max_depth=6, learning_rate=0.1, max_bins=255,
+                                                 early_stopping=False, random_state=args.seed)
+            wait_for_quiet(args.quiet_wait)
+            with Load() as load:
+                hgb, fit = timed_fit(lambda: hgb.fit(x, y))
+            record("sklearn HistGradientBoosting", args.rows, fit, roc_auc_score(yt, hgb.predict_proba(xt)[:, 1]),
+                   load.other)
 
-        log("sklearn LogisticRegression")
-        lr, fit = timed_fit(lambda: LogisticRegression(max_iter=100).fit(x[:n_lin], y[:n_lin]))
-        rows.append(("sklearn LogisticRegression", n_lin, fit, None, None,
-                     roc_auc_score(yt, lr.predict_proba(xt)[:, 1])))
+            log(f"repetition {rep + 1}/{args.repeat}: trainyard linear-learner")
+            hps = dict(predictor_type="binary_classifier", nthread=t)
+            wait_for_quiet(args.quiet_wait)
+            with Load() as load:
+                total, _, fit, model = run_ours(args.binary, "linear-learner",
+                                                os.path.join(data_dir, f"train-{n_lin}"), hps, runs)
+            record("trainyard linear-learner", n_lin, fit, onnx_auc(model, xt, yt), load.other, total)
+
+            log(f"repetition {rep + 1}/{args.repeat}: sklearn LogisticRegression")
+            wait_for_quiet(args.quiet_wait)
+            with Load() as load:
+                lr, fit = timed_fit(lambda: LogisticRegression(max_iter=100).fit(x[:n_lin], y[:n_lin]))
+            record("sklearn LogisticRegression", n_lin, fit, roc_auc_score(yt, lr.predict_proba(xt)[:, 1]), load.other)
         blas = [(i.get("internal_api"), i.get("num_threads"), i.get("architecture")) for i in threadpool_info()]
 
-    lgb_fit, lgb_auc = rows[1][2], rows[1][5]
-    print(f"Synthetic binary classification, {args.rows} training rows x 28 features, "
-          f"{args.test_rows} test rows, {t} threads; 100 trees, max_depth 6, eta 0.1, 255 bins.")
+    median = statistics.median
+    lgb_fit, lgb_auc = median(results["LightGBM"][1]), results["LightGBM"][4]
+    lr_fit, lr_auc = median(results["sklearn LogisticRegression"][1]), results["sklearn LogisticRegression"][4]
+    print(f"Synthetic binary classification (make_classification, seed {args.seed}): {args.rows} training rows x 28 "
+          f"features, {args.test_rows} test rows; {t} threads. Trees: 100 rounds, max_depth 6, learning rate 0.1, "
+          f"255 bins. Times are medians of {args.repeat} interleaved runs (min-max in brackets).")
     print()
-    print("| model | train rows | fit s (no CSV) | total s (with CSV) | CSV load s | test AUC | fit vs LightGBM | AUC - LightGBM |")
+    print("| model | train rows | fit s, no CSV | total s, with CSV | test AUC | fit time vs reference "
+          "| AUC - reference | other load |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|")
-    for name, n, fit, total, load, auc in rows:
-        fmt = lambda v: "" if v is None else f"{v:.2f}"
-        ratio = f"{fit / lgb_fit:.2f}x" if "gbdt" in name.lower() or "GradientBoosting" in name or "LightGBM" in name else ""
-        diff = f"{auc - lgb_auc:+.4f}" if ratio else ""
-        print(f"| {name} | {n} | {fit:.2f} | {fmt(total)} | {fmt(load)} | {auc:.4f} | {ratio} | {diff} |")
+    for name, (n, fits, totals, others, auc) in results.items():
+        linear = "linear" in name.lower() or "Logistic" in name
+        ref_fit, ref_auc = (lr_fit, lr_auc) if linear else (lgb_fit, lgb_auc)
+        span = lambda v: f"{median(v):.2f} [{min(v):.2f}-{max(v):.2f}]" if v else ""
+        print(f"| {name} | {n} | {span(fits)} | {span(totals)} | {auc:.4f} | {median(fits) / ref_fit:.2f}x | "
+              f"{auc - ref_auc:+.4f} | {100 * median(others):.0f}% |")
     print()
+    print("Reference: LightGBM (max_depth 6, default num_leaves 31) for trees, sklearn LogisticRegression for "
+          "linear models. Ours: fit = the `train_seconds` of its `#timing` line (binning included, CSV parsing "
+          "excluded); total = wall time of the process. Test AUC of ours from onnxruntime on model.onnx. "
+          "Other load: median share of the machine's CPUs used by other processes during the timed runs "
+          "(the machine is shared; OpenMP libraries slow down sharply when it is not near 0%).")
     print(f"threadpools: {blas}")
 
 

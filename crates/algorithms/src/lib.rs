@@ -23,7 +23,6 @@ mod metrics;
 mod model;
 mod onnx;
 mod parallel;
-mod prof;
 mod rng;
 mod task;
 

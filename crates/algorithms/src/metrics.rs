@@ -73,7 +73,7 @@ pub enum Truth<'a> {
 pub fn compute(metric: Metric, truth: Truth<'_>, outputs: &[f64]) -> f64 {
     match truth {
         Truth::Values(y) => regression(metric, y, outputs),
-        Truth::Classes(y) if y.is_empty() => f64::NAN,
+        Truth::Classes([]) => f64::NAN,
         Truth::Classes(y) => {
             let k = outputs.len() / y.len();
             if k <= 1 {

@@ -99,8 +99,6 @@ pub(crate) struct BinnedMatrix {
     pub n_features: usize,
     /// Bin of row `i`, feature `f` at `f * n_rows + i`.
     pub bins: Vec<u8>,
-    /// Number of bins of each feature (≤ 256).
-    pub n_bins: Vec<usize>,
 }
 
 impl BinnedMatrix {
@@ -127,8 +125,7 @@ impl BinnedMatrix {
                 });
             }
         });
-        let n_bins = (0..nf).map(|f| cuts.n_bins(f)).collect();
-        BinnedMatrix { n_rows: n, n_features: nf, bins, n_bins }
+        BinnedMatrix { n_rows: n, n_features: nf, bins }
     }
 
     /// The bins of feature `f`, one per row.
@@ -184,7 +181,7 @@ mod tests {
                 assert!(b == 0 || x > cuts.cuts[f][b - 1]);
             }
         }
-        assert_eq!(m.n_bins, vec![4, 3]); // feature 1 has 3 distinct values
+        assert_eq!((cuts.n_bins(0), cuts.n_bins(1)), (4, 3)); // feature 1 has 3 distinct values
         assert_eq!(m.column(1), &[2, 1, 1, 0]);
         assert_eq!(midpoint(1.0, f32::from_bits(1.0f32.to_bits() + 1)), 1.0);
     }

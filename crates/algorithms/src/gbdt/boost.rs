@@ -46,10 +46,8 @@ pub fn train_gbdt_with(
         }
     }
     let (k, threads) = (task.width(), params.nthread.max(1));
-    let t0 = std::time::Instant::now();
     let cuts = BinCuts::fit(train, params.max_bin, threads);
     let matrix = BinnedMatrix::new(train, &cuts, threads);
-    crate::prof::add(5, t0);
     let base_scores = base_scores(params.objective, train, &task);
     let mut tr = Scored::new(train, &task, &base_scores);
     let mut va = valid.map(|v| Scored::new(v, &task, &base_scores));
@@ -74,9 +72,7 @@ pub fn train_gbdt_with(
     let mut best: Option<(usize, f64)> = None;
     let mut pending: Option<(usize, String)> = None;
     for round in 0..params.num_round {
-        let t0 = std::time::Instant::now();
         let loss = gradients(params.objective, &tr, k, threads, &mut gpair);
-        crate::prof::add(3, t0);
         if let Some((r, rest)) = pending.take() {
             print_round(log, eval, fused_metric(eval, loss, train.n_rows), &rest, r);
         }
@@ -92,7 +88,6 @@ pub fn train_gbdt_with(
             let all_rows = rows.len() == train.n_rows;
             let (tree, leaves) =
                 tree::grow(&builder, &cuts, &mut rows, &mut ordered, all_rows, &mut partitioner, &grow_params);
-            let t0 = std::time::Instant::now();
             if rows.len() == train.n_rows {
                 for leaf in &leaves {
                     for &r in &rows[leaf.start..leaf.end] {
@@ -102,7 +97,6 @@ pub fn train_gbdt_with(
             } else {
                 add_tree(&mut tr.margins, k, c, threads, |i| tree.predict_binned(&matrix, i));
             }
-            crate::prof::add(4, t0);
             if let Some(va) = va.as_mut() {
                 add_tree(&mut va.margins, k, c, threads, |i| tree.predict(va.ds.row(i)));
             }
@@ -148,7 +142,6 @@ pub fn train_gbdt_with(
         sets.push(("validation", va.truth(problem), outputs(&va.margins, problem, k)));
     }
     let final_metrics = metrics::report_final(log, problem, &sets);
-    crate::prof::dump();
     let model = GbdtModel { task, n_features: train.n_features, base_scores, trees, rounds };
     Ok((model, final_metrics))
 }

@@ -21,6 +21,9 @@ pub(crate) type Histogram = Vec<FeatureHistogram>;
 /// Features accumulated in one pass over a node's rows.
 const GROUP: usize = 4;
 
+/// Histogram cell updates below which a build runs on the calling thread.
+const MIN_PARALLEL_WORK: usize = 1 << 20;
+
 /// Rows per task below which a node is not split into row chunks.
 const MIN_TASK_ROWS: usize = 32 * 1024;
 
@@ -45,7 +48,9 @@ impl HistogramBuilder<'_> {
     /// One histogram per node, built in parallel over (node, feature group, row chunk)
     /// tasks. Partial sums are added in a fixed order, so results do not depend on timing.
     pub fn build(&self, nodes: &[NodeRows<'_>]) -> Vec<Histogram> {
-        let threads = self.threads.max(1);
+        let work: usize = nodes.iter().map(|n| n.rows.len()).sum::<usize>() * self.features.len();
+        // Below about a millisecond of work, starting threads costs more than it saves.
+        let threads = if work < MIN_PARALLEL_WORK { 1 } else { self.threads.max(1) };
         let groups: Vec<&[usize]> = self.features.chunks(GROUP).collect();
         let per_node_tasks = nodes.len() * groups.len();
         let mut tasks = Vec::new();

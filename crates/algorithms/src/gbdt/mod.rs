@@ -20,6 +20,10 @@ use crate::hyperparameters::Hyperparameters;
 use crate::metrics::Metric;
 use crate::task::{Predictions, ProblemType, Task};
 
+/// Deepest trees allowed: depth-wise growth keeps a histogram per open node, so memory
+/// grows as 2^depth × features × 4 KiB at worst.
+pub const MAX_DEPTH: usize = 12;
+
 /// XGBoost's learning objectives.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Objective {
@@ -110,7 +114,7 @@ impl GbdtParams {
         };
         let params = GbdtParams {
             num_round: hp.usize(&["num_round"], d.num_round, 1, 100_000)?,
-            max_depth: hp.usize(&["max_depth"], d.max_depth, 0, 16)?,
+            max_depth: hp.usize(&["max_depth"], d.max_depth, 0, MAX_DEPTH)?,
             eta: hp.f64(&["eta", "learning_rate"], d.eta, unit, "in (0, 1]")?,
             objective,
             num_class: hp.optional_usize(&["num_class"], 2, 10_000)?,
@@ -132,8 +136,23 @@ impl GbdtParams {
         Ok(params)
     }
 
-    /// Cross-parameter checks (also run by [`train_gbdt`] for library callers).
+    /// Range and cross-parameter checks (also run by [`train_gbdt`] for library callers).
     pub fn validate(&self) -> Result<()> {
+        let unit = |v: f64| v > 0.0 && v <= 1.0;
+        let checks = [
+            ("num_round", self.num_round >= 1, ">= 1"),
+            ("max_depth", self.max_depth <= MAX_DEPTH, "<= 12"),
+            ("eta", unit(self.eta), "in (0, 1]"),
+            ("subsample", unit(self.subsample), "in (0, 1]"),
+            ("colsample_bytree", unit(self.colsample_bytree), "in (0, 1]"),
+            ("min_child_weight", self.min_child_weight >= 0.0, ">= 0"),
+            ("lambda", self.lambda >= 0.0, ">= 0"),
+            ("gamma", self.gamma >= 0.0, ">= 0"),
+            ("max_bin", (2..=256).contains(&self.max_bin), "in [2, 256]"),
+        ];
+        if let Some((name, _, expect)) = checks.iter().find(|(_, ok, _)| !ok) {
+            return Err(Error::hp(name, format!("must be {expect}")));
+        }
         match (self.objective, self.num_class) {
             (Objective::MultiSoftprob, None) => Err(Error::hp("num_class", "is required for multi:softprob")),
             (Objective::MultiSoftprob, Some(_)) | (_, None) => Ok(()),

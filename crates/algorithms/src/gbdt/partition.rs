@@ -12,6 +12,9 @@ use super::binning::BinnedMatrix;
 use super::histogram::GradPair;
 use crate::parallel;
 
+/// Rows below which a partition runs on the calling thread.
+const MIN_PARALLEL_ROWS: usize = 64 * 1024;
+
 /// Rows per task below which a node's range is not split into chunks.
 const MIN_TASK_ROWS: usize = 16 * 1024;
 
@@ -84,7 +87,8 @@ impl Partitioner {
         let mut order: Vec<usize> = (0..jobs.len()).collect();
         order.sort_unstable_by_key(|&j| jobs[j].start);
         let total: usize = jobs.iter().map(|j| j.end - j.start).sum();
-        let size = MIN_TASK_ROWS.max(total.div_ceil(threads.max(1) * 4));
+        let threads = if total < MIN_PARALLEL_ROWS { 1 } else { threads.max(1) };
+        let size = MIN_TASK_ROWS.max(total.div_ceil(threads * 4));
 
         // Phase 1: carve the scratch buffers into per-chunk slices (jobs ascending by start).
         let (mut left, mut left_g) = (&mut self.left[..], &mut self.left_g[..]);

@@ -36,11 +36,10 @@ fn fits_xor_and_generalises() {
     assert!(first.starts_with("#metric train:logloss=") && first.ends_with(" round=1"), "{first}");
     assert_eq!(log.lines().filter(|l| l.contains(" round=")).count(), 30);
     // The fused per-round train loss equals a direct evaluation of the last round.
-    let last_round = log.lines().filter(|l| l.contains(" round=30")).next().unwrap();
+    let last_round = log.lines().find(|l| l.contains(" round=30")).unwrap();
     let fin = log.lines().last().unwrap();
-    let value = |line: &str, key: &str| -> f64 {
-        line.split(' ').find_map(|t| t.strip_prefix(key)).unwrap().parse().unwrap()
-    };
+    let value =
+        |line: &str, key: &str| -> f64 { line.split(' ').find_map(|t| t.strip_prefix(key)).unwrap().parse().unwrap() };
     // (The per-round value comes from single-precision probabilities.)
     assert!((value(last_round, "train:logloss=") - value(fin, "train:logloss=")).abs() < 2e-6, "{log}");
 }

@@ -105,9 +105,7 @@ pub(crate) fn grow(
     let mut tree = Tree { nodes: vec![Node::Leaf { value: 0.0 }] };
     let mut leaves = Vec::new();
     let root = NodeRows { rows, gpair, all_rows };
-    let t0 = std::time::Instant::now();
     let root_hist = if p.max_depth > 0 { builder.build(&[root]).pop() } else { None };
-    crate::prof::add(0, t0);
     let mut level = vec![Open { node: 0, start: 0, end: rows.len(), g, h, hist: root_hist }];
     for depth in 0..=p.max_depth {
         let mut splits = Vec::new();
@@ -127,11 +125,12 @@ pub(crate) fn grow(
         }
         let jobs: Vec<Job> =
             splits.iter().map(|(o, s)| Job { start: o.start, end: o.end, feature: s.feature, bin: s.bin }).collect();
-        let t0 = std::time::Instant::now();
         let lefts = partitioner.partition(&jobs, rows, gpair, builder.matrix, builder.threads);
-        crate::prof::add(2, t0);
         let children_split = depth + 1 < p.max_depth;
         let mut next: Vec<Open> = Vec::new();
+        // Histograms to build: (index in `next`, sibling whose parent histogram it is
+        // subtracted from, whether the built histogram itself is kept).
+        let mut builds: Vec<(usize, Option<usize>, bool)> = Vec::new();
         for ((open, split), left_count) in splits.into_iter().zip(lefts) {
             let (left, right) = (tree.nodes.len(), tree.nodes.len() + 1);
             let threshold = cuts.cuts[split.feature][split.bin as usize];
@@ -142,25 +141,38 @@ pub(crate) fn grow(
             let l = Open { node: left, start: open.start, end: mid, g: split.left_g, h: split.left_h, hist: None };
             let r = Open { node: right, start: mid, end: open.end, g: rg, h: rh, hist: None };
             let (small, large) = if l.end - l.start <= r.end - r.start { (l, r) } else { (r, l) };
-            // The parent's histogram becomes the larger child's after subtracting the smaller one's.
-            let large = Open { hist: open.hist.filter(|_| children_split), ..large };
-            next.extend([small, large]);
+            let (i, j) = (next.len(), next.len() + 1);
+            // Only children that may split need a histogram. The larger child's is always the
+            // parent's minus the smaller one's, which is the only one built.
+            match (children_split && splittable(&small, p), children_split && splittable(&large, p)) {
+                (small_ok, true) => {
+                    builds.push((i, Some(j), small_ok));
+                    next.extend([small, Open { hist: open.hist, ..large }]);
+                }
+                (small_ok, false) => {
+                    if small_ok {
+                        builds.push((i, None, true));
+                    }
+                    next.extend([small, large]);
+                }
+            }
         }
-        if children_split && !next.is_empty() {
-            // Invariant: `next` holds (smaller, larger) sibling pairs.
-            let nodes: Vec<NodeRows<'_>> = next
+        if !builds.is_empty() {
+            let nodes: Vec<NodeRows<'_>> = builds
                 .iter()
-                .step_by(2)
-                .map(|o| NodeRows { rows: &rows[o.start..o.end], gpair: &gpair[o.start..o.end], all_rows: false })
+                .map(|&(i, _, _)| {
+                    let o = &next[i];
+                    NodeRows { rows: &rows[o.start..o.end], gpair: &gpair[o.start..o.end], all_rows: false }
+                })
                 .collect();
-            let t0 = std::time::Instant::now();
             let hists = builder.build(&nodes);
-            crate::prof::add(1, t0);
-            for (pair, hist) in next.chunks_mut(2).zip(hists) {
-                if let Some(parent) = pair[1].hist.as_mut() {
+            for ((i, sibling, keep), hist) in builds.into_iter().zip(hists) {
+                if let Some(parent) = sibling.and_then(|j| next[j].hist.as_mut()) {
                     histogram::subtract(parent, &hist, builder.features);
                 }
-                pair[0].hist = Some(hist);
+                if keep {
+                    next[i].hist = Some(hist);
+                }
             }
         }
         if next.is_empty() {
@@ -169,6 +181,11 @@ pub(crate) fn grow(
         level = next;
     }
     (tree, leaves)
+}
+
+/// Whether a node can be split at all (two rows, and room for `min_child_weight` on each side).
+fn splittable(o: &Open, p: &GrowParams) -> bool {
+    o.end - o.start >= 2 && o.h >= 2.0 * p.min_child_weight
 }
 
 /// XGBoost's leaf weight `-G / (H + lambda)`, scaled by the learning rate.
@@ -188,7 +205,7 @@ fn best_split(
     cuts: &BinCuts,
     p: &GrowParams,
 ) -> Option<Split> {
-    if open.end - open.start < 2 || open.h < 2.0 * p.min_child_weight {
+    if !splittable(open, p) {
         return None;
     }
     let parent = score(open.g, open.h, p.lambda);
@@ -197,7 +214,7 @@ fn best_split(
         let bins = &hist[f];
         let (mut gl, mut hl) = (0.0, 0.0);
         // Invariant: the last bin cannot be a split point (nothing would go right).
-        for (b, cell) in bins.iter().enumerate().take(cuts.cuts[f].len()) {
+        for (b, cell) in bins.iter().enumerate().take(cuts.n_bins(f) - 1) {
             gl += cell[0];
             hl += cell[1];
             let hr = open.h - hl;
@@ -244,8 +261,8 @@ mod tests {
         let m = BinnedMatrix::new(&ds, &cuts, 1);
         let p = GrowParams { max_depth: 2, eta: 1.0, lambda: 0.0, gamma: 0.0, min_child_weight: 1.0 };
         let tree = grow_all(&m, &cuts, &gpair, &p);
-        for i in 0..400 {
-            let want = -gpair[i][0];
+        for (i, gp) in gpair.iter().enumerate() {
+            let want = -gp[0];
             assert!((tree.predict(ds.row(i)) - want).abs() < 1e-6, "row {i}");
             assert_eq!(tree.predict(ds.row(i)), tree.predict_binned(&m, i));
         }

@@ -69,7 +69,7 @@ impl LinearParams {
             normalize_data: hp.bool("normalize_data", d.normalize_data)?,
             nthread: hp.nthread()?,
         };
-        let feature_dim = hp.optional_usize(&["feature_dim"], 1, usize::MAX >> 1)?;
+        let feature_dim = hp.optional_usize(&["feature_dim"], 1, 100_000_000)?;
         params.validate()?;
         Ok((params, feature_dim))
     }
@@ -134,21 +134,24 @@ impl LinearModel {
     }
 
     /// Metric inputs for a data set: values, positive-class or class probabilities.
-    fn outputs(&self, ds: &Dataset) -> Vec<f64> {
-        let mut z = vec![0.0; self.intercepts.len()];
-        let mut out = Vec::with_capacity(ds.n_rows * z.len());
-        for i in 0..ds.n_rows {
-            self.scores(ds.row(i), &mut z);
-            match self.task.problem {
-                ProblemType::Regression => out.push(z[0]),
-                ProblemType::BinaryClassification => out.push(sigmoid(z[0])),
-                ProblemType::MulticlassClassification => {
-                    softmax_in_place(&mut z);
-                    out.extend_from_slice(&z);
+    fn outputs(&self, ds: &Dataset, threads: usize) -> Vec<f64> {
+        let parts = crate::parallel::map_ranges(ds.n_rows, threads, |rows| {
+            let mut z = vec![0.0; self.intercepts.len()];
+            let mut out = Vec::with_capacity(rows.len() * z.len());
+            for i in rows {
+                self.scores(ds.row(i), &mut z);
+                match self.task.problem {
+                    ProblemType::Regression => out.push(z[0]),
+                    ProblemType::BinaryClassification => out.push(sigmoid(z[0])),
+                    ProblemType::MulticlassClassification => {
+                        softmax_in_place(&mut z);
+                        out.extend_from_slice(&z);
+                    }
                 }
             }
-        }
-        out
+            out
+        });
+        parts.concat()
     }
 }
 
@@ -175,7 +178,7 @@ pub fn train_linear_with(
             return Err(Error::data(format!("validation has {} features, train {}", v.n_features, train.n_features)));
         }
     }
-    let (k, f) = (task.width(), train.n_features);
+    let (k, f, threads) = (task.width(), train.n_features, params.nthread.max(1));
     let targets = task.encode(train);
     let (label_mean, label_scale) = match (problem, params.normalize_data) {
         (ProblemType::Regression, true) => {
@@ -197,7 +200,7 @@ pub fn train_linear_with(
         },
         standardizer: Standardizer::fit(train, params.normalize_data),
         l2: params.l2,
-        threads: params.nthread.max(1),
+        threads,
     };
     let eval = Metric::for_problem(problem)[0];
     let build = |theta: &[f64], epochs: usize| {
@@ -229,16 +232,16 @@ pub fn train_linear_with(
             };
             let mut line = vec![metrics::format_pairs("train", &[(eval, train_metric)])];
             if let (Some(v), Some(vt)) = (valid, &valid_targets) {
-                let value = metrics::compute(eval, truth_of(problem, v, vt), &build(t, epoch).outputs(v));
+                let value = metrics::compute(eval, truth_of(problem, v, vt), &build(t, epoch).outputs(v, threads));
                 line.push(metrics::format_pairs("validation", &[(eval, value)]));
             }
             let _ = writeln!(log, "#metric {} epoch={epoch}", line.join(" "));
         },
     );
     let model = build(&theta, epochs);
-    let mut sets = vec![("train", truth_of(problem, train, &targets), model.outputs(train))];
+    let mut sets = vec![("train", truth_of(problem, train, &targets), model.outputs(train, threads))];
     if let (Some(v), Some(vt)) = (valid, &valid_targets) {
-        sets.push(("validation", truth_of(problem, v, vt), model.outputs(v)));
+        sets.push(("validation", truth_of(problem, v, vt), model.outputs(v, threads)));
     }
     let final_metrics = metrics::report_final(log, problem, &sets);
     Ok((model, final_metrics))

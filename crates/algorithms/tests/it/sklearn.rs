@@ -65,8 +65,14 @@ const ORT_CHECK: &str = r#"
 import json, sys
 import numpy as np
 import onnxruntime as ort
+try:
+    import onnx  # optional: the ONNX checker, where the package is installed
+except ImportError:
+    onnx = None
 failed = False
 for case in json.load(open(sys.argv[1])):
+    if onnx is not None:
+        onnx.checker.check_model(onnx.load(case["model"]), full_check=True)
     x = np.fromfile(case["x"], dtype="<f4").reshape(-1, case["features"])
     ours = np.fromfile(case["values"], dtype="<f4").reshape(x.shape[0], -1)
     sess = ort.InferenceSession(case["model"], providers=["CPUExecutionProvider"])
