@@ -1,8 +1,63 @@
-//! String-keyed parts of the value index: prefix/suffix maps grouped by key length,
-//! the wildcard index, and `anything-but` exclusion lists.
+//! String-keyed parts of the value index: wildcards packed for verification, and
+//! `anything-but` exclusion lists with their own prefix/suffix maps (grouped by key
+//! length) and wildcard index.
 
-use super::collections::{IdMap, Key};
+use super::collections::{IdMap, Key, SmallList};
 use super::value::{num_bits, Excluded, Glob, Leaf};
+
+/// A wildcard and its transition target in one cache line (when its text is short):
+/// the pieces (the text between stars) back to back, and where each piece after
+/// the first starts. Matches exactly as [`Glob::is_match`].
+#[derive(Debug)]
+#[repr(align(64))]
+pub(super) struct PackedGlob {
+    pub(super) target: u32,
+    text: Key,
+    /// One offset per star. Invariant: sorted, within `text`, at piece boundaries
+    /// (so every piece is valid UTF-8).
+    cuts: SmallList<u32>,
+}
+
+impl PackedGlob {
+    pub(super) fn new(glob: &Glob, target: u32) -> PackedGlob {
+        let mut text = String::new();
+        let mut cuts = SmallList::default();
+        for (i, piece) in glob.pieces.iter().enumerate() {
+            if i > 0 {
+                let at = cuts.as_slice().len();
+                cuts.insert(at, u32::try_from(text.len()).unwrap_or(u32::MAX));
+            }
+            text.push_str(piece);
+        }
+        PackedGlob { target, text: Key::new(&text), cuts }
+    }
+
+    /// Greedy glob match: first piece anchors the start, last piece the end, middle
+    /// pieces are found leftmost in order (optimal for `*`-only globs).
+    pub(super) fn is_match(&self, s: &str) -> bool {
+        let (text, cuts) = (self.text.bytes(), self.cuts.as_slice());
+        let (Some(&first_end), Some(&last_start)) = (cuts.first(), cuts.last()) else {
+            return s.as_bytes() == text;
+        };
+        let (first, last) = (&text[..first_end as usize], &text[last_start as usize..]);
+        let bytes = s.as_bytes();
+        if bytes.len() < first.len() + last.len() || !bytes.starts_with(first) || !bytes.ends_with(last) {
+            return false;
+        }
+        // `s` starts with `first` and ends with `last` (whole UTF-8 strings), so these are char boundaries.
+        let mut hay = &s[first.len()..s.len() - last.len()];
+        for w in cuts.windows(2) {
+            let Ok(middle) = std::str::from_utf8(&text[w[0] as usize..w[1] as usize]) else {
+                return false;
+            };
+            match hay.find(middle) {
+                Some(at) => hay = &hay[at + middle.len()..],
+                None => return false,
+            }
+        }
+        true
+    }
+}
 
 /// Keys grouped by length, so all prefixes (or suffixes) of a value are found with
 /// one hash probe per distinct key length.
@@ -79,10 +134,6 @@ impl GlobIndex {
         self.globs.push((glob.clone(), id));
     }
 
-    fn is_empty(&self) -> bool {
-        self.globs.is_empty()
-    }
-
     /// Appends the ids of the globs matching `s`.
     pub(super) fn matches(&self, s: &str, candidates: &mut Vec<u32>, out: &mut Vec<u32>) {
         if self.globs.is_empty() {
@@ -104,21 +155,41 @@ impl GlobIndex {
 /// `anything-but` transitions: each is an entry; a value enables every entry except
 /// those whose exclusion lists contain it (found through the same kinds of maps).
 #[derive(Debug, Default)]
+#[repr(C)]
 pub(super) struct AnythingBut {
-    /// Entry -> target state.
-    targets: Vec<u32>,
+    /// Which of the maps below are non-empty (`HAS_*` bits), so a lookup touches only those.
+    has: u8,
+    /// Entry -> target state (a single one inline).
+    targets: SmallList<u32>,
     strings: IdMap<Key>,
     numbers: IdMap<u64>,
     prefix: AffixMap,
     suffix: AffixMap,
-    pub(super) equals_fold: IdMap<Key>,
+    equals_fold: IdMap<Key>,
     wildcard: GlobIndex,
 }
 
+const HAS_STRINGS: u8 = 1;
+const HAS_AFFIX: u8 = 2;
+const HAS_WILDCARD: u8 = 4;
+const HAS_FOLD: u8 = 8;
+
 impl AnythingBut {
+    /// Whether a lookup needs the folded value.
+    pub(super) fn folds(&self) -> bool {
+        self.has & HAS_FOLD != 0
+    }
+
     pub(super) fn insert(&mut self, excluded: &Excluded, target: u32) {
-        let entry = u32::try_from(self.targets.len()).unwrap_or(u32::MAX);
-        self.targets.push(target);
+        let entry = u32::try_from(self.targets.as_slice().len()).unwrap_or(u32::MAX);
+        self.targets.insert(entry as usize, target);
+        self.has |= match excluded {
+            Excluded::Values { strings, .. } if !strings.is_empty() => HAS_STRINGS,
+            Excluded::Values { .. } => 0,
+            Excluded::Prefix(_) | Excluded::Suffix(_) => HAS_AFFIX,
+            Excluded::Wildcard(_) => HAS_WILDCARD,
+            Excluded::EqualsIgnoreCase(_) => HAS_FOLD,
+        };
         match excluded {
             Excluded::Values { strings, numbers } => {
                 for s in strings {
@@ -148,22 +219,29 @@ impl AnythingBut {
         excluded: &mut Vec<u32>,
         out: &mut Vec<u32>,
     ) {
-        if self.targets.is_empty() {
+        let targets = self.targets.as_slice();
+        if targets.is_empty() {
             return;
         }
         excluded.clear();
         match leaf {
             Leaf::Str(s) => {
-                if let Some(ids) = self.strings.get(s.as_bytes()) {
-                    ids.append_to(excluded);
+                if self.has & HAS_STRINGS != 0 {
+                    if let Some(ids) = self.strings.get(s.as_bytes()) {
+                        ids.append_to(excluded);
+                    }
                 }
-                self.prefix.prefixes_of(s, excluded);
-                self.suffix.suffixes_of(s, excluded);
-                if !self.wildcard.is_empty() {
+                if self.has & HAS_AFFIX != 0 {
+                    self.prefix.prefixes_of(s, excluded);
+                    self.suffix.suffixes_of(s, excluded);
+                }
+                if self.has & HAS_WILDCARD != 0 {
                     self.wildcard.matches(s, cands, excluded);
                 }
-                if let Some(ids) = self.equals_fold.get(folded.as_bytes()) {
-                    ids.append_to(excluded);
+                if self.has & HAS_FOLD != 0 {
+                    if let Some(ids) = self.equals_fold.get(folded.as_bytes()) {
+                        ids.append_to(excluded);
+                    }
                 }
             }
             Leaf::Num(x) => {
@@ -174,12 +252,12 @@ impl AnythingBut {
             Leaf::Null | Leaf::Bool(_) => {}
         }
         if excluded.is_empty() {
-            out.extend_from_slice(&self.targets);
+            out.extend_from_slice(targets);
             return;
         }
         excluded.sort_unstable();
         let mut skip = excluded.iter().copied().peekable();
-        for (entry, &target) in (0u32..).zip(&self.targets) {
+        for (entry, &target) in (0u32..).zip(targets) {
             while skip.next_if(|&e| e < entry).is_some() {}
             if skip.peek() != Some(&entry) {
                 out.push(target);

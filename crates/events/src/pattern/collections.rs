@@ -90,7 +90,7 @@ impl Key {
     }
 
     #[inline]
-    fn bytes(&self) -> &[u8] {
+    pub(crate) fn bytes(&self) -> &[u8] {
         match self {
             Key::Inline(len, bytes) => &bytes[..usize::from(*len)],
             Key::Heap(bytes) => bytes,
@@ -116,17 +116,29 @@ impl Borrow<[u8]> for Key {
     }
 }
 
-/// A list of ids that does not allocate for the (overwhelmingly common) single id.
+/// A list of ids stored inline while it has at most [`IdList::FEW`] (so reading a
+/// few ids does not touch another cache line); 32 bytes either way.
 #[derive(Clone, Debug)]
 pub(crate) enum IdList {
-    One(u32),
+    /// Invariant: `1 <= len <= FEW`; ids past `len` are unused.
+    Few(u8, [u32; IdList::FEW]),
     Many(Vec<u32>),
 }
 
 impl IdList {
+    const FEW: usize = 6;
+
+    pub(crate) fn one(id: u32) -> IdList {
+        IdList::Few(1, [id; IdList::FEW])
+    }
+
     pub(crate) fn push(&mut self, id: u32) {
         match self {
-            IdList::One(first) => *self = IdList::Many(vec![*first, id]),
+            IdList::Few(len, ids) if usize::from(*len) < IdList::FEW => {
+                ids[usize::from(*len)] = id;
+                *len += 1;
+            }
+            IdList::Few(_, ids) => *self = IdList::Many(ids.iter().copied().chain([id]).collect()),
             IdList::Many(ids) => ids.push(id),
         }
     }
@@ -134,7 +146,7 @@ impl IdList {
     #[inline]
     pub(crate) fn as_slice(&self) -> &[u32] {
         match self {
-            IdList::One(id) => std::slice::from_ref(id),
+            IdList::Few(len, ids) => &ids[..usize::from(*len)],
             IdList::Many(ids) => ids,
         }
     }
@@ -143,8 +155,8 @@ impl IdList {
     #[inline]
     pub(crate) fn append_to(&self, out: &mut Vec<u32>) {
         match self {
-            IdList::One(id) => out.push(*id),
-            IdList::Many(ids) => out.extend_from_slice(ids),
+            IdList::Few(1, ids) => out.push(ids[0]),
+            list => out.extend_from_slice(list.as_slice()),
         }
     }
 }
@@ -231,7 +243,7 @@ impl<K: Hash + Eq> IdMap<K> {
                 if let Some((_, ids)) = entries.as_mut_slice().iter_mut().find(|(k, _)| *k == key) {
                     ids.push(id);
                 } else if len < Self::SMALL {
-                    entries.insert(len, (key, IdList::One(id)));
+                    entries.insert(len, (key, IdList::one(id)));
                 } else {
                     let mut map: FxHashMap<K, IdList> = std::mem::take(entries).into_vec().into_iter().collect();
                     push_id(&mut map, key, id);
@@ -267,7 +279,7 @@ pub(crate) fn push_id<K: std::hash::Hash + Eq>(map: &mut FxHashMap<K, IdList>, k
     match map.entry(key) {
         std::collections::hash_map::Entry::Occupied(mut e) => e.get_mut().push(id),
         std::collections::hash_map::Entry::Vacant(e) => {
-            e.insert(IdList::One(id));
+            e.insert(IdList::one(id));
         }
     }
 }
@@ -279,16 +291,23 @@ mod tests {
 
     #[test]
     fn id_list_grows() {
-        let mut l = IdList::One(3);
+        let mut l = IdList::one(3);
         l.push(4);
         l.push(5);
         assert_eq!(l.as_slice(), &[3, 4, 5]);
+        l.push(6);
+        l.push(8);
+        l.push(9);
+        assert!(matches!(l, IdList::Few(6, _)));
+        l.push(7);
+        assert_eq!(l.as_slice(), &[3, 4, 5, 6, 8, 9, 7]);
+        assert_eq!(std::mem::size_of::<IdList>(), 32);
         let mut m: FxHashMap<Key, IdList> = FxHashMap::default();
         push_id(&mut m, Key::new("a"), 1);
         push_id(&mut m, Key::new("a"), 2);
         assert_eq!(m.get("a".as_bytes()).map(IdList::as_slice), Some(&[1, 2][..]));
         let mut out = Vec::new();
-        IdList::One(9).append_to(&mut out);
+        IdList::one(9).append_to(&mut out);
         IdList::Many(vec![1, 2]).append_to(&mut out);
         assert_eq!(out, [9, 1, 2]);
     }

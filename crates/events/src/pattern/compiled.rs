@@ -1,41 +1,48 @@
 //! The compiled automaton shared by all rules.
 //!
-//! Every rule is expanded into conjunctions of [`Cond`]s sorted by path; each
-//! conjunction is a path through a trie of states whose edges are
-//! `(path, condition)` pairs, so rules sharing leading conditions share states.
-//! Each state keeps, per path, a [`ValueIndex`] from leaf values to the edges they
-//! enable. Matching flattens the event once (only the key paths some rule uses),
-//! then walks from the root with a worklist of `(state, array constraint)` items,
-//! probing at each state only the paths both the state and the event have.
+//! Every rule is expanded into conjunctions of [`Cond`]s, ordered most selective
+//! first (see [`rank`]); each conjunction is a path through a trie of states whose
+//! edges are `(path, condition)` pairs, so rules sharing leading conditions share
+//! states. Each state keeps, per path, a [`PathIndex`] from leaf values to the edges
+//! they enable; keyed transitions of all states live in one [`Table`]. Matching
+//! flattens the event once (only the key paths some rule uses), then walks from the
+//! root (see `walk.rs`), probing at each state only the paths both it and the event have.
 
 use serde_json::Value;
 
 use super::collections::{FxHashMap, IdList, Key, SmallList};
-use super::event::{group_by_path, merge, push, recycle, to_u32, FlatLeaf, Scratch, SCRATCH};
-use super::index::ValueIndex;
+use super::event::{clear_spans, index_by_path, recycle, to_u32, FlatLeaf, Scratch, SCRATCH};
+use super::index::{table_key, PathIndex};
 use super::parse::Cond;
-use super::value::{Leaf, Op};
+use super::table::{key_hash, Table, FINAL};
+use super::value::{Leaf, Literal, Op};
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Automaton {
     /// Invariant: state 0 is the root and always exists.
-    states: Vec<State>,
+    pub(super) states: Vec<State>,
+    /// Keyed transitions of every state.
+    pub(super) table: Table,
     /// Trie of key paths; a path's id is its node id.
     nodes: Vec<PathNode>,
-    /// Interned condition matcher lists.
+    /// Interned condition matcher lists, and their ops by id.
     conds: FxHashMap<Vec<Op>, u32>,
+    cond_ops: Vec<Vec<Op>>,
     /// `(state, path, condition) -> next state`, for sharing when adding.
     edges: FxHashMap<(u32, u32, u32), u32>,
+    /// State -> the edge `(state, path, condition)` that leads to it (the states form
+    /// a tree). Unused for the root.
+    parents: Vec<(u32, u32, u32)>,
 }
 
+/// One cache line: the accepted rules and the first path indexes are read together.
 #[derive(Debug, Default)]
-struct State {
+#[repr(align(64))]
+pub(super) struct State {
     /// Sorted by path id.
-    by_path: SmallList<(u32, ValueIndex)>,
-    /// Paths (sorted) whose index has `exists: false` edges.
-    absent_paths: Vec<u32>,
+    pub(super) paths: SmallList<PathIndex>,
     /// Rule slots accepted on reaching this state.
-    accept: Option<IdList>,
+    pub(super) accept: Option<IdList>,
 }
 
 #[derive(Debug, Default)]
@@ -45,19 +52,35 @@ struct PathNode {
     is_target: bool,
 }
 
-fn rank(op: &Op) -> u8 {
-    match op {
-        Op::Literal(_) | Op::EqualsIgnoreCase(_) => 0,
+/// How many events a condition lets through, roughly (lower: fewer), so that a
+/// conjunction starts with the condition that rejects most events: states near the
+/// root are probed for every event, deeper ones only for events that got there.
+/// A condition is as weak as its weakest matcher. Only the order of a conjunction's
+/// conditions changes, which does not change what it matches.
+fn rank(cond: &Cond) -> u8 {
+    let op_rank = |op: &Op| match op {
+        Op::Literal(Literal::Str(_) | Literal::Num(_)) | Op::EqualsIgnoreCase(_) => 0,
         Op::Prefix(_) | Op::Suffix(_) | Op::PrefixIgnoreCase(_) | Op::SuffixIgnoreCase(_) | Op::Wildcard(_) => 1,
         Op::Numeric(_) | Op::Cidr(_) => 2,
-        Op::AnythingBut(_) => 3,
-        Op::Exists(_) => 4,
-    }
+        Op::Literal(Literal::Null | Literal::Bool(_)) => 3,
+        Op::AnythingBut(_) => 4,
+        Op::Exists(true) => 5,
+        Op::Exists(false) => 6,
+    };
+    cond.ops.iter().map(op_rank).max().unwrap_or(0)
 }
 
 impl Automaton {
     pub(crate) fn new() -> Automaton {
-        Automaton { states: vec![State::default()], nodes: vec![PathNode::default()], ..Default::default() }
+        Automaton {
+            states: vec![State::default()],
+            table: Table::default(),
+            nodes: vec![PathNode::default()],
+            conds: FxHashMap::default(),
+            cond_ops: Vec::new(),
+            edges: FxHashMap::default(),
+            parents: vec![(0, 0, 0)],
+        }
     }
 
     /// Adds one conjunction (sorted conditions) accepting `slot`.
@@ -65,43 +88,73 @@ impl Automaton {
         if branch.iter().any(|c| c.ops.is_empty()) {
             return; // `[]` matches nothing, so neither does the conjunction.
         }
-        let mut sorted = branch.to_vec();
-        sorted.sort_by_key(|c| (c.ops.iter().map(rank).max().unwrap_or(0), c.path.clone()));
+        let mut order: Vec<&Cond> = branch.iter().collect();
+        // Stable: equal ranks keep the (path, matchers) order, so equal rules share states.
+        order.sort_by_key(|c| rank(c));
         let mut state = 0u32;
-        for cond in &sorted {
+        for cond in order {
             let path = self.intern_path(&cond.path);
-            let next_cond = u32::try_from(self.conds.len()).unwrap_or(u32::MAX);
-            let cond_id = *self.conds.entry(cond.ops.clone()).or_insert(next_cond);
+            let cond_id = match self.conds.get(&cond.ops) {
+                Some(&id) => id,
+                None => {
+                    let id = u32::try_from(self.cond_ops.len()).unwrap_or(u32::MAX);
+                    self.conds.insert(cond.ops.clone(), id);
+                    self.cond_ops.push(cond.ops.clone());
+                    id
+                }
+            };
             state = match self.edges.get(&(state, path, cond_id)) {
                 Some(&next) => next,
-                None => self.add_edge(state, path, cond_id, &cond.ops),
+                None => {
+                    let next = self.add_edge(state, path, cond_id, &cond.ops);
+                    self.refresh_final(state); // It has a path now.
+                    next
+                }
             };
         }
         match &mut self.states[state as usize].accept {
             Some(slots) => slots.push(slot),
-            empty => *empty = Some(IdList::One(slot)),
+            empty => *empty = Some(IdList::one(slot)),
+        }
+        self.refresh_final(state);
+    }
+
+    /// Updates the table entries leading to `state`: whether it is final (no paths,
+    /// a single accepted slot), so that lookups can accept without visiting it.
+    /// Invariant: after every change to a state, its entries say whether it is final.
+    fn refresh_final(&mut self, state: u32) {
+        if state == 0 {
+            return;
+        }
+        let here = &self.states[state as usize];
+        let accept = match (here.paths.as_slice(), &here.accept) {
+            ([], Some(list)) if list.as_slice().len() == 1 => FINAL | list.as_slice()[0],
+            _ => 0,
+        };
+        let (parent, path, cond) = self.parents[state as usize];
+        for op in &self.cond_ops[cond as usize] {
+            if let Some((tag, key)) = table_key(op) {
+                self.table.set_accept(parent, path, tag, &key, state, accept);
+            }
         }
     }
 
     fn add_edge(&mut self, from: u32, path: u32, cond_id: u32, ops: &[Op]) -> u32 {
         let target = u32::try_from(self.states.len()).unwrap_or(u32::MAX);
         self.states.push(State::default());
+        self.parents.push((from, path, cond_id));
         self.edges.insert((from, path, cond_id), target);
-        let state = &mut self.states[from as usize];
-        let at = match state.by_path.as_slice().binary_search_by_key(&path, |e| e.0) {
+        let paths = &mut self.states[from as usize].paths;
+        let at = match paths.as_slice().binary_search_by_key(&path, |e| e.path) {
             Ok(at) => at,
             Err(at) => {
-                state.by_path.insert(at, (path, ValueIndex::default()));
+                paths.insert(at, PathIndex::new(path));
                 at
             }
         };
+        let index = &mut paths.as_mut_slice()[at];
         for op in ops {
-            state.by_path.as_mut_slice()[at].1.insert(op, target);
-        }
-        if ops.contains(&Op::Exists(false)) {
-            if let Err(at) = state.absent_paths.binary_search(&path) {
-                state.absent_paths.insert(at, path);
-            }
+            index.insert(&mut self.table, from, op, target);
         }
         target
     }
@@ -145,10 +198,12 @@ impl Automaton {
         sc.snapshot_ids.clear();
         sc.snapshot_ids.resize(sc.snapshots.len(), u32::MAX);
         sc.snapshot_ids[0] = 0;
-        group_by_path(&mut leaves, &mut sc.groups);
+        sc.reserve_paths(self.nodes.len());
+        index_by_path(&mut leaves, &mut sc.spans, &mut sc.present);
+        sc.accepted.clear();
+        self.walk(&leaves, sc);
+        clear_spans(sc);
         let mut accepted = std::mem::take(&mut sc.accepted);
-        accepted.clear();
-        self.walk(&leaves, sc, &mut accepted);
         sc.leaves = recycle(leaves);
         let result = finish(&mut accepted);
         sc.accepted = accepted;
@@ -214,78 +269,18 @@ impl Automaton {
                 id
             }
         };
-        out.push(FlatLeaf { path: node, leaf, trail });
+        let hash = if let Leaf::Str(s) = leaf { key_hash(s.as_bytes()) } else { 0 };
+        out.push(FlatLeaf { path: node, trail, leaf, hash });
     }
+}
 
-    fn walk(&self, leaves: &[FlatLeaf<'_>], sc: &mut Scratch, accepted: &mut Vec<u32>) {
-        sc.work.clear();
-        sc.seen.clear();
-        sc.seen.insert(0);
-        sc.work.push((0, 0));
-        let groups = std::mem::take(&mut sc.groups);
-        while let Some((s, constraint)) = sc.work.pop() {
-            let state = &self.states[s as usize];
-            if let Some(slots) = &state.accept {
-                slots.append_to(accepted);
-            }
-            // Probe the paths both the state and the event have, iterating the smaller side.
-            let by_path = state.by_path.as_slice();
-            if by_path.len() <= groups.len() {
-                for (path, index) in by_path {
-                    if let Ok(g) = groups.binary_search_by_key(path, |g| g.0) {
-                        let (_, lo, hi) = groups[g];
-                        Self::step(index, &leaves[lo as usize..hi as usize], constraint, sc);
-                    }
-                }
-            } else {
-                for &(path, lo, hi) in &groups {
-                    if let Ok(p) = by_path.binary_search_by_key(&path, |e| e.0) {
-                        let index = &by_path[p].1;
-                        Self::step(index, &leaves[lo as usize..hi as usize], constraint, sc);
-                    }
-                }
-            }
-            for path in &state.absent_paths {
-                if groups.binary_search_by_key(path, |g| g.0).is_err() {
-                    if let Ok(p) = by_path.binary_search_by_key(path, |e| e.0) {
-                        for target in by_path[p].1.absent() {
-                            push(sc, target, constraint);
-                        }
-                    }
-                }
-            }
-        }
-        sc.groups = groups;
-    }
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-    /// Takes the transitions the leaves of one path enable from one work item.
-    fn step(index: &ValueIndex, leaves: &[FlatLeaf<'_>], constraint: u32, sc: &mut Scratch) {
-        sc.lookup.start();
-        for leaf in leaves {
-            sc.targets.clear();
-            index.lookup(&leaf.leaf, &mut sc.lookup, &mut sc.targets);
-            if sc.targets.is_empty() {
-                continue;
-            }
-            // Only now pay for the array constraint (most leaves enable nothing).
-            let trail = if leaf.trail == 0 { 0 } else { sc.trail_constraint(leaf.trail) };
-            let next = if trail == 0 || trail == constraint {
-                constraint
-            } else if constraint == 0 {
-                trail
-            } else if merge(sc.pool.get(constraint), sc.pool.get(trail), &mut sc.merged) {
-                sc.pool.intern(&sc.merged)
-            } else {
-                continue; // The leaf is in another element of an array already pinned.
-            };
-            if sc.targets.len() > 1 {
-                sc.targets.sort_unstable();
-                sc.targets.dedup();
-            }
-            for i in 0..sc.targets.len() {
-                let target = sc.targets[i];
-                push(sc, target, next);
-            }
-        }
+    #[test]
+    fn a_state_is_one_cache_line() {
+        assert_eq!(std::mem::size_of::<State>(), 64);
+        assert_eq!(std::mem::size_of::<PathIndex>(), 24);
     }
 }

@@ -1,13 +1,16 @@
-//! The value index of one (state, path) of the compiled automaton: given one leaf
-//! value, which transitions (target states) does it enable? Every structure is a
-//! hash or sorted lookup, so the cost depends on the value and on how many
-//! transitions it enables, not on how many transitions exist.
+//! The index of one (state, path) of the compiled automaton: given one leaf value,
+//! which transitions (target states) does it enable? Keyed operators live in the
+//! shared [`Table`]; this index records which tags it has there, and holds the
+//! operators that need more than a probe (ranges, wildcard verification,
+//! `anything-but`). Every structure is a hash or sorted lookup, so the cost depends
+//! on the value and on how many transitions it enables, not on how many exist.
 
 use std::net::IpAddr;
 
-use super::affix::{AffixMap, AnythingBut, GlobIndex};
-use super::collections::{IdMap, Key};
+use super::affix::{AnythingBut, PackedGlob};
+use super::bloom::{small_bit, Bloom};
 use super::interval::{numeric_bounds, point, Hints, IntervalSet};
+use super::table::{key_hash, Probe, Table, Tag};
 use super::value::{num_bits, Leaf, Literal, Op};
 
 /// Reusable buffers for lookups. Invariant: `hints` belong to the one index being
@@ -27,247 +30,258 @@ impl LookupScratch {
     }
 }
 
-/// Invariant (memory): every vector here grows by exactly one element at a time,
-/// since there is one index per (state, path) and most hold a single transition.
-#[derive(Debug, Default)]
-pub(crate) struct ValueIndex {
-    strings: IdMap<Key>,
-    /// Keyed by [`num_bits`], so 5 and 5.0 share a key.
-    numbers: IdMap<u64>,
-    /// `null`, `true`, `false`, `exists: true` and `exists: false` transitions.
-    specials: Vec<(Special, u32)>,
-    /// One entry per kind of other operator present (usually none).
-    extra: Vec<Extra>,
-    /// Some entry of `extra` looks up the folded (lowercased) value.
-    folds: bool,
-}
+const FOLDED: u16 = Tag::PrefixFold.bit() | Tag::SuffixFold.bit() | Tag::EqualsFold.bit();
 
-#[derive(Debug, Clone, Copy, PartialEq)]
-enum Special {
-    Null,
-    True,
-    False,
-    /// `exists: true`: taken for any leaf value.
-    Exists,
-    /// `exists: false`: taken when the event has no leaf at the path at all.
-    Absent,
-}
-
-impl Special {
-    fn accepts(self, leaf: &Leaf<'_>) -> bool {
-        matches!(
-            (self, leaf),
-            (Special::Exists, _)
-                | (Special::Null, Leaf::Null)
-                | (Special::True, Leaf::Bool(true))
-                | (Special::False, Leaf::Bool(false))
-        )
-    }
-}
-
-/// The index of one kind of operator; large ones are boxed to keep `Extra` small.
+/// The transitions of one (state, path): 24 bytes, so that a state with one path
+/// fits one cache line with it.
 #[derive(Debug)]
-enum Extra {
-    Prefix(AffixMap),
-    Suffix(AffixMap),
-    /// Folded keys, looked up with the folded value.
-    PrefixFold(AffixMap),
-    SuffixFold(AffixMap),
-    EqualsFold(IdMap<Key>),
-    Wildcard(Box<GlobIndex>),
-    Numeric(Box<IntervalSet<u64>>),
-    CidrV4(Box<IntervalSet<u64>>),
-    CidrV6(Box<IntervalSet<u128>>),
-    AnythingBut(Box<AnythingBut>),
+pub(crate) struct PathIndex {
+    pub(crate) path: u32,
+    /// The [`Tag::bit`]s of the keys the table holds for this (state, path).
+    pub(crate) tags: u16,
+    /// Whether some lookup needs the folded (lowercased) value.
+    folds: bool,
+    /// `other` holds only ranges (and `tags` is 0).
+    numeric_only: bool,
+    /// A one-word Bloom filter ([`small_bit`]) of the keys in the table, so that most
+    /// values without a transition are rejected without probing it; replaced by
+    /// `Other::bloom` once it fills up.
+    bloom: u64,
+    other: Option<Box<Other>>,
 }
 
-impl Extra {
-    /// Index of the variant, to find an existing entry of the same kind.
-    fn kind(&self) -> u8 {
-        match self {
-            Extra::Prefix(_) => 0,
-            Extra::Suffix(_) => 1,
-            Extra::PrefixFold(_) => 2,
-            Extra::SuffixFold(_) => 3,
-            Extra::EqualsFold(_) => 4,
-            Extra::Wildcard(_) => 5,
-            Extra::Numeric(_) => 6,
-            Extra::CidrV4(_) => 7,
-            Extra::CidrV6(_) => 8,
-            Extra::AnythingBut(_) => 9,
+/// Operators beyond table probes; absent in most indexes. The first cache line
+/// holds what the common small cases read: a few ranges, `anything-but`.
+#[derive(Debug, Default)]
+#[repr(C, align(64))]
+struct Other {
+    anything_but: Option<Box<AnythingBut>>,
+    numeric: IntervalSet<u64>,
+    /// The Bloom filter of the keys in the table, once there are too many for `PathIndex::bloom`.
+    bloom: Option<Bloom>,
+    /// `(tag, key length)` of the affix and wildcard keys in the table, sorted.
+    lens: Vec<(Tag, u32)>,
+    /// Glob id -> glob; the table maps wildcard heads and tails to glob ids.
+    globs: Vec<PackedGlob>,
+    /// Globs with neither a literal head nor tail (`*x*`), checked for every value.
+    scan: Vec<u32>,
+    cidr: Option<Box<(IntervalSet<u64>, IntervalSet<u128>)>>,
+}
+
+/// The table key of an operator whose transitions are table entries to the target
+/// state (not wildcards, whose table entries lead to glob ids), if it has one.
+pub(crate) fn table_key(op: &Op) -> Option<(Tag, Vec<u8>)> {
+    Some(match op {
+        Op::Literal(Literal::Null) => (Tag::Null, Vec::new()),
+        Op::Literal(Literal::Bool(true)) => (Tag::True, Vec::new()),
+        Op::Literal(Literal::Bool(false)) => (Tag::False, Vec::new()),
+        Op::Exists(true) => (Tag::Exists, Vec::new()),
+        Op::Exists(false) => (Tag::Absent, Vec::new()),
+        Op::Literal(Literal::Num(n)) => (Tag::Num, n.bits().to_le_bytes().to_vec()),
+        Op::Literal(Literal::Str(s)) => (Tag::Str, s.as_bytes().to_vec()),
+        Op::EqualsIgnoreCase(s) => (Tag::EqualsFold, s.as_bytes().to_vec()),
+        // `["=", n]` is exactly the literal number n.
+        Op::Numeric(r) if r.lower == r.upper && matches!(r.lower, Some((_, true))) => {
+            (Tag::Num, r.lower.map_or(0, |(n, _)| n.bits()).to_le_bytes().to_vec())
         }
+        Op::Prefix(p) => (Tag::Prefix, p.as_bytes().to_vec()),
+        Op::Suffix(p) => (Tag::Suffix, p.as_bytes().to_vec()),
+        Op::PrefixIgnoreCase(p) => (Tag::PrefixFold, p.as_bytes().to_vec()),
+        Op::SuffixIgnoreCase(p) => (Tag::SuffixFold, p.as_bytes().to_vec()),
+        Op::Numeric(_) | Op::Wildcard(_) | Op::Cidr(_) | Op::AnythingBut(_) => return None,
+    })
+}
+
+impl PathIndex {
+    pub(crate) fn new(path: u32) -> PathIndex {
+        PathIndex { path, tags: 0, folds: false, numeric_only: false, bloom: 0, other: None }
     }
 
-    fn folds(&self) -> bool {
-        match self {
-            Extra::PrefixFold(_) | Extra::SuffixFold(_) | Extra::EqualsFold(_) => true,
-            Extra::AnythingBut(ab) => !ab.equals_fold.is_empty(),
-            _ => false,
+    /// Registers that a leaf accepted by `op` enables `state -> target`.
+    pub(crate) fn insert(&mut self, table: &mut Table, state: u32, op: &Op, target: u32) {
+        if let Some((tag, key)) = table_key(op) {
+            self.add_key(table, state, tag, &key, target);
+            if matches!(tag, Tag::Prefix | Tag::Suffix | Tag::PrefixFold | Tag::SuffixFold) {
+                self.add_len(tag, key.len());
+            }
         }
-    }
-}
-
-/// Pushes onto a vector that is usually tiny, without over-allocating.
-fn push_exact<T>(v: &mut Vec<T>, item: T) {
-    if v.len() == v.capacity() && v.len() < 8 {
-        v.reserve_exact(1);
-    }
-    v.push(item);
-}
-
-impl ValueIndex {
-    /// Registers that a leaf accepted by `op` enables the transition to `target`.
-    pub(crate) fn insert(&mut self, op: &Op, target: u32) {
-        let special = |s| (s, target);
         match op {
-            Op::Literal(Literal::Null) => push_exact(&mut self.specials, special(Special::Null)),
-            Op::Literal(Literal::Bool(true)) => push_exact(&mut self.specials, special(Special::True)),
-            Op::Literal(Literal::Bool(false)) => push_exact(&mut self.specials, special(Special::False)),
-            Op::Exists(true) => push_exact(&mut self.specials, special(Special::Exists)),
-            Op::Exists(false) => push_exact(&mut self.specials, special(Special::Absent)),
-            Op::Literal(Literal::Num(n)) => self.numbers.push(n.bits(), target),
-            Op::Literal(Literal::Str(s)) => self.strings.push(Key::new(s), target),
-            Op::Numeric(r) => match (r.lower, r.upper) {
-                // `["=", n]` is exactly the literal number n.
-                (Some((lo, true)), Some((hi, true))) if lo == hi => self.numbers.push(lo.bits(), target),
-                _ => {
-                    let (lo, hi) = numeric_bounds(r);
-                    if let Extra::Numeric(set) = self.slot(|| Extra::Numeric(Box::default())) {
-                        set.insert(lo, hi, target);
-                    }
-                }
-            },
-            Op::Prefix(p) => {
-                if let Extra::Prefix(m) = self.slot(|| Extra::Prefix(AffixMap::default())) {
-                    m.insert(p, target);
-                }
-            }
-            Op::Suffix(p) => {
-                if let Extra::Suffix(m) = self.slot(|| Extra::Suffix(AffixMap::default())) {
-                    m.insert(p, target);
-                }
-            }
-            Op::PrefixIgnoreCase(p) => {
-                if let Extra::PrefixFold(m) = self.slot(|| Extra::PrefixFold(AffixMap::default())) {
-                    m.insert(p, target);
-                }
-            }
-            Op::SuffixIgnoreCase(p) => {
-                if let Extra::SuffixFold(m) = self.slot(|| Extra::SuffixFold(AffixMap::default())) {
-                    m.insert(p, target);
-                }
-            }
-            Op::EqualsIgnoreCase(p) => {
-                if let Extra::EqualsFold(m) = self.slot(|| Extra::EqualsFold(IdMap::default())) {
-                    m.push(Key::new(p), target);
-                }
+            Op::Numeric(r) if table_key(op).is_none() => {
+                let (lo, hi) = numeric_bounds(r);
+                self.other().numeric.insert(lo, hi, target);
             }
             Op::Wildcard(g) => {
-                if let Extra::Wildcard(w) = self.slot(|| Extra::Wildcard(Box::default())) {
-                    w.insert(g, target);
+                let globs = &mut self.other().globs;
+                let id = u32::try_from(globs.len()).unwrap_or(u32::MAX);
+                globs.push(PackedGlob::new(g, target));
+                let (head, tail) = (g.pieces.first(), g.pieces.last().filter(|_| g.pieces.len() > 1));
+                match (head.filter(|h| !h.is_empty()), tail.filter(|t| !t.is_empty())) {
+                    (Some(key), _) | (None, Some(key)) => {
+                        let tag = if head.is_some_and(|h| !h.is_empty()) { Tag::WildHead } else { Tag::WildTail };
+                        self.add_key(table, state, tag, key.as_bytes(), id);
+                        self.add_len(tag, key.len());
+                    }
+                    (None, None) => self.other().scan.push(id),
                 }
             }
             Op::Cidr(c) => {
                 let (lo, hi) = c.range();
+                let cidr = self.other().cidr.get_or_insert_with(Box::default);
                 match (c.v6, u64::try_from(lo), u64::try_from(hi)) {
-                    (false, Ok(lo), Ok(hi)) => {
-                        if let Extra::CidrV4(set) = self.slot(|| Extra::CidrV4(Box::default())) {
-                            set.insert(lo, hi, target);
-                        }
-                    }
-                    _ => {
-                        if let Extra::CidrV6(set) = self.slot(|| Extra::CidrV6(Box::default())) {
-                            set.insert(lo, hi, target);
-                        }
-                    }
+                    (false, Ok(lo), Ok(hi)) => cidr.0.insert(lo, hi, target),
+                    _ => cidr.1.insert(lo, hi, target),
                 }
             }
             Op::AnythingBut(x) => {
-                if let Extra::AnythingBut(ab) = self.slot(|| Extra::AnythingBut(Box::default())) {
-                    ab.insert(x, target);
-                }
-            }
-        }
-        self.folds = self.extra.iter().any(Extra::folds);
-    }
-
-    /// The entry of the kind `make` builds, created if missing.
-    fn slot(&mut self, make: impl FnOnce() -> Extra) -> &mut Extra {
-        let fresh = make();
-        let at = match self.extra.iter().position(|e| e.kind() == fresh.kind()) {
-            Some(at) => at,
-            None => {
-                push_exact(&mut self.extra, fresh);
-                self.extra.len() - 1
-            }
-        };
-        &mut self.extra[at]
-    }
-
-    /// Targets of `exists: false` transitions.
-    pub(crate) fn absent(&self) -> impl Iterator<Item = u32> + '_ {
-        self.specials.iter().filter(|(k, _)| *k == Special::Absent).map(|&(_, t)| t)
-    }
-
-    /// Appends the target of every transition `leaf` enables (possibly repeated).
-    pub(crate) fn lookup(&self, leaf: &Leaf<'_>, sc: &mut LookupScratch, out: &mut Vec<u32>) {
-        for &(special, target) in &self.specials {
-            if special.accepts(leaf) {
-                out.push(target);
-            }
-        }
-        match leaf {
-            Leaf::Num(x) if !self.numbers.is_empty() => {
-                if let Some(ids) = self.numbers.get(&num_bits(*x)) {
-                    ids.append_to(out);
-                }
-            }
-            Leaf::Str(s) if !self.strings.is_empty() => {
-                if let Some(ids) = self.strings.get(s.as_bytes()) {
-                    ids.append_to(out);
-                }
+                let ab = self.other().anything_but.get_or_insert_with(Box::default);
+                ab.insert(x, target);
+                self.folds |= ab.folds();
             }
             _ => {}
         }
-        if self.extra.is_empty() {
+        self.folds |= self.tags & FOLDED != 0;
+        self.numeric_only = self.tags == 0
+            && self.other.as_ref().is_some_and(|o| {
+                o.lens.is_empty()
+                    && o.globs.is_empty()
+                    && o.scan.is_empty()
+                    && o.cidr.is_none()
+                    && o.anything_but.is_none()
+            });
+    }
+
+    /// Inserts a table key, and notes it in the Bloom filter.
+    fn add_key(&mut self, table: &mut Table, state: u32, tag: Tag, key: &[u8], target: u32) {
+        table.insert(state, self.path, tag, key, target);
+        self.tags |= tag.bit();
+        let hash = key_hash(key);
+        if let Some(bloom) = self.other.as_mut().and_then(|o| o.bloom.as_mut()) {
+            return bloom.insert(tag, hash);
+        }
+        self.bloom |= small_bit(tag, hash);
+        if self.bloom.count_ones() >= 24 {
+            let keys = table.keys_at(state, self.path);
+            self.other().bloom = Some(Bloom::new(keys));
+        }
+    }
+
+    /// Whether the table may have the key `(tag, hash)` for this index.
+    #[inline]
+    fn may_have(&self, tag: Tag, hash: u64) -> bool {
+        match self.other.as_ref().and_then(|o| o.bloom.as_ref()) {
+            Some(bloom) => bloom.may_contain(tag, hash),
+            None => self.bloom & small_bit(tag, hash) != 0,
+        }
+    }
+
+    fn other(&mut self) -> &mut Other {
+        self.other.get_or_insert_with(Box::default)
+    }
+
+    /// Records the length of a prefix-like key, to probe the table with.
+    fn add_len(&mut self, tag: Tag, len: usize) {
+        let lens = &mut self.other().lens;
+        let entry = (tag, u32::try_from(len).unwrap_or(u32::MAX));
+        if let Err(at) = lens.binary_search(&entry) {
+            lens.insert(at, entry);
+        }
+    }
+
+    /// The index's ranges, when ranges are all it has.
+    #[inline]
+    pub(crate) fn numeric_only(&self) -> Option<&IntervalSet<u64>> {
+        self.other.as_ref().filter(|_| self.numeric_only).map(|o| &o.numeric)
+    }
+
+    /// Appends the target of every transition `leaf` enables from `state` (possibly
+    /// repeated; `FINAL | rule slot` for final states). `hash` is the leaf's
+    /// [`key_hash`] when it is a string.
+    pub(crate) fn lookup(
+        &self,
+        table: &Table,
+        state: u32,
+        leaf: &Leaf<'_>,
+        hash: u64,
+        sc: &mut LookupScratch,
+        out: &mut Vec<u32>,
+    ) {
+        let (path, tags) = (self.path, self.tags);
+        match leaf {
+            Leaf::Str(s) if tags & Tag::Str.bit() != 0 && self.may_have(Tag::Str, hash) => {
+                table.get(state, path, Tag::Str, &Probe::with_hash(s.as_bytes(), hash), out);
+            }
+            Leaf::Num(x) if tags & Tag::Num.bit() != 0 => {
+                let probe = Probe::number(num_bits(*x));
+                if self.may_have(Tag::Num, probe.hash()) {
+                    table.get(state, path, Tag::Num, &probe, out);
+                }
+            }
+            Leaf::Null if tags & Tag::Null.bit() != 0 => table.get(state, path, Tag::Null, &Probe::empty(), out),
+            Leaf::Bool(true) if tags & Tag::True.bit() != 0 => table.get(state, path, Tag::True, &Probe::empty(), out),
+            Leaf::Bool(false) if tags & Tag::False.bit() != 0 => {
+                table.get(state, path, Tag::False, &Probe::empty(), out);
+            }
+            _ => {}
+        }
+        if tags & Tag::Exists.bit() != 0 {
+            table.get(state, path, Tag::Exists, &Probe::empty(), out);
+        }
+        if !self.folds && self.other.is_none() {
             return;
         }
         let LookupScratch { candidates, excluded, folded, hints } = sc;
         folded.clear();
         if let (true, Leaf::Str(s)) = (self.folds, leaf) {
-            folded.extend(s.chars().flat_map(char::to_lowercase));
-        }
-        for extra in &self.extra {
-            match (extra, leaf) {
-                (Extra::Numeric(set), Leaf::Num(x)) => {
-                    let before = out.len();
-                    set.stab_near(point(*x), hints, out);
-                    super::event::STATS[1].fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    super::event::STATS[2].fetch_add(out.len() - before, std::sync::atomic::Ordering::Relaxed);
-                }
-                (Extra::Prefix(m), Leaf::Str(s)) => m.prefixes_of(s, out),
-                (Extra::Suffix(m), Leaf::Str(s)) => m.suffixes_of(s, out),
-                (Extra::PrefixFold(m), Leaf::Str(_)) => m.prefixes_of(folded, out),
-                (Extra::SuffixFold(m), Leaf::Str(_)) => m.suffixes_of(folded, out),
-                (Extra::EqualsFold(m), Leaf::Str(_)) => {
-                    if let Some(ids) = m.get(folded.as_bytes()) {
-                        ids.append_to(out);
-                    }
-                }
-                (Extra::Wildcard(w), Leaf::Str(s)) => w.matches(s, candidates, out),
-                (Extra::CidrV4(set), Leaf::Str(s)) => {
-                    if let Ok(IpAddr::V4(a)) = s.parse::<IpAddr>() {
-                        set.stab(u64::from(u32::from(a)), out);
-                    }
-                }
-                (Extra::CidrV6(set), Leaf::Str(s)) => {
-                    if let Ok(IpAddr::V6(a)) = s.parse::<IpAddr>() {
-                        set.stab(u128::from(a), out);
-                    }
-                }
-                (Extra::AnythingBut(ab), _) => ab.enabled(leaf, folded, candidates, excluded, out),
-                _ => {}
+            if s.is_ascii() {
+                folded.push_str(s);
+                folded.make_ascii_lowercase();
+            } else {
+                folded.extend(s.chars().flat_map(char::to_lowercase));
             }
+            let probe = Probe::new(folded.as_bytes());
+            if tags & Tag::EqualsFold.bit() != 0 && self.may_have(Tag::EqualsFold, probe.hash()) {
+                table.get(state, path, Tag::EqualsFold, &probe, out);
+            }
+        }
+        let Some(other) = &self.other else {
+            return;
+        };
+        if let Leaf::Str(s) = leaf {
+            candidates.clear();
+            for &(tag, len) in &other.lens {
+                let text = if matches!(tag, Tag::PrefixFold | Tag::SuffixFold) { folded.as_str() } else { s };
+                let len = len as usize;
+                let key = match tag {
+                    Tag::Prefix | Tag::PrefixFold | Tag::WildHead => text.get(..len),
+                    _ => text.len().checked_sub(len).and_then(|at| text.get(at..)),
+                };
+                let Some(probe) = key.map(|k| Probe::new(k.as_bytes())) else { continue };
+                if !self.may_have(tag, probe.hash()) {
+                    continue;
+                }
+                let dest = if matches!(tag, Tag::WildHead | Tag::WildTail) { &mut *candidates } else { &mut *out };
+                table.get(state, path, tag, &probe, dest);
+            }
+            candidates.extend_from_slice(&other.scan);
+            for &id in candidates.iter() {
+                let glob = &other.globs[id as usize];
+                if glob.is_match(s) {
+                    out.push(glob.target);
+                }
+            }
+            if let Some(cidr) = &other.cidr {
+                match s.parse::<IpAddr>() {
+                    Ok(IpAddr::V4(a)) => cidr.0.stab(u64::from(u32::from(a)), out),
+                    Ok(IpAddr::V6(a)) => cidr.1.stab(u128::from(a), out),
+                    Err(_) => {}
+                }
+            }
+        }
+        if let Leaf::Num(x) = leaf {
+            other.numeric.stab_near(point(*x), hints, out);
+        }
+        if let Some(ab) = &other.anything_but {
+            ab.enabled(leaf, folded, candidates, excluded, out);
         }
     }
 }

@@ -1,17 +1,50 @@
 //! Stabbing queries over inclusive integer intervals, used for numeric ranges (on
 //! an order-preserving `u64` encoding of f64) and CIDR blocks (`u64` for IPv4,
-//! `u128` for IPv6). Intervals are sorted by lower
-//! bound with a max-upper-bound segment tree on top, so a query costs
+//! `u128` for IPv6). A few intervals are scanned; more are sorted by lower bound
+//! with a max-upper-bound segment tree on top, so a query costs
 //! `O((1 + reported) · log n)` regardless of how many intervals there are.
 
 use std::sync::OnceLock;
 
+use super::collections::SmallList;
 use super::value::ordered_bits;
 
 /// Encodes a number as an interval point. Consecutive finite f64 values have
 /// consecutive codes, so an open bound `> x` is the closed bound `>= code(x) + 1`.
 pub(crate) fn point(x: f64) -> u64 {
     ordered_bits(x)
+}
+
+/// The smallest number whose point is at least `code`: a range's lower bound as an
+/// f64, so that testing many numbers against a few ranges needs no encoding.
+pub(crate) fn lower_value(code: u64) -> f64 {
+    match code {
+        0 => f64::NEG_INFINITY,
+        // No number has this point (it would be -0.0, whose point is 0.0's).
+        NEG_ZERO => 0.0,
+        _ => decode(code),
+    }
+}
+
+/// The largest number whose point is at most `code`.
+pub(crate) fn upper_value(code: u64) -> f64 {
+    match code {
+        u64::MAX => f64::INFINITY,
+        NEG_ZERO => -f64::from_bits(1),
+        _ => decode(code),
+    }
+}
+
+/// The point -0.0 would have without canonicalisation.
+const NEG_ZERO: u64 = (1 << 63) - 1;
+
+/// Inverse of [`point`] on the points of numbers.
+fn decode(code: u64) -> f64 {
+    if code >> 63 == 1 {
+        f64::from_bits(code & !(1 << 63))
+    } else {
+        f64::from_bits(!code)
+    }
 }
 
 /// `(lo, hi)` of a numeric range, with unbounded sides at the ends of `u64`.
@@ -30,17 +63,18 @@ pub(crate) fn numeric_bounds(range: &super::value::NumRange) -> (u64, u64) {
 }
 
 #[derive(Debug)]
+#[repr(C)]
 pub(crate) struct IntervalSet<K> {
-    /// `(lo, hi, id)` in insertion order.
-    items: Vec<(K, K, u32)>,
+    /// `(lo, hi, id)` in insertion order; a single one is stored inline.
+    items: SmallList<(K, K, u32)>,
     /// Built on the first query after a change. Invariant: when set, it indexes
     /// exactly `items` (every insert resets it).
-    built: OnceLock<Built<K>>,
+    built: OnceLock<Box<Built<K>>>,
 }
 
 impl<K> Default for IntervalSet<K> {
     fn default() -> Self {
-        IntervalSet { items: Vec::new(), built: OnceLock::new() }
+        IntervalSet { items: SmallList::Empty, built: OnceLock::new() }
     }
 }
 
@@ -57,18 +91,43 @@ struct Built<K> {
     width: usize,
 }
 
+/// Sets of at most this many intervals are scanned rather than searched.
+pub(crate) const SCAN: usize = 8;
+
 impl<K: Copy + Ord + Default + Send + Sync> IntervalSet<K> {
     pub(crate) fn insert(&mut self, lo: K, hi: K, id: u32) {
-        self.items.push((lo, hi, id));
+        self.items.insert(self.items.as_slice().len(), (lo, hi, id));
         self.built = OnceLock::new();
+    }
+
+    /// The intervals, when few enough to scan rather than search.
+    #[inline]
+    pub(crate) fn few(&self) -> Option<&[(K, K, u32)]> {
+        let items = self.items.as_slice();
+        (items.len() <= SCAN).then_some(items)
+    }
+
+    /// Appends the ids of the intervals containing `q` when the set is small enough
+    /// to scan; false (nothing appended) otherwise.
+    #[inline]
+    fn scan(&self, q: K, out: &mut Vec<u32>) -> bool {
+        let Some(items) = self.few() else {
+            return false;
+        };
+        for &(lo, hi, id) in items {
+            if lo <= q && q <= hi {
+                out.push(id);
+            }
+        }
+        true
     }
 
     /// Appends the id of every interval containing `q`.
     pub(crate) fn stab(&self, q: K, out: &mut Vec<u32>) {
-        if self.items.is_empty() {
+        if self.scan(q, out) {
             return;
         }
-        let built = self.built.get_or_init(|| Built::new(&self.items));
+        let built = self.built.get_or_init(|| Box::new(Built::new(self.items.as_slice())));
         built.report_upto(built.los.partition_point(|&lo| lo <= q), q, out);
     }
 
@@ -78,10 +137,10 @@ impl<K: Copy + Ord + Default + Send + Sync> IntervalSet<K> {
     where
         K: std::ops::Sub<Output = K>,
     {
-        if self.items.is_empty() {
+        if self.scan(q, out) {
             return;
         }
-        let built = self.built.get_or_init(|| Built::new(&self.items));
+        let built = self.built.get_or_init(|| Box::new(Built::new(self.items.as_slice())));
         let los = &built.los;
         let candidates = match hints.nearest(q) {
             Some((slot, hq, hp)) => {
@@ -253,6 +312,31 @@ mod tests {
                 }
                 if from >= want {
                     assert_eq!(gallop_down(&los, q, from), want, "down q={q} from={from}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn bounds_as_numbers_agree_with_points() {
+        let xs = [-1e300, -2.5, -1.0, -f64::from_bits(1), -0.0, 0.0, f64::from_bits(1), 0.5, 1.0, 2.0, 3e300];
+        let bound = |x: f64, incl: bool| Some((F64(x), incl));
+        for &a in &xs {
+            for &b in &xs {
+                for (li, ui) in [(true, true), (true, false), (false, true), (false, false)] {
+                    for r in [
+                        NumRange { lower: bound(a, li), upper: bound(b, ui) },
+                        NumRange { lower: None, upper: bound(b, ui) },
+                        NumRange { lower: bound(a, li), upper: None },
+                    ] {
+                        let (lo, hi) = numeric_bounds(&r);
+                        for &x in &xs {
+                            let by_point = lo <= point(x) && point(x) <= hi;
+                            let by_value = lower_value(lo) <= x && x <= upper_value(hi);
+                            assert_eq!(by_point, by_value, "{r:?} {x}");
+                            assert_eq!(by_point, r.contains(x), "{r:?} {x}");
+                        }
+                    }
                 }
             }
         }

@@ -30,18 +30,21 @@
 //! - `Matcher::add_rule` with an id already present replaces that rule.
 
 mod affix;
+mod bloom;
 mod collections;
 mod compiled;
-pub mod event;
+mod event;
 mod index;
 mod interval;
 mod matcher;
 mod operand;
 mod parse;
 mod reference;
+mod table;
 #[cfg(test)]
 mod tests;
 mod value;
+mod walk;
 
 use std::fmt;
 use std::sync::Arc;
@@ -49,7 +52,6 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use crate::Error;
-pub use event::STATS;
 pub use matcher::Matcher;
 use parse::{Cond, Node};
 

@@ -1,0 +1,326 @@
+//! The transition table shared by all states of the automaton. Every transition
+//! found by hashing a key — exact strings and numbers, `null` and booleans,
+//! `exists`, and the keys of the prefix, suffix, ignore-case and wildcard indexes —
+//! lives in one open-addressing table keyed by `(state, path, tag, key bytes)`.
+//!
+//! A probe usually reads a single cache line whatever the number of rules (a hash
+//! map per state costs an allocation per state, and a control-byte line plus a
+//! bucket line per probe). A key's hash is computed once per event value
+//! ([`key_hash`]) and combined with each `(state, path, tag)` by [`slot_hash`].
+//!
+//! A slot whose target state is final (no outgoing paths, one accepted rule slot)
+//! also holds that rule slot, flagged with [`FINAL`]: a lookup then yields the
+//! accepted slot itself, and the walk need not visit (read) the state at all.
+
+use std::hash::Hasher;
+
+use super::collections::FxHasher;
+
+/// What a key means; part of the key, so one key string can serve several tags.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[repr(u8)]
+pub(crate) enum Tag {
+    Str,
+    Num,
+    Null,
+    True,
+    False,
+    /// `exists: true` (empty key): taken for any leaf value.
+    Exists,
+    /// `exists: false` (empty key): taken when the event has no leaf at the path.
+    Absent,
+    Prefix,
+    Suffix,
+    /// Folded prefix, probed with prefixes of the folded value.
+    PrefixFold,
+    SuffixFold,
+    EqualsFold,
+    /// Literal text before a wildcard's first star; the target is a glob id.
+    WildHead,
+    /// Literal text after the last star of a wildcard without a head; a glob id.
+    WildTail,
+}
+
+impl Tag {
+    pub(crate) const fn bit(self) -> u16 {
+        1 << self as u16
+    }
+}
+
+/// Longest key stored in the slot itself.
+const INLINE: usize = 14;
+/// `Slot::len` of a key stored in `Table::long` (offset and length in `bytes[..8]`).
+const LONG: u8 = u8::MAX;
+/// `Slot::target` of a free slot.
+const FREE: u32 = u32::MAX;
+/// Marks a lookup result that is an accepted rule slot rather than a state.
+pub(crate) const FINAL: u32 = 1 << 31;
+
+/// 32 bytes and 32-aligned, so a slot never straddles two cache lines.
+#[derive(Clone, Copy, Debug)]
+#[repr(C, align(32))]
+struct Slot {
+    state: u32,
+    path: u32,
+    target: u32,
+    /// `FINAL | rule slot` while `target` is final, else 0.
+    accept: u32,
+    tag: u8,
+    len: u8,
+    /// The key, zero-padded, when `len != LONG`.
+    bytes: [u8; INLINE],
+}
+
+const FREE_SLOT: Slot = Slot { state: 0, path: 0, target: FREE, accept: 0, tag: 0, len: 0, bytes: [0; INLINE] };
+
+/// A key prepared for probing: hashed once, padded so that comparing it with a
+/// slot is two word compares.
+#[derive(Clone, Copy)]
+pub(crate) struct Probe<'k> {
+    hash: u64,
+    len: u8,
+    inline: [u8; INLINE],
+    long: &'k [u8],
+}
+
+impl<'k> Probe<'k> {
+    /// A key whose [`key_hash`] is already known.
+    pub(crate) fn with_hash(key: &'k [u8], hash: u64) -> Probe<'k> {
+        let mut inline = [0u8; INLINE];
+        match u8::try_from(key.len()) {
+            Ok(len) if key.len() <= INLINE => {
+                inline[..key.len()].copy_from_slice(key);
+                Probe { hash, len, inline, long: &[] }
+            }
+            _ => Probe { hash, len: LONG, inline, long: key },
+        }
+    }
+
+    pub(crate) fn new(key: &'k [u8]) -> Probe<'k> {
+        Probe::with_hash(key, key_hash(key))
+    }
+
+    /// The empty key of the `null`, boolean and `exists` tags.
+    pub(crate) fn empty() -> Probe<'static> {
+        Probe { hash: key_hash(&[]), len: 0, inline: [0; INLINE], long: &[] }
+    }
+
+    /// A number, keyed by its canonical bits (so 5 and 5.0 are one key).
+    pub(crate) fn hash(&self) -> u64 {
+        self.hash
+    }
+
+    pub(crate) fn number(bits: u64) -> Probe<'static> {
+        let bytes = bits.to_le_bytes();
+        let mut inline = [0u8; INLINE];
+        inline[..8].copy_from_slice(&bytes);
+        Probe { hash: key_hash(&bytes), len: 8, inline, long: &[] }
+    }
+}
+
+/// The hash of a key's bytes, computed once per event value.
+pub(crate) fn key_hash(key: &[u8]) -> u64 {
+    let mut h = FxHasher::default();
+    h.write(key);
+    h.finish()
+}
+
+/// Combines a key hash with where it is looked up (murmur3's finaliser).
+fn slot_hash(key_hash: u64, state: u32, path: u32, tag: Tag) -> u64 {
+    let site = ((u64::from(state) << 32) | u64::from(path)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    let mut x = key_hash ^ site ^ u64::from(tag as u8).wrapping_mul(0xc2b2_ae3d_27d4_eb4f);
+    x = (x ^ (x >> 33)).wrapping_mul(0xff51_afd7_ed55_8ccd);
+    x = (x ^ (x >> 33)).wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+    x ^ (x >> 33)
+}
+
+/// Two slots: one cache line.
+#[derive(Clone, Copy, Debug)]
+#[repr(C, align(64))]
+struct Bucket([Slot; 2]);
+
+const FREE_BUCKET: Bucket = Bucket([FREE_SLOT; 2]);
+
+/// Linear probing over buckets (a probe reads its home bucket's line, and the next
+/// ones only while they are full), at most [`MAX_LOAD`] full. Invariant:
+/// `buckets.len()` is a power of two and every run of occupied slots, in bucket
+/// order, ends at a free one.
+#[derive(Debug)]
+pub(crate) struct Table {
+    buckets: Vec<Bucket>,
+    len: usize,
+    /// Keys longer than [`INLINE`], back to back.
+    long: Vec<u8>,
+}
+
+/// Maximum fraction of slots in use, as `(numerator, denominator)`: low, so that a
+/// probe rarely reads a second line.
+const MAX_LOAD: (usize, usize) = (3, 8);
+
+impl Default for Table {
+    fn default() -> Self {
+        Table { buckets: vec![FREE_BUCKET; 8], len: 0, long: Vec::new() }
+    }
+}
+
+impl Table {
+    /// Adds the transition `(state, path, tag, key) -> target` (duplicates are kept).
+    pub(crate) fn insert(&mut self, state: u32, path: u32, tag: Tag, key: &[u8], target: u32) {
+        if (self.len + 1) * MAX_LOAD.1 > self.buckets.len() * 2 * MAX_LOAD.0 {
+            self.grow();
+        }
+        let probe = Probe::new(key);
+        let mut slot = Slot { state, path, target, accept: 0, tag: tag as u8, len: probe.len, bytes: probe.inline };
+        if probe.len == LONG {
+            let (at, len) = (to_u32(self.long.len()), to_u32(key.len()));
+            self.long.extend_from_slice(key);
+            slot.bytes[..4].copy_from_slice(&at.to_le_bytes());
+            slot.bytes[4..8].copy_from_slice(&len.to_le_bytes());
+        }
+        self.place(slot, slot_hash(probe.hash, state, path, tag));
+        self.len += 1;
+    }
+
+    fn place(&mut self, slot: Slot, hash: u64) {
+        let mask = self.buckets.len() - 1;
+        let mut b = hash as usize & mask;
+        loop {
+            if let Some(free) = self.buckets[b].0.iter_mut().find(|s| s.target == FREE) {
+                *free = slot;
+                return;
+            }
+            b = (b + 1) & mask;
+        }
+    }
+
+    fn grow(&mut self) {
+        let doubled = vec![FREE_BUCKET; self.buckets.len() * 2];
+        let old = std::mem::replace(&mut self.buckets, doubled);
+        for slot in old.iter().flat_map(|b| b.0).filter(|s| s.target != FREE) {
+            let hash = key_hash(self.key_of(&slot));
+            // Invariant: tags round-trip through `u8`; `tag_of` only sees stored tags.
+            self.place(slot, slot_hash(hash, slot.state, slot.path, tag_of(slot.tag)));
+        }
+    }
+
+    fn key_of<'a>(&'a self, slot: &'a Slot) -> &'a [u8] {
+        if slot.len != LONG {
+            return &slot.bytes[..usize::from(slot.len)];
+        }
+        let word =
+            |i: usize| u32::from_le_bytes([slot.bytes[i], slot.bytes[i + 1], slot.bytes[i + 2], slot.bytes[i + 3]]);
+        let (at, len) = (word(0) as usize, word(4) as usize);
+        &self.long[at..at + len]
+    }
+
+    /// The `(tag, key hash)` of every key of `(state, path)`, by a scan of the table.
+    pub(crate) fn keys_at(&self, state: u32, path: u32) -> Vec<(Tag, u64)> {
+        let slots = self.buckets.iter().flat_map(|b| &b.0);
+        let here = slots.filter(|s| s.target != FREE && s.state == state && s.path == path);
+        here.map(|s| (tag_of(s.tag), key_hash(self.key_of(s)))).collect()
+    }
+
+    /// Appends the target of every transition `(state, path, tag, key)`: a state,
+    /// or `FINAL | rule slot` for a final state.
+    #[inline]
+    pub(crate) fn get(&self, state: u32, path: u32, tag: Tag, key: &Probe<'_>, out: &mut Vec<u32>) {
+        self.each(state, path, tag, key, |_, slot| out.push(if slot.accept != 0 { slot.accept } else { slot.target }));
+    }
+
+    /// Records whether the transitions `(state, path, tag, key) -> target` lead to a
+    /// final state: `accept` is `FINAL | rule slot`, or 0.
+    pub(crate) fn set_accept(&mut self, state: u32, path: u32, tag: Tag, key: &[u8], target: u32, accept: u32) {
+        let mut found = Vec::new();
+        self.each(state, path, tag, &Probe::new(key), |at, slot| {
+            if slot.target == target {
+                found.push(at);
+            }
+        });
+        for (b, i) in found {
+            self.buckets[b].0[i].accept = accept;
+        }
+    }
+
+    /// Calls `f` with the `(bucket, index)` and contents of each matching slot.
+    #[inline]
+    fn each(&self, state: u32, path: u32, tag: Tag, key: &Probe<'_>, mut f: impl FnMut((usize, usize), &Slot)) {
+        let mask = self.buckets.len() - 1;
+        let mut b = slot_hash(key.hash, state, path, tag) as usize & mask;
+        loop {
+            for (i, slot) in self.buckets[b].0.iter().enumerate() {
+                if slot.target == FREE {
+                    return;
+                }
+                if slot.state == state
+                    && slot.path == path
+                    && slot.tag == tag as u8
+                    && slot.len == key.len
+                    && (if key.len == LONG { self.key_of(slot) == key.long } else { slot.bytes == key.inline })
+                {
+                    f((b, i), slot);
+                }
+            }
+            b = (b + 1) & mask;
+        }
+    }
+}
+
+fn to_u32(n: usize) -> u32 {
+    u32::try_from(n).expect("transition table keys fit in 4 GiB")
+}
+
+const TAGS: [Tag; 14] = [
+    Tag::Str,
+    Tag::Num,
+    Tag::Null,
+    Tag::True,
+    Tag::False,
+    Tag::Exists,
+    Tag::Absent,
+    Tag::Prefix,
+    Tag::Suffix,
+    Tag::PrefixFold,
+    Tag::SuffixFold,
+    Tag::EqualsFold,
+    Tag::WildHead,
+    Tag::WildTail,
+];
+
+fn tag_of(byte: u8) -> Tag {
+    TAGS[usize::from(byte)]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_every_target_of_a_key_and_nothing_else() {
+        let mut t = Table::default();
+        let long = "a key much longer than fourteen bytes";
+        for i in 0..2000u32 {
+            t.insert(i % 7, i % 3, Tag::Str, format!("k{}", i % 50).as_bytes(), i);
+            t.insert(i % 7, 9, Tag::Prefix, long.as_bytes(), i);
+        }
+        t.insert(1, 1, Tag::Num, &5u64.to_le_bytes(), 77);
+        t.insert(1, 1, Tag::Exists, &[], 78);
+        let get = |state, path, tag, key: Probe<'_>| {
+            let mut out = Vec::new();
+            t.get(state, path, tag, &key, &mut out);
+            out.sort_unstable();
+            out
+        };
+        let want: Vec<u32> = (0..2000).filter(|i| i % 7 == 3 && i % 3 == 2 && i % 50 == 17).collect();
+        assert!(!want.is_empty());
+        assert_eq!(get(3, 2, Tag::Str, Probe::new(b"k17")), want);
+        assert!(get(3, 2, Tag::Prefix, Probe::new(b"k17")).is_empty());
+        assert!(get(3, 1, Tag::Str, Probe::new(b"k18")).iter().all(|i| i % 50 == 18));
+        assert_eq!(get(2, 9, Tag::Prefix, Probe::new(long.as_bytes())).len(), (0..2000).filter(|i| i % 7 == 2).count());
+        assert!(get(2, 9, Tag::Prefix, Probe::new(&long.as_bytes()[1..])).is_empty());
+        assert_eq!(get(1, 1, Tag::Num, Probe::number(5)), [77]);
+        assert_eq!(get(1, 1, Tag::Exists, Probe::empty()), [78]);
+        assert!(get(1, 1, Tag::Absent, Probe::empty()).is_empty());
+        assert!(t.buckets.len().is_power_of_two() && t.len * MAX_LOAD.1 <= t.buckets.len() * 2 * MAX_LOAD.0);
+        assert!(TAGS.iter().enumerate().all(|(i, &tag)| tag as usize == i && tag_of(tag as u8) == tag));
+    }
+}

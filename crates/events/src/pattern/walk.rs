@@ -1,0 +1,99 @@
+//! Matching one flattened event: a walk over `(state, array constraint)` items
+//! from the root, probing at each state only the paths both it and the event have.
+
+use super::compiled::Automaton;
+use super::event::{merge, push, FlatLeaf, Scratch};
+use super::index::PathIndex;
+use super::interval::{lower_value, upper_value, SCAN};
+use super::table::{Probe, Tag, FINAL};
+use super::value::Leaf;
+
+impl Automaton {
+    pub(super) fn walk(&self, leaves: &[FlatLeaf<'_>], sc: &mut Scratch) {
+        sc.work.clear();
+        sc.seen.clear();
+        sc.seen.insert(0);
+        sc.work.push((0, 0));
+        while let Some((s, constraint)) = sc.work.pop() {
+            self.visit(s, constraint, leaves, sc);
+        }
+    }
+
+    fn visit(&self, s: u32, constraint: u32, leaves: &[FlatLeaf<'_>], sc: &mut Scratch) {
+        let state = &self.states[s as usize];
+        if let Some(slots) = &state.accept {
+            slots.append_to(&mut sc.accepted);
+        }
+        for entry in state.paths.as_slice() {
+            match sc.spans[entry.path as usize] {
+                (lo, hi) if hi > lo => self.step(s, entry, leaves, constraint, sc),
+                _ if entry.tags & Tag::Absent.bit() != 0 => {
+                    sc.targets.clear();
+                    self.table.get(s, entry.path, Tag::Absent, &Probe::empty(), &mut sc.targets);
+                    take(0, constraint, sc);
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// Takes the transitions the leaves of one path enable from one work item.
+    fn step(&self, s: u32, index: &PathIndex, all: &[FlatLeaf<'_>], constraint: u32, sc: &mut Scratch) {
+        sc.lookup.start();
+        let (lo, hi) = sc.spans[index.path as usize];
+        let leaves = &all[lo as usize..hi as usize];
+        if let Some(ranges) = index.numeric_only().and_then(|set| set.few()) {
+            // Typically coordinates: many numbers, a few ranges; a tight loop, no general lookup.
+            let mut bounds = [(0.0, 0.0, 0); SCAN];
+            for (b, &(lo, hi, target)) in bounds.iter_mut().zip(ranges) {
+                *b = (lower_value(lo), upper_value(hi), target);
+            }
+            for leaf in leaves {
+                let Leaf::Num(x) = leaf.leaf else { continue };
+                for &(lo, hi, target) in &bounds[..ranges.len()] {
+                    if lo <= x && x <= hi {
+                        sc.targets.clear();
+                        sc.targets.push(target);
+                        take(leaf.trail, constraint, sc);
+                    }
+                }
+            }
+            return;
+        }
+        for leaf in leaves {
+            sc.targets.clear();
+            index.lookup(&self.table, s, &leaf.leaf, leaf.hash, &mut sc.lookup, &mut sc.targets);
+            if !sc.targets.is_empty() {
+                take(leaf.trail, constraint, sc);
+            }
+        }
+    }
+}
+
+/// Queues the transitions in `sc.targets`, enabled by a leaf with this trail from
+/// an item with this constraint, unless the two pin an array to different elements.
+fn take(trail: u32, constraint: u32, sc: &mut Scratch) {
+    // Only now pay for the array constraint (most leaves enable nothing).
+    let trail = if trail == 0 { 0 } else { sc.trail_constraint(trail) };
+    let next = if trail == 0 || trail == constraint {
+        constraint
+    } else if constraint == 0 {
+        trail
+    } else if merge(sc.pool.get(constraint), sc.pool.get(trail), &mut sc.merged) {
+        sc.pool.intern(&sc.merged)
+    } else {
+        return; // The leaf is in another element of an array already pinned.
+    };
+    if sc.targets.len() > 1 {
+        sc.targets.sort_unstable();
+        sc.targets.dedup();
+    }
+    for i in 0..sc.targets.len() {
+        let target = sc.targets[i];
+        if target & FINAL != 0 {
+            sc.accepted.push(target & !FINAL);
+        } else {
+            push(sc, target, next);
+        }
+    }
+}
