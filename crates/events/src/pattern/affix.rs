@@ -11,7 +11,9 @@ use super::value::{num_bits, Excluded, Glob, Leaf};
 #[derive(Debug)]
 #[repr(align(64))]
 pub(super) struct PackedGlob {
-    pub(super) target: u32,
+    target: u32,
+    /// What a lookup yields: `target`, or `FINAL | rule slot` while it is final.
+    pub(super) out: u32,
     text: Key,
     /// One offset per star. Invariant: sorted, within `text`, at piece boundaries
     /// (so every piece is valid UTF-8).
@@ -29,7 +31,14 @@ impl PackedGlob {
             }
             text.push_str(piece);
         }
-        PackedGlob { target, text: Key::new(&text), cuts }
+        PackedGlob { target, out: target, text: Key::new(&text), cuts }
+    }
+
+    /// See [`AnythingBut::set_accept`].
+    pub(super) fn set_accept(&mut self, target: u32, accept: u32) {
+        if self.target == target {
+            self.out = if accept != 0 { accept } else { target };
+        }
     }
 
     /// Greedy glob match: first piece anchors the start, last piece the end, middle
@@ -159,8 +168,9 @@ impl GlobIndex {
 pub(super) struct AnythingBut {
     /// Which of the maps below are non-empty (`HAS_*` bits), so a lookup touches only those.
     has: u8,
-    /// Entry -> target state (a single one inline).
-    targets: SmallList<u32>,
+    /// Entry -> `(target state, what a lookup yields for it)`: the state, or
+    /// `FINAL | rule slot` while it is final (see `table.rs`). A single one inline.
+    targets: SmallList<(u32, u32)>,
     strings: IdMap<Key>,
     numbers: IdMap<u64>,
     prefix: AffixMap,
@@ -182,7 +192,7 @@ impl AnythingBut {
 
     pub(super) fn insert(&mut self, excluded: &Excluded, target: u32) {
         let entry = u32::try_from(self.targets.as_slice().len()).unwrap_or(u32::MAX);
-        self.targets.insert(entry as usize, target);
+        self.targets.insert(entry as usize, (target, target));
         self.has |= match excluded {
             Excluded::Values { strings, .. } if !strings.is_empty() => HAS_STRINGS,
             Excluded::Values { .. } => 0,
@@ -252,16 +262,24 @@ impl AnythingBut {
             Leaf::Null | Leaf::Bool(_) => {}
         }
         if excluded.is_empty() {
-            out.extend_from_slice(targets);
+            out.extend(targets.iter().map(|t| t.1));
             return;
         }
         excluded.sort_unstable();
         let mut skip = excluded.iter().copied().peekable();
-        for (entry, &target) in (0u32..).zip(targets) {
+        for (entry, &(_, target)) in (0u32..).zip(targets) {
             while skip.next_if(|&e| e < entry).is_some() {}
             if skip.peek() != Some(&entry) {
                 out.push(target);
             }
+        }
+    }
+
+    /// Makes lookups yield `accept` (`FINAL | rule slot`, or 0 for the state itself)
+    /// for the entries leading to `target`.
+    pub(super) fn set_accept(&mut self, target: u32, accept: u32) {
+        for entry in self.targets.as_mut_slice().iter_mut().filter(|t| t.0 == target) {
+            entry.1 = if accept != 0 { accept } else { target };
         }
     }
 }

@@ -3,7 +3,7 @@
 //! only hurt its own rules' latency) and compact id lists.
 
 use std::borrow::Borrow;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hash, Hasher};
 
 /// The FxHash word mix (as in rustc), with a final avalanche so that the high bits
@@ -63,7 +63,6 @@ impl Hasher for FxHasher {
 
 pub(crate) type FxBuild = BuildHasherDefault<FxHasher>;
 pub(crate) type FxHashMap<K, V> = HashMap<K, V, FxBuild>;
-pub(crate) type FxHashSet<K> = HashSet<K, FxBuild>;
 
 /// A string hash-map key stored inline when short (most event values are), so that
 /// comparing it after a hash hit does not chase a pointer to another cache line.
@@ -265,13 +264,6 @@ impl<K: Hash + Eq> IdMap<K> {
             IdMap::Large(map) => map.get(key),
         }
     }
-
-    pub(crate) fn is_empty(&self) -> bool {
-        match self {
-            IdMap::Small(entries) => entries.as_slice().is_empty(),
-            IdMap::Large(map) => map.is_empty(),
-        }
-    }
 }
 
 /// Appends `id` to the list under `key`, creating it.
@@ -338,7 +330,7 @@ mod tests {
         small.push(5, 1);
         small.push(5, 2);
         assert_eq!(small.get(&5).map(IdList::as_slice), Some(&[1, 2][..]));
-        assert!(!small.is_empty() && IdMap::<u64>::default().is_empty());
+        assert!(IdMap::<u64>::default().get(&5).is_none());
     }
 
     #[test]
@@ -358,7 +350,7 @@ mod tests {
     fn hasher_distinguishes_short_strings() {
         let b = FxBuild::default();
         let keys = ["", "a", "b", "ab", "ba", "abcdefgh", "abcdefghi", "\0"];
-        let hashes: FxHashSet<u64> = keys.iter().map(|k| b.hash_one(k)).collect();
+        let hashes: std::collections::HashSet<u64> = keys.iter().map(|k| b.hash_one(k)).collect();
         assert_eq!(hashes.len(), keys.len());
     }
 }

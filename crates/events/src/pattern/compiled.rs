@@ -128,19 +128,29 @@ impl Automaton {
         }
         let here = &self.states[state as usize];
         let accept = match (here.paths.as_slice(), &here.accept) {
-            ([], Some(list)) if list.as_slice().len() == 1 => FINAL | list.as_slice()[0],
+            // Slots with the FINAL bit would be ambiguous: those states are visited instead.
+            ([], Some(list)) if list.as_slice().len() == 1 && list.as_slice()[0] < FINAL => FINAL | list.as_slice()[0],
             _ => 0,
         };
         let (parent, path, cond) = self.parents[state as usize];
+        let mut indexed = false;
         for op in &self.cond_ops[cond as usize] {
-            if let Some((tag, key)) = table_key(op) {
-                self.table.set_accept(parent, path, tag, &key, state, accept);
+            match table_key(op) {
+                Some((tag, key)) => self.table.set_accept(parent, path, tag, &key, state, accept),
+                None => indexed |= matches!(op, Op::AnythingBut(_) | Op::Wildcard(_)),
+            }
+        }
+        if indexed {
+            let paths = self.states[parent as usize].paths.as_mut_slice();
+            if let Some(index) = paths.iter_mut().find(|p| p.path == path) {
+                index.set_accept(state, accept);
             }
         }
     }
 
     fn add_edge(&mut self, from: u32, path: u32, cond_id: u32, ops: &[Op]) -> u32 {
-        let target = u32::try_from(self.states.len()).unwrap_or(u32::MAX);
+        // Invariant: state ids stay below FINAL, so lookup results are unambiguous.
+        let target = u32::try_from(self.states.len()).ok().filter(|&t| t < FINAL).expect("fewer than 2^31 states");
         self.states.push(State::default());
         self.parents.push((from, path, cond_id));
         self.edges.insert((from, path, cond_id), target);

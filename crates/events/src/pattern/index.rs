@@ -30,6 +30,11 @@ impl LookupScratch {
     }
 }
 
+/// Values of `PathIndex::extra`.
+const NOTHING: u8 = 0;
+const RANGES_ONLY: u8 = 1;
+const MORE: u8 = 2;
+
 const FOLDED: u16 = Tag::PrefixFold.bit() | Tag::SuffixFold.bit() | Tag::EqualsFold.bit();
 
 /// The transitions of one (state, path): 24 bytes, so that a state with one path
@@ -41,8 +46,9 @@ pub(crate) struct PathIndex {
     pub(crate) tags: u16,
     /// Whether some lookup needs the folded (lowercased) value.
     folds: bool,
-    /// `other` holds only ranges (and `tags` is 0).
-    numeric_only: bool,
+    /// What `other` holds beyond a Bloom filter: `NOTHING`, `RANGES_ONLY` (and
+    /// `tags` is 0) or `MORE`.
+    extra: u8,
     /// A one-word Bloom filter ([`small_bit`]) of the keys in the table, so that most
     /// values without a transition are rejected without probing it; replaced by
     /// `Other::bloom` once it fills up.
@@ -94,7 +100,7 @@ pub(crate) fn table_key(op: &Op) -> Option<(Tag, Vec<u8>)> {
 
 impl PathIndex {
     pub(crate) fn new(path: u32) -> PathIndex {
-        PathIndex { path, tags: 0, folds: false, numeric_only: false, bloom: 0, other: None }
+        PathIndex { path, tags: 0, folds: false, extra: NOTHING, bloom: 0, other: None }
     }
 
     /// Registers that a leaf accepted by `op` enables `state -> target`.
@@ -140,14 +146,22 @@ impl PathIndex {
             _ => {}
         }
         self.folds |= self.tags & FOLDED != 0;
-        self.numeric_only = self.tags == 0
-            && self.other.as_ref().is_some_and(|o| {
-                o.lens.is_empty()
-                    && o.globs.is_empty()
-                    && o.scan.is_empty()
-                    && o.cidr.is_none()
-                    && o.anything_but.is_none()
-            });
+        self.extra = match &self.other {
+            None => NOTHING,
+            Some(o) => {
+                let ranges = !o.numeric.is_empty();
+                let rest = !o.lens.is_empty()
+                    || !o.globs.is_empty()
+                    || !o.scan.is_empty()
+                    || o.cidr.is_some()
+                    || o.anything_but.is_some();
+                match (ranges, rest) {
+                    (false, false) => NOTHING,
+                    (true, false) if self.tags == 0 => RANGES_ONLY,
+                    _ => MORE,
+                }
+            }
+        };
     }
 
     /// Inserts a table key, and notes it in the Bloom filter.
@@ -174,6 +188,17 @@ impl PathIndex {
         }
     }
 
+    /// Makes the `anything-but` and wildcard transitions to `target` yield `accept`
+    /// (`FINAL | rule slot` while `target` is final, else 0: the state itself).
+    pub(crate) fn set_accept(&mut self, target: u32, accept: u32) {
+        if let Some(other) = &mut self.other {
+            if let Some(ab) = &mut other.anything_but {
+                ab.set_accept(target, accept);
+            }
+            other.globs.iter_mut().for_each(|g| g.set_accept(target, accept));
+        }
+    }
+
     fn other(&mut self) -> &mut Other {
         self.other.get_or_insert_with(Box::default)
     }
@@ -190,7 +215,7 @@ impl PathIndex {
     /// The index's ranges, when ranges are all it has.
     #[inline]
     pub(crate) fn numeric_only(&self) -> Option<&IntervalSet<u64>> {
-        self.other.as_ref().filter(|_| self.numeric_only).map(|o| &o.numeric)
+        self.other.as_ref().filter(|_| self.extra == RANGES_ONLY).map(|o| &o.numeric)
     }
 
     /// Appends the target of every transition `leaf` enables from `state` (possibly
@@ -226,7 +251,7 @@ impl PathIndex {
         if tags & Tag::Exists.bit() != 0 {
             table.get(state, path, Tag::Exists, &Probe::empty(), out);
         }
-        if !self.folds && self.other.is_none() {
+        if !self.folds && self.extra == NOTHING {
             return;
         }
         let LookupScratch { candidates, excluded, folded, hints } = sc;
@@ -266,7 +291,7 @@ impl PathIndex {
             for &id in candidates.iter() {
                 let glob = &other.globs[id as usize];
                 if glob.is_match(s) {
-                    out.push(glob.target);
+                    out.push(glob.out);
                 }
             }
             if let Some(cidr) = &other.cidr {

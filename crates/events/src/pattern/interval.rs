@@ -100,6 +100,10 @@ impl<K: Copy + Ord + Default + Send + Sync> IntervalSet<K> {
         self.built = OnceLock::new();
     }
 
+    pub(crate) fn is_empty(&self) -> bool {
+        self.items.as_slice().is_empty()
+    }
+
     /// The intervals, when few enough to scan rather than search.
     #[inline]
     pub(crate) fn few(&self) -> Option<&[(K, K, u32)]> {

@@ -49,7 +49,8 @@ impl Tag {
 
 /// Longest key stored in the slot itself.
 const INLINE: usize = 14;
-/// `Slot::len` of a key stored in `Table::long` (offset and length in `bytes[..8]`).
+/// Length byte of a key stored in `Table::long` (its offset and length in the
+/// first key word).
 const LONG: u8 = u8::MAX;
 /// `Slot::target` of a free slot.
 const FREE: u32 = u32::MAX;
@@ -60,39 +61,46 @@ pub(crate) const FINAL: u32 = 1 << 31;
 #[derive(Clone, Copy, Debug)]
 #[repr(C, align(32))]
 struct Slot {
-    state: u32,
-    path: u32,
+    /// `state << 32 | path`.
+    site: u64,
     target: u32,
     /// `FINAL | rule slot` while `target` is final, else 0.
     accept: u32,
-    tag: u8,
-    len: u8,
-    /// The key, zero-padded, when `len != LONG`.
-    bytes: [u8; INLINE],
+    /// The key as little-endian words: bytes 0..14 the key zero-padded (or, for a
+    /// long key, its offset and length in `Table::long`), byte 14 the tag, byte 15
+    /// the length (or [`LONG`]). Comparing keys is comparing two words.
+    key: [u64; 2],
 }
 
-const FREE_SLOT: Slot = Slot { state: 0, path: 0, target: FREE, accept: 0, tag: 0, len: 0, bytes: [0; INLINE] };
+const FREE_SLOT: Slot = Slot { site: 0, target: FREE, accept: 0, key: [0; 2] };
 
-/// A key prepared for probing: hashed once, padded so that comparing it with a
-/// slot is two word compares.
+fn site(state: u32, path: u32) -> u64 {
+    (u64::from(state) << 32) | u64::from(path)
+}
+
+/// A key prepared for probing: hashed once, packed as in [`Slot::key`] (tag 0).
 #[derive(Clone, Copy)]
 pub(crate) struct Probe<'k> {
     hash: u64,
-    len: u8,
-    inline: [u8; INLINE],
+    words: [u64; 2],
+    /// The key, when longer than [`INLINE`].
     long: &'k [u8],
 }
 
 impl<'k> Probe<'k> {
     /// A key whose [`key_hash`] is already known.
     pub(crate) fn with_hash(key: &'k [u8], hash: u64) -> Probe<'k> {
-        let mut inline = [0u8; INLINE];
+        let mut bytes = [0u8; 16];
         match u8::try_from(key.len()) {
             Ok(len) if key.len() <= INLINE => {
-                inline[..key.len()].copy_from_slice(key);
-                Probe { hash, len, inline, long: &[] }
+                bytes[..key.len()].copy_from_slice(key);
+                bytes[15] = len;
+                Probe { hash, words: words(&bytes), long: &[] }
             }
-            _ => Probe { hash, len: LONG, inline, long: key },
+            _ => {
+                bytes[15] = LONG;
+                Probe { hash, words: words(&bytes), long: key }
+            }
         }
     }
 
@@ -102,20 +110,33 @@ impl<'k> Probe<'k> {
 
     /// The empty key of the `null`, boolean and `exists` tags.
     pub(crate) fn empty() -> Probe<'static> {
-        Probe { hash: key_hash(&[]), len: 0, inline: [0; INLINE], long: &[] }
+        Probe { hash: key_hash(&[]), words: [0; 2], long: &[] }
     }
 
-    /// A number, keyed by its canonical bits (so 5 and 5.0 are one key).
     pub(crate) fn hash(&self) -> u64 {
         self.hash
     }
 
+    /// A number, keyed by its canonical bits (so 5 and 5.0 are one key).
     pub(crate) fn number(bits: u64) -> Probe<'static> {
         let bytes = bits.to_le_bytes();
-        let mut inline = [0u8; INLINE];
-        inline[..8].copy_from_slice(&bytes);
-        Probe { hash: key_hash(&bytes), len: 8, inline, long: &[] }
+        Probe { hash: key_hash(&bytes), words: [bits, 8 << 56], long: &[] }
     }
+
+    /// The key words with the tag in place.
+    #[inline]
+    fn key(&self, tag: Tag) -> [u64; 2] {
+        [self.words[0], self.words[1] | (u64::from(tag as u8) << 48)]
+    }
+}
+
+fn words(bytes: &[u8; 16]) -> [u64; 2] {
+    let word = |i: usize| {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(&bytes[i..i + 8]);
+        u64::from_le_bytes(w)
+    };
+    [word(0), word(8)]
 }
 
 /// The hash of a key's bytes, computed once per event value.
@@ -170,12 +191,11 @@ impl Table {
             self.grow();
         }
         let probe = Probe::new(key);
-        let mut slot = Slot { state, path, target, accept: 0, tag: tag as u8, len: probe.len, bytes: probe.inline };
-        if probe.len == LONG {
-            let (at, len) = (to_u32(self.long.len()), to_u32(key.len()));
+        let mut slot = Slot { site: site(state, path), target, accept: 0, key: probe.key(tag) };
+        if !probe.long.is_empty() {
+            let (at, len) = (u64::from(to_u32(self.long.len())), u64::from(to_u32(key.len())));
             self.long.extend_from_slice(key);
-            slot.bytes[..4].copy_from_slice(&at.to_le_bytes());
-            slot.bytes[4..8].copy_from_slice(&len.to_le_bytes());
+            slot.key[0] = at | (len << 32);
         }
         self.place(slot, slot_hash(probe.hash, state, path, tag));
         self.len += 1;
@@ -197,27 +217,35 @@ impl Table {
         let doubled = vec![FREE_BUCKET; self.buckets.len() * 2];
         let old = std::mem::replace(&mut self.buckets, doubled);
         for slot in old.iter().flat_map(|b| b.0).filter(|s| s.target != FREE) {
-            let hash = key_hash(self.key_of(&slot));
-            // Invariant: tags round-trip through `u8`; `tag_of` only sees stored tags.
-            self.place(slot, slot_hash(hash, slot.state, slot.path, tag_of(slot.tag)));
+            let hash = slot_hash(self.key_hash_of(&slot), (slot.site >> 32) as u32, slot.site as u32, tag_of(&slot));
+            self.place(slot, hash);
         }
     }
 
-    fn key_of<'a>(&'a self, slot: &'a Slot) -> &'a [u8] {
-        if slot.len != LONG {
-            return &slot.bytes[..usize::from(slot.len)];
+    /// The [`key_hash`] of a slot's key.
+    fn key_hash_of(&self, slot: &Slot) -> u64 {
+        let len = (slot.key[1] >> 56) as u8;
+        if len == LONG {
+            return key_hash(self.long_key(slot));
         }
-        let word =
-            |i: usize| u32::from_le_bytes([slot.bytes[i], slot.bytes[i + 1], slot.bytes[i + 2], slot.bytes[i + 3]]);
-        let (at, len) = (word(0) as usize, word(4) as usize);
+        let mut bytes = [0u8; 16];
+        bytes[..8].copy_from_slice(&slot.key[0].to_le_bytes());
+        bytes[8..].copy_from_slice(&slot.key[1].to_le_bytes());
+        // Invariant: an inline key has at most INLINE bytes.
+        key_hash(&bytes[..usize::from(len).min(INLINE)])
+    }
+
+    /// The key of a slot whose key is long.
+    fn long_key(&self, slot: &Slot) -> &[u8] {
+        let (at, len) = ((slot.key[0] as u32) as usize, (slot.key[0] >> 32) as usize);
         &self.long[at..at + len]
     }
 
     /// The `(tag, key hash)` of every key of `(state, path)`, by a scan of the table.
     pub(crate) fn keys_at(&self, state: u32, path: u32) -> Vec<(Tag, u64)> {
         let slots = self.buckets.iter().flat_map(|b| &b.0);
-        let here = slots.filter(|s| s.target != FREE && s.state == state && s.path == path);
-        here.map(|s| (tag_of(s.tag), key_hash(self.key_of(s)))).collect()
+        let here = slots.filter(|s| s.target != FREE && s.site == site(state, path));
+        here.map(|s| (tag_of(s), self.key_hash_of(s))).collect()
     }
 
     /// Appends the target of every transition `(state, path, tag, key)`: a state,
@@ -242,8 +270,9 @@ impl Table {
     }
 
     /// Calls `f` with the `(bucket, index)` and contents of each matching slot.
-    #[inline]
+    #[inline(always)]
     fn each(&self, state: u32, path: u32, tag: Tag, key: &Probe<'_>, mut f: impl FnMut((usize, usize), &Slot)) {
+        let (site, want) = (site(state, path), key.key(tag));
         let mask = self.buckets.len() - 1;
         let mut b = slot_hash(key.hash, state, path, tag) as usize & mask;
         loop {
@@ -251,11 +280,9 @@ impl Table {
                 if slot.target == FREE {
                     return;
                 }
-                if slot.state == state
-                    && slot.path == path
-                    && slot.tag == tag as u8
-                    && slot.len == key.len
-                    && (if key.len == LONG { self.key_of(slot) == key.long } else { slot.bytes == key.inline })
+                if slot.site == site
+                    && slot.key[1] == want[1]
+                    && (slot.key[0] == want[0] || (!key.long.is_empty() && self.long_key(slot) == key.long))
                 {
                     f((b, i), slot);
                 }
@@ -286,8 +313,9 @@ const TAGS: [Tag; 14] = [
     Tag::WildTail,
 ];
 
-fn tag_of(byte: u8) -> Tag {
-    TAGS[usize::from(byte)]
+/// The tag of a stored slot. Invariant: slots hold tags written from a `Tag`.
+fn tag_of(slot: &Slot) -> Tag {
+    TAGS[usize::from((slot.key[1] >> 48) as u8) % TAGS.len()]
 }
 
 #[cfg(test)]
@@ -321,6 +349,8 @@ mod tests {
         assert_eq!(get(1, 1, Tag::Exists, Probe::empty()), [78]);
         assert!(get(1, 1, Tag::Absent, Probe::empty()).is_empty());
         assert!(t.buckets.len().is_power_of_two() && t.len * MAX_LOAD.1 <= t.buckets.len() * 2 * MAX_LOAD.0);
-        assert!(TAGS.iter().enumerate().all(|(i, &tag)| tag as usize == i && tag_of(tag as u8) == tag));
+        assert!(TAGS.iter().enumerate().all(|(i, &tag)| tag as usize == i));
+        let slot = |tag| Slot { site: 0, target: 0, accept: 0, key: Probe::new(b"k").key(tag) };
+        assert!(TAGS.iter().all(|&tag| tag_of(&slot(tag)) == tag));
     }
 }

@@ -1,5 +1,13 @@
 //! Matching one flattened event: a walk over `(state, array constraint)` items
 //! from the root, probing at each state only the paths both it and the event have.
+//!
+//! - An item is visited once per event (`Scratch::seen`); the order of visits does
+//!   not change the result, since constraints only ever grow by merging.
+//! - A lookup may yield `FINAL | rule slot` instead of a state (see `table.rs`):
+//!   the rule is accepted there and then, without reading the final state.
+//! - `exists: false` transitions are taken when the event has no leaf at the path.
+//! - Long arrays of numbers tested only against a few ranges (coordinates) get a
+//!   tight loop comparing f64s instead of the general lookup per number.
 
 use super::compiled::Automaton;
 use super::event::{merge, push, FlatLeaf, Scratch};
@@ -10,6 +18,7 @@ use super::value::Leaf;
 
 impl Automaton {
     pub(super) fn walk(&self, leaves: &[FlatLeaf<'_>], sc: &mut Scratch) {
+        // Invariant: every item ever on `work` is in `seen` (so each is visited once).
         sc.work.clear();
         sc.seen.clear();
         sc.seen.insert(0);
@@ -39,11 +48,9 @@ impl Automaton {
 
     /// Takes the transitions the leaves of one path enable from one work item.
     fn step(&self, s: u32, index: &PathIndex, all: &[FlatLeaf<'_>], constraint: u32, sc: &mut Scratch) {
-        sc.lookup.start();
         let (lo, hi) = sc.spans[index.path as usize];
         let leaves = &all[lo as usize..hi as usize];
         if let Some(ranges) = index.numeric_only().and_then(|set| set.few()) {
-            // Typically coordinates: many numbers, a few ranges; a tight loop, no general lookup.
             let mut bounds = [(0.0, 0.0, 0); SCAN];
             for (b, &(lo, hi, target)) in bounds.iter_mut().zip(ranges) {
                 *b = (lower_value(lo), upper_value(hi), target);
@@ -60,6 +67,7 @@ impl Automaton {
             }
             return;
         }
+        sc.lookup.start();
         for leaf in leaves {
             sc.targets.clear();
             index.lookup(&self.table, s, &leaf.leaf, leaf.hash, &mut sc.lookup, &mut sc.targets);

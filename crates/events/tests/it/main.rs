@@ -3,6 +3,7 @@
 //! accepts, over random rule sets (with removals and replacements) and events.
 
 mod gen;
+mod scale;
 
 use std::collections::BTreeSet;
 
