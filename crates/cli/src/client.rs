@@ -111,6 +111,16 @@ impl Client {
         }
     }
 
+    /// Sends an authorised request and turns a non-2xx answer into the CLI's error.
+    async fn send(&self, request: reqwest::RequestBuilder) -> Result<reqwest::Response, Error> {
+        let response = self
+            .authorised(request)
+            .send()
+            .await
+            .map_err(|e| Error::Failure(format!("cannot reach the trainyard server at {}: {e}", self.endpoint)))?;
+        self.check(response).await
+    }
+
     /// Streams a local file to `PUT /api/v1{path}`.
     pub async fn upload(&self, path: &str, file: &std::path::Path, content_type: &str) -> Result<Value, Error> {
         let handle = tokio::fs::File::open(file)
@@ -124,12 +134,7 @@ impl Client {
             .header(reqwest::header::CONTENT_TYPE, content_type)
             .header(reqwest::header::CONTENT_LENGTH, length)
             .body(body);
-        let response = self
-            .authorised(request)
-            .send()
-            .await
-            .map_err(|e| Error::Failure(format!("cannot reach the trainyard server at {}: {e}", self.endpoint)))?;
-        let response = self.check(response).await?;
+        let response = self.send(request).await?;
         response.json().await.map_err(|e| Error::Failure(format!("reading the answer: {e}")))
     }
 
@@ -139,12 +144,7 @@ impl Client {
         use futures::StreamExt;
         use tokio::io::AsyncWriteExt;
         let request = self.http.get(format!("{}/api/v1{path}", self.endpoint));
-        let response = self
-            .authorised(request)
-            .send()
-            .await
-            .map_err(|e| Error::Failure(format!("cannot reach the trainyard server at {}: {e}", self.endpoint)))?;
-        let response = self.check(response).await?;
+        let response = self.send(request).await?;
         if let Some(parent) = destination.parent().filter(|p| !p.as_os_str().is_empty()) {
             tokio::fs::create_dir_all(parent)
                 .await
