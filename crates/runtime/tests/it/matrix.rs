@@ -1,0 +1,157 @@
+//! Every model of the correctness matrix (scikit-learn, XGBoost, LightGBM and torch-style
+//! exports) must give onnxruntime's labels exactly and its probabilities or values within
+//! 1e-5 relative (plus 1e-6 absolute, for values near zero).
+
+use serde_json::Value;
+use trainyard_runtime::ml::{Array, Data};
+use trainyard_runtime::{Backend, Label, Model, Predictions};
+
+use crate::support::{matrix_dir, read_csv};
+
+fn close(ours: f32, theirs: f64) -> bool {
+    let (a, b) = (ours as f64, theirs);
+    (a.is_nan() && b.is_nan()) || (a - b).abs() <= 1e-5 * a.abs().max(b.abs()) + 1e-6
+}
+
+fn flatten(value: &Value) -> Vec<f64> {
+    match value {
+        Value::Array(items) => items.iter().flat_map(flatten).collect(),
+        Value::Number(n) => vec![n.as_f64().expect("number")],
+        Value::Null => vec![f64::NAN],
+        other => panic!("not a number: {other}"),
+    }
+}
+
+fn label_of(value: &Value) -> Label {
+    match value {
+        Value::Number(n) => Label::Int(n.as_i64().expect("integer label")),
+        Value::String(s) => Label::Str(s.clone()),
+        other => panic!("not a label: {other}"),
+    }
+}
+
+/// Compares one model; returns the problems found.
+fn check(name: &str, dir: &std::path::Path) -> Vec<String> {
+    let mut problems = Vec::new();
+    let expected: Value = serde_json::from_slice(&std::fs::read(dir.join("expected.json")).unwrap()).unwrap();
+    let (features, rows) = read_csv(&dir.join("input.csv"));
+    let model = match Model::load_with(&dir.join("model.onnx"), Backend::Tract) {
+        Ok(m) => m,
+        Err(e) => return vec![format!("{name}: load failed: {e}")],
+    };
+    let ties: Vec<usize> = expected["near_tie_rows"]
+        .as_array()
+        .map_or(vec![], |v| v.iter().map(|r| r.as_u64().unwrap() as usize).collect());
+    let raw = match model.run_raw(&features, rows) {
+        Ok(r) => r,
+        Err(e) => return vec![format!("{name}: run failed: {e}")],
+    };
+    // Raw outputs: the first label-like output and the first float output.
+    let float_output = raw.iter().find(|a| matches!(a.data, Data::F32(_)));
+    let numbers_key = if expected["kind"] == "classifier" { "probabilities" } else { "values" };
+    if let Some(want) = expected.get(numbers_key).filter(|v| !v.is_null()) {
+        let want = flatten(want);
+        match float_output.map(Array::to_f32) {
+            Some(Ok(got)) if got.len() == want.len() => {
+                let bad: Vec<usize> = (0..want.len()).filter(|&i| !close(got[i], want[i])).collect();
+                if let Some(&i) = bad.first() {
+                    problems.push(format!(
+                        "{name}: {} of {} {numbers_key} differ; first at {i}: ours {} onnxruntime {}",
+                        bad.len(),
+                        want.len(),
+                        got[i],
+                        want[i]
+                    ));
+                }
+            }
+            Some(Ok(got)) => {
+                problems.push(format!("{name}: {} {numbers_key}, onnxruntime has {}", got.len(), want.len()))
+            }
+            _ => problems.push(format!("{name}: no float output")),
+        }
+    }
+    if let Some(want) = expected["labels"].as_array() {
+        let want: Vec<Label> = want.iter().map(label_of).collect();
+        match model.predict(&features, rows) {
+            Ok(Predictions::Classification { labels, .. }) => {
+                let bad: Vec<usize> = (0..rows).filter(|&i| labels[i] != want[i] && !ties.contains(&i)).collect();
+                if let Some(&i) = bad.first() {
+                    problems.push(format!(
+                        "{name}: {} of {rows} labels differ; first row {i}: ours {} onnxruntime {}",
+                        bad.len(),
+                        labels[i],
+                        want[i]
+                    ));
+                }
+            }
+            Ok(other) => problems.push(format!("{name}: predicted as a regressor ({} rows)", other.rows())),
+            Err(e) => problems.push(format!("{name}: predict failed: {e}")),
+        }
+    }
+    problems
+}
+
+#[test]
+fn every_matrix_model_agrees_with_onnxruntime() {
+    let Some(root) = matrix_dir() else { return };
+    let index: Value = serde_json::from_slice(&std::fs::read(root.join("matrix.json")).unwrap()).unwrap();
+    let names: Vec<String> =
+        index.as_array().unwrap().iter().map(|m| m["name"].as_str().unwrap().to_string()).collect();
+    assert!(names.len() >= 40, "the matrix has only {} models", names.len());
+    let problems: Vec<String> = names.iter().flat_map(|n| check(n, &root.join(n))).collect();
+    assert!(problems.is_empty(), "{} problems:\n{}", problems.len(), problems.join("\n"));
+}
+
+#[test]
+fn classifiers_expose_classes_in_label_order() {
+    let Some(root) = matrix_dir() else { return };
+    let model = Model::load_with(&root.join("rf_cls_string_labels_binary/model.onnx"), Backend::Tract).unwrap();
+    match model.task() {
+        trainyard_runtime::Task::Classification { classes, .. } => {
+            assert!(classes.iter().all(|c| matches!(c, Label::Str(_))), "{classes:?}");
+            assert_eq!(classes.len(), 2);
+        }
+        other => panic!("not a classifier: {other:?}"),
+    }
+    for backend in [Backend::Tract, Backend::Auto] {
+        let zipmap = Model::load_with(&root.join("logreg_binary_zipmap/model.onnx"), backend).unwrap();
+        let (features, rows) = read_csv(&root.join("logreg_binary_zipmap/input.csv"));
+        match zipmap.predict(&features, rows).unwrap() {
+            Predictions::Classification { probabilities: Some(p), classes: 2, .. } => assert_eq!(p.len(), rows * 2),
+            other => panic!("zipmap model: {other:?}"),
+        }
+    }
+}
+
+/// The optional ONNX Runtime backend runs the same matrix (when built with the
+/// `onnxruntime` feature and `ORT_DYLIB_PATH` names a `libonnxruntime`).
+#[cfg(feature = "onnxruntime")]
+#[test]
+fn the_onnxruntime_backend_agrees_too() {
+    let Some(root) = matrix_dir() else { return };
+    if std::env::var_os("ORT_DYLIB_PATH").is_none() {
+        println!("skipped: ORT_DYLIB_PATH is not set");
+        return;
+    }
+    for name in ["rf_cls_binary", "logreg_multi_string_labels", "torch_mlp_cls", "column_transformer_logreg"] {
+        let dir = root.join(name);
+        let ours = Model::load_with(&dir.join("model.onnx"), Backend::Tract).unwrap();
+        let theirs = Model::load_with(&dir.join("model.onnx"), Backend::OnnxRuntime).unwrap();
+        assert_eq!(theirs.backend(), "onnxruntime");
+        let (features, rows) = read_csv(&dir.join("input.csv"));
+        let (a, b) = (ours.predict(&features, rows).unwrap(), theirs.predict(&features, rows).unwrap());
+        match (a, b) {
+            (
+                Predictions::Classification { labels: la, probabilities: pa, .. },
+                Predictions::Classification { labels: lb, probabilities: pb, .. },
+            ) => {
+                let ties = (0..rows).filter(|&i| la[i] != lb[i]).count();
+                assert!(ties <= 2, "{name}: {ties} labels differ");
+                if let (Some(pa), Some(pb)) = (pa, pb) {
+                    assert!(pa.iter().zip(&pb).all(|(x, y)| close(*x, *y as f64)), "{name}: probabilities differ");
+                }
+            }
+            other => panic!("{name}: {other:?}"),
+        }
+    }
+}
