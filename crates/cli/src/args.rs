@@ -27,6 +27,10 @@ pub struct Cli {
 pub enum Output {
     Table,
     Json,
+    /// One JSON document per line (`runtime predict`).
+    Jsonl,
+    /// Comma-separated values (`runtime predict`).
+    Csv,
 }
 
 #[derive(Debug, Subcommand)]
@@ -68,6 +72,9 @@ pub enum Command {
     /// Functions (commands that receive events).
     #[command(subcommand)]
     Functions(FunctionsCommand),
+    /// Offline model tools: inspect an ONNX model, predict a CSV, benchmark latency.
+    #[command(subcommand)]
+    Runtime(RuntimeCommand),
     /// The dead-letter queue.
     #[command(subcommand)]
     Dlq(DlqCommand),
@@ -437,5 +444,62 @@ pub enum JobsCommand {
     /// Stop a job (SIGTERM, grace period, SIGKILL).
     Stop {
         name: String,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PredictFormat {
+    Jsonl,
+    Csv,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RuntimeCommand {
+    /// Show a model's inputs, outputs, operators and producer, and whether it runs.
+    Inspect {
+        /// model.onnx, a directory holding it, or a model.tar.gz
+        path: PathBuf,
+        /// Graph engine: auto, tract or onnxruntime.
+        #[arg(long, default_value = "auto")]
+        backend: String,
+    },
+    /// Predict every row of a CSV (no header, features only): one line per row,
+    /// {"label", "probabilities"} for classifiers, {"value"} for regressors.
+    Predict {
+        /// model.onnx, a directory holding it, or a model.tar.gz
+        #[arg(long)]
+        model: PathBuf,
+        /// CSV of feature rows, or - for stdin. Empty cells and NaN are missing values.
+        #[arg(long)]
+        input: PathBuf,
+        /// jsonl (default) or csv; the global --output jsonl|csv works too.
+        #[arg(long, value_enum)]
+        format: Option<PredictFormat>,
+        /// Graph engine: auto, tract or onnxruntime.
+        #[arg(long, default_value = "auto")]
+        backend: String,
+        /// Rows per batch.
+        #[arg(long, default_value_t = 1024)]
+        batch_size: usize,
+    },
+    /// Single-row and batch latency of a model on the rows of a CSV.
+    Bench {
+        #[arg(long)]
+        model: PathBuf,
+        /// CSV of feature rows (repeated to fill the batch).
+        #[arg(long)]
+        input: PathBuf,
+        /// Rows in the batch.
+        #[arg(long, default_value_t = 1000)]
+        rows: usize,
+        /// Seconds of measurement (split between the two shapes).
+        #[arg(long, default_value_t = 4.0)]
+        seconds: f64,
+        /// Graph engine: auto, tract or onnxruntime.
+        #[arg(long, default_value = "auto")]
+        backend: String,
+        /// Print one JSON object.
+        #[arg(long)]
+        json: bool,
     },
 }

@@ -27,7 +27,12 @@ fn pairs(flag: &str, items: &[String]) -> Result<BTreeMap<String, String>, Error
 
 pub async fn run(cli: Cli) -> Result<(), Error> {
     let dir = data_dir(cli.data_dir.as_deref());
-    let out = cli.output;
+    let out = match (cli.output, &cli.command) {
+        (out, Command::Runtime(_)) => out,
+        (Output::Jsonl, _) => Output::Json,
+        (Output::Csv, _) => return Err(Error::Usage("--output csv is only for `runtime predict`".into())),
+        (out, _) => out,
+    };
     let client = || Client::new(cli.endpoint.as_deref(), cli.token.as_deref(), &dir);
     match cli.command {
         Command::Server { listen, object_store } => server(dir.clone(), listen, object_store).await,
@@ -43,6 +48,7 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
         Command::Buses(command) => buses(&client(), out, command).await,
         Command::Rules(command) => rules(&client(), out, command).await,
         Command::Functions(command) => functions(&client(), out, command).await,
+        Command::Runtime(command) => crate::runtime::run(out, command),
         Command::Dlq(command) => dlq(&client(), out, command).await,
         Command::Archives(command) => archives(&client(), out, command).await,
         Command::Replays(command) => replays(&client(), out, command).await,

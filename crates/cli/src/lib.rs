@@ -1,5 +1,6 @@
 //! The `trainyard` command line: `trainyard <noun> <verb>` over the REST API, the
-//! `server` and `quickstart` commands, and offline tools (`events test-pattern`).
+//! `server` and `quickstart` commands, and offline tools (`events test-pattern`,
+//! `runtime inspect|predict|bench`).
 //!
 //! The CLI only talks to the API (or runs the server); it must never open the
 //! database or the data directory's files other than `admin.token` and `server.url`.
@@ -14,6 +15,7 @@ mod embedded;
 mod jobs;
 mod output;
 mod quickstart;
+mod runtime;
 mod time;
 
 use clap::Parser;
@@ -29,8 +31,11 @@ pub fn main() -> i32 {
             return if e.use_stderr() { 2 } else { 0 };
         }
     };
-    let filter = tracing_subscriber::EnvFilter::try_from_env("TRAINYARD_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn,tower_http=warn"));
+    let filter = tracing_subscriber::EnvFilter::try_from_env("TRAINYARD_LOG").unwrap_or_else(|_| {
+        tracing_subscriber::EnvFilter::new(
+            "info,sqlx=warn,tower_http=warn,tract_onnx=error,tract_hir=error,tract_core=error",
+        )
+    });
     let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,

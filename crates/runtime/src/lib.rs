@@ -22,5 +22,5 @@ mod proto;
 
 pub use error::{Error, Result};
 pub use metadata::{Label, Metadata};
-pub use model::{Backend, Model, Predictions, Task};
+pub use model::{inspect, Backend, Model, Predictions, Task};
 pub use proto::{Description, TensorDescription};

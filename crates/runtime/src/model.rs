@@ -6,7 +6,7 @@ use std::path::Path;
 use tract_onnx::pb::ModelProto;
 
 use crate::artifact;
-use crate::engine::{tract::TractEngine, Engine, GraphInput};
+use crate::engine::{tract::TractEngine, Engine, Feed, GraphInput};
 use crate::error::{Error, Result};
 use crate::metadata::{Label, Metadata};
 use crate::ml::{Array, Data};
@@ -72,6 +72,8 @@ pub struct Model {
     task: Task,
     description: Description,
     metadata: Option<Metadata>,
+    /// Batches of at least this many rows are split across threads (`usize::MAX`: never).
+    split_rows: usize,
 }
 
 impl std::fmt::Debug for Model {
@@ -107,10 +109,12 @@ impl Model {
             task: Task::Regression { values: 0, targets: 1 },
             description,
             metadata,
+            split_rows: usize::MAX,
         };
         // A trial run on one row of zeros proves the graph runs and shows its output types.
         let outputs = model.run_raw(&vec![0.0; n_features], 1)?;
         model.task = decide_task(&proto, &outputs, model.metadata.as_ref(), zipmap)?;
+        model.split_rows = model.measure_split_rows();
         Ok(model)
     }
 
@@ -135,9 +139,62 @@ impl Model {
         self.metadata.as_ref()
     }
 
+    /// From a timed 256-row batch: the batch size at which one thread would spend about
+    /// 100 µs, so that splitting pays for starting a thread (about 20 µs).
+    fn measure_split_rows(&self) -> usize {
+        const PROBE: usize = 256;
+        let threads = crate::ml::threads();
+        if threads < 2 {
+            return usize::MAX;
+        }
+        let probe = vec![0.0; PROBE * self.n_features];
+        let mut best = f64::INFINITY;
+        for _ in 0..3 {
+            let started = std::time::Instant::now();
+            if self.run_whole(&probe, PROBE).is_err() {
+                return usize::MAX;
+            }
+            best = best.min(started.elapsed().as_secs_f64());
+        }
+        let per_row = best / PROBE as f64;
+        ((100e-6 / per_row.max(1e-12)) as usize).max(2 * threads)
+    }
+
     /// Runs `rows` rows of `n_features()` features each (row-major) and returns the graph's
-    /// outputs as they are.
+    /// outputs as they are. Large batches run as one part per core, concatenated in order.
     pub fn run_raw(&self, features: &[f32], rows: usize) -> Result<Vec<Array>> {
+        if rows < self.split_rows || features.len() != rows * self.n_features {
+            return self.run_whole(features, rows);
+        }
+        let threads = crate::ml::threads();
+        let per = rows.div_ceil(threads);
+        let chunks: Vec<&[f32]> = features.chunks(per * self.n_features).collect();
+        let parts: Vec<Result<Vec<Array>>> = std::thread::scope(|scope| {
+            // Every part but the last on a new thread; the last on this one.
+            let (last, rest) = chunks.split_last().expect("at least one part");
+            let handles: Vec<_> = rest
+                .iter()
+                .map(|&part| scope.spawn(move || self.run_whole(part, part.len() / self.n_features)))
+                .collect();
+            let mine = self.run_whole(last, last.len() / self.n_features);
+            let mut results: Vec<Result<Vec<Array>>> = handles
+                .into_iter()
+                .map(|h| h.join().unwrap_or_else(|_| Err(Error::inference("a batch thread panicked"))))
+                .collect();
+            results.push(mine);
+            results
+        });
+        let mut parts = parts.into_iter();
+        let mut outputs = parts.next().expect("at least one part")?;
+        for part in parts {
+            for (whole, piece) in outputs.iter_mut().zip(part?) {
+                whole.append_rows(piece).map_err(Error::inference)?;
+            }
+        }
+        Ok(outputs)
+    }
+
+    fn run_whole(&self, features: &[f32], rows: usize) -> Result<Vec<Array>> {
         if features.len() != rows * self.n_features {
             return Err(Error::input(format!(
                 "expected {rows} rows of {} features ({} values), got {} values",
@@ -150,13 +207,18 @@ impl Model {
         let mut offset = 0;
         for input in &self.inputs {
             let width: usize = input.dims.iter().product();
-            let mut data = Vec::with_capacity(rows * width);
-            for row in features.chunks(self.n_features.max(1)).take(rows) {
-                data.extend_from_slice(&row[offset..offset + width]);
-            }
             let mut shape = vec![rows];
             shape.extend(&input.dims);
-            graph_inputs.push(Array::f32(shape, data));
+            let data = if self.inputs.len() == 1 {
+                std::borrow::Cow::Borrowed(features)
+            } else {
+                let mut data = Vec::with_capacity(rows * width);
+                for row in features.chunks(self.n_features.max(1)).take(rows) {
+                    data.extend_from_slice(&row[offset..offset + width]);
+                }
+                std::borrow::Cow::Owned(data)
+            };
+            graph_inputs.push(Feed { shape, data });
             offset += width;
         }
         self.engine.run(graph_inputs)
@@ -167,6 +229,15 @@ impl Model {
         let outputs = self.run_raw(features, rows)?;
         interpret(&self.task, outputs, rows)
     }
+}
+
+/// Describes a model (signature, operators, producer) without compiling it, so a model
+/// that cannot run can still be inspected.
+pub fn inspect(path: &Path) -> Result<(Description, Option<Metadata>)> {
+    let artifact = artifact::load(path)?;
+    let metadata = artifact.metadata.as_deref().map(Metadata::parse).transpose()?;
+    let proto = proto::decode(&artifact.onnx, &artifact.origin)?;
+    Ok((proto::describe(&proto), metadata))
 }
 
 fn compile(proto: &ModelProto, inputs: &[GraphInput], backend: Backend) -> Result<(Box<dyn Engine>, &'static str)> {

@@ -27,8 +27,15 @@ pub struct GraphInput {
     pub dims: Vec<usize>,
 }
 
+/// The `f32` values fed to one graph input (cast to its element type by the engine),
+/// borrowed from the caller's rows when the graph has one input.
+pub struct Feed<'a> {
+    pub shape: Vec<usize>,
+    pub data: std::borrow::Cow<'a, [f32]>,
+}
+
 /// Runs a compiled graph. Implementations are shared by many threads: `run` takes `&self`.
 pub trait Engine: Send + Sync {
     /// Runs one batch; `inputs` are in graph-input order, outputs in graph-output order.
-    fn run(&self, inputs: Vec<Array>) -> Result<Vec<Array>>;
+    fn run(&self, inputs: Vec<Feed<'_>>) -> Result<Vec<Array>>;
 }

@@ -11,9 +11,9 @@ use ort::environment::Environment;
 use ort::session::Session;
 use ort::value::{DynValue, Tensor};
 
-use super::{ElementKind, Engine, GraphInput};
+use super::{ElementKind, Engine, Feed, GraphInput};
 use crate::error::{Error, Result};
-use crate::ml::{Array, Data};
+use crate::ml::Array;
 
 fn unavailable(reason: impl std::fmt::Display) -> Error {
     Error::BackendUnavailable { backend: "onnxruntime".into(), reason: reason.to_string() }
@@ -49,24 +49,14 @@ impl OrtEngine {
     }
 }
 
-fn to_value(array: Array, kind: ElementKind) -> ort::Result<DynValue> {
-    let shape: Vec<i64> = array.shape.iter().map(|&d| d as i64).collect();
-    Ok(match (array.data, kind) {
-        (Data::F32(v), ElementKind::F64) => {
-            Tensor::from_array((shape, v.into_iter().map(f64::from).collect::<Vec<_>>()))?.into_dyn()
-        }
-        (Data::F32(v), ElementKind::I64) => {
-            Tensor::from_array((shape, v.into_iter().map(|x| x as i64).collect::<Vec<_>>()))?.into_dyn()
-        }
-        (Data::F32(v), ElementKind::I32) => {
-            Tensor::from_array((shape, v.into_iter().map(|x| x as i32).collect::<Vec<_>>()))?.into_dyn()
-        }
-        (Data::F32(v), _) => Tensor::from_array((shape, v))?.into_dyn(),
-        (Data::I64(v), _) => Tensor::from_array((shape, v))?.into_dyn(),
-        (Data::Str(v), _) => {
-            let shape: Vec<usize> = shape.iter().map(|&d| d as usize).collect();
-            Tensor::from_string_array((shape, v.as_slice()))?.into_dyn()
-        }
+fn to_value(feed: &Feed<'_>, kind: ElementKind) -> ort::Result<DynValue> {
+    let shape: Vec<i64> = feed.shape.iter().map(|&d| d as i64).collect();
+    let data = &feed.data;
+    Ok(match kind {
+        ElementKind::F64 => Tensor::from_array((shape, data.iter().map(|&x| x as f64).collect::<Vec<_>>()))?.into_dyn(),
+        ElementKind::I64 => Tensor::from_array((shape, data.iter().map(|&x| x as i64).collect::<Vec<_>>()))?.into_dyn(),
+        ElementKind::I32 => Tensor::from_array((shape, data.iter().map(|&x| x as i32).collect::<Vec<_>>()))?.into_dyn(),
+        ElementKind::F32 | ElementKind::Str => Tensor::from_array((shape, data.to_vec()))?.into_dyn(),
     })
 }
 
@@ -91,12 +81,12 @@ fn from_value(value: &DynValue) -> Result<Array> {
 }
 
 impl Engine for OrtEngine {
-    fn run(&self, inputs: Vec<Array>) -> Result<Vec<Array>> {
+    fn run(&self, inputs: Vec<Feed<'_>>) -> Result<Vec<Array>> {
         let values = inputs
-            .into_iter()
+            .iter()
             .zip(&self.inputs)
             .zip(&self.names)
-            .map(|((array, spec), name)| to_value(array, spec.kind).map(|v| (name.clone(), v)))
+            .map(|((feed, spec), name)| to_value(feed, spec.kind).map(|v| (name.clone(), v)))
             .collect::<ort::Result<Vec<_>>>()
             .map_err(Error::inference)?;
         let mut session = self.session.lock().unwrap_or_else(|poisoned| poisoned.into_inner());

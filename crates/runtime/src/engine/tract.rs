@@ -8,7 +8,7 @@ use tract_onnx::pb::{ModelProto, NodeProto};
 use tract_onnx::prelude::*;
 use tract_onnx::tract_hir::internal::*;
 
-use super::{ElementKind, Engine, GraphInput};
+use super::{ElementKind, Engine, Feed, GraphInput};
 use crate::error::{Error, Result};
 use crate::ml::{self, Array, Data, ElementType, Kernel};
 
@@ -24,6 +24,7 @@ impl TractEngine {
         for &op in ml::OPERATORS {
             onnx.op_register.insert(op, build_ml_node);
         }
+        onnx.op_register.insert("ArgMax", build_arg_max);
         let prepare = |e: TractError| Error::Prepare { reason: format!("{e:#}") };
         let mut model = onnx.model_for_proto_model(proto).map_err(prepare)?;
         let batch = model.symbols.sym("N");
@@ -39,11 +40,11 @@ impl TractEngine {
 }
 
 impl Engine for TractEngine {
-    fn run(&self, inputs: Vec<Array>) -> Result<Vec<Array>> {
+    fn run(&self, inputs: Vec<Feed<'_>>) -> Result<Vec<Array>> {
         let values = inputs
-            .into_iter()
+            .iter()
             .zip(&self.inputs)
-            .map(|(array, spec)| to_tensor(array, Some(spec.kind)).map(IntoTValue::into_tvalue))
+            .map(|(feed, spec)| feed_tensor(feed, spec.kind).map(IntoTValue::into_tvalue))
             .collect::<TractResult<TVec<TValue>>>()
             .map_err(Error::inference)?;
         let outputs = self.plan.run(values).map_err(|e| Error::inference(format!("{e:#}")))?;
@@ -61,21 +62,22 @@ fn datum_type(kind: ElementKind) -> DatumType {
     }
 }
 
-fn to_tensor(array: Array, kind: Option<ElementKind>) -> TractResult<Tensor> {
+/// A graph input's tensor, in one copy from the caller's rows.
+fn feed_tensor(feed: &Feed<'_>, kind: ElementKind) -> TractResult<Tensor> {
+    let shape = &feed.shape;
+    match kind {
+        ElementKind::F64 => Tensor::from_shape(shape, &feed.data.iter().map(|&x| x as f64).collect::<Vec<_>>()),
+        ElementKind::I64 => Tensor::from_shape(shape, &feed.data.iter().map(|&x| x as i64).collect::<Vec<_>>()),
+        ElementKind::I32 => Tensor::from_shape(shape, &feed.data.iter().map(|&x| x as i32).collect::<Vec<_>>()),
+        ElementKind::Str => bail!("a string input cannot be fed with numbers"),
+        ElementKind::F32 => Tensor::from_shape(shape, &feed.data),
+    }
+}
+
+fn to_tensor(array: Array) -> TractResult<Tensor> {
     let shape = tract_ndarray::IxDyn(&array.shape);
     let tensor: Tensor = match array.data {
-        Data::F32(v) => match kind {
-            Some(ElementKind::F64) => {
-                tract_ndarray::ArrayD::from_shape_vec(shape, v.into_iter().map(f64::from).collect())?.into()
-            }
-            Some(ElementKind::I64) => {
-                tract_ndarray::ArrayD::from_shape_vec(shape, v.into_iter().map(|x| x as i64).collect())?.into()
-            }
-            Some(ElementKind::I32) => {
-                tract_ndarray::ArrayD::from_shape_vec(shape, v.into_iter().map(|x| x as i32).collect())?.into()
-            }
-            _ => tract_ndarray::ArrayD::from_shape_vec(shape, v)?.into(),
-        },
+        Data::F32(v) => tract_ndarray::ArrayD::from_shape_vec(shape, v)?.into(),
         Data::I64(v) => tract_ndarray::ArrayD::from_shape_vec(shape, v)?.into(),
         Data::Str(v) => tract_ndarray::ArrayD::from_shape_vec(shape, v)?.into(),
     };
@@ -213,9 +215,16 @@ impl EvalOp for MlOp {
     op_out_of_plan!();
 
     fn eval(&self, _ctx: &EvalContext, inputs: TVec<TValue>) -> TractResult<TVec<TValue>> {
-        let arrays = inputs.iter().map(|t| from_tensor(t)).collect::<TractResult<Vec<_>>>()?;
-        let outputs = self.kernel.eval(&arrays).map_err(|e| anyhow!("{}: {e}", self.kernel.op_type()))?;
-        outputs.into_iter().map(|a| to_tensor(a, None).map(IntoTValue::into_tvalue)).collect()
+        let outputs = if inputs.len() == 1 && inputs[0].datum_type() == DatumType::F32 {
+            // The hot path (trees, linear models, scalers): the kernel reads tract's buffer.
+            let view = inputs[0].try_as_plain_ram()?;
+            self.kernel.eval_numeric(view.as_slice::<f32>()?, inputs[0].shape())
+        } else {
+            let arrays = inputs.iter().map(|t| from_tensor(t)).collect::<TractResult<Vec<_>>>()?;
+            self.kernel.eval(&arrays)
+        };
+        let outputs = outputs.map_err(|e| anyhow!("{}: {e}", self.kernel.op_type()))?;
+        outputs.into_iter().map(|a| to_tensor(a).map(IntoTValue::into_tvalue)).collect()
     }
 }
 
@@ -291,5 +300,97 @@ impl Expansion for ArrayFeatureExtractor {
         }
         let axis = model.outlet_fact(x)?.rank() - 1;
         model.wire_node(prefix, tract_core::ops::array::Gather::new(axis), &[x, indices])
+    }
+}
+
+/// `ArgMax`, which classifier graphs apply to every row of their scores: rows of a 2-D
+/// `f32` tensor along the last axis run on [`RowArgMax`] (tract's generic reduction walks
+/// n-dimensional indices per element); anything else goes to tract's own reduction.
+fn build_arg_max(
+    _ctx: &tract_onnx::model::ParsingContext,
+    node: &NodeProto,
+) -> TractResult<(Box<dyn InferenceOp>, Vec<String>)> {
+    let attribute = |name: &str| node.attribute.iter().find(|a| a.name == name).map(|a| a.i);
+    let axis = attribute("axis").unwrap_or(0);
+    let keep_dims = attribute("keepdims").unwrap_or(1) != 0;
+    let take_last = attribute("select_last_index").unwrap_or(0) != 0;
+    let generic = tract_onnx::tract_hir::ops::nn::Reduce::new(
+        Some(vec![axis]),
+        keep_dims,
+        tract_onnx::tract_hir::ops::nn::Reducer::ArgMax(take_last),
+    );
+    Ok((expand(ArgMax { axis, keep_dims, take_last, generic }), vec![]))
+}
+
+#[derive(Debug, Clone)]
+struct ArgMax {
+    axis: i64,
+    keep_dims: bool,
+    take_last: bool,
+    generic: tract_onnx::tract_hir::ops::nn::Reduce,
+}
+
+impl Expansion for ArgMax {
+    fn name(&self) -> StaticName {
+        "ArgMax".into()
+    }
+
+    fn rules<'r, 'p: 'r, 's: 'r>(
+        &'s self,
+        s: &mut Solver<'r>,
+        inputs: &'p [TensorProxy],
+        outputs: &'p [TensorProxy],
+    ) -> InferenceResult {
+        self.generic.rules(s, inputs, outputs)
+    }
+
+    fn wire(&self, prefix: &str, model: &mut TypedModel, inputs: &[OutletId]) -> TractResult<TVec<OutletId>> {
+        let fact = model.outlet_fact(inputs[0])?.clone();
+        if fact.rank() == 2
+            && (self.axis == 1 || self.axis == -1)
+            && !self.take_last
+            && fact.datum_type == DatumType::F32
+        {
+            let kernel: Arc<dyn Kernel> = Arc::new(RowArgMax { keep_dims: self.keep_dims });
+            return model.wire_node(prefix, MlOp { kernel }, inputs);
+        }
+        self.generic.wire(prefix, model, inputs)
+    }
+}
+
+/// The index of each row's first maximum (a NaN is never greater, as onnxruntime).
+#[derive(Debug)]
+struct RowArgMax {
+    keep_dims: bool,
+}
+
+impl Kernel for RowArgMax {
+    fn op_type(&self) -> &'static str {
+        "ArgMax"
+    }
+    fn output_types(&self) -> Vec<ElementType> {
+        vec![ElementType::I64]
+    }
+    fn output_dims(&self, _inputs: &[Vec<usize>]) -> Result<Vec<Vec<usize>>, String> {
+        Ok(vec![if self.keep_dims { vec![1] } else { vec![] }])
+    }
+    fn eval(&self, inputs: &[Array]) -> Result<Vec<Array>, String> {
+        let x = inputs[0].to_f32()?;
+        self.eval_numeric(&x, &inputs[0].shape)
+    }
+    fn eval_numeric(&self, x: &[f32], shape: &[usize]) -> Result<Vec<Array>, String> {
+        let (rows, width) = (shape[0], shape.get(1).copied().unwrap_or(1));
+        let mut out = Vec::with_capacity(rows);
+        for row in x.chunks(width.max(1)).take(rows) {
+            let mut best = 0;
+            for (k, &v) in row.iter().enumerate().skip(1) {
+                if v > row[best] {
+                    best = k;
+                }
+            }
+            out.push(best as i64);
+        }
+        let shape = if self.keep_dims { vec![rows, 1] } else { vec![rows] };
+        Ok(vec![Array::i64(shape, out)])
     }
 }

@@ -70,6 +70,22 @@ impl Array {
         }
     }
 
+    /// Appends the rows of `other` (same type and trailing dimensions) after this array's.
+    pub fn append_rows(&mut self, other: Array) -> Result<(), String> {
+        if self.shape.len() != other.shape.len() || self.shape.get(1..) != other.shape.get(1..) || self.shape.is_empty()
+        {
+            return Err(format!("cannot stack outputs of shapes {:?} and {:?}", self.shape, other.shape));
+        }
+        match (&mut self.data, other.data) {
+            (Data::F32(a), Data::F32(b)) => a.extend(b),
+            (Data::I64(a), Data::I64(b)) => a.extend(b),
+            (Data::Str(a), Data::Str(b)) => a.extend(b),
+            _ => return Err("cannot stack outputs of different element types".into()),
+        }
+        self.shape[0] += other.shape[0];
+        Ok(())
+    }
+
     /// The elements as `f32`, converting integers as ONNX-ML operators do.
     pub fn to_f32(&self) -> Result<std::borrow::Cow<'_, [f32]>, String> {
         match &self.data {

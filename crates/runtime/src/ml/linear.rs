@@ -3,7 +3,7 @@
 use super::attributes::Attributes;
 use super::post_transform::{logistic, PostTransform};
 use super::tree_operators::Labels;
-use super::{numeric_rows, width_of, Array, ElementType, Kernel};
+use super::{numeric_rows, rows_and_width, width_of, Array, ElementType, Kernel};
 use crate::error::Error;
 
 /// Coefficients of `rows` linear models over `width` features, row-major.
@@ -41,12 +41,30 @@ impl Linear {
         let mut out = Vec::with_capacity(rows * self.models);
         for row in x.chunks(self.width).take(rows) {
             for (m, coefficients) in self.coefficients.chunks(self.width).enumerate() {
-                let dot: f32 = row.iter().zip(coefficients).map(|(a, b)| a * b).sum();
-                out.push(dot + self.intercepts.get(m).copied().unwrap_or(0.0));
+                out.push(dot(row, coefficients) + self.intercepts.get(m).copied().unwrap_or(0.0));
             }
         }
         out
     }
+}
+
+/// A dot product over eight independent lanes, which the compiler vectorises (a single
+/// running sum would be one long dependency chain). The summation order differs from a
+/// BLAS's by rounding only, well inside the 1e-5 agreement.
+fn dot(a: &[f32], b: &[f32]) -> f32 {
+    let mut lanes = [0.0f32; 8];
+    let (a_chunks, b_chunks) = (a.chunks_exact(8), b.chunks_exact(8));
+    let (a_rest, b_rest) = (a_chunks.remainder(), b_chunks.remainder());
+    for (x, y) in a_chunks.zip(b_chunks) {
+        for k in 0..8 {
+            lanes[k] += x[k] * y[k];
+        }
+    }
+    let mut sum: f32 = lanes.iter().sum();
+    for (x, y) in a_rest.iter().zip(b_rest) {
+        sum += x * y;
+    }
+    sum
 }
 
 /// `LinearClassifier`: labels `[N]` and scores `[N, classes]`.
@@ -94,9 +112,13 @@ impl Kernel for Classifier {
         Ok(vec![vec![], vec![self.score_width()]])
     }
     fn eval(&self, inputs: &[Array]) -> Result<Vec<Array>, String> {
-        let (x, rows, width) = numeric_rows(inputs, "LinearClassifier")?;
+        let (x, _, _) = numeric_rows(inputs, "LinearClassifier")?;
+        self.eval_numeric(&x, &inputs[0].shape)
+    }
+    fn eval_numeric(&self, x: &[f32], shape: &[usize]) -> Result<Vec<Array>, String> {
+        let (rows, width) = rows_and_width(shape);
         self.linear.check(width)?;
-        let raw = self.linear.scores(&x, rows);
+        let raw = self.linear.scores(x, rows);
         let mut chosen = Vec::with_capacity(rows);
         let mut scores = Vec::with_capacity(rows * self.score_width());
         if self.linear.models == 1 {
@@ -156,9 +178,13 @@ impl Kernel for Regressor {
         Ok(vec![vec![self.linear.models]])
     }
     fn eval(&self, inputs: &[Array]) -> Result<Vec<Array>, String> {
-        let (x, rows, width) = numeric_rows(inputs, "LinearRegressor")?;
+        let (x, _, _) = numeric_rows(inputs, "LinearRegressor")?;
+        self.eval_numeric(&x, &inputs[0].shape)
+    }
+    fn eval_numeric(&self, x: &[f32], shape: &[usize]) -> Result<Vec<Array>, String> {
+        let (rows, width) = rows_and_width(shape);
         self.linear.check(width)?;
-        let mut values = self.linear.scores(&x, rows);
+        let mut values = self.linear.scores(x, rows);
         // With one target onnxruntime applies PROBIT only.
         if self.linear.models > 1 || self.post_transform == PostTransform::Probit {
             for row in values.chunks_mut(self.linear.models) {

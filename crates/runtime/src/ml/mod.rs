@@ -33,6 +33,11 @@ pub trait Kernel: Debug + Send + Sync + 'static {
 
     /// Runs the operator on a batch.
     fn eval(&self, inputs: &[Array]) -> Result<Vec<Array>, String>;
+
+    /// Runs a single-input operator on borrowed `f32` data of `shape` (no copy of the input).
+    fn eval_numeric(&self, x: &[f32], shape: &[usize]) -> Result<Vec<Array>, String> {
+        self.eval(&[Array::f32(shape.to_vec(), x.to_vec())])
+    }
 }
 
 /// The `ai.onnx.ml` operators this crate implements.
@@ -85,6 +90,21 @@ pub(crate) fn numeric_rows<'a>(
     let input = inputs.first().ok_or_else(|| format!("{op} needs one input"))?;
     let (rows, width) = input.rows_and_width();
     Ok((input.to_f32()?, rows, width))
+}
+
+/// Threads a kernel may use for one large batch: the machine's parallelism, read once
+/// (`available_parallelism` reads cgroup files: far too slow for every call).
+pub fn threads() -> usize {
+    static THREADS: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *THREADS.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+}
+
+/// Rows (the first dimension; 1 for a scalar) and elements per row of a shape.
+pub(crate) fn rows_and_width(shape: &[usize]) -> (usize, usize) {
+    match shape.split_first() {
+        None => (1, 1),
+        Some((rows, rest)) => (*rows, rest.iter().product()),
+    }
 }
 
 /// The input dimensions after the batch dimension, as a row width (`[]` counts as 1).

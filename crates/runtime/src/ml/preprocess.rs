@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use super::attributes::Attributes;
-use super::{numeric_rows, width_of, Array, Data, ElementType, Kernel};
+use super::{numeric_rows, rows_and_width, width_of, Array, Data, ElementType, Kernel};
 use crate::error::Error;
 
 /// Checks that a per-feature parameter list has 1 entry (broadcast) or `width` entries.
@@ -55,11 +55,21 @@ impl Kernel for Scaler {
         Ok(vec![inputs[0].clone()])
     }
     fn eval(&self, inputs: &[Array]) -> Result<Vec<Array>, String> {
-        let (x, _, width) = numeric_rows(inputs, "Scaler")?;
+        let (x, _, _) = numeric_rows(inputs, "Scaler")?;
+        self.eval_numeric(&x, &inputs[0].shape)
+    }
+    fn eval_numeric(&self, x: &[f32], shape: &[usize]) -> Result<Vec<Array>, String> {
+        let (_, width) = rows_and_width(shape);
         per_feature("offset", self.offset.len(), width)?;
         per_feature("scale", self.scale.len(), width)?;
-        let y = x.iter().enumerate().map(|(i, &v)| (v - at(&self.offset, i % width)) * at(&self.scale, i % width));
-        Ok(vec![Array::f32(inputs[0].shape.clone(), y.collect())])
+        // Per-feature parameters, broadcast once; rows are then a zip (no division per value).
+        let offset: Vec<f32> = (0..width).map(|i| at(&self.offset, i)).collect();
+        let scale: Vec<f32> = (0..width).map(|i| at(&self.scale, i)).collect();
+        let mut y = Vec::with_capacity(x.len());
+        for row in x.chunks(width.max(1)) {
+            y.extend(row.iter().zip(&offset).zip(&scale).map(|((&v, &o), &s)| (v - o) * s));
+        }
+        Ok(vec![Array::f32(shape.to_vec(), y)])
     }
 }
 
@@ -99,8 +109,12 @@ impl Kernel for Normalizer {
         Ok(vec![inputs[0].clone()])
     }
     fn eval(&self, inputs: &[Array]) -> Result<Vec<Array>, String> {
-        let (x, _, width) = numeric_rows(inputs, "Normalizer")?;
-        let mut y = x.into_owned();
+        let (x, _, _) = numeric_rows(inputs, "Normalizer")?;
+        self.eval_numeric(&x, &inputs[0].shape)
+    }
+    fn eval_numeric(&self, x: &[f32], shape: &[usize]) -> Result<Vec<Array>, String> {
+        let (_, width) = rows_and_width(shape);
+        let mut y = x.to_vec();
         for row in y.chunks_mut(width.max(1)) {
             match self.norm {
                 // The signed maximum, NaN skipped, as onnxruntime.
@@ -124,7 +138,7 @@ impl Kernel for Normalizer {
                 }
             }
         }
-        Ok(vec![Array::f32(inputs[0].shape.clone(), y)])
+        Ok(vec![Array::f32(shape.to_vec(), y)])
     }
 }
 
@@ -222,11 +236,15 @@ impl Kernel for Binarizer {
     }
     fn eval(&self, inputs: &[Array]) -> Result<Vec<Array>, String> {
         let (x, _, _) = numeric_rows(inputs, "Binarizer")?;
+        self.eval_numeric(&x, &inputs[0].shape)
+    }
+    fn eval_numeric(&self, x: &[f32], shape: &[usize]) -> Result<Vec<Array>, String> {
+        let (_, _) = rows_and_width(shape);
         if x.iter().any(|v| v.is_nan()) {
             return Err("the input has a NaN (Binarizer does not accept missing values)".into());
         }
         let y = x.iter().map(|&v| if v > self.threshold { 1.0 } else { 0.0 }).collect();
-        Ok(vec![Array::f32(inputs[0].shape.clone(), y)])
+        Ok(vec![Array::f32(shape.to_vec(), y)])
     }
 }
 

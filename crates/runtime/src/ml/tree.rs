@@ -5,7 +5,7 @@
 //! flags, threshold, true child, false child), so a root-to-leaf walk touches a few cache
 //! lines; a child with [`LEAF`] set is a leaf index into the weight tables. Rows are scored a
 //! block at a time, tree by tree, so one tree stays in cache while it scores the block, and
-//! large batches are split across threads. When every node shares one comparison (the usual
+//! the model splits large batches across threads. When every node shares one comparison (the usual
 //! case: `BRANCH_LEQ` for scikit-learn, `BRANCH_LT` for XGBoost and LightGBM) the walk is
 //! compiled for that comparison.
 
@@ -360,27 +360,11 @@ impl Ensemble {
     /// Aggregated scores of `rows` rows of `width` features (row-major), before base values
     /// and post-transform; AVERAGE divides by the number of trees.
     // Invariant: sums run in `f32`, tree by tree in model order, as onnxruntime's sequential
-    // path does, so scores agree to the last bit; threads split rows, never trees.
+    // path does, so scores agree to the last bit.
     pub fn score(&self, x: &[f32], rows: usize, width: usize) -> Scores {
         let t = self.n_targets;
         let mut scores = Scores { values: vec![0.0; rows * t], has_score: vec![false; rows * t] };
-        let work = rows * self.roots.len();
-        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-        // Splitting pays off only when each thread gets enough walks to amortise its start.
-        if threads > 1 && work >= 20_000 && rows >= 2 * threads {
-            let per = rows.div_ceil(threads);
-            std::thread::scope(|scope| {
-                let chunks = scores.values.chunks_mut(per * t).zip(scores.has_score.chunks_mut(per * t));
-                for (i, (values, has)) in chunks.enumerate() {
-                    let start = i * per;
-                    let n = values.len() / t.max(1);
-                    let x = &x[start * width..(start + n) * width];
-                    scope.spawn(move || self.score_into(x, n, width, values, has));
-                }
-            });
-        } else {
-            self.score_into(x, rows, width, &mut scores.values, &mut scores.has_score);
-        }
+        self.score_into(x, rows, width, &mut scores.values, &mut scores.has_score);
         if self.aggregate == Aggregate::Average {
             let trees = self.roots.len() as f32;
             scores.values.iter_mut().for_each(|v| *v /= trees);
@@ -401,34 +385,91 @@ impl Ensemble {
     }
 
     /// `MODE` is a [`Mode`] code, or 255 to read each node's own mode.
+    ///
+    /// Walks are pointer chases that miss cache; eight independent walks advance together
+    /// so their loads overlap: eight rows through one tree for batches, eight trees for one
+    /// row otherwise. Leaves are still added tree by tree, in model order.
     fn score_block<const MODE: u8>(&self, x: &[f32], rows: usize, width: usize, values: &mut [f32], has: &mut [bool]) {
-        const BLOCK: usize = 64;
         let t = self.n_targets;
+        if rows < LANES {
+            let mut leaves = vec![0u32; self.roots.len()];
+            for r in 0..rows {
+                let row = &x[r * width..(r + 1) * width];
+                for (group, out) in self.roots.chunks(LANES).zip(leaves.chunks_mut(LANES)) {
+                    if let Ok(group) = <[u32; LANES]>::try_from(group) {
+                        let mut at = group;
+                        self.walk_lanes::<MODE>(&mut at, [row; LANES]);
+                        out.copy_from_slice(&at);
+                    } else {
+                        for (leaf, &root) in out.iter_mut().zip(group) {
+                            *leaf = self.walk::<MODE>(root, row);
+                        }
+                    }
+                }
+                for &leaf in &leaves {
+                    self.add_leaf(leaf, r * t, values, has);
+                }
+            }
+            return;
+        }
+        // Blocks of rows keep one tree in cache while it scores the block.
+        const BLOCK: usize = 64;
         let mut leaves = [0u32; BLOCK];
         for block_start in (0..rows).step_by(BLOCK) {
             let block_rows = BLOCK.min(rows - block_start);
+            let block = &x[block_start * width..(block_start + block_rows) * width];
             for &root in &self.roots {
-                for (r, leaf) in leaves.iter_mut().enumerate().take(block_rows) {
-                    let row = &x[(block_start + r) * width..(block_start + r + 1) * width];
-                    *leaf = self.walk::<MODE>(root, row);
+                let mut r = 0;
+                while r + LANES <= block_rows {
+                    let mut at = [root; LANES];
+                    let lanes: [&[f32]; LANES] = std::array::from_fn(|k| &block[(r + k) * width..(r + k + 1) * width]);
+                    self.walk_lanes::<MODE>(&mut at, lanes);
+                    leaves[r..r + LANES].copy_from_slice(&at);
+                    r += LANES;
+                }
+                for (r, leaf) in leaves.iter_mut().enumerate().take(block_rows).skip(r) {
+                    *leaf = self.walk::<MODE>(root, &block[r * width..(r + 1) * width]);
                 }
                 for (r, &leaf) in leaves.iter().enumerate().take(block_rows) {
-                    let base = (block_start + r) * t;
-                    let range = self.leaf_start[leaf as usize] as usize..self.leaf_start[leaf as usize + 1] as usize;
-                    for k in range {
-                        let target = base + self.weight_target[k] as usize;
-                        let w = self.weight_value[k];
-                        let v = &mut values[target];
-                        *v = match self.aggregate {
-                            Aggregate::Sum | Aggregate::Average => *v + w,
-                            Aggregate::Min if has[target] => v.min(w),
-                            Aggregate::Max if has[target] => v.max(w),
-                            Aggregate::Min | Aggregate::Max => w,
-                        };
-                        has[target] = true;
-                    }
+                    self.add_leaf(leaf, (block_start + r) * t, values, has);
                 }
             }
+        }
+    }
+
+    /// Adds a leaf's weights to the scores of the row whose targets start at `base`.
+    #[inline(always)]
+    fn add_leaf(&self, leaf: u32, base: usize, values: &mut [f32], has: &mut [bool]) {
+        let range = self.leaf_start[leaf as usize] as usize..self.leaf_start[leaf as usize + 1] as usize;
+        for k in range {
+            let target = base + self.weight_target[k] as usize;
+            let w = self.weight_value[k];
+            let v = &mut values[target];
+            *v = match self.aggregate {
+                Aggregate::Sum | Aggregate::Average => *v + w,
+                Aggregate::Min if has[target] => v.min(w),
+                Aggregate::Max if has[target] => v.max(w),
+                Aggregate::Min | Aggregate::Max => w,
+            };
+            has[target] = true;
+        }
+    }
+
+    /// One step down from node `at` for `row`.
+    #[inline(always)]
+    fn step<const MODE: u8>(&self, at: u32, row: &[f32]) -> u32 {
+        let node = &self.nodes[at as usize];
+        let x = row[(node.feature & FEATURE_MASK) as usize];
+        let go_true = if MODE == 255 {
+            let mode = Mode::from_code((node.feature >> MODE_SHIFT) & 0b111);
+            compare_dynamic(mode, x, node.threshold)
+        } else {
+            compare::<MODE>(x, node.threshold)
+        } || (x.is_nan() && node.feature & MISSING_TRUE != 0);
+        if go_true {
+            node.true_child
+        } else {
+            node.false_child
         }
     }
 
@@ -437,19 +478,32 @@ impl Ensemble {
     fn walk<const MODE: u8>(&self, root: u32, row: &[f32]) -> u32 {
         let mut at = root;
         while at & LEAF == 0 {
-            let node = &self.nodes[at as usize];
-            let x = row[(node.feature & FEATURE_MASK) as usize];
-            let go_true = if MODE == 255 {
-                let mode = Mode::from_code((node.feature >> MODE_SHIFT) & 0b111);
-                compare_dynamic(mode, x, node.threshold)
-            } else {
-                compare::<MODE>(x, node.threshold)
-            } || (x.is_nan() && node.feature & MISSING_TRUE != 0);
-            at = if go_true { node.true_child } else { node.false_child };
+            at = self.step::<MODE>(at, row);
         }
         at & !LEAF
     }
+
+    /// Advances [`LANES`] walks together until all reach leaves; leaves replace the nodes.
+    #[inline(always)]
+    fn walk_lanes<const MODE: u8>(&self, at: &mut [u32; LANES], rows: [&[f32]; LANES]) {
+        loop {
+            let mut walking = false;
+            for k in 0..LANES {
+                if at[k] & LEAF == 0 {
+                    at[k] = self.step::<MODE>(at[k], rows[k]);
+                    walking = true;
+                }
+            }
+            if !walking {
+                break;
+            }
+        }
+        at.iter_mut().for_each(|a| *a &= !LEAF);
+    }
 }
+
+/// Walks advanced together (see [`Ensemble::score_block`]).
+const LANES: usize = 8;
 
 fn compare_dynamic(mode: Mode, x: f32, threshold: f32) -> bool {
     match mode {
@@ -528,7 +582,7 @@ mod tests {
     }
 
     #[test]
-    fn large_batches_split_across_threads_give_the_same_scores() {
+    fn a_batch_scores_each_row_as_alone() {
         let leaves: Vec<(f64, f64)> = (0..200).map(|i| (i as f64, -(i as f64))).collect();
         let e = stumps(&leaves, "BRANCH_LEQ", Aggregate::Sum);
         let x: Vec<f32> = (0..1000).map(|i| (i % 3) as f32 * 0.4).collect();

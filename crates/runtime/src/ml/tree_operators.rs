@@ -4,7 +4,7 @@
 use super::attributes::Attributes;
 use super::post_transform::{logistic, probit, PostTransform};
 use super::tree::{Aggregate, Ensemble, EnsembleSpec};
-use super::{numeric_rows, width_of, Array, ElementType, Kernel};
+use super::{numeric_rows, rows_and_width, width_of, Array, ElementType, Kernel};
 use crate::error::Error;
 
 /// Class labels, integers or strings.
@@ -227,9 +227,13 @@ impl Kernel for Classifier {
         Ok(vec![vec![], vec![self.labels.len()]])
     }
     fn eval(&self, inputs: &[Array]) -> Result<Vec<Array>, String> {
-        let (x, rows, width) = numeric_rows(inputs, "TreeEnsembleClassifier")?;
+        let (x, _, _) = numeric_rows(inputs, "TreeEnsembleClassifier")?;
+        self.eval_numeric(&x, &inputs[0].shape)
+    }
+    fn eval_numeric(&self, x: &[f32], shape: &[usize]) -> Result<Vec<Array>, String> {
+        let (rows, width) = rows_and_width(shape);
         check_width(&self.ensemble, width)?;
-        let raw = self.ensemble.score(&x, rows, width);
+        let raw = self.ensemble.score(x, rows, width);
         let classes = self.labels.len();
         let mut scores = Vec::with_capacity(rows * classes);
         let mut chosen = Vec::with_capacity(rows);
@@ -300,9 +304,13 @@ impl Kernel for Regressor {
         Ok(vec![vec![self.ensemble.n_targets()]])
     }
     fn eval(&self, inputs: &[Array]) -> Result<Vec<Array>, String> {
-        let (x, rows, width) = numeric_rows(inputs, "TreeEnsembleRegressor")?;
+        let (x, _, _) = numeric_rows(inputs, "TreeEnsembleRegressor")?;
+        self.eval_numeric(&x, &inputs[0].shape)
+    }
+    fn eval_numeric(&self, x: &[f32], shape: &[usize]) -> Result<Vec<Array>, String> {
+        let (rows, width) = rows_and_width(shape);
         check_width(&self.ensemble, width)?;
-        let raw = self.ensemble.score(&x, rows, width);
+        let raw = self.ensemble.score(x, rows, width);
         let t = self.ensemble.n_targets();
         let mut out: Vec<f32> = Vec::with_capacity(rows * t);
         for (r, row) in raw.values.chunks(t).enumerate() {

@@ -30,21 +30,24 @@ fn label_of(value: &Value) -> Label {
     }
 }
 
-/// Compares one model; returns the problems found.
-fn check(name: &str, dir: &std::path::Path) -> Vec<String> {
+/// Compares one model; returns the problems found and a row of the report table
+/// (printed with `--nocapture`; docs/runtime.md shows it).
+fn check(name: &str, dir: &std::path::Path) -> (Vec<String>, String) {
     let mut problems = Vec::new();
+    let mut worst = 0.0f64;
+    let mut labels_identical = "n/a".to_string();
     let expected: Value = serde_json::from_slice(&std::fs::read(dir.join("expected.json")).unwrap()).unwrap();
     let (features, rows) = read_csv(&dir.join("input.csv"));
     let model = match Model::load_with(&dir.join("model.onnx"), Backend::Tract) {
         Ok(m) => m,
-        Err(e) => return vec![format!("{name}: load failed: {e}")],
+        Err(e) => return (vec![format!("{name}: load failed: {e}")], String::new()),
     };
     let ties: Vec<usize> = expected["near_tie_rows"]
         .as_array()
         .map_or(vec![], |v| v.iter().map(|r| r.as_u64().unwrap() as usize).collect());
     let raw = match model.run_raw(&features, rows) {
         Ok(r) => r,
-        Err(e) => return vec![format!("{name}: run failed: {e}")],
+        Err(e) => return (vec![format!("{name}: run failed: {e}")], String::new()),
     };
     // Raw outputs: the first label-like output and the first float output.
     let float_output = raw.iter().find(|a| matches!(a.data, Data::F32(_)));
@@ -53,6 +56,12 @@ fn check(name: &str, dir: &std::path::Path) -> Vec<String> {
         let want = flatten(want);
         match float_output.map(Array::to_f32) {
             Some(Ok(got)) if got.len() == want.len() => {
+                for i in 0..want.len() {
+                    let (a, b) = (got[i] as f64, want[i]);
+                    if !(a.is_nan() && b.is_nan()) {
+                        worst = worst.max((a - b).abs() / a.abs().max(b.abs()).max(1e-6));
+                    }
+                }
                 let bad: Vec<usize> = (0..want.len()).filter(|&i| !close(got[i], want[i])).collect();
                 if let Some(&i) = bad.first() {
                     problems.push(format!(
@@ -75,6 +84,12 @@ fn check(name: &str, dir: &std::path::Path) -> Vec<String> {
         match model.predict(&features, rows) {
             Ok(Predictions::Classification { labels, .. }) => {
                 let bad: Vec<usize> = (0..rows).filter(|&i| labels[i] != want[i] && !ties.contains(&i)).collect();
+                let differ = (0..rows).filter(|&i| labels[i] != want[i]).count();
+                labels_identical = if differ == 0 {
+                    format!("{rows}/{rows}")
+                } else {
+                    format!("{}/{rows} ({differ} near-tie)", rows - differ)
+                };
                 if let Some(&i) = bad.first() {
                     problems.push(format!(
                         "{name}: {} of {rows} labels differ; first row {i}: ours {} onnxruntime {}",
@@ -88,7 +103,22 @@ fn check(name: &str, dir: &std::path::Path) -> Vec<String> {
             Err(e) => problems.push(format!("{name}: predict failed: {e}")),
         }
     }
-    problems
+    let operators: Vec<String> = expected["operators"]
+        .as_array()
+        .map(|o| {
+            o.iter()
+                .filter_map(|v| v.as_str())
+                .filter(|v| v.starts_with("ai.onnx.ml:"))
+                .map(|v| v[11..].to_string())
+                .collect()
+        })
+        .unwrap_or_default();
+    let report = format!(
+        "| {name} | {} | {} | {labels_identical} | {worst:.1e} |",
+        expected["producer"].as_str().unwrap_or(""),
+        if operators.is_empty() { "standard ops".to_string() } else { operators.join(", ") }
+    );
+    (problems, report)
 }
 
 #[test]
@@ -98,7 +128,14 @@ fn every_matrix_model_agrees_with_onnxruntime() {
     let names: Vec<String> =
         index.as_array().unwrap().iter().map(|m| m["name"].as_str().unwrap().to_string()).collect();
     assert!(names.len() >= 40, "the matrix has only {} models", names.len());
-    let problems: Vec<String> = names.iter().flat_map(|n| check(n, &root.join(n))).collect();
+    let mut problems = Vec::new();
+    println!("| model | producer | ONNX-ML operators | labels identical | max relative difference |");
+    println!("|---|---|---|---|---|");
+    for name in &names {
+        let (found, report) = check(name, &root.join(name));
+        println!("{report}");
+        problems.extend(found);
+    }
     assert!(problems.is_empty(), "{} problems:\n{}", problems.len(), problems.join("\n"));
 }
 
@@ -150,6 +187,40 @@ fn the_onnxruntime_backend_agrees_too() {
                 if let (Some(pa), Some(pb)) = (pa, pb) {
                     assert!(pa.iter().zip(&pb).all(|(x, y)| close(*x, *y as f64)), "{name}: probabilities differ");
                 }
+            }
+            other => panic!("{name}: {other:?}"),
+        }
+    }
+}
+
+/// Large batches are split across threads; the pieces come back in order and give what
+/// small batches give (bit for bit for trees).
+#[test]
+fn large_batches_agree_row_for_row() {
+    let Some(root) = matrix_dir() else { return };
+    for name in ["rf_cls_multi", "scaler_mlp_cls_multi", "gb_reg"] {
+        let dir = root.join(name);
+        let model = Model::load_with(&dir.join("model.onnx"), Backend::Tract).unwrap();
+        let (features, rows) = read_csv(&dir.join("input.csv"));
+        let copies = 50;
+        let big: Vec<f32> = features.iter().copied().cycle().take(features.len() * copies).collect();
+        let (small, large) = (model.predict(&features, rows).unwrap(), model.predict(&big, rows * copies).unwrap());
+        match (small, large) {
+            (
+                Predictions::Classification { labels: a, probabilities: pa, .. },
+                Predictions::Classification { labels: b, probabilities: pb, .. },
+            ) => {
+                assert_eq!(b.len(), a.len() * copies);
+                assert!(b.chunks(a.len()).all(|c| c == a.as_slice()), "{name}: labels differ");
+                let (pa, pb) = (pa.unwrap(), pb.unwrap());
+                // Matrix products round differently with the batch size: close, not equal.
+                assert!(
+                    pb.chunks(pa.len()).all(|c| c.iter().zip(&pa).all(|(x, y)| close(*x, *y as f64))),
+                    "{name}: probabilities differ"
+                );
+            }
+            (Predictions::Regression { values: a, .. }, Predictions::Regression { values: b, .. }) => {
+                assert!(b.chunks(a.len()).all(|c| c == a.as_slice()), "{name}: values differ");
             }
             other => panic!("{name}: {other:?}"),
         }

@@ -1,8 +1,9 @@
 //! End-to-end tests of the real `trainyard` binary: CLI exit codes and output, and
-//! crash safety under kill -9.
+//! crash safety under kill -9, and the offline model runtime.
 
 mod cli;
 mod crash;
 mod jobs;
 mod objects;
 mod process;
+mod runtime;
