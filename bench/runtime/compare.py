@@ -157,8 +157,9 @@ def bench_ort(path, X, y, single_calls, batch_calls):
             "single_calls": single_calls, "batch_calls": batch_calls, "accuracy": acc}
 
 
-def bench_trainyard(binary, model_path, input_path, timeout):
-    cmd = [binary, "runtime", "bench", "--model", model_path, "--input", input_path, "--json"]
+def bench_trainyard(binary, model_path, input_path, timeout, backend="tract"):
+    cmd = [binary, "runtime", "bench", "--model", model_path, "--input", input_path, "--json",
+           "--backend", backend]
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
     except (OSError, subprocess.TimeoutExpired) as e:
@@ -178,23 +179,29 @@ def bench_trainyard(binary, model_path, input_path, timeout):
 
 
 def table(results):
-    lines = ["| model | shape | onnxruntime median µs | trainyard median µs | ratio (trainyard/onnxruntime) |",
-             "|---|---|---:|---:|---:|"]
+    """Markdown table. "ort (Rust)" is onnxruntime run in-process by trainyard's optional
+    `onnxruntime` backend (no Python call overhead); ratios are trainyard/onnxruntime."""
+    lines = ["| model | shape | onnxruntime (Python) µs | onnxruntime (Rust, ort) µs | trainyard µs "
+             "| ratio vs Python | ratio vs ort |",
+             "|---|---|---:|---:|---:|---:|---:|"]
+
+    def cell(res, key):
+        if res is None:
+            return None, "–"
+        if "error" in res:
+            return None, "error"
+        value = float(res[key]["median"])
+        return value, f"{value:.1f}"
+
     for r in results:
-        for shape, key, rows in (("1×%d" % N_FEATURES, "single_row_us", 1),
-                                 ("%d×%d" % (r["onnxruntime"]["batch_rows"], N_FEATURES), "batch_us", None)):
+        for shape, key in (("1×%d" % N_FEATURES, "single_row_us"),
+                           ("%d×%d" % (r["onnxruntime"]["batch_rows"], N_FEATURES), "batch_us")):
             ort_med = r["onnxruntime"][key]["median"]
-            ty = r.get("trainyard")
-            if ty is None:
-                ty_cell, ratio = "–", "–"
-            elif "error" in ty:
-                ty_cell, ratio = "error", "–"
-            else:
-                if rows is None and ty.get("batch_rows") not in (None, r["onnxruntime"]["batch_rows"]):
-                    shape += f" (trainyard: {ty['batch_rows']} rows)"
-                ty_med = float(ty[key]["median"])
-                ty_cell, ratio = f"{ty_med:.1f}", f"{ty_med / ort_med:.2f}"
-            lines.append(f"| {r['name']} | {shape} | {ort_med:.1f} | {ty_cell} | {ratio} |")
+            ty, ty_cell = cell(r.get("trainyard"), key)
+            rust, rust_cell = cell(r.get("trainyard_ort"), key)
+            ratio = f"{ty / ort_med:.2f}" if ty is not None else "–"
+            ratio_rust = f"{ty / rust:.2f}" if ty is not None and rust is not None else "–"
+            lines.append(f"| {r['name']} | {shape} | {ort_med:.1f} | {rust_cell} | {ty_cell} | {ratio} | {ratio_rust} |")
     return "\n".join(lines)
 
 
@@ -236,6 +243,9 @@ def main():
                   f"(p99 {o['batch_us']['p99']:.1f}), accuracy {o['accuracy']:.3f}", file=sys.stderr, flush=True)
             if args.trainyard:
                 res["trainyard"] = bench_trainyard(args.trainyard, path, input_path, args.timeout)
+                if os.environ.get("ORT_DYLIB_PATH"):
+                    res["trainyard_ort"] = bench_trainyard(args.trainyard, path, input_path, args.timeout,
+                                                           backend="onnxruntime")
                 if "error" in res["trainyard"]:
                     print(f"# {name}: trainyard failed: {res['trainyard']['error']}", file=sys.stderr, flush=True)
             results.append(res)
