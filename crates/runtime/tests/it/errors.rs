@@ -50,3 +50,24 @@ fn an_archive_loads_like_a_directory_and_ignores_other_entries() {
     assert_eq!(model.metadata().and_then(|m| m.producer.as_deref()), Some("test"));
     assert_eq!(model.n_features(), Model::load(&root.join("gb_cls_binary/model.onnx")).unwrap().n_features());
 }
+
+#[test]
+fn an_unsupported_operator_is_named_with_its_node() {
+    use prost::Message;
+    let Some(root) = matrix_dir() else { return };
+    let bytes = std::fs::read(root.join("rf_cls_binary/model.onnx")).unwrap();
+    let mut proto = tract_onnx::pb::ModelProto::decode(bytes.as_slice()).unwrap();
+    let node = proto.graph.as_mut().unwrap().node.iter_mut().find(|n| n.op_type == "TreeEnsembleClassifier").unwrap();
+    node.op_type = "SVMClassifier".into();
+    node.name = "the_svm".into();
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(dir.path(), "model.onnx", &proto.encode_to_vec());
+    let err = Model::load(&path).unwrap_err();
+    match &err {
+        Error::UnsupportedOperator { domain, op_type, node } => {
+            assert_eq!((domain.as_str(), op_type.as_str(), node.as_str()), ("ai.onnx.ml", "SVMClassifier", "the_svm"));
+        }
+        other => panic!("expected an unsupported operator, got {other}"),
+    }
+    assert_eq!(err.to_string(), "unsupported operator ai.onnx.ml:SVMClassifier (node `the_svm`)");
+}
