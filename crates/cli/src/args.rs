@@ -72,6 +72,9 @@ pub enum Command {
     /// Functions (commands that receive events).
     #[command(subcommand)]
     Functions(FunctionsCommand),
+    /// Model evaluation (SageMaker model-quality reports) and the registration gate.
+    #[command(subcommand)]
+    Models(ModelsCommand),
     /// Offline model tools: inspect an ONNX model, predict a CSV, benchmark latency.
     #[command(subcommand)]
     Runtime(RuntimeCommand),
@@ -501,5 +504,32 @@ pub enum RuntimeCommand {
         /// Print one JSON object.
         #[arg(long)]
         json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ModelsCommand {
+    /// Evaluate a model on a labelled test channel with the serving runtime and print the
+    /// model-quality report (local paths; label in the first column, no header, unless
+    /// --label-column names a header column).
+    Evaluate {
+        /// model.onnx, a directory holding it, or a model.tar.gz
+        #[arg(long)]
+        model: PathBuf,
+        /// Directory of CSV files.
+        #[arg(long)]
+        test: PathBuf,
+        /// The files have a header row and the label is this column.
+        #[arg(long)]
+        label_column: Option<String>,
+        /// Also write the report here (atomically).
+        #[arg(long)]
+        report: Option<PathBuf>,
+        /// Gate conditions, e.g. "auc >= 0.85" or "auc >= champion.auc - 0.005" (repeatable).
+        #[arg(long = "condition")]
+        conditions: Vec<String>,
+        /// The champion, evaluated on the same test data for relative conditions.
+        #[arg(long)]
+        champion: Option<PathBuf>,
     },
 }

@@ -13,6 +13,7 @@ mod commands;
 mod data;
 mod embedded;
 mod jobs;
+mod models;
 mod output;
 mod quickstart;
 mod runtime;

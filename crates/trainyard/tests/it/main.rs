@@ -4,6 +4,7 @@
 mod cli;
 mod crash;
 mod jobs;
+mod models;
 mod objects;
 mod process;
 mod runtime;
