@@ -10,6 +10,7 @@ mod error;
 mod events;
 mod functions;
 mod jobs;
+mod models;
 mod objects;
 mod records;
 mod rules;
@@ -24,6 +25,7 @@ use sqlx::SqlitePool;
 
 pub use error::Error;
 pub use jobs::{MetricPoint, TrainingJobRecord};
+pub use models::{ModelGroupRecord, ModelPackageRecord, NewModelPackage};
 pub use objects::{Bucket, ObjectRecord};
 pub use records::*;
 

@@ -1,5 +1,7 @@
 //! Store tests on real SQLite files.
 
+mod model_registry;
+
 use std::collections::HashSet;
 
 use chrono::{Duration, Utc};
