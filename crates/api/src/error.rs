@@ -15,6 +15,8 @@ pub enum ApiError {
     Objects(#[from] trainyard_objects::Error),
     #[error(transparent)]
     Jobs(#[from] trainyard_jobs::Error),
+    #[error(transparent)]
+    Models(#[from] trainyard_models::Error),
     /// A request body or query that does not parse.
     #[error("{0}")]
     BadRequest(String),
@@ -62,6 +64,15 @@ impl ApiError {
                 Jobs::Store(e) => store_status(e),
                 Jobs::Objects(e) => objects_status(e),
                 Jobs::InvalidTransition { .. } | Jobs::Io { .. } => INTERNAL,
+            },
+            ApiError::Models(e) => match e {
+                trainyard_models::Error::InvalidRequest { .. }
+                | trainyard_models::Error::Condition { .. }
+                | trainyard_models::Error::UnknownMetric { .. }
+                | trainyard_models::Error::Mismatch { .. }
+                | trainyard_models::Error::Data(_) => (StatusCode::BAD_REQUEST, "ValidationException"),
+                trainyard_models::Error::Store(e) => store_status(e),
+                trainyard_models::Error::Runtime(_) => (StatusCode::BAD_REQUEST, "ValidationException"),
             },
             ApiError::Bus(e) => match e {
                 Bus::Events(Events::InvalidPattern { .. }) => (StatusCode::BAD_REQUEST, "InvalidEventPatternException"),

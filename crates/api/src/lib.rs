@@ -30,6 +30,7 @@ pub struct AppState {
     pub bus: EventBus,
     pub objects: trainyard_objects::Objects,
     pub jobs: trainyard_jobs::Jobs,
+    pub models: trainyard_models::Registry,
     pub auth: Authenticator,
 }
 
@@ -65,6 +66,13 @@ pub fn router(state: AppState) -> Router {
         .route("/training-jobs/{name}/stop", post(training::stop))
         .route("/training-jobs/{name}/logs", get(training::logs))
         .route("/training-jobs/{name}/metrics", get(training::metrics))
+        .route("/model-package-groups", get(models::list_groups).post(models::create_group))
+        .route("/model-package-groups/{name}", get(models::describe_group).delete(models::delete_group))
+        .route("/model-package-groups/{name}/versions", get(models::list_versions))
+        .route("/model-package-groups/{name}/versions/{version}", get(models::describe_version))
+        .route("/model-package-groups/{name}/versions/{version}/status", post(models::update_status))
+        .route("/model-package-groups/{name}/aliases/{alias}", axum::routing::put(models::set_alias))
+        .route("/model-packages", post(models::register))
         .route("/buckets", get(objects::list_buckets))
         .route(
             "/buckets/{bucket}",

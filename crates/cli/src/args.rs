@@ -532,4 +532,76 @@ pub enum ModelsCommand {
         #[arg(long)]
         champion: Option<PathBuf>,
     },
+    /// Model package groups.
+    #[command(subcommand)]
+    Groups(ModelGroupsCommand),
+    /// Register a group's next version.
+    Register {
+        #[arg(long)]
+        group: String,
+        /// s3://bucket/key of the model.tar.gz
+        #[arg(long)]
+        model_data: String,
+        /// A model-quality report (JSON file, as `models evaluate --report` writes).
+        #[arg(long)]
+        report: Option<PathBuf>,
+        /// A gate decision (JSON file: the "decision" of `models evaluate --condition`).
+        #[arg(long)]
+        decision: Option<PathBuf>,
+        /// The training job that made the model (its lineage is recorded).
+        #[arg(long)]
+        training_job: Option<String>,
+        /// PendingManualApproval, Approved or Rejected (default: from the gate and the group).
+        #[arg(long)]
+        status: Option<String>,
+    },
+    /// A group's versions.
+    List { group: String },
+    /// One version: GROUP/VERSION (a number or an alias).
+    Describe { version: String },
+    /// Approve a version: GROUP/VERSION.
+    Approve {
+        version: String,
+        #[arg(long, default_value = "")]
+        description: String,
+    },
+    /// Reject a version: GROUP/VERSION.
+    Reject {
+        version: String,
+        #[arg(long, default_value = "")]
+        description: String,
+    },
+    /// Aliases (champion, challenger, ...).
+    #[command(subcommand)]
+    Alias(ModelAliasCommand),
+    /// Two versions' metrics side by side: GROUP/N GROUP/M.
+    Compare { first: String, second: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ModelGroupsCommand {
+    Create {
+        name: String,
+        #[arg(long, default_value = "")]
+        description: String,
+        /// auto (a passed gate approves) or manual.
+        #[arg(long, default_value = "manual")]
+        approval: String,
+    },
+    List,
+    Describe {
+        name: String,
+    },
+    /// Refused while the group has versions, unless --force.
+    Delete {
+        name: String,
+        #[arg(long)]
+        force: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ModelAliasCommand {
+    /// Point ALIAS of GROUP at VERSION.
+    Set { group: String, alias: String, version: i64 },
 }

@@ -49,7 +49,7 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
         Command::Rules(command) => rules(&client(), out, command).await,
         Command::Functions(command) => functions(&client(), out, command).await,
         Command::Runtime(command) => crate::runtime::run(out, command),
-        Command::Models(command) => crate::models::run(command),
+        Command::Models(command) => crate::models::run(&client(), out, command).await,
         Command::Dlq(command) => dlq(&client(), out, command).await,
         Command::Archives(command) => archives(&client(), out, command).await,
         Command::Replays(command) => replays(&client(), out, command).await,

@@ -8,11 +8,74 @@ use trainyard_algorithms::CsvOptions;
 use trainyard_models::gate::{decide, Condition};
 use trainyard_models::{evaluate, EvaluationInput, Report};
 
-use crate::args::ModelsCommand;
-use crate::client::Error;
+use crate::args::{ModelAliasCommand, ModelGroupsCommand, ModelsCommand, Output};
+use crate::client::{encode, Client, Error};
+use crate::output;
 
-pub fn run(command: ModelsCommand) -> Result<(), Error> {
+pub async fn run(client: &Client, out: Output, command: ModelsCommand) -> Result<(), Error> {
     match command {
+        ModelsCommand::Groups(command) => groups(client, out, command).await,
+        ModelsCommand::Register { group, model_data, report, decision, training_job, status } => {
+            let mut body = json!({"ModelPackageGroupName": group, "ModelDataUrl": model_data});
+            if let Some(path) = report {
+                body["ModelMetrics"] = read_json(&path)?;
+            }
+            if let Some(path) = decision {
+                let document = read_json(&path)?;
+                // Accept the whole `models evaluate` output or just its decision.
+                body["GateDecision"] = document.get("decision").cloned().unwrap_or(document);
+            }
+            if let Some(job) = training_job {
+                body["TrainingJobName"] = json!(job);
+            }
+            if let Some(status) = status {
+                body["ModelApprovalStatus"] = json!(status);
+            }
+            let version = client.post("/model-packages", &body).await?;
+            match out {
+                Output::Json => output::item(&version),
+                _ => println!(
+                    "{}/{} {}",
+                    version["ModelPackageGroupName"].as_str().unwrap_or_default(),
+                    version["ModelPackageVersion"],
+                    version["ModelApprovalStatus"].as_str().unwrap_or_default()
+                ),
+            }
+            Ok(())
+        }
+        ModelsCommand::List { group } => {
+            let listed = client.get(&format!("/model-package-groups/{}/versions", encode(&group))).await?;
+            output::list(
+                out,
+                &listed,
+                "ModelPackageSummaryList",
+                &[
+                    ("VERSION", "/ModelPackageVersion"),
+                    ("STATUS", "/ModelApprovalStatus"),
+                    ("MODEL DATA", "/ModelDataUrl"),
+                    ("CREATED", "/CreationTime"),
+                ],
+            );
+            Ok(())
+        }
+        ModelsCommand::Describe { version } => {
+            output::item(&client.get(&version_path(&version)?).await?);
+            Ok(())
+        }
+        ModelsCommand::Approve { version, description } => set_status(client, &version, "Approved", &description).await,
+        ModelsCommand::Reject { version, description } => set_status(client, &version, "Rejected", &description).await,
+        ModelsCommand::Alias(ModelAliasCommand::Set { group, alias, version }) => {
+            let path = format!("/model-package-groups/{}/aliases/{}", encode(&group), encode(&alias));
+            let group =
+                client.call(reqwest::Method::PUT, &path, Some(&json!({"ModelPackageVersion": version}))).await?;
+            output::item(&group["Aliases"]);
+            Ok(())
+        }
+        ModelsCommand::Compare { first, second } => {
+            let (a, b) = (client.get(&version_path(&first)?).await?, client.get(&version_path(&second)?).await?);
+            compare(out, &first, &a, &second, &b);
+            Ok(())
+        }
         ModelsCommand::Evaluate { model, test, label_column, report, conditions, champion } => {
             let csv = CsvOptions { header: label_column.is_some(), label_column };
             let conditions =
@@ -57,4 +120,68 @@ fn write_atomically(path: &Path, report: &Report) -> Result<(), Error> {
     file.write_all(serde_json::to_string_pretty(&report.0).unwrap_or_default().as_bytes()).map_err(failure)?;
     file.sync_all().map_err(failure)?;
     std::fs::rename(&temporary, path).map_err(failure)
+}
+
+async fn groups(client: &Client, out: Output, command: ModelGroupsCommand) -> Result<(), Error> {
+    match command {
+        ModelGroupsCommand::Create { name, description, approval } => {
+            let body = json!({"ModelPackageGroupName": name, "ModelPackageGroupDescription": description, "ApprovalMode": approval});
+            output::item(&client.post("/model-package-groups", &body).await?);
+        }
+        ModelGroupsCommand::List => {
+            let listed = client.get("/model-package-groups").await?;
+            output::list(
+                out,
+                &listed,
+                "ModelPackageGroupSummaryList",
+                &[("NAME", "/ModelPackageGroupName"), ("APPROVAL", "/ApprovalMode"), ("CREATED", "/CreationTime")],
+            );
+        }
+        ModelGroupsCommand::Describe { name } => {
+            output::item(&client.get(&format!("/model-package-groups/{}", encode(&name))).await?)
+        }
+        ModelGroupsCommand::Delete { name, force } => {
+            let force = if force { "?force=true" } else { "" };
+            client.delete(&format!("/model-package-groups/{}{force}", encode(&name))).await?;
+        }
+    }
+    Ok(())
+}
+
+/// `GROUP/VERSION` → the version's API path.
+fn version_path(reference: &str) -> Result<String, Error> {
+    let (group, version) = reference
+        .split_once('/')
+        .filter(|(g, v)| !g.is_empty() && !v.is_empty())
+        .ok_or_else(|| Error::Usage(format!("`{reference}`: expected GROUP/VERSION (a number or an alias)")))?;
+    Ok(format!("/model-package-groups/{}/versions/{}", encode(group), encode(version)))
+}
+
+async fn set_status(client: &Client, reference: &str, status: &str, description: &str) -> Result<(), Error> {
+    let path = format!("{}/status", version_path(reference)?);
+    let version =
+        client.post(&path, &json!({"ModelApprovalStatus": status, "ApprovalDescription": description})).await?;
+    println!("{reference} {}", version["ModelApprovalStatus"].as_str().unwrap_or_default());
+    Ok(())
+}
+
+/// The metric values of a version's report, by name.
+fn metric_values(version: &serde_json::Value) -> std::collections::BTreeMap<String, f64> {
+    let report = Report(version["ModelMetrics"].clone());
+    report.metric_names().into_iter().filter_map(|n| report.metric(&n).map(|v| (n, v))).collect()
+}
+
+fn compare(out: Output, first: &str, a: &serde_json::Value, second: &str, b: &serde_json::Value) {
+    let (ma, mb) = (metric_values(a), metric_values(b));
+    let names: std::collections::BTreeSet<&String> = ma.keys().chain(mb.keys()).collect();
+    let rows: Vec<serde_json::Value> =
+        names.iter().map(|n| json!({"Metric": n, "First": ma.get(*n), "Second": mb.get(*n)})).collect();
+    let document = json!({"First": first, "Second": second, "Metrics": rows});
+    output::list(out, &document, "Metrics", &[("METRIC", "/Metric"), (first, "/First"), (second, "/Second")]);
+}
+
+fn read_json(path: &Path) -> Result<serde_json::Value, Error> {
+    let text =
+        std::fs::read_to_string(path).map_err(|e| Error::Usage(format!("cannot read {}: {e}", path.display())))?;
+    serde_json::from_str(&text).map_err(|e| Error::Usage(format!("{} is not JSON: {e}", path.display())))
 }

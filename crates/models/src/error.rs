@@ -19,6 +19,14 @@ pub enum Error {
     #[error("gate condition `{condition}`: {reason}")]
     Condition { condition: String, reason: String },
 
+    /// A registry request is malformed (the field and the rule it breaks).
+    #[error("{field}: {reason}")]
+    InvalidRequest { field: String, reason: String },
+
+    /// A registry record could not be read or written (missing, duplicate, in use, ...).
+    #[error(transparent)]
+    Store(#[from] trainyard_store::Error),
+
     /// A gate condition names a metric the report does not have.
     #[error("gate condition `{condition}`: the {side} report has no metric `{metric}` (it has: {available})")]
     UnknownMetric { condition: String, side: &'static str, metric: String, available: String },

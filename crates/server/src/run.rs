@@ -64,7 +64,8 @@ pub async fn run(mut config: Config, shutdown: Shutdown, on_ready: impl FnOnce(S
         Some(url) => trainyard_objects::Objects::from_url(url, store.clone(), bus.clone())?,
     };
     let jobs = trainyard_jobs::Jobs::open(store.clone(), objects.clone(), bus.clone(), jobs_config(&config)?).await?;
-    let router = trainyard_api::router(AppState { bus, objects, jobs, auth: Authenticator::new(&token) });
+    let models = trainyard_models::Registry::new(store.clone(), bus.clone());
+    let router = trainyard_api::router(AppState { bus, objects, jobs, models, auth: Authenticator::new(&token) });
     on_ready(address);
     let served = axum::serve(listener, router).with_graceful_shutdown(shutdown).await;
     let _ = stop.send(true);

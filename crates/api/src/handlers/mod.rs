@@ -5,6 +5,7 @@ pub mod buses;
 pub mod dlq;
 pub mod events;
 pub mod functions;
+pub mod models;
 pub mod objects;
 pub mod rules;
 pub mod training;

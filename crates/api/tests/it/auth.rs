@@ -36,7 +36,14 @@ async fn unknown_routes_are_json_404s_and_openapi_lists_the_api() {
     let (status, document) = server.get("/openapi.json").await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(document["openapi"], "3.1.0");
-    for path in ["/api/v1/events", "/api/v1/rules/{name}/targets", "/api/v1/dlq/redrive", "/api/v1/replays"] {
+    for path in [
+        "/api/v1/events",
+        "/api/v1/rules/{name}/targets",
+        "/api/v1/dlq/redrive",
+        "/api/v1/replays",
+        "/api/v1/training-jobs",
+        "/api/v1/model-packages",
+    ] {
         assert!(document["paths"].get(path).is_some(), "{path} missing from the OpenAPI document");
     }
 }

@@ -54,8 +54,10 @@ impl Server {
             account: "000000000000".into(),
             region: "local".into(),
         };
+        let store_for_models = store_handle.clone();
         let jobs = trainyard_jobs::Jobs::open(store_handle, objects.clone(), bus.clone(), jobs_config).await.unwrap();
-        let router = trainyard_api::router(AppState { bus, objects, jobs, auth: Authenticator::new(TOKEN) });
+        let models = trainyard_models::Registry::new(store_for_models, bus.clone());
+        let router = trainyard_api::router(AppState { bus, objects, jobs, models, auth: Authenticator::new(TOKEN) });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         tokio::spawn(async move { axum::serve(listener, router).await });

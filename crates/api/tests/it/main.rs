@@ -5,6 +5,7 @@ mod archives;
 mod auth;
 mod delivery;
 mod harness;
+mod models;
 mod objects;
 mod put_events;
 mod rules;

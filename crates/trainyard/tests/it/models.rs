@@ -89,3 +89,75 @@ fn evaluate_prints_and_stores_the_report_and_applies_the_gate() {
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("the model expects 30 features, the test data has 4"), "{}", stderr(&out));
 }
+
+/// Evaluate, gate, register, approve, alias and compare through the real server and CLI.
+#[test]
+fn the_registry_from_the_command_line() {
+    let Some(root) = fixtures() else { return };
+    let p = |rel: &str| root.path().join(rel).to_str().unwrap().to_string();
+    let data = tempfile::tempdir().unwrap();
+    let _server = crate::process::ServerProcess::start(data.path());
+    let run = |args: &[&str]| crate::process::cli(data.path(), args);
+
+    let out = run(&["models", "groups", "create", "churn", "--approval", "auto"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let (report, decision) = (p("report.json"), p("decision.json"));
+    let out = run(&[
+        "models",
+        "evaluate",
+        "--model",
+        &p("models/logreg_binary/model.onnx"),
+        "--test",
+        &p("data/breast_cancer/test"),
+        "--report",
+        &report,
+        "--condition",
+        "auc >= 0.9",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    std::fs::write(&decision, stdout(&out)).unwrap();
+
+    let out = run(&[
+        "models",
+        "register",
+        "--group",
+        "churn",
+        "--model-data",
+        "s3://models/churn/1.tar.gz",
+        "--report",
+        &report,
+        "--decision",
+        &decision,
+    ]);
+    assert_eq!(stdout(&out).trim(), "churn/1 Approved", "{}", stderr(&out));
+    let out = run(&[
+        "models",
+        "register",
+        "--group",
+        "churn",
+        "--model-data",
+        "s3://models/churn/2.tar.gz",
+        "--status",
+        "PendingManualApproval",
+    ]);
+    assert_eq!(stdout(&out).trim(), "churn/2 PendingManualApproval", "{}", stderr(&out));
+    let out = run(&["models", "approve", "churn/2", "--description", "reviewed"]);
+    assert_eq!(stdout(&out).trim(), "churn/2 Approved", "{}", stderr(&out));
+    assert!(run(&["models", "alias", "set", "churn", "champion", "1"]).status.success());
+
+    let out = run(&["models", "describe", "churn/champion"]);
+    let described: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(described["ModelPackageVersion"], 1);
+    assert_eq!(described["GateDecision"]["passed"], true);
+    assert!(described["ModelMetrics"]["binary_classification_metrics"]["auc"]["value"].as_f64().unwrap() > 0.9);
+
+    let out = run(&["models", "compare", "churn/1", "churn/2", "-o", "json"]);
+    let compared: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let auc = compared["Metrics"].as_array().unwrap().iter().find(|m| m["Metric"] == "auc").expect("auc row");
+    assert!(auc["First"].as_f64().is_some() && auc["Second"].is_null(), "{compared}");
+
+    // Deleting a group with versions needs --force; a bad reference is a usage error.
+    assert_eq!(run(&["models", "groups", "delete", "churn"]).status.code(), Some(2));
+    assert_eq!(run(&["models", "describe", "churn"]).status.code(), Some(2));
+    assert!(run(&["models", "groups", "delete", "churn", "--force"]).status.success());
+}
