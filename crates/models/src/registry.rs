@@ -277,6 +277,8 @@ impl Registry {
         self.describe_group(group).await
     }
 
+    /// Puts the state-change event. Lineage stays out of it (a dataset snapshot can be far
+    /// larger than an event may be); `DescribeModelPackage` has it.
     async fn emit(&self, described: &Value) {
         let mut detail = described.clone();
         if let Some(o) = detail.as_object_mut() {
@@ -291,7 +293,6 @@ impl Registry {
                         | "ModelDataUrl"
                         | "CreationTime"
                         | "ApprovalDescription"
-                        | "MetadataProperties"
                 )
             });
         }
