@@ -163,7 +163,7 @@ impl Model {
     /// Runs `rows` rows of `n_features()` features each (row-major) and returns the graph's
     /// outputs as they are. Large batches run as one part per core, concatenated in order.
     pub fn run_raw(&self, features: &[f32], rows: usize) -> Result<Vec<Array>> {
-        if rows < self.split_rows || features.len() != rows * self.n_features {
+        if rows < self.split_rows || self.n_features == 0 || features.len() != rows * self.n_features {
             return self.run_whole(features, rows);
         }
         let threads = crate::ml::threads();
