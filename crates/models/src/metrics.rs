@@ -96,31 +96,12 @@ fn confusion_json(actual: &[usize], predicted: &[usize], names: &[String]) -> Va
     json!(out)
 }
 
-/// ROC AUC from average ranks (the Mann–Whitney statistic); NaN with one class only.
+/// ROC AUC over the rows `rows`: the built-in algorithms' Mann–Whitney statistic (tied
+/// scores share their average rank; NaN with one class only).
 pub fn auc(actual_positive: &[bool], score: &[f64], rows: &[usize]) -> f64 {
-    let mut order: Vec<usize> = rows.to_vec();
-    order.sort_by(|&a, &b| score[a].total_cmp(&score[b]));
-    let (mut rank_sum, mut positives) = (0.0, 0.0);
-    let mut i = 0;
-    while i < order.len() {
-        let mut j = i;
-        while j + 1 < order.len() && score[order[j + 1]] == score[order[i]] {
-            j += 1;
-        }
-        let average_rank = (i + j) as f64 / 2.0 + 1.0;
-        for &row in &order[i..=j] {
-            if actual_positive[row] {
-                rank_sum += average_rank;
-                positives += 1.0;
-            }
-        }
-        i = j + 1;
-    }
-    let negatives = order.len() as f64 - positives;
-    if positives == 0.0 || negatives == 0.0 {
-        return f64::NAN;
-    }
-    (rank_sum - positives * (positives + 1.0) / 2.0) / (positives * negatives)
+    let y: Vec<u32> = rows.iter().map(|&i| u32::from(actual_positive[i])).collect();
+    let p: Vec<f64> = rows.iter().map(|&i| score[i]).collect();
+    trainyard_algorithms::auc(&y, &p)
 }
 
 /// Mean negative log-likelihood of the actual class, probabilities renormalised per row and
