@@ -47,7 +47,6 @@ impl ApiError {
     pub fn status_and_code(&self) -> (StatusCode, &'static str) {
         use trainyard_bus::Error as Bus;
         use trainyard_events::Error as Events;
-        use trainyard_jobs::Error as Jobs;
         match self {
             ApiError::BadRequest(_) => (StatusCode::BAD_REQUEST, "ValidationException"),
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "ResourceNotFoundException"),
@@ -56,15 +55,7 @@ impl ApiError {
             ApiError::Auth(trainyard_auth::Error::TokenFile { .. }) => INTERNAL,
             ApiError::Auth(_) => (StatusCode::UNAUTHORIZED, "UnauthorizedException"),
             ApiError::Objects(e) => objects_status(e),
-            ApiError::Jobs(e) => match e {
-                Jobs::InvalidRequest { .. } | Jobs::WrongState { .. } => {
-                    (StatusCode::BAD_REQUEST, "ValidationException")
-                }
-                Jobs::Unsupported { .. } => (StatusCode::BAD_REQUEST, "UnsupportedOperationException"),
-                Jobs::Store(e) => store_status(e),
-                Jobs::Objects(e) => objects_status(e),
-                Jobs::InvalidTransition { .. } | Jobs::Io { .. } => INTERNAL,
-            },
+            ApiError::Jobs(e) => jobs_status(e),
             ApiError::Models(e) => match e {
                 trainyard_models::Error::InvalidRequest { .. }
                 | trainyard_models::Error::Condition { .. }
@@ -72,7 +63,13 @@ impl ApiError {
                 | trainyard_models::Error::Mismatch { .. }
                 | trainyard_models::Error::Data(_) => (StatusCode::BAD_REQUEST, "ValidationException"),
                 trainyard_models::Error::Store(e) => store_status(e),
-                trainyard_models::Error::Runtime(_) => (StatusCode::BAD_REQUEST, "ValidationException"),
+                trainyard_models::Error::Runtime(_) | trainyard_models::Error::Evaluation { .. } => {
+                    (StatusCode::BAD_REQUEST, "ValidationException")
+                }
+                trainyard_models::Error::GateFailed { .. } => (StatusCode::CONFLICT, "GateFailedException"),
+                trainyard_models::Error::Jobs(e) => jobs_status(e),
+                trainyard_models::Error::Objects(e) => objects_status(e),
+                trainyard_models::Error::Io { .. } => INTERNAL,
             },
             ApiError::Bus(e) => match e {
                 Bus::Events(Events::InvalidPattern { .. }) => (StatusCode::BAD_REQUEST, "InvalidEventPatternException"),
@@ -84,6 +81,17 @@ impl ApiError {
                 Bus::Store(e) => store_status(e),
             },
         }
+    }
+}
+
+fn jobs_status(error: &trainyard_jobs::Error) -> (StatusCode, &'static str) {
+    use trainyard_jobs::Error as Jobs;
+    match error {
+        Jobs::InvalidRequest { .. } | Jobs::WrongState { .. } => (StatusCode::BAD_REQUEST, "ValidationException"),
+        Jobs::Unsupported { .. } => (StatusCode::BAD_REQUEST, "UnsupportedOperationException"),
+        Jobs::Store(e) => store_status(e),
+        Jobs::Objects(e) => objects_status(e),
+        Jobs::InvalidTransition { .. } | Jobs::Io { .. } => INTERNAL,
     }
 }
 

@@ -52,6 +52,14 @@ pub enum Command {
         /// linear-learner or gbdt
         name: String,
     },
+    /// Processing jobs (SageMaker's CreateProcessingJob contract): evaluation runs.
+    #[command(subcommand)]
+    Processing(ProcessingCommand),
+    /// Run the built-in evaluator under the processing contract (SM_CHANNEL_MODEL,
+    /// SM_CHANNEL_TEST, SM_CHANNEL_CHAMPION, SM_PROCESSING_OUTPUT_EVALUATION), or on the
+    /// paths given.
+    #[command(hide = true)]
+    Evaluator(EvaluatorArgs),
     /// Buckets and objects, with s3://bucket/key URIs.
     #[command(subcommand)]
     Data(DataCommand),
@@ -450,6 +458,69 @@ pub enum JobsCommand {
     },
 }
 
+#[derive(Debug, Subcommand)]
+pub enum ProcessingCommand {
+    /// Create a processing job from a CreateProcessingJob JSON body (as boto3 sends it).
+    Create {
+        #[arg(long)]
+        file: PathBuf,
+        /// ProcessingJobName (overrides the file's).
+        #[arg(long)]
+        name: Option<String>,
+        /// Wait for the job to end (exit 0 Completed, 1 Failed or Stopped).
+        #[arg(long)]
+        wait: bool,
+    },
+    Describe {
+        name: String,
+    },
+    List {
+        /// InProgress, Completed, Failed, Stopping or Stopped.
+        #[arg(long)]
+        status: Option<String>,
+        #[arg(long, default_value_t = 50)]
+        limit: i64,
+    },
+    /// The job's output (stdout and stderr).
+    Logs {
+        name: String,
+        /// Follow until the job ends.
+        #[arg(long, short)]
+        follow: bool,
+    },
+    /// Wait for the job to end: exit 0 when Completed, 1 when Failed or Stopped.
+    Wait {
+        name: String,
+    },
+    /// Stop a job (SIGTERM, grace period, SIGKILL).
+    Stop {
+        name: String,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct EvaluatorArgs {
+    /// The model: a file, archive or directory (default: $SM_CHANNEL_MODEL).
+    #[arg(long)]
+    pub model: Option<PathBuf>,
+    /// Directory of CSV files (default: $SM_CHANNEL_TEST).
+    #[arg(long)]
+    pub test: Option<PathBuf>,
+    /// The champion, evaluated on the same data (default: $SM_CHANNEL_CHAMPION when set).
+    #[arg(long)]
+    pub champion: Option<PathBuf>,
+    /// The champion's version, recorded in the decision.
+    #[arg(long)]
+    pub champion_version: Option<String>,
+    /// Where evaluation.json goes (default: $SM_PROCESSING_OUTPUT_EVALUATION).
+    #[arg(long)]
+    pub output_dir: Option<PathBuf>,
+    #[arg(long)]
+    pub label_column: Option<String>,
+    #[arg(long = "condition")]
+    pub conditions: Vec<String>,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum PredictFormat {
     Jsonl,
@@ -510,15 +581,17 @@ pub enum RuntimeCommand {
 #[derive(Debug, Subcommand)]
 pub enum ModelsCommand {
     /// Evaluate a model on a labelled test channel with the serving runtime and print the
-    /// model-quality report (local paths; label in the first column, no header, unless
-    /// --label-column names a header column).
+    /// model-quality report. Local paths run here; s3:// URIs run the built-in evaluator as
+    /// a processing job on the server (report stored next to the model), against the
+    /// --group's champion. CSV: label in the first column, no header, unless
+    /// --label-column names a header column. Exit 0 passed, 1 gate failed, 2 bad input.
     Evaluate {
-        /// model.onnx, a directory holding it, or a model.tar.gz
+        /// model.onnx, a directory holding it, or a model.tar.gz; or s3://.../model.tar.gz
         #[arg(long)]
-        model: PathBuf,
-        /// Directory of CSV files.
+        model: String,
+        /// Directory of CSV files, or s3://bucket/prefix/
         #[arg(long)]
-        test: PathBuf,
+        test: String,
         /// The files have a header row and the label is this column.
         #[arg(long)]
         label_column: Option<String>,
@@ -528,9 +601,22 @@ pub enum ModelsCommand {
         /// Gate conditions, e.g. "auc >= 0.85" or "auc >= champion.auc - 0.005" (repeatable).
         #[arg(long = "condition")]
         conditions: Vec<String>,
-        /// The champion, evaluated on the same test data for relative conditions.
+        /// Local mode: the champion, evaluated on the same test data.
         #[arg(long)]
         champion: Option<PathBuf>,
+        /// Server mode: the group whose champion (alias champion, else the latest Approved
+        /// version) is evaluated on the same data.
+        #[arg(long)]
+        group: Option<String>,
+        /// Server mode: wait for the evaluation and print its report and decision.
+        #[arg(long)]
+        wait: bool,
+        /// Server mode: register the result in --group (implies --wait).
+        #[arg(long)]
+        register: bool,
+        /// Server mode: the processing job's name (default: generated).
+        #[arg(long)]
+        job_name: Option<String>,
     },
     /// Model package groups.
     #[command(subcommand)]
@@ -539,12 +625,16 @@ pub enum ModelsCommand {
     Register {
         #[arg(long)]
         group: String,
-        /// s3://bucket/key of the model.tar.gz
+        /// s3://bucket/key of the model.tar.gz (default: the --evaluation's model)
         #[arg(long)]
-        model_data: String,
-        /// A model-quality report (JSON file, as `models evaluate --report` writes).
+        model_data: Option<String>,
+        /// A completed evaluation (`models evaluate s3://...`): its model, report and
+        /// decision are registered.
         #[arg(long)]
-        report: Option<PathBuf>,
+        evaluation: Option<String>,
+        /// A model-quality report: a JSON file or s3://bucket/key.
+        #[arg(long)]
+        report: Option<String>,
         /// A gate decision (JSON file: the "decision" of `models evaluate --condition`).
         #[arg(long)]
         decision: Option<PathBuf>,
@@ -587,6 +677,9 @@ pub enum ModelGroupsCommand {
         /// auto (a passed gate approves) or manual.
         #[arg(long, default_value = "manual")]
         approval: String,
+        /// What a candidate whose gate failed becomes: register-rejected or discard.
+        #[arg(long, default_value = "register-rejected")]
+        gate_failure: String,
     },
     List,
     Describe {

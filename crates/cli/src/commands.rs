@@ -39,6 +39,8 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
         Command::Data(command) => crate::data::run(&client(), out, command).await,
         Command::Jobs(command) => crate::jobs::run(&client(), out, command).await,
         Command::Algorithm { name } => algorithm(&name),
+        Command::Evaluator(args) => crate::models::evaluator(args),
+        Command::Processing(command) => crate::processing::run(&client(), out, command).await,
         Command::Quickstart => crate::quickstart::run(cli.data_dir.clone()).await,
         Command::Bench(BenchCommand::Bus { events, clients, latency_samples }) => {
             crate::bench::bus(events, clients, latency_samples).await

@@ -9,7 +9,7 @@ use crate::args::{DataCommand, Output};
 use crate::client::{encode, Client, Error};
 use crate::output;
 
-fn uri(text: &str) -> Result<S3Uri, Error> {
+pub(crate) fn uri(text: &str) -> Result<S3Uri, Error> {
     let parsed = S3Uri::parse(text).map_err(|e| Error::Usage(e.to_string()))?;
     let key = parsed.key.trim_end_matches('/');
     if !key.is_empty() {
@@ -19,7 +19,7 @@ fn uri(text: &str) -> Result<S3Uri, Error> {
 }
 
 /// The API path of an object, each key segment percent-encoded.
-fn object_path(bucket: &str, key: &str) -> String {
+pub(crate) fn object_path(bucket: &str, key: &str) -> String {
     let key: Vec<String> = key.split('/').map(encode).collect();
     format!("/buckets/{bucket}/objects/{}", key.join("/"))
 }

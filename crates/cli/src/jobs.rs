@@ -96,6 +96,23 @@ async fn wait(client: &Client, name: &str) -> Result<(), Error> {
     }
 }
 
+/// Prints a job's log (`{job}/logs?offset=`), following it until the job ends when asked.
+pub async fn print_logs(client: &Client, job: &str, follow: bool) -> Result<(), Error> {
+    let mut offset = 0u64;
+    loop {
+        let chunk = client.get(&format!("{job}/logs?offset={offset}")).await?;
+        print!("{}", chunk["Text"].as_str().unwrap_or(""));
+        let next = chunk["NextOffset"].as_u64().unwrap_or(offset);
+        if !follow || chunk["Complete"] == Value::Bool(true) {
+            return Ok(());
+        }
+        if next == offset {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+        offset = next;
+    }
+}
+
 pub async fn run(client: &Client, out: Output, command: JobsCommand) -> Result<(), Error> {
     match command {
         JobsCommand::CreateTraining {
@@ -148,19 +165,7 @@ pub async fn run(client: &Client, out: Output, command: JobsCommand) -> Result<(
             );
         }
         JobsCommand::Logs { name, follow } => {
-            let mut offset = 0u64;
-            loop {
-                let chunk = client.get(&format!("/training-jobs/{}/logs?offset={offset}", encode(&name))).await?;
-                print!("{}", chunk["Text"].as_str().unwrap_or(""));
-                let next = chunk["NextOffset"].as_u64().unwrap_or(offset);
-                if !follow || chunk["Complete"] == Value::Bool(true) {
-                    break;
-                }
-                if next == offset {
-                    tokio::time::sleep(Duration::from_millis(300)).await;
-                }
-                offset = next;
-            }
+            print_logs(client, &format!("/training-jobs/{}", encode(&name)), follow).await?
         }
         JobsCommand::Metrics { name } => {
             output::list(

@@ -15,6 +15,7 @@ mod embedded;
 mod jobs;
 mod models;
 mod output;
+mod processing;
 mod quickstart;
 mod runtime;
 mod time;

@@ -1,24 +1,36 @@
 //! `trainyard models`: evaluation with the serving runtime and the registration gate.
 
-use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde_json::json;
 use trainyard_algorithms::CsvOptions;
+use trainyard_models::evaluator::EvaluatorOptions;
 use trainyard_models::gate::{decide, Condition};
 use trainyard_models::{evaluate, EvaluationInput, Report};
 
-use crate::args::{ModelAliasCommand, ModelGroupsCommand, ModelsCommand, Output};
+use crate::args::{EvaluatorArgs, ModelAliasCommand, ModelGroupsCommand, ModelsCommand, Output};
 use crate::client::{encode, Client, Error};
 use crate::output;
 
 pub async fn run(client: &Client, out: Output, command: ModelsCommand) -> Result<(), Error> {
     match command {
         ModelsCommand::Groups(command) => groups(client, out, command).await,
-        ModelsCommand::Register { group, model_data, report, decision, training_job, status } => {
-            let mut body = json!({"ModelPackageGroupName": group, "ModelDataUrl": model_data});
-            if let Some(path) = report {
-                body["ModelMetrics"] = read_json(&path)?;
+        ModelsCommand::Register { group, model_data, evaluation, report, decision, training_job, status } => {
+            let mut body = json!({"ModelPackageGroupName": group});
+            if let Some(url) = model_data {
+                body["ModelDataUrl"] = json!(url);
+            }
+            if let Some(job) = evaluation {
+                body["EvaluationJobName"] = json!(job);
+            }
+            if let Some(report) = report {
+                body["ModelMetrics"] = match report.strip_prefix("s3://") {
+                    Some(_) => {
+                        let uri = crate::data::uri(&report)?;
+                        client.get(&crate::data::object_path(&uri.bucket, &uri.key)).await?
+                    }
+                    None => read_json(Path::new(&report))?,
+                };
             }
             if let Some(path) = decision {
                 let document = read_json(&path)?;
@@ -76,31 +88,187 @@ pub async fn run(client: &Client, out: Output, command: ModelsCommand) -> Result
             compare(out, &first, &a, &second, &b);
             Ok(())
         }
-        ModelsCommand::Evaluate { model, test, label_column, report, conditions, champion } => {
-            let csv = CsvOptions { header: label_column.is_some(), label_column };
-            let conditions =
-                conditions.iter().map(|c| Condition::parse(c)).collect::<Result<Vec<_>, _>>().map_err(usage)?;
-            let candidate = evaluate_one(&model, &test, &csv)?;
-            let champion_report = champion.as_deref().map(|c| evaluate_one(c, &test, &csv)).transpose()?;
-            let mut document = candidate.0.clone();
-            if !conditions.is_empty() {
-                let champion_name = champion.as_ref().map(|c| c.display().to_string());
-                let decision = decide(&conditions, &candidate, champion_name.as_deref().zip(champion_report.as_ref()))
-                    .map_err(usage)?;
-                document = json!({"report": candidate.0, "decision": decision});
-                if let Some(path) = &report {
-                    write_atomically(path, &candidate)?;
+        ModelsCommand::Evaluate {
+            model,
+            test,
+            label_column,
+            report,
+            conditions,
+            champion,
+            group,
+            wait,
+            register,
+            job_name,
+        } => {
+            let remote = model.starts_with("s3://") || test.starts_with("s3://");
+            if !remote {
+                if group.is_some() || wait || register || job_name.is_some() {
+                    return Err(Error::Usage(
+                        "--group, --wait, --register and --job-name are for s3:// models (evaluated on the server)"
+                            .into(),
+                    ));
                 }
-                println!("{}", serde_json::to_string_pretty(&document).unwrap_or_default());
-                return if decision.passed { Ok(()) } else { Err(Error::Failure("the gate failed".into())) };
+                return evaluate_locally(
+                    Path::new(&model),
+                    Path::new(&test),
+                    label_column,
+                    report,
+                    &conditions,
+                    champion,
+                );
             }
-            if let Some(path) = &report {
-                write_atomically(path, &candidate)?;
+            if champion.is_some() {
+                return Err(Error::Usage(
+                    "--champion is for local files; on the server the champion comes from --group".into(),
+                ));
             }
-            println!("{}", serde_json::to_string_pretty(&document).unwrap_or_default());
-            Ok(())
+            if register && group.is_none() {
+                return Err(Error::Usage("--register needs --group".into()));
+            }
+            let request = json!({
+                "ModelDataUrl": model, "TestDataUrl": test, "ModelPackageGroupName": group,
+                "Conditions": conditions, "LabelColumn": label_column, "ProcessingJobName": job_name,
+            });
+            let remote = RemoteEvaluation { group, wait: wait || register, register, report };
+            remote.run(client, out, request).await
         }
     }
+}
+
+fn evaluate_locally(
+    model: &Path,
+    test: &Path,
+    label_column: Option<String>,
+    report: Option<PathBuf>,
+    conditions: &[String],
+    champion: Option<PathBuf>,
+) -> Result<(), Error> {
+    let csv = CsvOptions { header: label_column.is_some(), label_column };
+    let conditions = conditions.iter().map(|c| Condition::parse(c)).collect::<Result<Vec<_>, _>>().map_err(usage)?;
+    let candidate = evaluate_one(model, test, &csv)?;
+    let champion_report = champion.as_deref().map(|c| evaluate_one(c, test, &csv)).transpose()?;
+    if let Some(path) = &report {
+        write_report(path, &candidate)?;
+    }
+    if conditions.is_empty() {
+        println!("{}", serde_json::to_string_pretty(&candidate.0).unwrap_or_default());
+        return Ok(());
+    }
+    let champion_name = champion.as_ref().map(|c| c.display().to_string());
+    let decision =
+        decide(&conditions, &candidate, champion_name.as_deref().zip(champion_report.as_ref())).map_err(usage)?;
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&json!({"report": candidate.0, "decision": decision})).unwrap_or_default()
+    );
+    if decision.passed {
+        Ok(())
+    } else {
+        Err(Error::Failure("the gate failed".into()))
+    }
+}
+
+/// An evaluation on the server: the built-in evaluator as a processing job.
+struct RemoteEvaluation {
+    group: Option<String>,
+    wait: bool,
+    register: bool,
+    report: Option<PathBuf>,
+}
+
+impl RemoteEvaluation {
+    async fn run(self, client: &Client, out: Output, request: serde_json::Value) -> Result<(), Error> {
+        let started = client.post("/model-evaluations", &request).await?;
+        let name = started["ProcessingJobName"].as_str().unwrap_or_default().to_string();
+        eprintln!(
+            "evaluation {name} started (report: {}; champion: {})",
+            output::cell(started.get("ReportUrl")),
+            started["ChampionVersion"].as_i64().map_or("none".to_string(), |v| format!("version {v}"))
+        );
+        if !self.wait {
+            output::item(&started);
+            return Ok(());
+        }
+        let result = loop {
+            let result = client.get(&format!("/model-evaluations/{}", encode(&name))).await?;
+            match result["ProcessingJobStatus"].as_str() {
+                Some("Completed") => break result,
+                Some("Failed") | Some("Stopped") => {
+                    return Err(Error::Failure(format!(
+                        "evaluation {name} {}: {}",
+                        output::cell(result.get("ProcessingJobStatus")).to_lowercase(),
+                        output::cell(result.get("FailureReason"))
+                    )))
+                }
+                _ => tokio::time::sleep(std::time::Duration::from_millis(250)).await,
+            }
+        };
+        if let Some(path) = &self.report {
+            write_report(path, &Report(result["Report"].clone()))?;
+        }
+        let passed = result["Decision"]["passed"].as_bool().unwrap_or(true);
+        let mut document = json!({"evaluation": name, "report_url": result["ReportUrl"], "report": result["Report"]});
+        if !result["ChampionReport"].is_null() {
+            document["champion_report"] = result["ChampionReport"].clone();
+        }
+        if !result["Decision"].is_null() {
+            document["decision"] = result["Decision"].clone();
+        }
+        if self.register {
+            let body = json!({"ModelPackageGroupName": self.group, "EvaluationJobName": name});
+            match client.post("/model-packages", &body).await {
+                Ok(version) => {
+                    document["registered"] = json!({
+                        "ModelPackageVersion": version["ModelPackageVersion"],
+                        "ModelApprovalStatus": version["ModelApprovalStatus"],
+                        "ModelPackageArn": version["ModelPackageArn"],
+                    });
+                }
+                Err(Error::Usage(message)) if message.starts_with("GateFailedException") => {
+                    document["registered"] = json!(null);
+                    document["not_registered"] = json!(message);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        match out {
+            Output::Json => println!("{}", serde_json::to_string(&document).unwrap_or_default()),
+            _ => println!("{}", serde_json::to_string_pretty(&document).unwrap_or_default()),
+        }
+        if passed {
+            Ok(())
+        } else {
+            Err(Error::Failure("the gate failed".into()))
+        }
+    }
+}
+
+/// `trainyard evaluator`: the built-in evaluator under the processing contract.
+pub fn evaluator(args: EvaluatorArgs) -> Result<(), Error> {
+    let from = |flag: Option<PathBuf>, variable: &str| flag.or_else(|| std::env::var_os(variable).map(PathBuf::from));
+    let required = |value: Option<PathBuf>, what: &str| value.ok_or_else(|| Error::Usage(format!("give {what}")));
+    let options = EvaluatorOptions {
+        model: required(from(args.model, "SM_CHANNEL_MODEL"), "--model or SM_CHANNEL_MODEL")?,
+        test: required(from(args.test, "SM_CHANNEL_TEST"), "--test or SM_CHANNEL_TEST")?,
+        champion: from(args.champion, "SM_CHANNEL_CHAMPION"),
+        champion_version: args.champion_version,
+        output: required(
+            from(args.output_dir, "SM_PROCESSING_OUTPUT_EVALUATION"),
+            "--output-dir or SM_PROCESSING_OUTPUT_EVALUATION",
+        )?,
+        csv: CsvOptions { header: args.label_column.is_some(), label_column: args.label_column },
+        conditions: args.conditions,
+    };
+    let outcome = trainyard_models::evaluator::run(&options).map_err(usage)?;
+    let mut document = json!({"report": outcome.report.0});
+    if let Some(champion) = outcome.champion {
+        document["champion_report"] = champion.0;
+    }
+    if let Some(decision) = outcome.decision {
+        document["decision"] = json!(decision);
+    }
+    println!("{}", serde_json::to_string_pretty(&document).unwrap_or_default());
+    Ok(())
 }
 
 fn usage(e: trainyard_models::Error) -> Error {
@@ -112,20 +280,16 @@ fn evaluate_one(model: &Path, test: &Path, csv: &CsvOptions) -> Result<Report, E
 }
 
 /// Writes the report through a temporary file, fsync and rename.
-fn write_atomically(path: &Path, report: &Report) -> Result<(), Error> {
-    let failure = |e: std::io::Error| Error::Failure(format!("cannot write {}: {e}", path.display()));
-    let directory = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let temporary = directory.join(format!(".{}.tmp", path.file_name().and_then(|n| n.to_str()).unwrap_or("report")));
-    let mut file = std::fs::File::create(&temporary).map_err(failure)?;
-    file.write_all(serde_json::to_string_pretty(&report.0).unwrap_or_default().as_bytes()).map_err(failure)?;
-    file.sync_all().map_err(failure)?;
-    std::fs::rename(&temporary, path).map_err(failure)
+fn write_report(path: &Path, report: &Report) -> Result<(), Error> {
+    trainyard_models::evaluator::write_atomically(path, &report.0)
+        .map_err(|e| Error::Failure(format!("cannot write the report: {e}")))
 }
 
 async fn groups(client: &Client, out: Output, command: ModelGroupsCommand) -> Result<(), Error> {
     match command {
-        ModelGroupsCommand::Create { name, description, approval } => {
-            let body = json!({"ModelPackageGroupName": name, "ModelPackageGroupDescription": description, "ApprovalMode": approval});
+        ModelGroupsCommand::Create { name, description, approval, gate_failure } => {
+            let body = json!({"ModelPackageGroupName": name, "ModelPackageGroupDescription": description,
+                              "ApprovalMode": approval, "GateFailure": gate_failure});
             output::item(&client.post("/model-package-groups", &body).await?);
         }
         ModelGroupsCommand::List => {
@@ -134,7 +298,12 @@ async fn groups(client: &Client, out: Output, command: ModelGroupsCommand) -> Re
                 out,
                 &listed,
                 "ModelPackageGroupSummaryList",
-                &[("NAME", "/ModelPackageGroupName"), ("APPROVAL", "/ApprovalMode"), ("CREATED", "/CreationTime")],
+                &[
+                    ("NAME", "/ModelPackageGroupName"),
+                    ("APPROVAL", "/ApprovalMode"),
+                    ("GATE FAILURE", "/GateFailure"),
+                    ("CREATED", "/CreationTime"),
+                ],
             );
         }
         ModelGroupsCommand::Describe { name } => {

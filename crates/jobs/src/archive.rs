@@ -15,8 +15,21 @@ pub fn pack(dir: &Path, destination: &Path) -> std::io::Result<usize> {
     let mut builder = tar::Builder::new(GzEncoder::new(file, Compression::default()));
     builder.follow_symlinks(false);
     let mut count = 0;
-    let mut pending = vec![dir.to_path_buf()];
+    let files = regular_files(dir)?;
+    for path in files {
+        let relative = path.strip_prefix(dir).map_err(std::io::Error::other)?;
+        builder.append_path_with_name(&path, relative)?;
+        count += 1;
+    }
+    builder.into_inner()?.finish()?.sync_all()?;
+    Ok(count)
+}
+
+/// The regular files under `dir`, sorted; symbolic links and special files are skipped
+/// (never followed).
+pub fn regular_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
     let mut files = Vec::new();
+    let mut pending = vec![dir.to_path_buf()];
     while let Some(current) = pending.pop() {
         for entry in std::fs::read_dir(&current)? {
             let entry = entry?;
@@ -29,13 +42,7 @@ pub fn pack(dir: &Path, destination: &Path) -> std::io::Result<usize> {
         }
     }
     files.sort();
-    for path in files {
-        let relative = path.strip_prefix(dir).map_err(std::io::Error::other)?;
-        builder.append_path_with_name(&path, relative)?;
-        count += 1;
-    }
-    builder.into_inner()?.finish()?.sync_all()?;
-    Ok(count)
+    Ok(files)
 }
 
 /// Extracts a gzip (or plain) tarball into `destination`. Only regular files and

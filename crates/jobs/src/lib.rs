@@ -3,6 +3,8 @@
 //! built-in algorithm or a script-mode program as a child process with the training
 //! toolkit's environment, captures logs and metrics, packs `model/` and
 //! `output/data/` back to object storage, and announces every state change on the bus.
+//! Processing jobs ([`processing`]: SageMaker's `CreateProcessingJob`, used for evaluation
+//! runs) share the executor, the slots, stops and restart recovery.
 //!
 //! This crate must never write outside a job's directory (and the shared virtual
 //! environment cache), never unpickle or otherwise interpret a model, and never leave
@@ -13,6 +15,7 @@ mod contract;
 mod describe;
 mod executor;
 mod metrics;
+pub mod processing;
 pub mod request;
 mod runner;
 mod service;
@@ -25,13 +28,13 @@ pub use status::Secondary;
 /// Every way a jobs operation can fail.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("invalid CreateTrainingJob request: {}", problems.join("; "))]
+    #[error("invalid request: {}", problems.join("; "))]
     InvalidRequest { problems: Vec<String> },
     #[error("{message}")]
     Unsupported { message: String },
-    #[error("training job {name:?} is {status}; {action} is not possible")]
+    #[error("job {name:?} is {status}; {action} is not possible")]
     WrongState { name: String, status: String, action: &'static str },
-    #[error("illegal training job transition {from} -> {to}")]
+    #[error("illegal job transition {from} -> {to}")]
     InvalidTransition { from: &'static str, to: &'static str },
     #[error("job directory {path}: {source}")]
     Io {

@@ -22,7 +22,7 @@ use crate::{Error, Jobs};
 
 /// Why an attempt failed: the user's fault (no retry) or the platform's (retried
 /// under `RetryStrategy`).
-enum Fault {
+pub(crate) enum Fault {
     Client(String),
     Platform(String),
 }
@@ -33,7 +33,7 @@ impl From<Error> for Fault {
     }
 }
 
-fn object_fault(context: &str, error: trainyard_objects::Error) -> Fault {
+pub(crate) fn object_fault(context: &str, error: trainyard_objects::Error) -> Fault {
     match error {
         trainyard_objects::Error::Store(trainyard_store::Error::NotFound { .. })
         | trainyard_objects::Error::InvalidKey { .. }
@@ -43,11 +43,11 @@ fn object_fault(context: &str, error: trainyard_objects::Error) -> Fault {
     }
 }
 
-fn io_fault(context: &Path) -> impl FnOnce(std::io::Error) -> Fault + '_ {
+pub(crate) fn io_fault(context: &Path) -> impl FnOnce(std::io::Error) -> Fault + '_ {
     move |e| Fault::Platform(format!("{}: {e}", context.display()))
 }
 
-async fn stop_requested(stop: &mut watch::Receiver<Option<StopReason>>) {
+pub(crate) async fn stop_requested(stop: &mut watch::Receiver<Option<StopReason>>) {
     loop {
         if stop.borrow_and_update().is_some() {
             return;
@@ -270,7 +270,7 @@ impl Jobs {
     }
 
     /// Copies every object under `uri` into `dir`; returns the dataset snapshot.
-    async fn download_channel(&self, uri: &str, dir: &Path) -> Result<Vec<Value>, Fault> {
+    pub(crate) async fn download_channel(&self, uri: &str, dir: &Path) -> Result<Vec<Value>, Fault> {
         let source = S3Uri::parse(uri).map_err(|e| Fault::Client(e.to_string()))?;
         let objects = &self.inner.objects;
         let mut snapshot = Vec::new();
@@ -495,7 +495,7 @@ fn confined(root: &Path, relative: &str) -> Result<PathBuf, String> {
     Ok(path)
 }
 
-fn truncate(text: &str, max: usize) -> String {
+pub(crate) fn truncate(text: &str, max: usize) -> String {
     text.chars().take(max).collect()
 }
 

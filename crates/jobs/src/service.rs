@@ -33,6 +33,9 @@ pub struct JobsConfig {
     pub python: String,
     /// The command that runs a built-in algorithm; the algorithm's name is appended.
     pub algorithm_command: Vec<String>,
+    /// The command that runs the built-in evaluator of processing jobs; the job's
+    /// `ContainerArguments` are appended.
+    pub evaluator_command: Vec<String>,
     pub built_in_algorithms: Vec<String>,
     /// Default `MetricDefinitions` of built-in algorithms: (algorithm, name, regex).
     pub built_in_metrics: Vec<(String, String, String)>,
@@ -104,6 +107,7 @@ impl Jobs {
                 jobs.transition(&mut job, next, reason.as_deref().unwrap_or("Stopped after a server restart")).await?;
             }
         }
+        jobs.recover_processing().await?;
         Ok(jobs)
     }
 
@@ -212,8 +216,18 @@ impl Jobs {
     pub async fn logs(&self, name: &str, offset: u64) -> Result<LogChunk, Error> {
         let job = self.inner.store.get_training_job(name).await?;
         let terminal = Secondary::parse(&job.secondary_status).is_some_and(Secondary::is_terminal);
-        let path = self.layout(name).log();
-        let mut file = match tokio::fs::File::open(&path).await {
+        self.read_log(&self.layout(name).log(), offset, terminal).await
+    }
+
+    /// A log file from byte `offset`, at most 1 MiB; `complete` once the job has ended
+    /// and everything has been read.
+    pub(crate) async fn read_log(
+        &self,
+        path: &std::path::Path,
+        offset: u64,
+        terminal: bool,
+    ) -> Result<LogChunk, Error> {
+        let mut file = match tokio::fs::File::open(path).await {
             Ok(file) => file,
             Err(_) => return Ok(LogChunk { text: String::new(), next_offset: offset, complete: terminal }),
         };

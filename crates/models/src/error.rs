@@ -30,4 +30,29 @@ pub enum Error {
     /// A gate condition names a metric the report does not have.
     #[error("gate condition `{condition}`: the {side} report has no metric `{metric}` (it has: {available})")]
     UnknownMetric { condition: String, side: &'static str, metric: String, available: String },
+
+    /// A file of the evaluation could not be read or written.
+    #[error("{path}: {source}")]
+    Io {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// The evaluation's processing job could not be started or read.
+    #[error(transparent)]
+    Jobs(#[from] trainyard_jobs::Error),
+
+    /// A report could not be read from object storage.
+    #[error(transparent)]
+    Objects(#[from] trainyard_objects::Error),
+
+    /// The evaluation job cannot back a registration (not finished, not the built-in
+    /// evaluator, report missing).
+    #[error("evaluation {job}: {reason}")]
+    Evaluation { job: String, reason: String },
+
+    /// The gate failed and the group discards failed candidates: nothing was registered.
+    #[error("not registered: the gate failed ({reasons}) and group {group} discards failed candidates")]
+    GateFailed { group: String, reasons: String },
 }

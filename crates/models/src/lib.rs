@@ -1,7 +1,9 @@
 //! Model evaluation and the registration gate (DESIGN §7): runs a model artifact through the
 //! serving runtime over a test channel and writes a SageMaker model-quality report
 //! ([`evaluate`], [`metrics`]), and decides whether a candidate may be registered from
-//! conditions on that report, absolute or relative to the champion ([`gate`]); and keeps
+//! conditions on that report, absolute or relative to the champion ([`gate`]); it
+//! runs evaluations on the server as processing jobs of the built-in evaluator
+//! ([`evaluator`], [`evaluation`]: the champion on the same data in the same run); and keeps
 //! the model registry ([`Registry`]: groups, immutable numbered versions with metrics,
 //! gate decision and lineage, approval, aliases, `SageMaker Model Package State Change`
 //! events).
@@ -14,6 +16,8 @@
 mod bootstrap;
 mod error;
 pub mod evaluate;
+pub mod evaluation;
+pub mod evaluator;
 pub mod gate;
 pub mod metrics;
 pub mod registry;

@@ -7,12 +7,17 @@ use chrono::Utc;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 use trainyard_bus::EventBus;
+use trainyard_jobs::Jobs;
+use trainyard_objects::Objects;
 use trainyard_store::{ModelGroupRecord, ModelPackageRecord, NewModelPackage, Store};
 
 use crate::error::Error;
 use crate::gate::Decision;
 
 pub const STATUSES: [&str; 3] = ["PendingManualApproval", "Approved", "Rejected"];
+
+/// A group's policy for candidates whose gate failed; the first is the default.
+pub const GATE_FAILURE: [&str; 2] = ["register-rejected", "discard"];
 
 /// `CreateModelPackageGroup`.
 #[derive(Debug, Deserialize)]
@@ -24,6 +29,10 @@ pub struct CreateGroup {
     /// `auto` (a passed gate approves the version) or `manual` (the default).
     #[serde(default)]
     pub approval_mode: Option<String>,
+    /// What a candidate whose gate failed becomes: `register-rejected` (the default: a
+    /// `Rejected` version with the reason) or `discard` (nothing is registered).
+    #[serde(default)]
+    pub gate_failure: Option<String>,
 }
 
 /// `CreateModelPackage` into a group.
@@ -31,7 +40,13 @@ pub struct CreateGroup {
 #[serde(rename_all = "PascalCase", deny_unknown_fields)]
 pub struct RegisterVersion {
     pub model_package_group_name: String,
-    pub model_data_url: String,
+    /// Required unless `EvaluationJobName` gives it.
+    #[serde(default)]
+    pub model_data_url: Option<String>,
+    /// A completed run of the built-in evaluator: its model, report and gate decision
+    /// are registered.
+    #[serde(default)]
+    pub evaluation_job_name: Option<String>,
     #[serde(default)]
     pub inference_specification: Option<Value>,
     /// The model-quality report.
@@ -63,6 +78,12 @@ fn invalid(field: &str, reason: impl Into<String>) -> Error {
     Error::InvalidRequest { field: field.into(), reason: reason.into() }
 }
 
+/// The conditions a decision failed, for a reason text.
+fn failed_conditions(decision: &Decision) -> String {
+    let failed: Vec<&str> = decision.conditions.iter().filter(|c| !c.passed).map(|c| c.condition.as_str()).collect();
+    failed.join("; ")
+}
+
 fn check_status(status: &str) -> Result<(), Error> {
     if STATUSES.contains(&status) {
         Ok(())
@@ -76,11 +97,25 @@ fn check_status(status: &str) -> Result<(), Error> {
 pub struct Registry {
     store: Store,
     bus: EventBus,
+    jobs: Jobs,
+    objects: Objects,
 }
 
 impl Registry {
-    pub fn new(store: Store, bus: EventBus) -> Registry {
-        Registry { store, bus }
+    pub fn new(store: Store, bus: EventBus, jobs: Jobs, objects: Objects) -> Registry {
+        Registry { store, bus, jobs, objects }
+    }
+
+    pub(crate) fn store(&self) -> &Store {
+        &self.store
+    }
+
+    pub(crate) fn jobs(&self) -> &Jobs {
+        &self.jobs
+    }
+
+    pub(crate) fn objects(&self) -> &Objects {
+        &self.objects
     }
 
     fn arn(&self, resource: &str) -> String {
@@ -111,15 +146,18 @@ impl Registry {
         if mode != "auto" && mode != "manual" {
             return Err(invalid("ApprovalMode", format!("`{mode}` is not auto or manual")));
         }
-        let group = self
-            .store
-            .create_model_group(
-                &request.model_package_group_name,
-                &request.model_package_group_description,
-                &mode,
-                Utc::now(),
-            )
-            .await?;
+        let gate_failure = request.gate_failure.unwrap_or_else(|| GATE_FAILURE[0].into());
+        if !GATE_FAILURE.contains(&gate_failure.as_str()) {
+            return Err(invalid("GateFailure", format!("`{gate_failure}` is not one of {}", GATE_FAILURE.join(", "))));
+        }
+        let group = ModelGroupRecord {
+            name: request.model_package_group_name,
+            description: request.model_package_group_description,
+            approval_mode: mode,
+            gate_failure,
+            creation_time: Utc::now(),
+        };
+        self.store.create_model_group(&group).await?;
         Ok(self.group_json(&group))
     }
 
@@ -146,12 +184,36 @@ impl Registry {
     /// Registers the group's next version. The status: as asked, else `Rejected` when the
     /// gate failed, `Approved` when it passed and the group approves automatically, else
     /// `PendingManualApproval`. A failed gate cannot be registered as `Approved`.
-    pub async fn register(&self, request: RegisterVersion, created_by: &str) -> Result<Value, Error> {
+    pub async fn register(&self, mut request: RegisterVersion, created_by: &str) -> Result<Value, Error> {
         let group = self.store.get_model_group(&request.model_package_group_name).await?;
-        if !request.model_data_url.starts_with("s3://") || request.model_data_url.len() <= "s3://".len() {
+        let mut lineage = request.metadata_properties.take().unwrap_or_default();
+        if let Some(name) = &request.evaluation_job_name {
+            let evaluation = self.completed_evaluation(name).await?;
+            if request.model_data_url.as_ref().is_some_and(|url| *url != evaluation.model_data_url) {
+                return Err(invalid(
+                    "ModelDataUrl",
+                    format!("evaluation {name} evaluated {}, not this model", evaluation.model_data_url),
+                ));
+            }
+            if request.model_metrics.is_some() || request.gate_decision.is_some() {
+                return Err(invalid("ModelMetrics", "give EvaluationJobName or ModelMetrics/GateDecision, not both"));
+            }
+            request.model_data_url = Some(evaluation.model_data_url);
+            request.model_metrics = Some(evaluation.report);
+            request.gate_decision = evaluation.decision;
+            lineage.insert("EvaluationJobName".into(), json!(evaluation.job.name));
+            lineage.insert("EvaluationJobArn".into(), json!(evaluation.job.arn));
+            lineage.insert("EvaluationDataset".into(), evaluation.job.dataset);
+        }
+        let model_data_url = request.model_data_url.clone().unwrap_or_default();
+        if !model_data_url.starts_with("s3://") || model_data_url.len() <= "s3://".len() {
             return Err(invalid("ModelDataUrl", "must be an s3://bucket/key URI"));
         }
         let failed = request.gate_decision.as_ref().is_some_and(|d| !d.passed);
+        if failed && group.gate_failure == "discard" {
+            let reasons = request.gate_decision.as_ref().map(failed_conditions).unwrap_or_default();
+            return Err(Error::GateFailed { group: group.name, reasons });
+        }
         let (status, description) = match (&request.model_approval_status, &request.gate_decision) {
             (Some(s), _) => {
                 check_status(s)?;
@@ -163,23 +225,28 @@ impl Registry {
                 }
                 (s.clone(), String::new())
             }
-            (None, Some(d)) if !d.passed => {
-                let reasons: Vec<&str> =
-                    d.conditions.iter().filter(|c| !c.passed).map(|c| c.condition.as_str()).collect();
-                ("Rejected".to_string(), format!("gate failed: {}", reasons.join("; ")))
-            }
+            (None, Some(d)) if !d.passed => ("Rejected".to_string(), format!("gate failed: {}", failed_conditions(d))),
             (None, Some(_)) if group.approval_mode == "auto" => ("Approved".to_string(), "gate passed".to_string()),
             _ => ("PendingManualApproval".to_string(), String::new()),
         };
-        let mut lineage = request.metadata_properties.unwrap_or_default();
-        if let Some(job_name) = &request.training_job_name {
-            let job = self.store.get_training_job(job_name).await?;
+        let training_job = match &request.training_job_name {
+            Some(name) => Some(self.store.get_training_job(name).await?),
+            None => self.store.training_job_by_artifacts(&model_data_url).await?,
+        };
+        if let Some(job) = training_job {
             lineage.insert("TrainingJobName".into(), json!(job.name));
             lineage.insert("TrainingJobArn".into(), json!(job.arn));
             lineage.insert("TrainingJobModelArtifacts".into(), json!(job.model_artifacts));
             lineage.insert("DatasetSnapshot".into(), job.dataset.clone());
             if let Some(image) = job.request.pointer("/AlgorithmSpecification/TrainingImage") {
                 lineage.insert("TrainingImage".into(), image.clone());
+            }
+            if let Some(algorithm) = job.request.pointer("/AlgorithmSpecification/AlgorithmName") {
+                lineage.insert("AlgorithmName".into(), algorithm.clone());
+            }
+            if let Some(source) = job.request.pointer("/HyperParameters/sagemaker_submit_directory") {
+                let source = source.as_str().map(trainyard_jobs::request::hyperparameter_text);
+                lineage.insert("SourceDirectory".into(), json!(source));
             }
         }
         let document = json!({
@@ -189,8 +256,7 @@ impl Registry {
             "MetadataProperties": lineage,
             "CustomerMetadataProperties": request.customer_metadata_properties,
         });
-        let package =
-            NewModelPackage { status, model_data_url: request.model_data_url, document, created_by: created_by.into() };
+        let package = NewModelPackage { status, model_data_url, document, created_by: created_by.into() };
         let mut record = self.store.register_model_package(&group.name, &package, Utc::now()).await?;
         if !description.is_empty() {
             let (_, after) = self

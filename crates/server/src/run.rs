@@ -64,7 +64,7 @@ pub async fn run(mut config: Config, shutdown: Shutdown, on_ready: impl FnOnce(S
         Some(url) => trainyard_objects::Objects::from_url(url, store.clone(), bus.clone())?,
     };
     let jobs = trainyard_jobs::Jobs::open(store.clone(), objects.clone(), bus.clone(), jobs_config(&config)?).await?;
-    let models = trainyard_models::Registry::new(store.clone(), bus.clone());
+    let models = trainyard_models::Registry::new(store.clone(), bus.clone(), jobs.clone(), objects.clone());
     let router = trainyard_api::router(AppState { bus, objects, jobs, models, auth: Authenticator::new(&token) });
     on_ready(address);
     let served = axum::serve(listener, router).with_graceful_shutdown(shutdown).await;
@@ -95,6 +95,7 @@ fn jobs_config(config: &Config) -> Result<trainyard_jobs::JobsConfig, Error> {
         concurrency: config.job_concurrency,
         python: config.python.clone(),
         algorithm_command: vec![exe.display().to_string(), "algorithm".into()],
+        evaluator_command: vec![exe.display().to_string(), "evaluator".into()],
         built_in_algorithms: trainyard_algorithms::ALGORITHMS.iter().map(|a| a.to_string()).collect(),
         built_in_metrics,
         stop_grace: config.stop_grace,

@@ -141,6 +141,18 @@ impl Store {
         row.as_ref().map(job_from).ok_or_else(|| Error::NotFound { kind: "training job", name: name.into() })
     }
 
+    /// The (newest) completed job whose `ModelArtifacts` is `url`, if any.
+    pub async fn training_job_by_artifacts(&self, url: &str) -> Result<Option<TrainingJobRecord>, Error> {
+        let row = sqlx::query(
+            "SELECT * FROM training_jobs WHERE model_artifacts = ? AND status = 'Completed' ORDER BY created_at DESC LIMIT 1",
+        )
+        .bind(url)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db("training job by artifacts"))?;
+        Ok(row.as_ref().map(job_from))
+    }
+
     /// Jobs newest first, optionally with one status.
     pub async fn list_training_jobs(&self, status: Option<&str>, limit: i64) -> Result<Vec<TrainingJobRecord>, Error> {
         let rows = sqlx::query(

@@ -12,6 +12,7 @@ mod functions;
 mod jobs;
 mod models;
 mod objects;
+mod processing;
 mod records;
 mod rules;
 
@@ -27,6 +28,7 @@ pub use error::Error;
 pub use jobs::{MetricPoint, TrainingJobRecord};
 pub use models::{ModelGroupRecord, ModelPackageRecord, NewModelPackage};
 pub use objects::{Bucket, ObjectRecord};
+pub use processing::ProcessingJobRecord;
 pub use records::*;
 
 /// A handle on the database; cheap to clone.

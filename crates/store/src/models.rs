@@ -22,6 +22,9 @@ pub struct ModelGroupRecord {
     pub description: String,
     /// `auto` (a passed gate approves) or `manual`.
     pub approval_mode: String,
+    /// What a failed gate does: `register-rejected` or `discard`.
+    #[serde(rename = "GateFailure")]
+    pub gate_failure: String,
     pub creation_time: DateTime<Utc>,
 }
 
@@ -59,6 +62,7 @@ fn group_from(row: &SqliteRow) -> ModelGroupRecord {
         name: row.get("name"),
         description: row.get("description"),
         approval_mode: row.get("approval_mode"),
+        gate_failure: row.get("gate_failure"),
         creation_time: from_millis(row.get("created_at")),
     }
 }
@@ -85,29 +89,20 @@ const PACKAGE_COLUMNS: &str = "group_name, version, status, model_data_url, docu
                                approval_description, status_changed_by, status_changed_at";
 
 impl Store {
-    pub async fn create_model_group(
-        &self,
-        name: &str,
-        description: &str,
-        approval_mode: &str,
-        now: DateTime<Utc>,
-    ) -> Result<ModelGroupRecord, Error> {
+    pub async fn create_model_group(&self, group: &ModelGroupRecord) -> Result<(), Error> {
         sqlx::query(
-            "INSERT INTO model_package_groups (name, description, approval_mode, created_at) VALUES (?, ?, ?, ?)",
+            "INSERT INTO model_package_groups (name, description, approval_mode, gate_failure, created_at)
+             VALUES (?, ?, ?, ?, ?)",
         )
-        .bind(name)
-        .bind(description)
-        .bind(approval_mode)
-        .bind(to_millis(now))
+        .bind(&group.name)
+        .bind(&group.description)
+        .bind(&group.approval_mode)
+        .bind(&group.gate_failure)
+        .bind(to_millis(group.creation_time))
         .execute(&self.writer)
         .await
-        .map_err(Error::on_insert("model package group", name))?;
-        Ok(ModelGroupRecord {
-            name: name.into(),
-            description: description.into(),
-            approval_mode: approval_mode.into(),
-            creation_time: now,
-        })
+        .map_err(Error::on_insert("model package group", &group.name))?;
+        Ok(())
     }
 
     pub async fn list_model_groups(&self) -> Result<Vec<ModelGroupRecord>, Error> {

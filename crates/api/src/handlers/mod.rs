@@ -7,6 +7,7 @@ pub mod events;
 pub mod functions;
 pub mod models;
 pub mod objects;
+pub mod processing;
 pub mod rules;
 pub mod training;
 

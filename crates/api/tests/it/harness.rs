@@ -46,8 +46,9 @@ impl Server {
             root: dir.path().join("jobs"),
             venv_root: dir.path().join("venvs"),
             concurrency: 1,
-            python: "python3".into(),
+            python: std::env::var("TRAINYARD_PYTHON").unwrap_or_else(|_| "python3".into()),
             algorithm_command: vec!["/bin/false".into()],
+            evaluator_command: vec!["/bin/false".into()],
             built_in_algorithms: vec![],
             built_in_metrics: vec![],
             stop_grace: Duration::from_secs(1),
@@ -56,7 +57,7 @@ impl Server {
         };
         let store_for_models = store_handle.clone();
         let jobs = trainyard_jobs::Jobs::open(store_handle, objects.clone(), bus.clone(), jobs_config).await.unwrap();
-        let models = trainyard_models::Registry::new(store_for_models, bus.clone());
+        let models = trainyard_models::Registry::new(store_for_models, bus.clone(), jobs.clone(), objects.clone());
         let router = trainyard_api::router(AppState { bus, objects, jobs, models, auth: Authenticator::new(TOKEN) });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());

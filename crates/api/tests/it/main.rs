@@ -7,6 +7,7 @@ mod delivery;
 mod harness;
 mod models;
 mod objects;
+mod processing;
 mod put_events;
 mod rules;
 mod training;

@@ -27,23 +27,37 @@ impl Harness {
         let store = Store::open(&dir.path().join("db")).await.unwrap();
         let bus = EventBus::open(store.clone(), BusConfig::default()).await.unwrap();
         let objects = Objects::local(&dir.path().join("objects"), store.clone(), bus.clone()).unwrap();
-        let config = JobsConfig {
-            root: dir.path().join("jobs"),
-            venv_root: dir.path().join("venvs"),
-            concurrency,
-            python: python(),
-            algorithm_command: vec!["/bin/false".into()],
-            built_in_algorithms: vec![],
-            built_in_metrics: vec![],
-            stop_grace: Duration::from_secs(1),
-            account: "000000000000".into(),
-            region: "local".into(),
-        };
-        let jobs = Jobs::open(store, objects.clone(), bus.clone(), config).await.unwrap();
+        let jobs = Jobs::open(store, objects.clone(), bus.clone(), config(dir.path(), concurrency)).await.unwrap();
         objects.create_bucket("data").await.unwrap();
         Harness { jobs, objects, bus, dir }
     }
 
+    /// A second service over the same store and directories: what a restarted server
+    /// finds.
+    pub async fn reopen(&self) -> Jobs {
+        Jobs::open(self.bus.store().clone(), self.objects.clone(), self.bus.clone(), config(self.dir.path(), 1))
+            .await
+            .unwrap()
+    }
+}
+
+fn config(dir: &std::path::Path, concurrency: usize) -> JobsConfig {
+    JobsConfig {
+        root: dir.join("jobs"),
+        venv_root: dir.join("venvs"),
+        concurrency,
+        python: python(),
+        algorithm_command: vec!["/bin/false".into()],
+        evaluator_command: vec!["/bin/false".into()],
+        built_in_algorithms: vec![],
+        built_in_metrics: vec![],
+        stop_grace: Duration::from_secs(1),
+        account: "000000000000".into(),
+        region: "local".into(),
+    }
+}
+
+impl Harness {
     pub async fn put(&self, key: &str, content: &[u8]) {
         self.objects.put_bytes("data", key, "application/octet-stream", Bytes::copy_from_slice(content)).await.unwrap();
     }
@@ -114,6 +128,54 @@ pub fn script_job(name: &str, source: &str, program: &str, hyperparameters: &[(&
         "ResourceConfig": {"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 1},
         "StoppingCondition": {"MaxRuntimeInSeconds": 600}
     })
+}
+
+impl Harness {
+    pub async fn create_processing(&self, request: Value) -> Result<Value, trainyard_jobs::Error> {
+        let request: trainyard_jobs::processing::CreateProcessingJob = serde_json::from_value(request).unwrap();
+        self.jobs.create_processing(request).await
+    }
+
+    /// Waits until the processing job's status is one of `statuses`; returns the description.
+    pub async fn wait_for_processing(&self, name: &str, statuses: &[&str]) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(120);
+        loop {
+            let job = self.jobs.describe_processing(name).await.unwrap();
+            if statuses.contains(&job["ProcessingJobStatus"].as_str().unwrap_or_default()) {
+                return job;
+            }
+            assert!(Instant::now() < deadline, "{name} never reached {statuses:?}: {job:#}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// The statuses announced by `SageMaker Processing Job State Change` events, in order.
+    pub async fn processing_statuses(&self, job: &str) -> Vec<String> {
+        let filter = EventFilter {
+            detail_type: Some("SageMaker Processing Job State Change".into()),
+            limit: 1000,
+            ..Default::default()
+        };
+        let mut events: Vec<Value> = self
+            .bus
+            .store()
+            .list_events(&filter)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|e| e.event)
+            .filter(|e| e["detail"]["ProcessingJobName"] == job)
+            .collect();
+        events.reverse();
+        events.iter().map(|e| e["detail"]["ProcessingJobStatus"].as_str().unwrap().to_string()).collect()
+    }
+
+    pub async fn read(&self, key: &str) -> Option<Vec<u8>> {
+        use futures::TryStreamExt;
+        let (_, stream) = self.objects.get("data", key, None).await.ok()?;
+        let chunks: Vec<Bytes> = stream.try_collect().await.unwrap();
+        Some(chunks.concat())
+    }
 }
 
 pub fn transitions(job: &Value) -> Vec<String> {

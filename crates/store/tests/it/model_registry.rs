@@ -2,7 +2,17 @@
 
 use chrono::Utc;
 use serde_json::json;
-use trainyard_store::{Error, NewModelPackage, Store};
+use trainyard_store::{Error, ModelGroupRecord, NewModelPackage, Store};
+
+fn group(name: &str, approval_mode: &str) -> ModelGroupRecord {
+    ModelGroupRecord {
+        name: name.into(),
+        description: String::new(),
+        approval_mode: approval_mode.into(),
+        gate_failure: "register-rejected".into(),
+        creation_time: Utc::now(),
+    }
+}
 
 fn package(url: &str) -> NewModelPackage {
     NewModelPackage {
@@ -17,7 +27,7 @@ fn package(url: &str) -> NewModelPackage {
 async fn concurrent_registrations_get_gapless_unique_versions() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(&dir.path().join("t.db")).await.unwrap();
-    store.create_model_group("churn", "", "manual", Utc::now()).await.unwrap();
+    store.create_model_group(&group("churn", "manual")).await.unwrap();
     let tasks: Vec<_> = (0..24)
         .map(|i| {
             let store = store.clone();
@@ -51,8 +61,8 @@ async fn concurrent_registrations_get_gapless_unique_versions() {
 async fn status_changes_aliases_and_guarded_deletes() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(&dir.path().join("t.db")).await.unwrap();
-    store.create_model_group("g", "demo", "auto", Utc::now()).await.unwrap();
-    assert!(matches!(store.create_model_group("g", "", "auto", Utc::now()).await, Err(Error::AlreadyExists { .. })));
+    store.create_model_group(&group("g", "auto")).await.unwrap();
+    assert!(matches!(store.create_model_group(&group("g", "auto")).await, Err(Error::AlreadyExists { .. })));
     let v1 = store.register_model_package("g", &package("s3://m/1"), Utc::now()).await.unwrap();
     let v2 = store.register_model_package("g", &package("s3://m/2"), Utc::now()).await.unwrap();
 

@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use crate::process::{cli, stderr, stdout, ServerProcess};
 
-fn run(dir: &std::path::Path, args: &[&str]) -> String {
+pub fn run(dir: &std::path::Path, args: &[&str]) -> String {
     let output = cli(dir, args);
     assert_eq!(output.status.code(), Some(0), "{args:?}: {}", stderr(&output));
     stdout(&output)
@@ -17,8 +17,9 @@ fn describe(dir: &std::path::Path, name: &str) -> Value {
     serde_json::from_str(&run(dir, &["jobs", "describe", name, "--output", "json"])).unwrap()
 }
 
-/// Two noisy blobs: label in the first column, no header (SageMaker's convention).
-fn write_csv(path: &std::path::Path, rows: usize, seed: u64) {
+/// Two noisy blobs `shift` apart: label in the first column, no header (SageMaker's
+/// convention).
+pub fn write_csv(path: &std::path::Path, rows: usize, seed: u64, shift: f64) {
     let mut state = seed;
     let mut next = || {
         state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
@@ -27,7 +28,7 @@ fn write_csv(path: &std::path::Path, rows: usize, seed: u64) {
     let mut text = String::new();
     for i in 0..rows {
         let label = i % 2;
-        let shift = if label == 1 { 1.5 } else { 0.0 };
+        let shift = if label == 1 { shift } else { 0.0 };
         text.push_str(&format!("{label},{:.4},{:.4},{:.4}\n", next() + shift, next() * 2.0 - shift, next()));
     }
     std::fs::write(path, text).unwrap();
@@ -40,8 +41,8 @@ fn a_built_in_algorithm_trains_through_the_contract() {
     let _server = ServerProcess::start(&data_dir);
     std::fs::create_dir_all(dir.path().join("train")).unwrap();
     std::fs::create_dir_all(dir.path().join("validation")).unwrap();
-    write_csv(&dir.path().join("train/part-0.csv"), 600, 1);
-    write_csv(&dir.path().join("validation/part-0.csv"), 200, 2);
+    write_csv(&dir.path().join("train/part-0.csv"), 600, 1, 1.5);
+    write_csv(&dir.path().join("validation/part-0.csv"), 200, 2, 1.5);
     run(&data_dir, &["data", "mb", "s3://ml-data"]);
     run(&data_dir, &["data", "put", dir.path().join("train").to_str().unwrap(), "s3://ml-data/blobs/train/"]);
     run(&data_dir, &["data", "put", dir.path().join("validation").to_str().unwrap(), "s3://ml-data/blobs/validation/"]);

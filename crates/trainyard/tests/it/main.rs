@@ -3,6 +3,7 @@
 
 mod cli;
 mod crash;
+mod evaluation;
 mod jobs;
 mod models;
 mod objects;
