@@ -617,6 +617,8 @@ pub enum ModelsCommand {
         /// Server mode: the processing job's name (default: generated).
         #[arg(long)]
         job_name: Option<String>,
+        #[command(flatten)]
+        source: SourceArgs,
     },
     /// Model package groups.
     #[command(subcommand)]
@@ -644,6 +646,8 @@ pub enum ModelsCommand {
         /// PendingManualApproval, Approved or Rejected (default: from the gate and the group).
         #[arg(long)]
         status: Option<String>,
+        #[command(flatten)]
+        source: SourceArgs,
     },
     /// A group's versions.
     List { group: String },
@@ -666,6 +670,32 @@ pub enum ModelsCommand {
     Alias(ModelAliasCommand),
     /// Two versions' metrics side by side: GROUP/N GROUP/M.
     Compare { first: String, second: String },
+}
+
+/// Where the model's code came from (SageMaker's `MetadataProperties`), e.g. from CI:
+/// `--repository $GITHUB_REPOSITORY --commit $GITHUB_SHA`.
+#[derive(Debug, Args)]
+pub struct SourceArgs {
+    /// The source repository (MetadataProperties.Repository).
+    #[arg(long)]
+    pub repository: Option<String>,
+    /// The source commit (MetadataProperties.CommitId).
+    #[arg(long)]
+    pub commit: Option<String>,
+}
+
+impl SourceArgs {
+    /// `MetadataProperties` for the registration, `None` when nothing was given.
+    pub fn metadata(&self) -> Option<serde_json::Value> {
+        let mut properties = serde_json::Map::new();
+        if let Some(repository) = &self.repository {
+            properties.insert("Repository".into(), repository.clone().into());
+        }
+        if let Some(commit) = &self.commit {
+            properties.insert("CommitId".into(), commit.clone().into());
+        }
+        (!properties.is_empty()).then_some(serde_json::Value::Object(properties))
+    }
 }
 
 #[derive(Debug, Subcommand)]

@@ -15,8 +15,11 @@ use crate::output;
 pub async fn run(client: &Client, out: Output, command: ModelsCommand) -> Result<(), Error> {
     match command {
         ModelsCommand::Groups(command) => groups(client, out, command).await,
-        ModelsCommand::Register { group, model_data, evaluation, report, decision, training_job, status } => {
+        ModelsCommand::Register { group, model_data, evaluation, report, decision, training_job, status, source } => {
             let mut body = json!({"ModelPackageGroupName": group});
+            if let Some(metadata) = source.metadata() {
+                body["MetadataProperties"] = metadata;
+            }
             if let Some(url) = model_data {
                 body["ModelDataUrl"] = json!(url);
             }
@@ -99,6 +102,7 @@ pub async fn run(client: &Client, out: Output, command: ModelsCommand) -> Result
             wait,
             register,
             job_name,
+            source,
         } => {
             let remote = model.starts_with("s3://") || test.starts_with("s3://");
             if !remote {
@@ -129,7 +133,11 @@ pub async fn run(client: &Client, out: Output, command: ModelsCommand) -> Result
                 "ModelDataUrl": model, "TestDataUrl": test, "ModelPackageGroupName": group,
                 "Conditions": conditions, "LabelColumn": label_column, "ProcessingJobName": job_name,
             });
-            let remote = RemoteEvaluation { group, wait: wait || register, register, report };
+            let metadata = source.metadata();
+            if metadata.is_some() && !register {
+                return Err(Error::Usage("--repository and --commit are recorded by --register".into()));
+            }
+            let remote = RemoteEvaluation { group, wait: wait || register, register, report, metadata };
             remote.run(client, out, request).await
         }
     }
@@ -174,6 +182,7 @@ struct RemoteEvaluation {
     wait: bool,
     register: bool,
     report: Option<PathBuf>,
+    metadata: Option<serde_json::Value>,
 }
 
 impl RemoteEvaluation {
@@ -215,7 +224,10 @@ impl RemoteEvaluation {
             document["decision"] = result["Decision"].clone();
         }
         if self.register {
-            let body = json!({"ModelPackageGroupName": self.group, "EvaluationJobName": name});
+            let mut body = json!({"ModelPackageGroupName": self.group, "EvaluationJobName": name});
+            if let Some(metadata) = &self.metadata {
+                body["MetadataProperties"] = metadata.clone();
+            }
             match client.post("/model-packages", &body).await {
                 Ok(version) => {
                     document["registered"] = json!({

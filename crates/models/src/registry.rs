@@ -78,6 +78,16 @@ fn invalid(field: &str, reason: impl Into<String>) -> Error {
     Error::InvalidRequest { field: field.into(), reason: reason.into() }
 }
 
+/// The built-in runtime's `InferenceSpecification`: SageMaker's shape, the content types
+/// its endpoints accept and answer with.
+fn built_in_inference(model_data_url: &str) -> Value {
+    json!({
+        "Containers": [{"Image": "trainyard/runtime", "ModelDataUrl": model_data_url, "Framework": "ONNX"}],
+        "SupportedContentTypes": ["text/csv", "application/json"],
+        "SupportedResponseMIMETypes": ["application/json", "text/csv"],
+    })
+}
+
 /// The conditions a decision failed, for a reason text.
 fn failed_conditions(decision: &Decision) -> String {
     let failed: Vec<&str> = decision.conditions.iter().filter(|c| !c.passed).map(|c| c.condition.as_str()).collect();
@@ -250,7 +260,7 @@ impl Registry {
             }
         }
         let document = json!({
-            "InferenceSpecification": request.inference_specification.unwrap_or_else(|| json!({"Runtime": "trainyard"})),
+            "InferenceSpecification": request.inference_specification.unwrap_or_else(|| built_in_inference(&model_data_url)),
             "ModelMetrics": request.model_metrics,
             "GateDecision": request.gate_decision,
             "MetadataProperties": lineage,

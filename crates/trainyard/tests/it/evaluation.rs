@@ -23,6 +23,10 @@ fn evaluate(data_dir: &std::path::Path, model: &str, group: &str, conditions: &[
     let mut args = vec![
         "models",
         "evaluate",
+        "--repository",
+        "github.com/acme/churn",
+        "--commit",
+        "0a1b2c3",
         "--model",
         model,
         "--test",
@@ -101,6 +105,13 @@ fn evaluations_run_as_processing_jobs_and_gate_registration_against_the_champion
     let evaluation = lineage["EvaluationDataset"].as_array().unwrap();
     assert!(evaluation.iter().any(|o| o["Uri"] == "s3://ml-data/blobs/test/part-0.csv"), "{lineage:#}");
     assert_eq!(version["CreatedBy"], "admin");
+    assert_eq!(
+        (lineage["Repository"].as_str(), lineage["CommitId"].as_str()),
+        (Some("github.com/acme/churn"), Some("0a1b2c3"))
+    );
+    let inference = &version["InferenceSpecification"];
+    assert_eq!(inference["Containers"][0]["ModelDataUrl"], strong.as_str());
+    assert_eq!(inference["SupportedContentTypes"], serde_json::json!(["text/csv", "application/json"]));
 
     // A group that discards failed candidates registers nothing and says why.
     run(&data_dir, &["models", "groups", "create", "strict", "--gate-failure", "discard"]);
