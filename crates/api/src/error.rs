@@ -17,6 +17,8 @@ pub enum ApiError {
     Jobs(#[from] trainyard_jobs::Error),
     #[error(transparent)]
     Models(#[from] trainyard_models::Error),
+    #[error(transparent)]
+    Endpoints(#[from] trainyard_endpoints::Error),
     /// A request body or query that does not parse.
     #[error("{0}")]
     BadRequest(String),
@@ -56,21 +58,24 @@ impl ApiError {
             ApiError::Auth(_) => (StatusCode::UNAUTHORIZED, "UnauthorizedException"),
             ApiError::Objects(e) => objects_status(e),
             ApiError::Jobs(e) => jobs_status(e),
-            ApiError::Models(e) => match e {
-                trainyard_models::Error::InvalidRequest { .. }
-                | trainyard_models::Error::Condition { .. }
-                | trainyard_models::Error::UnknownMetric { .. }
-                | trainyard_models::Error::Mismatch { .. }
-                | trainyard_models::Error::Data(_) => (StatusCode::BAD_REQUEST, "ValidationException"),
-                trainyard_models::Error::Store(e) => store_status(e),
-                trainyard_models::Error::Runtime(_) | trainyard_models::Error::Evaluation { .. } => {
-                    (StatusCode::BAD_REQUEST, "ValidationException")
+            ApiError::Models(e) => models_status(e),
+            ApiError::Endpoints(e) => {
+                use trainyard_endpoints::Error as Endpoints;
+                match e {
+                    Endpoints::InvalidInput { .. }
+                    | Endpoints::InvalidRequest { .. }
+                    | Endpoints::VariantNotFound { .. } => (StatusCode::BAD_REQUEST, "ValidationException"),
+                    Endpoints::UnsupportedMediaType { .. } => {
+                        (StatusCode::UNSUPPORTED_MEDIA_TYPE, "UnsupportedMediaType")
+                    }
+                    Endpoints::EndpointNotFound { .. } => (StatusCode::NOT_FOUND, "ResourceNotFoundException"),
+                    Endpoints::Model { .. } => (StatusCode::FAILED_DEPENDENCY, "ModelError"),
+                    Endpoints::WrongState { .. } => (StatusCode::CONFLICT, "ResourceInUseException"),
+                    Endpoints::Load { .. } => INTERNAL,
+                    Endpoints::Store(e) => store_status(e),
+                    Endpoints::Registry(e) => models_status(e),
                 }
-                trainyard_models::Error::GateFailed { .. } => (StatusCode::CONFLICT, "GateFailedException"),
-                trainyard_models::Error::Jobs(e) => jobs_status(e),
-                trainyard_models::Error::Objects(e) => objects_status(e),
-                trainyard_models::Error::Io { .. } => INTERNAL,
-            },
+            }
             ApiError::Bus(e) => match e {
                 Bus::Events(Events::InvalidPattern { .. }) => (StatusCode::BAD_REQUEST, "InvalidEventPatternException"),
                 Bus::Events(Events::ReservedSource { .. }) => (StatusCode::FORBIDDEN, "AccessDeniedException"),
@@ -81,6 +86,24 @@ impl ApiError {
                 Bus::Store(e) => store_status(e),
             },
         }
+    }
+}
+
+fn models_status(error: &trainyard_models::Error) -> (StatusCode, &'static str) {
+    use trainyard_models::Error as Models;
+    match error {
+        Models::InvalidRequest { .. }
+        | Models::Condition { .. }
+        | Models::UnknownMetric { .. }
+        | Models::Mismatch { .. }
+        | Models::Data(_)
+        | Models::Runtime(_)
+        | Models::Evaluation { .. } => (StatusCode::BAD_REQUEST, "ValidationException"),
+        Models::GateFailed { .. } => (StatusCode::CONFLICT, "GateFailedException"),
+        Models::Store(e) => store_status(e),
+        Models::Jobs(e) => jobs_status(e),
+        Models::Objects(e) => objects_status(e),
+        Models::Io { .. } => INTERNAL,
     }
 }
 

@@ -4,7 +4,9 @@
 //!
 //! Handlers here are thin: parse, authorise, call the domain, map the result. This
 //! crate must never hold business rules of its own, and never answer a route under
-//! `/api/v1` (other than `health`) without an authenticated principal.
+//! `/api/v1` (other than `health`) without an authenticated principal. The serving data
+//! plane sits at the root (`/endpoints/{name}/invocations`, `/v2/...`, `/metrics`), also
+//! authenticated but for the KServe health probes.
 
 mod error;
 mod handlers;
@@ -31,8 +33,14 @@ pub struct AppState {
     pub objects: trainyard_objects::Objects,
     pub jobs: trainyard_jobs::Jobs,
     pub models: trainyard_models::Registry,
+    pub endpoints: trainyard_endpoints::Endpoints,
+    /// The serving data plane (`endpoints.data_plane()`), kept at hand for the hot path.
+    pub data: std::sync::Arc<trainyard_endpoints::DataPlane>,
     pub auth: Authenticator,
 }
+
+/// The largest inference request body (SageMaker's `InvokeEndpoint` limit).
+pub const MAX_INFERENCE_BODY_BYTES: usize = 6 * 1024 * 1024;
 
 /// The `/api/v1` router.
 pub fn router(state: AppState) -> Router {
@@ -72,6 +80,11 @@ pub fn router(state: AppState) -> Router {
         .route("/processing-jobs/{name}/logs", get(processing::logs))
         .route("/model-evaluations", post(processing::start_evaluation))
         .route("/model-evaluations/{name}", get(processing::evaluation))
+        .route("/endpoints", get(endpoints::list))
+        .route("/endpoints/{name}", get(endpoints::describe).delete(endpoints::delete))
+        .route("/endpoints/{name}/deployments", post(endpoints::deploy))
+        .route("/endpoints/{name}/rollback", post(endpoints::rollback))
+        .route("/endpoints/{name}/weights", post(endpoints::update_weights))
         .route("/model-package-groups", get(models::list_groups).post(models::create_group))
         .route("/model-package-groups/{name}", get(models::describe_group).delete(models::delete_group))
         .route("/model-package-groups/{name}/versions", get(models::list_versions))
@@ -101,8 +114,28 @@ pub fn router(state: AppState) -> Router {
         .merge(authenticated)
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .with_state(state);
-    Router::new().nest("/api/v1", api)
+        .with_state(state.clone());
+    Router::new().nest("/api/v1", api).merge(serving(state))
+}
+
+/// The data plane at the root, where SageMaker and KServe clients expect it: every route
+/// authenticated but the KServe health probes.
+fn serving(state: AppState) -> Router {
+    use handlers::serving;
+    let authenticated = Router::new()
+        .route("/endpoints/{name}/invocations", post(serving::invoke))
+        .route("/v2/models/{name}", get(serving::model_metadata))
+        .route("/v2/models/{name}/ready", get(serving::model_ready))
+        .route("/v2/models/{name}/infer", post(serving::infer))
+        .route("/v2/models/{name}/versions/{version}/infer", post(serving::infer_version))
+        .route("/metrics", get(serving::metrics))
+        .route_layer(middleware::from_fn_with_state(state.clone(), authenticate));
+    Router::new()
+        .route("/v2/health/live", get(serving::live))
+        .route("/v2/health/ready", get(serving::ready))
+        .merge(authenticated)
+        .layer(DefaultBodyLimit::max(MAX_INFERENCE_BODY_BYTES))
+        .with_state(state)
 }
 
 async fn authenticate(State(state): State<AppState>, request: Request, next: Next) -> Result<Response, ApiError> {

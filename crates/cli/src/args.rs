@@ -83,6 +83,9 @@ pub enum Command {
     /// Model evaluation (SageMaker model-quality reports) and the registration gate.
     #[command(subcommand)]
     Models(ModelsCommand),
+    /// Inference endpoints: blue/green deployments, invocations.
+    #[command(subcommand)]
+    Endpoints(EndpointsCommand),
     /// Offline model tools: inspect an ONNX model, predict a CSV, benchmark latency.
     #[command(subcommand)]
     Runtime(RuntimeCommand),
@@ -455,6 +458,75 @@ pub enum JobsCommand {
     /// Stop a job (SIGTERM, grace period, SIGKILL).
     Stop {
         name: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum EndpointsCommand {
+    /// Create the endpoint, or deploy a new configuration to it blue/green.
+    Deploy {
+        name: String,
+        /// GROUP/VERSION (or GROUP/ALIAS) in the model registry.
+        #[arg(long)]
+        model_package: Option<String>,
+        /// Or the artifact: s3://.../model.tar.gz
+        #[arg(long)]
+        model_data: Option<String>,
+        #[arg(long, default_value = "AllTraffic")]
+        variant_name: String,
+        /// A whole request (ProductionVariants, DeploymentConfig) as JSON; flags override it.
+        #[arg(long)]
+        file: Option<PathBuf>,
+        /// all-at-once[:BAKE], canary:PERCENT:BAKE or linear:STEP_PERCENT:INTERVAL.
+        #[arg(long)]
+        strategy: Option<String>,
+        /// Rollback conditions on the new fleet, e.g. "error_rate>1%,p99>50ms".
+        #[arg(long)]
+        rollback_on: Option<String>,
+        /// Keep the old fleet this long after the shift (e.g. 30s).
+        #[arg(long)]
+        termination_wait: Option<String>,
+        /// The whole deployment's limit (e.g. 10m); past it, it rolls back.
+        #[arg(long)]
+        max_time: Option<String>,
+        /// Wait for the deployment: exit 0 when the new configuration is live, 1 when it was
+        /// rolled back or failed.
+        #[arg(long)]
+        wait: bool,
+    },
+    List,
+    Describe {
+        name: String,
+    },
+    Delete {
+        name: String,
+    },
+    /// Stop the deployment in progress (traffic back to the live fleet), or redeploy the
+    /// previous configuration.
+    Rollback {
+        name: String,
+        #[arg(long)]
+        wait: bool,
+    },
+    /// Set live variants' weights: VARIANT=WEIGHT ...
+    UpdateWeights {
+        name: String,
+        #[arg(required = true)]
+        weights: Vec<String>,
+    },
+    /// Invoke the endpoint and print the answer.
+    Invoke {
+        name: String,
+        /// The request body (or @FILE).
+        #[arg(long)]
+        body: String,
+        #[arg(long, default_value = "application/json")]
+        content_type: String,
+        #[arg(long, default_value = "application/json")]
+        accept: String,
+        /// X-Amzn-SageMaker-Target-Variant.
+        #[arg(long)]
+        variant: Option<String>,
     },
 }
 

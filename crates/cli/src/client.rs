@@ -138,6 +138,32 @@ impl Client {
         response.json().await.map_err(|e| Error::Failure(format!("reading the answer: {e}")))
     }
 
+    /// `POST {path}` at the server's root (the serving data plane); returns the variant
+    /// that answered and the body.
+    pub async fn invoke(
+        &self,
+        path: &str,
+        body: Vec<u8>,
+        content_type: &str,
+        accept: &str,
+        variant: Option<&str>,
+    ) -> Result<(Option<String>, String), Error> {
+        let mut request = self
+            .http
+            .post(format!("{}{path}", self.endpoint))
+            .header(reqwest::header::CONTENT_TYPE, content_type)
+            .header(reqwest::header::ACCEPT, accept)
+            .body(body);
+        if let Some(variant) = variant {
+            request = request.header("X-Amzn-SageMaker-Target-Variant", variant);
+        }
+        let response = self.send(request).await?;
+        let answered =
+            response.headers().get("x-amzn-invoked-production-variant").and_then(|v| v.to_str().ok()).map(String::from);
+        let text = response.text().await.map_err(|e| Error::Failure(format!("reading the answer: {e}")))?;
+        Ok((answered, text))
+    }
+
     /// Streams `GET /api/v1{path}` into `destination`, atomically (temporary file,
     /// fsync, rename).
     pub async fn download(&self, path: &str, destination: &std::path::Path) -> Result<u64, Error> {

@@ -12,6 +12,7 @@ mod client;
 mod commands;
 mod data;
 mod embedded;
+mod endpoints;
 mod jobs;
 mod models;
 mod output;

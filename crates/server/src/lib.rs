@@ -39,6 +39,8 @@ pub enum Error {
     Objects(#[from] trainyard_objects::Error),
     #[error(transparent)]
     Jobs(#[from] trainyard_jobs::Error),
+    #[error(transparent)]
+    Endpoints(#[from] trainyard_endpoints::Error),
     #[error("server error: {0}")]
     Serve(std::io::Error),
 }

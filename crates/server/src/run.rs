@@ -65,7 +65,22 @@ pub async fn run(mut config: Config, shutdown: Shutdown, on_ready: impl FnOnce(S
     };
     let jobs = trainyard_jobs::Jobs::open(store.clone(), objects.clone(), bus.clone(), jobs_config(&config)?).await?;
     let models = trainyard_models::Registry::new(store.clone(), bus.clone(), jobs.clone(), objects.clone());
-    let router = trainyard_api::router(AppState { bus, objects, jobs, models, auth: Authenticator::new(&token) });
+    let endpoints_config = trainyard_endpoints::EndpointsConfig {
+        cache_dir: data_dir.join("endpoints"),
+        account: config.bus.account.clone(),
+        region: config.bus.region.clone(),
+    };
+    let endpoints = trainyard_endpoints::Endpoints::open(
+        store.clone(),
+        bus.clone(),
+        objects.clone(),
+        models.clone(),
+        endpoints_config,
+    )
+    .await?;
+    let data = endpoints.data_plane();
+    let state = AppState { bus, objects, jobs, models, endpoints, data, auth: Authenticator::new(&token) };
+    let router = trainyard_api::router(state);
     on_ready(address);
     let served = axum::serve(listener, router).with_graceful_shutdown(shutdown).await;
     let _ = stop.send(true);

@@ -6,6 +6,7 @@
 //! never hold a transaction open across I/O that is not the database's own.
 
 mod archives;
+mod endpoints;
 mod error;
 mod events;
 mod functions;
@@ -24,6 +25,7 @@ use chrono::{DateTime, TimeZone, Utc};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::SqlitePool;
 
+pub use endpoints::EndpointRecord;
 pub use error::Error;
 pub use jobs::{MetricPoint, TrainingJobRecord};
 pub use models::{ModelGroupRecord, ModelPackageRecord, NewModelPackage};

@@ -3,12 +3,14 @@
 pub mod archives;
 pub mod buses;
 pub mod dlq;
+pub mod endpoints;
 pub mod events;
 pub mod functions;
 pub mod models;
 pub mod objects;
 pub mod processing;
 pub mod rules;
+pub mod serving;
 pub mod training;
 
 use axum::extract::rejection::QueryRejection;

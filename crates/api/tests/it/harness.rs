@@ -56,9 +56,25 @@ impl Server {
             region: "local".into(),
         };
         let store_for_models = store_handle.clone();
+        let store_handle_for_endpoints = store_handle.clone();
         let jobs = trainyard_jobs::Jobs::open(store_handle, objects.clone(), bus.clone(), jobs_config).await.unwrap();
         let models = trainyard_models::Registry::new(store_for_models, bus.clone(), jobs.clone(), objects.clone());
-        let router = trainyard_api::router(AppState { bus, objects, jobs, models, auth: Authenticator::new(TOKEN) });
+        let endpoints = trainyard_endpoints::Endpoints::open(
+            store_handle_for_endpoints,
+            bus.clone(),
+            objects.clone(),
+            models.clone(),
+            trainyard_endpoints::EndpointsConfig {
+                cache_dir: dir.path().join("endpoints"),
+                account: "000000000000".into(),
+                region: "local".into(),
+            },
+        )
+        .await
+        .unwrap();
+        let data = endpoints.data_plane();
+        let state = AppState { bus, objects, jobs, models, endpoints, data, auth: Authenticator::new(TOKEN) };
+        let router = trainyard_api::router(state);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         tokio::spawn(async move { axum::serve(listener, router).await });

@@ -12,8 +12,9 @@ use crate::process::ServerProcess;
 
 type Seen = Arc<Mutex<HashMap<String, usize>>>;
 
-/// An HTTP target that counts deliveries per event id, a little slowly so that
-/// deliveries are in flight when the server dies.
+/// An HTTP target that counts deliveries per event id, slowly (200 ms each: at most
+/// concurrency × 5 per second) so that deliveries are outstanding when the server dies
+/// however fast the machine puts events.
 async fn start_target() -> (String, Seen) {
     let seen: Seen = Arc::default();
     let app = axum::Router::new().route(
@@ -21,7 +22,7 @@ async fn start_target() -> (String, Seen) {
         post({
             let seen = Arc::clone(&seen);
             move |body: String| async move {
-                tokio::time::sleep(Duration::from_millis(5)).await;
+                tokio::time::sleep(Duration::from_millis(200)).await;
                 let event: Value = serde_json::from_str(&body).unwrap();
                 *seen.lock().unwrap().entry(event["id"].as_str().unwrap().to_string()).or_default() += 1;
                 "ok"

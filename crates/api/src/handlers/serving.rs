@@ -1,0 +1,118 @@
+//! The serving data plane: SageMaker's `InvokeEndpoint` (with MLflow's payloads), the
+//! KServe Open Inference Protocol v2, and Prometheus metrics. Nothing here touches the
+//! metadata database.
+
+use std::time::Instant;
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::{json, Value};
+use trainyard_endpoints::payload::{self, Format};
+use trainyard_endpoints::{kserve, DataPlane};
+
+use crate::{ApiError, AppState};
+
+fn header_text<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+/// `POST /endpoints/{name}/invocations`.
+pub async fn invoke(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let started = Instant::now();
+    let rows = payload::parse(header_text(&headers, "content-type"), &body)?;
+    let format = Format::from_accept(header_text(&headers, "accept"));
+    let target = header_text(&headers, "x-amzn-sagemaker-target-variant");
+    let answer = state.data.invoke(&name, rows, target, started).await?;
+    let body = payload::render(&answer.predictions, answer.variant.classes(), format);
+    answer.variant.stats.record(answer.model_time, started.elapsed(), false);
+    let mut response = (StatusCode::OK, body).into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(format.content_type()));
+    if let Ok(variant) = HeaderValue::from_str(&answer.variant.name) {
+        headers.insert("x-amzn-invoked-production-variant", variant);
+    }
+    Ok(response)
+}
+
+/// A KServe error: `{"error": message}` with the status the error maps to.
+fn kserve_error(error: ApiError) -> Response {
+    let (status, _) = error.status_and_code();
+    (status, Json(json!({"error": error.to_string()}))).into_response()
+}
+
+fn live_variant(data: &DataPlane, name: &str) -> Result<std::sync::Arc<trainyard_endpoints::live::Variant>, ApiError> {
+    let endpoint = data.get(name).ok_or_else(|| trainyard_endpoints::Error::EndpointNotFound { name: name.into() })?;
+    let routing = endpoint.routing();
+    routing
+        .live
+        .variants
+        .first()
+        .cloned()
+        .ok_or_else(|| trainyard_endpoints::Error::EndpointNotFound { name: name.into() }.into())
+}
+
+pub async fn live() -> Json<Value> {
+    Json(json!({"live": true}))
+}
+
+pub async fn ready() -> Json<Value> {
+    Json(json!({"ready": true}))
+}
+
+/// `GET /v2/models/{name}`: the signature of the endpoint's (first live) model.
+pub async fn model_metadata(State(state): State<AppState>, Path(name): Path<String>) -> Response {
+    match live_variant(&state.data, &name) {
+        Ok(variant) => Json(kserve::metadata(&name, "1", &variant.model)).into_response(),
+        Err(e) => kserve_error(e),
+    }
+}
+
+pub async fn model_ready(State(state): State<AppState>, Path(name): Path<String>) -> Response {
+    match live_variant(&state.data, &name) {
+        Ok(_) => Json(json!({"name": name, "ready": true})).into_response(),
+        Err(e) => kserve_error(e),
+    }
+}
+
+/// `POST /v2/models/{name}/infer`.
+pub async fn infer(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let started = Instant::now();
+    let result = async {
+        let (request, rows) = kserve::parse(&body)?;
+        let target = header_text(&headers, "x-amzn-sagemaker-target-variant");
+        let answer = state.data.invoke(&name, rows, target, started).await?;
+        let body = kserve::render(&name, "1", request.id.as_deref(), &answer.predictions);
+        answer.variant.stats.record(answer.model_time, started.elapsed(), false);
+        Ok::<_, ApiError>(Json(body).into_response())
+    }
+    .await;
+    result.unwrap_or_else(kserve_error)
+}
+
+pub async fn infer_version(
+    state: State<AppState>,
+    Path((name, _version)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    infer(state, Path(name), headers, body).await
+}
+
+/// Prometheus text exposition of every endpoint's statistics.
+pub async fn metrics(State(state): State<AppState>) -> Response {
+    let text = state.data.render_metrics();
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
+}
