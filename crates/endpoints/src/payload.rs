@@ -207,10 +207,14 @@ fn records_rows(records: &Value) -> Result<Rows, Error> {
 }
 
 impl Rows {
-    /// Puts named columns in the model's feature order; positional rows stay as they are.
+    /// Puts named columns in the model's feature order. Positional rows, and columns that
+    /// share no name with the model's features (models trained without names get `f0`,
+    /// `f1`, ...), stay as they are; columns that name some features but not all are an
+    /// error.
     pub fn in_feature_order(self, feature_names: &[String]) -> Result<Rows, Error> {
         let Some(columns) = &self.columns else { return Ok(self) };
-        if feature_names.is_empty() || columns.as_slice() == feature_names {
+        let shared = columns.iter().filter(|c| feature_names.contains(c)).count();
+        if feature_names.is_empty() || columns.as_slice() == feature_names || shared == 0 {
             return Ok(self);
         }
         let positions: Vec<usize> = feature_names
@@ -314,6 +318,8 @@ mod tests {
         assert!(matches!(parse(Some("image/png"), b"x"), Err(Error::UnsupportedMediaType { .. })));
         let records = parse(None, br#"{"dataframe_records": [{"a": 1}]}"#).unwrap();
         assert!(records.in_feature_order(&["a".into(), "b".into()]).unwrap_err().to_string().contains("column \"b\""));
+        let unnamed = parse(None, br#"{"dataframe_records": [{"x": 1, "y": 2}]}"#).unwrap();
+        assert_eq!(unnamed.in_feature_order(&["f0".into(), "f1".into()]).unwrap().values, [1.0, 2.0]);
     }
 
     #[test]

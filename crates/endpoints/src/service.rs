@@ -250,6 +250,11 @@ impl Endpoints {
         trainyard_events::validate_name("EndpointName", name).map_err(|e| invalid("EndpointName", e))?;
         let policy = Policy::from_sagemaker(request.deployment_config.as_ref().unwrap_or(&Value::Null))?;
         let config = self.resolve(name, &request).await?;
+        self.deploy_config(name, config, policy).await
+    }
+
+    /// Deploys a resolved configuration.
+    async fn deploy_config(&self, name: &str, config: Value, policy: Policy) -> Result<Value, Error> {
         let pending = json!({"Config": config, "DeploymentConfig": policy.to_sagemaker(), "StartTime": Utc::now()});
         let (stop, stopped) = watch::channel(false);
         self.lock_running(name, stop)?;
@@ -679,18 +684,7 @@ impl Endpoints {
             status: record.status.clone(),
             action: "rolling back (there is no previous configuration)",
         })?;
-        let variants = previous["ProductionVariants"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .map(|v| VariantSpec {
-                variant_name: v["VariantName"].as_str().unwrap_or_default().into(),
-                model_package: None,
-                model_data_url: v["ModelDataUrl"].as_str().map(String::from),
-                initial_variant_weight: v["InitialVariantWeight"].as_f64().unwrap_or(1.0),
-            })
-            .collect();
-        self.deploy(name, Deploy { production_variants: variants, deployment_config: None }).await
+        self.deploy_config(name, previous, Policy::default()).await
     }
 
     /// Changes the live variants' weights at once (`UpdateEndpointWeightsAndCapacities`).

@@ -27,6 +27,7 @@ pub async fn invoke(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let started = Instant::now();
+    require_endpoint(&state.data, &name)?;
     let rows = payload::parse(header_text(&headers, "content-type"), &body)?;
     let format = Format::from_accept(header_text(&headers, "accept"));
     let target = header_text(&headers, "x-amzn-sagemaker-target-variant");
@@ -40,6 +41,14 @@ pub async fn invoke(
         headers.insert("x-amzn-invoked-production-variant", variant);
     }
     Ok(response)
+}
+
+/// An unknown endpoint is a 404 whatever the body holds.
+fn require_endpoint(data: &DataPlane, name: &str) -> Result<(), ApiError> {
+    match data.get(name) {
+        Some(_) => Ok(()),
+        None => Err(trainyard_endpoints::Error::EndpointNotFound { name: name.into() }.into()),
+    }
 }
 
 /// A KServe error: `{"error": message}` with the status the error maps to.
@@ -91,6 +100,7 @@ pub async fn infer(
 ) -> Response {
     let started = Instant::now();
     let result = async {
+        require_endpoint(&state.data, &name)?;
         let (request, rows) = kserve::parse(&body)?;
         let target = header_text(&headers, "x-amzn-sagemaker-target-variant");
         let answer = state.data.invoke(&name, rows, target, started).await?;

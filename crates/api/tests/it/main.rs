@@ -4,6 +4,7 @@
 mod archives;
 mod auth;
 mod delivery;
+mod endpoints;
 mod harness;
 mod models;
 mod objects;

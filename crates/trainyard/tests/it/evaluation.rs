@@ -8,7 +8,7 @@ use serde_json::Value;
 use crate::jobs::{run, write_csv};
 use crate::process::{cli, stderr, stdout, ServerProcess};
 
-fn train(data_dir: &std::path::Path, name: &str, algorithm: &str, hyperparameters: &[&str]) -> String {
+pub fn train(data_dir: &std::path::Path, name: &str, algorithm: &str, hyperparameters: &[&str]) -> String {
     let mut args = vec!["jobs", "create-training", "--name", name, "--algorithm", algorithm];
     for h in hyperparameters {
         args.extend(["--hyperparameter", h]);

@@ -3,6 +3,7 @@
 
 mod cli;
 mod crash;
+mod endpoints;
 mod evaluation;
 mod jobs;
 mod models;
