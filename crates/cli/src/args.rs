@@ -350,6 +350,12 @@ pub enum ReplaysCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum BenchCommand {
+    /// An HTTP server answering every POST with a constant prediction: the serving
+    /// benchmark's ceiling (docs/benchmarks.md).
+    Ceiling {
+        #[arg(long, default_value = "127.0.0.1:0")]
+        listen: String,
+    },
     /// Event bus: put→target latency and sustained delivery into an HTTP target.
     Bus {
         /// Events for the sustained phase.

@@ -129,3 +129,17 @@ pub async fn bus(events: usize, clients: usize, latency_samples: usize) -> Resul
     let _ = std::fs::remove_dir_all(&dir);
     Ok(())
 }
+
+/// `trainyard bench ceiling`: an HTTP server that answers every POST with a constant
+/// prediction and does nothing else — the ceiling an inference server on this machine can
+/// approach (docs/benchmarks.md).
+pub async fn ceiling(listen: &str) -> Result<(), Error> {
+    let app = axum::Router::new()
+        .fallback(post(|| async { ([("content-type", "application/json")], "{\"predictions\":[1]}") }));
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .map_err(|e| Error::Usage(format!("cannot listen on {listen}: {e}")))?;
+    let address = listener.local_addr().map_err(|e| Error::Failure(e.to_string()))?;
+    println!("ceiling listening on http://{address}");
+    axum::serve(listener, app).await.map_err(|e| Error::Failure(e.to_string()))
+}

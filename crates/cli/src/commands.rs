@@ -43,6 +43,7 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
         Command::Endpoints(command) => crate::endpoints::run(&client(), out, command).await,
         Command::Processing(command) => crate::processing::run(&client(), out, command).await,
         Command::Quickstart => crate::quickstart::run(cli.data_dir.clone()).await,
+        Command::Bench(BenchCommand::Ceiling { listen }) => crate::bench::ceiling(&listen).await,
         Command::Bench(BenchCommand::Bus { events, clients, latency_samples }) => {
             crate::bench::bus(events, clients, latency_samples).await
         }

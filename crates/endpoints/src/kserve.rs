@@ -202,7 +202,9 @@ mod tests {
     proptest::proptest! {
         #[test]
         fn no_body_panics(body in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..200)) {
-            let _ = parse(&body);
+            if let Ok((_, rows)) = parse(&body) {
+                proptest::prop_assert_eq!(rows.values.len(), rows.rows * rows.width);
+            }
         }
     }
 }
