@@ -95,12 +95,12 @@ def hey(url, body, content_type, token, duration, rate, workdir):
     body_file = os.path.join(workdir, "body")
     with open(body_file, "w") as f:
         f.write(body)
-    workers = 8
+    workers = 32
     out = subprocess.run(["hey", "-z", f"{duration}s", "-c", str(workers), "-q", str(max(1, int(rate / workers))),
                           "-m", "POST", "-T", content_type, "-H", f"Authorization: Bearer {token}", "-D", body_file, url],
                          capture_output=True, text=True, check=True).stdout
     def percentile(p):
-        return float(re.search(rf"{p}%% in ([\d.]+) secs", out).group(1)) * 1000
+        return float(re.search(rf"{p}% in ([\d.]+) secs", out).group(1)) * 1000
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
     return {"rps": rps, "p50_ms": percentile(50), "p99_ms": percentile(99)}
 

@@ -480,6 +480,9 @@ pub enum EndpointsCommand {
         model_data: Option<String>,
         #[arg(long, default_value = "AllTraffic")]
         variant_name: String,
+        /// In-process workers: requests the model runs at once (default: unbounded).
+        #[arg(long)]
+        workers: Option<u32>,
         /// A whole request (ProductionVariants, DeploymentConfig) as JSON; flags override it.
         #[arg(long)]
         file: Option<PathBuf>,

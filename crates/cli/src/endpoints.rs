@@ -16,6 +16,7 @@ fn deploy_request(
     model_package: Option<String>,
     model_data: Option<String>,
     variant_name: String,
+    workers: Option<u32>,
     strategy: Option<String>,
     rollback_on: Option<String>,
     termination_wait: Option<String>,
@@ -41,6 +42,11 @@ fn deploy_request(
             return Err(Error::Usage("give --model-package GROUP/VERSION, --model-data s3://... or --file".into()))
         }
         (None, None) => {}
+    }
+    if let Some(workers) = workers {
+        for variant in request["ProductionVariants"].as_array_mut().into_iter().flatten() {
+            variant["InitialInstanceCount"] = json!(workers);
+        }
     }
     let mut policy = Policy::from_sagemaker(request.get("DeploymentConfig").unwrap_or(&Value::Null)).map_err(usage)?;
     if let Some(strategy) = strategy {
@@ -98,6 +104,7 @@ pub async fn run(client: &Client, out: Output, command: EndpointsCommand) -> Res
             model_package,
             model_data,
             variant_name,
+            workers,
             file,
             strategy,
             rollback_on,
@@ -110,6 +117,7 @@ pub async fn run(client: &Client, out: Output, command: EndpointsCommand) -> Res
                 model_package,
                 model_data,
                 variant_name,
+                workers,
                 strategy,
                 rollback_on,
                 termination_wait,

@@ -30,6 +30,8 @@ pub struct Variant {
     pub model: Arc<Model>,
     pub weight: f64,
     pub stats: Arc<Stats>,
+    /// In-process workers: at most this many requests run the model at once.
+    pub workers: Option<Arc<tokio::sync::Semaphore>>,
 }
 
 impl Variant {
@@ -49,6 +51,7 @@ impl Variant {
             model: Arc::clone(&self.model),
             weight,
             stats: Arc::clone(&self.stats),
+            workers: self.workers.clone(),
         }
     }
 }
@@ -237,6 +240,15 @@ impl DataPlane {
 }
 
 async fn run(variant: &Arc<Variant>, rows: Rows) -> Result<Predictions, Error> {
+    let _worker = match &variant.workers {
+        Some(workers) => Some(
+            workers
+                .acquire()
+                .await
+                .map_err(|e| Error::Model { variant: variant.name.clone(), message: e.to_string() })?,
+        ),
+        None => None,
+    };
     let model = &variant.model;
     let rows = match &model.metadata() {
         Some(metadata) => rows.in_feature_order(&metadata.feature_names)?,

@@ -54,6 +54,10 @@ pub struct VariantSpec {
     pub model_data_url: Option<String>,
     #[serde(default = "one")]
     pub initial_variant_weight: f64,
+    /// In-process workers: how many requests the variant's model runs at once (the rest
+    /// wait their turn). Unset: as many as the server's async workers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub initial_instance_count: Option<u32>,
 }
 
 fn one() -> f64 {
@@ -207,6 +211,9 @@ impl Endpoints {
             if !(v.initial_variant_weight.is_finite() && v.initial_variant_weight >= 0.0) {
                 return Err(invalid("InitialVariantWeight", "must be a number >= 0"));
             }
+            if v.initial_instance_count.is_some_and(|n| !(1..=1024).contains(&n)) {
+                return Err(invalid("InitialInstanceCount", "must be 1-1024 workers"));
+            }
             let (model_name, url) = match (&v.model_package, &v.model_data_url) {
                 (Some(reference), None) => {
                     let (group, version) = reference
@@ -235,7 +242,8 @@ impl Endpoints {
             };
             S3Uri::parse(&url).map_err(|e| invalid("ModelDataUrl", e.to_string()))?;
             resolved.push(json!({"VariantName": v.variant_name, "ModelName": model_name, "ModelDataUrl": url,
-                                 "InitialVariantWeight": v.initial_variant_weight}));
+                                 "InitialVariantWeight": v.initial_variant_weight,
+                                 "InitialInstanceCount": v.initial_instance_count}));
         }
         if variants.iter().map(|v| v.initial_variant_weight).sum::<f64>() <= 0.0 {
             return Err(invalid("InitialVariantWeight", "at least one variant needs a weight above 0"));
@@ -499,6 +507,7 @@ impl Endpoints {
                 model: Arc::new(model),
                 weight: v["InitialVariantWeight"].as_f64().unwrap_or(1.0),
                 stats: Arc::new(Stats::default()),
+                workers: v["InitialInstanceCount"].as_u64().map(|n| Arc::new(tokio::sync::Semaphore::new(n as usize))),
             }));
         }
         let config_name = config["EndpointConfigName"].as_str().unwrap_or_default().to_string();
@@ -612,7 +621,7 @@ impl Endpoints {
                     .map_or(weight, |(w, share)| w * (1.0 - share));
                 variants.push(json!({"VariantName": v["VariantName"], "ModelName": v["ModelName"],
                     "ModelDataUrl": v["ModelDataUrl"], "CurrentWeight": live_weight, "DesiredWeight": weight,
-                    "CurrentInstanceCount": 1}));
+                    "CurrentInstanceCount": v["InitialInstanceCount"]}));
             }
         }
         let mut answer = json!({

@@ -208,7 +208,7 @@ async fn weights_split_traffic_and_a_target_variant_picks_one() {
     let (b, _) = h.model("b", -3.0, 0.5, 2).await;
     let request = serde_json::from_value(json!({"ProductionVariants": [
         {"VariantName": "blue", "ModelDataUrl": a, "InitialVariantWeight": 3},
-        {"VariantName": "green", "ModelDataUrl": b, "InitialVariantWeight": 1}]}))
+        {"VariantName": "green", "ModelDataUrl": b, "InitialVariantWeight": 1, "InitialInstanceCount": 2}]}))
     .unwrap();
     h.endpoints.deploy("ab", request).await.unwrap();
     h.settled(&h.endpoints, "ab").await;
@@ -230,6 +230,17 @@ async fn weights_split_traffic_and_a_target_variant_picks_one() {
     }
     let described = h.endpoints.describe("ab").await.unwrap();
     assert_eq!(described["ProductionVariants"][0]["CurrentWeight"], 0.0);
+    assert_eq!(described["ProductionVariants"][1]["CurrentInstanceCount"], 2);
+    // Two workers: concurrent requests queue for them and all are answered.
+    let requests: Vec<_> = (0..16)
+        .map(|_| {
+            let data = Arc::clone(&data);
+            tokio::spawn(async move { values(&data, "ab", Some("green")).await.map(|v| v.0) })
+        })
+        .collect();
+    for request in requests {
+        assert_eq!(request.await.unwrap().unwrap(), "green");
+    }
     assert!(h.endpoints.update_weights("ab", &[("red".into(), 1.0)]).await.is_err());
     assert!(h.endpoints.update_weights("ab", &[("green".into(), 0.0)]).await.is_err(), "all weights zero");
 }
