@@ -90,8 +90,12 @@ pub fn parse(body: &[u8]) -> Result<(InferRequest, Rows), Error> {
                 data.len()
             )));
         }
+        // The whole product fits (checked above), and so does any part of it unless some
+        // dimension is 0, which makes the row width 0 as well.
         let (rows, width) = if input.shape.len() == 1 {
             (1, input.shape[0] as usize)
+        } else if elements == 0 {
+            (input.shape[0] as usize, 0)
         } else {
             (input.shape[0] as usize, input.shape[1..].iter().product::<i64>() as usize)
         };
@@ -101,7 +105,10 @@ pub fn parse(body: &[u8]) -> Result<(InferRequest, Rows), Error> {
     if parts.iter().any(|p| p.0 != rows) {
         return Err(invalid("every input must have the same number of rows (the first dimension)"));
     }
-    let width: usize = parts.iter().map(|p| p.1).sum();
+    let width = parts
+        .iter()
+        .try_fold(0usize, |acc, p| acc.checked_add(p.1))
+        .ok_or_else(|| invalid("the inputs are too wide"))?;
     let mut values = Vec::with_capacity(rows * width);
     for row in 0..rows {
         for (_, w, data) in &parts {

@@ -231,8 +231,10 @@ impl DataPlane {
         };
         for (name, endpoint) in endpoints {
             let routing = endpoint.routing();
-            for variant in routing.live.variants.iter().chain(routing.new.iter().flat_map(|f| f.variants.iter())) {
-                variant.stats.render(&mut out, &name, &variant.name);
+            for fleet in std::iter::once(&routing.live).chain(routing.new.as_ref()) {
+                for variant in &fleet.variants {
+                    variant.stats.render(&mut out, &name, &variant.name, &fleet.config_name);
+                }
             }
         }
         out
@@ -264,19 +266,19 @@ async fn run(variant: &Arc<Variant>, rows: Rows) -> Result<Predictions, Error> {
             ),
         });
     }
-    let predict = |model: &Model, rows: &Rows| {
-        model.predict(&rows.values, rows.rows).map_err(|e| match e {
-            trainyard_runtime::Error::Input { reason } => Error::InvalidInput { reason },
-            other => Error::Model { variant: variant.name.clone(), message: other.to_string() },
-        })
-    };
     if rows.values.len() <= INLINE_VALUES {
-        return predict(model, &rows);
+        return predict(model, &rows, &variant.name);
     }
     let (model, name) = (Arc::clone(model), variant.name.clone());
-    tokio::task::spawn_blocking(move || {
-        model.predict(&rows.values, rows.rows).map_err(|e| Error::Model { variant: name, message: e.to_string() })
+    tokio::task::spawn_blocking(move || predict(&model, &rows, &name))
+        .await
+        .map_err(|e| Error::Model { variant: variant.name.clone(), message: e.to_string() })?
+}
+
+/// Runs the model; input it refuses is the caller's error, anything else the model's.
+fn predict(model: &Model, rows: &Rows, variant: &str) -> Result<Predictions, Error> {
+    model.predict(&rows.values, rows.rows).map_err(|e| match e {
+        trainyard_runtime::Error::Input { reason } => Error::InvalidInput { reason },
+        other => Error::Model { variant: variant.to_string(), message: other.to_string() },
     })
-    .await
-    .map_err(|e| Error::Model { variant: variant.name.clone(), message: e.to_string() })?
 }

@@ -76,6 +76,19 @@ fn percent(text: &str, what: &str) -> Result<f64, String> {
     }
 }
 
+/// A linear step moves at least 1 % of traffic (at most 100 steps).
+fn linear_step(percent: f64) -> Result<f64, String> {
+    if percent >= 1.0 {
+        Ok(percent)
+    } else {
+        Err(format!("the linear step {percent} must be at least 1 (percent)"))
+    }
+}
+
+/// The fewest requests a window needs before an alarm may judge it: one stray request is
+/// not a failure rate.
+pub const MIN_REQUESTS: u64 = 10;
+
 impl Traffic {
     /// `all-at-once[:BAKE]`, `canary:PCT:BAKE` or `linear:STEP_PCT:INTERVAL`.
     pub fn parse(text: &str) -> Result<Traffic, Error> {
@@ -89,7 +102,7 @@ impl Traffic {
                 bake: duration(bake).map_err(fail)?,
             }),
             ["linear", step, interval] => Ok(Traffic::Linear {
-                step: percent(step, "linear step").map_err(fail)?,
+                step: linear_step(percent(step, "linear step").map_err(fail)?).map_err(fail)?,
                 interval: duration(interval).map_err(fail)?,
             }),
             _ => Err(fail(format!(
@@ -142,7 +155,10 @@ impl Traffic {
         match value["Type"].as_str() {
             Some("ALL_AT_ONCE") => Ok(Traffic::AllAtOnce { bake }),
             Some("CANARY") => Ok(Traffic::Canary { percent: size("CanarySize")?, bake }),
-            Some("LINEAR") => Ok(Traffic::Linear { step: size("LinearStepSize")?, interval: bake }),
+            Some("LINEAR") => Ok(Traffic::Linear {
+                step: linear_step(size("LinearStepSize")?).map_err(|e| invalid("LinearStepSize", e))?,
+                interval: bake,
+            }),
             _ => Err(invalid("TrafficRoutingConfiguration.Type", "must be ALL_AT_ONCE, CANARY or LINEAR")),
         }
     }
@@ -181,7 +197,7 @@ impl Alarm {
 
     /// Why the alarm fires on `window`, if it does. No traffic fires nothing.
     pub fn check(&self, window: &Window) -> Option<String> {
-        if window.requests == 0 {
+        if window.requests < MIN_REQUESTS {
             return None;
         }
         match self.metric {
@@ -285,7 +301,9 @@ mod tests {
         let shares: Vec<f64> = linear.iter().map(|s| s.0).collect();
         assert_eq!(shares.len(), 4);
         assert!((shares[0] - 0.3).abs() < 1e-9 && shares[3] == 1.0, "{shares:?}");
-        for bad in ["canary:0:1s", "canary:10", "linear:150:1s", "blue", "canary:10:1x"] {
+        for bad in
+            ["canary:0:1s", "canary:10", "linear:150:1s", "linear:0.5:1s", "linear:1e-300:0s", "blue", "canary:10:1x"]
+        {
             assert!(Traffic::parse(bad).is_err(), "{bad}");
         }
         let round = Policy { traffic: canary, ..Policy::default() };
@@ -300,6 +318,8 @@ mod tests {
         window.errors = 5;
         assert!(alarms[0].check(&window).unwrap().contains("5 of 200"));
         assert_eq!(alarms[1].check(&Window::default()), None, "no traffic fires nothing");
+        let few = Window { requests: MIN_REQUESTS - 1, errors: MIN_REQUESTS - 1, ..Window::default() };
+        assert_eq!(alarms[0].check(&few), None, "too few requests to judge");
         for bad in ["error_rate>x", "p100>1s", "latency>1s", "p99<1s", "error_rate>100%"] {
             assert!(Alarm::parse(bad).is_err(), "{bad}");
         }

@@ -86,6 +86,16 @@ struct Inner {
     running: Mutex<HashMap<String, watch::Sender<bool>>>,
 }
 
+/// An endpoint's claim on its one creation or deployment, released when the task ends —
+/// however it ends, a panic included.
+struct Claim(Endpoints, String);
+
+impl Drop for Claim {
+    fn drop(&mut self) {
+        self.0.release_running(&self.1);
+    }
+}
+
 /// A running deployment's stage, for its events.
 #[derive(Clone, Copy, Debug, PartialEq)]
 enum Stage {
@@ -188,6 +198,26 @@ impl Endpoints {
         Ok(())
     }
 
+    /// Claims the endpoint, waiting out a task that has already committed its outcome (the
+    /// store says `InService` or `Failed`) and is only finishing; returns the rollback
+    /// signal's receiver.
+    async fn claim(&self, name: &str, action: &'static str) -> Result<watch::Receiver<bool>, Error> {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let (stop, stopped) = watch::channel(false);
+            let Err(busy) = self.lock_running(name, stop) else { return Ok(stopped) };
+            let status = match self.inner.store.get_endpoint(name).await {
+                Ok(record) => record.status,
+                Err(trainyard_store::Error::NotFound { .. }) => return Err(busy),
+                Err(e) => return Err(e.into()),
+            };
+            if !matches!(status.as_str(), "InService" | "Failed") || Instant::now() >= deadline {
+                return Err(Error::WrongState { name: name.into(), status, action });
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
     fn release_running(&self, name: &str) {
         if let Ok(mut running) = self.inner.running.lock() {
             running.remove(name);
@@ -264,13 +294,13 @@ impl Endpoints {
     /// Deploys a resolved configuration.
     async fn deploy_config(&self, name: &str, config: Value, policy: Policy) -> Result<Value, Error> {
         let pending = json!({"Config": config, "DeploymentConfig": policy.to_sagemaker(), "StartTime": Utc::now()});
-        let (stop, stopped) = watch::channel(false);
-        self.lock_running(name, stop)?;
-        let result = self.start(name, pending, policy, stopped).await;
-        if result.is_err() {
+        let stopped = self.claim(name, "a new deployment").await?;
+        if let Err(e) = self.start(name, pending, policy, stopped).await {
+            // Nothing was spawned: the claim is ours to release.
             self.release_running(name);
+            return Err(e);
         }
-        result
+        self.describe(name).await
     }
 
     async fn start(
@@ -279,11 +309,11 @@ impl Endpoints {
         pending: Value,
         policy: Policy,
         stopped: watch::Receiver<bool>,
-    ) -> Result<Value, Error> {
+    ) -> Result<(), Error> {
         let now = Utc::now();
         match self.inner.store.get_endpoint(name).await {
             Err(trainyard_store::Error::NotFound { .. }) => {
-                let mut record = EndpointRecord {
+                let record = EndpointRecord {
                     name: name.into(),
                     arn: self.arn(name),
                     status: "Creating".into(),
@@ -297,11 +327,10 @@ impl Endpoints {
                 };
                 self.inner.store.create_endpoint(&record).await?;
                 self.emit_status(&record).await;
-                record.status = "Creating".into();
                 self.spawn_create(name.into(), stopped);
             }
             Err(e) => return Err(e.into()),
-            Ok(mut record) if record.status == "Failed" && record.config.is_none() => {
+            Ok(mut record) if record.status == "Failed" => {
                 record.pending = Some(pending);
                 record.failure_reason = None;
                 self.set_status(&mut record, "Creating").await?;
@@ -314,24 +343,24 @@ impl Endpoints {
                 let endpoints = self.clone();
                 let name = name.to_string();
                 tokio::spawn(async move {
+                    let _claim = Claim(endpoints.clone(), name.clone());
                     endpoints.run_deployment(&name, policy, stopped).await;
-                    endpoints.release_running(&name);
                 });
             }
             Ok(record) => {
                 return Err(Error::WrongState { name: name.into(), status: record.status, action: "a new deployment" })
             }
         }
-        self.describe(name).await
+        Ok(())
     }
 
     fn spawn_create(&self, name: String, _stopped: watch::Receiver<bool>) {
         let endpoints = self.clone();
         tokio::spawn(async move {
+            let _claim = Claim(endpoints.clone(), name.clone());
             if let Err(e) = endpoints.create(&name).await {
                 tracing::error!(endpoint = %name, error = %e, "creating the endpoint failed");
             }
-            endpoints.release_running(&name);
         });
     }
 
@@ -404,6 +433,9 @@ impl Endpoints {
             }
         };
         let old = endpoint.routing().live.clone();
+        if *stopped.borrow() {
+            return self.roll_back(&mut record, &endpoint, &old, &new_config, "rollback requested", start_time).await;
+        }
         let baseline = fleet.snapshot();
         let mut steps = policy.traffic.steps();
         // The termination wait: all traffic on the new fleet, the old one kept, alarms on.
@@ -450,17 +482,21 @@ impl Endpoints {
                 }
             }
         }
-        // Invariant: the store says the new configuration is live exactly when the routing
-        // sends it all traffic with nothing else in it.
-        endpoint.set(Routing { live: Arc::clone(&fleet), new: None, new_share: 0.0 });
+        // Invariant: the new configuration is committed before the routing drops the old
+        // fleet; if the commit fails, the error path puts all traffic back on the old one.
         record.previous_config = record.config.take();
         record.config = Some(new_config.clone());
         record.pending = None;
         record.last_deployment = Some(json!({"Outcome": "Completed", "EndTime": Utc::now(),
             "DeploymentConfig": pending["DeploymentConfig"]}));
+        record.status = "InService".into();
+        record.updated_at = Utc::now();
+        self.inner.store.update_endpoint(&record).await?;
+        endpoint.set(Routing { live: Arc::clone(&fleet), new: None, new_share: 0.0 });
         self.emit_deployment(&record, &new_config, Stage::Completed, 1.0, "The new configuration is live", start_time)
             .await;
-        self.set_status(&mut record, "InService").await
+        self.emit_status(&record).await;
+        Ok(())
     }
 
     async fn roll_back(
@@ -524,12 +560,14 @@ impl Endpoints {
         let file_name = uri.key.rsplit('/').next().filter(|n| !n.is_empty()).unwrap_or("model.tar.gz");
         let dir = self.inner.config.cache_dir.join(format!("{digest}-{}", head.etag));
         let path = dir.join(file_name);
-        if path.is_file() {
+        if std::fs::metadata(&path).is_ok_and(|m| m.is_file() && m.len() as i64 == head.size) {
             return Ok(path);
         }
         let io = |e: std::io::Error| format!("{}: {e}", dir.display());
         tokio::fs::create_dir_all(&dir).await.map_err(io)?;
-        let temporary = dir.join(format!(".{file_name}.{}.part", std::process::id()));
+        static DOWNLOADS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let download = DOWNLOADS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let temporary = dir.join(format!(".{file_name}.{}-{download}.part", std::process::id()));
         let (_, mut stream) = objects.get(&uri.bucket, &uri.key, None).await.map_err(|e| format!("{url}: {e}"))?;
         let mut file = tokio::fs::File::create(&temporary).await.map_err(io)?;
         while let Some(chunk) = stream.next().await {
@@ -537,6 +575,7 @@ impl Endpoints {
             file.write_all(&chunk).await.map_err(io)?;
         }
         file.sync_all().await.map_err(io)?;
+        // Invariant: a cached artifact appears whole (rename) under its URL and ETag.
         tokio::fs::rename(&temporary, &path).await.map_err(io)?;
         Ok(path)
     }
@@ -668,14 +707,12 @@ impl Endpoints {
     /// Deletes an endpoint that is not deploying; its traffic stops at once.
     pub async fn delete(&self, name: &str) -> Result<(), Error> {
         let mut record = self.inner.store.get_endpoint(name).await?;
-        let busy = self.inner.running.lock().map(|r| r.contains_key(name)).unwrap_or(true);
-        if busy {
-            return Err(Error::WrongState { name: name.into(), status: record.status, action: "deleting" });
-        }
+        self.claim(name, "deleting").await?;
+        let _claim = Claim(self.clone(), name.to_string());
+        self.inner.store.delete_endpoint(name).await?;
         self.inner.data.remove(name);
         record.status = "Deleting".into();
         self.emit_status(&record).await;
-        self.inner.store.delete_endpoint(name).await?;
         Ok(())
     }
 
@@ -698,11 +735,9 @@ impl Endpoints {
 
     /// Changes the live variants' weights at once (`UpdateEndpointWeightsAndCapacities`).
     pub async fn update_weights(&self, name: &str, weights: &[(String, f64)]) -> Result<Value, Error> {
-        let (stop, _) = watch::channel(false);
-        self.lock_running(name, stop)?;
-        let result = self.apply_weights(name, weights).await;
-        self.release_running(name);
-        result
+        self.claim(name, "changing weights").await?;
+        let _claim = Claim(self.clone(), name.to_string());
+        self.apply_weights(name, weights).await
     }
 
     async fn apply_weights(&self, name: &str, weights: &[(String, f64)]) -> Result<Value, Error> {

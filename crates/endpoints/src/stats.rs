@@ -64,21 +64,24 @@ pub struct Window {
 }
 
 impl Window {
-    /// The upper bound of the bucket holding quantile `q` of the window's latencies.
+    /// Quantile `q` of the window's latencies, interpolated linearly inside its bucket (as
+    /// Prometheus' `histogram_quantile`); past the last bound it is that bound.
     pub fn latency_quantile(&self, q: f64) -> f64 {
         let total: u64 = self.buckets.iter().sum();
         if total == 0 {
             return 0.0;
         }
-        let rank = (q * total as f64).ceil().max(1.0) as u64;
-        let mut seen = 0;
-        for (i, count) in self.buckets.iter().enumerate() {
-            seen += count;
-            if seen >= rank {
-                return BUCKETS.get(i).copied().unwrap_or(f64::INFINITY);
+        let rank = (q * total as f64).ceil().max(1.0);
+        let mut seen = 0u64;
+        for (i, &count) in self.buckets.iter().enumerate() {
+            if count > 0 && (seen + count) as f64 >= rank {
+                let lower = if i == 0 { 0.0 } else { BUCKETS[i - 1] };
+                let Some(&upper) = BUCKETS.get(i) else { return lower };
+                return lower + (upper - lower) * (rank - seen as f64) / count as f64;
             }
+            seen += count;
         }
-        f64::INFINITY
+        BUCKETS[BUCKETS.len() - 1]
     }
 
     /// `self - earlier`.
@@ -117,8 +120,9 @@ impl Stats {
     }
 
     /// Prometheus text for this variant.
-    pub fn render(&self, out: &mut String, endpoint: &str, variant: &str) {
-        let labels = format!("endpoint=\"{}\",variant=\"{}\"", escape(endpoint), escape(variant));
+    pub fn render(&self, out: &mut String, endpoint: &str, variant: &str, config: &str) {
+        let (endpoint, variant, config) = (escape(endpoint), escape(variant), escape(config));
+        let labels = format!("endpoint=\"{endpoint}\",variant=\"{variant}\",config=\"{config}\"");
         let _ =
             writeln!(out, "trainyard_endpoint_requests_total{{{labels}}} {}", self.requests.load(Ordering::Relaxed));
         let _ = writeln!(out, "trainyard_endpoint_errors_total{{{labels}}} {}", self.errors.load(Ordering::Relaxed));
@@ -158,13 +162,17 @@ mod tests {
         stats.record(Duration::from_millis(30), Duration::from_millis(40), true);
         let window = stats.snapshot().since(&before);
         assert_eq!((window.requests, window.errors), (100, 2));
-        assert_eq!(window.latency_quantile(0.5), 0.0005);
-        assert_eq!(window.latency_quantile(0.99), 0.05);
+        // 98 requests in (250 µs, 500 µs], 2 in (25 ms, 50 ms].
+        assert!((window.latency_quantile(0.5) - (0.00025 + 0.00025 * 50.0 / 98.0)).abs() < 1e-12);
+        assert!((window.latency_quantile(0.99) - 0.0375).abs() < 1e-12);
         let mut text = String::new();
-        stats.render(&mut text, "e", "v\"1");
-        assert!(text.contains("trainyard_endpoint_requests_total{endpoint=\"e\",variant=\"v\\\"1\"} 100"), "{text}");
+        stats.render(&mut text, "e", "v\"1", "c");
+        assert!(
+            text.contains("trainyard_endpoint_requests_total{endpoint=\"e\",variant=\"v\\\"1\",config=\"c\"} 100"),
+            "{text}"
+        );
         assert!(text.contains(
-            "trainyard_endpoint_model_latency_seconds_bucket{endpoint=\"e\",variant=\"v\\\"1\",le=\"+Inf\"} 100"
+            "trainyard_endpoint_model_latency_seconds_bucket{endpoint=\"e\",variant=\"v\\\"1\",config=\"c\",le=\"+Inf\"} 100"
         ));
     }
 }

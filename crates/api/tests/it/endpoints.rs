@@ -154,7 +154,7 @@ async fn every_protocol_and_every_error_over_http() {
     let value = |name: &str| -> f64 {
         let line = metrics
             .lines()
-            .find(|l| l.starts_with(&format!("{name}{{{labels}}}")))
+            .find(|l| l.starts_with(&format!("{name}{{{labels},config=")))
             .unwrap_or_else(|| panic!("{name}: {metrics}"));
         line.rsplit(' ').next().unwrap().parse().unwrap()
     };

@@ -110,12 +110,20 @@ async fn five_deployments_under_load_fail_no_request_and_never_mix_models() {
     assert!(answered > 500 && seen[0] > 50 && seen[1] > 50, "answered {answered}: {seen:?}");
     assert_eq!(values(&data, "live", None).await.unwrap().1, expected[1], "the last deployment is live");
 
-    let stages: Vec<String> = h
-        .events("SageMaker Endpoint Deployment State Change", "live")
-        .await
-        .iter()
-        .map(|d| d["Stage"].as_str().unwrap().to_string())
-        .collect();
+    // Events follow the commit: give the last one a moment.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let stages: Vec<String> = loop {
+        let stages: Vec<String> = h
+            .events("SageMaker Endpoint Deployment State Change", "live")
+            .await
+            .iter()
+            .map(|d| d["Stage"].as_str().unwrap().to_string())
+            .collect();
+        if stages.iter().filter(|s| *s == "Completed").count() == 5 || Instant::now() > deadline {
+            break stages;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
     assert_eq!(stages.iter().filter(|s| *s == "Completed").count(), 5, "{stages:?}");
     assert!(stages.iter().any(|s| s == "Baking"));
     let statuses: Vec<String> = h
