@@ -19,6 +19,8 @@ pub enum ApiError {
     Models(#[from] trainyard_models::Error),
     #[error(transparent)]
     Endpoints(#[from] trainyard_endpoints::Error),
+    #[error(transparent)]
+    Sources(#[from] trainyard_source::Error),
     /// A request body or query that does not parse.
     #[error("{0}")]
     BadRequest(String),
@@ -59,6 +61,12 @@ impl ApiError {
             ApiError::Objects(e) => objects_status(e),
             ApiError::Jobs(e) => jobs_status(e),
             ApiError::Models(e) => models_status(e),
+            ApiError::Sources(e) => match e {
+                trainyard_source::Error::InvalidRequest { .. } => (StatusCode::BAD_REQUEST, "ValidationException"),
+                trainyard_source::Error::BadSignature => (StatusCode::UNAUTHORIZED, "InvalidSignatureException"),
+                trainyard_source::Error::Git { .. } => (StatusCode::BAD_GATEWAY, "SourceUnavailableException"),
+                trainyard_source::Error::Store(e) => store_status(e),
+            },
             ApiError::Endpoints(e) => {
                 use trainyard_endpoints::Error as Endpoints;
                 match e {

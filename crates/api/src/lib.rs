@@ -36,6 +36,7 @@ pub struct AppState {
     pub endpoints: trainyard_endpoints::Endpoints,
     /// The serving data plane (`endpoints.data_plane()`), kept at hand for the hot path.
     pub data: std::sync::Arc<trainyard_endpoints::DataPlane>,
+    pub sources: trainyard_source::Sources,
     pub auth: Authenticator,
 }
 
@@ -80,6 +81,9 @@ pub fn router(state: AppState) -> Router {
         .route("/processing-jobs/{name}/logs", get(processing::logs))
         .route("/model-evaluations", post(processing::start_evaluation))
         .route("/model-evaluations/{name}", get(processing::evaluation))
+        .route("/sources", get(sources::list).post(sources::add))
+        .route("/sources/{name}", get(sources::describe).delete(sources::delete))
+        .route("/sources/{name}/poll", post(sources::poll))
         .route("/endpoints", get(endpoints::list))
         .route("/endpoints/{name}", get(endpoints::describe).delete(endpoints::delete))
         .route("/endpoints/{name}/deployments", post(endpoints::deploy))
@@ -133,6 +137,7 @@ fn serving(state: AppState) -> Router {
     Router::new()
         .route("/v2/health/live", get(serving::live))
         .route("/v2/health/ready", get(serving::ready))
+        .route("/hooks/github", post(handlers::sources::github))
         .merge(authenticated)
         .layer(DefaultBodyLimit::max(MAX_INFERENCE_BODY_BYTES))
         .with_state(state)

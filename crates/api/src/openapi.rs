@@ -45,6 +45,11 @@ const OPERATIONS: &[(&str, &str, &str, &str, bool)] = &[
     ("post", "/training-jobs/{name}/stop", "StopTrainingJob", "Stop a training job.", false),
     ("get", "/training-jobs/{name}/logs", "GetTrainingJobLogs", "The job's log from ?offset=.", false),
     ("get", "/training-jobs/{name}/metrics", "GetTrainingJobMetrics", "Every metric value the job reported.", false),
+    ("get", "/sources", "ListSources", "Followed git branches.", false),
+    ("post", "/sources", "AddSource", "Follow a branch (Name, Url, Branch, PollIntervalSeconds, WebhookSecret).", true),
+    ("get", "/sources/{name}", "DescribeSource", "A followed branch and its last announced commit.", false),
+    ("delete", "/sources/{name}", "DeleteSource", "Stop following a branch.", false),
+    ("post", "/sources/{name}/poll", "PollSource", "Fetch the branch now; a new head becomes a Git Push event.", false),
     ("get", "/endpoints", "ListEndpoints", "List endpoints.", false),
     (
         "get",

@@ -83,6 +83,9 @@ pub enum Command {
     /// Model evaluation (SageMaker model-quality reports) and the registration gate.
     #[command(subcommand)]
     Models(ModelsCommand),
+    /// Followed git branches: polling and GitHub webhooks become Git Push events.
+    #[command(subcommand)]
+    Sources(SourcesCommand),
     /// Inference endpoints: blue/green deployments, invocations.
     #[command(subcommand)]
     Endpoints(EndpointsCommand),
@@ -463,6 +466,36 @@ pub enum JobsCommand {
     },
     /// Stop a job (SIGTERM, grace period, SIGKILL).
     Stop {
+        name: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SourcesCommand {
+    /// Follow a branch: each new commit becomes a Git Push event.
+    Add {
+        name: String,
+        /// The repository: an absolute path, file://, http:// or https:// URL.
+        #[arg(long)]
+        git: String,
+        #[arg(long, default_value = "main")]
+        branch: String,
+        /// Poll every this long (e.g. 30s); without it, only webhooks move the branch.
+        #[arg(long)]
+        poll: Option<String>,
+        /// The GitHub webhook's secret (deliveries to POST /hooks/github are checked with it).
+        #[arg(long, env = "TRAINYARD_WEBHOOK_SECRET", hide_env_values = true)]
+        webhook_secret: Option<String>,
+    },
+    List,
+    Describe {
+        name: String,
+    },
+    Delete {
+        name: String,
+    },
+    /// Fetch the branch now.
+    Poll {
         name: String,
     },
 }

@@ -19,6 +19,7 @@ mod output;
 mod processing;
 mod quickstart;
 mod runtime;
+mod sources;
 mod time;
 
 use clap::Parser;

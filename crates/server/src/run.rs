@@ -79,12 +79,22 @@ pub async fn run(mut config: Config, shutdown: Shutdown, on_ready: impl FnOnce(S
     )
     .await?;
     let data = endpoints.data_plane();
-    let state = AppState { bus, objects, jobs, models, endpoints, data, auth: Authenticator::new(&token) };
+    let sources_config = trainyard_source::SourcesConfig {
+        mirrors: data_dir.join("sources"),
+        account: config.bus.account.clone(),
+        region: config.bus.region.clone(),
+    };
+    let sources = trainyard_source::Sources::new(store.clone(), bus.clone(), sources_config);
+    let polling = tokio::spawn({
+        let (sources, stopped) = (sources.clone(), stopped.clone());
+        async move { sources.run(stopped).await }
+    });
+    let state = AppState { bus, objects, jobs, models, endpoints, data, sources, auth: Authenticator::new(&token) };
     let router = trainyard_api::router(state);
     on_ready(address);
     let served = axum::serve(listener, router).with_graceful_shutdown(shutdown).await;
     let _ = stop.send(true);
-    for worker in workers {
+    for worker in workers.into_iter().chain([polling]) {
         // In-flight deliveries get a grace period; anything unfinished is retried after restart.
         let _ = tokio::time::timeout(Duration::from_secs(10), worker).await;
     }

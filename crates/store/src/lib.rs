@@ -16,6 +16,7 @@ mod objects;
 mod processing;
 mod records;
 mod rules;
+mod sources;
 
 use std::path::Path;
 use std::str::FromStr;
@@ -32,6 +33,7 @@ pub use models::{ModelGroupRecord, ModelPackageRecord, NewModelPackage};
 pub use objects::{Bucket, ObjectRecord};
 pub use processing::ProcessingJobRecord;
 pub use records::*;
+pub use sources::{PushRecord, SourceRecord};
 
 /// A handle on the database; cheap to clone.
 #[derive(Clone)]

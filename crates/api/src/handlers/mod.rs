@@ -11,6 +11,7 @@ pub mod objects;
 pub mod processing;
 pub mod rules;
 pub mod serving;
+pub mod sources;
 pub mod training;
 
 use axum::extract::rejection::QueryRejection;

@@ -57,6 +57,7 @@ impl Server {
         };
         let store_for_models = store_handle.clone();
         let store_handle_for_endpoints = store_handle.clone();
+        let store_handle_for_sources = store_handle.clone();
         let jobs = trainyard_jobs::Jobs::open(store_handle, objects.clone(), bus.clone(), jobs_config).await.unwrap();
         let models = trainyard_models::Registry::new(store_for_models, bus.clone(), jobs.clone(), objects.clone());
         let endpoints = trainyard_endpoints::Endpoints::open(
@@ -73,7 +74,16 @@ impl Server {
         .await
         .unwrap();
         let data = endpoints.data_plane();
-        let state = AppState { bus, objects, jobs, models, endpoints, data, auth: Authenticator::new(TOKEN) };
+        let sources = trainyard_source::Sources::new(
+            store_handle_for_sources,
+            bus.clone(),
+            trainyard_source::SourcesConfig {
+                mirrors: dir.path().join("sources"),
+                account: "000000000000".into(),
+                region: "local".into(),
+            },
+        );
+        let state = AppState { bus, objects, jobs, models, endpoints, data, sources, auth: Authenticator::new(TOKEN) };
         let router = trainyard_api::router(state);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());

@@ -10,3 +10,4 @@ mod models;
 mod objects;
 mod process;
 mod runtime;
+mod sources;

@@ -1,0 +1,134 @@
+//! The git command line, run as a child process against a bare mirror per source.
+
+use std::path::Path;
+
+use serde::Serialize;
+use tokio::process::Command;
+
+use crate::Error;
+
+/// One commit, as a `Git Push` event lists it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Commit {
+    pub id: String,
+    pub message: String,
+    pub timestamp: String,
+    pub author: Author,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Author {
+    pub name: String,
+    pub email: String,
+}
+
+/// The most commits one push event lists (as GitHub: the newest ones).
+pub const MAX_COMMITS: usize = 100;
+
+/// Checks a repository location: an absolute local path, `file://`, `http://` or
+/// `https://`. Nothing that git could read as an option or a transport helper.
+pub fn check_url(url: &str) -> Result<(), String> {
+    let ok =
+        url.starts_with('/') || url.starts_with("file://") || url.starts_with("http://") || url.starts_with("https://");
+    if !ok || url.contains("::") || url.chars().any(char::is_whitespace) {
+        return Err(format!("{url:?}: expected an absolute path, file://, http:// or https:// URL"));
+    }
+    Ok(())
+}
+
+/// Checks a branch name (git's rules, simplified to what is safe on a command line).
+pub fn check_branch(branch: &str) -> Result<(), String> {
+    let ok = !branch.is_empty()
+        && !branch.starts_with(['-', '/', '.'])
+        && !branch.ends_with(['/', '.'])
+        && !branch.contains("..")
+        && !branch.contains("//")
+        && branch.chars().all(|c| c.is_ascii_alphanumeric() || "-_./".contains(c));
+    if ok {
+        Ok(())
+    } else {
+        Err(format!("{branch:?} is not a usable branch name"))
+    }
+}
+
+async fn git(mirror: &Path, args: &[&str]) -> Result<String, Error> {
+    let output = Command::new("git")
+        .arg("--git-dir")
+        .arg(mirror)
+        .args(args)
+        .env("GIT_TERMINAL_PROMPT", "0")
+        .kill_on_drop(true)
+        .output()
+        .await
+        .map_err(|e| Error::Git { command: args.join(" "), message: e.to_string() })?;
+    if !output.status.success() {
+        let message = String::from_utf8_lossy(&output.stderr).trim().to_string();
+        return Err(Error::Git { command: args.join(" "), message });
+    }
+    Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+}
+
+/// Fetches `branch` of `url` into the bare mirror (created on first use); returns the
+/// branch's head.
+pub async fn fetch(mirror: &Path, url: &str, branch: &str) -> Result<String, Error> {
+    if !mirror.join("HEAD").exists() {
+        tokio::fs::create_dir_all(mirror)
+            .await
+            .map_err(|e| Error::Git { command: "init".into(), message: e.to_string() })?;
+        git(mirror, &["init", "--bare", "--quiet"]).await?;
+    }
+    let refspec = format!("+refs/heads/{branch}:refs/heads/{branch}");
+    git(mirror, &["fetch", "--quiet", "--no-tags", "--", url, &refspec]).await?;
+    Ok(git(mirror, &["rev-parse", &format!("refs/heads/{branch}")]).await?.trim().to_string())
+}
+
+/// The commits after `before` up to `after`, oldest first (the newest `MAX_COMMITS`).
+/// With no `before` (or one the history no longer has), just `after`.
+pub async fn commits(mirror: &Path, before: Option<&str>, after: &str) -> Result<Vec<Commit>, Error> {
+    let format = "--format=%H%x1f%an%x1f%ae%x1f%aI%x1f%B%x1e";
+    let limit = format!("--max-count={MAX_COMMITS}");
+    let known = match before {
+        Some(b) => git(mirror, &["cat-file", "-e", &format!("{b}^{{commit}}")]).await.is_ok(),
+        None => false,
+    };
+    let text = match before {
+        Some(b) if known => git(mirror, &["log", format, &limit, &format!("{b}..{after}")]).await?,
+        _ => git(mirror, &["log", format, "--max-count=1", after]).await?,
+    };
+    let mut commits: Vec<Commit> = text
+        .split('\x1e')
+        .filter_map(|record| {
+            let fields: Vec<&str> = record.trim_matches(['\n', '\r']).splitn(5, '\x1f').collect();
+            let [id, name, email, timestamp, message] = fields.as_slice() else { return None };
+            Some(Commit {
+                id: id.to_string(),
+                message: message.trim().to_string(),
+                timestamp: timestamp.to_string(),
+                author: Author { name: name.to_string(), email: email.to_string() },
+            })
+        })
+        .collect();
+    commits.reverse();
+    Ok(commits)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn locations_and_branches() {
+        for good in ["/srv/repo", "file:///srv/repo.git", "https://github.com/acme/churn.git"] {
+            assert!(check_url(good).is_ok(), "{good}");
+        }
+        for bad in ["-uhack", "ext::sh -c touch% /tmp/x", "relative/path", "ssh://host/repo", "git@host:repo"] {
+            assert!(check_url(bad).is_err(), "{bad}");
+        }
+        for good in ["main", "release/1.2", "feature_x-y"] {
+            assert!(check_branch(good).is_ok(), "{good}");
+        }
+        for bad in ["", "-x", "a..b", "a b", "a/", "/a"] {
+            assert!(check_branch(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,177 @@
+//! Followed git branches, their pushes (an outbox) and webhook deliveries.
+//!
+//! Invariant: a source's `head` moves only by compare-and-set together with the push that
+//! moved it, in one transaction; so a commit is recorded in exactly one push, however
+//! polls and webhooks interleave.
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use sqlx::sqlite::SqliteRow;
+use sqlx::Row;
+
+use crate::{db, from_millis, to_millis, Error, Store};
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct SourceRecord {
+    pub name: String,
+    pub url: String,
+    pub branch: String,
+    pub poll_seconds: Option<i64>,
+    pub webhook_secret: Option<String>,
+    pub head: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A push waiting to be announced.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PushRecord {
+    pub source: String,
+    pub after: String,
+    pub detail: Value,
+    pub created_at: DateTime<Utc>,
+}
+
+fn source_from(row: &SqliteRow) -> SourceRecord {
+    SourceRecord {
+        name: row.get("name"),
+        url: row.get("url"),
+        branch: row.get("branch"),
+        poll_seconds: row.get("poll_seconds"),
+        webhook_secret: row.get("webhook_secret"),
+        head: row.get("head"),
+        created_at: from_millis(row.get("created_at")),
+        updated_at: from_millis(row.get("updated_at")),
+    }
+}
+
+impl Store {
+    pub async fn create_source(&self, source: &SourceRecord) -> Result<(), Error> {
+        sqlx::query(
+            "INSERT INTO sources (name, url, branch, poll_seconds, webhook_secret, head, created_at, updated_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&source.name)
+        .bind(&source.url)
+        .bind(&source.branch)
+        .bind(source.poll_seconds)
+        .bind(&source.webhook_secret)
+        .bind(&source.head)
+        .bind(to_millis(source.created_at))
+        .bind(to_millis(source.updated_at))
+        .execute(&self.writer)
+        .await
+        .map_err(Error::on_insert("source", &source.name))?;
+        Ok(())
+    }
+
+    pub async fn get_source(&self, name: &str) -> Result<SourceRecord, Error> {
+        let row = sqlx::query("SELECT * FROM sources WHERE name = ?")
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db("get source"))?;
+        row.as_ref().map(source_from).ok_or_else(|| Error::NotFound { kind: "source", name: name.into() })
+    }
+
+    pub async fn list_sources(&self) -> Result<Vec<SourceRecord>, Error> {
+        let rows = sqlx::query("SELECT * FROM sources ORDER BY name")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db("list sources"))?;
+        Ok(rows.iter().map(source_from).collect())
+    }
+
+    pub async fn delete_source(&self, name: &str) -> Result<(), Error> {
+        let done = sqlx::query("DELETE FROM sources WHERE name = ?")
+            .bind(name)
+            .execute(&self.writer)
+            .await
+            .map_err(db("delete source"))?;
+        if done.rows_affected() == 0 {
+            return Err(Error::NotFound { kind: "source", name: name.into() });
+        }
+        Ok(())
+    }
+
+    /// Moves the source's head from `before` to `after` and records the push, in one
+    /// transaction. Returns false (and changes nothing) when the head was no longer
+    /// `before` or the push was already recorded.
+    pub async fn record_push(
+        &self,
+        source: &str,
+        before: Option<&str>,
+        after: &str,
+        detail: &Value,
+        now: DateTime<Utc>,
+    ) -> Result<bool, Error> {
+        let mut tx = self.writer.begin().await.map_err(db("begin"))?;
+        let moved = sqlx::query("UPDATE sources SET head = ?, updated_at = ? WHERE name = ? AND head IS ?")
+            .bind(after)
+            .bind(to_millis(now))
+            .bind(source)
+            .bind(before)
+            .execute(&mut *tx)
+            .await
+            .map_err(db("move source head"))?;
+        if moved.rows_affected() == 0 {
+            return Ok(false);
+        }
+        let inserted = sqlx::query(
+            "INSERT OR IGNORE INTO source_pushes (source, after, before, detail, created_at) VALUES (?, ?, ?, ?, ?)",
+        )
+        .bind(source)
+        .bind(after)
+        .bind(before)
+        .bind(detail.to_string())
+        .bind(to_millis(now))
+        .execute(&mut *tx)
+        .await
+        .map_err(db("record push"))?;
+        if inserted.rows_affected() == 0 {
+            return Ok(false);
+        }
+        tx.commit().await.map_err(db("commit push"))?;
+        Ok(true)
+    }
+
+    /// Pushes recorded but not yet announced, oldest first.
+    pub async fn unannounced_pushes(&self) -> Result<Vec<PushRecord>, Error> {
+        let rows = sqlx::query(
+            "SELECT source, after, detail, created_at FROM source_pushes WHERE emitted = 0 ORDER BY created_at, rowid",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db("unannounced pushes"))?;
+        Ok(rows
+            .iter()
+            .map(|r| PushRecord {
+                source: r.get("source"),
+                after: r.get("after"),
+                detail: serde_json::from_str(r.get::<&str, _>("detail")).unwrap_or(Value::Null),
+                created_at: from_millis(r.get("created_at")),
+            })
+            .collect())
+    }
+
+    pub async fn mark_push_announced(&self, source: &str, after: &str) -> Result<(), Error> {
+        sqlx::query("UPDATE source_pushes SET emitted = 1 WHERE source = ? AND after = ?")
+            .bind(source)
+            .bind(after)
+            .execute(&self.writer)
+            .await
+            .map_err(db("mark push"))?;
+        Ok(())
+    }
+
+    /// Records a webhook delivery id; false when it was already seen.
+    pub async fn record_delivery(&self, delivery: &str, now: DateTime<Utc>) -> Result<bool, Error> {
+        let done = sqlx::query("INSERT OR IGNORE INTO webhook_deliveries (delivery, received_at) VALUES (?, ?)")
+            .bind(delivery)
+            .bind(to_millis(now))
+            .execute(&self.writer)
+            .await
+            .map_err(db("record delivery"))?;
+        Ok(done.rows_affected() > 0)
+    }
+}
