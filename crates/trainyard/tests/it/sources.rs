@@ -70,7 +70,7 @@ fn a_followed_branch_announces_commits_from_polls_and_signed_webhooks() {
     run(&data_dir, &["sources", "add", "churn", "--git", &repo_url, "--poll", "1s", "--webhook-secret", "s3cret"]);
 
     let second = commit(&repo, "second");
-    assert_eq!(wait_for_pushes(&data_dir, 1), [second.clone()]);
+    assert_eq!(wait_for_pushes(&data_dir, 1), std::slice::from_ref(&second));
 
     // GitHub's webhook: refused unsigned (401, no event), acted on once when signed.
     let client = reqwest::blocking::Client::new();
