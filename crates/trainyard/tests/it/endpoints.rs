@@ -135,6 +135,13 @@ fn a_registered_model_serves_every_protocol_and_deploys_blue_green() {
     let listed: Value = serde_json::from_str(&run(&data_dir, &["endpoints", "list", "-o", "json"])).unwrap();
     assert_eq!(listed["Endpoints"][0]["EndpointName"], "live");
 
+    // A deployment that cannot go live: exit 1 with the reason, the live configuration kept.
+    let out =
+        cli(&data_dir, &["endpoints", "deploy", "live", "--model-data", "s3://ml-data/missing/model.tar.gz", "--wait"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains("missing/model.tar.gz"), "{}", stderr(&out));
+    assert_eq!(model_name(&data_dir), "blobs/1");
+
     // Bad input: exit 2 with what was wrong.
     let out = cli(&data_dir, &["endpoints", "invoke", "live", "--body", "1,x,3", "--content-type", "text/csv"]);
     assert_eq!(out.status.code(), Some(2));
