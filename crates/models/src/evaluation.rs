@@ -37,12 +37,28 @@ pub struct StartEvaluation {
     pub processing_job_name: Option<String>,
 }
 
+/// Where an evaluation job records the group whose champion it met.
+pub const GROUP_VARIABLE: &str = "MODEL_PACKAGE_GROUP";
+
 /// A finished evaluation, as a registration uses it.
 pub struct CompletedEvaluation {
     pub job: ProcessingJobRecord,
     pub model_data_url: String,
     pub report: Value,
     pub decision: Option<Decision>,
+    /// The group whose champion was evaluated alongside, if any.
+    pub group: Option<String>,
+}
+
+/// The gate conditions an evaluation job was started with (its `--condition` arguments).
+fn job_conditions(job: &ProcessingJobRecord) -> Vec<String> {
+    let arguments: Vec<&str> = job
+        .request
+        .pointer("/AppSpecification/ContainerArguments")
+        .and_then(Value::as_array)
+        .map(|a| a.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    arguments.windows(2).filter(|w| w[0] == "--condition").map(|w| w[1].trim().to_string()).collect()
 }
 
 fn invalid(field: &str, reason: impl Into<String>) -> Error {
@@ -137,8 +153,13 @@ impl Registry {
             inputs.push(input("champion", &champion.model_data_url));
             arguments.extend(["--champion-version".into(), champion.version.to_string()]);
         }
+        let mut environment = serde_json::Map::new();
+        if let Some(group) = &request.model_package_group_name {
+            environment.insert(GROUP_VARIABLE.into(), json!(group));
+        }
         let processing: CreateProcessingJob = serde_json::from_value(json!({
             "ProcessingJobName": name,
+            "Environment": environment,
             "AppSpecification": {"ImageUri": format!("{EVALUATOR_IMAGE}:latest"), "ContainerArguments": arguments},
             "ProcessingInputs": inputs,
             "ProcessingOutputConfig": {"Outputs": [{"OutputName": "evaluation", "S3Output": {
@@ -203,7 +224,7 @@ impl Registry {
         if report.is_null() {
             return Err(unusable("its report is missing from object storage".into()));
         }
-        let decision = match &answer["Decision"] {
+        let decision: Option<Decision> = match &answer["Decision"] {
             Value::Null => None,
             value => Some(
                 serde_json::from_value(value.clone())
@@ -212,7 +233,18 @@ impl Registry {
         };
         let model_data_url = answer["ModelDataUrl"].as_str().unwrap_or_default().to_string();
         let job = self.jobs().processing_job(name).await?;
-        Ok(CompletedEvaluation { job, model_data_url, report, decision })
+        // The decision is read back from storage: it must be the one for this job's gate.
+        let asked = job_conditions(&job);
+        let decided: Vec<String> =
+            decision.iter().flat_map(|d| d.conditions.iter().map(|c| c.condition.trim().to_string())).collect();
+        if asked != decided {
+            return Err(unusable(format!(
+                "its stored decision covers {decided:?}, but the job was started with the conditions {asked:?}"
+            )));
+        }
+        let group =
+            job.request.pointer(&format!("/Environment/{GROUP_VARIABLE}")).and_then(Value::as_str).map(String::from);
+        Ok(CompletedEvaluation { job, model_data_url, report, decision, group })
     }
 
     /// A JSON object from storage; `None` when it does not exist.

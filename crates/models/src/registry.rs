@@ -208,6 +208,35 @@ impl Registry {
             if request.model_metrics.is_some() || request.gate_decision.is_some() {
                 return Err(invalid("ModelMetrics", "give EvaluationJobName or ModelMetrics/GateDecision, not both"));
             }
+            let relative = evaluation
+                .decision
+                .as_ref()
+                .is_some_and(|d| d.conditions.iter().any(|c| c.condition.contains("champion.")));
+            if relative {
+                // Invariant: a gate against the champion counts only for the group whose
+                // current champion it met.
+                if evaluation.group.as_deref() != Some(group.name.as_str()) {
+                    return Err(invalid(
+                        "EvaluationJobName",
+                        format!(
+                            "evaluation {name} did not meet group {}'s champion; evaluate with that group",
+                            group.name
+                        ),
+                    ));
+                }
+                let current = self.champion(&group.name).await?.map(|c| c.version.to_string());
+                let met = evaluation.decision.as_ref().and_then(|d| d.champion.clone());
+                if current != met {
+                    return Err(invalid(
+                        "EvaluationJobName",
+                        format!(
+                            "evaluation {name} met champion {}, but the champion is now {}; evaluate again",
+                            met.as_deref().unwrap_or("none"),
+                            current.as_deref().unwrap_or("none")
+                        ),
+                    ));
+                }
+            }
             request.model_data_url = Some(evaluation.model_data_url);
             request.model_metrics = Some(evaluation.report);
             request.gate_decision = evaluation.decision;

@@ -1,6 +1,7 @@
 //! The git command line, run as a child process against a bare mirror per source.
 
 use std::path::Path;
+use std::time::Duration;
 
 use serde::Serialize;
 use tokio::process::Command;
@@ -51,15 +52,22 @@ pub fn check_branch(branch: &str) -> Result<(), String> {
     }
 }
 
+/// The longest a git command may take; a remote that stalls fails the poll, not the loop.
+const GIT_TIMEOUT: Duration = Duration::from_secs(300);
+
 async fn git(mirror: &Path, args: &[&str]) -> Result<String, Error> {
-    let output = Command::new("git")
+    let run = Command::new("git")
         .arg("--git-dir")
         .arg(mirror)
+        // A transfer slower than 1 KiB/s for 30 s is abandoned.
+        .args(["-c", "http.lowSpeedLimit=1024", "-c", "http.lowSpeedTime=30"])
         .args(args)
         .env("GIT_TERMINAL_PROMPT", "0")
         .kill_on_drop(true)
-        .output()
+        .output();
+    let output = tokio::time::timeout(GIT_TIMEOUT, run)
         .await
+        .map_err(|_| Error::Git { command: args.join(" "), message: format!("no answer in {GIT_TIMEOUT:?}") })?
         .map_err(|e| Error::Git { command: args.join(" "), message: e.to_string() })?;
     if !output.status.success() {
         let message = String::from_utf8_lossy(&output.stderr).trim().to_string();

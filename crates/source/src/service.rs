@@ -168,12 +168,16 @@ impl Sources {
 
     pub async fn delete(&self, name: &str) -> Result<(), Error> {
         self.inner.store.delete_source(name).await?;
+        if let Ok(mut fetching) = self.inner.fetching.lock() {
+            fetching.remove(name);
+        }
         let _ = tokio::fs::remove_dir_all(self.mirror(name)).await;
         Ok(())
     }
 
     /// Fetches the branch now; a new head is recorded and announced.
     pub async fn poll(&self, name: &str) -> Result<Value, Error> {
+        self.inner.store.get_source(name).await?;
         let lock = {
             let mut fetching = self.inner.fetching.lock().map_err(|_| invalid("source", "lock poisoned"))?;
             Arc::clone(fetching.entry(name.to_string()).or_default())
@@ -225,7 +229,9 @@ impl Sources {
                 ..Default::default()
             };
             let already = self.inner.store.list_events(&filter).await?.iter().any(|e| {
-                e.event["detail"]["source"] == push.source.as_str() && e.event["detail"]["after"] == push.after.as_str()
+                e.event["detail"]["source"] == push.source.as_str()
+                    && e.event["detail"]["after"] == push.after.as_str()
+                    && e.event["detail"]["before"] == push.detail["before"]
             });
             if !already {
                 let resources = vec![self.arn(&push.source)];
@@ -234,7 +240,7 @@ impl Sources {
                     continue;
                 }
             }
-            self.inner.store.mark_push_announced(&push.source, &push.after).await?;
+            self.inner.store.mark_push_announced(push.id).await?;
         }
         Ok(())
     }
@@ -262,10 +268,32 @@ impl Sources {
         if !self.inner.store.record_delivery(delivery, Utc::now()).await? {
             return Ok(json!({"Delivery": delivery, "Duplicate": true}));
         }
-        if hook.event != Some("push") {
-            return Ok(json!({"Delivery": delivery, "Ignored": hook.event}));
+        match self.act_on(hook.event, &payload, &urls, signed).await {
+            Ok(moved) => Ok(json!({"Delivery": delivery, "Event": hook.event, "Sources": moved})),
+            Err(e) => {
+                // Not acted on: let GitHub's redelivery be.
+                let _ = self.inner.store.forget_delivery(delivery).await;
+                Err(e)
+            }
+        }
+    }
+
+    async fn act_on(
+        &self,
+        event: Option<&str>,
+        payload: &Value,
+        urls: &[&str],
+        signed: Vec<SourceRecord>,
+    ) -> Result<Vec<String>, Error> {
+        if event != Some("push") {
+            return Ok(Vec::new());
         }
         let after = payload["after"].as_str().unwrap_or_default();
+        let is_commit = |id: &str| matches!(id.len(), 40 | 64) && id.chars().all(|c| c.is_ascii_hexdigit());
+        if !is_commit(after) {
+            return Err(invalid("after", format!("{after:?} is not a commit id")));
+        }
+        let before = payload["before"].as_str().filter(|b| is_commit(b) && *b != ZERO_COMMIT);
         let reference = payload["ref"].as_str().unwrap_or_default();
         let listed = payload["commits"].as_array().map(Vec::as_slice).unwrap_or_default();
         let commits: Vec<Commit> = listed[listed.len().saturating_sub(git::MAX_COMMITS)..]
@@ -287,12 +315,21 @@ impl Sources {
             if !follows || after.is_empty() || after == ZERO_COMMIT || source.head.as_deref() == Some(after) {
                 continue;
             }
+            // A delivery that does not continue from the announced head (out of order, or
+            // one was missed): a polled source asks git; a webhook-only one takes the
+            // payload's commits from the announced head.
+            if before.is_some() && before != source.head.as_deref() && source.poll_seconds.is_some() {
+                if self.poll(&source.name).await?["Moved"] == true {
+                    moved.push(source.name.clone());
+                }
+                continue;
+            }
             if self.record(&source, source.head.as_deref(), after, &commits, "webhook").await? {
                 moved.push(source.name.clone());
             }
         }
         self.announce().await?;
-        Ok(json!({"Delivery": delivery, "Sources": moved}))
+        Ok(moved)
     }
 
     /// Announces what a previous process recorded, then polls each source on its interval
@@ -307,7 +344,12 @@ impl Sources {
                 _ = tokio::time::sleep(Duration::from_millis(250)) => {}
                 _ = stopped.changed() => return,
             }
+            // A push whose announcement failed is retried on every tick.
+            if let Err(e) = self.announce().await {
+                tracing::warn!(error = %e, "announcing recorded pushes failed");
+            }
             let Ok(sources) = self.inner.store.list_sources().await else { continue };
+            next.retain(|name, _| sources.iter().any(|s| &s.name == name));
             let now = Instant::now();
             for source in sources {
                 let Some(seconds) = source.poll_seconds else { continue };
@@ -316,8 +358,11 @@ impl Sources {
                     continue;
                 }
                 *due = now + Duration::from_secs(seconds.max(1) as u64);
-                if let Err(e) = self.poll(&source.name).await {
-                    tracing::warn!(source = %source.name, error = %e, "polling failed");
+                tokio::select! {
+                    result = self.poll(&source.name) => if let Err(e) = result {
+                        tracing::warn!(source = %source.name, error = %e, "polling failed");
+                    },
+                    _ = stopped.changed() => return,
                 }
             }
         }

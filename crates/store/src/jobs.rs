@@ -84,11 +84,12 @@ impl Store {
         Ok(())
     }
 
-    /// Writes every mutable field of a job.
+    /// Writes every mutable field of a job. The process id is written only by
+    /// `set_training_pid` (the runner's copy may lag) and cleared when the job ends.
     pub async fn update_training_job(&self, job: &TrainingJobRecord) -> Result<(), Error> {
         sqlx::query(
             "UPDATE training_jobs SET status = ?, secondary_status = ?, transitions = ?, failure_reason = ?,
-                 model_artifacts = ?, final_metrics = ?, dataset = ?, pid = ?, attempts = ?, training_start = ?,
+                 model_artifacts = ?, final_metrics = ?, dataset = ?, pid = CASE WHEN ? THEN NULL ELSE pid END, attempts = ?, training_start = ?,
                  training_end = ?, updated_at = ?
              WHERE name = ?",
         )
@@ -99,7 +100,7 @@ impl Store {
         .bind(&job.model_artifacts)
         .bind(job.final_metrics.to_string())
         .bind(job.dataset.to_string())
-        .bind(job.pid)
+        .bind(job.training_end.is_some())
         .bind(job.attempts)
         .bind(job.training_start.map(to_millis))
         .bind(job.training_end.map(to_millis))

@@ -66,10 +66,11 @@ impl Store {
         Ok(())
     }
 
-    /// Writes every mutable field of a job.
+    /// Writes every mutable field of a job. The process id is written only by
+    /// `set_processing_pid` (the runner's copy may lag) and cleared when the job ends.
     pub async fn update_processing_job(&self, job: &ProcessingJobRecord) -> Result<(), Error> {
         sqlx::query(
-            "UPDATE processing_jobs SET status = ?, failure_reason = ?, exit_message = ?, dataset = ?, pid = ?,
+            "UPDATE processing_jobs SET status = ?, failure_reason = ?, exit_message = ?, dataset = ?, pid = CASE WHEN ? THEN NULL ELSE pid END,
                  processing_start = ?, processing_end = ?, updated_at = ?
              WHERE name = ?",
         )
@@ -77,7 +78,7 @@ impl Store {
         .bind(&job.failure_reason)
         .bind(&job.exit_message)
         .bind(job.dataset.to_string())
-        .bind(job.pid)
+        .bind(job.processing_end.is_some())
         .bind(job.processing_start.map(to_millis))
         .bind(job.processing_end.map(to_millis))
         .bind(to_millis(job.updated_at))

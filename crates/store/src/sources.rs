@@ -26,6 +26,7 @@ pub struct SourceRecord {
 /// A push waiting to be announced.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PushRecord {
+    pub id: i64,
     pub source: String,
     pub after: String,
     pub detail: Value,
@@ -96,7 +97,7 @@ impl Store {
 
     /// Moves the source's head from `before` to `after` and records the push, in one
     /// transaction. Returns false (and changes nothing) when the head was no longer
-    /// `before` or the push was already recorded.
+    /// `before`.
     pub async fn record_push(
         &self,
         source: &str,
@@ -117,20 +118,15 @@ impl Store {
         if moved.rows_affected() == 0 {
             return Ok(false);
         }
-        let inserted = sqlx::query(
-            "INSERT OR IGNORE INTO source_pushes (source, after, before, detail, created_at) VALUES (?, ?, ?, ?, ?)",
-        )
-        .bind(source)
-        .bind(after)
-        .bind(before)
-        .bind(detail.to_string())
-        .bind(to_millis(now))
-        .execute(&mut *tx)
-        .await
-        .map_err(db("record push"))?;
-        if inserted.rows_affected() == 0 {
-            return Ok(false);
-        }
+        sqlx::query("INSERT INTO source_pushes (source, after, before, detail, created_at) VALUES (?, ?, ?, ?, ?)")
+            .bind(source)
+            .bind(after)
+            .bind(before)
+            .bind(detail.to_string())
+            .bind(to_millis(now))
+            .execute(&mut *tx)
+            .await
+            .map_err(db("record push"))?;
         tx.commit().await.map_err(db("commit push"))?;
         Ok(true)
     }
@@ -138,7 +134,7 @@ impl Store {
     /// Pushes recorded but not yet announced, oldest first.
     pub async fn unannounced_pushes(&self) -> Result<Vec<PushRecord>, Error> {
         let rows = sqlx::query(
-            "SELECT source, after, detail, created_at FROM source_pushes WHERE emitted = 0 ORDER BY created_at, rowid",
+            "SELECT id, source, after, detail, created_at FROM source_pushes WHERE emitted = 0 ORDER BY id",
         )
         .fetch_all(&self.pool)
         .await
@@ -146,6 +142,7 @@ impl Store {
         Ok(rows
             .iter()
             .map(|r| PushRecord {
+                id: r.get("id"),
                 source: r.get("source"),
                 after: r.get("after"),
                 detail: serde_json::from_str(r.get::<&str, _>("detail")).unwrap_or(Value::Null),
@@ -154,13 +151,22 @@ impl Store {
             .collect())
     }
 
-    pub async fn mark_push_announced(&self, source: &str, after: &str) -> Result<(), Error> {
-        sqlx::query("UPDATE source_pushes SET emitted = 1 WHERE source = ? AND after = ?")
-            .bind(source)
-            .bind(after)
+    pub async fn mark_push_announced(&self, id: i64) -> Result<(), Error> {
+        sqlx::query("UPDATE source_pushes SET emitted = 1 WHERE id = ?")
+            .bind(id)
             .execute(&self.writer)
             .await
             .map_err(db("mark push"))?;
+        Ok(())
+    }
+
+    /// Forgets a delivery that could not be acted on, so GitHub's redelivery is.
+    pub async fn forget_delivery(&self, delivery: &str) -> Result<(), Error> {
+        sqlx::query("DELETE FROM webhook_deliveries WHERE delivery = ?")
+            .bind(delivery)
+            .execute(&self.writer)
+            .await
+            .map_err(db("forget delivery"))?;
         Ok(())
     }
 

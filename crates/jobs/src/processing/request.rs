@@ -282,7 +282,8 @@ impl CreateProcessingJob {
                 spec.image_uri
             ));
         };
-        let delivered = input_paths.iter().any(|p| first.starts_with(&format!("{p}/")));
+        let delivered = input_paths.iter().any(|p| first.starts_with(&format!("{p}/")))
+            && first.split('/').all(|segment| segment != ".." && segment != ".");
         if INTERPRETERS.contains(&first.as_str()) || delivered {
             Ok(Program::Entrypoint)
         } else {

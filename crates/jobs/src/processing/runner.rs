@@ -35,9 +35,20 @@ impl Layout {
         self.root.join("output.log")
     }
 
-    /// Rewrites every `/opt/ml/` in `text` to this job's directory.
+    /// Rewrites a container path to this job's directory: a value that starts with
+    /// `/opt/ml/`, or the value of an `--option=/opt/ml/...` argument. Nothing else (an
+    /// `s3://bucket/opt/ml/x` stays as it is).
     pub fn map(&self, text: &str) -> String {
-        text.replace("/opt/ml/", &format!("{}/", self.root.display()))
+        let root = format!("{}/", self.root.display());
+        if let Some(rest) = text.strip_prefix("/opt/ml/") {
+            return format!("{root}{rest}");
+        }
+        match text.split_once("=/opt/ml/") {
+            Some((option, rest)) if option.starts_with('-') && !option.contains('/') => {
+                format!("{option}={root}{rest}")
+            }
+            _ => text.to_string(),
+        }
     }
 
     /// Empty `processing/`, `config/` and `output/`, and the config files SageMaker
@@ -294,6 +305,8 @@ mod tests {
             "--model=/data/jobs/.processing/eval-1/processing/model"
         );
         assert_eq!(layout.map("plain"), "plain");
+        assert_eq!(layout.map("/opt/ml/processing/x"), "/data/jobs/.processing/eval-1/processing/x");
+        assert_eq!(layout.map("s3://bucket/opt/ml/x"), "s3://bucket/opt/ml/x");
         assert_eq!(variable("SM_CHANNEL_", "test-data.v2"), "SM_CHANNEL_TEST_DATA_V2");
     }
 }

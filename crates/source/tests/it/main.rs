@@ -119,6 +119,16 @@ async fn polling_announces_each_commit_once_even_across_restarts() {
     assert_eq!(pushes.len(), 2);
     assert_eq!(pushes[1]["detail"]["after"], fourth.as_str());
     assert_eq!(after_crash.poll("churn").await.unwrap()["Moved"], false);
+
+    // A force push back to an earlier commit is a move too.
+    git(&h.repo, &["reset", "--quiet", "--hard", &third]);
+    assert_eq!(after_crash.poll("churn").await.unwrap()["Moved"], true);
+    let pushes = h.pushes().await;
+    assert_eq!(pushes.len(), 3);
+    assert_eq!(
+        (pushes[2]["detail"]["before"].as_str(), pushes[2]["detail"]["after"].as_str()),
+        (Some(fourth.as_str()), Some(third.as_str()))
+    );
 }
 
 #[tokio::test]

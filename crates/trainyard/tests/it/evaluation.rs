@@ -113,6 +113,28 @@ fn evaluations_run_as_processing_jobs_and_gate_registration_against_the_champion
     assert_eq!(inference["Containers"][0]["ModelDataUrl"], strong.as_str());
     assert_eq!(inference["SupportedContentTypes"], serde_json::json!(["text/csv", "application/json"]));
 
+    // A gate against a champion counts only for the group whose champion it met.
+    let out = cli(
+        &data_dir,
+        &[
+            "models",
+            "evaluate",
+            "--model",
+            &weak,
+            "--test",
+            "s3://ml-data/blobs/test/",
+            "--condition",
+            "auc >= champion.auc - 1",
+            "--wait",
+            "--job-name",
+            "no-group",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let out = cli(&data_dir, &["models", "register", "--group", "blobs", "--evaluation", "no-group"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("did not meet group blobs's champion"), "{}", stderr(&out));
+
     // A group that discards failed candidates registers nothing and says why.
     run(&data_dir, &["models", "groups", "create", "strict", "--gate-failure", "discard"]);
     let (code, third) = evaluate(&data_dir, &weak, "strict", &["auc >= 0.99"]);
@@ -125,7 +147,7 @@ fn evaluations_run_as_processing_jobs_and_gate_registration_against_the_champion
     // Every evaluation is a processing job with its events.
     let jobs: Value = serde_json::from_str(&run(&data_dir, &["processing", "list", "-o", "json"])).unwrap();
     let jobs = jobs["ProcessingJobSummaries"].as_array().unwrap();
-    assert_eq!(jobs.len(), 3);
+    assert_eq!(jobs.len(), 4);
     assert!(jobs.iter().all(|j| j["ProcessingJobStatus"] == "Completed"), "{jobs:#?}");
     let events: Value = serde_json::from_str(&run(
         &data_dir,
@@ -140,8 +162,8 @@ fn evaluations_run_as_processing_jobs_and_gate_registration_against_the_champion
             e["Event"]["detail"]["ProcessingJobStatus"].as_str().or(e["detail"]["ProcessingJobStatus"].as_str())
         })
         .collect();
-    assert_eq!(statuses.iter().filter(|s| **s == "Completed").count(), 3, "{events:#}");
-    assert_eq!(statuses.iter().filter(|s| **s == "InProgress").count(), 3, "{events:#}");
+    assert_eq!(statuses.iter().filter(|s| **s == "Completed").count(), 4, "{events:#}");
+    assert_eq!(statuses.iter().filter(|s| **s == "InProgress").count(), 4, "{events:#}");
 
     // A missing test channel fails the evaluation with the reason, and nothing registers.
     let out = cli(
