@@ -83,6 +83,9 @@ pub enum Command {
     /// Model evaluation (SageMaker model-quality reports) and the registration gate.
     #[command(subcommand)]
     Models(ModelsCommand),
+    /// Build a reproducible OCI image from a directory (no container engine) into an OCI
+    /// image layout; prints the manifest digest.
+    Build(BuildArgs),
     /// Followed git branches: polling and GitHub webhooks become Git Push events.
     #[command(subcommand)]
     Sources(SourcesCommand),
@@ -468,6 +471,33 @@ pub enum JobsCommand {
     Stop {
         name: String,
     },
+}
+
+#[derive(Debug, Args)]
+pub struct BuildArgs {
+    /// The build context (default: the current directory).
+    #[arg(default_value = ".")]
+    pub dir: PathBuf,
+    /// The OCI image layout to write into (created if missing), e.g. ./image.
+    #[arg(long)]
+    pub layout: PathBuf,
+    #[arg(long, default_value = "latest")]
+    pub tag: String,
+    /// The entrypoint: a JSON array, or words split on spaces.
+    #[arg(long)]
+    pub entrypoint: Option<String>,
+    /// The command (arguments to the entrypoint): a JSON array, or words.
+    #[arg(long)]
+    pub cmd: Option<String>,
+    /// NAME=VALUE (repeatable).
+    #[arg(long = "env")]
+    pub env: Vec<String>,
+    /// Where the context goes in the image, and the working directory.
+    #[arg(long, default_value = "/opt/program")]
+    pub workdir: String,
+    /// KEY=VALUE (repeatable).
+    #[arg(long = "label")]
+    pub labels: Vec<String>,
 }
 
 #[derive(Debug, Subcommand)]

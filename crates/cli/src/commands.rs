@@ -40,6 +40,7 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
         Command::Jobs(command) => crate::jobs::run(&client(), out, command).await,
         Command::Algorithm { name } => algorithm(&name),
         Command::Evaluator(args) => crate::models::evaluator(args),
+        Command::Build(args) => crate::build::run(args),
         Command::Sources(command) => crate::sources::run(&client(), out, command).await,
         Command::Endpoints(command) => crate::endpoints::run(&client(), out, command).await,
         Command::Processing(command) => crate::processing::run(&client(), out, command).await,

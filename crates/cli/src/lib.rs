@@ -8,6 +8,7 @@
 
 mod args;
 mod bench;
+mod build;
 mod client;
 mod commands;
 mod data;

@@ -1,0 +1,56 @@
+//! `trainyard build`: a directory into a reproducible OCI image, offline.
+
+use trainyard_build::{build, ImageConfig};
+
+use crate::args::BuildArgs;
+use crate::client::Error;
+
+/// A JSON array of strings, or words split on whitespace.
+fn words(flag: &str, text: Option<&str>) -> Result<Vec<String>, Error> {
+    match text.map(str::trim) {
+        None => Ok(Vec::new()),
+        Some(t) if t.starts_with('[') => {
+            serde_json::from_str(t).map_err(|e| Error::Usage(format!("--{flag}: not a JSON array of strings: {e}")))
+        }
+        Some(t) => Ok(t.split_whitespace().map(String::from).collect()),
+    }
+}
+
+fn pairs(flag: &str, items: &[String]) -> Result<Vec<(String, String)>, Error> {
+    items
+        .iter()
+        .map(|item| {
+            item.split_once('=')
+                .filter(|(k, _)| !k.is_empty())
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .ok_or_else(|| Error::Usage(format!("--{flag} {item:?}: expected NAME=VALUE")))
+        })
+        .collect()
+}
+
+pub fn run(args: BuildArgs) -> Result<(), Error> {
+    if !args.dir.is_dir() {
+        return Err(Error::Usage(format!("{} is not a directory", args.dir.display())));
+    }
+    let config = ImageConfig {
+        entrypoint: words("entrypoint", args.entrypoint.as_deref())?,
+        cmd: words("cmd", args.cmd.as_deref())?,
+        env: pairs("env", &args.env)?.into_iter().map(|(k, v)| format!("{k}={v}")).collect(),
+        working_dir: args.workdir,
+        labels: pairs("label", &args.labels)?.into_iter().collect(),
+    };
+    let built = build(&args.dir, &config, &args.layout, &args.tag).map_err(|e| match e {
+        trainyard_build::Error::Invalid { reason } => Error::Usage(reason),
+        other => Error::Failure(other.to_string()),
+    })?;
+    eprintln!(
+        "{} files, layer {} ({} bytes), written to {}:{}",
+        built.files,
+        built.layer_digest,
+        built.layer_size,
+        args.layout.display(),
+        args.tag
+    );
+    println!("{}", built.manifest_digest);
+    Ok(())
+}
