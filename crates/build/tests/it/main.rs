@@ -7,6 +7,8 @@ use std::process::Command;
 
 use trainyard_build::{build, ImageConfig};
 
+mod unpack;
+
 fn context(dir: &Path) {
     std::fs::create_dir_all(dir.join("src/__pycache__")).unwrap();
     std::fs::create_dir_all(dir.join(".git")).unwrap();
