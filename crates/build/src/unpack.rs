@@ -54,11 +54,10 @@ fn link_target(entry: &str, link: &Path, target: &Path) -> Result<PathBuf, Error
         let mut resolved: Vec<Component> = link.parent().map(|p| p.components().collect()).unwrap_or_default();
         for component in target.components() {
             match component {
-                Component::ParentDir => {
-                    if resolved.pop().is_none() {
-                        return Err(hostile(entry, "its link points out of the root"));
-                    }
+                Component::ParentDir if resolved.pop().is_none() => {
+                    return Err(hostile(entry, "its link points out of the root"));
                 }
+                Component::ParentDir => {}
                 Component::Normal(_) => resolved.push(component),
                 _ => {}
             }
