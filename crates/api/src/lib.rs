@@ -34,8 +34,6 @@ pub struct AppState {
     pub jobs: trainyard_jobs::Jobs,
     pub models: trainyard_models::Registry,
     pub endpoints: trainyard_endpoints::Endpoints,
-    /// The serving data plane (`endpoints.data_plane()`), kept at hand for the hot path.
-    pub data: std::sync::Arc<trainyard_endpoints::DataPlane>,
     pub sources: trainyard_source::Sources,
     pub auth: Authenticator,
 }

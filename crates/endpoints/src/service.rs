@@ -152,9 +152,9 @@ impl Endpoints {
             match (&record.config, record.status.as_str()) {
                 (_, "Failed") => {}
                 (None, _) => {
-                    let (stop, stopped) = watch::channel(false);
+                    let (stop, _) = watch::channel(false);
                     endpoints.lock_running(&record.name, stop)?;
-                    endpoints.spawn_create(record.name.clone(), stopped);
+                    endpoints.spawn_create(record.name.clone());
                 }
                 (Some(config), status) => match endpoints.load_fleet(config).await {
                     Ok(fleet) => {
@@ -181,6 +181,11 @@ impl Endpoints {
     /// The live routing tables the data plane serves from.
     pub fn data_plane(&self) -> Arc<DataPlane> {
         Arc::clone(&self.inner.data)
+    }
+
+    /// The same, borrowed: the request path takes no reference count.
+    pub fn data(&self) -> &DataPlane {
+        &self.inner.data
     }
 
     fn arn(&self, name: &str) -> String {
@@ -327,14 +332,14 @@ impl Endpoints {
                 };
                 self.inner.store.create_endpoint(&record).await?;
                 self.emit_status(&record).await;
-                self.spawn_create(name.into(), stopped);
+                self.spawn_create(name.into());
             }
             Err(e) => return Err(e.into()),
             Ok(mut record) if record.status == "Failed" => {
                 record.pending = Some(pending);
                 record.failure_reason = None;
                 self.set_status(&mut record, "Creating").await?;
-                self.spawn_create(name.into(), stopped);
+                self.spawn_create(name.into());
             }
             Ok(mut record) if record.status == "InService" => {
                 record.pending = Some(pending);
@@ -354,7 +359,8 @@ impl Endpoints {
         Ok(())
     }
 
-    fn spawn_create(&self, name: String, _stopped: watch::Receiver<bool>) {
+    /// A creation is not rolled back: it has no live fleet to return to.
+    fn spawn_create(&self, name: String) {
         let endpoints = self.clone();
         tokio::spawn(async move {
             let _claim = Claim(endpoints.clone(), name.clone());

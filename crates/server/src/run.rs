@@ -78,7 +78,6 @@ pub async fn run(mut config: Config, shutdown: Shutdown, on_ready: impl FnOnce(S
         endpoints_config,
     )
     .await?;
-    let data = endpoints.data_plane();
     let sources_config = trainyard_source::SourcesConfig {
         mirrors: data_dir.join("sources"),
         account: config.bus.account.clone(),
@@ -89,7 +88,7 @@ pub async fn run(mut config: Config, shutdown: Shutdown, on_ready: impl FnOnce(S
         let (sources, stopped) = (sources.clone(), stopped.clone());
         async move { sources.run(stopped).await }
     });
-    let state = AppState { bus, objects, jobs, models, endpoints, data, sources, auth: Authenticator::new(&token) };
+    let state = AppState { bus, objects, jobs, models, endpoints, sources, auth: Authenticator::new(&token) };
     let router = trainyard_api::router(state);
     on_ready(address);
     let served = axum::serve(listener, router).with_graceful_shutdown(shutdown).await;

@@ -27,11 +27,11 @@ pub async fn invoke(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let started = Instant::now();
-    require_endpoint(&state.data, &name)?;
+    require_endpoint(state.endpoints.data(), &name)?;
     let rows = payload::parse(header_text(&headers, "content-type"), &body)?;
     let format = Format::from_accept(header_text(&headers, "accept"));
     let target = header_text(&headers, "x-amzn-sagemaker-target-variant");
-    let answer = state.data.invoke(&name, rows, target, started).await?;
+    let answer = state.endpoints.data().invoke(&name, rows, target, started).await?;
     let body = payload::render(&answer.predictions, answer.variant.classes(), format);
     answer.variant.stats.record(answer.model_time, started.elapsed(), false);
     let mut response = (StatusCode::OK, body).into_response();
@@ -78,14 +78,14 @@ pub async fn ready() -> Json<Value> {
 
 /// `GET /v2/models/{name}`: the signature of the endpoint's (first live) model.
 pub async fn model_metadata(State(state): State<AppState>, Path(name): Path<String>) -> Response {
-    match live_variant(&state.data, &name) {
+    match live_variant(state.endpoints.data(), &name) {
         Ok(variant) => Json(kserve::metadata(&name, "1", &variant.model)).into_response(),
         Err(e) => kserve_error(e),
     }
 }
 
 pub async fn model_ready(State(state): State<AppState>, Path(name): Path<String>) -> Response {
-    match live_variant(&state.data, &name) {
+    match live_variant(state.endpoints.data(), &name) {
         Ok(_) => Json(json!({"name": name, "ready": true})).into_response(),
         Err(e) => kserve_error(e),
     }
@@ -100,10 +100,10 @@ pub async fn infer(
 ) -> Response {
     let started = Instant::now();
     let result = async {
-        require_endpoint(&state.data, &name)?;
+        require_endpoint(state.endpoints.data(), &name)?;
         let (request, rows) = kserve::parse(&body)?;
         let target = header_text(&headers, "x-amzn-sagemaker-target-variant");
-        let answer = state.data.invoke(&name, rows, target, started).await?;
+        let answer = state.endpoints.data().invoke(&name, rows, target, started).await?;
         let body = kserve::render(&name, "1", request.id.as_deref(), &answer.predictions);
         answer.variant.stats.record(answer.model_time, started.elapsed(), false);
         Ok::<_, ApiError>(Json(body).into_response())
@@ -123,6 +123,6 @@ pub async fn infer_version(
 
 /// Prometheus text exposition of every endpoint's statistics.
 pub async fn metrics(State(state): State<AppState>) -> Response {
-    let text = state.data.render_metrics();
+    let text = state.endpoints.data().render_metrics();
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
 }

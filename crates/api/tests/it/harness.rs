@@ -73,7 +73,6 @@ impl Server {
         )
         .await
         .unwrap();
-        let data = endpoints.data_plane();
         let sources = trainyard_source::Sources::new(
             store_handle_for_sources,
             bus.clone(),
@@ -83,7 +82,7 @@ impl Server {
                 region: "local".into(),
             },
         );
-        let state = AppState { bus, objects, jobs, models, endpoints, data, sources, auth: Authenticator::new(TOKEN) };
+        let state = AppState { bus, objects, jobs, models, endpoints, sources, auth: Authenticator::new(TOKEN) };
         let router = trainyard_api::router(state);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
