@@ -21,6 +21,8 @@ pub enum ApiError {
     Endpoints(#[from] trainyard_endpoints::Error),
     #[error(transparent)]
     Sources(#[from] trainyard_source::Error),
+    #[error(transparent)]
+    Registry(#[from] trainyard_registry::Error),
     /// A request body or query that does not parse.
     #[error("{0}")]
     BadRequest(String),
@@ -59,6 +61,7 @@ impl ApiError {
             ApiError::Auth(trainyard_auth::Error::TokenFile { .. }) => INTERNAL,
             ApiError::Auth(_) => (StatusCode::UNAUTHORIZED, "UnauthorizedException"),
             ApiError::Objects(e) => objects_status(e),
+            ApiError::Registry(e) => registry_status(e),
             ApiError::Jobs(e) => jobs_status(e),
             ApiError::Models(e) => models_status(e),
             ApiError::Sources(e) => match e {
@@ -94,6 +97,34 @@ impl ApiError {
                 Bus::Store(e) => store_status(e),
             },
         }
+    }
+}
+
+/// The distribution spec's error codes, used by `/v2/` and `/api/v1/repositories` alike.
+fn registry_status(error: &trainyard_registry::Error) -> (StatusCode, &'static str) {
+    use trainyard_registry::Error as Registry;
+    match error {
+        Registry::NameInvalid { .. } => (StatusCode::BAD_REQUEST, "NAME_INVALID"),
+        Registry::NameUnknown { .. } => (StatusCode::NOT_FOUND, "NAME_UNKNOWN"),
+        Registry::TagInvalid { .. } => (StatusCode::BAD_REQUEST, "TAG_INVALID"),
+        Registry::DigestInvalid { .. } => (StatusCode::BAD_REQUEST, "DIGEST_INVALID"),
+        Registry::BlobUnknown { .. } => (StatusCode::NOT_FOUND, "BLOB_UNKNOWN"),
+        Registry::BlobUploadUnknown { .. } => (StatusCode::NOT_FOUND, "BLOB_UPLOAD_UNKNOWN"),
+        Registry::RangeInvalid { .. } => (StatusCode::RANGE_NOT_SATISFIABLE, "BLOB_UPLOAD_INVALID"),
+        Registry::BlobUploadInvalid { .. } | Registry::UploadInterrupted { .. } => {
+            (StatusCode::BAD_REQUEST, "BLOB_UPLOAD_INVALID")
+        }
+        Registry::SizeInvalid { .. } => (StatusCode::BAD_REQUEST, "SIZE_INVALID"),
+        Registry::TooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "SIZE_INVALID"),
+        Registry::ManifestInvalid { .. } => (StatusCode::BAD_REQUEST, "MANIFEST_INVALID"),
+        Registry::ManifestUnknown { .. } => (StatusCode::NOT_FOUND, "MANIFEST_UNKNOWN"),
+        Registry::ManifestBlobUnknown { .. } => (StatusCode::BAD_REQUEST, "MANIFEST_BLOB_UNKNOWN"),
+        Registry::RangeNotSatisfiable { .. } => (StatusCode::RANGE_NOT_SATISFIABLE, "RANGE_INVALID"),
+        Registry::Store(trainyard_store::Error::AlreadyExists { .. }) => {
+            (StatusCode::CONFLICT, "RepositoryAlreadyExistsException")
+        }
+        Registry::Store(e) => store_status(e),
+        Registry::Io { .. } | Registry::Storage { .. } => INTERNAL,
     }
 }
 
@@ -163,6 +194,30 @@ impl IntoResponse for ApiError {
             response
                 .headers_mut()
                 .insert(axum::http::header::WWW_AUTHENTICATE, axum::http::HeaderValue::from_static("Bearer"));
+        }
+        response
+    }
+}
+
+impl ApiError {
+    /// The distribution spec's error body, `{"errors": [{"code", "message", "detail"}]}`;
+    /// an authentication failure carries the registry's `challenge`.
+    pub fn into_registry_response(self, challenge: &str, head: bool) -> Response {
+        let (status, code) = self.status_and_code();
+        if status.is_server_error() {
+            tracing::error!(error = %self, "internal registry error");
+        }
+        let code = match status {
+            StatusCode::UNAUTHORIZED => "UNAUTHORIZED",
+            StatusCode::FORBIDDEN => "DENIED",
+            _ => code,
+        };
+        let body = json!({"errors": [{"code": code, "message": self.to_string(), "detail": null}]});
+        let mut response = if head { status.into_response() } else { (status, axum::Json(body)).into_response() };
+        if status == StatusCode::UNAUTHORIZED {
+            if let Ok(value) = axum::http::HeaderValue::from_str(challenge) {
+                response.headers_mut().insert(axum::http::header::WWW_AUTHENTICATE, value);
+            }
         }
         response
     }

@@ -6,7 +6,8 @@
 //! crate must never hold business rules of its own, and never answer a route under
 //! `/api/v1` (other than `health`) without an authenticated principal. The serving data
 //! plane sits at the root (`/endpoints/{name}/invocations`, `/v2/...`, `/metrics`), also
-//! authenticated but for the KServe health probes.
+//! authenticated but for the KServe health probes; so does the OCI registry (`/v2/`,
+//! `handlers/registry.rs`), which authenticates with its own challenge.
 
 mod error;
 mod handlers;
@@ -35,6 +36,7 @@ pub struct AppState {
     pub models: trainyard_models::Registry,
     pub endpoints: trainyard_endpoints::Endpoints,
     pub sources: trainyard_source::Sources,
+    pub registry: trainyard_registry::Registry,
     pub auth: Authenticator,
 }
 
@@ -94,6 +96,12 @@ pub fn router(state: AppState) -> Router {
         .route("/model-package-groups/{name}/versions/{version}/status", post(models::update_status))
         .route("/model-package-groups/{name}/aliases/{alias}", axum::routing::put(models::set_alias))
         .route("/model-packages", post(models::register))
+        .route(
+            "/repositories",
+            get(images::list_repositories).post(images::create_repository).delete(images::delete_repository),
+        )
+        .route("/images", get(images::list_images).delete(images::delete_image))
+        .route("/images/describe", get(images::describe_image))
         .route("/buckets", get(objects::list_buckets))
         .route(
             "/buckets/{bucket}",
@@ -117,7 +125,22 @@ pub fn router(state: AppState) -> Router {
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state.clone());
-    Router::new().nest("/api/v1", api).merge(serving(state))
+    Router::new().nest("/api/v1", api).merge(serving(state.clone())).merge(registry(state))
+}
+
+/// The OCI registry at `/v2/`, authenticated on its own terms (a Basic or bearer token,
+/// with the Docker token flow's challenge). The KServe routes under `/v2/health` and
+/// `/v2/models` are more specific and win.
+fn registry(state: AppState) -> Router {
+    use handlers::registry;
+    Router::new()
+        .route("/v2", get(registry::base))
+        .route("/v2/", get(registry::base))
+        .route("/v2/token", get(registry::token))
+        // Invariant: blob bodies stream to storage, so no body limit here; the registry
+        // enforces blob and manifest size limits while reading.
+        .route("/v2/{*path}", axum::routing::any(registry::dispatch).layer(DefaultBodyLimit::disable()))
+        .with_state(state)
 }
 
 /// The data plane at the root, where SageMaker and KServe clients expect it: every route

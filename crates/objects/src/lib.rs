@@ -11,7 +11,7 @@ mod names;
 mod storage;
 
 pub use names::{validate_bucket, validate_key, S3Uri};
-pub use storage::{Listing, ObjectStream, Objects, MAX_OBJECT_BYTES};
+pub use storage::{open_backend, Listing, ObjectStream, Objects, MAX_OBJECT_BYTES};
 
 /// Every way an object operation can fail.
 #[derive(Debug, thiserror::Error)]

@@ -60,16 +60,17 @@ impl Objects {
     /// Objects on the store a URL names: `file:///abs/dir` or `s3://bucket/prefix`
     /// (credentials and endpoint from the usual `AWS_*` variables).
     pub fn from_url(url: &str, store: Store, bus: EventBus) -> Result<Objects, Error> {
-        let backend_error = |reason: String| Error::Backend { url: url.into(), reason };
         if let Some(path) = url.strip_prefix("file://") {
             return Objects::local(std::path::Path::new(path), store, bus);
         }
-        let parsed = url::Url::parse(url).map_err(|e| backend_error(e.to_string()))?;
-        let options: Vec<(String, String)> =
-            std::env::vars().filter(|(k, _)| k.starts_with("AWS_")).map(|(k, v)| (k.to_ascii_lowercase(), v)).collect();
-        let (backend, root) =
-            object_store::parse_url_opts(&parsed, options).map_err(|e| backend_error(e.to_string()))?;
-        Ok(Objects { backend: Arc::from(backend), root, store, bus })
+        let (backend, root) = open_backend(url)?;
+        Ok(Objects { backend, root, store, bus })
+    }
+
+    /// The backend and root this service stores under (the registry keeps its blobs
+    /// beside the buckets, under a name no bucket can have).
+    pub fn backend(&self) -> (Arc<dyn ObjectStore>, StorePath) {
+        (self.backend.clone(), self.root.clone())
     }
 
     fn location(&self, bucket: &str, key: &str) -> Result<StorePath, Error> {
@@ -265,6 +266,17 @@ impl Objects {
             tracing::error!(bucket = %record.bucket, key = %record.key, error = %e, "could not put the S3 event");
         }
     }
+}
+
+/// The `object_store` backend a non-`file://` URL names (`s3://bucket/prefix`, with
+/// credentials and endpoint from the usual `AWS_*` variables) and its root path.
+pub fn open_backend(url: &str) -> Result<(Arc<dyn ObjectStore>, StorePath), Error> {
+    let backend_error = |reason: String| Error::Backend { url: url.into(), reason };
+    let parsed = url::Url::parse(url).map_err(|e| backend_error(e.to_string()))?;
+    let options: Vec<(String, String)> =
+        std::env::vars().filter(|(k, _)| k.starts_with("AWS_")).map(|(k, v)| (k.to_ascii_lowercase(), v)).collect();
+    let (backend, root) = object_store::parse_url_opts(&parsed, options).map_err(|e| backend_error(e.to_string()))?;
+    Ok((Arc::from(backend), root))
 }
 
 fn hex(bytes: &[u8]) -> String {

@@ -41,6 +41,8 @@ pub enum Error {
     Jobs(#[from] trainyard_jobs::Error),
     #[error(transparent)]
     Endpoints(#[from] trainyard_endpoints::Error),
+    #[error(transparent)]
+    Registry(#[from] trainyard_registry::Error),
     #[error("server error: {0}")]
     Serve(std::io::Error),
 }

@@ -88,11 +88,15 @@ pub async fn run(mut config: Config, shutdown: Shutdown, on_ready: impl FnOnce(S
         let (sources, stopped) = (sources.clone(), stopped.clone());
         async move { sources.run(stopped).await }
     });
-    let state = AppState { bus, objects, jobs, models, endpoints, sources, auth: Authenticator::new(&token) };
+    let registry = open_registry(&config, &objects, &store, &bus)?;
+    let registry_housekeeping =
+        tokio::spawn(registry.clone().run_housekeeping(Duration::from_secs(600), Duration::from_secs(24 * 3600)));
+    let state = AppState { bus, objects, jobs, models, endpoints, sources, registry, auth: Authenticator::new(&token) };
     let router = trainyard_api::router(state);
     on_ready(address);
     let served = axum::serve(listener, router).with_graceful_shutdown(shutdown).await;
     let _ = stop.send(true);
+    registry_housekeeping.abort();
     for worker in workers.into_iter().chain([polling]) {
         // In-flight deliveries get a grace period; anything unfinished is retried after restart.
         let _ = tokio::time::timeout(Duration::from_secs(10), worker).await;
@@ -135,4 +139,24 @@ fn write_atomically(path: &Path, text: &str) -> Result<(), Error> {
     file.write_all(text.as_bytes()).map_err(fail)?;
     file.sync_all().map_err(fail)?;
     std::fs::rename(&temporary, path).map_err(fail)
+}
+
+/// The registry: blobs under `DATA_DIR/registry/blobs` (committed by rename), or beside the
+/// buckets of a remote object store under `_registry/`; uploads staged in
+/// `DATA_DIR/registry/uploads` either way.
+fn open_registry(
+    config: &Config,
+    objects: &trainyard_objects::Objects,
+    store: &Store,
+    bus: &trainyard_bus::EventBus,
+) -> Result<trainyard_registry::Registry, Error> {
+    let root = config.data_dir.join("registry");
+    let backend = match &config.object_store {
+        Some(url) if !url.starts_with("file://") => {
+            let (store, prefix) = objects.backend();
+            trainyard_registry::Backend::ObjectStore { store, prefix: prefix.child("_registry") }
+        }
+        _ => trainyard_registry::Backend::Files { root: root.join("blobs") },
+    };
+    Ok(trainyard_registry::Registry::new(store.clone(), bus.clone(), backend, root.join("uploads"))?)
 }

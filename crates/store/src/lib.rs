@@ -15,6 +15,7 @@ mod models;
 mod objects;
 mod processing;
 mod records;
+mod registry;
 mod rules;
 mod sources;
 
@@ -33,6 +34,7 @@ pub use models::{ModelGroupRecord, ModelPackageRecord, NewModelPackage};
 pub use objects::{Bucket, ObjectRecord};
 pub use processing::ProcessingJobRecord;
 pub use records::*;
+pub use registry::{ManifestRecord, RepositoryRecord, TagRecord};
 pub use sources::{PushRecord, SourceRecord};
 
 /// A handle on the database; cheap to clone.

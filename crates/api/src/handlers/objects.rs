@@ -88,7 +88,7 @@ fn object_headers(record: &ObjectRecord, length: u64) -> HeaderMap {
 }
 
 /// Parses `Range: bytes=a-b`, `bytes=a-` or `bytes=-n` against an object of `size` bytes.
-fn byte_range(headers: &HeaderMap, size: u64) -> Result<Option<std::ops::Range<u64>>, ApiError> {
+pub(crate) fn byte_range(headers: &HeaderMap, size: u64) -> Result<Option<std::ops::Range<u64>>, ApiError> {
     let Some(value) = headers.get(header::RANGE) else { return Ok(None) };
     let bad = || ApiError::BadRequest("Range must be bytes=START-END, bytes=START- or bytes=-LENGTH".into());
     let spec = value.to_str().ok().and_then(|v| v.strip_prefix("bytes=")).ok_or_else(bad)?;

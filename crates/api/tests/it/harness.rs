@@ -18,7 +18,7 @@ pub const TOKEN: &str = "test-token";
 
 pub struct Server {
     pub url: String,
-    http: reqwest::Client,
+    pub http: reqwest::Client,
     _stop: watch::Sender<bool>,
     _dir: tempfile::TempDir,
 }
@@ -58,6 +58,7 @@ impl Server {
         let store_for_models = store_handle.clone();
         let store_handle_for_endpoints = store_handle.clone();
         let store_handle_for_sources = store_handle.clone();
+        let store_for_registry = store_handle.clone();
         let jobs = trainyard_jobs::Jobs::open(store_handle, objects.clone(), bus.clone(), jobs_config).await.unwrap();
         let models = trainyard_models::Registry::new(store_for_models, bus.clone(), jobs.clone(), objects.clone());
         let endpoints = trainyard_endpoints::Endpoints::open(
@@ -82,7 +83,15 @@ impl Server {
                 region: "local".into(),
             },
         );
-        let state = AppState { bus, objects, jobs, models, endpoints, sources, auth: Authenticator::new(TOKEN) };
+        let registry = trainyard_registry::Registry::new(
+            store_for_registry,
+            bus.clone(),
+            trainyard_registry::Backend::Files { root: dir.path().join("registry/blobs") },
+            dir.path().join("registry/uploads"),
+        )
+        .unwrap();
+        let state =
+            AppState { bus, objects, jobs, models, endpoints, sources, registry, auth: Authenticator::new(TOKEN) };
         let router = trainyard_api::router(state);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());

@@ -10,5 +10,6 @@ mod models;
 mod objects;
 mod processing;
 mod put_events;
+mod registry;
 mod rules;
 mod training;

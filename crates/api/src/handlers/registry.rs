@@ -1,0 +1,377 @@
+//! The OCI Distribution v2 protocol at `/v2/`: routes read from the path (repository
+//! names hold slashes), registry authentication (Basic with a token as the password, or
+//! the Docker bearer-token flow), and the spec's headers and statuses. The rules live in
+//! `trainyard_registry`.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use axum::body::Body;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, State};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use futures::StreamExt;
+use serde::Deserialize;
+use serde_json::json;
+use trainyard_registry::{Digest, Reference, MAX_MANIFEST_BYTES};
+
+use crate::{ApiError, AppState};
+
+/// How long a registry token from the token endpoint lasts.
+const TOKEN_SECONDS: u64 = 3600;
+/// The most tags or repositories one listing returns.
+const MAX_PAGE: usize = 10_000;
+
+/// A `/v2/<path>` route of the distribution spec.
+#[derive(Debug, PartialEq)]
+enum Route<'a> {
+    Catalog,
+    Tags(&'a str),
+    Manifest(&'a str, &'a str),
+    Blob(&'a str, &'a str),
+    Uploads(&'a str),
+    Upload(&'a str, &'a str),
+    Referrers(&'a str, &'a str),
+}
+
+fn route(path: &str) -> Option<Route<'_>> {
+    if path == "_catalog" {
+        return Some(Route::Catalog);
+    }
+    if let Some(name) = path.strip_suffix("/tags/list") {
+        return Some(Route::Tags(name));
+    }
+    if let Some(name) = path.strip_suffix("/blobs/uploads/").or_else(|| path.strip_suffix("/blobs/uploads")) {
+        return Some(Route::Uploads(name));
+    }
+    let split = |marker: &str| path.rsplit_once(marker).filter(|(_, last)| !last.is_empty() && !last.contains('/'));
+    if let Some((name, id)) = split("/blobs/uploads/") {
+        return Some(Route::Upload(name, id));
+    }
+    if let Some((name, reference)) = split("/manifests/") {
+        return Some(Route::Manifest(name, reference));
+    }
+    if let Some((name, digest)) = split("/blobs/") {
+        return Some(Route::Blob(name, digest));
+    }
+    split("/referrers/").map(|(name, digest)| Route::Referrers(name, digest))
+}
+
+fn now() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or_default()
+}
+
+/// The `WWW-Authenticate` challenge: the Docker token flow at `/v2/token`.
+fn challenge(headers: &HeaderMap, scope: Option<&str>) -> String {
+    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("127.0.0.1");
+    let scheme = headers.get("x-forwarded-proto").and_then(|h| h.to_str().ok()).unwrap_or("http");
+    let mut value = format!("Bearer realm=\"{scheme}://{host}/v2/token\",service=\"trainyard\"");
+    if let Some(name) = scope {
+        value.push_str(&format!(",scope=\"repository:{name}:pull,push\""));
+    }
+    value
+}
+
+fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
+    let header = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+    state.auth.authenticate_registry(header, now())?;
+    Ok(())
+}
+
+/// `GET /v2/`: the API version check (and the first authentication challenge).
+pub async fn base(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    match authenticate(&state, &headers) {
+        Ok(()) => {
+            let mut response = axum::Json(json!({})).into_response();
+            response.headers_mut().insert("docker-distribution-api-version", HeaderValue::from_static("registry/2.0"));
+            response
+        }
+        Err(e) => e.into_registry_response(&challenge(&headers, None), false),
+    }
+}
+
+/// `GET /v2/token`: the Docker token endpoint; Basic credentials (the token as the
+/// password) buy a registry token for an hour.
+pub async fn token(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    if let Err(e) = authenticate(&state, &headers) {
+        let basic = "Basic realm=\"trainyard\"";
+        return e.into_registry_response(basic, false);
+    }
+    let issued = now();
+    let token = state.auth.issue_registry_token(issued + TOKEN_SECONDS);
+    let issued_at = chrono::DateTime::from_timestamp(issued as i64, 0).unwrap_or_default().to_rfc3339();
+    axum::Json(json!({"token": token, "access_token": token, "expires_in": TOKEN_SECONDS, "issued_at": issued_at}))
+        .into_response()
+}
+
+#[derive(Deserialize)]
+pub struct Params {
+    n: Option<usize>,
+    last: Option<String>,
+    digest: Option<String>,
+    mount: Option<String>,
+    from: Option<String>,
+    #[serde(rename = "artifactType")]
+    artifact_type: Option<String>,
+}
+
+/// Every other `/v2/...` route.
+pub async fn dispatch(
+    State(state): State<AppState>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    query: Result<Query<Params>, QueryRejection>,
+    body: Body,
+) -> Response {
+    let path = uri.path().strip_prefix("/v2/").unwrap_or_default();
+    let route = route(path);
+    let scope = match &route {
+        Some(Route::Catalog) | None => None,
+        Some(Route::Tags(n) | Route::Manifest(n, _) | Route::Blob(n, _)) => Some(*n),
+        Some(Route::Uploads(n) | Route::Upload(n, _) | Route::Referrers(n, _)) => Some(*n),
+    };
+    let head = method == Method::HEAD;
+    if let Err(e) = authenticate(&state, &headers) {
+        return e.into_registry_response(&challenge(&headers, scope), head);
+    }
+    let result = match (route, crate::request::query(query)) {
+        (Some(route), Ok(params)) => handle(&state, route, &method, &headers, params, body).await,
+        (Some(_), Err(e)) => Err(e),
+        (None, _) => Err(ApiError::NotFound(format!("no registry route {}", uri.path()))),
+    };
+    result.unwrap_or_else(|e| e.into_registry_response(&challenge(&headers, scope), head))
+}
+
+async fn handle(
+    state: &AppState,
+    route: Route<'_>,
+    method: &Method,
+    headers: &HeaderMap,
+    params: Params,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let registry = &state.registry;
+    let not_allowed = || Ok(StatusCode::METHOD_NOT_ALLOWED.into_response());
+    match (route, method.as_str()) {
+        (Route::Catalog, "GET") => {
+            let n = params.n.unwrap_or(MAX_PAGE).min(MAX_PAGE);
+            let mut names: Vec<String> =
+                registry.repositories(params.last.as_deref(), n + 1).await?.into_iter().map(|r| r.name).collect();
+            let more = names.len() > n;
+            names.truncate(n);
+            let link = more.then(|| format!("/v2/_catalog?n={n}&last={}", names.last().cloned().unwrap_or_default()));
+            Ok(with_link(axum::Json(json!({"repositories": names})).into_response(), link))
+        }
+        (Route::Tags(name), "GET") => {
+            let n = params.n.unwrap_or(MAX_PAGE).min(MAX_PAGE);
+            let mut tags = registry.tags(name, params.last.as_deref(), n + 1).await?;
+            let more = tags.len() > n;
+            tags.truncate(n);
+            let link =
+                more.then(|| format!("/v2/{name}/tags/list?n={n}&last={}", tags.last().cloned().unwrap_or_default()));
+            Ok(with_link(axum::Json(json!({"name": name, "tags": tags})).into_response(), link))
+        }
+        (Route::Manifest(name, reference), "GET" | "HEAD") => {
+            let record = registry.manifest(name, &Reference::parse(reference)?).await?;
+            let mut response_headers = digest_headers(&record.digest);
+            insert(&mut response_headers, header::CONTENT_TYPE, &record.media_type);
+            insert(&mut response_headers, header::CONTENT_LENGTH, &record.content.len().to_string());
+            let body = if method == Method::HEAD { Body::empty() } else { Body::from(record.content) };
+            Ok((StatusCode::OK, response_headers, body).into_response())
+        }
+        (Route::Manifest(name, reference), "PUT") => {
+            let reference = Reference::parse(reference)?;
+            let content = axum::body::to_bytes(body, MAX_MANIFEST_BYTES).await.map_err(|_| {
+                trainyard_registry::Error::ManifestInvalid {
+                    reason: format!("unreadable or larger than {MAX_MANIFEST_BYTES} bytes"),
+                }
+            })?;
+            let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
+            let stored = registry.put_manifest(name, &reference, content_type, content.to_vec()).await?;
+            let mut response_headers = digest_headers(&stored.digest.to_string());
+            insert(&mut response_headers, header::LOCATION, &format!("/v2/{name}/manifests/{}", stored.digest));
+            if let Some(subject) = stored.subject {
+                insert(&mut response_headers, "oci-subject", &subject.to_string());
+            }
+            Ok((StatusCode::CREATED, response_headers).into_response())
+        }
+        (Route::Manifest(name, reference), "DELETE") => {
+            registry.delete_manifest(name, &Reference::parse(reference)?).await?;
+            Ok(StatusCode::ACCEPTED.into_response())
+        }
+        (Route::Blob(name, digest), "GET" | "HEAD") => get_blob(state, name, digest, method, headers).await,
+        (Route::Blob(name, digest), "DELETE") => {
+            registry.delete_blob(name, &Digest::parse(digest)?).await?;
+            Ok(StatusCode::ACCEPTED.into_response())
+        }
+        (Route::Uploads(name), "POST") => start_upload(state, name, params, body).await,
+        (Route::Upload(name, id), "PATCH") => {
+            let start = content_range(headers)?;
+            let size = registry.append(name, id, start, body.into_data_stream()).await?;
+            Ok((StatusCode::ACCEPTED, upload_headers(name, id, size)).into_response())
+        }
+        (Route::Upload(name, id), "PUT") => {
+            let digest = required_digest(&params)?;
+            let start = content_range(headers)?;
+            let stream = body.into_data_stream();
+            registry.finish_upload(name, id, &digest, start, stream).await?;
+            Ok(blob_created(name, &digest))
+        }
+        (Route::Upload(name, id), "GET") => {
+            let size = registry.upload_size(name, id).await?;
+            Ok((StatusCode::NO_CONTENT, upload_headers(name, id, size)).into_response())
+        }
+        (Route::Upload(name, id), "DELETE") => {
+            registry.cancel_upload(name, id).await?;
+            Ok(StatusCode::NO_CONTENT.into_response())
+        }
+        (Route::Referrers(name, digest), "GET") => {
+            let filter = params.artifact_type.as_deref();
+            let index = registry.referrers(name, &Digest::parse(digest)?, filter).await?;
+            let mut response = axum::Json(index).into_response();
+            insert(response.headers_mut(), header::CONTENT_TYPE, trainyard_registry::OCI_INDEX);
+            if filter.is_some() {
+                insert(response.headers_mut(), "oci-filters-applied", "artifactType");
+            }
+            Ok(response)
+        }
+        _ => not_allowed(),
+    }
+}
+
+/// `POST /v2/<name>/blobs/uploads/`: a mount, a monolithic upload (`?digest=`), or a
+/// new session.
+async fn start_upload(state: &AppState, name: &str, params: Params, body: Body) -> Result<Response, ApiError> {
+    let registry = &state.registry;
+    if let Some(mount) = &params.mount {
+        let digest = Digest::parse(mount)?;
+        if registry.mount(name, &digest, params.from.as_deref()).await?.is_some() {
+            return Ok(blob_created(name, &digest));
+        }
+    }
+    let id = registry.start_upload(name).await?;
+    if let Some(digest) = &params.digest {
+        let digest = Digest::parse(digest)?;
+        registry.finish_upload(name, &id, &digest, None, body.into_data_stream()).await?;
+        return Ok(blob_created(name, &digest));
+    }
+    Ok((StatusCode::ACCEPTED, upload_headers(name, &id, 0)).into_response())
+}
+
+async fn get_blob(
+    state: &AppState,
+    name: &str,
+    digest: &str,
+    method: &Method,
+    headers: &HeaderMap,
+) -> Result<Response, ApiError> {
+    let digest = Digest::parse(digest)?;
+    let size = state.registry.blob_size(name, &digest).await?;
+    let range = super::objects::byte_range(headers, size)?;
+    let mut response_headers = digest_headers(&digest.to_string());
+    insert(&mut response_headers, header::CONTENT_TYPE, "application/octet-stream");
+    insert(&mut response_headers, header::ACCEPT_RANGES, "bytes");
+    let length = range.as_ref().map_or(size, |r| r.end - r.start);
+    insert(&mut response_headers, header::CONTENT_LENGTH, &length.to_string());
+    let status = match &range {
+        Some(r) => {
+            insert(&mut response_headers, header::CONTENT_RANGE, &format!("bytes {}-{}/{size}", r.start, r.end - 1));
+            StatusCode::PARTIAL_CONTENT
+        }
+        None => StatusCode::OK,
+    };
+    if method == Method::HEAD {
+        return Ok((status, response_headers).into_response());
+    }
+    let read = state.registry.read_blob(name, &digest, range).await?;
+    let body = Body::from_stream(read.body.map(|chunk| chunk.map_err(std::io::Error::other)));
+    Ok((status, response_headers, body).into_response())
+}
+
+/// The first byte a chunk claims (`Content-Range: <start>-<end>`), if it says.
+fn content_range(headers: &HeaderMap) -> Result<Option<u64>, ApiError> {
+    let Some(value) = headers.get(header::CONTENT_RANGE) else { return Ok(None) };
+    let invalid = || trainyard_registry::Error::BlobUploadInvalid {
+        reason: "Content-Range must be <start>-<end> (inclusive byte offsets)".into(),
+    };
+    let text = value.to_str().map_err(|_| invalid())?;
+    let text = text.trim_start_matches("bytes=").trim_start_matches("bytes ");
+    let (start, end) = text.split_once('-').ok_or_else(invalid)?;
+    let start: u64 = start.trim().parse().map_err(|_| invalid())?;
+    let end: u64 = end.trim().split('/').next().unwrap_or_default().parse().map_err(|_| invalid())?;
+    if end < start {
+        return Err(invalid().into());
+    }
+    let length = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
+    if length.is_some_and(|length| length != end - start + 1) {
+        return Err(trainyard_registry::Error::SizeInvalid {
+            reason: format!("Content-Range {start}-{end} does not agree with Content-Length {}", length.unwrap_or(0)),
+        }
+        .into());
+    }
+    Ok(Some(start))
+}
+
+fn required_digest(params: &Params) -> Result<Digest, ApiError> {
+    let digest = params.digest.as_deref().ok_or_else(|| trainyard_registry::Error::DigestInvalid {
+        digest: String::new(),
+        reason: "the digest query parameter is required to finish an upload".into(),
+    })?;
+    Ok(Digest::parse(digest)?)
+}
+
+fn blob_created(name: &str, digest: &Digest) -> Response {
+    let mut headers = digest_headers(&digest.to_string());
+    insert(&mut headers, header::LOCATION, &format!("/v2/{name}/blobs/{digest}"));
+    insert(&mut headers, header::CONTENT_LENGTH, "0");
+    (StatusCode::CREATED, headers).into_response()
+}
+
+fn upload_headers(name: &str, id: &str, size: u64) -> HeaderMap {
+    let mut headers = HeaderMap::new();
+    insert(&mut headers, header::LOCATION, &format!("/v2/{name}/blobs/uploads/{id}"));
+    insert(&mut headers, header::RANGE, &format!("0-{}", size.saturating_sub(1)));
+    insert(&mut headers, "docker-upload-uuid", id);
+    insert(&mut headers, header::CONTENT_LENGTH, "0");
+    headers
+}
+
+fn digest_headers(digest: &str) -> HeaderMap {
+    let mut headers = HeaderMap::new();
+    insert(&mut headers, "docker-content-digest", digest);
+    headers
+}
+
+fn with_link(mut response: Response, link: Option<String>) -> Response {
+    if let Some(link) = link {
+        insert(response.headers_mut(), header::LINK, &format!("<{link}>; rel=\"next\""));
+    }
+    response
+}
+
+fn insert<K: header::IntoHeaderName>(headers: &mut HeaderMap, name: K, value: &str) {
+    if let Ok(value) = HeaderValue::from_str(value) {
+        headers.insert(name, value);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn routes_are_read_from_the_end_of_the_path() {
+        assert_eq!(route("_catalog"), Some(Route::Catalog));
+        assert_eq!(route("a/b/tags/list"), Some(Route::Tags("a/b")));
+        assert_eq!(route("a/b/manifests/v1"), Some(Route::Manifest("a/b", "v1")));
+        assert_eq!(route("a/blobs/uploads/"), Some(Route::Uploads("a")));
+        assert_eq!(route("a/blobs/uploads"), Some(Route::Uploads("a")));
+        assert_eq!(route("a/blobs/uploads/123"), Some(Route::Upload("a", "123")));
+        assert_eq!(route("a/blobs/sha256:00"), Some(Route::Blob("a", "sha256:00")));
+        assert_eq!(route("manifests/x/manifests/y"), Some(Route::Manifest("manifests/x", "y")));
+        assert_eq!(route("a/referrers/sha256:00"), Some(Route::Referrers("a", "sha256:00")));
+        assert_eq!(route("a/other"), None);
+        assert_eq!(route("a/manifests/"), None);
+    }
+}
