@@ -84,8 +84,11 @@ pub enum Command {
     #[command(subcommand)]
     Models(ModelsCommand),
     /// Build a reproducible OCI image from a directory (no container engine) into an OCI
-    /// image layout; prints the manifest digest.
+    /// image layout, and push it to the registry with --push; prints the manifest digest.
     Build(BuildArgs),
+    /// The OCI registry: repositories and images.
+    #[command(subcommand)]
+    Images(ImagesCommand),
     /// Followed git branches: polling and GitHub webhooks become Git Push events.
     #[command(subcommand)]
     Sources(SourcesCommand),
@@ -478,11 +481,19 @@ pub struct BuildArgs {
     /// The build context (default: the current directory).
     #[arg(default_value = ".")]
     pub dir: PathBuf,
-    /// The OCI image layout to write into (created if missing), e.g. ./image.
+    /// The OCI image layout to write into (created if missing), e.g. ./image; without it,
+    /// a temporary one (then --push is needed).
     #[arg(long)]
-    pub layout: PathBuf,
-    #[arg(long, default_value = "latest")]
-    pub tag: String,
+    pub layout: Option<PathBuf>,
+    /// The image's tag (repeatable; the first also names it in the layout).
+    #[arg(long = "tag", default_value = "latest")]
+    pub tags: Vec<String>,
+    /// The registry repository to push to, e.g. team/train.
+    #[arg(long)]
+    pub repo: Option<String>,
+    /// Push the image to the server's registry (needs --repo).
+    #[arg(long)]
+    pub push: bool,
     /// The entrypoint: a JSON array, or words split on spaces.
     #[arg(long)]
     pub entrypoint: Option<String>,
@@ -498,6 +509,32 @@ pub struct BuildArgs {
     /// KEY=VALUE (repeatable).
     #[arg(long = "label")]
     pub labels: Vec<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ImagesCommand {
+    /// Tagged images of one repository, or of all.
+    List { repository: Option<String> },
+    /// One image: REPO:TAG or REPO@DIGEST (digest, tags, config, layers).
+    Describe { image: String },
+    /// Delete a tag (REPO:TAG) or an image with all its tags (REPO@DIGEST).
+    Delete { image: String },
+    /// Repositories.
+    #[command(subcommand)]
+    Repos(RepositoriesCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RepositoriesCommand {
+    /// Create a repository (pushes also create them).
+    Create {
+        name: String,
+    },
+    List,
+    /// Delete a repository and every image in it.
+    Delete {
+        name: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]

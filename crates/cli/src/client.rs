@@ -99,7 +99,11 @@ impl Client {
             return Ok(response);
         }
         let text = response.text().await.unwrap_or_default();
-        let value: Value = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        let mut value: Value = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        // The registry's errors come as {"errors": [{"code", "message"}]}.
+        if let Some(first) = value.pointer("/errors/0").cloned() {
+            value = first;
+        }
         let code = value.get("code").and_then(Value::as_str).unwrap_or("Error");
         let message =
             value.get("message").and_then(Value::as_str).map(str::to_string).unwrap_or_else(|| value.to_string());
@@ -109,6 +113,29 @@ impl Client {
         } else {
             Err(Error::Failure(text))
         }
+    }
+
+    /// A request to the registry at `/v2{path}`, with the token as a Basic password.
+    pub fn registry(&self, method: Method, path: &str) -> reqwest::RequestBuilder {
+        let request = self.http.request(method, format!("{}/v2{path}", self.endpoint));
+        match &self.token {
+            Some(token) => request.basic_auth("trainyard", Some(token)),
+            None => request,
+        }
+    }
+
+    /// Sends a registry request; a non-2xx answer becomes the CLI's error.
+    pub async fn send_registry(&self, request: reqwest::RequestBuilder) -> Result<reqwest::Response, Error> {
+        let response = request
+            .send()
+            .await
+            .map_err(|e| Error::Failure(format!("cannot reach the trainyard registry at {}: {e}", self.endpoint)))?;
+        self.check(response).await
+    }
+
+    /// The server's `host:port`, as image names carry it.
+    pub fn registry_host(&self) -> &str {
+        self.endpoint.split_once("://").map_or(self.endpoint.as_str(), |(_, rest)| rest)
     }
 
     /// Sends an authorised request and turns a non-2xx answer into the CLI's error.

@@ -14,6 +14,7 @@ mod commands;
 mod data;
 mod embedded;
 mod endpoints;
+mod images;
 mod jobs;
 mod models;
 mod output;

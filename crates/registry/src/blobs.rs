@@ -26,7 +26,7 @@ pub const MAX_BLOB_BYTES: u64 = 64 * 1024 * 1024 * 1024;
 /// Bytes gathered before each write to the staging file.
 const WRITE_BYTES: usize = 1024 * 1024;
 /// Bytes per read when serving a blob.
-const READ_BYTES: usize = 256 * 1024;
+const READ_BYTES: usize = 1024 * 1024;
 
 /// Blob bytes, streamed.
 pub type BlobStream = BoxStream<'static, Result<Bytes, Error>>;

@@ -6,6 +6,7 @@ mod cli;
 mod crash;
 mod endpoints;
 mod evaluation;
+mod images;
 mod jobs;
 mod models;
 mod objects;

@@ -1,0 +1,125 @@
+//! `trainyard images`: the registry's repositories and images; and pushing an OCI image
+//! layout to the registry (`trainyard build --push`), blob by blob, streamed.
+
+use std::path::Path;
+
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+
+use crate::args::{ImagesCommand, Output, RepositoriesCommand};
+use crate::client::{encode, Client, Error};
+use crate::output;
+
+pub async fn run(client: &Client, out: Output, command: ImagesCommand) -> Result<(), Error> {
+    match command {
+        ImagesCommand::List { repository } => {
+            let path = match &repository {
+                Some(name) => format!("/images?repository={}", encode(name)),
+                None => "/images".into(),
+            };
+            output::list(
+                out,
+                &client.get(&path).await?,
+                "Images",
+                &[
+                    ("REPOSITORY", "/RepositoryName"),
+                    ("TAG", "/ImageTag"),
+                    ("DIGEST", "/ImageDigest"),
+                    ("PUSHED", "/ImagePushedAt"),
+                ],
+            );
+        }
+        ImagesCommand::Describe { image } => {
+            output::item(&client.get(&format!("/images/describe?image={}", encode(&image))).await?)
+        }
+        ImagesCommand::Delete { image } => {
+            client.delete(&format!("/images?image={}", encode(&image))).await?;
+            println!("deleted {image}");
+        }
+        ImagesCommand::Repos(RepositoriesCommand::Create { name }) => {
+            output::item(&client.post("/repositories", &json!({"RepositoryName": name})).await?)
+        }
+        ImagesCommand::Repos(RepositoriesCommand::List) => output::list(
+            out,
+            &client.get("/repositories").await?,
+            "Repositories",
+            &[("NAME", "/RepositoryName"), ("IMAGES", "/ImageCount"), ("TAGS", "/TagCount"), ("CREATED", "/CreatedAt")],
+        ),
+        ImagesCommand::Repos(RepositoriesCommand::Delete { name }) => {
+            client.delete(&format!("/repositories?name={}", encode(&name))).await?;
+            println!("deleted {name}");
+        }
+    }
+    Ok(())
+}
+
+fn layout_blob(layout: &Path, digest: &str) -> Result<std::path::PathBuf, Error> {
+    let (algorithm, hex) =
+        digest.split_once(':').ok_or_else(|| Error::Failure(format!("malformed digest {digest:?} in the layout")))?;
+    if !hex.bytes().all(|b| b.is_ascii_hexdigit()) || !algorithm.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        return Err(Error::Failure(format!("malformed digest {digest:?} in the layout")));
+    }
+    Ok(layout.join("blobs").join(algorithm).join(hex))
+}
+
+/// Pushes the image a layout holds under `layout_tag` to `repository`, tagged with each
+/// of `tags`; blobs the repository already holds are skipped. Returns the manifest digest.
+pub async fn push_layout(
+    client: &Client,
+    layout: &Path,
+    layout_tag: &str,
+    repository: &str,
+    tags: &[String],
+) -> Result<String, Error> {
+    let read =
+        |path: &Path| std::fs::read(path).map_err(|e| Error::Failure(format!("cannot read {}: {e}", path.display())));
+    let index: Value = serde_json::from_slice(&read(&layout.join("index.json"))?)
+        .map_err(|e| Error::Failure(format!("index.json: {e}")))?;
+    let descriptor = index["manifests"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|m| {
+            m.pointer("/annotations/org.opencontainers.image.ref.name").and_then(Value::as_str) == Some(layout_tag)
+        })
+        .ok_or_else(|| Error::Usage(format!("the layout has no image tagged {layout_tag:?}")))?;
+    let manifest_digest = descriptor["digest"].as_str().unwrap_or_default().to_string();
+    let media_type = descriptor["mediaType"].as_str().unwrap_or("application/vnd.oci.image.manifest.v1+json");
+    let manifest_bytes = read(&layout_blob(layout, &manifest_digest)?)?;
+    let manifest: Value =
+        serde_json::from_slice(&manifest_bytes).map_err(|e| Error::Failure(format!("manifest: {e}")))?;
+    let blobs = std::iter::once(&manifest["config"]).chain(manifest["layers"].as_array().into_iter().flatten());
+    for blob in blobs {
+        let digest = blob["digest"].as_str().unwrap_or_default();
+        push_blob(client, layout, repository, digest).await?;
+    }
+    for tag in tags {
+        let request = client
+            .registry(Method::PUT, &format!("/{repository}/manifests/{tag}"))
+            .header(reqwest::header::CONTENT_TYPE, media_type)
+            .body(manifest_bytes.clone());
+        client.send_registry(request).await?;
+    }
+    Ok(manifest_digest)
+}
+
+async fn push_blob(client: &Client, layout: &Path, repository: &str, digest: &str) -> Result<(), Error> {
+    let head = client.registry(Method::HEAD, &format!("/{repository}/blobs/{digest}"));
+    let exists = head.send().await.map(|r| r.status() == StatusCode::OK).unwrap_or(false);
+    if exists {
+        return Ok(());
+    }
+    let path = layout_blob(layout, digest)?;
+    let file = tokio::fs::File::open(&path)
+        .await
+        .map_err(|e| Error::Failure(format!("cannot read {}: {e}", path.display())))?;
+    let length = file.metadata().await.map(|m| m.len()).unwrap_or(0);
+    let body = reqwest::Body::wrap_stream(tokio_util::io::ReaderStream::with_capacity(file, 1024 * 1024));
+    let request = client
+        .registry(Method::POST, &format!("/{repository}/blobs/uploads/?digest={digest}"))
+        .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
+        .header(reqwest::header::CONTENT_LENGTH, length)
+        .body(body);
+    client.send_registry(request).await?;
+    Ok(())
+}
