@@ -426,6 +426,9 @@ pub enum JobsCommand {
         /// A built-in algorithm (linear-learner, gbdt).
         #[arg(long)]
         algorithm: Option<String>,
+        /// Or an image in the registry (TrainingImage): REPO:TAG or REPO@DIGEST.
+        #[arg(long)]
+        image: Option<String>,
         /// A hyperparameter K=V (repeatable).
         #[arg(long = "hyperparameter")]
         hyperparameters: Vec<String>,

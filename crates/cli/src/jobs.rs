@@ -18,6 +18,7 @@ fn build_request(
     file: Option<&std::path::Path>,
     name: Option<String>,
     algorithm: Option<String>,
+    image: Option<String>,
     hyperparameters: &[String],
     channels: &[String],
     output_path: Option<String>,
@@ -42,6 +43,9 @@ fn build_request(
     }
     if let Some(algorithm) = algorithm {
         request["AlgorithmSpecification"]["AlgorithmName"] = json!(algorithm);
+    }
+    if let Some(image) = image {
+        request["AlgorithmSpecification"]["TrainingImage"] = json!(image);
     }
     for item in hyperparameters {
         let (k, v) = split_pair("hyperparameter", item)?;
@@ -119,6 +123,7 @@ pub async fn run(client: &Client, out: Output, command: JobsCommand) -> Result<(
             file,
             name,
             algorithm,
+            image,
             hyperparameters,
             channels,
             output_path: path,
@@ -130,6 +135,7 @@ pub async fn run(client: &Client, out: Output, command: JobsCommand) -> Result<(
                 file.as_deref(),
                 name,
                 algorithm,
+                image,
                 &hyperparameters,
                 &channels,
                 path,

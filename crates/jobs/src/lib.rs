@@ -14,6 +14,7 @@ mod archive;
 mod contract;
 mod describe;
 mod executor;
+mod image;
 mod metrics;
 pub mod processing;
 pub mod request;

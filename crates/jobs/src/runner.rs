@@ -367,7 +367,37 @@ impl Jobs {
                 };
                 Ok(spec)
             }
-            Program::Image { uri } => Err(Fault::Client(format!("TrainingImage {uri} is not supported yet"))),
+            Program::Image { uri } => {
+                let registry = self
+                    .inner
+                    .registry
+                    .get()
+                    .ok_or_else(|| Fault::Platform("this server has no registry for TrainingImage".into()))?;
+                let image = crate::image::resolve(registry, uri).await?;
+                if image.portable {
+                    let root = layout.root.join("image");
+                    image.unpack(registry, &root).await?;
+                    return Ok(image.local_process(&root, &self.inner.config.python, environment));
+                }
+                let Some(engine) = crate::image::container_engine().await else {
+                    return Err(Fault::Client(format!(
+                        "TrainingImage {uri} was not built by `trainyard build`, so it needs a container engine, \
+                         and no docker or podman engine answers on this server"
+                    )));
+                };
+                let host = self
+                    .inner
+                    .bus
+                    .config()
+                    .endpoint_url
+                    .as_deref()
+                    .and_then(|url| url.split_once("://").map(|(_, host)| host.trim_end_matches('/').to_string()))
+                    .ok_or_else(|| {
+                        Fault::Platform("the server's address is unknown to the container executor".into())
+                    })?;
+                let inside = contract::environment(&Layout::new("/opt/ml".into()), request, arn, cpus);
+                Ok(image.container_process(&engine, &host, layout, &request.training_job_name, inside))
+            }
         }
     }
 

@@ -69,6 +69,8 @@ pub(crate) struct Inner {
     pub(crate) slots: Semaphore,
     /// Stop signals of the jobs that have a runner in this process.
     pub(crate) running: Mutex<HashMap<String, watch::Sender<Option<StopReason>>>>,
+    /// Where `TrainingImage`s are pulled from, once the server attaches its registry.
+    pub(crate) registry: std::sync::OnceLock<trainyard_registry::Registry>,
 }
 
 impl Jobs {
@@ -77,11 +79,23 @@ impl Jobs {
     /// (their process is killed if it survived), or marked stopped when a stop had
     /// been asked for.
     pub async fn open(store: Store, objects: Objects, bus: EventBus, config: JobsConfig) -> Result<Jobs, Error> {
+        Jobs::open_with_registry(store, objects, bus, config, None).await
+    }
+
+    /// [`Jobs::open`] with the registry `TrainingImage`s are pulled from.
+    pub async fn open_with_registry(
+        store: Store,
+        objects: Objects,
+        bus: EventBus,
+        config: JobsConfig,
+        registry: Option<trainyard_registry::Registry>,
+    ) -> Result<Jobs, Error> {
         std::fs::create_dir_all(&config.root)
             .map_err(|source| Error::Io { path: config.root.display().to_string(), source })?;
         let slots = Semaphore::new(config.concurrency.max(1));
-        let jobs =
-            Jobs { inner: Arc::new(Inner { store, objects, bus, config, slots, running: Mutex::new(HashMap::new()) }) };
+        let running = Mutex::new(HashMap::new());
+        let registry = registry.map(std::sync::OnceLock::from).unwrap_or_default();
+        let jobs = Jobs { inner: Arc::new(Inner { store, objects, bus, config, slots, running, registry }) };
         for status in ["InProgress", "Stopping"] {
             for mut job in jobs.inner.store.list_training_jobs(Some(status), 10_000).await? {
                 let secondary = Secondary::parse(&job.secondary_status).unwrap_or(Secondary::Starting);
@@ -123,10 +137,10 @@ impl Jobs {
     /// starts its runner. Returns `{"TrainingJobArn": ...}`.
     pub async fn create(&self, request: CreateTrainingJob) -> Result<Value, Error> {
         let program = request.validate(&self.built_ins())?;
-        if let Program::Image { uri } = &program {
+        if let (Program::Image { uri }, None) = (&program, self.inner.registry.get()) {
             return Err(Error::Unsupported {
                 message: format!(
-                    "TrainingImage {uri:?} needs the image registry and a container executor, which this server does not have yet; \
+                    "TrainingImage {uri:?} needs an image registry, and this jobs service runs without one; \
                      use AlgorithmName or script mode (sagemaker_program + sagemaker_submit_directory)"
                 ),
             });

@@ -63,7 +63,15 @@ pub async fn run(mut config: Config, shutdown: Shutdown, on_ready: impl FnOnce(S
         None => trainyard_objects::Objects::local(&data_dir.join("objects"), store.clone(), bus.clone())?,
         Some(url) => trainyard_objects::Objects::from_url(url, store.clone(), bus.clone())?,
     };
-    let jobs = trainyard_jobs::Jobs::open(store.clone(), objects.clone(), bus.clone(), jobs_config(&config)?).await?;
+    let registry = open_registry(&config, &objects, &store, &bus)?;
+    let jobs = trainyard_jobs::Jobs::open_with_registry(
+        store.clone(),
+        objects.clone(),
+        bus.clone(),
+        jobs_config(&config)?,
+        Some(registry.clone()),
+    )
+    .await?;
     let models = trainyard_models::Registry::new(store.clone(), bus.clone(), jobs.clone(), objects.clone());
     let endpoints_config = trainyard_endpoints::EndpointsConfig {
         cache_dir: data_dir.join("endpoints"),
@@ -88,7 +96,6 @@ pub async fn run(mut config: Config, shutdown: Shutdown, on_ready: impl FnOnce(S
         let (sources, stopped) = (sources.clone(), stopped.clone());
         async move { sources.run(stopped).await }
     });
-    let registry = open_registry(&config, &objects, &store, &bus)?;
     let registry_housekeeping =
         tokio::spawn(registry.clone().run_housekeeping(Duration::from_secs(600), Duration::from_secs(24 * 3600)));
     let state = AppState { bus, objects, jobs, models, endpoints, sources, registry, auth: Authenticator::new(&token) };

@@ -110,3 +110,178 @@ fn a_build_is_pushed_listed_copied_by_skopeo_and_deleted() {
     let repositories = stdout(&cli(&data, &["images", "repos", "list", "-o", "json"]));
     assert!(repositories.contains("empty/repo") && repositories.contains("mirror/train"), "{repositories}");
 }
+
+const TRAIN_SCRIPT: &str = r#"import json, os, sys
+from helpers import count_rows
+channel = os.environ["SM_CHANNEL_TRAIN"]
+rows = sum(count_rows(os.path.join(channel, f)) for f in sorted(os.listdir(channel)))
+hps = json.loads(os.environ["SM_HPS"])
+print("argv=" + json.dumps(sys.argv[1:]))
+print("cwd=" + os.getcwd())
+print("loss=%.3f" % (1.0 / rows))
+with open(os.path.join(os.environ["SM_MODEL_DIR"], "model.txt"), "w") as f:
+    f.write("rows=%d epochs=%s" % (rows, hps["epochs"]))
+"#;
+
+fn sha256(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    format!("sha256:{}", sha2::Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect::<String>())
+}
+
+/// Rewrites a layout's image so its history says a Dockerfile made it (as images built
+/// elsewhere say), keeping its layer.
+fn as_foreign_image(layout: &std::path::Path) {
+    let blob = |digest: &str| layout.join("blobs/sha256").join(digest.trim_start_matches("sha256:"));
+    let mut index: Value = serde_json::from_slice(&std::fs::read(layout.join("index.json")).unwrap()).unwrap();
+    let manifest_digest = index["manifests"][0]["digest"].as_str().unwrap().to_string();
+    let mut manifest: Value = serde_json::from_slice(&std::fs::read(blob(&manifest_digest)).unwrap()).unwrap();
+    let config_digest = manifest["config"]["digest"].as_str().unwrap().to_string();
+    let mut config: Value = serde_json::from_slice(&std::fs::read(blob(&config_digest)).unwrap()).unwrap();
+    config["history"] = serde_json::json!([{"created_by": "/bin/sh -c apt-get install -y python3"}]);
+    let config_bytes = serde_json::to_vec(&config).unwrap();
+    std::fs::write(blob(&sha256(&config_bytes)), &config_bytes).unwrap();
+    manifest["config"]["digest"] = sha256(&config_bytes).into();
+    manifest["config"]["size"] = config_bytes.len().into();
+    let manifest_bytes = serde_json::to_vec(&manifest).unwrap();
+    std::fs::write(blob(&sha256(&manifest_bytes)), &manifest_bytes).unwrap();
+    index["manifests"][0]["digest"] = sha256(&manifest_bytes).into();
+    index["manifests"][0]["size"] = manifest_bytes.len().into();
+    std::fs::write(layout.join("index.json"), serde_json::to_vec(&index).unwrap()).unwrap();
+}
+
+fn engine_available() -> bool {
+    ["docker", "podman"]
+        .iter()
+        .any(|engine| Command::new(engine).arg("info").output().map(|o| o.status.success()).unwrap_or(false))
+}
+
+#[test]
+fn a_pushed_image_runs_as_a_training_job_under_the_sagemaker_contract() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let server = ServerProcess::start(&data);
+    let host = server.url.trim_start_matches("http://").to_string();
+    let context = dir.path().join("ctx");
+    std::fs::create_dir_all(&context).unwrap();
+    std::fs::write(context.join("train.py"), TRAIN_SCRIPT).unwrap();
+    std::fs::write(context.join("helpers.py"), "def count_rows(path):\n    return sum(1 for _ in open(path))\n")
+        .unwrap();
+    let layout = dir.path().join("image");
+    let pushed = cli(
+        &data,
+        &[
+            "build",
+            context.to_str().unwrap(),
+            "--layout",
+            layout.to_str().unwrap(),
+            "--repo",
+            "team/train",
+            "--tag",
+            "v1",
+            "--push",
+            "--entrypoint",
+            "python3 /opt/program/train.py",
+        ],
+    );
+    assert!(pushed.status.success(), "{}", stderr(&pushed));
+    let train = dir.path().join("train");
+    std::fs::create_dir_all(&train).unwrap();
+    std::fs::write(train.join("a.csv"), "1,2\n3,4\n5,6\n").unwrap();
+    std::fs::write(train.join("b.csv"), "7,8\n").unwrap();
+    crate::jobs::run(&data, &["data", "mb", "s3://ml-data"]);
+    crate::jobs::run(&data, &["data", "put", train.to_str().unwrap(), "s3://ml-data/train/"]);
+
+    let image = format!("{host}/team/train:v1");
+    let waited = cli(
+        &data,
+        &[
+            "jobs",
+            "create-training",
+            "--name",
+            "from-image",
+            "--image",
+            &image,
+            "--channel",
+            "train=s3://ml-data/train/",
+            "--hyperparameter",
+            "epochs=3",
+            "--output-path",
+            "s3://ml-data/models",
+            "--metric",
+            "loss=loss=([0-9.]+)",
+            "--wait",
+        ],
+    );
+    assert_eq!(waited.status.code(), Some(0), "{}{}", stdout(&waited), stderr(&waited));
+    let job: Value =
+        serde_json::from_str(&crate::jobs::run(&data, &["jobs", "describe", "from-image", "-o", "json"])).unwrap();
+    assert_eq!(job["TrainingJobStatus"], "Completed", "{job:#}");
+    assert_eq!(job["FinalMetricDataList"][0]["Value"].as_f64(), Some(0.25));
+    let logs = crate::jobs::run(&data, &["jobs", "logs", "from-image"]);
+    assert!(logs.contains("argv=[\"train\"]"), "SageMaker runs the entrypoint with `train`: {logs}");
+    assert!(logs.contains("/image/opt/program"), "the working directory is the image's: {logs}");
+    let tarball = dir.path().join("model.tar.gz");
+    crate::jobs::run(
+        &data,
+        &["data", "get", "s3://ml-data/models/from-image/output/model.tar.gz", tarball.to_str().unwrap()],
+    );
+    let listing = Command::new("tar").arg("xzOf").arg(&tarball).arg("model.txt").output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&listing.stdout), "rows=4 epochs=3");
+
+    // An image that is not in the registry fails the job with a reason saying so.
+    let missing = cli(
+        &data,
+        &[
+            "jobs",
+            "create-training",
+            "--name",
+            "no-image",
+            "--image",
+            "team/absent:v1",
+            "--channel",
+            "train=s3://ml-data/train/",
+            "--output-path",
+            "s3://ml-data/models",
+            "--wait",
+        ],
+    );
+    assert_eq!(missing.status.code(), Some(1));
+    let job: Value =
+        serde_json::from_str(&crate::jobs::run(&data, &["jobs", "describe", "no-image", "-o", "json"])).unwrap();
+    assert!(job["FailureReason"].as_str().unwrap().contains("is not in the trainyard registry"), "{job:#}");
+
+    // An image built elsewhere needs a container engine; without one the reason says so.
+    as_foreign_image(&layout);
+    let copied = skopeo(&[
+        "copy",
+        "--dest-tls-verify=false",
+        "--dest-creds",
+        &format!("ci:{}", server.token()),
+        &format!("oci:{}:v1", layout.display()),
+        &format!("docker://{host}/team/foreign:v1"),
+    ]);
+    assert!(copied.status.success(), "{}", stderr(&copied));
+    if !engine_available() {
+        let foreign = cli(
+            &data,
+            &[
+                "jobs",
+                "create-training",
+                "--name",
+                "foreign",
+                "--image",
+                "team/foreign:v1",
+                "--channel",
+                "train=s3://ml-data/train/",
+                "--output-path",
+                "s3://ml-data/models",
+                "--wait",
+            ],
+        );
+        assert_eq!(foreign.status.code(), Some(1));
+        let job: Value =
+            serde_json::from_str(&crate::jobs::run(&data, &["jobs", "describe", "foreign", "-o", "json"])).unwrap();
+        let reason = job["FailureReason"].as_str().unwrap();
+        assert!(reason.contains("needs a container engine"), "{reason}");
+    }
+}
