@@ -23,6 +23,8 @@ pub enum ApiError {
     Sources(#[from] trainyard_source::Error),
     #[error(transparent)]
     Registry(#[from] trainyard_registry::Error),
+    #[error(transparent)]
+    Builds(#[from] trainyard_builder::Error),
     /// A request body or query that does not parse.
     #[error("{0}")]
     BadRequest(String),
@@ -62,6 +64,8 @@ impl ApiError {
             ApiError::Auth(_) => (StatusCode::UNAUTHORIZED, "UnauthorizedException"),
             ApiError::Objects(e) => objects_status(e),
             ApiError::Registry(e) => registry_status(e),
+            ApiError::Builds(trainyard_builder::Error::Store(e)) => store_status(e),
+            ApiError::Builds(trainyard_builder::Error::Log { .. }) => INTERNAL,
             ApiError::Jobs(e) => jobs_status(e),
             ApiError::Models(e) => models_status(e),
             ApiError::Sources(e) => match e {

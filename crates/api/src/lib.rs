@@ -37,6 +37,7 @@ pub struct AppState {
     pub endpoints: trainyard_endpoints::Endpoints,
     pub sources: trainyard_source::Sources,
     pub registry: trainyard_registry::Registry,
+    pub builds: trainyard_builder::Builds,
     pub auth: Authenticator,
 }
 
@@ -84,6 +85,9 @@ pub fn router(state: AppState) -> Router {
         .route("/sources", get(sources::list).post(sources::add))
         .route("/sources/{name}", get(sources::describe).delete(sources::delete))
         .route("/sources/{name}/poll", post(sources::poll))
+        .route("/builds", get(builds::list))
+        .route("/builds/{id}", get(builds::describe))
+        .route("/builds/{id}/logs", get(builds::logs))
         .route("/endpoints", get(endpoints::list))
         .route("/endpoints/{name}", get(endpoints::describe).delete(endpoints::delete))
         .route("/endpoints/{name}/deployments", post(endpoints::deploy))

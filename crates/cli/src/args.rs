@@ -89,6 +89,9 @@ pub enum Command {
     /// The OCI registry: repositories and images.
     #[command(subcommand)]
     Images(ImagesCommand),
+    /// Builds of followed commits (each push with a `build` section in trainyard.yaml).
+    #[command(subcommand)]
+    Builds(BuildsCommand),
     /// Followed git branches: polling and GitHub webhooks become Git Push events.
     #[command(subcommand)]
     Sources(SourcesCommand),
@@ -525,6 +528,23 @@ pub enum ImagesCommand {
     /// Repositories.
     #[command(subcommand)]
     Repos(RepositoriesCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BuildsCommand {
+    /// Builds, newest first.
+    List {
+        /// Only the builds of this source.
+        #[arg(long)]
+        source: Option<String>,
+    },
+    Describe {
+        id: String,
+    },
+    /// The build's log.
+    Logs {
+        id: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]

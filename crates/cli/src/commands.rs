@@ -42,6 +42,7 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
         Command::Evaluator(args) => crate::models::evaluator(args),
         Command::Build(args) => crate::build::run(&client(), args).await,
         Command::Images(command) => crate::images::run(&client(), out, command).await,
+        Command::Builds(command) => crate::images::builds(&client(), out, command).await,
         Command::Sources(command) => crate::sources::run(&client(), out, command).await,
         Command::Endpoints(command) => crate::endpoints::run(&client(), out, command).await,
         Command::Processing(command) => crate::processing::run(&client(), out, command).await,

@@ -6,7 +6,7 @@ use std::path::Path;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
-use crate::args::{ImagesCommand, Output, RepositoriesCommand};
+use crate::args::{BuildsCommand, ImagesCommand, Output, RepositoriesCommand};
 use crate::client::{encode, Client, Error};
 use crate::output;
 
@@ -48,6 +48,37 @@ pub async fn run(client: &Client, out: Output, command: ImagesCommand) -> Result
         ImagesCommand::Repos(RepositoriesCommand::Delete { name }) => {
             client.delete(&format!("/repositories?name={}", encode(&name))).await?;
             println!("deleted {name}");
+        }
+    }
+    Ok(())
+}
+
+/// `trainyard builds`.
+pub async fn builds(client: &Client, out: Output, command: BuildsCommand) -> Result<(), Error> {
+    match command {
+        BuildsCommand::List { source } => {
+            let path = match &source {
+                Some(name) => format!("/builds?source={}", encode(name)),
+                None => "/builds".into(),
+            };
+            output::list(
+                out,
+                &client.get(&path).await?,
+                "Builds",
+                &[
+                    ("ID", "/Id"),
+                    ("SOURCE", "/Source"),
+                    ("COMMIT", "/SourceVersion"),
+                    ("STATUS", "/BuildStatus"),
+                    ("IMAGE", "/ImageDigest"),
+                    ("STARTED", "/StartTime"),
+                ],
+            );
+        }
+        BuildsCommand::Describe { id } => output::item(&client.get(&format!("/builds/{}", encode(&id))).await?),
+        BuildsCommand::Logs { id } => {
+            let answer = client.get(&format!("/builds/{}/logs", encode(&id))).await?;
+            print!("{}", answer["Log"].as_str().unwrap_or_default());
         }
     }
     Ok(())

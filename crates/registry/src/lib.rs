@@ -10,6 +10,7 @@
 
 mod blobs;
 mod describe;
+mod layout;
 mod manifest;
 mod reference;
 mod service;

@@ -96,15 +96,31 @@ pub async fn run(mut config: Config, shutdown: Shutdown, on_ready: impl FnOnce(S
         let (sources, stopped) = (sources.clone(), stopped.clone());
         async move { sources.run(stopped).await }
     });
+    let builds = trainyard_builder::Builds::new(
+        store.clone(),
+        bus.clone(),
+        sources.clone(),
+        registry.clone(),
+        trainyard_builder::BuildsConfig {
+            dir: data_dir.join("builds"),
+            account: config.bus.account.clone(),
+            region: config.bus.region.clone(),
+        },
+    );
+    let building = tokio::spawn({
+        let (builds, stopped) = (builds.clone(), stopped.clone());
+        async move { builds.run(stopped).await }
+    });
     let registry_housekeeping =
         tokio::spawn(registry.clone().run_housekeeping(Duration::from_secs(600), Duration::from_secs(24 * 3600)));
-    let state = AppState { bus, objects, jobs, models, endpoints, sources, registry, auth: Authenticator::new(&token) };
+    let state =
+        AppState { bus, objects, jobs, models, endpoints, sources, registry, builds, auth: Authenticator::new(&token) };
     let router = trainyard_api::router(state);
     on_ready(address);
     let served = axum::serve(listener, router).with_graceful_shutdown(shutdown).await;
     let _ = stop.send(true);
     registry_housekeeping.abort();
-    for worker in workers.into_iter().chain([polling]) {
+    for worker in workers.into_iter().chain([polling, building]) {
         // In-flight deliveries get a grace period; anything unfinished is retried after restart.
         let _ = tokio::time::timeout(Duration::from_secs(10), worker).await;
     }

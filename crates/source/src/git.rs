@@ -90,6 +90,15 @@ pub async fn fetch(mirror: &Path, url: &str, branch: &str) -> Result<String, Err
     Ok(git(mirror, &["rev-parse", &format!("refs/heads/{branch}")]).await?.trim().to_string())
 }
 
+/// Writes the tree of `commit` as a tar file at `target` (`git archive`).
+pub async fn archive(mirror: &Path, commit: &str, target: &Path) -> Result<(), Error> {
+    if commit.len() != 40 || !commit.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(Error::Git { command: "archive".into(), message: format!("{commit:?} is not a commit id") });
+    }
+    let output = format!("--output={}", target.display());
+    git(mirror, &["archive", "--format=tar", &output, commit]).await.map(|_| ())
+}
+
 /// The commits after `before` up to `after`, oldest first (the newest `MAX_COMMITS`).
 /// With no `before` (or one the history no longer has), just `after`.
 pub async fn commits(mirror: &Path, before: Option<&str>, after: &str) -> Result<Vec<Commit>, Error> {

@@ -118,6 +118,11 @@ impl Sources {
         })
     }
 
+    /// Writes the tree of a followed commit as a tar file at `target`, for a build.
+    pub async fn archive(&self, name: &str, commit: &str, target: &std::path::Path) -> Result<(), Error> {
+        git::archive(&self.mirror(name), commit, target).await
+    }
+
     /// Follows a branch from its current head on: only later commits are announced.
     pub async fn add(&self, request: AddSource) -> Result<Value, Error> {
         trainyard_events::validate_name("source", &request.name).map_err(|e| invalid("Name", e))?;

@@ -6,6 +6,7 @@
 //! never hold a transaction open across I/O that is not the database's own.
 
 mod archives;
+mod builds;
 mod endpoints;
 mod error;
 mod events;
@@ -27,6 +28,7 @@ use chrono::{DateTime, TimeZone, Utc};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::SqlitePool;
 
+pub use builds::{BuildRecord, UnbuiltPush};
 pub use endpoints::EndpointRecord;
 pub use error::Error;
 pub use jobs::{MetricPoint, TrainingJobRecord};

@@ -1,6 +1,7 @@
 //! Route handlers, one module per resource.
 
 pub mod archives;
+pub mod builds;
 pub mod buses;
 pub mod dlq;
 pub mod endpoints;

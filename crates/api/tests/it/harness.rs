@@ -59,6 +59,7 @@ impl Server {
         let store_handle_for_endpoints = store_handle.clone();
         let store_handle_for_sources = store_handle.clone();
         let store_for_registry = store_handle.clone();
+        let store_for_builds = store_handle.clone();
         let jobs = trainyard_jobs::Jobs::open(store_handle, objects.clone(), bus.clone(), jobs_config).await.unwrap();
         let models = trainyard_models::Registry::new(store_for_models, bus.clone(), jobs.clone(), objects.clone());
         let endpoints = trainyard_endpoints::Endpoints::open(
@@ -90,8 +91,19 @@ impl Server {
             dir.path().join("registry/uploads"),
         )
         .unwrap();
-        let state =
-            AppState { bus, objects, jobs, models, endpoints, sources, registry, auth: Authenticator::new(TOKEN) };
+        let builds = trainyard_builder::Builds::new(
+            store_for_builds,
+            bus.clone(),
+            sources.clone(),
+            registry.clone(),
+            trainyard_builder::BuildsConfig {
+                dir: dir.path().join("builds"),
+                account: "000000000000".into(),
+                region: "local".into(),
+            },
+        );
+        let auth = Authenticator::new(TOKEN);
+        let state = AppState { bus, objects, jobs, models, endpoints, sources, registry, builds, auth };
         let router = trainyard_api::router(state);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());

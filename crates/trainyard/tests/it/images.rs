@@ -285,3 +285,75 @@ fn a_pushed_image_runs_as_a_training_job_under_the_sagemaker_contract() {
         assert!(reason.contains("needs a container engine"), "{reason}");
     }
 }
+
+#[test]
+fn a_commit_on_a_followed_branch_is_built_pushed_and_trained() {
+    use crate::sources::git;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let _server = ServerProcess::start(&data);
+    let repo = dir.path().join("repo");
+    std::fs::create_dir_all(&repo).unwrap();
+    git(&repo, &["init", "--quiet", "--initial-branch", "main"]);
+    std::fs::write(repo.join("README"), "churn\n").unwrap();
+    git(&repo, &["add", "."]);
+    git(&repo, &["commit", "--quiet", "-m", "first"]);
+    crate::jobs::run(&data, &["sources", "add", "churn", "--git", repo.to_str().unwrap(), "--poll", "1h"]);
+
+    std::fs::create_dir_all(repo.join("model")).unwrap();
+    std::fs::write(repo.join("model/train.py"), TRAIN_SCRIPT).unwrap();
+    std::fs::write(repo.join("model/helpers.py"), "def count_rows(path):\n    return sum(1 for _ in open(path))\n")
+        .unwrap();
+    std::fs::write(
+        repo.join("trainyard.yaml"),
+        "build:\n  context: model\n  entrypoint: [python3, train.py]\n  repository: team/churn\n",
+    )
+    .unwrap();
+    git(&repo, &["add", "."]);
+    git(&repo, &["commit", "--quiet", "-m", "a model"]);
+    let head = git(&repo, &["rev-parse", "HEAD"]);
+    crate::jobs::run(&data, &["sources", "poll", "churn"]);
+
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let build = loop {
+        let listed: Value = serde_json::from_str(&crate::jobs::run(&data, &["builds", "list", "-o", "json"])).unwrap();
+        let build = listed["Builds"][0].clone();
+        if build["BuildStatus"] == "SUCCEEDED" || build["BuildStatus"] == "FAILED" {
+            break build;
+        }
+        assert!(std::time::Instant::now() < deadline, "no build finished: {listed:#}");
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    };
+    assert_eq!(build["BuildStatus"], "SUCCEEDED", "{build:#}");
+    assert_eq!(build["SourceVersion"], head.as_str());
+    let logs = crate::jobs::run(&data, &["builds", "logs", build["Id"].as_str().unwrap()]);
+    assert!(logs.contains("pushed team/churn@"), "{logs}");
+    let events = crate::jobs::run(&data, &["events", "list", "--source", "aws.codebuild", "-o", "json"]);
+    assert!(events.contains("\"build-status\": \"SUCCEEDED\""), "{events}");
+
+    let train = dir.path().join("train");
+    std::fs::create_dir_all(&train).unwrap();
+    std::fs::write(train.join("a.csv"), "1,2\n3,4\n").unwrap();
+    crate::jobs::run(&data, &["data", "mb", "s3://ml-data"]);
+    crate::jobs::run(&data, &["data", "put", train.to_str().unwrap(), "s3://ml-data/train/"]);
+    let image = format!("team/churn:{head}");
+    let waited = cli(
+        &data,
+        &[
+            "jobs",
+            "create-training",
+            "--name",
+            "from-commit",
+            "--image",
+            &image,
+            "--channel",
+            "train=s3://ml-data/train/",
+            "--hyperparameter",
+            "epochs=1",
+            "--output-path",
+            "s3://ml-data/models",
+            "--wait",
+        ],
+    );
+    assert_eq!(waited.status.code(), Some(0), "{}{}", stdout(&waited), stderr(&waited));
+}

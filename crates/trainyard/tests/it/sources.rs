@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 use crate::jobs::run;
 use crate::process::ServerProcess;
 
-fn git(repo: &Path, args: &[&str]) -> String {
+pub fn git(repo: &Path, args: &[&str]) -> String {
     let out = Command::new("git")
         .arg("-C")
         .arg(repo)
