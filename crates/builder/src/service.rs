@@ -19,6 +19,9 @@ use crate::{spec, Error};
 const EVENT_SOURCE: &str = "aws.codebuild";
 const DETAIL_TYPE: &str = "CodeBuild Build State Change";
 const TICK: Duration = Duration::from_millis(250);
+/// What a skipped build says when the commit has a Dockerfile.
+const DOCKERFILE_ONLY: &str = "; its Dockerfile is for a container engine (docker build, or \
+    docker/build-push-action in CI, pushing to this registry); add a build section to build it here without one";
 
 pub struct BuildsConfig {
     /// Build logs (`<id>.log`) and scratch directories (`<id>/`).
@@ -178,13 +181,14 @@ impl Builds {
             Ok(Err(e)) => return Outcome::Failed(format!("unpacking the commit: {e}")),
             Err(e) => return Outcome::Failed(format!("unpacking the commit: {e}")),
         }
+        let dockerfile = if tree.join("Dockerfile").is_file() { DOCKERFILE_ONLY } else { "" };
         let text = match std::fs::read_to_string(tree.join("trainyard.yaml")) {
             Ok(text) => text,
-            Err(_) => return Outcome::Skipped("the commit has no trainyard.yaml".into()),
+            Err(_) => return Outcome::Skipped(format!("the commit has no trainyard.yaml{dockerfile}")),
         };
         let spec = match spec::parse(&text) {
             Ok(Some(spec)) => spec,
-            Ok(None) => return Outcome::Skipped("trainyard.yaml has no build section".into()),
+            Ok(None) => return Outcome::Skipped(format!("trainyard.yaml has no build section{dockerfile}")),
             Err(e) => {
                 self.emit(build).await;
                 return Outcome::Failed(format!("trainyard.yaml: {e}"));

@@ -146,11 +146,12 @@ async fn a_followed_commit_becomes_an_image_tagged_with_its_id_and_branch() {
 async fn mistakes_fail_the_build_and_commits_without_a_build_section_are_skipped() {
     let h = harness().await;
     h.sources.add(add("churn", &h.repo.display().to_string())).await.unwrap();
-    commit(&h.repo, &[("trainyard.yaml", "name: churn\n")], "no build section");
+    commit(&h.repo, &[("trainyard.yaml", "name: churn\n"), ("Dockerfile", "FROM python:3.11\n")], "no build section");
     h.sources.poll("churn").await.unwrap();
     h.builds.build_pending().await.unwrap();
     let skipped = &h.builds.list(None).await.unwrap()["Builds"][0];
     assert_eq!(skipped["BuildStatus"], "SKIPPED");
+    assert!(skipped["Reason"].as_str().unwrap().contains("Dockerfile is for a container engine"), "{skipped:#}");
     assert!(events(&h.store, "CodeBuild Build State Change").await.is_empty(), "a skipped build is no news");
 
     commit(&h.repo, &[("trainyard.yaml", "build:\n  context: .\n  entrypont: python3 train.py\n")], "typo");
