@@ -245,17 +245,10 @@ impl Blobs {
 
     /// Stream of the blob's bytes in `range` (clamped to its `size`).
     pub async fn read(&self, digest: &Digest, range: std::ops::Range<u64>) -> Result<BlobStream, Error> {
-        let length = range.end.saturating_sub(range.start);
         match &self.backend {
             Backend::Files { root } => {
-                let mut file = tokio::fs::File::open(file_path(root, digest)).await.map_err(io("open blob"))?;
-                tokio::io::AsyncSeekExt::seek(&mut file, SeekFrom::Start(range.start))
-                    .await
-                    .map_err(io("seek blob"))?;
-                let limited = tokio::io::AsyncReadExt::take(file, length);
-                Ok(ReaderStream::with_capacity(limited, READ_BYTES)
-                    .map_err(|source| Error::Io { context: "read blob".into(), source })
-                    .boxed())
+                let file = std::fs::File::open(file_path(root, digest)).map_err(io("open blob"))?;
+                Ok(read_ahead(file, range))
             }
             Backend::ObjectStore { store, prefix } => {
                 let options = GetOptions { range: Some(GetRange::Bounded(range)), ..Default::default() };
@@ -292,45 +285,74 @@ impl Blobs {
     }
 }
 
-/// Gathers the body into 1 MiB buffers, each hashed and written off the async threads.
+/// Gathers the body into 1 MiB buffers, each hashed and written off the async threads
+/// while the next one is received (one write in flight, so memory stays two buffers).
 /// Hands the session back (unless a blocking task died with it) with the outcome.
-async fn write_body<S, E>(mut session: Session, body: S) -> Result<Session, (Error, Option<Session>)>
+async fn write_body<S, E>(session: Session, body: S) -> Result<Session, (Error, Option<Session>)>
 where
     S: Stream<Item = Result<Bytes, E>> + Send,
     E: std::fmt::Display,
 {
+    type Write = tokio::task::JoinHandle<(Session, std::io::Result<()>)>;
+    // Waits for the write in flight; gives the session back, or the failure.
+    async fn settle(write: Write) -> Result<Session, (Error, Option<Session>)> {
+        match write.await {
+            Ok((session, Ok(()))) => Ok(session),
+            Ok((session, Err(e))) => Err((io("write upload")(e), Some(session))),
+            Err(e) => Err((join(e), None)),
+        }
+    }
+    fn spawn_write(mut session: Session, data: Bytes) -> Write {
+        tokio::task::spawn_blocking(move || {
+            session.hasher.update(&data);
+            let result = session.file.write_all(&data);
+            session.size += data.len() as u64;
+            (session, result)
+        })
+    }
+    let mut idle = Some(session);
+    let mut in_flight: Option<Write> = None;
+    let mut received = 0u64;
+    let start = idle.as_ref().map_or(0, |s| s.size);
     let mut buffer = BytesMut::with_capacity(WRITE_BYTES);
     let mut body = std::pin::pin!(body);
     loop {
         let next = body.next().await;
         let finished = next.is_none();
-        match next {
-            Some(Err(e)) => return Err((Error::UploadInterrupted { reason: e.to_string() }, Some(session))),
-            Some(Ok(chunk)) => {
-                if session.size + (buffer.len() + chunk.len()) as u64 > MAX_BLOB_BYTES {
-                    return Err((Error::TooLarge { limit: MAX_BLOB_BYTES }, Some(session)));
-                }
-                buffer.extend_from_slice(&chunk);
+        let failure = match next {
+            Some(Err(e)) => Some(Error::UploadInterrupted { reason: e.to_string() }),
+            Some(Ok(chunk)) if start + received + chunk.len() as u64 > MAX_BLOB_BYTES => {
+                Some(Error::TooLarge { limit: MAX_BLOB_BYTES })
             }
-            None => {}
+            Some(Ok(chunk)) => {
+                received += chunk.len() as u64;
+                buffer.extend_from_slice(&chunk);
+                None
+            }
+            None => None,
+        };
+        if let Some(error) = failure {
+            let session = match in_flight.take() {
+                Some(write) => match settle(write).await {
+                    Ok(session) => Some(session),
+                    Err((_, session)) => session,
+                },
+                None => idle.take(),
+            };
+            return Err((error, session));
         }
         if buffer.len() >= WRITE_BYTES || (finished && !buffer.is_empty()) {
-            let data = buffer.split().freeze();
-            let written = tokio::task::spawn_blocking(move || {
-                session.hasher.update(&data);
-                let result = session.file.write_all(&data);
-                session.size += data.len() as u64;
-                (session, result)
-            })
-            .await;
-            match written {
-                Ok((returned, Ok(()))) => session = returned,
-                Ok((returned, Err(e))) => return Err((io("write upload")(e), Some(returned))),
-                Err(e) => return Err((join(e), None)),
-            }
+            let session = match in_flight.take() {
+                Some(write) => settle(write).await?,
+                None => idle.take().expect("a session is idle when no write is in flight"),
+            };
+            in_flight = Some(spawn_write(session, buffer.split().freeze()));
         }
         if finished {
-            return Ok(session);
+            return match in_flight.take() {
+                Some(write) => settle(write).await,
+                None => Ok(idle.take().expect("a session is idle when no write is in flight")),
+            };
         }
     }
 }
@@ -353,6 +375,46 @@ fn store_error(context: &'static str) -> impl Fn(object_store::Error) -> Error {
 
 fn join(e: tokio::task::JoinError) -> Error {
     Error::Io { context: "blocking task".into(), source: std::io::Error::other(e.to_string()) }
+}
+
+/// Streams `range` of a file, read by a blocking task up to two chunks ahead of the
+/// consumer, so disk reads overlap sending.
+fn read_ahead(mut file: std::fs::File, range: std::ops::Range<u64>) -> BlobStream {
+    use std::io::Read;
+    let (sender, receiver) = tokio::sync::mpsc::channel::<Result<Bytes, Error>>(2);
+    tokio::task::spawn_blocking(move || {
+        if let Err(e) = file.seek(SeekFrom::Start(range.start)) {
+            let _ = sender.blocking_send(Err(io("seek blob")(e)));
+            return;
+        }
+        let mut remaining = range.end.saturating_sub(range.start);
+        while remaining > 0 {
+            let mut chunk = BytesMut::zeroed(READ_BYTES.min(remaining as usize));
+            match file.read(&mut chunk) {
+                Ok(0) => {
+                    let _ = sender.blocking_send(Err(Error::Io {
+                        context: "read blob".into(),
+                        source: std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "the blob is shorter than recorded"),
+                    }));
+                    return;
+                }
+                Ok(n) => {
+                    chunk.truncate(n);
+                    remaining -= n as u64;
+                    // A closed channel means the client went away: stop reading.
+                    if sender.blocking_send(Ok(chunk.freeze())).is_err() {
+                        return;
+                    }
+                }
+                Err(e) => {
+                    let _ = sender.blocking_send(Err(io("read blob")(e)));
+                    return;
+                }
+            }
+        }
+    });
+    futures::stream::unfold(receiver, |mut receiver| async move { receiver.recv().await.map(|item| (item, receiver)) })
+        .boxed()
 }
 
 /// Reads a whole small blob (an image config) into memory, refusing one over `limit`.
