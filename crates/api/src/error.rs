@@ -211,10 +211,26 @@ impl ApiError {
         if status.is_server_error() {
             tracing::error!(error = %self, "internal registry error");
         }
+        // Invariant: a registry client only ever sees the distribution spec's codes.
+        const SPEC_CODES: &[&str] = &[
+            "BLOB_UNKNOWN",
+            "BLOB_UPLOAD_INVALID",
+            "BLOB_UPLOAD_UNKNOWN",
+            "DIGEST_INVALID",
+            "MANIFEST_BLOB_UNKNOWN",
+            "MANIFEST_INVALID",
+            "MANIFEST_UNKNOWN",
+            "NAME_INVALID",
+            "NAME_UNKNOWN",
+            "SIZE_INVALID",
+            "TAG_INVALID",
+        ];
         let code = match status {
             StatusCode::UNAUTHORIZED => "UNAUTHORIZED",
             StatusCode::FORBIDDEN => "DENIED",
-            _ => code,
+            StatusCode::TOO_MANY_REQUESTS => "TOOMANYREQUESTS",
+            _ if SPEC_CODES.contains(&code) => code,
+            _ => "UNSUPPORTED",
         };
         let body = json!({"errors": [{"code": code, "message": self.to_string(), "detail": null}]});
         let mut response = if head { status.into_response() } else { (status, axum::Json(body)).into_response() };

@@ -57,16 +57,21 @@ pub(crate) async fn resolve(registry: &Registry, uri: &str) -> Result<ResolvedIm
     if image.manifest.is_index() {
         let index: Value = serde_json::from_slice(&image.record.content).unwrap_or(Value::Null);
         let entries = index["manifests"].as_array().cloned().unwrap_or_default();
-        let linux_amd64 = entries.iter().position(|m| {
+        let linux_amd64 = |m: &Value| {
             m["platform"]["os"].as_str() == Some("linux") && m["platform"]["architecture"].as_str() == Some("amd64")
-        });
-        let chosen = image
-            .manifest
-            .manifests
-            .get(linux_amd64.unwrap_or(0))
-            .ok_or_else(|| Fault::Client(format!("TrainingImage {uri} is an empty index")))?;
+        };
+        let position = match entries.iter().position(linux_amd64) {
+            Some(position) => position,
+            // An index that names no platforms at all: its first image.
+            None if entries.iter().all(|m| m.get("platform").is_none()) && !entries.is_empty() => 0,
+            None => return Err(Fault::Client(format!("TrainingImage {uri} has no linux/amd64 image"))),
+        };
+        let chosen = &image.manifest.manifests[position];
         let reference = Reference::Digest(chosen.digest.clone());
         image = registry.image(&name.repository, &reference).await.map_err(not_found)?;
+        if image.manifest.is_index() {
+            return Err(Fault::Client(format!("TrainingImage {uri} is an index of indexes")));
+        }
     }
     let config = image.config.unwrap_or(Value::Null);
     let runtime = &config["config"];
@@ -119,8 +124,20 @@ impl ResolvedImage {
     }
 
     /// The process for the local executor: the image unpacked under `root`, absolute paths
-    /// the image holds mapped into it, `python`/`python3` the platform's interpreter.
-    pub fn local_process(&self, root: &Path, python: &str, contract: BTreeMap<String, String>) -> ProcessSpec {
+    /// the image holds mapped into it, `python`/`python3` the platform's interpreter. A
+    /// path of the image's config with a `..` in it is refused.
+    pub fn local_process(
+        &self,
+        root: &Path,
+        python: &str,
+        contract: BTreeMap<String, String>,
+    ) -> Result<ProcessSpec, Fault> {
+        let climbs = |path: &str| path.split('/').any(|part| part == "..");
+        let mut named =
+            self.entrypoint.iter().chain([&self.working_dir]).map(String::as_str).chain(self.image_path_entries());
+        if let Some(bad) = named.find(|path| climbs(path)) {
+            return Err(Fault::Client(format!("TrainingImage {}: {bad:?} leaves the image's file system", self.name)));
+        }
         let inside = |path: &str| -> Option<PathBuf> {
             let relative = path.strip_prefix('/')?;
             let mapped = root.join(relative);
@@ -149,7 +166,11 @@ impl ResolvedImage {
         environment.insert("PATH".into(), path.join(":"));
         environment.extend(contract);
         let working_dir = root.join(self.working_dir.trim_start_matches('/'));
-        ProcessSpec { program, arguments, working_dir, environment }
+        Ok(ProcessSpec { program, arguments, working_dir, environment })
+    }
+
+    fn image_path_entries(&self) -> impl Iterator<Item = &str> {
+        self.env.iter().filter_map(|e| e.strip_prefix("PATH=")).flat_map(|p| p.split(':'))
     }
 
     /// The process for a container engine: `ENGINE run` of the image pulled by digest from
@@ -210,4 +231,49 @@ pub(crate) async fn container_engine() -> Option<PathBuf> {
         }
     }
     None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn image(entrypoint: &[&str], env: &[&str], working_dir: &str) -> ResolvedImage {
+        ResolvedImage {
+            name: ImageName::parse("team/train:v1").unwrap(),
+            digest: "sha256:00".into(),
+            layers: Vec::new(),
+            entrypoint: entrypoint.iter().map(|s| s.to_string()).collect(),
+            env: env.iter().map(|s| s.to_string()).collect(),
+            working_dir: working_dir.into(),
+            portable: true,
+        }
+    }
+
+    #[test]
+    fn paths_map_into_the_image_and_never_out_of_it() {
+        let root = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(root.path().join("opt/program")).unwrap();
+        std::fs::write(root.path().join("opt/program/train.py"), "").unwrap();
+        let contract = BTreeMap::from([("SM_MODEL_DIR".to_string(), "/jobs/x/model".to_string())]);
+        let spec = image(&["python3", "/opt/program/train.py"], &["A=1"], "/opt/program")
+            .local_process(root.path(), "/venv/bin/python", contract.clone())
+            .unwrap();
+        assert_eq!(spec.program, PathBuf::from("/venv/bin/python"));
+        assert_eq!(spec.arguments, [root.path().join("opt/program/train.py").display().to_string(), "train".into()]);
+        assert_eq!(spec.working_dir, root.path().join("opt/program"));
+        assert_eq!(spec.environment["A"], "1");
+        assert_eq!(spec.environment["SM_MODEL_DIR"], "/jobs/x/model");
+        for escaping in [
+            image(&["/../../bin/sh"], &[], "/"),
+            image(&["python3"], &[], "/opt/../../.."),
+            image(&["train"], &["PATH=/../../usr/bin"], "/"),
+        ] {
+            let refused = escaping.local_process(root.path(), "python3", contract.clone());
+            assert!(
+                matches!(refused, Err(Fault::Client(ref m)) if m.contains("leaves the image")),
+                "{:?}",
+                refused.err()
+            );
+        }
+    }
 }

@@ -22,6 +22,7 @@ use crate::{Error, Jobs};
 
 /// Why an attempt failed: the user's fault (no retry) or the platform's (retried
 /// under `RetryStrategy`).
+#[derive(Debug)]
 pub(crate) enum Fault {
     Client(String),
     Platform(String),
@@ -377,7 +378,7 @@ impl Jobs {
                 if image.portable {
                     let root = layout.root.join("image");
                     image.unpack(registry, &root).await?;
-                    return Ok(image.local_process(&root, &self.inner.config.python, environment));
+                    return image.local_process(&root, &self.inner.config.python, environment);
                 }
                 let Some(engine) = crate::image::container_engine().await else {
                     return Err(Fault::Client(format!(

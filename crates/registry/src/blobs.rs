@@ -66,7 +66,12 @@ impl Blobs {
     }
 
     fn staging_path(&self, id: &str) -> PathBuf {
-        self.uploads.join(id)
+        // Invariant: upload ids are UUIDs (the service makes them); anything else never
+        // names a file, whatever a caller passes.
+        match uuid::Uuid::parse_str(id) {
+            Ok(uuid) => self.uploads.join(uuid.hyphenated().to_string()),
+            Err(_) => self.uploads.join("not-an-upload-id"),
+        }
     }
 
     fn session(&self, id: &str) -> Arc<tokio::sync::Mutex<Option<Session>>> {
@@ -93,7 +98,13 @@ impl Blobs {
     /// Appends `body` to upload `id`, which must hold exactly `expected_start` bytes when
     /// given (else `RangeInvalid`); returns the upload's new size. A body that fails
     /// half-way leaves the upload as it was.
-    pub async fn append<S, E>(&self, id: &str, expected_start: Option<u64>, body: S) -> Result<u64, Error>
+    pub async fn append<S, E>(
+        &self,
+        id: &str,
+        expected_start: Option<u64>,
+        expected_length: Option<u64>,
+        body: S,
+    ) -> Result<u64, Error>
     where
         S: Stream<Item = Result<Bytes, E>> + Send,
         E: std::fmt::Display,
@@ -112,7 +123,20 @@ impl Blobs {
             }
         }
         let checkpoint = (session.size, session.hasher.clone());
-        match write_body(session, body).await {
+        let written = match write_body(session, body).await {
+            Ok(session) => match expected_length {
+                Some(length) if session.size - checkpoint.0 != length => {
+                    let received = session.size - checkpoint.0;
+                    let error = Error::SizeInvalid {
+                        reason: format!("the chunk declared {length} bytes and carried {received}"),
+                    };
+                    Err((error, Some(session)))
+                }
+                _ => Ok(session),
+            },
+            Err(failure) => Err(failure),
+        };
+        match written {
             Ok(session) => {
                 let size = session.size;
                 *guard = Some(session);
@@ -161,8 +185,15 @@ impl Blobs {
     }
 
     /// Checks upload `id` against `digest` and commits it under that digest; the upload
-    /// is gone afterwards whatever the outcome. Returns the blob's size.
-    pub async fn finish(&self, id: &str, digest: &Digest) -> Result<u64, Error> {
+    /// is gone afterwards whatever the outcome. Returns the blob's size and a share of
+    /// `commits`, taken before the bytes become visible, for the caller to record the blob
+    /// under.
+    pub async fn finish(
+        &self,
+        id: &str,
+        digest: &Digest,
+        commits: &Arc<tokio::sync::RwLock<()>>,
+    ) -> Result<(u64, tokio::sync::OwnedRwLockReadGuard<()>), Error> {
         let lock = self.session(id);
         let mut guard = lock.lock().await;
         let session = match guard.take() {
@@ -170,14 +201,22 @@ impl Blobs {
             None => self.resume(id).await?,
         };
         let staged = self.staging_path(id);
-        let result = self.verify_and_commit(session, &staged, digest).await;
+        let result = self.verify_and_commit(session, &staged, digest, commits).await;
+        // Invariant: the staged file goes while the upload's lock is held, so a chunk that
+        // raced the finish finds no upload to resume.
+        let _ = tokio::fs::remove_file(&staged).await;
         drop(guard);
         self.forget(id);
-        let _ = tokio::fs::remove_file(&staged).await;
         result
     }
 
-    async fn verify_and_commit(&self, session: Session, staged: &Path, digest: &Digest) -> Result<u64, Error> {
+    async fn verify_and_commit(
+        &self,
+        session: Session,
+        staged: &Path,
+        digest: &Digest,
+        commits: &Arc<tokio::sync::RwLock<()>>,
+    ) -> Result<(u64, tokio::sync::OwnedRwLockReadGuard<()>), Error> {
         let Session { file, hasher, size } = session;
         let actual = match digest.algorithm() {
             Algorithm::Sha256 => Digest::from_parts(Algorithm::Sha256, hex(&hasher.finalize())),
@@ -201,10 +240,12 @@ impl Blobs {
         }
         match &self.backend {
             Backend::Files { root } => {
+                // The slow part (syncing the bytes) happens before the share is taken.
+                tokio::task::spawn_blocking(move || file.sync_all()).await.map_err(join)?.map_err(io("sync upload"))?;
+                let held = commits.clone().read_owned().await;
                 let target = file_path(root, digest);
                 let staged = staged.to_path_buf();
                 tokio::task::spawn_blocking(move || -> Result<(), Error> {
-                    file.sync_all().map_err(io("sync upload"))?;
                     let parent = target.parent().expect("a blob path has a parent");
                     std::fs::create_dir_all(parent).map_err(io("create blob directory"))?;
                     std::fs::rename(&staged, &target).map_err(io("commit blob"))?;
@@ -212,25 +253,35 @@ impl Blobs {
                 })
                 .await
                 .map_err(join)??;
+                Ok((size, held))
             }
             Backend::ObjectStore { store, prefix } => {
                 drop(file);
+                let held = commits.clone().read_owned().await;
                 let location = object_path(prefix, digest);
                 let upload = store.put_multipart(&location).await.map_err(store_error("start blob upload"))?;
                 let mut writer = WriteMultipart::new_with_chunk_size(upload, 8 * 1024 * 1024);
-                let mut reader = ReaderStream::with_capacity(
-                    tokio::fs::File::open(staged).await.map_err(io("open upload"))?,
-                    READ_BYTES,
-                );
-                while let Some(chunk) = reader.next().await {
-                    let chunk = chunk.map_err(io("read upload"))?;
-                    writer.wait_for_capacity(2).await.map_err(store_error("blob upload"))?;
-                    writer.write(&chunk);
+                let copied = async {
+                    let file = tokio::fs::File::open(staged).await.map_err(io("open upload"))?;
+                    let mut reader = ReaderStream::with_capacity(file, READ_BYTES);
+                    while let Some(chunk) = reader.next().await {
+                        let chunk = chunk.map_err(io("read upload"))?;
+                        writer.wait_for_capacity(2).await.map_err(store_error("blob upload"))?;
+                        writer.write(&chunk);
+                    }
+                    Ok::<(), Error>(())
                 }
-                writer.finish().await.map_err(store_error("finish blob upload"))?;
+                .await;
+                match copied {
+                    Ok(()) => writer.finish().await.map_err(store_error("finish blob upload"))?,
+                    Err(e) => {
+                        let _ = writer.abort().await;
+                        return Err(e);
+                    }
+                };
+                Ok((size, held))
             }
         }
-        Ok(size)
     }
 
     /// Drops upload `id` and its staged bytes.
@@ -250,6 +301,7 @@ impl Blobs {
                 let file = std::fs::File::open(file_path(root, digest)).map_err(io("open blob"))?;
                 Ok(read_ahead(file, range))
             }
+            Backend::ObjectStore { .. } if range.is_empty() => Ok(futures::stream::empty().boxed()),
             Backend::ObjectStore { store, prefix } => {
                 let options = GetOptions { range: Some(GetRange::Bounded(range)), ..Default::default() };
                 let result =
@@ -274,14 +326,21 @@ impl Blobs {
         }
     }
 
-    /// Staging files with no upload on record (left by a crash between the two).
-    pub async fn staged_ids(&self) -> Result<Vec<String>, Error> {
-        let mut ids = Vec::new();
+    /// The names of the staging files present now.
+    pub async fn staged_names(&self) -> Result<Vec<String>, Error> {
+        let mut names = Vec::new();
         let mut entries = tokio::fs::read_dir(&self.uploads).await.map_err(io("list uploads"))?;
         while let Some(entry) = entries.next_entry().await.map_err(io("list uploads"))? {
-            ids.push(entry.file_name().to_string_lossy().into_owned());
+            names.push(entry.file_name().to_string_lossy().into_owned());
         }
-        Ok(ids)
+        Ok(names)
+    }
+
+    /// Removes the staging file `name` (one with no upload on record).
+    pub async fn remove_staged(&self, name: &str) {
+        if !name.contains('/') && name != ".." && name != "." {
+            let _ = tokio::fs::remove_file(self.uploads.join(name)).await;
+        }
     }
 }
 
@@ -394,7 +453,10 @@ fn read_ahead(mut file: std::fs::File, range: std::ops::Range<u64>) -> BlobStrea
                 Ok(0) => {
                     let _ = sender.blocking_send(Err(Error::Io {
                         context: "read blob".into(),
-                        source: std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "the blob is shorter than recorded"),
+                        source: std::io::Error::new(
+                            std::io::ErrorKind::UnexpectedEof,
+                            "the blob is shorter than recorded",
+                        ),
                     }));
                     return;
                 }

@@ -18,7 +18,7 @@ pub struct Descriptor {
     pub media_type: String,
     pub digest: Digest,
     pub size: u64,
-    /// Layers with `urls` or a non-distributable type are fetched elsewhere.
+    /// Layers of a non-distributable type are fetched elsewhere.
     pub foreign: bool,
 }
 

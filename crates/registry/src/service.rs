@@ -87,8 +87,9 @@ impl Registry {
         let _exclusive = self.commits.write().await;
         let orphans = self.store.delete_repository(name).await.map_err(|e| name_unknown(e, name))?;
         for digest in orphans {
-            if let Ok(digest) = Digest::parse(&digest) {
-                self.blobs.delete(&digest).await?;
+            let Ok(digest) = Digest::parse(&digest) else { continue };
+            if let Err(e) = self.blobs.delete(&digest).await {
+                tracing::warn!(%digest, error = %e, "could not delete the bytes of an orphaned blob");
             }
         }
         for tag in tags {
@@ -157,14 +158,22 @@ impl Registry {
         }
     }
 
-    /// Appends a chunk, which must start at `start` when given; returns the upload's size.
-    pub async fn append<S, E>(&self, repository: &str, id: &str, start: Option<u64>, body: S) -> Result<u64, Error>
+    /// Appends a chunk, which must start at `start` and carry `length` bytes when they are
+    /// given; returns the upload's size.
+    pub async fn append<S, E>(
+        &self,
+        repository: &str,
+        id: &str,
+        start: Option<u64>,
+        length: Option<u64>,
+        body: S,
+    ) -> Result<u64, Error>
     where
         S: Stream<Item = Result<Bytes, E>> + Send,
         E: std::fmt::Display,
     {
         self.check_upload(repository, id).await?;
-        let size = self.blobs.append(id, start, body).await?;
+        let size = self.blobs.append(id, start, length, body).await?;
         self.store.touch_upload(id, Utc::now()).await?;
         Ok(size)
     }
@@ -188,11 +197,10 @@ impl Registry {
         E: std::fmt::Display,
     {
         self.check_upload(repository, id).await?;
-        self.blobs.append(id, start, body).await?;
-        let _shared = self.commits.read().await;
-        let result = self.blobs.finish(id, digest).await;
+        self.blobs.append(id, start, None, body).await?;
+        let result = self.blobs.finish(id, digest, &self.commits).await;
         self.store.delete_upload(id).await?;
-        let size = result?;
+        let (size, _shared) = result?;
         self.store.link_blob(repository, &digest.to_string(), size as i64, Utc::now()).await?;
         Ok(size)
     }
@@ -241,6 +249,8 @@ impl Registry {
             }
             Reference::Tag(_) => Digest::sha256_of(&content),
         };
+        // Invariant: no blob can be orphaned between these checks and the insert.
+        let _shared = self.commits.read().await;
         for blob in parsed.config.iter().chain(&parsed.layers).filter(|d| !d.foreign) {
             if self.store.repository_blob(repository, &blob.digest.to_string()).await?.is_none() {
                 return Err(Error::ManifestBlobUnknown {
@@ -364,7 +374,8 @@ impl Registry {
         let manifest = manifest::parse(&record.content, Some(&record.media_type))?;
         let config = match &manifest.config {
             Some(config) => {
-                let bytes = read_small(&self.blobs, &config.digest, config.size, MAX_CONFIG_BYTES).await?;
+                let size = self.blob_size(repository, &config.digest).await?;
+                let bytes = read_small(&self.blobs, &config.digest, size, MAX_CONFIG_BYTES).await?;
                 serde_json::from_slice(&bytes).ok()
             }
             None => None,
@@ -395,11 +406,12 @@ impl Registry {
             self.blobs.cancel(id).await;
             self.store.delete_upload(id).await?;
         }
+        // The directory is read before the records, so an upload started in between is
+        // known by the time its file is judged.
+        let staged = self.blobs.staged_names().await?;
         let known: std::collections::HashSet<String> = self.store.upload_ids().await?.into_iter().collect();
-        for id in self.blobs.staged_ids().await? {
-            if !known.contains(&id) {
-                self.blobs.cancel(&id).await;
-            }
+        for name in staged.iter().filter(|name| !known.contains(*name)) {
+            self.blobs.remove_staged(name).await;
         }
         Ok(stale.len())
     }

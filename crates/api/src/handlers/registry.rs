@@ -93,7 +93,13 @@ pub async fn base(State(state): State<AppState>, headers: HeaderMap) -> Response
 /// `GET /v2/token`: the Docker token endpoint; Basic credentials (the token as the
 /// password) buy a registry token for an hour.
 pub async fn token(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    if let Err(e) = authenticate(&state, &headers) {
+    // Invariant: a minted registry token never buys another, so its expiry bounds it.
+    let minted = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim_start_matches("Bearer ").trim_start_matches("bearer ").starts_with("tyr."));
+    let checked = if minted { Err(trainyard_auth::Error::InvalidToken.into()) } else { authenticate(&state, &headers) };
+    if let Err(e) = checked {
         let basic = "Basic realm=\"trainyard\"";
         return e.into_registry_response(basic, false);
     }
@@ -154,6 +160,11 @@ async fn handle(
     let registry = &state.registry;
     let not_allowed = || Ok(StatusCode::METHOD_NOT_ALLOWED.into_response());
     match (route, method.as_str()) {
+        (Route::Catalog, "GET") if params.n == Some(0) => Ok(axum::Json(json!({"repositories": []})).into_response()),
+        (Route::Tags(name), "GET") if params.n == Some(0) => {
+            registry.repository(name).await?;
+            Ok(axum::Json(json!({"name": name, "tags": []})).into_response())
+        }
         (Route::Catalog, "GET") => {
             let n = params.n.unwrap_or(MAX_PAGE).min(MAX_PAGE);
             let mut names: Vec<String> =
@@ -182,9 +193,13 @@ async fn handle(
         }
         (Route::Manifest(name, reference), "PUT") => {
             let reference = Reference::parse(reference)?;
-            let content = axum::body::to_bytes(body, MAX_MANIFEST_BYTES).await.map_err(|_| {
-                trainyard_registry::Error::ManifestInvalid {
-                    reason: format!("unreadable or larger than {MAX_MANIFEST_BYTES} bytes"),
+            let content = axum::body::to_bytes(body, MAX_MANIFEST_BYTES).await.map_err(|e| {
+                let too_large =
+                    std::error::Error::source(&e).is_some_and(|source| source.is::<http_body_util::LengthLimitError>());
+                if too_large {
+                    trainyard_registry::Error::TooLarge { limit: MAX_MANIFEST_BYTES as u64 }
+                } else {
+                    trainyard_registry::Error::ManifestInvalid { reason: format!("unreadable body: {e}") }
                 }
             })?;
             let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
@@ -207,13 +222,14 @@ async fn handle(
         }
         (Route::Uploads(name), "POST") => start_upload(state, name, params, body).await,
         (Route::Upload(name, id), "PATCH") => {
-            let start = content_range(headers)?;
-            let size = registry.append(name, id, start, body.into_data_stream()).await?;
+            let range = content_range(headers)?;
+            let (start, length) = (range.map(|(start, _)| start), range.map(|(start, end)| end - start + 1));
+            let size = registry.append(name, id, start, length, body.into_data_stream()).await?;
             Ok((StatusCode::ACCEPTED, upload_headers(name, id, size)).into_response())
         }
         (Route::Upload(name, id), "PUT") => {
             let digest = required_digest(&params)?;
-            let start = content_range(headers)?;
+            let start = content_range(headers)?.map(|(start, _)| start);
             let stream = body.into_data_stream();
             registry.finish_upload(name, id, &digest, start, stream).await?;
             Ok(blob_created(name, &digest))
@@ -289,8 +305,8 @@ async fn get_blob(
     Ok((status, response_headers, body).into_response())
 }
 
-/// The first byte a chunk claims (`Content-Range: <start>-<end>`), if it says.
-fn content_range(headers: &HeaderMap) -> Result<Option<u64>, ApiError> {
+/// The first and last byte a chunk claims (`Content-Range: <start>-<end>`), if it says.
+fn content_range(headers: &HeaderMap) -> Result<Option<(u64, u64)>, ApiError> {
     let Some(value) = headers.get(header::CONTENT_RANGE) else { return Ok(None) };
     let invalid = || trainyard_registry::Error::BlobUploadInvalid {
         reason: "Content-Range must be <start>-<end> (inclusive byte offsets)".into(),
@@ -310,7 +326,7 @@ fn content_range(headers: &HeaderMap) -> Result<Option<u64>, ApiError> {
         }
         .into());
     }
-    Ok(Some(start))
+    Ok(Some((start, end)))
 }
 
 fn required_digest(params: &Params) -> Result<Digest, ApiError> {

@@ -315,3 +315,49 @@ async fn the_management_api_lists_describes_and_deletes_images() {
     let (status, body) = server.get("/images/describe?image=team/train:v1").await;
     assert_eq!((status, body["code"].as_str().unwrap()), (StatusCode::NOT_FOUND, "MANIFEST_UNKNOWN"));
 }
+
+#[tokio::test]
+async fn edge_cases_answer_as_the_spec_says() {
+    let server = Server::start().await;
+    server.push_image("team/app", "v1", b"layer").await;
+    let empty = server.v2(Method::GET, "/v2/team/app/tags/list?n=0").send().await.unwrap();
+    assert!(empty.headers().get("link").is_none(), "n=0: no Link header");
+    assert_eq!(empty.json::<Value>().await.unwrap()["tags"], json!([]));
+    let catalog = server.v2(Method::GET, "/v2/_catalog?n=0").send().await.unwrap();
+    assert_eq!(catalog.json::<Value>().await.unwrap()["repositories"], json!([]));
+
+    let huge = vec![b' '; 4 * 1024 * 1024 + 1];
+    let too_large = server
+        .v2(Method::PUT, "/v2/team/app/manifests/big")
+        .header("content-type", OCI_MANIFEST)
+        .body(huge)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(error_code(too_large).await, (StatusCode::PAYLOAD_TOO_LARGE, "SIZE_INVALID".into()));
+    let unknown_route = server.v2(Method::GET, "/v2/team/app/nothing-here").send().await.unwrap();
+    assert_eq!(error_code(unknown_route).await, (StatusCode::NOT_FOUND, "UNSUPPORTED".into()));
+
+    // A chunk carrying more than its Content-Range says is refused and adds nothing.
+    let started = server.v2(Method::POST, "/v2/team/app/blobs/uploads/").send().await.unwrap();
+    let location = header(&started, "location");
+    let stream = futures::stream::iter(vec![Ok::<_, std::io::Error>(b"0123456789".to_vec())]);
+    let lying = server
+        .v2(Method::PATCH, &location)
+        .header("content-range", "0-3")
+        .body(reqwest::Body::wrap_stream(stream))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(error_code(lying).await, (StatusCode::BAD_REQUEST, "SIZE_INVALID".into()));
+    let status = server.v2(Method::GET, &location).send().await.unwrap();
+    assert_eq!(header(&status, "range"), "0-0");
+
+    // A minted registry token does not buy another one.
+    let realm = format!("{}/v2/token", server.url);
+    let granted: Value =
+        server.http.get(&realm).basic_auth("x", Some(TOKEN)).send().await.unwrap().json().await.unwrap();
+    let minted = granted["token"].as_str().unwrap();
+    let renewed = server.http.get(&realm).bearer_auth(minted).send().await.unwrap();
+    assert_eq!(renewed.status(), StatusCode::UNAUTHORIZED);
+}

@@ -69,11 +69,14 @@ async fn ecr_events(store: &Store) -> Vec<Value> {
 async fn chunks_append_in_order_and_an_out_of_order_chunk_is_refused() {
     let h = harness().await;
     let id = h.registry.start_upload("team/app").await.unwrap();
-    assert_eq!(h.registry.append("team/app", &id, Some(0), body(b"hello ")).await.unwrap(), 6);
-    let error = h.registry.append("team/app", &id, Some(3), body(b"xx")).await.unwrap_err();
+    assert_eq!(h.registry.append("team/app", &id, Some(0), None, body(b"hello ")).await.unwrap(), 6);
+    let error = h.registry.append("team/app", &id, Some(3), None, body(b"xx")).await.unwrap_err();
     assert!(matches!(error, Error::RangeInvalid { size: 6, start: 3, .. }), "{error}");
     assert_eq!(h.registry.upload_size("team/app", &id).await.unwrap(), 6, "a refused chunk adds nothing");
-    assert_eq!(h.registry.append("team/app", &id, None, body(b"world")).await.unwrap(), 11);
+    let long = h.registry.append("team/app", &id, Some(6), Some(2), body(b"wor")).await.unwrap_err();
+    assert!(matches!(long, Error::SizeInvalid { .. }), "a chunk longer than it declared: {long}");
+    assert_eq!(h.registry.upload_size("team/app", &id).await.unwrap(), 6, "and it adds nothing");
+    assert_eq!(h.registry.append("team/app", &id, None, None, body(b"world")).await.unwrap(), 11);
     let digest = Digest::sha256_of(b"hello world");
     let size = h.registry.finish_upload("team/app", &id, &digest, Some(11), body(b"!")).await;
     assert!(matches!(size, Err(Error::DigestInvalid { .. })), "the final chunk counts toward the digest");
@@ -81,7 +84,7 @@ async fn chunks_append_in_order_and_an_out_of_order_chunk_is_refused() {
 
     let digest = Digest::sha256_of(b"hello world!");
     let id = h.registry.start_upload("team/app").await.unwrap();
-    h.registry.append("team/app", &id, Some(0), body(b"hello world")).await.unwrap();
+    h.registry.append("team/app", &id, Some(0), None, body(b"hello world")).await.unwrap();
     assert_eq!(h.registry.finish_upload("team/app", &id, &digest, Some(11), body(b"!")).await.unwrap(), 12);
     assert_eq!(read_all(&h.registry, "team/app", &digest).await, b"hello world!");
     let part = h.registry.read_blob("team/app", &digest, Some(6..11)).await.unwrap();
@@ -92,9 +95,9 @@ async fn chunks_append_in_order_and_an_out_of_order_chunk_is_refused() {
 async fn an_interrupted_chunk_leaves_the_upload_as_it_was() {
     let h = harness().await;
     let id = h.registry.start_upload("app").await.unwrap();
-    h.registry.append("app", &id, None, body(b"abc")).await.unwrap();
+    h.registry.append("app", &id, None, None, body(b"abc")).await.unwrap();
     let failing = futures::stream::iter(vec![Ok(Bytes::from_static(b"zzzz")), Err("connection reset")]);
-    let error = h.registry.append("app", &id, None, failing).await.unwrap_err();
+    let error = h.registry.append("app", &id, None, None, failing).await.unwrap_err();
     assert!(matches!(error, Error::UploadInterrupted { .. }), "{error}");
     assert_eq!(h.registry.upload_size("app", &id).await.unwrap(), 3);
     let digest = Digest::sha256_of(b"abcdef");
@@ -122,8 +125,11 @@ async fn sha512_digests_are_verified_too() {
 async fn an_upload_survives_a_restart_and_belongs_to_its_repository() {
     let h = harness().await;
     let id = h.registry.start_upload("app").await.unwrap();
-    h.registry.append("app", &id, None, body(b"first half,")).await.unwrap();
-    assert!(matches!(h.registry.append("other", &id, None, body(b"x")).await, Err(Error::BlobUploadUnknown { .. })));
+    h.registry.append("app", &id, None, None, body(b"first half,")).await.unwrap();
+    assert!(matches!(
+        h.registry.append("other", &id, None, None, body(b"x")).await,
+        Err(Error::BlobUploadUnknown { .. })
+    ));
     let bus = EventBus::open(h.store.clone(), BusConfig::default()).await.unwrap();
     let backend = Backend::Files { root: h.dir.path().join("blobs") };
     let restarted = Registry::new(h.store.clone(), bus, backend, h.dir.path().join("uploads")).unwrap();
@@ -283,7 +289,7 @@ async fn referrers_list_manifests_with_a_subject_filtered_by_artifact_type() {
 async fn abandoned_uploads_and_stray_staging_files_are_cleaned() {
     let h = harness().await;
     let id = h.registry.start_upload("app").await.unwrap();
-    h.registry.append("app", &id, None, body(b"partial")).await.unwrap();
+    h.registry.append("app", &id, None, None, body(b"partial")).await.unwrap();
     std::fs::write(h.dir.path().join("uploads/stray"), b"left by a crash").unwrap();
     assert_eq!(h.registry.clean_abandoned_uploads(Duration::from_secs(3600)).await.unwrap(), 0);
     assert!(h.dir.path().join("uploads").join(&id).exists(), "a recent upload stays");
