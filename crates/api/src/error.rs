@@ -25,6 +25,8 @@ pub enum ApiError {
     Registry(#[from] trainyard_registry::Error),
     #[error(transparent)]
     Builds(#[from] trainyard_builder::Error),
+    #[error(transparent)]
+    Pipelines(#[from] trainyard_pipelines::Error),
     /// A request body or query that does not parse.
     #[error("{0}")]
     BadRequest(String),
@@ -53,8 +55,6 @@ const INTERNAL: (StatusCode, &str) = (StatusCode::INTERNAL_SERVER_ERROR, "Intern
 impl ApiError {
     /// Status and stable code for every error kind.
     pub fn status_and_code(&self) -> (StatusCode, &'static str) {
-        use trainyard_bus::Error as Bus;
-        use trainyard_events::Error as Events;
         match self {
             ApiError::BadRequest(_) => (StatusCode::BAD_REQUEST, "ValidationException"),
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "ResourceNotFoundException"),
@@ -66,6 +66,23 @@ impl ApiError {
             ApiError::Registry(e) => registry_status(e),
             ApiError::Builds(trainyard_builder::Error::Store(e)) => store_status(e),
             ApiError::Builds(trainyard_builder::Error::Log { .. }) => INTERNAL,
+            ApiError::Pipelines(e) => {
+                use trainyard_pipelines::Error as Pipelines;
+                match e {
+                    Pipelines::InvalidSpec { .. } | Pipelines::Event { .. } => {
+                        (StatusCode::BAD_REQUEST, "ValidationException")
+                    }
+                    Pipelines::Duplicate { .. } => (StatusCode::CONFLICT, "ResourceInUseException"),
+                    Pipelines::NoImage { .. } => (StatusCode::CONFLICT, "NoImageException"),
+                    Pipelines::Store(e) => store_status(e),
+                    Pipelines::Bus(e) => bus_status(e),
+                    Pipelines::Sources(_) => (StatusCode::BAD_REQUEST, "ValidationException"),
+                    Pipelines::Jobs(e) => jobs_status(e),
+                    Pipelines::Models(e) => models_status(e),
+                    Pipelines::Endpoints(_) => (StatusCode::BAD_REQUEST, "ValidationException"),
+                    Pipelines::Internal { .. } => INTERNAL,
+                }
+            }
             ApiError::Jobs(e) => jobs_status(e),
             ApiError::Models(e) => models_status(e),
             ApiError::Sources(e) => match e {
@@ -91,15 +108,7 @@ impl ApiError {
                     Endpoints::Registry(e) => models_status(e),
                 }
             }
-            ApiError::Bus(e) => match e {
-                Bus::Events(Events::InvalidPattern { .. }) => (StatusCode::BAD_REQUEST, "InvalidEventPatternException"),
-                Bus::Events(Events::ReservedSource { .. }) => (StatusCode::FORBIDDEN, "AccessDeniedException"),
-                Bus::Events(_) | Bus::InvalidArgument { .. } | Bus::Function(_) => {
-                    (StatusCode::BAD_REQUEST, "ValidationException")
-                }
-                Bus::LimitExceeded { .. } => (StatusCode::BAD_REQUEST, "LimitExceededException"),
-                Bus::Store(e) => store_status(e),
-            },
+            ApiError::Bus(e) => bus_status(e),
         }
     }
 }
@@ -129,6 +138,20 @@ fn registry_status(error: &trainyard_registry::Error) -> (StatusCode, &'static s
         }
         Registry::Store(e) => store_status(e),
         Registry::Io { .. } | Registry::Storage { .. } => INTERNAL,
+    }
+}
+
+fn bus_status(error: &trainyard_bus::Error) -> (StatusCode, &'static str) {
+    use trainyard_bus::Error as Bus;
+    use trainyard_events::Error as Events;
+    match error {
+        Bus::Events(Events::InvalidPattern { .. }) => (StatusCode::BAD_REQUEST, "InvalidEventPatternException"),
+        Bus::Events(Events::ReservedSource { .. }) => (StatusCode::FORBIDDEN, "AccessDeniedException"),
+        Bus::Events(_) | Bus::InvalidArgument { .. } | Bus::Function(_) => {
+            (StatusCode::BAD_REQUEST, "ValidationException")
+        }
+        Bus::LimitExceeded { .. } => (StatusCode::BAD_REQUEST, "LimitExceededException"),
+        Bus::Store(e) => store_status(e),
     }
 }
 

@@ -38,6 +38,7 @@ pub struct AppState {
     pub sources: trainyard_source::Sources,
     pub registry: trainyard_registry::Registry,
     pub builds: trainyard_builder::Builds,
+    pub pipelines: trainyard_pipelines::Pipelines,
     pub auth: Authenticator,
 }
 
@@ -85,6 +86,11 @@ pub fn router(state: AppState) -> Router {
         .route("/sources", get(sources::list).post(sources::add))
         .route("/sources/{name}", get(sources::describe).delete(sources::delete))
         .route("/sources/{name}/poll", post(sources::poll))
+        .route("/pipelines", get(pipelines::list).post(pipelines::apply))
+        .route("/pipelines/{name}", get(pipelines::describe).delete(pipelines::delete))
+        .route("/pipelines/{name}/runs", get(pipelines::runs))
+        .route("/pipelines/{name}/start", post(pipelines::start))
+        .route("/pipeline-runs/{id}", get(pipelines::describe_run))
         .route("/builds", get(builds::list))
         .route("/builds/{id}", get(builds::describe))
         .route("/builds/{id}/logs", get(builds::logs))

@@ -22,6 +22,8 @@ const LEASE: Duration = Duration::from_secs(16 * 60);
 const IDLE_POLL: Duration = Duration::from_millis(500);
 /// The most finished attempts written in one transaction.
 const COMPLETION_BATCH: usize = 256;
+/// The command prefix of an in-process function.
+pub const BUILTIN_PREFIX: &str = "builtin:";
 
 /// A finished attempt waiting to be recorded.
 type Completion = (trainyard_store::Delivery, Attempt, AfterAttempt);
@@ -228,14 +230,19 @@ impl EventBus {
         if let Some(url) = &self.config().endpoint_url {
             environment.insert("TRAINYARD_ENDPOINT".into(), url.clone());
         }
-        let spec = CommandSpec {
-            command: function.command.clone(),
-            environment,
-            timeout: Duration::from_secs(u64::from(function.timeout)),
-        };
-        let _slot = self.inner.function_slots.acquire().await;
         let started = Utc::now();
-        let outcome = trainyard_functions::run(&spec, input).await;
+        let outcome = match function.command.strip_prefix(BUILTIN_PREFIX) {
+            Some(name) => self.invoke_builtin(name, function, input).await,
+            None => {
+                let spec = CommandSpec {
+                    command: function.command.clone(),
+                    environment,
+                    timeout: Duration::from_secs(u64::from(function.timeout)),
+                };
+                let _slot = self.inner.function_slots.acquire().await;
+                trainyard_functions::run(&spec, input).await
+            }
+        };
         let (status, result) = match &outcome.result {
             Ok(value) => ("succeeded".to_string(), Some(value.to_string())),
             Err(f) => (format!("failed: {}: {}", f.code, f.message), None),
@@ -256,6 +263,26 @@ impl EventBus {
             tracing::warn!(function = %function.function_name, error = %e, "could not record an invocation");
         }
         outcome
+    }
+
+    async fn invoke_builtin(&self, name: &str, function: &Function, input: &[u8]) -> Outcome {
+        let failure = |code: &str, message: String, retriable| Outcome {
+            result: Err(trainyard_functions::Failure { code: code.into(), message, retriable }),
+            logs: String::new(),
+            duration: Duration::ZERO,
+        };
+        let Some(builtins) = self.inner.builtins.get() else {
+            return failure("BuiltinUnavailable", format!("builtin:{name} is not available on this server"), true);
+        };
+        let event = match serde_json::from_slice(input) {
+            Ok(event) => event,
+            Err(e) => return failure("InvalidInput", format!("builtin:{name} takes a JSON event: {e}"), false),
+        };
+        let timeout = Duration::from_secs(u64::from(function.timeout).max(1));
+        match tokio::time::timeout(timeout, builtins.invoke(name, function, event)).await {
+            Ok(outcome) => outcome,
+            Err(_) => failure("FunctionTimeout", format!("builtin:{name} ran longer than {timeout:?}"), true),
+        }
     }
 
     /// `Invoke` (synchronous): runs the function on `event` and returns its outcome.

@@ -17,4 +17,6 @@ mod service;
 
 pub use config::BusConfig;
 pub use error::Error;
-pub use service::{ArchiveRequest, EventBus, FunctionRequest, PutResult, ReplayRequest, RuleRequest, TargetRequest};
+pub use service::{
+    ArchiveRequest, Builtins, EventBus, FunctionRequest, PutResult, ReplayRequest, RuleRequest, TargetRequest,
+};

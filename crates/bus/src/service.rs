@@ -129,6 +129,20 @@ pub(crate) struct Inner {
     pub(crate) function_slots: tokio::sync::Semaphore,
     /// The group committer of put events.
     pub(crate) commits: tokio::sync::mpsc::Sender<crate::commit::Commit>,
+    /// The in-process functions (`builtin:NAME`), once the server attaches them.
+    pub(crate) builtins: std::sync::OnceLock<Arc<dyn Builtins>>,
+}
+
+/// Functions the platform runs in process: a function whose command is `builtin:NAME`
+/// is handed here with the event, instead of to a child process.
+pub trait Builtins: Send + Sync + 'static {
+    /// Runs builtin `name` for `function` (its environment configures it) on `event`.
+    fn invoke(
+        &self,
+        name: &str,
+        function: &Function,
+        event: Value,
+    ) -> futures::future::BoxFuture<'static, trainyard_functions::Outcome>;
 }
 
 /// Accepts a pattern as JSON text or an inline object and checks it.
@@ -142,6 +156,11 @@ fn pattern_text(value: &Value) -> Result<String, Error> {
 }
 
 impl EventBus {
+    /// Attaches the in-process functions; only the first call counts.
+    pub fn set_builtins(&self, builtins: Arc<dyn Builtins>) {
+        let _ = self.inner.builtins.set(builtins);
+    }
+
     /// Opens the bus on a store: makes the `default` bus and loads the routing cache.
     pub async fn open(store: Store, config: BusConfig) -> Result<EventBus, Error> {
         let commits = crate::commit::start(store.clone());
@@ -158,6 +177,7 @@ impl EventBus {
                 function_slots: tokio::sync::Semaphore::new(config.function_concurrency.max(1)),
                 commits,
                 config,
+                builtins: std::sync::OnceLock::new(),
             }),
         };
         let default = Bus { name: "default".into(), arn: bus.arn("event-bus/default"), creation_time: Utc::now() };

@@ -51,6 +51,8 @@ pub enum Command {
     Algorithm {
         /// linear-learner or gbdt
         name: String,
+        /// `train`, as SageMaker passes it to a training container (optional).
+        mode: Option<String>,
     },
     /// Processing jobs (SageMaker's CreateProcessingJob contract): evaluation runs.
     #[command(subcommand)]
@@ -63,8 +65,14 @@ pub enum Command {
     /// Buckets and objects, with s3://bucket/key URIs.
     #[command(subcommand)]
     Data(DataCommand),
-    /// Start a server, wire a function to a rule, put events and show them delivered.
-    Quickstart,
+    /// The whole loop on this machine: a platform in process, an example repository and
+    /// data, its pipeline applied, a commit built, trained, evaluated, registered, deployed
+    /// and retrained on new data; then it keeps serving (until Ctrl-C).
+    Quickstart {
+        /// Stop when the loop has run (for scripts).
+        #[arg(long)]
+        exit: bool,
+    },
     /// Load benchmarks against an in-process server (see docs/benchmarks.md).
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -89,6 +97,19 @@ pub enum Command {
     /// The OCI registry: repositories and images.
     #[command(subcommand)]
     Images(ImagesCommand),
+    /// Validate a trainyard.yaml and create or update what its pipeline implies (a plan of
+    /// the changes is printed).
+    Apply {
+        /// The pipeline file.
+        #[arg(short = 'f', long = "file")]
+        file: PathBuf,
+        /// Print the plan without changing anything.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Pipelines and their runs.
+    #[command(subcommand)]
+    Pipelines(PipelinesCommand),
     /// Builds of followed commits (each push with a `build` section in trainyard.yaml).
     #[command(subcommand)]
     Builds(BuildsCommand),
@@ -528,6 +549,31 @@ pub enum ImagesCommand {
     /// Repositories.
     #[command(subcommand)]
     Repos(RepositoriesCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PipelinesCommand {
+    List,
+    Describe {
+        name: String,
+    },
+    /// Delete the pipeline's rules, targets and functions (its source, model group,
+    /// endpoint and runs stay).
+    Delete {
+        name: String,
+    },
+    /// Start a run now, on the pipeline's latest image.
+    Start {
+        name: String,
+    },
+    /// The pipeline's runs, newest first.
+    Runs {
+        name: String,
+    },
+    /// One run: trigger, and each step with its resource, status and times.
+    RunDescribe {
+        id: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]

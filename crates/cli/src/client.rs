@@ -25,6 +25,7 @@ impl Error {
     }
 }
 
+#[derive(Clone)]
 pub struct Client {
     http: reqwest::Client,
     endpoint: String,

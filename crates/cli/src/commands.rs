@@ -38,15 +38,20 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
         Command::Server { listen, object_store } => server(dir.clone(), listen, object_store).await,
         Command::Data(command) => crate::data::run(&client(), out, command).await,
         Command::Jobs(command) => crate::jobs::run(&client(), out, command).await,
-        Command::Algorithm { name } => algorithm(&name),
+        Command::Algorithm { name, mode } => match mode.as_deref() {
+            None | Some("train") => algorithm(&name),
+            Some(other) => Err(Error::Usage(format!("trainyard algorithm {name} {other}: only `train` is a mode"))),
+        },
         Command::Evaluator(args) => crate::models::evaluator(args),
         Command::Build(args) => crate::build::run(&client(), args).await,
         Command::Images(command) => crate::images::run(&client(), out, command).await,
         Command::Builds(command) => crate::images::builds(&client(), out, command).await,
+        Command::Apply { file, dry_run } => crate::pipelines::apply(&client(), out, &file, dry_run).await,
+        Command::Pipelines(command) => crate::pipelines::run(&client(), out, command).await,
         Command::Sources(command) => crate::sources::run(&client(), out, command).await,
         Command::Endpoints(command) => crate::endpoints::run(&client(), out, command).await,
         Command::Processing(command) => crate::processing::run(&client(), out, command).await,
-        Command::Quickstart => crate::quickstart::run(cli.data_dir.clone()).await,
+        Command::Quickstart { exit } => crate::quickstart::run(cli.data_dir.clone(), exit).await,
         Command::Bench(BenchCommand::Ceiling { listen }) => crate::bench::ceiling(&listen).await,
         Command::Bench(BenchCommand::Bus { events, clients, latency_samples }) => {
             crate::bench::bus(events, clients, latency_samples).await

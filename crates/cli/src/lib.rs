@@ -18,6 +18,7 @@ mod images;
 mod jobs;
 mod models;
 mod output;
+mod pipelines;
 mod processing;
 mod quickstart;
 mod runtime;

@@ -130,6 +130,7 @@ impl ResolvedImage {
         &self,
         root: &Path,
         python: &str,
+        trainyard: &str,
         contract: BTreeMap<String, String>,
     ) -> Result<ProcessSpec, Fault> {
         let climbs = |path: &str| path.split('/').any(|part| part == "..");
@@ -149,6 +150,8 @@ impl ResolvedImage {
         let program = argv.remove(0);
         let program = match program.as_str() {
             "python" | "python3" => PathBuf::from(python),
+            // An image may call the built-in algorithms: `trainyard algorithm gbdt`.
+            "trainyard" => PathBuf::from(trainyard),
             absolute if absolute.starts_with('/') => inside(absolute).unwrap_or_else(|| PathBuf::from(absolute)),
             name if !name.contains('/') => image_path
                 .iter()
@@ -256,7 +259,7 @@ mod tests {
         std::fs::write(root.path().join("opt/program/train.py"), "").unwrap();
         let contract = BTreeMap::from([("SM_MODEL_DIR".to_string(), "/jobs/x/model".to_string())]);
         let spec = image(&["python3", "/opt/program/train.py"], &["A=1"], "/opt/program")
-            .local_process(root.path(), "/venv/bin/python", contract.clone())
+            .local_process(root.path(), "/venv/bin/python", "/bin/trainyard", contract.clone())
             .unwrap();
         assert_eq!(spec.program, PathBuf::from("/venv/bin/python"));
         assert_eq!(spec.arguments, [root.path().join("opt/program/train.py").display().to_string(), "train".into()]);
@@ -268,7 +271,7 @@ mod tests {
             image(&["python3"], &[], "/opt/../../.."),
             image(&["train"], &["PATH=/../../usr/bin"], "/"),
         ] {
-            let refused = escaping.local_process(root.path(), "python3", contract.clone());
+            let refused = escaping.local_process(root.path(), "python3", "trainyard", contract.clone());
             assert!(
                 matches!(refused, Err(Fault::Client(ref m)) if m.contains("leaves the image")),
                 "{:?}",

@@ -378,7 +378,9 @@ impl Jobs {
                 if image.portable {
                     let root = layout.root.join("image");
                     image.unpack(registry, &root).await?;
-                    return image.local_process(&root, &self.inner.config.python, environment);
+                    let trainyard =
+                        self.inner.config.algorithm_command.first().cloned().unwrap_or_else(|| "trainyard".into());
+                    return image.local_process(&root, &self.inner.config.python, &trainyard, environment);
                 }
                 let Some(engine) = crate::image::container_engine().await else {
                     return Err(Fault::Client(format!(

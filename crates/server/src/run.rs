@@ -111,16 +111,39 @@ pub async fn run(mut config: Config, shutdown: Shutdown, on_ready: impl FnOnce(S
         let (builds, stopped) = (builds.clone(), stopped.clone());
         async move { builds.run(stopped).await }
     });
+    let pipelines = trainyard_pipelines::Pipelines::new(trainyard_pipelines::Services {
+        store: store.clone(),
+        bus: bus.clone(),
+        sources: sources.clone(),
+        jobs: jobs.clone(),
+        models: models.clone(),
+        endpoints: endpoints.clone(),
+    });
+    bus.set_builtins(std::sync::Arc::new(pipelines.clone()));
+    let retraining = tokio::spawn({
+        let (pipelines, stopped) = (pipelines.clone(), stopped.clone());
+        async move { pipelines.run(stopped).await }
+    });
     let registry_housekeeping =
         tokio::spawn(registry.clone().run_housekeeping(Duration::from_secs(600), Duration::from_secs(24 * 3600)));
-    let state =
-        AppState { bus, objects, jobs, models, endpoints, sources, registry, builds, auth: Authenticator::new(&token) };
+    let state = AppState {
+        bus,
+        objects,
+        jobs,
+        models,
+        endpoints,
+        sources,
+        registry,
+        builds,
+        pipelines,
+        auth: Authenticator::new(&token),
+    };
     let router = trainyard_api::router(state);
     on_ready(address);
     let served = axum::serve(listener, router).with_graceful_shutdown(shutdown).await;
     let _ = stop.send(true);
     registry_housekeeping.abort();
-    for worker in workers.into_iter().chain([polling, building]) {
+    for worker in workers.into_iter().chain([polling, building, retraining]) {
         // In-flight deliveries get a grace period; anything unfinished is retried after restart.
         let _ = tokio::time::timeout(Duration::from_secs(10), worker).await;
     }

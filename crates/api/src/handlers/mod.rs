@@ -10,6 +10,7 @@ pub mod functions;
 pub mod images;
 pub mod models;
 pub mod objects;
+pub mod pipelines;
 pub mod processing;
 pub mod registry;
 pub mod rules;

@@ -60,6 +60,7 @@ impl Server {
         let store_handle_for_sources = store_handle.clone();
         let store_for_registry = store_handle.clone();
         let store_for_builds = store_handle.clone();
+        let store_for_pipelines = store_handle.clone();
         let jobs = trainyard_jobs::Jobs::open(store_handle, objects.clone(), bus.clone(), jobs_config).await.unwrap();
         let models = trainyard_models::Registry::new(store_for_models, bus.clone(), jobs.clone(), objects.clone());
         let endpoints = trainyard_endpoints::Endpoints::open(
@@ -102,8 +103,17 @@ impl Server {
                 region: "local".into(),
             },
         );
+        let pipelines = trainyard_pipelines::Pipelines::new(trainyard_pipelines::Services {
+            store: store_for_pipelines,
+            bus: bus.clone(),
+            sources: sources.clone(),
+            jobs: jobs.clone(),
+            models: models.clone(),
+            endpoints: endpoints.clone(),
+        });
+        bus.set_builtins(std::sync::Arc::new(pipelines.clone()));
         let auth = Authenticator::new(TOKEN);
-        let state = AppState { bus, objects, jobs, models, endpoints, sources, registry, builds, auth };
+        let state = AppState { bus, objects, jobs, models, endpoints, sources, registry, builds, pipelines, auth };
         let router = trainyard_api::router(state);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());

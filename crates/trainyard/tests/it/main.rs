@@ -10,6 +10,7 @@ mod images;
 mod jobs;
 mod models;
 mod objects;
+mod pipelines;
 mod process;
 mod runtime;
 mod sources;

@@ -1,0 +1,404 @@
+//! The pipeline's builtin functions. Each takes the event its rule routed, finds the run
+//! it belongs to, and does its one step idempotently: resources are named after the run
+//! (a duplicate event finds them there), and registering and deploying check what was done
+//! under the run's lock before acting.
+
+use std::time::Instant;
+
+use chrono::Utc;
+use futures::future::BoxFuture;
+use serde_json::{json, Value};
+use trainyard_functions::{Failure, Outcome};
+use trainyard_store::{Function, RunRecord};
+
+use crate::plan::{self, PIPELINE_VARIABLE};
+use crate::spec::PipelineSpec;
+use crate::{Error, Pipelines};
+
+/// Replaces the step named like `step` (or appends it), keeping the order of first sight.
+pub(crate) fn set_step(run: &mut RunRecord, step: Value) {
+    let steps = run.steps.as_array_mut().expect("steps are an array");
+    match steps.iter_mut().find(|s| s["Step"] == step["Step"]) {
+        Some(existing) => {
+            let start = existing.get("StartTime").cloned();
+            *existing = step;
+            if let (Some(start), None) = (start, existing.get("StartTime")) {
+                existing["StartTime"] = start;
+            }
+        }
+        None => steps.push(step),
+    }
+}
+
+fn finish(run: &mut RunRecord, status: &str, reason: Option<String>) {
+    run.status = status.into();
+    run.reason = reason;
+    run.updated_at = Utc::now();
+}
+
+/// The `CreateTrainingJob` of a run.
+pub(crate) fn training_request(
+    spec: &PipelineSpec,
+    run: &str,
+    image: Option<&str>,
+) -> Result<trainyard_jobs::CreateTrainingJob, Error> {
+    let training = &spec.training;
+    let mut algorithm = json!({"TrainingInputMode": "File"});
+    match (image, &training.algorithm) {
+        (Some(image), _) => algorithm["TrainingImage"] = json!(image),
+        (None, Some(name)) => algorithm["AlgorithmName"] = json!(name.value),
+        (None, None) => return Err(Error::NoImage { pipeline: spec.name().into() }),
+    }
+    let metrics: Vec<Value> =
+        training.metrics.iter().map(|(name, regex)| json!({"Name": name, "Regex": regex})).collect();
+    if !metrics.is_empty() {
+        algorithm["MetricDefinitions"] = json!(metrics);
+    }
+    let channels: Vec<Value> = training
+        .channels
+        .iter()
+        .map(|(name, uri)| {
+            json!({"ChannelName": name,
+                   "DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": uri.value}}})
+        })
+        .collect();
+    let hyperparameters: serde_json::Map<String, Value> =
+        training.hyperparameters.iter().map(|(k, v)| (k.clone(), json!(v.text()))).collect();
+    let mut request = json!({
+        "TrainingJobName": run,
+        "AlgorithmSpecification": algorithm,
+        "HyperParameters": hyperparameters,
+        "InputDataConfig": channels,
+        "OutputDataConfig": {"S3OutputPath": training.output.value},
+    });
+    if let Some(limit) = &training.max_runtime {
+        let seconds = trainyard_endpoints::policy::duration(&limit.value).map(|d| d.as_secs()).unwrap_or(86_400);
+        request["StoppingCondition"] = json!({"MaxRuntimeInSeconds": seconds.max(1)});
+    }
+    serde_json::from_value(request).map_err(|e| Error::Internal { message: format!("training request: {e}") })
+}
+
+impl trainyard_bus::Builtins for Pipelines {
+    fn invoke(&self, name: &str, function: &Function, event: Value) -> BoxFuture<'static, Outcome> {
+        let this = self.clone();
+        let name = name.to_string();
+        let pipeline = function.environment.get(PIPELINE_VARIABLE).cloned();
+        Box::pin(async move {
+            let started = Instant::now();
+            let result = match pipeline {
+                Some(pipeline) => this.dispatch(&name, &pipeline, &event).await,
+                None => Err(Error::Event { reason: format!("builtin:{name} needs {PIPELINE_VARIABLE}") }),
+            };
+            let logs = match &result {
+                Ok(value) => format!("{name}: {value}\n"),
+                Err(e) => format!("{name}: {e}\n"),
+            };
+            let result =
+                result.map_err(|e| Failure { code: e.code().into(), retriable: e.retriable(), message: e.to_string() });
+            Outcome { result, logs, duration: started.elapsed() }
+        })
+    }
+}
+
+impl Pipelines {
+    async fn dispatch(&self, builtin: &str, pipeline: &str, event: &Value) -> Result<Value, Error> {
+        let spec = self.spec(pipeline).await?;
+        let detail = &event["detail"];
+        match builtin {
+            plan::TRIGGER => self.trigger(&spec, event).await,
+            plan::EVALUATE => self.evaluate(&spec, detail).await,
+            plan::REGISTER => self.register(&spec, detail).await,
+            plan::DEPLOY => self.deploy(&spec, detail).await,
+            plan::RECORD_DEPLOYMENT => self.record_deployment(&spec).await,
+            plan::RETRAIN => {
+                self.services().store.note_retraining(pipeline, Utc::now()).await?;
+                Ok(json!({"Noted": detail["object"]["key"]}))
+            }
+            other => Err(Error::Event { reason: format!("no builtin function {other:?}") }),
+        }
+    }
+
+    /// `trigger_model_training`: an image push (or a commit, for algorithm pipelines)
+    /// starts a run.
+    async fn trigger(&self, spec: &PipelineSpec, event: &Value) -> Result<Value, Error> {
+        let detail = &event["detail"];
+        let text = |field: &str| detail[field].as_str().unwrap_or_default().to_string();
+        let (trigger, image, suffix) = match event["detail-type"].as_str() {
+            Some("ECR Image Action") => {
+                let (repository, digest) = (text("repository-name"), text("image-digest"));
+                let hex = digest.split(':').nth(1).unwrap_or_default();
+                if hex.len() < 12 {
+                    return Err(Error::Event { reason: format!("image digest {digest:?} is malformed") });
+                }
+                let mut trigger = json!({"Type": "image_push", "Repository": repository, "Digest": digest,
+                                         "Tag": text("image-tag")});
+                // The builder tags its images with the commit; its push ends the build.
+                let tag = text("image-tag");
+                let builds = self.services().store.list_builds(Some(spec.source_name()), None, 100).await?;
+                let build =
+                    builds.iter().find(|b| b.image_digest.as_deref() == Some(digest.as_str()) || b.commit == tag);
+                if let Some(build) = build {
+                    trigger["Commit"] = json!(build.commit);
+                    trigger["Build"] = json!({"Step": "Build", "Resource": build.id, "Status": "Completed",
+                                              "Commit": build.commit, "StartTime": build.started_at,
+                                              "EndTime": build.ended_at.unwrap_or_else(Utc::now)});
+                }
+                (trigger, Some(format!("{repository}@{digest}")), hex[..12].to_string())
+            }
+            Some("Git Push") => {
+                let after = text("after");
+                if after.len() < 12 {
+                    return Err(Error::Event { reason: format!("commit {after:?} is malformed") });
+                }
+                (json!({"Type": "commit", "Commit": after}), None, after[..12].to_string())
+            }
+            other => return Err(Error::Event { reason: format!("cannot start a run from {other:?}") }),
+        };
+        match self.start_training(spec, trigger, image, &suffix).await {
+            Ok(run) => Ok(json!({"Run": run})),
+            Err(Error::Duplicate { run }) => Ok(json!({"Run": run, "Duplicate": true})),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The run a job belongs to, if it is one of this pipeline's.
+    async fn run_of(&self, spec: &PipelineSpec, id: &str) -> Result<Option<RunRecord>, Error> {
+        match self.services().store.get_run(id).await {
+            Ok(run) if run.pipeline == spec.name() => Ok(Some(run)),
+            Ok(_) | Err(trainyard_store::Error::NotFound { .. }) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// `evaluate_model_function`: a finished training job is evaluated (with the champion).
+    async fn evaluate(&self, spec: &PipelineSpec, detail: &Value) -> Result<Value, Error> {
+        let job = detail["TrainingJobName"].as_str().unwrap_or_default();
+        let lock = self.lock(job);
+        let _one_step = lock.lock().await;
+        let Some(mut run) = self.run_of(spec, job).await? else { return Ok(json!({"Ignored": job})) };
+        let status = detail["TrainingJobStatus"].as_str().unwrap_or_default();
+        let mut step = json!({"Step": "Training", "Resource": job, "Status": status,
+                              "StartTime": detail["TrainingStartTime"], "EndTime": detail["TrainingEndTime"]});
+        if let Some(metrics) = detail.get("FinalMetricDataList") {
+            step["Metrics"] = metrics.clone();
+        }
+        set_step(&mut run, step);
+        if status != "Completed" {
+            let reason = detail["FailureReason"].as_str().unwrap_or("no reason given");
+            finish(&mut run, "Failed", Some(format!("training job {job} {}: {reason}", status.to_lowercase())));
+            self.services().store.update_run(&run).await?;
+            return Ok(json!({"Run": run.id, "Status": run.status}));
+        }
+        let evaluation = format!("{job}-eval");
+        let request = json!({
+            "ModelDataUrl": detail["ModelArtifacts"]["S3ModelArtifacts"],
+            "TestDataUrl": spec.evaluation.test.value,
+            "ModelPackageGroupName": spec.group(),
+            "Conditions": spec.evaluation.conditions.iter().map(|c| &c.value).collect::<Vec<_>>(),
+            "LabelColumn": spec.evaluation.label_column,
+            "ProcessingJobName": evaluation,
+        });
+        let request = serde_json::from_value(request).map_err(|e| Error::Internal { message: e.to_string() })?;
+        match self.services().models.start_evaluation(request).await {
+            Ok(_) => {}
+            Err(e) if e.to_string().contains("already exists") => {}
+            Err(e) => return Err(e.into()),
+        }
+        set_step(
+            &mut run,
+            json!({"Step": "Evaluation", "Resource": evaluation, "Status": "InProgress", "StartTime": Utc::now()}),
+        );
+        run.updated_at = Utc::now();
+        self.services().store.update_run(&run).await?;
+        Ok(json!({"Run": run.id, "Evaluation": evaluation}))
+    }
+
+    /// `register_model_in_registry`: a finished evaluation registers the model with its
+    /// report and gate decision (once per run).
+    async fn register(&self, spec: &PipelineSpec, detail: &Value) -> Result<Value, Error> {
+        let job = detail["ProcessingJobName"].as_str().unwrap_or_default();
+        let Some(run_id) = job.strip_suffix("-eval") else { return Ok(json!({"Ignored": job})) };
+        let lock = self.lock(run_id);
+        let _one_step = lock.lock().await;
+        let Some(mut run) = self.run_of(spec, run_id).await? else { return Ok(json!({"Ignored": job})) };
+        let status = detail["ProcessingJobStatus"].as_str().unwrap_or_default();
+        set_step(
+            &mut run,
+            json!({"Step": "Evaluation", "Resource": job, "Status": status,
+                                  "StartTime": detail["ProcessingStartTime"], "EndTime": detail["ProcessingEndTime"]}),
+        );
+        if status != "Completed" {
+            let reason =
+                detail["FailureReason"].as_str().or(detail["ExitMessage"].as_str()).unwrap_or("no reason given");
+            finish(&mut run, "Failed", Some(format!("evaluation {job} {}: {reason}", status.to_lowercase())));
+            self.services().store.update_run(&run).await?;
+            return Ok(json!({"Run": run.id, "Status": run.status}));
+        }
+        let models = &self.services().models;
+        let versions = models.list_versions(spec.group()).await?;
+        let mut existing = None;
+        for summary in versions["ModelPackageSummaryList"].as_array().into_iter().flatten().rev() {
+            let version = models.describe_version(spec.group(), &summary["ModelPackageVersion"].to_string()).await?;
+            if version["CustomerMetadataProperties"]["trainyard:run"] == run_id {
+                existing = Some(version);
+                break;
+            }
+        }
+        let version = match existing {
+            Some(version) => version,
+            None => {
+                let request = json!({
+                    "ModelPackageGroupName": spec.group(),
+                    "EvaluationJobName": job,
+                    "TrainingJobName": run_id,
+                    "CustomerMetadataProperties": {"trainyard:pipeline": spec.name(), "trainyard:run": run_id},
+                });
+                let request =
+                    serde_json::from_value(request).map_err(|e| Error::Internal { message: e.to_string() })?;
+                match models.register(request, &format!("pipeline/{}", spec.name())).await {
+                    Ok(version) => version,
+                    Err(trainyard_models::Error::GateFailed { .. }) => {
+                        set_step(
+                            &mut run,
+                            json!({"Step": "Registration", "Status": "Discarded", "EndTime": Utc::now()}),
+                        );
+                        finish(
+                            &mut run,
+                            "Failed",
+                            Some("the gate refused the model and the group discards failures".into()),
+                        );
+                        self.services().store.update_run(&run).await?;
+                        return Ok(json!({"Run": run.id, "Status": run.status}));
+                    }
+                    Err(e) => return Err(e.into()),
+                }
+            }
+        };
+        let approval = version["ModelApprovalStatus"].as_str().unwrap_or_default().to_string();
+        let package = format!("{}/{}", spec.group(), version["ModelPackageVersion"]);
+        set_step(
+            &mut run,
+            json!({"Step": "Registration", "Resource": package, "Status": approval,
+                                  "GateDecision": version["GateDecision"], "EndTime": Utc::now()}),
+        );
+        match approval.as_str() {
+            "Rejected" => {
+                let reason = version["ApprovalDescription"].as_str().unwrap_or("the gate refused the model");
+                finish(&mut run, "Failed", Some(format!("{package} was rejected: {reason}")));
+            }
+            "PendingManualApproval" => finish(&mut run, "WaitingForApproval", None),
+            _ if spec.deployment.is_none() => finish(&mut run, "Succeeded", None),
+            _ => run.updated_at = Utc::now(),
+        }
+        self.services().store.update_run(&run).await?;
+        Ok(json!({"Run": run.id, "ModelPackage": package, "Status": approval}))
+    }
+
+    /// `deploy_sagemaker_model`: an approved version goes to the pipeline's endpoint
+    /// (once: a version the endpoint serves or is deploying is not deployed again).
+    async fn deploy(&self, spec: &PipelineSpec, detail: &Value) -> Result<Value, Error> {
+        let Some(deployment) = &spec.deployment else { return Ok(json!({"Ignored": "no deployment section"})) };
+        let package = format!("{}/{}", spec.group(), detail["ModelPackageVersion"]);
+        let endpoint = &deployment.endpoint.value;
+        let lock = self.lock(endpoint);
+        let _one_step = lock.lock().await;
+        let version =
+            self.services().models.describe_version(spec.group(), &detail["ModelPackageVersion"].to_string()).await?;
+        let run_id = version["CustomerMetadataProperties"]["trainyard:run"].as_str().map(str::to_string);
+        let endpoints = &self.services().endpoints;
+        if let Ok(described) = endpoints.describe(endpoint).await {
+            let serves = |variants: &Value| {
+                variants.as_array().into_iter().flatten().any(|v| v["ModelName"].as_str() == Some(package.as_str()))
+            };
+            let pending = &described["PendingDeploymentSummary"]["ProductionVariants"];
+            if serves(pending)
+                || (described.get("PendingDeploymentSummary").is_none() && serves(&described["ProductionVariants"]))
+            {
+                return Ok(json!({"ModelPackage": package, "Duplicate": true}));
+            }
+        }
+        let mut policy = trainyard_endpoints::policy::Policy::default();
+        if let Some(strategy) = &deployment.strategy {
+            policy.traffic = trainyard_endpoints::policy::Traffic::parse(&strategy.value)?;
+        }
+        if let Some(alarms) = &deployment.rollback_on {
+            policy.alarms = trainyard_endpoints::policy::Alarm::parse_list(&alarms.value)?;
+        }
+        if let Some(wait) = &deployment.termination_wait {
+            policy.termination_wait = trainyard_endpoints::policy::duration(&wait.value)
+                .map_err(|reason| Error::Event { reason: format!("deployment.termination_wait: {reason}") })?;
+        }
+        let request = json!({"ProductionVariants": [{"VariantName": "AllTraffic", "ModelPackage": package}],
+                             "DeploymentConfig": policy.to_sagemaker()});
+        let request = serde_json::from_value(request).map_err(|e| Error::Internal { message: e.to_string() })?;
+        let result = endpoints.deploy(endpoint, request).await;
+        if let Some(run_id) = &run_id {
+            if let Some(mut run) = self.run_of(spec, run_id).await? {
+                match &result {
+                    Ok(_) => set_step(
+                        &mut run,
+                        json!({"Step": "Deployment", "Resource": endpoint, "ModelPackage": package,
+                                                       "Status": "InProgress", "StartTime": Utc::now()}),
+                    ),
+                    Err(e) => finish(&mut run, "Failed", Some(format!("deploying {package} to {endpoint}: {e}"))),
+                }
+                run.updated_at = Utc::now();
+                self.services().store.update_run(&run).await?;
+            }
+        }
+        result?;
+        Ok(json!({"Endpoint": endpoint, "ModelPackage": package}))
+    }
+
+    /// Ends runs whose deployment has finished: live (the version serves all traffic, and
+    /// becomes the group's `champion`) or rolled back.
+    async fn record_deployment(&self, spec: &PipelineSpec) -> Result<Value, Error> {
+        let Some(deployment) = &spec.deployment else { return Ok(json!({"Ignored": "no deployment section"})) };
+        let endpoint = &deployment.endpoint.value;
+        let described = self.services().endpoints.describe(endpoint).await?;
+        if described.get("PendingDeploymentSummary").is_some() {
+            return Ok(json!({"Endpoint": endpoint, "Pending": true}));
+        }
+        let live: Vec<String> = described["ProductionVariants"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|v| v["ModelName"].as_str().map(str::to_string))
+            .collect();
+        let mut ended = Vec::new();
+        for mut run in self.services().store.list_runs(spec.name(), 20).await? {
+            let lock = self.lock(&run.id);
+            let _one_step = lock.lock().await;
+            let Some(step) = run.steps.as_array().and_then(|s| s.iter().find(|s| s["Step"] == "Deployment")).cloned()
+            else {
+                continue;
+            };
+            if run.status != "Running" || step["Status"] != "InProgress" {
+                continue;
+            }
+            let package = step["ModelPackage"].as_str().unwrap_or_default().to_string();
+            let mut step = step.clone();
+            step["EndTime"] = json!(Utc::now());
+            if live.contains(&package) {
+                step["Status"] = json!("Completed");
+                set_step(&mut run, step);
+                finish(&mut run, "Succeeded", None);
+                if let Some(version) = package.rsplit('/').next().and_then(|v| v.parse::<i64>().ok()) {
+                    self.services().models.set_alias(spec.group(), "champion", version).await?;
+                }
+            } else {
+                step["Status"] = json!("RolledBack");
+                set_step(&mut run, step);
+                let reason = described["FailureReason"]
+                    .as_str()
+                    .map(str::to_string)
+                    .or_else(|| described["LastDeployment"]["Reason"].as_str().map(str::to_string))
+                    .unwrap_or_else(|| format!("{endpoint} does not serve {package}: the deployment was rolled back"));
+                finish(&mut run, "Failed", Some(reason));
+            }
+            self.services().store.update_run(&run).await?;
+            ended.push(run.id.clone());
+        }
+        Ok(json!({"Endpoint": endpoint, "Ended": ended}))
+    }
+}

@@ -1,0 +1,145 @@
+//! What a pipeline implies: its functions (`builtin:` ones, configured by the pipeline's
+//! name), the rules that route the platform's events to them, its source and its model
+//! group. Applying compares each with what exists and changes only what differs.
+
+use serde::Serialize;
+use serde_json::{json, Value};
+
+use crate::spec::PipelineSpec;
+
+/// The builtin functions a pipeline wires, in the order of a run.
+pub const TRIGGER: &str = "trigger_model_training";
+pub const EVALUATE: &str = "evaluate_model_function";
+pub const REGISTER: &str = "register_model_in_registry";
+pub const DEPLOY: &str = "deploy_sagemaker_model";
+pub const RETRAIN: &str = "retrain_model_on_new_data";
+/// Not one of the seed's five: records how a deployment ended on the run.
+pub const RECORD_DEPLOYMENT: &str = "record_deployment";
+
+/// The environment variable naming the pipeline a builtin function serves.
+pub const PIPELINE_VARIABLE: &str = "TRAINYARD_PIPELINE";
+
+/// One line of a plan.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Change {
+    /// `create`, `update` or `unchanged`.
+    pub action: String,
+    /// `pipeline`, `source`, `model package group`, `function`, `rule` or `target`.
+    pub kind: String,
+    pub name: String,
+}
+
+impl Change {
+    pub fn new(action: &str, kind: &str, name: impl Into<String>) -> Change {
+        Change { action: action.into(), kind: kind.into(), name: name.into() }
+    }
+}
+
+/// A rule the pipeline needs: its name, pattern and the builtin it invokes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RuleSpec {
+    pub name: String,
+    pub pattern: Value,
+    pub builtin: &'static str,
+}
+
+/// The function that runs `builtin` for pipeline `pipeline`.
+pub fn function_name(pipeline: &str, builtin: &str) -> String {
+    format!("{pipeline}-{}", builtin.replace('_', "-"))
+}
+
+/// The rules of a pipeline.
+pub fn rules(spec: &PipelineSpec) -> Vec<RuleSpec> {
+    let name = spec.name();
+    let prefix = format!("{name}-");
+    let mut rules = Vec::new();
+    let training = &spec.training;
+    let trigger = match (&training.image, &spec.source) {
+        (Some(image), _) if image.value == "build" => {
+            let repository = spec.build_repository(spec.source_name()).unwrap_or_default();
+            Some(json!({"source": ["aws.ecr"], "detail-type": ["ECR Image Action"],
+                        "detail": {"action-type": ["PUSH"], "repository-name": [repository]}}))
+        }
+        (Some(image), _) => trainyard_registry::ImageName::parse(&image.value).ok().map(|image| {
+            json!({"source": ["aws.ecr"], "detail-type": ["ECR Image Action"],
+                   "detail": {"action-type": ["PUSH"], "repository-name": [image.repository],
+                              "image-tag": [image.reference.to_string()]}})
+        }),
+        (None, Some(_)) => Some(json!({"source": ["trainyard.source"], "detail-type": ["Git Push"],
+                                      "detail": {"source": [spec.source_name()]}})),
+        (None, None) => None,
+    };
+    if let Some(pattern) = trigger {
+        rules.push(RuleSpec { name: format!("{name}-on-change"), pattern, builtin: TRIGGER });
+    }
+    rules.push(RuleSpec {
+        name: format!("{name}-on-training"),
+        pattern: json!({"source": ["aws.sagemaker"], "detail-type": ["SageMaker Training Job State Change"],
+                        "detail": {"TrainingJobName": [{"prefix": prefix}],
+                                   "TrainingJobStatus": ["Completed", "Failed", "Stopped"]}}),
+        builtin: EVALUATE,
+    });
+    rules.push(RuleSpec {
+        name: format!("{name}-on-evaluation"),
+        pattern: json!({"source": ["aws.sagemaker"], "detail-type": ["SageMaker Processing Job State Change"],
+                        "detail": {"ProcessingJobName": [{"prefix": prefix}],
+                                   "ProcessingJobStatus": ["Completed", "Failed", "Stopped"]}}),
+        builtin: REGISTER,
+    });
+    if let Some(deployment) = &spec.deployment {
+        rules.push(RuleSpec {
+            name: format!("{name}-on-approval"),
+            pattern: json!({"source": ["aws.sagemaker"], "detail-type": ["SageMaker Model Package State Change"],
+                            "detail": {"ModelPackageGroupName": [spec.group()], "ModelApprovalStatus": ["Approved"]}}),
+            builtin: DEPLOY,
+        });
+        rules.push(RuleSpec {
+            name: format!("{name}-on-deployment"),
+            pattern: json!({"source": ["aws.sagemaker"],
+                            "detail-type": ["SageMaker Endpoint Deployment State Change", "SageMaker Endpoint State Change"],
+                            "detail": {"EndpointName": [deployment.endpoint.value]}}),
+            builtin: RECORD_DEPLOYMENT,
+        });
+    }
+    if let Some(retraining) = &spec.retraining {
+        if let Ok(uri) = trainyard_objects::S3Uri::parse(&retraining.data.value) {
+            rules.push(RuleSpec {
+                name: format!("{name}-on-data"),
+                pattern: json!({"source": ["aws.s3"], "detail-type": ["Object Created"],
+                                "detail": {"bucket": {"name": [uri.bucket]}, "object": {"key": [{"prefix": uri.key}]}}}),
+                builtin: RETRAIN,
+            });
+        }
+    }
+    rules
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_pipeline_routes_each_step_to_its_builtin() {
+        let spec = crate::spec::parse(crate::spec::tests::EXAMPLE).unwrap();
+        let rules = rules(&spec);
+        let names: Vec<(&str, &str)> = rules.iter().map(|r| (r.name.as_str(), r.builtin)).collect();
+        assert_eq!(
+            names,
+            [
+                ("churn-on-change", TRIGGER),
+                ("churn-on-training", EVALUATE),
+                ("churn-on-evaluation", REGISTER),
+                ("churn-on-approval", DEPLOY),
+                ("churn-on-deployment", RECORD_DEPLOYMENT),
+                ("churn-on-data", RETRAIN),
+            ]
+        );
+        assert_eq!(rules[0].pattern["detail"]["repository-name"], json!(["churn"]));
+        assert_eq!(rules[5].pattern["detail"]["object"]["key"], json!([{"prefix": "churn/train/"}]));
+        assert_eq!(function_name("churn", TRIGGER), "churn-trigger-model-training");
+        for rule in &rules {
+            trainyard_events::Pattern::parse(&rule.pattern).unwrap();
+        }
+    }
+}

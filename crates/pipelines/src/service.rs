@@ -1,0 +1,387 @@
+//! The pipelines service: `apply` (a plan of what changes, then the changes), pipelines
+//! and their runs, manual starts, and the retraining loop that closes coalescing windows.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::Utc;
+use serde_json::{json, Value};
+use tokio::sync::watch;
+use trainyard_bus::{EventBus, FunctionRequest, RuleRequest, TargetRequest};
+use trainyard_store::{RunRecord, Store};
+
+use crate::plan::{self, Change, PIPELINE_VARIABLE};
+use crate::spec::{self, PipelineSpec};
+use crate::Error;
+
+/// The services a pipeline drives.
+#[derive(Clone)]
+pub struct Services {
+    pub store: Store,
+    pub bus: EventBus,
+    pub sources: trainyard_source::Sources,
+    pub jobs: trainyard_jobs::Jobs,
+    pub models: trainyard_models::Registry,
+    pub endpoints: trainyard_endpoints::Endpoints,
+}
+
+/// Pipelines. Cheap to clone.
+#[derive(Clone)]
+pub struct Pipelines {
+    pub(crate) inner: Arc<Inner>,
+}
+
+pub(crate) struct Inner {
+    pub(crate) services: Services,
+    // Invariant: one step of a run at a time, so check-then-act in a builtin (is this
+    // version registered? deployed?) is not raced by a duplicate delivery.
+    runs: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+const BUILTINS: [&str; 6] =
+    [plan::TRIGGER, plan::EVALUATE, plan::REGISTER, plan::DEPLOY, plan::RETRAIN, plan::RECORD_DEPLOYMENT];
+
+impl Pipelines {
+    pub fn new(services: Services) -> Pipelines {
+        Pipelines { inner: Arc::new(Inner { services, runs: Mutex::new(HashMap::new()) }) }
+    }
+
+    pub(crate) fn services(&self) -> &Services {
+        &self.inner.services
+    }
+
+    /// The lock of one pipeline's run steps.
+    pub(crate) fn lock(&self, key: &str) -> Arc<tokio::sync::Mutex<()>> {
+        let mut locks = self.inner.runs.lock().unwrap_or_else(|e| e.into_inner());
+        locks.entry(key.to_string()).or_default().clone()
+    }
+
+    /// The applied spec of `name`.
+    pub(crate) async fn spec(&self, name: &str) -> Result<PipelineSpec, Error> {
+        let record = self.services().store.get_pipeline(name).await?;
+        spec::parse(&record.spec)
+    }
+
+    /// Validates `text` and brings the platform in line with it; returns the plan it
+    /// carried out (`dry_run`: only the plan).
+    pub async fn apply(&self, text: &str, dry_run: bool) -> Result<Value, Error> {
+        let spec = spec::parse(text)?;
+        let name = spec.name().to_string();
+        let s = self.services();
+        let mut changes = Vec::new();
+        let existing = s.store.get_pipeline(&name).await.ok();
+        let action = match &existing {
+            None => "create",
+            Some(record) if record.spec != text => "update",
+            Some(_) => "unchanged",
+        };
+        changes.push(Change::new(action, "pipeline", &name));
+        if !dry_run {
+            s.store.put_pipeline(&name, text, Utc::now()).await?;
+        }
+        changes.push(self.apply_group(&spec, dry_run).await?);
+        if let Some(source) = &spec.source {
+            let exists = s.sources.describe(&name).await.is_ok();
+            changes.push(Change::new(if exists { "unchanged" } else { "create" }, "source", &name));
+            if !exists && !dry_run {
+                let poll = match &source.poll {
+                    Some(poll) => Some(
+                        trainyard_endpoints::policy::duration(&poll.value)
+                            .map_err(|e| Error::InvalidSpec { problems: vec![format!("source.poll: {e}")] })?,
+                    ),
+                    None => None,
+                };
+                let request = trainyard_source::AddSource {
+                    name: name.clone(),
+                    url: source.git.value.clone(),
+                    branch: source.branch.clone().unwrap_or_else(|| "main".into()),
+                    poll_interval_seconds: poll.map(|p| p.as_secs().max(1)).or(Some(30)),
+                    webhook_secret: source.webhook_secret.clone(),
+                };
+                s.sources.add(request).await?;
+            }
+        }
+        let rules = plan::rules(&spec);
+        let wanted: Vec<&str> = rules.iter().map(|r| r.builtin).collect();
+        // The trigger function exists even when no rule routes to it: users can invoke it
+        // or route their own rules to it.
+        for builtin in BUILTINS.iter().filter(|b| wanted.contains(*b) || **b == plan::TRIGGER) {
+            changes.push(self.apply_function(&name, builtin, dry_run).await?);
+        }
+        for rule in &rules {
+            changes.extend(self.apply_rule(&name, rule, dry_run).await?);
+        }
+        Ok(json!({"Pipeline": name, "DryRun": dry_run, "Changes": changes}))
+    }
+
+    async fn apply_group(&self, spec: &PipelineSpec, dry_run: bool) -> Result<Change, Error> {
+        let models = &self.services().models;
+        let group = spec.group();
+        if models.describe_group(group).await.is_ok() {
+            return Ok(Change::new("unchanged", "model package group", group));
+        }
+        if !dry_run {
+            let on_failure = spec.evaluation.on_failure.as_ref().map(|f| f.value.clone());
+            let request = json!({"ModelPackageGroupName": group,
+                                 "ModelPackageGroupDescription": format!("pipeline {}", spec.name()),
+                                 "ApprovalMode": if spec.auto_approval() { "auto" } else { "manual" },
+                                 "GateFailure": on_failure});
+            let request = serde_json::from_value(request).map_err(|e| Error::Internal { message: e.to_string() })?;
+            models.create_group(request).await?;
+        }
+        Ok(Change::new("create", "model package group", group))
+    }
+
+    async fn apply_function(&self, pipeline: &str, builtin: &str, dry_run: bool) -> Result<Change, Error> {
+        let s = self.services();
+        let name = plan::function_name(pipeline, builtin);
+        if s.store.get_function(&name).await.is_ok() {
+            return Ok(Change::new("unchanged", "function", name));
+        }
+        if !dry_run {
+            let request = FunctionRequest {
+                function_name: name.clone(),
+                command: format!("builtin:{builtin}"),
+                environment: [(PIPELINE_VARIABLE.to_string(), pipeline.to_string())].into(),
+                timeout: 300,
+                description: format!("{builtin} for pipeline {pipeline}"),
+            };
+            s.bus.create_function(&request).await?;
+        }
+        Ok(Change::new("create", "function", name))
+    }
+
+    async fn apply_rule(&self, pipeline: &str, rule: &plan::RuleSpec, dry_run: bool) -> Result<Vec<Change>, Error> {
+        let s = self.services();
+        let function = plan::function_name(pipeline, rule.builtin);
+        let current = s.store.get_rule("default", &rule.name).await.ok();
+        let same_pattern = current
+            .as_ref()
+            .and_then(|r| r.event_pattern.as_deref())
+            .and_then(|p| serde_json::from_str::<Value>(p).ok())
+            .is_some_and(|p| p == rule.pattern);
+        let targets = match &current {
+            Some(_) => s.store.list_targets("default", &rule.name).await?,
+            None => Vec::new(),
+        };
+        let targeted = targets
+            .iter()
+            .any(|t| matches!(&t.destination, trainyard_store::Destination::Function { name } if *name == function));
+        let action = match (&current, same_pattern && targeted) {
+            (None, _) => "create",
+            (Some(_), true) => return Ok(vec![Change::new("unchanged", "rule", &rule.name)]),
+            (Some(_), false) => "update",
+        };
+        if !dry_run {
+            if current.is_some() {
+                for target in &targets {
+                    s.bus.remove_target("default", &rule.name, &target.id).await?;
+                }
+                s.bus.delete_rule("default", &rule.name).await?;
+            }
+            let request = RuleRequest {
+                name: rule.name.clone(),
+                event_bus_name: None,
+                event_pattern: Some(rule.pattern.clone()),
+                schedule_expression: None,
+                state: None,
+                description: Some(format!("pipeline {pipeline}: {}", rule.builtin)),
+            };
+            s.bus.create_rule(&request).await?;
+            let target: TargetRequest = serde_json::from_value(json!({"Id": "pipeline", "FunctionName": function}))
+                .map_err(|e| Error::Internal { message: e.to_string() })?;
+            s.bus.put_target("default", &rule.name, &target).await?;
+        }
+        Ok(vec![
+            Change::new(action, "rule", &rule.name),
+            Change::new(action, "target", format!("{} → {function}", rule.name)),
+        ])
+    }
+
+    pub async fn list(&self) -> Result<Value, Error> {
+        let pipelines = self.services().store.list_pipelines().await?;
+        let mut items = Vec::new();
+        for p in pipelines {
+            let last = self.services().store.list_runs(&p.name, 1).await?.into_iter().next();
+            items.push(json!({"Name": p.name, "CreatedAt": p.created_at, "AppliedAt": p.applied_at,
+                              "LastRun": last.as_ref().map(|r| &r.id), "LastRunStatus": last.as_ref().map(|r| &r.status)}));
+        }
+        Ok(json!({"Pipelines": items}))
+    }
+
+    pub async fn describe(&self, name: &str) -> Result<Value, Error> {
+        let record = self.services().store.get_pipeline(name).await?;
+        let spec = spec::parse(&record.spec)?;
+        let rules: Vec<Value> = plan::rules(&spec)
+            .iter()
+            .map(|r| json!({"Rule": r.name, "Function": plan::function_name(name, r.builtin)}))
+            .collect();
+        Ok(json!({"Name": name, "CreatedAt": record.created_at, "AppliedAt": record.applied_at,
+                  "ModelPackageGroup": spec.group(), "Endpoint": spec.deployment.as_ref().map(|d| &d.endpoint.value),
+                  "Rules": rules, "Spec": record.spec}))
+    }
+
+    /// Deletes the pipeline's rules, targets and functions and the pipeline; its source,
+    /// model group, endpoint and runs stay.
+    pub async fn delete(&self, name: &str) -> Result<(), Error> {
+        let spec = self.spec(name).await?;
+        let s = self.services();
+        for rule in plan::rules(&spec) {
+            if s.store.get_rule("default", &rule.name).await.is_ok() {
+                for target in s.store.list_targets("default", &rule.name).await? {
+                    s.bus.remove_target("default", &rule.name, &target.id).await?;
+                }
+                s.bus.delete_rule("default", &rule.name).await?;
+            }
+        }
+        for builtin in BUILTINS {
+            let function = plan::function_name(name, builtin);
+            if s.store.get_function(&function).await.is_ok() {
+                s.bus.delete_function(&function).await?;
+            }
+        }
+        s.store.delete_pipeline(name).await?;
+        Ok(())
+    }
+
+    pub async fn runs(&self, name: &str) -> Result<Value, Error> {
+        self.services().store.get_pipeline(name).await?;
+        let runs = self.services().store.list_runs(name, 1000).await?;
+        Ok(json!({"Runs": runs.iter().map(run_summary).collect::<Vec<_>>()}))
+    }
+
+    pub async fn describe_run(&self, id: &str) -> Result<Value, Error> {
+        let run = self.services().store.get_run(id).await?;
+        let mut described = run_summary(&run);
+        described["Trigger"] = run.trigger.clone();
+        described["Steps"] = run.steps.clone();
+        Ok(described)
+    }
+
+    /// `trainyard pipelines start`: a run now, on the pipeline's latest image (or algorithm).
+    pub async fn start(&self, name: &str) -> Result<Value, Error> {
+        let spec = self.spec(name).await?;
+        let trigger = json!({"Type": "manual"});
+        let run = self.start_training(&spec, trigger, None, &format!("m{}", Utc::now().format("%m%d%H%M%S"))).await?;
+        self.describe_run(&run).await
+    }
+
+    /// Closes retraining windows older than their pipeline's `min_interval`, starting one
+    /// run for each; until `stopped`.
+    pub async fn run(&self, mut stopped: watch::Receiver<bool>) {
+        let mut ticker = tokio::time::interval(Duration::from_millis(250));
+        loop {
+            tokio::select! {
+                _ = ticker.tick() => {}
+                _ = stopped.changed() => return,
+            }
+            if *stopped.borrow() {
+                return;
+            }
+            if let Err(e) = self.close_windows().await {
+                tracing::warn!(error = %e, "retraining pass failed");
+            }
+        }
+    }
+
+    async fn close_windows(&self) -> Result<(), Error> {
+        let s = self.services();
+        for (pipeline, opened, objects) in s.store.retraining_windows().await? {
+            let Ok(spec) = self.spec(&pipeline).await else {
+                s.store.close_retraining(&pipeline).await?;
+                continue;
+            };
+            let due = opened + chrono::Duration::from_std(spec.min_interval()).unwrap_or_default();
+            if Utc::now() < due {
+                continue;
+            }
+            let trigger = json!({"Type": "new_data", "Objects": objects, "WindowOpened": opened,
+                                 "Data": spec.retraining.as_ref().map(|r| &r.data.value)});
+            let suffix = format!("d{}", opened.format("%m%d%H%M%S"));
+            // Invariant: the window closes only once its run exists (a crash in between
+            // starts the same run again, which is then a duplicate).
+            match self.start_training(&spec, trigger, None, &suffix).await {
+                Ok(_) | Err(Error::Duplicate { .. }) => s.store.close_retraining(&pipeline).await?,
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+
+    /// Records a run and starts its training job; the run's id is the job's name,
+    /// `<pipeline>-<suffix>`, so a repeated trigger finds the run already there.
+    pub(crate) async fn start_training(
+        &self,
+        spec: &PipelineSpec,
+        trigger: Value,
+        image: Option<String>,
+        suffix: &str,
+    ) -> Result<String, Error> {
+        let s = self.services();
+        let id = format!("{}-{suffix}", spec.name());
+        let image = match (image, &spec.training.image) {
+            (Some(image), _) => Some(image),
+            (None, Some(configured)) if configured.value == "build" => Some(self.latest_image(spec).await?),
+            (None, Some(configured)) => Some(configured.value.clone()),
+            (None, None) => None,
+        };
+        let now = Utc::now();
+        let mut steps = Vec::new();
+        if let Some(build) = trigger.get("Build") {
+            steps.push(build.clone());
+        }
+        if let Some(image) = &image {
+            steps.push(json!({"Step": "Image", "Resource": image, "Status": "Completed", "EndTime": now}));
+        }
+        let run = RunRecord {
+            id: id.clone(),
+            pipeline: spec.name().to_string(),
+            trigger,
+            status: "Running".into(),
+            reason: None,
+            steps: json!(steps),
+            created_at: now,
+            updated_at: now,
+        };
+        match s.store.create_run(&run).await {
+            Ok(()) => {}
+            Err(trainyard_store::Error::AlreadyExists { .. }) => return Err(Error::Duplicate { run: id }),
+            Err(e) => return Err(e.into()),
+        }
+        let request = crate::builtins::training_request(spec, &id, image.as_deref())?;
+        let started = s.jobs.create(request).await;
+        let mut run = s.store.get_run(&id).await?;
+        match started {
+            Ok(_) | Err(trainyard_jobs::Error::Store(trainyard_store::Error::AlreadyExists { .. })) => {
+                crate::builtins::set_step(
+                    &mut run,
+                    json!({"Step": "Training", "Resource": id, "Status": "InProgress", "StartTime": Utc::now()}),
+                );
+            }
+            Err(e) => {
+                run.status = "Failed".into();
+                run.reason = Some(format!("the training job could not start: {e}"));
+            }
+        }
+        run.updated_at = Utc::now();
+        s.store.update_run(&run).await?;
+        Ok(id)
+    }
+
+    /// The image the pipeline's build pushed last (by digest).
+    async fn latest_image(&self, spec: &PipelineSpec) -> Result<String, Error> {
+        let s = self.services();
+        let builds = s.store.list_builds(Some(spec.source_name()), Some("SUCCEEDED"), 1).await?;
+        let build = builds.first().ok_or_else(|| Error::NoImage { pipeline: spec.name().into() })?;
+        match (&build.repository, &build.image_digest) {
+            (Some(repository), Some(digest)) => Ok(format!("{repository}@{digest}")),
+            _ => Err(Error::NoImage { pipeline: spec.name().into() }),
+        }
+    }
+}
+
+fn run_summary(run: &RunRecord) -> Value {
+    json!({"RunId": run.id, "Pipeline": run.pipeline, "Status": run.status, "Reason": run.reason,
+           "TriggerType": run.trigger.get("Type"), "StartTime": run.created_at, "LastModifiedTime": run.updated_at})
+}

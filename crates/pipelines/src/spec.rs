@@ -1,0 +1,293 @@
+//! `trainyard.yaml`: one pipeline, parsed then validated in one place, every problem
+//! reported at once with its line.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde::Deserialize;
+use serde_saphyr::Spanned;
+use trainyard_builder::{BuildSpec, Scalar};
+use trainyard_endpoints::policy::{duration, Alarm, Traffic};
+use trainyard_objects::S3Uri;
+
+use crate::Error;
+
+/// The longest pipeline name (its jobs are named `<pipeline>-<12 characters>-eval`).
+const MAX_NAME: usize = 40;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PipelineSpec {
+    pub name: Spanned<String>,
+    pub source: Option<SourceSpec>,
+    pub build: Option<BuildSpec>,
+    pub training: TrainingSpec,
+    pub evaluation: EvaluationSpec,
+    pub registry: RegistrySpec,
+    pub deployment: Option<DeploymentSpec>,
+    pub retraining: Option<RetrainingSpec>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SourceSpec {
+    pub git: Spanned<String>,
+    pub branch: Option<String>,
+    pub poll: Option<Spanned<String>>,
+    pub webhook_secret: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrainingSpec {
+    /// A built-in algorithm (`linear-learner`, `gbdt`).
+    pub algorithm: Option<Spanned<String>>,
+    /// `build` (the image the build section makes) or `REPOSITORY:TAG`.
+    pub image: Option<Spanned<String>>,
+    #[serde(default)]
+    pub hyperparameters: BTreeMap<String, Scalar>,
+    pub channels: BTreeMap<String, Spanned<String>>,
+    /// Where model artifacts go: `s3://bucket/prefix`.
+    pub output: Spanned<String>,
+    /// Metric name → regex with one capture group.
+    #[serde(default)]
+    pub metrics: BTreeMap<String, String>,
+    pub max_runtime: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EvaluationSpec {
+    /// The test channel: `s3://bucket/prefix/` of CSV files.
+    pub test: Spanned<String>,
+    #[serde(default)]
+    pub conditions: Vec<Spanned<String>>,
+    pub label_column: Option<String>,
+    /// `register-rejected` (default) or `discard`.
+    pub on_failure: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RegistrySpec {
+    pub group: Spanned<String>,
+    /// `auto` (default) or `manual`.
+    pub approval: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeploymentSpec {
+    pub endpoint: Spanned<String>,
+    pub strategy: Option<Spanned<String>>,
+    pub rollback_on: Option<Spanned<String>>,
+    pub termination_wait: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetrainingSpec {
+    /// New objects under this prefix start a retraining.
+    pub data: Spanned<String>,
+    /// Uploads within this long of the first are one retraining (default 10m).
+    pub min_interval: Option<Spanned<String>>,
+}
+
+impl PipelineSpec {
+    pub fn name(&self) -> &str {
+        &self.name.value
+    }
+
+    pub fn group(&self) -> &str {
+        &self.registry.group.value
+    }
+
+    pub fn auto_approval(&self) -> bool {
+        self.registry.approval.as_ref().is_none_or(|a| a.value == "auto")
+    }
+
+    pub fn min_interval(&self) -> Duration {
+        self.retraining
+            .as_ref()
+            .and_then(|r| r.min_interval.as_ref())
+            .and_then(|m| duration(&m.value).ok())
+            .unwrap_or(Duration::from_secs(600))
+    }
+
+    /// The repository the build pushes to, when training runs the build's image.
+    pub fn build_repository(&self, source: &str) -> Option<String> {
+        let build = self.build.as_ref()?;
+        Some(build.repository.clone().unwrap_or_else(|| source.to_lowercase()))
+    }
+
+    /// The source's name: the pipeline's.
+    pub fn source_name(&self) -> &str {
+        self.name()
+    }
+}
+
+/// Parses and validates `text`; every problem is reported, each with its line.
+pub fn parse(text: &str) -> Result<PipelineSpec, Error> {
+    let spec: PipelineSpec =
+        serde_saphyr::from_str(text).map_err(|e| Error::InvalidSpec { problems: vec![e.to_string()] })?;
+    let mut problems = Vec::new();
+    let mut check = |field: &str, value: &Spanned<String>, result: Result<(), String>| {
+        if let Err(reason) = result {
+            problems.push(format!("line {}: {field}: {reason}", value.referenced.line()));
+        }
+    };
+    let name = &spec.name.value;
+    let name_ok = !name.is_empty()
+        && name.len() <= MAX_NAME
+        && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !name.starts_with('-')
+        && !name.ends_with('-');
+    check(
+        "name",
+        &spec.name,
+        if name_ok { Ok(()) } else { Err(format!("{name:?} must be 1 to {MAX_NAME} of a-z, 0-9 and -")) },
+    );
+    let s3 = |value: &Spanned<String>| S3Uri::parse(&value.value).map(|_| ()).map_err(|e| e.to_string());
+    let span = |value: &Spanned<String>| duration(&value.value).map(|_| ());
+    if let Some(source) = &spec.source {
+        check("source.git", &source.git, trainyard_source::git::check_url(&source.git.value));
+        if let Some(poll) = &source.poll {
+            check("source.poll", poll, span(poll));
+        }
+    }
+    let training = &spec.training;
+    match (&training.algorithm, &training.image) {
+        (Some(_), Some(image)) => check("training", image, Err("give algorithm or image, not both".into())),
+        (None, None) => check("training", &training.output, Err("needs algorithm or image".into())),
+        (None, Some(image)) if image.value == "build" && spec.build.is_none() => {
+            check("training.image", image, Err("`build` needs a build section".into()))
+        }
+        (None, Some(image)) if image.value != "build" => {
+            let parsed = trainyard_registry::ImageName::parse(&image.value).map(|_| ()).map_err(|e| e.to_string());
+            check("training.image", image, parsed)
+        }
+        _ => {}
+    }
+    if training.channels.is_empty() {
+        check("training.channels", &training.output, Err("needs at least one channel (e.g. train)".into()));
+    }
+    for (channel, uri) in &training.channels {
+        check(&format!("training.channels.{channel}"), uri, s3(uri));
+    }
+    check("training.output", &training.output, s3(&training.output));
+    if let Some(limit) = &training.max_runtime {
+        check("training.max_runtime", limit, span(limit));
+    }
+    let evaluation = &spec.evaluation;
+    check("evaluation.test", &evaluation.test, s3(&evaluation.test));
+    for condition in &evaluation.conditions {
+        let parsed = trainyard_models::Condition::parse(&condition.value).map(|_| ()).map_err(|e| e.to_string());
+        check("evaluation.conditions", condition, parsed);
+    }
+    if let Some(on_failure) = &evaluation.on_failure {
+        let known = ["register-rejected", "discard"].contains(&on_failure.value.as_str());
+        check(
+            "evaluation.on_failure",
+            on_failure,
+            if known { Ok(()) } else { Err("register-rejected or discard".into()) },
+        );
+    }
+    let group = &spec.registry.group;
+    check("registry.group", group, trainyard_events::validate_name("model package group", &group.value));
+    if let Some(approval) = &spec.registry.approval {
+        let known = ["auto", "manual"].contains(&approval.value.as_str());
+        check("registry.approval", approval, if known { Ok(()) } else { Err("auto or manual".into()) });
+    }
+    if let Some(deployment) = &spec.deployment {
+        check(
+            "deployment.endpoint",
+            &deployment.endpoint,
+            trainyard_events::validate_name("endpoint", &deployment.endpoint.value),
+        );
+        if let Some(strategy) = &deployment.strategy {
+            check(
+                "deployment.strategy",
+                strategy,
+                Traffic::parse(&strategy.value).map(|_| ()).map_err(|e| e.to_string()),
+            );
+        }
+        if let Some(alarms) = &deployment.rollback_on {
+            check(
+                "deployment.rollback_on",
+                alarms,
+                Alarm::parse_list(&alarms.value).map(|_| ()).map_err(|e| e.to_string()),
+            );
+        }
+        if let Some(wait) = &deployment.termination_wait {
+            check("deployment.termination_wait", wait, span(wait));
+        }
+    }
+    if let Some(retraining) = &spec.retraining {
+        check("retraining.data", &retraining.data, s3(&retraining.data));
+        if let Some(interval) = &retraining.min_interval {
+            check("retraining.min_interval", interval, span(interval));
+        }
+    }
+    if problems.is_empty() {
+        Ok(spec)
+    } else {
+        Err(Error::InvalidSpec { problems })
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    pub const EXAMPLE: &str = "name: churn
+build:
+  entrypoint: trainyard algorithm gbdt
+training:
+  image: build
+  hyperparameters: {num_round: 20, objective: 'binary:logistic'}
+  channels:
+    train: s3://ml-data/churn/train/
+  output: s3://ml-data/churn/models
+evaluation:
+  test: s3://ml-data/churn/test/
+  conditions: ['auc >= 0.7', 'auc >= champion.auc - 0.01']
+registry:
+  group: churn
+deployment:
+  endpoint: churn
+  strategy: canary:20:2s
+retraining:
+  data: s3://ml-data/churn/train/
+  min_interval: 2s
+";
+
+    #[test]
+    fn a_whole_pipeline_parses() {
+        let spec = parse(EXAMPLE).unwrap();
+        assert_eq!(spec.name(), "churn");
+        assert!(spec.auto_approval());
+        assert_eq!(spec.min_interval(), Duration::from_secs(2));
+        assert_eq!(spec.build_repository("churn").as_deref(), Some("churn"));
+    }
+
+    #[test]
+    fn every_problem_is_reported_with_its_line() {
+        let broken = EXAMPLE
+            .replace("name: churn", "name: Churn_Model")
+            .replace("s3://ml-data/churn/models", "/tmp/models")
+            .replace("'auc >= 0.7'", "'auc >>= 0.7'")
+            .replace("canary:20:2s", "sideways");
+        let Err(Error::InvalidSpec { problems }) = parse(&broken) else { panic!("accepted") };
+        assert_eq!(problems.len(), 4, "{problems:#?}");
+        for (line, field) in
+            [(1, "name"), (9, "training.output"), (12, "evaluation.conditions"), (17, "deployment.strategy")]
+        {
+            assert!(
+                problems.iter().any(|p| p.starts_with(&format!("line {line}: {field}"))),
+                "{field} at line {line}: {problems:#?}"
+            );
+        }
+        let Err(Error::InvalidSpec { problems }) = parse("name: x\ntraning: {}\n") else { panic!("accepted") };
+        assert!(problems[0].contains("traning"), "{problems:?}");
+    }
+}

@@ -1,0 +1,188 @@
+//! Pipelines, their runs and pending retraining requests.
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use sqlx::sqlite::SqliteRow;
+use sqlx::Row;
+
+use crate::{db, from_millis, to_millis, Error, Store};
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct PipelineRecord {
+    pub name: String,
+    /// The trainyard.yaml text as applied.
+    pub spec: String,
+    pub created_at: DateTime<Utc>,
+    pub applied_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunRecord {
+    pub id: String,
+    pub pipeline: String,
+    pub trigger: Value,
+    /// `Running`, `WaitingForApproval`, `Succeeded` or `Failed`.
+    pub status: String,
+    pub reason: Option<String>,
+    /// `[{"Step", "Resource", "Status", "StartTime", "EndTime", ...}]`, in order.
+    pub steps: Value,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+fn pipeline_from(row: &SqliteRow) -> PipelineRecord {
+    PipelineRecord {
+        name: row.get("name"),
+        spec: row.get("spec"),
+        created_at: from_millis(row.get("created_at")),
+        applied_at: from_millis(row.get("applied_at")),
+    }
+}
+
+fn run_from(row: &SqliteRow) -> RunRecord {
+    RunRecord {
+        id: row.get("id"),
+        pipeline: row.get("pipeline"),
+        trigger: serde_json::from_str(row.get::<&str, _>("trigger")).unwrap_or(Value::Null),
+        status: row.get("status"),
+        reason: row.get("reason"),
+        steps: serde_json::from_str(row.get::<&str, _>("steps")).unwrap_or(Value::Array(Vec::new())),
+        created_at: from_millis(row.get("created_at")),
+        updated_at: from_millis(row.get("updated_at")),
+    }
+}
+
+impl Store {
+    /// Creates or replaces a pipeline's spec.
+    pub async fn put_pipeline(&self, name: &str, spec: &str, now: DateTime<Utc>) -> Result<(), Error> {
+        sqlx::query(
+            "INSERT INTO pipelines (name, spec, created_at, applied_at) VALUES (?, ?, ?, ?)
+             ON CONFLICT (name) DO UPDATE SET spec = excluded.spec, applied_at = excluded.applied_at",
+        )
+        .bind(name)
+        .bind(spec)
+        .bind(to_millis(now))
+        .bind(to_millis(now))
+        .execute(&self.writer)
+        .await
+        .map_err(db("put pipeline"))?;
+        Ok(())
+    }
+
+    pub async fn get_pipeline(&self, name: &str) -> Result<PipelineRecord, Error> {
+        let row = sqlx::query("SELECT * FROM pipelines WHERE name = ?")
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db("get pipeline"))?;
+        row.as_ref().map(pipeline_from).ok_or_else(|| Error::NotFound { kind: "pipeline", name: name.into() })
+    }
+
+    pub async fn list_pipelines(&self) -> Result<Vec<PipelineRecord>, Error> {
+        let rows = sqlx::query("SELECT * FROM pipelines ORDER BY name")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db("list pipelines"))?;
+        Ok(rows.iter().map(pipeline_from).collect())
+    }
+
+    pub async fn delete_pipeline(&self, name: &str) -> Result<(), Error> {
+        let deleted = sqlx::query("DELETE FROM pipelines WHERE name = ?")
+            .bind(name)
+            .execute(&self.writer)
+            .await
+            .map_err(db("delete pipeline"))?;
+        if deleted.rows_affected() == 0 {
+            return Err(Error::NotFound { kind: "pipeline", name: name.into() });
+        }
+        Ok(())
+    }
+
+    /// Records a run; `AlreadyExists` if one has its id (a duplicate trigger).
+    pub async fn create_run(&self, run: &RunRecord) -> Result<(), Error> {
+        sqlx::query(
+            "INSERT INTO pipeline_runs (id, pipeline, trigger, status, reason, steps, created_at, updated_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&run.id)
+        .bind(&run.pipeline)
+        .bind(run.trigger.to_string())
+        .bind(&run.status)
+        .bind(&run.reason)
+        .bind(run.steps.to_string())
+        .bind(to_millis(run.created_at))
+        .bind(to_millis(run.updated_at))
+        .execute(&self.writer)
+        .await
+        .map_err(Error::on_insert("pipeline run", &run.id))?;
+        Ok(())
+    }
+
+    /// Writes a run's status, reason and steps.
+    pub async fn update_run(&self, run: &RunRecord) -> Result<(), Error> {
+        sqlx::query("UPDATE pipeline_runs SET status = ?, reason = ?, steps = ?, updated_at = ? WHERE id = ?")
+            .bind(&run.status)
+            .bind(&run.reason)
+            .bind(run.steps.to_string())
+            .bind(to_millis(run.updated_at))
+            .bind(&run.id)
+            .execute(&self.writer)
+            .await
+            .map_err(db("update pipeline run"))?;
+        Ok(())
+    }
+
+    pub async fn get_run(&self, id: &str) -> Result<RunRecord, Error> {
+        let row = sqlx::query("SELECT * FROM pipeline_runs WHERE id = ?")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db("get pipeline run"))?;
+        row.as_ref().map(run_from).ok_or_else(|| Error::NotFound { kind: "pipeline run", name: id.into() })
+    }
+
+    /// Runs of a pipeline, newest first.
+    pub async fn list_runs(&self, pipeline: &str, limit: i64) -> Result<Vec<RunRecord>, Error> {
+        let rows =
+            sqlx::query("SELECT * FROM pipeline_runs WHERE pipeline = ? ORDER BY created_at DESC, id DESC LIMIT ?")
+                .bind(pipeline)
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db("list pipeline runs"))?;
+        Ok(rows.iter().map(run_from).collect())
+    }
+
+    /// Notes new data for a pipeline's retraining: the first note of a window opens it.
+    pub async fn note_retraining(&self, pipeline: &str, now: DateTime<Utc>) -> Result<(), Error> {
+        sqlx::query(
+            "INSERT INTO pipeline_retraining (pipeline, first_at, objects) VALUES (?, ?, 1)
+             ON CONFLICT (pipeline) DO UPDATE SET objects = objects + 1",
+        )
+        .bind(pipeline)
+        .bind(to_millis(now))
+        .execute(&self.writer)
+        .await
+        .map_err(db("note retraining"))?;
+        Ok(())
+    }
+
+    /// Open retraining windows: (pipeline, opened at, objects noted).
+    pub async fn retraining_windows(&self) -> Result<Vec<(String, DateTime<Utc>, i64)>, Error> {
+        let rows = sqlx::query("SELECT pipeline, first_at, objects FROM pipeline_retraining ORDER BY first_at")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db("list retraining windows"))?;
+        Ok(rows.iter().map(|r| (r.get("pipeline"), from_millis(r.get("first_at")), r.get("objects"))).collect())
+    }
+
+    /// Closes a pipeline's retraining window (it started its run).
+    pub async fn close_retraining(&self, pipeline: &str) -> Result<(), Error> {
+        sqlx::query("DELETE FROM pipeline_retraining WHERE pipeline = ?")
+            .bind(pipeline)
+            .execute(&self.writer)
+            .await
+            .map_err(db("close retraining"))?;
+        Ok(())
+    }
+}
