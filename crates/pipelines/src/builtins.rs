@@ -335,11 +335,13 @@ impl Pipelines {
         if let Some(run_id) = &run_id {
             if let Some(mut run) = self.run_of(spec, run_id).await? {
                 match &result {
-                    Ok(_) => set_step(
-                        &mut run,
-                        json!({"Step": "Deployment", "Resource": endpoint, "ModelPackage": package,
-                                                       "Status": "InProgress", "StartTime": Utc::now()}),
-                    ),
+                    Ok(_) => {
+                        // A run that waited for a manual approval goes on.
+                        run.status = "Running".into();
+                        let step = json!({"Step": "Deployment", "Resource": endpoint, "ModelPackage": package,
+                                          "Status": "InProgress", "StartTime": Utc::now()});
+                        set_step(&mut run, step);
+                    }
                     Err(e) => finish(&mut run, "Failed", Some(format!("deploying {package} to {endpoint}: {e}"))),
                 }
                 run.updated_at = Utc::now();
