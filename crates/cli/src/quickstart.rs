@@ -236,7 +236,45 @@ async fn demo(client: &Client, data_dir: &Path, stages: &mut Stages) -> Result<(
     if failed > 0 {
         return Err(Error::Failure(format!("{failed} of {sent} requests failed during the redeployment")));
     }
+    if let Some((count, p50, p99)) = delivery_latency(client).await? {
+        println!("  event → builtin function start: p50 {p50:.1} ms, p99 {p99:.1} ms over {count} deliveries");
+    }
     Ok(())
+}
+
+/// From each pipeline event's ingestion to its function's first attempt, over the
+/// quickstart's deliveries: (count, p50 ms, p99 ms).
+async fn delivery_latency(client: &Client) -> Result<Option<(usize, f64, f64)>, Error> {
+    let time = |v: &Value| v.as_str().and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok());
+    let mut latencies = Vec::new();
+    let functions = client.get("/functions").await?;
+    for function in functions["Functions"].as_array().into_iter().flatten() {
+        let name = function["FunctionName"].as_str().unwrap_or_default();
+        if !name.starts_with(&format!("{PIPELINE}-")) {
+            continue;
+        }
+        let logs = client.get(&format!("/functions/{name}/logs?limit=100")).await?;
+        for invocation in logs["Invocations"].as_array().into_iter().flatten() {
+            let Some(event) = invocation["EventId"].as_str() else { continue };
+            let described = client.get(&format!("/events/{event}")).await?;
+            let ingested = time(&described["IngestionTime"]);
+            let started = described["Deliveries"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|d| d["Attempts"].get(0).and_then(|a| time(&a["StartTime"])))
+                .min();
+            if let (Some(ingested), Some(started)) = (ingested, started) {
+                latencies.push((started - ingested).num_microseconds().unwrap_or(0) as f64 / 1000.0);
+            }
+        }
+    }
+    if latencies.is_empty() {
+        return Ok(None);
+    }
+    latencies.sort_by(f64::total_cmp);
+    let at = |q: f64| latencies[((latencies.len() - 1) as f64 * q).round() as usize];
+    Ok(Some((latencies.len(), at(0.5), at(0.99))))
 }
 
 /// Follows the newest run that is not `previous` until it ends, printing each step as it

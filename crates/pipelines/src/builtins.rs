@@ -30,6 +30,10 @@ pub(crate) fn set_step(run: &mut RunRecord, step: Value) {
     }
 }
 
+fn step_of<'a>(run: &'a RunRecord, name: &str) -> Option<&'a Value> {
+    run.steps.as_array().and_then(|steps| steps.iter().find(|s| s["Step"] == name))
+}
+
 fn finish(run: &mut RunRecord, status: &str, reason: Option<String>) {
     run.status = status.into();
     run.reason = reason;
@@ -176,6 +180,10 @@ impl Pipelines {
         let lock = self.lock(job);
         let _one_step = lock.lock().await;
         let Some(mut run) = self.run_of(spec, job).await? else { return Ok(json!({"Ignored": job})) };
+        // Invariant: a step already taken is not taken again (a duplicated or replayed event).
+        if run.status != "Running" || step_of(&run, "Evaluation").is_some() {
+            return Ok(json!({"Run": run.id, "Duplicate": true}));
+        }
         let status = detail["TrainingJobStatus"].as_str().unwrap_or_default();
         let mut step = json!({"Step": "Training", "Resource": job, "Status": status,
                               "StartTime": detail["TrainingStartTime"], "EndTime": detail["TrainingEndTime"]});
@@ -221,6 +229,9 @@ impl Pipelines {
         let lock = self.lock(run_id);
         let _one_step = lock.lock().await;
         let Some(mut run) = self.run_of(spec, run_id).await? else { return Ok(json!({"Ignored": job})) };
+        if run.status != "Running" || step_of(&run, "Registration").is_some() {
+            return Ok(json!({"Run": run.id, "Duplicate": true}));
+        }
         let status = detail["ProcessingJobStatus"].as_str().unwrap_or_default();
         set_step(
             &mut run,
@@ -354,7 +365,7 @@ impl Pipelines {
 
     /// Ends runs whose deployment has finished: live (the version serves all traffic, and
     /// becomes the group's `champion`) or rolled back.
-    async fn record_deployment(&self, spec: &PipelineSpec) -> Result<Value, Error> {
+    pub(crate) async fn record_deployment(&self, spec: &PipelineSpec) -> Result<Value, Error> {
         let Some(deployment) = &spec.deployment else { return Ok(json!({"Ignored": "no deployment section"})) };
         let endpoint = &deployment.endpoint.value;
         let described = self.services().endpoints.describe(endpoint).await?;

@@ -270,6 +270,9 @@ impl Pipelines {
     /// Closes retraining windows older than their pipeline's `min_interval`, starting one
     /// run for each; until `stopped`.
     pub async fn run(&self, mut stopped: watch::Receiver<bool>) {
+        if let Err(e) = self.reconcile_deployments().await {
+            tracing::warn!(error = %e, "could not look at deployments a restart interrupted");
+        }
         let mut ticker = tokio::time::interval(Duration::from_millis(250));
         loop {
             tokio::select! {
@@ -283,6 +286,21 @@ impl Pipelines {
                 tracing::warn!(error = %e, "retraining pass failed");
             }
         }
+    }
+
+    /// Ends the runs whose deployment finished (or was abandoned by a restart) while no
+    /// event could say so.
+    async fn reconcile_deployments(&self) -> Result<(), Error> {
+        for pipeline in self.services().store.list_pipelines().await? {
+            if let Ok(spec) = spec::parse(&pipeline.spec) {
+                if spec.deployment.is_some() {
+                    if let Err(e) = self.record_deployment(&spec).await {
+                        tracing::warn!(pipeline = %pipeline.name, error = %e, "could not check the pipeline's deployment");
+                    }
+                }
+            }
+        }
+        Ok(())
     }
 
     async fn close_windows(&self) -> Result<(), Error> {

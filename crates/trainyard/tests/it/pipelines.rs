@@ -105,3 +105,155 @@ fn apply_validates_plans_idempotently_and_duplicates_start_nothing() {
     assert!(deleted.status.success(), "{}", stderr(&deleted));
     assert!(!run(&data, &["rules", "list", "-o", "json"]).contains("fraud-on-training"));
 }
+
+fn wait_for_run(data: &std::path::Path, pipeline: &str, count: usize, until: &[&str]) -> Value {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(90);
+    loop {
+        let runs: Value = serde_json::from_str(&run(data, &["pipelines", "runs", pipeline, "-o", "json"])).unwrap();
+        let list = runs["Runs"].as_array().unwrap();
+        if list.len() >= count && until.contains(&list[0]["Status"].as_str().unwrap_or_default()) {
+            let id = list[0]["RunId"].as_str().unwrap().to_string();
+            return serde_json::from_str(&run(data, &["pipelines", "run-describe", &id, "-o", "json"])).unwrap();
+        }
+        assert!(std::time::Instant::now() < deadline, "run {count} of {pipeline} did not reach {until:?}: {runs:#}");
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+}
+
+fn step<'a>(run: &'a Value, name: &str) -> &'a Value {
+    run["Steps"].as_array().unwrap().iter().find(|s| s["Step"] == name).unwrap_or(&Value::Null)
+}
+
+#[test]
+fn runs_wait_for_approval_stop_at_the_gate_and_coalesce_new_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let _server = ServerProcess::start(&data);
+    for (name, rows, seed) in [("train", 600, 1), ("validation", 200, 2), ("test", 200, 3)] {
+        let folder = dir.path().join(name);
+        std::fs::create_dir_all(&folder).unwrap();
+        crate::jobs::write_csv(&folder.join("part-0.csv"), rows, seed, 1.5);
+    }
+    run(&data, &["data", "mb", "s3://ml-data"]);
+    for name in ["train", "validation", "test"] {
+        run(&data, &["data", "put", dir.path().join(name).to_str().unwrap(), &format!("s3://ml-data/loans/{name}/")]);
+    }
+    let manual = "name: loans
+training:
+  algorithm: gbdt
+  hyperparameters: {objective: 'binary:logistic', num_round: 10, max_depth: 3}
+  channels: {train: s3://ml-data/loans/train/, validation: s3://ml-data/loans/validation/}
+  output: s3://ml-data/loans/models
+evaluation:
+  test: s3://ml-data/loans/test/
+  conditions: ['auc >= 0.6']
+registry: {group: loans, approval: manual}
+deployment: {endpoint: loans}
+retraining: {data: s3://ml-data/loans/train/, min_interval: 2s}
+";
+    let file = dir.path().join("loans.yaml");
+    std::fs::write(&file, manual).unwrap();
+    run(&data, &["apply", "-f", file.to_str().unwrap()]);
+
+    // A manual group: the run waits for the approval, then deploys.
+    run(&data, &["pipelines", "start", "loans"]);
+    let waiting = wait_for_run(&data, "loans", 1, &["WaitingForApproval", "Failed", "Succeeded"]);
+    assert_eq!(waiting["Status"], "WaitingForApproval", "{waiting:#}");
+    assert_eq!(step(&waiting, "Registration")["Status"], "PendingManualApproval");
+    assert!(step(&waiting, "Training")["Metrics"].to_string().contains("validation:auc"), "{waiting:#}");
+    run(&data, &["models", "approve", "loans/1"]);
+    let live = wait_for_run(&data, "loans", 1, &["Succeeded", "Failed"]);
+    assert_eq!(live["Status"], "Succeeded", "{live:#}");
+    assert_eq!(step(&live, "Deployment")["Status"], "Completed");
+    let described = run(&data, &["models", "describe", "loans/champion"]);
+    assert!(described.contains("\"ModelPackageVersion\": 1"), "a live version is the champion: {described}");
+    let prediction =
+        run(&data, &["endpoints", "invoke", "loans", "--body", "1.5,-1.0,0.5", "--content-type", "text/csv"]);
+    assert!(prediction.contains("predictions"), "{prediction}");
+
+    // Twenty uploads within min_interval are one retraining.
+    let burst = dir.path().join("burst");
+    std::fs::create_dir_all(&burst).unwrap();
+    for i in 0..20 {
+        crate::jobs::write_csv(&burst.join(format!("part-{i:02}.csv")), 30, 10 + i, 1.5);
+    }
+    run(&data, &["data", "put", burst.to_str().unwrap(), "s3://ml-data/loans/train/burst/"]);
+    let retrained = wait_for_run(&data, "loans", 2, &["WaitingForApproval", "Failed", "Succeeded"]);
+    assert_eq!(retrained["Trigger"]["Type"], "new_data");
+    assert_eq!(retrained["Trigger"]["Objects"], 20, "{retrained:#}");
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    let runs: Value = serde_json::from_str(&run(&data, &["pipelines", "runs", "loans", "-o", "json"])).unwrap();
+    assert_eq!(runs["Runs"].as_array().unwrap().len(), 2, "one retraining for the burst: {runs:#}");
+
+    // A gate the model cannot pass ends the run with the reason; nothing is deployed.
+    let strict = manual
+        .replace("name: loans", "name: strict")
+        .replace("'auc >= 0.6'", "'logloss <= 0'")
+        .replace("approval: manual", "approval: auto")
+        .replace("endpoint: loans", "endpoint: strict")
+        .replace("group: loans", "group: strict")
+        .replace("retraining: {data: s3://ml-data/loans/train/, min_interval: 2s}\n", "");
+    std::fs::write(&file, strict).unwrap();
+    run(&data, &["apply", "-f", file.to_str().unwrap()]);
+    run(&data, &["pipelines", "start", "strict"]);
+    let refused = wait_for_run(&data, "strict", 1, &["Failed", "Succeeded"]);
+    assert_eq!(refused["Status"], "Failed", "{refused:#}");
+    assert!(refused["Reason"].as_str().unwrap().contains("rejected"), "{refused:#}");
+    assert_eq!(step(&refused, "Registration")["Status"], "Rejected");
+    assert!(step(&refused, "Deployment").is_null(), "nothing after the failure happens");
+    let endpoints = run(&data, &["endpoints", "list", "-o", "json"]);
+    assert!(!endpoints.contains("\"strict\""), "{endpoints}");
+}
+
+#[test]
+fn replaying_a_finished_runs_events_starts_registers_and_deploys_nothing_new() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let _server = ServerProcess::start(&data);
+    for (name, rows, seed) in [("train", 400, 1), ("test", 200, 3)] {
+        let folder = dir.path().join(name);
+        std::fs::create_dir_all(&folder).unwrap();
+        crate::jobs::write_csv(&folder.join("part-0.csv"), rows, seed, 1.5);
+    }
+    run(&data, &["data", "mb", "s3://ml-data"]);
+    for name in ["train", "test"] {
+        run(&data, &["data", "put", dir.path().join(name).to_str().unwrap(), &format!("s3://ml-data/ads/{name}/")]);
+    }
+    run(&data, &["archives", "create", "everything", "--pattern", r#"{"source": [{"prefix": "aws."}]}"#]);
+    let spec = "name: ads
+training:
+  algorithm: gbdt
+  hyperparameters: {objective: 'binary:logistic', num_round: 5}
+  channels: {train: s3://ml-data/ads/train/}
+  output: s3://ml-data/ads/models
+evaluation: {test: s3://ml-data/ads/test/, conditions: ['auc >= 0.5']}
+registry: {group: ads}
+deployment: {endpoint: ads}
+";
+    let file = dir.path().join("ads.yaml");
+    std::fs::write(&file, spec).unwrap();
+    run(&data, &["apply", "-f", file.to_str().unwrap()]);
+    run(&data, &["pipelines", "start", "ads"]);
+    let done = wait_for_run(&data, "ads", 1, &["Succeeded", "Failed"]);
+    assert_eq!(done["Status"], "Succeeded", "{done:#}");
+    let endpoint_before: Value =
+        serde_json::from_str(&run(&data, &["endpoints", "describe", "ads", "-o", "json"])).unwrap();
+
+    let replay = cli(&data, &["replays", "start", "--archive", "everything", "--from", "1h", "--wait"]);
+    assert!(replay.status.success(), "{}", stderr(&replay));
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    let jobs = run(&data, &["jobs", "list", "-o", "json"]);
+    assert_eq!(jobs.matches("\"TrainingJobName\"").count(), 1, "{jobs}");
+    let versions = run(&data, &["models", "list", "ads", "-o", "json"]);
+    assert_eq!(versions.matches("\"ModelPackageVersion\"").count(), 1, "{versions}");
+    let endpoint_after: Value =
+        serde_json::from_str(&run(&data, &["endpoints", "describe", "ads", "-o", "json"])).unwrap();
+    assert_eq!(endpoint_after["EndpointConfigName"], endpoint_before["EndpointConfigName"], "no new deployment");
+    let again = wait_for_run(&data, "ads", 1, &["Succeeded", "Failed"]);
+    assert_eq!(again["Steps"], done["Steps"], "the run's record is untouched");
+    let invocations = run(&data, &["functions", "logs", "ads-evaluate-model-function", "-o", "json"]);
+    assert!(
+        invocations.contains("Duplicate"),
+        "the replayed event reached the function, which did nothing: {invocations}"
+    );
+}
