@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use reqwest::{Method, StatusCode};
-use serde_json::{json, Value};
+use serde_json::json;
 
 use crate::args::{BuildsCommand, ImagesCommand, Output, RepositoriesCommand};
 use crate::client::{encode, Client, Error};
@@ -84,15 +84,6 @@ pub async fn builds(client: &Client, out: Output, command: BuildsCommand) -> Res
     Ok(())
 }
 
-fn layout_blob(layout: &Path, digest: &str) -> Result<std::path::PathBuf, Error> {
-    let (algorithm, hex) =
-        digest.split_once(':').ok_or_else(|| Error::Failure(format!("malformed digest {digest:?} in the layout")))?;
-    if !hex.bytes().all(|b| b.is_ascii_hexdigit()) || !algorithm.bytes().all(|b| b.is_ascii_alphanumeric()) {
-        return Err(Error::Failure(format!("malformed digest {digest:?} in the layout")));
-    }
-    Ok(layout.join("blobs").join(algorithm).join(hex))
-}
-
 /// Pushes the image a layout holds under `layout_tag` to `repository`, tagged with each
 /// of `tags`; blobs the repository already holds are skipped. Returns the manifest digest.
 pub async fn push_layout(
@@ -102,46 +93,33 @@ pub async fn push_layout(
     repository: &str,
     tags: &[String],
 ) -> Result<String, Error> {
-    let read =
-        |path: &Path| std::fs::read(path).map_err(|e| Error::Failure(format!("cannot read {}: {e}", path.display())));
-    let index: Value = serde_json::from_slice(&read(&layout.join("index.json"))?)
-        .map_err(|e| Error::Failure(format!("index.json: {e}")))?;
-    let descriptor = index["manifests"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .find(|m| {
-            m.pointer("/annotations/org.opencontainers.image.ref.name").and_then(Value::as_str) == Some(layout_tag)
-        })
-        .ok_or_else(|| Error::Usage(format!("the layout has no image tagged {layout_tag:?}")))?;
-    let manifest_digest = descriptor["digest"].as_str().unwrap_or_default().to_string();
-    let media_type = descriptor["mediaType"].as_str().unwrap_or("application/vnd.oci.image.manifest.v1+json");
-    let manifest_bytes = read(&layout_blob(layout, &manifest_digest)?)?;
-    let manifest: Value =
-        serde_json::from_slice(&manifest_bytes).map_err(|e| Error::Failure(format!("manifest: {e}")))?;
-    let blobs = std::iter::once(&manifest["config"]).chain(manifest["layers"].as_array().into_iter().flatten());
-    for blob in blobs {
-        let digest = blob["digest"].as_str().unwrap_or_default();
-        push_blob(client, layout, repository, digest).await?;
+    let image = trainyard_registry::read_layout(layout, layout_tag).map_err(|e| match e {
+        trainyard_registry::Error::ManifestUnknown { .. } => {
+            Error::Usage(format!("the layout {} has no image tagged {layout_tag:?}", layout.display()))
+        }
+        other => Error::Failure(other.to_string()),
+    })?;
+    for (digest, path) in &image.blobs {
+        push_blob(client, path, repository, &digest.to_string()).await?;
     }
+    let media_type = image.media_type.as_deref().unwrap_or(trainyard_registry::OCI_MANIFEST);
     for tag in tags {
         let request = client
             .registry(Method::PUT, &format!("/{repository}/manifests/{tag}"))
             .header(reqwest::header::CONTENT_TYPE, media_type)
-            .body(manifest_bytes.clone());
+            .body(image.manifest.clone());
         client.send_registry(request).await?;
     }
-    Ok(manifest_digest)
+    Ok(image.digest.to_string())
 }
 
-async fn push_blob(client: &Client, layout: &Path, repository: &str, digest: &str) -> Result<(), Error> {
+async fn push_blob(client: &Client, path: &Path, repository: &str, digest: &str) -> Result<(), Error> {
     let head = client.registry(Method::HEAD, &format!("/{repository}/blobs/{digest}"));
     let exists = head.send().await.map(|r| r.status() == StatusCode::OK).unwrap_or(false);
     if exists {
         return Ok(());
     }
-    let path = layout_blob(layout, digest)?;
-    let file = tokio::fs::File::open(&path)
+    let file = tokio::fs::File::open(path)
         .await
         .map_err(|e| Error::Failure(format!("cannot read {}: {e}", path.display())))?;
     let length = file.metadata().await.map(|m| m.len()).unwrap_or(0);

@@ -114,6 +114,16 @@ impl Pipelines {
             plan::REGISTER => self.register(&spec, detail).await,
             plan::DEPLOY => self.deploy(&spec, detail).await,
             plan::RECORD_DEPLOYMENT => self.record_deployment(&spec).await,
+            plan::RETRAIN if event["detail-type"] == "Scheduled Event" => {
+                let time = event["time"].as_str().unwrap_or_default();
+                let stamp: String = time.chars().filter(char::is_ascii_digit).skip(4).take(10).collect();
+                let trigger = json!({"Type": "schedule", "Time": time});
+                match self.start_training(&spec, trigger, None, &format!("s{stamp}")).await {
+                    Ok(run) => Ok(json!({"Run": run})),
+                    Err(Error::Duplicate { run }) => Ok(json!({"Run": run, "Duplicate": true})),
+                    Err(e) => Err(e),
+                }
+            }
             plan::RETRAIN => {
                 self.services().store.note_retraining(pipeline, Utc::now()).await?;
                 Ok(json!({"Noted": detail["object"]["key"]}))

@@ -40,7 +40,10 @@ impl Change {
 #[derive(Debug, Clone, PartialEq)]
 pub struct RuleSpec {
     pub name: String,
+    /// The event pattern (`Null` for a schedule rule).
     pub pattern: Value,
+    /// A `rate()`/`cron()` schedule instead of a pattern.
+    pub schedule: Option<String>,
     pub builtin: &'static str,
 }
 
@@ -71,13 +74,14 @@ pub fn rules(spec: &PipelineSpec) -> Vec<RuleSpec> {
         (None, None) => None,
     };
     if let Some(pattern) = trigger {
-        rules.push(RuleSpec { name: format!("{name}-on-change"), pattern, builtin: TRIGGER });
+        rules.push(RuleSpec { name: format!("{name}-on-change"), pattern, schedule: None, builtin: TRIGGER });
     }
     rules.push(RuleSpec {
         name: format!("{name}-on-training"),
         pattern: json!({"source": ["aws.sagemaker"], "detail-type": ["SageMaker Training Job State Change"],
                         "detail": {"TrainingJobName": [{"prefix": prefix}],
                                    "TrainingJobStatus": ["Completed", "Failed", "Stopped"]}}),
+        schedule: None,
         builtin: EVALUATE,
     });
     rules.push(RuleSpec {
@@ -85,6 +89,7 @@ pub fn rules(spec: &PipelineSpec) -> Vec<RuleSpec> {
         pattern: json!({"source": ["aws.sagemaker"], "detail-type": ["SageMaker Processing Job State Change"],
                         "detail": {"ProcessingJobName": [{"prefix": prefix}],
                                    "ProcessingJobStatus": ["Completed", "Failed", "Stopped"]}}),
+        schedule: None,
         builtin: REGISTER,
     });
     if let Some(deployment) = &spec.deployment {
@@ -92,6 +97,7 @@ pub fn rules(spec: &PipelineSpec) -> Vec<RuleSpec> {
             name: format!("{name}-on-approval"),
             pattern: json!({"source": ["aws.sagemaker"], "detail-type": ["SageMaker Model Package State Change"],
                             "detail": {"ModelPackageGroupName": [spec.group()], "ModelApprovalStatus": ["Approved"]}}),
+            schedule: None,
             builtin: DEPLOY,
         });
         rules.push(RuleSpec {
@@ -99,15 +105,25 @@ pub fn rules(spec: &PipelineSpec) -> Vec<RuleSpec> {
             pattern: json!({"source": ["aws.sagemaker"],
                             "detail-type": ["SageMaker Endpoint Deployment State Change", "SageMaker Endpoint State Change"],
                             "detail": {"EndpointName": [deployment.endpoint.value]}}),
+            schedule: None,
             builtin: RECORD_DEPLOYMENT,
         });
     }
     if let Some(retraining) = &spec.retraining {
-        if let Ok(uri) = trainyard_objects::S3Uri::parse(&retraining.data.value) {
+        if let Some(Ok(uri)) = retraining.data.as_ref().map(|d| trainyard_objects::S3Uri::parse(&d.value)) {
             rules.push(RuleSpec {
                 name: format!("{name}-on-data"),
                 pattern: json!({"source": ["aws.s3"], "detail-type": ["Object Created"],
                                 "detail": {"bucket": {"name": [uri.bucket]}, "object": {"key": [{"prefix": uri.key}]}}}),
+                schedule: None,
+                builtin: RETRAIN,
+            });
+        }
+        if let Some(schedule) = &retraining.schedule {
+            rules.push(RuleSpec {
+                name: format!("{name}-on-schedule"),
+                pattern: Value::Null,
+                schedule: Some(schedule.value.clone()),
                 builtin: RETRAIN,
             });
         }
@@ -118,6 +134,10 @@ pub fn rules(spec: &PipelineSpec) -> Vec<RuleSpec> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn plan_last(spec: &PipelineSpec) -> RuleSpec {
+        rules(spec).pop().unwrap()
+    }
 
     #[test]
     fn a_pipeline_routes_each_step_to_its_builtin() {
@@ -141,5 +161,14 @@ mod tests {
         for rule in &rules {
             trainyard_events::Pattern::parse(&rule.pattern).unwrap();
         }
+        let scheduled = crate::spec::parse(
+            &crate::spec::tests::EXAMPLE.replace("min_interval: 2s", "min_interval: 2s\n  schedule: rate(1 day)"),
+        )
+        .unwrap();
+        let last = plan_last(&scheduled);
+        assert_eq!(
+            (last.name.as_str(), last.schedule.as_deref(), last.builtin),
+            ("churn-on-schedule", Some("rate(1 day)"), RETRAIN)
+        );
     }
 }

@@ -156,11 +156,16 @@ impl Pipelines {
         let s = self.services();
         let function = plan::function_name(pipeline, rule.builtin);
         let current = s.store.get_rule("default", &rule.name).await.ok();
-        let same_pattern = current
-            .as_ref()
-            .and_then(|r| r.event_pattern.as_deref())
-            .and_then(|p| serde_json::from_str::<Value>(p).ok())
-            .is_some_and(|p| p == rule.pattern);
+        let same_pattern = match &rule.schedule {
+            Some(schedule) => {
+                current.as_ref().is_some_and(|r| r.schedule_expression.as_deref() == Some(schedule.as_str()))
+            }
+            None => current
+                .as_ref()
+                .and_then(|r| r.event_pattern.as_deref())
+                .and_then(|p| serde_json::from_str::<Value>(p).ok())
+                .is_some_and(|p| p == rule.pattern),
+        };
         let targets = match &current {
             Some(_) => s.store.list_targets("default", &rule.name).await?,
             None => Vec::new(),
@@ -183,8 +188,8 @@ impl Pipelines {
             let request = RuleRequest {
                 name: rule.name.clone(),
                 event_bus_name: None,
-                event_pattern: Some(rule.pattern.clone()),
-                schedule_expression: None,
+                event_pattern: rule.schedule.is_none().then(|| rule.pattern.clone()),
+                schedule_expression: rule.schedule.clone(),
                 state: None,
                 description: Some(format!("pipeline {pipeline}: {}", rule.builtin)),
             };
@@ -315,7 +320,7 @@ impl Pipelines {
                 continue;
             }
             let trigger = json!({"Type": "new_data", "Objects": objects, "WindowOpened": opened,
-                                 "Data": spec.retraining.as_ref().map(|r| &r.data.value)});
+                                 "Data": spec.retraining.as_ref().and_then(|r| r.data.as_ref()).map(|d| &d.value)});
             let suffix = format!("d{}", opened.format("%m%d%H%M%S"));
             // Invariant: the window closes only once its run exists (a crash in between
             // starts the same run again, which is then a duplicate).

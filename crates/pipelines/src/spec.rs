@@ -88,7 +88,9 @@ pub struct DeploymentSpec {
 #[serde(deny_unknown_fields)]
 pub struct RetrainingSpec {
     /// New objects under this prefix start a retraining.
-    pub data: Spanned<String>,
+    pub data: Option<Spanned<String>>,
+    /// And/or a retraining on a schedule: `rate(1 day)`, `cron(0 3 * * ? *)`.
+    pub schedule: Option<Spanned<String>>,
     /// Uploads within this long of the first are one retraining (default 10m).
     pub min_interval: Option<Spanned<String>>,
 }
@@ -223,7 +225,19 @@ pub fn parse(text: &str) -> Result<PipelineSpec, Error> {
         }
     }
     if let Some(retraining) = &spec.retraining {
-        check("retraining.data", &retraining.data, s3(&retraining.data));
+        match (&retraining.data, &retraining.schedule) {
+            (None, None) => check("retraining", &spec.name, Err("needs data, schedule or both".into())),
+            (data, schedule) => {
+                if let Some(data) = data {
+                    check("retraining.data", data, s3(data));
+                }
+                if let Some(schedule) = schedule {
+                    let parsed =
+                        trainyard_events::Schedule::parse(&schedule.value).map(|_| ()).map_err(|e| e.to_string());
+                    check("retraining.schedule", schedule, parsed);
+                }
+            }
+        }
         if let Some(interval) = &retraining.min_interval {
             check("retraining.min_interval", interval, span(interval));
         }

@@ -16,6 +16,7 @@ mod reference;
 mod service;
 
 pub use blobs::{Backend, BlobStream, MAX_BLOB_BYTES};
+pub use layout::{read_layout, LayoutImage};
 pub use manifest::{
     Descriptor, Manifest, DOCKER_MANIFEST, DOCKER_MANIFEST_LIST, MAX_MANIFEST_BYTES, OCI_INDEX, OCI_MANIFEST,
 };

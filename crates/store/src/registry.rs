@@ -71,6 +71,17 @@ fn repository_from(row: &SqliteRow) -> RepositoryRecord {
     }
 }
 
+/// Creates `name` if no repository has it (pushes create repositories on first use).
+async fn ensure_repository(tx: &mut sqlx::SqliteConnection, name: &str, now: i64) -> Result<(), Error> {
+    sqlx::query("INSERT OR IGNORE INTO registry_repositories (name, created_at) VALUES (?, ?)")
+        .bind(name)
+        .bind(now)
+        .execute(tx)
+        .await
+        .map_err(db("create repository"))?;
+    Ok(())
+}
+
 impl Store {
     /// Creates a repository; `AlreadyExists` if it does.
     pub async fn create_repository(&self, name: &str, now: DateTime<Utc>) -> Result<(), Error> {
@@ -130,12 +141,7 @@ impl Store {
     /// repository on first use.
     pub async fn link_blob(&self, repository: &str, digest: &str, size: i64, now: DateTime<Utc>) -> Result<(), Error> {
         let mut tx = self.writer.begin().await.map_err(db("begin"))?;
-        sqlx::query("INSERT OR IGNORE INTO registry_repositories (name, created_at) VALUES (?, ?)")
-            .bind(repository)
-            .bind(to_millis(now))
-            .execute(&mut *tx)
-            .await
-            .map_err(db("create repository"))?;
+        ensure_repository(&mut tx, repository, to_millis(now)).await?;
         sqlx::query("INSERT OR IGNORE INTO registry_blobs (digest, size, created_at) VALUES (?, ?, ?)")
             .bind(digest)
             .bind(size)
@@ -210,12 +216,7 @@ impl Store {
     pub async fn put_manifest(&self, manifest: &ManifestRecord, tag: Option<&str>) -> Result<Option<String>, Error> {
         let mut tx = self.writer.begin().await.map_err(db("begin"))?;
         let now = to_millis(manifest.created_at);
-        sqlx::query("INSERT OR IGNORE INTO registry_repositories (name, created_at) VALUES (?, ?)")
-            .bind(&manifest.repository)
-            .bind(now)
-            .execute(&mut *tx)
-            .await
-            .map_err(db("create repository"))?;
+        ensure_repository(&mut tx, &manifest.repository, now).await?;
         sqlx::query(
             "INSERT OR IGNORE INTO registry_manifests
              (repository, digest, media_type, content, subject, artifact_type, annotations, created_at)
@@ -353,12 +354,7 @@ impl Store {
     /// Records an upload session, creating the repository on first use.
     pub async fn create_upload(&self, id: &str, repository: &str, now: DateTime<Utc>) -> Result<(), Error> {
         let mut tx = self.writer.begin().await.map_err(db("begin"))?;
-        sqlx::query("INSERT OR IGNORE INTO registry_repositories (name, created_at) VALUES (?, ?)")
-            .bind(repository)
-            .bind(to_millis(now))
-            .execute(&mut *tx)
-            .await
-            .map_err(db("create repository"))?;
+        ensure_repository(&mut tx, repository, to_millis(now)).await?;
         sqlx::query("INSERT INTO registry_uploads (id, repository, created_at, updated_at) VALUES (?, ?, ?, ?)")
             .bind(id)
             .bind(repository)

@@ -54,6 +54,8 @@ evaluation:
   conditions: ['auc >= 0.5']
 registry:
   group: fraud
+retraining:
+  schedule: rate(1 day)
 ";
 
 #[test]
@@ -100,6 +102,21 @@ fn apply_validates_plans_idempotently_and_duplicates_start_nothing() {
     assert_eq!(runs["Runs"].as_array().unwrap().len(), 1, "{runs:#}");
     let jobs = run(&data, &["jobs", "list", "-o", "json"]);
     assert_eq!(jobs.matches("\"fraud-0123456789ab\"").count(), 1, "{jobs}");
+
+    // The schedule rule invokes the retraining function; one firing is one run.
+    assert!(rules.contains("fraud-on-schedule"), "{rules}");
+    let firing = json!({"id": "s-1", "detail-type": "Scheduled Event", "source": "aws.events",
+                        "time": "2026-11-27T03:00:00Z", "detail": {}})
+    .to_string();
+    let started = run(&data, &["functions", "invoke", "fraud-retrain-model-on-new-data", "--event", &firing]);
+    let repeated = run(&data, &["functions", "invoke", "fraud-retrain-model-on-new-data", "--event", &firing]);
+    assert!(started.contains("fraud-s1127030000"), "{started}");
+    assert!(repeated.contains("Duplicate"), "{repeated}");
+    let runs: Value = serde_json::from_str(&run(&data, &["pipelines", "runs", "fraud", "-o", "json"])).unwrap();
+    let triggers: Vec<&str> =
+        runs["Runs"].as_array().unwrap().iter().map(|r| r["TriggerType"].as_str().unwrap()).collect();
+    assert_eq!(triggers.len(), 2, "{runs:#}");
+    assert!(triggers.contains(&"schedule") && triggers.contains(&"commit"), "{triggers:?}");
 
     let deleted = cli(&data, &["pipelines", "delete", "fraud"]);
     assert!(deleted.status.success(), "{}", stderr(&deleted));
