@@ -19,45 +19,11 @@ const BUCKET: &str = "quickstart-data";
 /// Marks a data directory the quickstart made, so a later run may clear it.
 const MARKER: &str = ".trainyard-quickstart";
 
+/// The example repository's pipeline: `examples/quickstart/trainyard.yaml`, following
+/// `repository`.
 fn pipeline_file(repository: &Path) -> String {
-    format!(
-        "name: {PIPELINE}
-source:
-  git: {}
-  branch: main
-  poll: 1s
-build:
-  entrypoint: trainyard algorithm gbdt
-training:
-  image: build
-  hyperparameters:
-    objective: 'binary:logistic'
-    num_round: 30
-    max_depth: 3
-  channels:
-    train: s3://{BUCKET}/churn/train/
-    validation: s3://{BUCKET}/churn/validation/
-  output: s3://{BUCKET}/churn/models
-  metrics:
-    validation:auc: 'validation:auc=([0-9.]+)'
-evaluation:
-  test: s3://{BUCKET}/churn/test/
-  conditions:
-    - auc >= 0.8
-    - auc >= champion.auc - 0.02
-registry:
-  group: churn
-  approval: auto
-deployment:
-  endpoint: churn
-  strategy: canary:50:1s
-  rollback_on: error_rate>5%
-retraining:
-  data: s3://{BUCKET}/churn/train/
-  min_interval: 2s
-",
-        repository.display()
-    )
+    include_str!("../../../examples/quickstart/trainyard.yaml")
+        .replace("git: REPOSITORY", &format!("git: {}", repository.display()))
 }
 
 /// Rows `label,x1,x2,x3`: the label is 1 when `x1 + x2 > 1` (with 5% of labels flipped);

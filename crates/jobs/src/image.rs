@@ -172,6 +172,11 @@ impl ResolvedImage {
         Ok(ProcessSpec { program, arguments, working_dir, environment })
     }
 
+    /// The image's working directory under `root`.
+    pub fn working_dir_in(&self, root: &Path) -> PathBuf {
+        root.join(self.working_dir.trim_start_matches('/'))
+    }
+
     fn image_path_entries(&self) -> impl Iterator<Item = &str> {
         self.env.iter().filter_map(|e| e.strip_prefix("PATH=")).flat_map(|p| p.split(':'))
     }

@@ -380,7 +380,10 @@ impl Jobs {
                     image.unpack(registry, &root).await?;
                     let trainyard =
                         self.inner.config.algorithm_command.first().cloned().unwrap_or_else(|| "trainyard".into());
-                    return image.local_process(&root, &self.inner.config.python, &trainyard, environment);
+                    // A requirements.txt in the image's working directory gets a virtual
+                    // environment, as script mode's does.
+                    let python = self.python_for(&image.working_dir_in(&root), layout).await?;
+                    return image.local_process(&root, &python, &trainyard, environment);
                 }
                 let Some(engine) = crate::image::container_engine().await else {
                     return Err(Fault::Client(format!(

@@ -6,6 +6,7 @@ mod cli;
 mod crash;
 mod endpoints;
 mod evaluation;
+mod examples;
 mod images;
 mod jobs;
 mod models;
