@@ -274,3 +274,96 @@ deployment: {endpoint: ads}
         "the replayed event reached the function, which did nothing: {invocations}"
     );
 }
+
+fn job_status(data: &std::path::Path, name: &str) -> Value {
+    let output = cli(data, &["jobs", "describe", name, "-o", "json"]);
+    serde_json::from_str(&stdout(&output)).unwrap_or(Value::Null)
+}
+
+#[test]
+fn a_server_killed_during_training_or_deployment_ends_the_run_with_a_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let mut server = ServerProcess::start(&data);
+    for (name, rows, seed) in [("train", 60_000, 1), ("small", 400, 5), ("test", 300, 3)] {
+        let folder = dir.path().join(name);
+        std::fs::create_dir_all(&folder).unwrap();
+        crate::jobs::write_csv(&folder.join("part-0.csv"), rows, seed, 1.5);
+    }
+    run(&data, &["data", "mb", "s3://ml-data"]);
+    for (folder, prefix) in
+        [("train", "slow/train"), ("small", "fast/train"), ("test", "slow/test"), ("test", "fast/test")]
+    {
+        run(&data, &["data", "put", dir.path().join(folder).to_str().unwrap(), &format!("s3://ml-data/{prefix}/")]);
+    }
+    let slow = "name: slow
+training:
+  algorithm: gbdt
+  hyperparameters: {objective: 'binary:logistic', num_round: 400, max_depth: 6}
+  channels: {train: s3://ml-data/slow/train/}
+  output: s3://ml-data/slow/models
+evaluation: {test: s3://ml-data/slow/test/, conditions: ['auc >= 0.5']}
+registry: {group: slow}
+";
+    let file = dir.path().join("pipeline.yaml");
+    std::fs::write(&file, slow).unwrap();
+    run(&data, &["apply", "-f", file.to_str().unwrap()]);
+
+    // Killed while the training job runs: after the restart the job is failed with the
+    // reason, and so is the run; nothing is registered.
+    let started: Value = serde_json::from_str(&run(&data, &["pipelines", "start", "slow", "-o", "json"])).unwrap();
+    let job = started["RunId"].as_str().unwrap().to_string();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while job_status(&data, &job)["SecondaryStatus"] != "Training" {
+        assert!(std::time::Instant::now() < deadline, "the job never trained: {}", job_status(&data, &job));
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    server.kill_hard();
+    let mut server = ServerProcess::start(&data);
+    let failed = wait_for_run(&data, "slow", 1, &["Failed", "Succeeded"]);
+    assert_eq!(failed["Status"], "Failed", "{failed:#}");
+    assert!(failed["Reason"].as_str().unwrap().contains(&format!("training job {job} failed")), "{failed:#}");
+    let versions = run(&data, &["models", "list", "slow", "-o", "json"]);
+    assert_eq!(versions.matches("\"ModelPackageVersion\"").count(), 0, "{versions}");
+
+    // Killed while a deployment bakes: after the restart the endpoint serves the version it
+    // served before, and the run that was deploying ends with the reason.
+    let fast = "name: fast
+training:
+  algorithm: gbdt
+  hyperparameters: {objective: 'binary:logistic', num_round: 5}
+  channels: {train: s3://ml-data/fast/train/}
+  output: s3://ml-data/fast/models
+evaluation: {test: s3://ml-data/fast/test/, conditions: ['auc >= 0.5']}
+registry: {group: fast}
+deployment: {endpoint: fast, strategy: 'canary:50:30s'}
+";
+    std::fs::write(&file, fast).unwrap();
+    run(&data, &["apply", "-f", file.to_str().unwrap()]);
+    run(&data, &["pipelines", "start", "fast"]);
+    // The first deployment creates the endpoint (no bake).
+    let first = wait_for_run(&data, "fast", 1, &["Succeeded", "Failed"]);
+    assert_eq!(first["Status"], "Succeeded", "{first:#}");
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    run(&data, &["pipelines", "start", "fast"]);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let endpoint: Value =
+            serde_json::from_str(&run(&data, &["endpoints", "describe", "fast", "-o", "json"])).unwrap();
+        if endpoint["PendingDeploymentSummary"]["ProductionVariants"][0]["ModelName"] == "fast/2" {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the second deployment never started: {endpoint:#}");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    server.kill_hard();
+    let _server = ServerProcess::start(&data);
+    let interrupted = wait_for_run(&data, "fast", 2, &["Failed", "Succeeded"]);
+    assert_eq!(interrupted["Status"], "Failed", "{interrupted:#}");
+    assert!(interrupted["Reason"].as_str().unwrap().contains("restarted during the deployment"), "{interrupted:#}");
+    assert_eq!(step(&interrupted, "Deployment")["Status"], "RolledBack", "{interrupted:#}");
+    let endpoint: Value = serde_json::from_str(&run(&data, &["endpoints", "describe", "fast", "-o", "json"])).unwrap();
+    assert_eq!(endpoint["ProductionVariants"][0]["ModelName"], "fast/1", "{endpoint:#}");
+    let versions = run(&data, &["models", "list", "fast", "-o", "json"]);
+    assert_eq!(versions.matches("\"ModelPackageVersion\"").count(), 2, "one version per run: {versions}");
+}
