@@ -315,29 +315,84 @@ impl Pipelines {
         Ok(json!({"Run": run.id, "ModelPackage": package, "Status": approval}))
     }
 
-    /// `deploy_sagemaker_model`: an approved version goes to the pipeline's endpoint
-    /// (once: a version the endpoint serves or is deploying is not deployed again).
+    /// `deploy_sagemaker_model`: an approved version goes to the pipeline's endpoint, once.
+    /// A version from a run deploys only while its run has no deployment step (so a late,
+    /// duplicated or replayed approval never redeploys it, or an older version over a newer
+    /// one); the step is written before the deployment starts.
     async fn deploy(&self, spec: &PipelineSpec, detail: &Value) -> Result<Value, Error> {
         let Some(deployment) = &spec.deployment else { return Ok(json!({"Ignored": "no deployment section"})) };
         let package = format!("{}/{}", spec.group(), detail["ModelPackageVersion"]);
         let endpoint = &deployment.endpoint.value;
-        let lock = self.lock(endpoint);
-        let _one_step = lock.lock().await;
+        // Invariant: locks are taken endpoint first, then run.
+        let endpoint_lock = self.lock(endpoint);
+        let _endpoint = endpoint_lock.lock().await;
         let version =
             self.services().models.describe_version(spec.group(), &detail["ModelPackageVersion"].to_string()).await?;
+        if version["CustomerMetadataProperties"]["trainyard:pipeline"].as_str().is_some_and(|p| p != spec.name()) {
+            return Ok(json!({"Ignored": format!("{package} belongs to another pipeline")}));
+        }
         let run_id = version["CustomerMetadataProperties"]["trainyard:run"].as_str().map(str::to_string);
+        let run_lock = run_id.as_deref().map(|id| self.lock(id));
+        let _run = match &run_lock {
+            Some(lock) => Some(lock.lock().await),
+            None => None,
+        };
+        let mut run = match &run_id {
+            Some(id) => self.run_of(spec, id).await?,
+            None => None,
+        };
         let endpoints = &self.services().endpoints;
-        if let Ok(described) = endpoints.describe(endpoint).await {
-            let serves = |variants: &Value| {
-                variants.as_array().into_iter().flatten().any(|v| v["ModelName"].as_str() == Some(package.as_str()))
-            };
-            let pending = &described["PendingDeploymentSummary"]["ProductionVariants"];
-            if serves(pending)
-                || (described.get("PendingDeploymentSummary").is_none() && serves(&described["ProductionVariants"]))
-            {
-                return Ok(json!({"ModelPackage": package, "Duplicate": true}));
+        match &mut run {
+            Some(run) => {
+                let open = run.status == "Running" || run.status == "WaitingForApproval";
+                if !open || step_of(run, "Deployment").is_some() {
+                    return Ok(json!({"Run": run.id, "ModelPackage": package, "Duplicate": true}));
+                }
+                // A run that waited for a manual approval goes on.
+                run.status = "Running".into();
+                let step = json!({"Step": "Deployment", "Resource": endpoint, "ModelPackage": package,
+                                  "Status": "InProgress", "StartTime": Utc::now()});
+                set_step(run, step);
+                run.updated_at = Utc::now();
+                self.services().store.update_run(run).await?;
+            }
+            None => {
+                if let Ok(described) = endpoints.describe(endpoint).await {
+                    let serves = |variants: &Value| {
+                        variants
+                            .as_array()
+                            .into_iter()
+                            .flatten()
+                            .any(|v| v["ModelName"].as_str() == Some(package.as_str()))
+                    };
+                    if serves(&described["PendingDeploymentSummary"]["ProductionVariants"])
+                        || serves(&described["ProductionVariants"])
+                    {
+                        return Ok(json!({"ModelPackage": package, "Duplicate": true}));
+                    }
+                }
             }
         }
+        let result = self.start_deployment(deployment, endpoint, &package).await;
+        if let (Err(e), Some(run)) = (&result, &mut run) {
+            let mut step = step_of(run, "Deployment").cloned().unwrap_or(Value::Null);
+            step["Status"] = json!("Failed");
+            step["EndTime"] = json!(Utc::now());
+            set_step(run, step);
+            finish(run, "Failed", Some(format!("deploying {package} to {endpoint}: {e}")));
+            self.services().store.update_run(run).await?;
+            return Ok(json!({"Run": run.id, "Status": run.status}));
+        }
+        result?;
+        Ok(json!({"Endpoint": endpoint, "ModelPackage": package}))
+    }
+
+    async fn start_deployment(
+        &self,
+        deployment: &crate::spec::DeploymentSpec,
+        endpoint: &str,
+        package: &str,
+    ) -> Result<Value, Error> {
         let mut policy = trainyard_endpoints::policy::Policy::default();
         if let Some(strategy) = &deployment.strategy {
             policy.traffic = trainyard_endpoints::policy::Traffic::parse(&strategy.value)?;
@@ -352,25 +407,7 @@ impl Pipelines {
         let request = json!({"ProductionVariants": [{"VariantName": "AllTraffic", "ModelPackage": package}],
                              "DeploymentConfig": policy.to_sagemaker()});
         let request = serde_json::from_value(request).map_err(|e| Error::Internal { message: e.to_string() })?;
-        let result = endpoints.deploy(endpoint, request).await;
-        if let Some(run_id) = &run_id {
-            if let Some(mut run) = self.run_of(spec, run_id).await? {
-                match &result {
-                    Ok(_) => {
-                        // A run that waited for a manual approval goes on.
-                        run.status = "Running".into();
-                        let step = json!({"Step": "Deployment", "Resource": endpoint, "ModelPackage": package,
-                                          "Status": "InProgress", "StartTime": Utc::now()});
-                        set_step(&mut run, step);
-                    }
-                    Err(e) => finish(&mut run, "Failed", Some(format!("deploying {package} to {endpoint}: {e}"))),
-                }
-                run.updated_at = Utc::now();
-                self.services().store.update_run(&run).await?;
-            }
-        }
-        result?;
-        Ok(json!({"Endpoint": endpoint, "ModelPackage": package}))
+        Ok(self.services().endpoints.deploy(endpoint, request).await?)
     }
 
     /// Ends runs whose deployment has finished: live (the version serves all traffic, and
@@ -378,6 +415,9 @@ impl Pipelines {
     pub(crate) async fn record_deployment(&self, spec: &PipelineSpec) -> Result<Value, Error> {
         let Some(deployment) = &spec.deployment else { return Ok(json!({"Ignored": "no deployment section"})) };
         let endpoint = &deployment.endpoint.value;
+        // Invariant: under the endpoint's lock no deployment starts while its outcome is read.
+        let endpoint_lock = self.lock(endpoint);
+        let _endpoint = endpoint_lock.lock().await;
         let described = self.services().endpoints.describe(endpoint).await?;
         if described.get("PendingDeploymentSummary").is_some() {
             return Ok(json!({"Endpoint": endpoint, "Pending": true}));
@@ -389,9 +429,13 @@ impl Pipelines {
             .filter_map(|v| v["ModelName"].as_str().map(str::to_string))
             .collect();
         let mut ended = Vec::new();
-        for mut run in self.services().store.list_runs(spec.name(), 20).await? {
-            let lock = self.lock(&run.id);
+        for listed in self.services().store.list_runs(spec.name(), 1000).await? {
+            if listed.status != "Running" {
+                continue;
+            }
+            let lock = self.lock(&listed.id);
             let _one_step = lock.lock().await;
+            let mut run = self.services().store.get_run(&listed.id).await?;
             let Some(step) = run.steps.as_array().and_then(|s| s.iter().find(|s| s["Step"] == "Deployment")).cloned()
             else {
                 continue;

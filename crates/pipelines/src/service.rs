@@ -312,7 +312,7 @@ impl Pipelines {
         let s = self.services();
         for (pipeline, opened, objects) in s.store.retraining_windows().await? {
             let Ok(spec) = self.spec(&pipeline).await else {
-                s.store.close_retraining(&pipeline).await?;
+                s.store.close_retraining(&pipeline, opened).await?;
                 continue;
             };
             let due = opened + chrono::Duration::from_std(spec.min_interval()).unwrap_or_default();
@@ -325,8 +325,9 @@ impl Pipelines {
             // Invariant: the window closes only once its run exists (a crash in between
             // starts the same run again, which is then a duplicate).
             match self.start_training(&spec, trigger, None, &suffix).await {
-                Ok(_) | Err(Error::Duplicate { .. }) => s.store.close_retraining(&pipeline).await?,
-                Err(e) => return Err(e),
+                Ok(_) | Err(Error::Duplicate { .. }) => s.store.close_retraining(&pipeline, opened).await?,
+                // One pipeline's failure does not hold up the others' windows.
+                Err(e) => tracing::warn!(pipeline = %pipeline, error = %e, "could not start a retraining run"),
             }
         }
         Ok(())
@@ -349,6 +350,8 @@ impl Pipelines {
             (None, Some(configured)) => Some(configured.value.clone()),
             (None, None) => None,
         };
+        let lock = self.lock(&id);
+        let _one_step = lock.lock().await;
         let now = Utc::now();
         let mut steps = Vec::new();
         if let Some(build) = trigger.get("Build") {
@@ -369,7 +372,15 @@ impl Pipelines {
         };
         match s.store.create_run(&run).await {
             Ok(()) => {}
-            Err(trainyard_store::Error::AlreadyExists { .. }) => return Err(Error::Duplicate { run: id }),
+            Err(trainyard_store::Error::AlreadyExists { .. }) => {
+                // A run whose job never started (a crash in between) is resumed; any
+                // other is a duplicate.
+                let existing = s.store.get_run(&id).await?;
+                let started = existing.steps.as_array().is_some_and(|st| st.iter().any(|x| x["Step"] == "Training"));
+                if existing.status != "Running" || started {
+                    return Err(Error::Duplicate { run: id });
+                }
+            }
             Err(e) => return Err(e.into()),
         }
         let request = crate::builtins::training_request(spec, &id, image.as_deref())?;

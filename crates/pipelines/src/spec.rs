@@ -12,8 +12,9 @@ use trainyard_objects::S3Uri;
 
 use crate::Error;
 
-/// The longest pipeline name (its jobs are named `<pipeline>-<12 characters>-eval`).
-const MAX_NAME: usize = 40;
+/// The longest pipeline name: its longest function name,
+/// `<pipeline>-register-model-in-registry`, must fit in 64 characters.
+const MAX_NAME: usize = 36;
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -176,10 +176,12 @@ impl Store {
         Ok(rows.iter().map(|r| (r.get("pipeline"), from_millis(r.get("first_at")), r.get("objects"))).collect())
     }
 
-    /// Closes a pipeline's retraining window (it started its run).
-    pub async fn close_retraining(&self, pipeline: &str) -> Result<(), Error> {
-        sqlx::query("DELETE FROM pipeline_retraining WHERE pipeline = ?")
+    /// Closes the retraining window of a pipeline opened at `opened` (it started its run); a
+    /// window opened since stays.
+    pub async fn close_retraining(&self, pipeline: &str, opened: DateTime<Utc>) -> Result<(), Error> {
+        sqlx::query("DELETE FROM pipeline_retraining WHERE pipeline = ? AND first_at = ?")
             .bind(pipeline)
+            .bind(to_millis(opened))
             .execute(&self.writer)
             .await
             .map_err(db("close retraining"))?;

@@ -251,7 +251,12 @@ deployment: {endpoint: ads}
     std::fs::write(&file, spec).unwrap();
     run(&data, &["apply", "-f", file.to_str().unwrap()]);
     run(&data, &["pipelines", "start", "ads"]);
-    let done = wait_for_run(&data, "ads", 1, &["Succeeded", "Failed"]);
+    let first = wait_for_run(&data, "ads", 1, &["Succeeded", "Failed"]);
+    assert_eq!(first["Status"], "Succeeded", "{first:#}");
+    // A second run deploys version 2 over version 1.
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    run(&data, &["pipelines", "start", "ads"]);
+    let done = wait_for_run(&data, "ads", 2, &["Succeeded", "Failed"]);
     assert_eq!(done["Status"], "Succeeded", "{done:#}");
     let endpoint_before: Value =
         serde_json::from_str(&run(&data, &["endpoints", "describe", "ads", "-o", "json"])).unwrap();
@@ -260,13 +265,17 @@ deployment: {endpoint: ads}
     assert!(replay.status.success(), "{}", stderr(&replay));
     std::thread::sleep(std::time::Duration::from_secs(2));
     let jobs = run(&data, &["jobs", "list", "-o", "json"]);
-    assert_eq!(jobs.matches("\"TrainingJobName\"").count(), 1, "{jobs}");
+    assert_eq!(jobs.matches("\"TrainingJobName\"").count(), 2, "{jobs}");
     let versions = run(&data, &["models", "list", "ads", "-o", "json"]);
-    assert_eq!(versions.matches("\"ModelPackageVersion\"").count(), 1, "{versions}");
+    assert_eq!(versions.matches("\"ModelPackageVersion\"").count(), 2, "{versions}");
     let endpoint_after: Value =
         serde_json::from_str(&run(&data, &["endpoints", "describe", "ads", "-o", "json"])).unwrap();
     assert_eq!(endpoint_after["EndpointConfigName"], endpoint_before["EndpointConfigName"], "no new deployment");
-    let again = wait_for_run(&data, "ads", 1, &["Succeeded", "Failed"]);
+    assert_eq!(
+        endpoint_after["ProductionVariants"][0]["ModelName"], "ads/2",
+        "the replayed approval of 1 is not redeployed"
+    );
+    let again = wait_for_run(&data, "ads", 2, &["Succeeded", "Failed"]);
     assert_eq!(again["Steps"], done["Steps"], "the run's record is untouched");
     let invocations = run(&data, &["functions", "logs", "ads-evaluate-model-function", "-o", "json"]);
     assert!(
