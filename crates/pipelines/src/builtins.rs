@@ -30,6 +30,20 @@ pub(crate) fn set_step(run: &mut RunRecord, step: Value) {
     }
 }
 
+/// Errors that the same request meets again on a retry.
+fn deterministic(error: &trainyard_models::Error) -> bool {
+    use trainyard_models::Error as Models;
+    matches!(
+        error,
+        Models::InvalidRequest { .. }
+            | Models::Condition { .. }
+            | Models::UnknownMetric { .. }
+            | Models::Mismatch { .. }
+            | Models::Evaluation { .. }
+            | Models::Data(_)
+    )
+}
+
 fn step_of<'a>(run: &'a RunRecord, name: &str) -> Option<&'a Value> {
     run.steps.as_array().and_then(|steps| steps.iter().find(|s| s["Step"] == name))
 }
@@ -116,7 +130,7 @@ impl Pipelines {
             plan::RECORD_DEPLOYMENT => self.record_deployment(&spec).await,
             plan::RETRAIN if event["detail-type"] == "Scheduled Event" => {
                 let time = event["time"].as_str().unwrap_or_default();
-                let stamp: String = time.chars().filter(char::is_ascii_digit).skip(4).take(10).collect();
+                let stamp: String = time.chars().filter(char::is_ascii_digit).skip(2).take(12).collect();
                 let trigger = json!({"Type": "schedule", "Time": time});
                 match self.start_training(&spec, trigger, None, &format!("s{stamp}")).await {
                     Ok(run) => Ok(json!({"Run": run})),
@@ -220,6 +234,11 @@ impl Pipelines {
         match self.services().models.start_evaluation(request).await {
             Ok(_) => {}
             Err(e) if e.to_string().contains("already exists") => {}
+            Err(e) if deterministic(&e) => {
+                finish(&mut run, "Failed", Some(format!("the evaluation could not start: {e}")));
+                self.services().store.update_run(&run).await?;
+                return Ok(json!({"Run": run.id, "Status": run.status}));
+            }
             Err(e) => return Err(e.into()),
         }
         set_step(
@@ -291,6 +310,13 @@ impl Pipelines {
                         self.services().store.update_run(&run).await?;
                         return Ok(json!({"Run": run.id, "Status": run.status}));
                     }
+                    // Retrying cannot help (e.g. the champion changed since the evaluation):
+                    // the run ends with the reason.
+                    Err(e) if deterministic(&e) => {
+                        finish(&mut run, "Failed", Some(format!("registration refused: {e}")));
+                        self.services().store.update_run(&run).await?;
+                        return Ok(json!({"Run": run.id, "Status": run.status}));
+                    }
                     Err(e) => return Err(e.into()),
                 }
             }
@@ -320,8 +346,11 @@ impl Pipelines {
     /// duplicated or replayed approval never redeploys it, or an older version over a newer
     /// one); the step is written before the deployment starts.
     async fn deploy(&self, spec: &PipelineSpec, detail: &Value) -> Result<Value, Error> {
-        let Some(deployment) = &spec.deployment else { return Ok(json!({"Ignored": "no deployment section"})) };
         let package = format!("{}/{}", spec.group(), detail["ModelPackageVersion"]);
+        let approval = detail["ModelApprovalStatus"].as_str().unwrap_or_default();
+        let Some(deployment) = spec.deployment.as_ref().filter(|_| approval == "Approved") else {
+            return self.decided(spec, detail, &package, approval).await;
+        };
         let endpoint = &deployment.endpoint.value;
         // Invariant: locks are taken endpoint first, then run.
         let endpoint_lock = self.lock(endpoint);
@@ -385,6 +414,41 @@ impl Pipelines {
         }
         result?;
         Ok(json!({"Endpoint": endpoint, "ModelPackage": package}))
+    }
+
+    /// A reviewer's decision on a version with nothing to deploy: the run waiting for it
+    /// ends (`Succeeded` when approved, `Failed` with the reason when rejected).
+    async fn decided(
+        &self,
+        spec: &PipelineSpec,
+        detail: &Value,
+        package: &str,
+        approval: &str,
+    ) -> Result<Value, Error> {
+        let version =
+            self.services().models.describe_version(spec.group(), &detail["ModelPackageVersion"].to_string()).await?;
+        let Some(run_id) = version["CustomerMetadataProperties"]["trainyard:run"].as_str() else {
+            return Ok(json!({"Ignored": package}));
+        };
+        let lock = self.lock(run_id);
+        let _one_step = lock.lock().await;
+        let Some(mut run) = self.run_of(spec, run_id).await? else { return Ok(json!({"Ignored": package})) };
+        if run.status != "WaitingForApproval" {
+            return Ok(json!({"Run": run.id, "Duplicate": true}));
+        }
+        let mut step = step_of(&run, "Registration").cloned().unwrap_or(Value::Null);
+        step["Status"] = json!(approval);
+        set_step(&mut run, step);
+        match approval {
+            "Approved" => finish(&mut run, "Succeeded", None),
+            _ => {
+                let why =
+                    version["ApprovalDescription"].as_str().filter(|d| !d.is_empty()).unwrap_or("no reason given");
+                finish(&mut run, "Failed", Some(format!("{package} was rejected by its reviewer: {why}")));
+            }
+        }
+        self.services().store.update_run(&run).await?;
+        Ok(json!({"Run": run.id, "Status": run.status}))
     }
 
     async fn start_deployment(

@@ -47,6 +47,16 @@ pub struct RuleSpec {
     pub builtin: &'static str,
 }
 
+/// What follows `<pipeline>-on-` in the names of a pipeline's rules.
+const RULE_SUFFIXES: [&str; 7] = ["change", "training", "evaluation", "approval", "deployment", "data", "schedule"];
+
+/// Whether `rule` is one a pipeline's apply made (and may delete).
+pub fn is_pipeline_rule(pipeline: &str, rule: &str) -> bool {
+    rule.strip_prefix(pipeline)
+        .and_then(|rest| rest.strip_prefix("-on-"))
+        .is_some_and(|suffix| RULE_SUFFIXES.contains(&suffix))
+}
+
 /// The function that runs `builtin` for pipeline `pipeline`.
 pub fn function_name(pipeline: &str, builtin: &str) -> String {
     format!("{pipeline}-{}", builtin.replace('_', "-"))
@@ -92,14 +102,19 @@ pub fn rules(spec: &PipelineSpec) -> Vec<RuleSpec> {
         schedule: None,
         builtin: REGISTER,
     });
-    if let Some(deployment) = &spec.deployment {
+    // An approval (or a reviewer's rejection) carries a run on: to its deployment, or to
+    // its end when there is none.
+    if spec.deployment.is_some() || !spec.auto_approval() {
         rules.push(RuleSpec {
             name: format!("{name}-on-approval"),
             pattern: json!({"source": ["aws.sagemaker"], "detail-type": ["SageMaker Model Package State Change"],
-                            "detail": {"ModelPackageGroupName": [spec.group()], "ModelApprovalStatus": ["Approved"]}}),
+                            "detail": {"ModelPackageGroupName": [spec.group()],
+                                       "ModelApprovalStatus": ["Approved", "Rejected"]}}),
             schedule: None,
             builtin: DEPLOY,
         });
+    }
+    if let Some(deployment) = &spec.deployment {
         rules.push(RuleSpec {
             name: format!("{name}-on-deployment"),
             pattern: json!({"source": ["aws.sagemaker"],

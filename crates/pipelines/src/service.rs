@@ -112,6 +112,20 @@ impl Pipelines {
         for rule in &rules {
             changes.extend(self.apply_rule(&name, rule, dry_run).await?);
         }
+        // Rules of the pipeline that the file no longer implies go.
+        let wanted_rules: Vec<&str> = rules.iter().map(|r| r.name.as_str()).collect();
+        for existing in s.store.list_rules(Some("default")).await? {
+            let ours = plan::is_pipeline_rule(&name, &existing.name);
+            if ours && !wanted_rules.contains(&existing.name.as_str()) {
+                if !dry_run {
+                    for target in s.store.list_targets("default", &existing.name).await? {
+                        s.bus.remove_target("default", &existing.name, &target.id).await?;
+                    }
+                    s.bus.delete_rule("default", &existing.name).await?;
+                }
+                changes.push(Change::new("delete", "rule", &existing.name));
+            }
+        }
         Ok(json!({"Pipeline": name, "DryRun": dry_run, "Changes": changes}))
     }
 
@@ -230,10 +244,10 @@ impl Pipelines {
     /// Deletes the pipeline's rules, targets and functions and the pipeline; its source,
     /// model group, endpoint and runs stay.
     pub async fn delete(&self, name: &str) -> Result<(), Error> {
-        let spec = self.spec(name).await?;
+        self.services().store.get_pipeline(name).await?;
         let s = self.services();
-        for rule in plan::rules(&spec) {
-            if s.store.get_rule("default", &rule.name).await.is_ok() {
+        for rule in s.store.list_rules(Some("default")).await? {
+            if plan::is_pipeline_rule(name, &rule.name) {
                 for target in s.store.list_targets("default", &rule.name).await? {
                     s.bus.remove_target("default", &rule.name, &target.id).await?;
                 }
@@ -268,7 +282,8 @@ impl Pipelines {
     pub async fn start(&self, name: &str) -> Result<Value, Error> {
         let spec = self.spec(name).await?;
         let trigger = json!({"Type": "manual"});
-        let run = self.start_training(&spec, trigger, None, &format!("m{}", Utc::now().format("%m%d%H%M%S"))).await?;
+        let run =
+            self.start_training(&spec, trigger, None, &format!("m{}", Utc::now().format("%y%m%d%H%M%S%3f"))).await?;
         self.describe_run(&run).await
     }
 
@@ -321,7 +336,7 @@ impl Pipelines {
             }
             let trigger = json!({"Type": "new_data", "Objects": objects, "WindowOpened": opened,
                                  "Data": spec.retraining.as_ref().and_then(|r| r.data.as_ref()).map(|d| &d.value)});
-            let suffix = format!("d{}", opened.format("%m%d%H%M%S"));
+            let suffix = format!("d{}", opened.format("%y%m%d%H%M%S%3f"));
             // Invariant: the window closes only once its run exists (a crash in between
             // starts the same run again, which is then a duplicate).
             match self.start_training(&spec, trigger, None, &suffix).await {

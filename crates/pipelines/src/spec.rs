@@ -225,6 +225,14 @@ pub fn parse(text: &str) -> Result<PipelineSpec, Error> {
             check("deployment.termination_wait", wait, span(wait));
         }
     }
+    if let Some(data) = spec.retraining.as_ref().and_then(|r| r.data.as_ref()) {
+        // The training output under the data prefix would make every run start the next.
+        let output = training.output.value.trim_end_matches('/');
+        let prefix = data.value.trim_end_matches('/');
+        if output == prefix || output.starts_with(&format!("{prefix}/")) {
+            check("retraining.data", data, Err(format!("contains training.output {output}: each run would retrain")));
+        }
+    }
     if let Some(retraining) = &spec.retraining {
         match (&retraining.data, &retraining.schedule) {
             (None, None) => check("retraining", &spec.name, Err("needs data, schedule or both".into())),

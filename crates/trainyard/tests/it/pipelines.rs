@@ -110,13 +110,19 @@ fn apply_validates_plans_idempotently_and_duplicates_start_nothing() {
     .to_string();
     let started = run(&data, &["functions", "invoke", "fraud-retrain-model-on-new-data", "--event", &firing]);
     let repeated = run(&data, &["functions", "invoke", "fraud-retrain-model-on-new-data", "--event", &firing]);
-    assert!(started.contains("fraud-s1127030000"), "{started}");
+    assert!(started.contains("fraud-s261127030000"), "{started}");
     assert!(repeated.contains("Duplicate"), "{repeated}");
     let runs: Value = serde_json::from_str(&run(&data, &["pipelines", "runs", "fraud", "-o", "json"])).unwrap();
     let triggers: Vec<&str> =
         runs["Runs"].as_array().unwrap().iter().map(|r| r["TriggerType"].as_str().unwrap()).collect();
     assert_eq!(triggers.len(), 2, "{runs:#}");
     assert!(triggers.contains(&"schedule") && triggers.contains(&"commit"), "{triggers:?}");
+
+    // Without its retraining section, re-applying removes the schedule rule.
+    std::fs::write(&file, PIPELINE.replace("retraining:\n  schedule: rate(1 day)\n", "")).unwrap();
+    let reapplied = run(&data, &["apply", "-f", file.to_str().unwrap(), "-o", "json"]);
+    assert!(reapplied.contains("\"delete\"") && reapplied.contains("fraud-on-schedule"), "{reapplied}");
+    assert!(!run(&data, &["rules", "list", "-o", "json"]).contains("fraud-on-schedule"));
 
     let deleted = cli(&data, &["pipelines", "delete", "fraud"]);
     assert!(deleted.status.success(), "{}", stderr(&deleted));
@@ -201,6 +207,11 @@ retraining: {data: s3://ml-data/loans/train/, min_interval: 2s}
     std::thread::sleep(std::time::Duration::from_secs(3));
     let runs: Value = serde_json::from_str(&run(&data, &["pipelines", "runs", "loans", "-o", "json"])).unwrap();
     assert_eq!(runs["Runs"].as_array().unwrap().len(), 2, "one retraining for the burst: {runs:#}");
+    // A reviewer's rejection ends the waiting run with the reason.
+    assert_eq!(retrained["Status"], "WaitingForApproval", "{retrained:#}");
+    run(&data, &["models", "reject", "loans/2", "--description", "not convincing"]);
+    let rejected = wait_for_run(&data, "loans", 2, &["Failed", "Succeeded"]);
+    assert!(rejected["Reason"].as_str().unwrap().contains("rejected by its reviewer: not convincing"), "{rejected:#}");
 
     // A gate the model cannot pass ends the run with the reason; nothing is deployed.
     let strict = manual
