@@ -134,6 +134,10 @@ pub fn parse(text: &str) -> Result<PipelineSpec, Error> {
     let spec: PipelineSpec =
         serde_saphyr::from_str(text).map_err(|e| Error::InvalidSpec { problems: vec![e.to_string()] })?;
     let mut problems = Vec::new();
+    // The build section as the builder reads it from a commit (context, working directory).
+    if let Err(reason) = trainyard_builder::parse(text) {
+        problems.push(reason);
+    }
     let mut check = |field: &str, value: &Spanned<String>, result: Result<(), String>| {
         if let Err(reason) = result {
             problems.push(format!("line {}: {field}: {reason}", value.referenced.line()));
@@ -310,6 +314,12 @@ retraining:
                 "{field} at line {line}: {problems:#?}"
             );
         }
+        let Err(Error::InvalidSpec { problems }) =
+            parse(&EXAMPLE.replace("  entrypoint:", "  working_dir: app\n  entrypoint:"))
+        else {
+            panic!("accepted")
+        };
+        assert!(problems.iter().any(|p| p.contains("build.working_dir")), "{problems:?}");
         let Err(Error::InvalidSpec { problems }) = parse("name: x\ntraning: {}\n") else { panic!("accepted") };
         assert!(problems[0].contains("traning"), "{problems:?}");
     }
