@@ -30,6 +30,16 @@ pub(crate) fn set_step(run: &mut RunRecord, step: Value) {
     }
 }
 
+/// The evaluation job exists already (a redelivered event started it).
+fn already_exists(error: &trainyard_models::Error) -> bool {
+    use trainyard_store::Error::AlreadyExists;
+    matches!(
+        error,
+        trainyard_models::Error::Store(AlreadyExists { .. })
+            | trainyard_models::Error::Jobs(trainyard_jobs::Error::Store(AlreadyExists { .. }))
+    )
+}
+
 /// Errors that the same request meets again on a retry.
 fn deterministic(error: &trainyard_models::Error) -> bool {
     use trainyard_models::Error as Models;
@@ -233,7 +243,7 @@ impl Pipelines {
         let request = serde_json::from_value(request).map_err(|e| Error::Internal { message: e.to_string() })?;
         match self.services().models.start_evaluation(request).await {
             Ok(_) => {}
-            Err(e) if e.to_string().contains("already exists") => {}
+            Err(e) if already_exists(&e) => {}
             Err(e) if deterministic(&e) => {
                 finish(&mut run, "Failed", Some(format!("the evaluation could not start: {e}")));
                 self.services().store.update_run(&run).await?;

@@ -129,6 +129,18 @@ fn apply_validates_plans_idempotently_and_duplicates_start_nothing() {
     assert!(!run(&data, &["rules", "list", "-o", "json"]).contains("fraud-on-training"));
 }
 
+/// Writes one CSV of `rows` two-blob rows per `(rows, seed, prefix)` and uploads it to
+/// `s3://ml-data/<prefix>/` (the bucket is made first).
+fn upload_datasets(dir: &std::path::Path, data: &std::path::Path, sets: &[(usize, u64, &str)]) {
+    run(data, &["data", "mb", "s3://ml-data"]);
+    for (index, (rows, seed, prefix)) in sets.iter().enumerate() {
+        let folder = dir.join(format!("dataset-{index}"));
+        std::fs::create_dir_all(&folder).unwrap();
+        crate::jobs::write_csv(&folder.join("part-0.csv"), *rows, *seed, 1.5);
+        run(data, &["data", "put", folder.to_str().unwrap(), &format!("s3://ml-data/{prefix}/")]);
+    }
+}
+
 fn wait_for_run(data: &std::path::Path, pipeline: &str, count: usize, until: &[&str]) -> Value {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(90);
     loop {
@@ -152,15 +164,11 @@ fn runs_wait_for_approval_stop_at_the_gate_and_coalesce_new_data() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let _server = ServerProcess::start(&data);
-    for (name, rows, seed) in [("train", 600, 1), ("validation", 200, 2), ("test", 200, 3)] {
-        let folder = dir.path().join(name);
-        std::fs::create_dir_all(&folder).unwrap();
-        crate::jobs::write_csv(&folder.join("part-0.csv"), rows, seed, 1.5);
-    }
-    run(&data, &["data", "mb", "s3://ml-data"]);
-    for name in ["train", "validation", "test"] {
-        run(&data, &["data", "put", dir.path().join(name).to_str().unwrap(), &format!("s3://ml-data/loans/{name}/")]);
-    }
+    upload_datasets(
+        dir.path(),
+        &data,
+        &[(600, 1, "loans/train"), (200, 2, "loans/validation"), (200, 3, "loans/test")],
+    );
     let manual = "name: loans
 training:
   algorithm: gbdt
@@ -238,15 +246,7 @@ fn replaying_a_finished_runs_events_starts_registers_and_deploys_nothing_new() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let _server = ServerProcess::start(&data);
-    for (name, rows, seed) in [("train", 400, 1), ("test", 200, 3)] {
-        let folder = dir.path().join(name);
-        std::fs::create_dir_all(&folder).unwrap();
-        crate::jobs::write_csv(&folder.join("part-0.csv"), rows, seed, 1.5);
-    }
-    run(&data, &["data", "mb", "s3://ml-data"]);
-    for name in ["train", "test"] {
-        run(&data, &["data", "put", dir.path().join(name).to_str().unwrap(), &format!("s3://ml-data/ads/{name}/")]);
-    }
+    upload_datasets(dir.path(), &data, &[(400, 1, "ads/train"), (200, 3, "ads/test")]);
     run(&data, &["archives", "create", "everything", "--pattern", r#"{"source": [{"prefix": "aws."}]}"#]);
     let spec = "name: ads
 training:
@@ -305,17 +305,8 @@ fn a_server_killed_during_training_or_deployment_ends_the_run_with_a_reason() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let mut server = ServerProcess::start(&data);
-    for (name, rows, seed) in [("train", 60_000, 1), ("small", 400, 5), ("test", 300, 3)] {
-        let folder = dir.path().join(name);
-        std::fs::create_dir_all(&folder).unwrap();
-        crate::jobs::write_csv(&folder.join("part-0.csv"), rows, seed, 1.5);
-    }
-    run(&data, &["data", "mb", "s3://ml-data"]);
-    for (folder, prefix) in
-        [("train", "slow/train"), ("small", "fast/train"), ("test", "slow/test"), ("test", "fast/test")]
-    {
-        run(&data, &["data", "put", dir.path().join(folder).to_str().unwrap(), &format!("s3://ml-data/{prefix}/")]);
-    }
+    let sets = [(60_000, 1, "slow/train"), (400, 5, "fast/train"), (300, 3, "slow/test"), (300, 3, "fast/test")];
+    upload_datasets(dir.path(), &data, &sets);
     let slow = "name: slow
 training:
   algorithm: gbdt
