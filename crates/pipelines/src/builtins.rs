@@ -54,6 +54,25 @@ fn deterministic(error: &trainyard_models::Error) -> bool {
     )
 }
 
+/// One version of an object, from its `Object Created` event: `s3://bucket/key#sequencer`
+/// (the etag, or the event's id, when the event has no sequencer). A redelivered or
+/// replayed event names the same version; an overwrite names a new one.
+fn object_version(event: &Value) -> Result<String, Error> {
+    let detail = &event["detail"];
+    let (bucket, key) = (detail["bucket"]["name"].as_str(), detail["object"]["key"].as_str());
+    let (Some(bucket), Some(key)) = (bucket, key) else {
+        return Err(Error::Event {
+            reason: "an Object Created event needs detail.bucket.name and detail.object.key".into(),
+        });
+    };
+    let version = ["sequencer", "version-id", "etag"]
+        .iter()
+        .find_map(|field| detail["object"][field].as_str())
+        .or(event["id"].as_str())
+        .unwrap_or_default();
+    Ok(format!("s3://{bucket}/{key}#{version}"))
+}
+
 fn step_of<'a>(run: &'a RunRecord, name: &str) -> Option<&'a Value> {
     run.steps.as_array().and_then(|steps| steps.iter().find(|s| s["Step"] == name))
 }
@@ -149,8 +168,9 @@ impl Pipelines {
                 }
             }
             plan::RETRAIN => {
-                self.services().store.note_retraining(pipeline, Utc::now()).await?;
-                Ok(json!({"Noted": detail["object"]["key"]}))
+                let object = object_version(event)?;
+                let noted = self.services().store.note_retraining(pipeline, &object, Utc::now()).await?;
+                Ok(json!({"Noted": object, "Duplicate": !noted}))
             }
             other => Err(Error::Event { reason: format!("no builtin function {other:?}") }),
         }

@@ -260,6 +260,7 @@ impl Pipelines {
                 s.bus.delete_function(&function).await?;
             }
         }
+        s.store.drop_retraining(name).await?;
         s.store.delete_pipeline(name).await?;
         Ok(())
     }
@@ -325,25 +326,39 @@ impl Pipelines {
 
     async fn close_windows(&self) -> Result<(), Error> {
         let s = self.services();
-        for (pipeline, opened, objects) in s.store.retraining_windows().await? {
+        let now = Utc::now();
+        for (pipeline, opened, objects) in s.store.retraining_windows(now).await? {
             let Ok(spec) = self.spec(&pipeline).await else {
-                s.store.close_retraining(&pipeline, opened).await?;
+                s.store.drop_retraining(&pipeline).await?;
                 continue;
             };
             let due = opened + chrono::Duration::from_std(spec.min_interval()).unwrap_or_default();
-            if Utc::now() < due {
+            if now < due {
                 continue;
             }
-            let trigger = json!({"Type": "new_data", "Objects": objects, "WindowOpened": opened,
+            let trigger = json!({"Type": "new_data", "Objects": objects, "WindowOpened": opened, "WindowClosed": now,
                                  "Data": spec.retraining.as_ref().and_then(|r| r.data.as_ref()).map(|d| &d.value)});
             let suffix = format!("d{}", opened.format("%y%m%d%H%M%S%3f"));
-            // Invariant: the window closes only once its run exists (a crash in between
-            // starts the same run again, which is then a duplicate).
-            match self.start_training(&spec, trigger, None, &suffix).await {
-                Ok(_) | Err(Error::Duplicate { .. }) => s.store.close_retraining(&pipeline, opened).await?,
+            // Invariant: the window closes only once its run exists; a crash in between
+            // starts the same run again (a duplicate), which then takes the objects noted
+            // by the time it first closed.
+            let closed = match self.start_training(&spec, trigger, None, &suffix).await {
+                Ok(_) => now,
+                Err(Error::Duplicate { run }) => s
+                    .store
+                    .get_run(&run)
+                    .await?
+                    .trigger
+                    .get("WindowClosed")
+                    .and_then(|t| serde_json::from_value(t.clone()).ok())
+                    .unwrap_or(now),
                 // One pipeline's failure does not hold up the others' windows.
-                Err(e) => tracing::warn!(pipeline = %pipeline, error = %e, "could not start a retraining run"),
-            }
+                Err(e) => {
+                    tracing::warn!(pipeline = %pipeline, error = %e, "could not start a retraining run");
+                    continue;
+                }
+            };
+            s.store.close_retraining(&pipeline, &format!("{pipeline}-{suffix}"), closed).await?;
         }
         Ok(())
     }

@@ -155,14 +155,30 @@ pub fn parse(text: &str) -> Result<PipelineSpec, Error> {
         if name_ok { Ok(()) } else { Err(format!("{name:?} must be 1 to {MAX_NAME} of a-z, 0-9 and -")) },
     );
     let s3 = |value: &Spanned<String>| S3Uri::parse(&value.value).map(|_| ()).map_err(|e| e.to_string());
-    let span = |value: &Spanned<String>| duration(&value.value).map(|_| ());
+    // A duration within `min..=max` seconds (the limits of the resource it configures).
+    let bounded = |value: &Spanned<String>, min: u64, max: u64| {
+        let seconds = duration(&value.value)?.as_secs_f64();
+        if seconds < min as f64 || seconds > max as f64 {
+            return Err(format!("{} must be {} to {}", value.value, seconds_text(min), seconds_text(max)));
+        }
+        Ok(())
+    };
     if let Some(source) = &spec.source {
         check("source.git", &source.git, trainyard_source::git::check_url(&source.git.value));
         if let Some(poll) = &source.poll {
-            check("source.poll", poll, span(poll));
+            check("source.poll", poll, bounded(poll, 1, 86_400));
         }
     }
     let training = &spec.training;
+    if let Some(algorithm) = &training.algorithm {
+        let known = trainyard_algorithms::ALGORITHMS.contains(&algorithm.value.as_str());
+        let reason = format!(
+            "{:?} is not a built-in algorithm (known: {})",
+            algorithm.value,
+            trainyard_algorithms::ALGORITHMS.join(", ")
+        );
+        check("training.algorithm", algorithm, if known { Ok(()) } else { Err(reason) });
+    }
     match (&training.algorithm, &training.image) {
         (Some(_), Some(image)) => check("training", image, Err("give algorithm or image, not both".into())),
         (None, None) => check("training", &training.output, Err("needs algorithm or image".into())),
@@ -183,7 +199,7 @@ pub fn parse(text: &str) -> Result<PipelineSpec, Error> {
     }
     check("training.output", &training.output, s3(&training.output));
     if let Some(limit) = &training.max_runtime {
-        check("training.max_runtime", limit, span(limit));
+        check("training.max_runtime", limit, bounded(limit, 1, trainyard_jobs::request::MAX_RUNTIME_LIMIT));
     }
     let evaluation = &spec.evaluation;
     check("evaluation.test", &evaluation.test, s3(&evaluation.test));
@@ -226,7 +242,7 @@ pub fn parse(text: &str) -> Result<PipelineSpec, Error> {
             );
         }
         if let Some(wait) = &deployment.termination_wait {
-            check("deployment.termination_wait", wait, span(wait));
+            check("deployment.termination_wait", wait, bounded(wait, 0, 3600));
         }
     }
     if let Some(data) = spec.retraining.as_ref().and_then(|r| r.data.as_ref()) {
@@ -252,13 +268,23 @@ pub fn parse(text: &str) -> Result<PipelineSpec, Error> {
             }
         }
         if let Some(interval) = &retraining.min_interval {
-            check("retraining.min_interval", interval, span(interval));
+            check("retraining.min_interval", interval, bounded(interval, 0, 7 * 86_400));
         }
     }
     if problems.is_empty() {
         Ok(spec)
     } else {
         Err(Error::InvalidSpec { problems })
+    }
+}
+
+/// `90s`, `2h`: a limit in the units a duration is written in.
+fn seconds_text(seconds: u64) -> String {
+    match seconds {
+        0 => "0s".into(),
+        s if s % 3600 == 0 => format!("{}h", s / 3600),
+        s if s % 60 == 0 => format!("{}m", s / 60),
+        s => format!("{s}s"),
     }
 }
 
@@ -322,5 +348,19 @@ retraining:
         assert!(problems.iter().any(|p| p.contains("build.working_dir")), "{problems:?}");
         let Err(Error::InvalidSpec { problems }) = parse("name: x\ntraning: {}\n") else { panic!("accepted") };
         assert!(problems[0].contains("traning"), "{problems:?}");
+    }
+
+    #[test]
+    fn limits_of_the_resources_a_pipeline_creates_are_checked_at_apply() {
+        let broken = EXAMPLE
+            .replace("  strategy: canary:20:2s", "  strategy: canary:20:2s\n  termination_wait: 2h")
+            .replace("  output: s3://ml-data/churn/models", "  output: s3://ml-data/churn/models\n  max_runtime: 700h")
+            .replace("  image: build", "  algorithm: xgboost");
+        let Err(Error::InvalidSpec { problems }) = parse(&broken) else { panic!("accepted") };
+        let text = problems.join("\n");
+        assert!(text.contains("deployment.termination_wait: 2h must be 0s to 1h"), "{text}");
+        assert!(text.contains("training.max_runtime: 700h must be 1s to 672h"), "{text}");
+        assert!(text.contains("training.algorithm: \"xgboost\" is not a built-in algorithm"), "{text}");
+        assert!(text.contains("known: linear-learner, gbdt"), "{text}");
     }
 }

@@ -153,38 +153,58 @@ impl Store {
         Ok(rows.iter().map(run_from).collect())
     }
 
-    /// Notes new data for a pipeline's retraining: the first note of a window opens it.
-    pub async fn note_retraining(&self, pipeline: &str, now: DateTime<Utc>) -> Result<(), Error> {
-        sqlx::query(
-            "INSERT INTO pipeline_retraining (pipeline, first_at, objects) VALUES (?, ?, 1)
-             ON CONFLICT (pipeline) DO UPDATE SET objects = objects + 1",
+    /// Notes a new object (`object`: its bucket, key and version) for a pipeline's
+    /// retraining; the first open note opens a window. False when the object was noted
+    /// before (a redelivered or replayed event), whether or not a run has taken it.
+    pub async fn note_retraining(&self, pipeline: &str, object: &str, now: DateTime<Utc>) -> Result<bool, Error> {
+        let noted = sqlx::query(
+            "INSERT INTO pipeline_retraining_objects (pipeline, object, noted_at) VALUES (?, ?, ?)
+             ON CONFLICT (pipeline, object) DO NOTHING",
         )
         .bind(pipeline)
+        .bind(object)
         .bind(to_millis(now))
         .execute(&self.writer)
         .await
         .map_err(db("note retraining"))?;
-        Ok(())
+        Ok(noted.rows_affected() == 1)
     }
 
-    /// Open retraining windows: (pipeline, opened at, objects noted).
-    pub async fn retraining_windows(&self) -> Result<Vec<(String, DateTime<Utc>, i64)>, Error> {
-        let rows = sqlx::query("SELECT pipeline, first_at, objects FROM pipeline_retraining ORDER BY first_at")
-            .fetch_all(&self.pool)
-            .await
-            .map_err(db("list retraining windows"))?;
-        Ok(rows.iter().map(|r| (r.get("pipeline"), from_millis(r.get("first_at")), r.get("objects"))).collect())
+    /// Open retraining windows as of `now`: (pipeline, opened at, objects noted by `now`).
+    pub async fn retraining_windows(&self, now: DateTime<Utc>) -> Result<Vec<(String, DateTime<Utc>, i64)>, Error> {
+        let rows = sqlx::query(
+            "SELECT pipeline, MIN(noted_at) AS opened, COUNT(*) AS objects FROM pipeline_retraining_objects
+             WHERE run IS NULL AND noted_at <= ? GROUP BY pipeline ORDER BY opened",
+        )
+        .bind(to_millis(now))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db("list retraining windows"))?;
+        Ok(rows.iter().map(|r| (r.get("pipeline"), from_millis(r.get("opened")), r.get("objects"))).collect())
     }
 
-    /// Closes the retraining window of a pipeline opened at `opened` (it started its run); a
-    /// window opened since stays.
-    pub async fn close_retraining(&self, pipeline: &str, opened: DateTime<Utc>) -> Result<(), Error> {
-        sqlx::query("DELETE FROM pipeline_retraining WHERE pipeline = ? AND first_at = ?")
+    /// Gives the objects of a pipeline noted by `closed` and not yet taken to `run`;
+    /// returns how many. Objects noted later stay for the next window.
+    pub async fn close_retraining(&self, pipeline: &str, run: &str, closed: DateTime<Utc>) -> Result<u64, Error> {
+        let taken = sqlx::query(
+            "UPDATE pipeline_retraining_objects SET run = ? WHERE pipeline = ? AND run IS NULL AND noted_at <= ?",
+        )
+        .bind(run)
+        .bind(pipeline)
+        .bind(to_millis(closed))
+        .execute(&self.writer)
+        .await
+        .map_err(db("close retraining"))?;
+        Ok(taken.rows_affected())
+    }
+
+    /// Forgets a deleted pipeline's open notes.
+    pub async fn drop_retraining(&self, pipeline: &str) -> Result<(), Error> {
+        sqlx::query("DELETE FROM pipeline_retraining_objects WHERE pipeline = ? AND run IS NULL")
             .bind(pipeline)
-            .bind(to_millis(opened))
             .execute(&self.writer)
             .await
-            .map_err(db("close retraining"))?;
+            .map_err(db("drop retraining"))?;
         Ok(())
     }
 }

@@ -1,6 +1,7 @@
 //! Store tests on real SQLite files.
 
 mod model_registry;
+mod retraining;
 
 use std::collections::HashSet;
 

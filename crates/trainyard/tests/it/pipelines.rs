@@ -257,6 +257,7 @@ training:
 evaluation: {test: s3://ml-data/ads/test/, conditions: ['auc >= 0.5']}
 registry: {group: ads}
 deployment: {endpoint: ads}
+retraining: {data: s3://ml-data/ads/train/, min_interval: 1s}
 ";
     let file = dir.path().join("ads.yaml");
     std::fs::write(&file, spec).unwrap();
@@ -264,17 +265,23 @@ deployment: {endpoint: ads}
     run(&data, &["pipelines", "start", "ads"]);
     let first = wait_for_run(&data, "ads", 1, &["Succeeded", "Failed"]);
     assert_eq!(first["Status"], "Succeeded", "{first:#}");
-    // A second run deploys version 2 over version 1.
-    std::thread::sleep(std::time::Duration::from_millis(1100));
-    run(&data, &["pipelines", "start", "ads"]);
+    // New data retrains: version 2 is deployed over version 1.
+    let more = dir.path().join("more");
+    std::fs::create_dir_all(&more).unwrap();
+    crate::jobs::write_csv(&more.join("part-1.csv"), 200, 7, 1.5);
+    run(&data, &["data", "put", more.to_str().unwrap(), "s3://ml-data/ads/train/more/"]);
     let done = wait_for_run(&data, "ads", 2, &["Succeeded", "Failed"]);
     assert_eq!(done["Status"], "Succeeded", "{done:#}");
+    assert_eq!(done["Trigger"]["Type"], "new_data", "{done:#}");
     let endpoint_before: Value =
         serde_json::from_str(&run(&data, &["endpoints", "describe", "ads", "-o", "json"])).unwrap();
 
+    // The replay holds the new data's Object Created too: noted before, it retrains nothing.
     let replay = cli(&data, &["replays", "start", "--archive", "everything", "--from", "1h", "--wait"]);
     assert!(replay.status.success(), "{}", stderr(&replay));
-    std::thread::sleep(std::time::Duration::from_secs(2));
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    let runs: Value = serde_json::from_str(&run(&data, &["pipelines", "runs", "ads", "-o", "json"])).unwrap();
+    assert_eq!(runs["Runs"].as_array().unwrap().len(), 2, "no retraining from replayed data: {runs:#}");
     let jobs = run(&data, &["jobs", "list", "-o", "json"]);
     assert_eq!(jobs.matches("\"TrainingJobName\"").count(), 2, "{jobs}");
     let versions = run(&data, &["models", "list", "ads", "-o", "json"]);

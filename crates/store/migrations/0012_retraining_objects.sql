@@ -1,0 +1,16 @@
+-- Retraining notes become one row per object version: a redelivered or replayed
+-- `Object Created` is noted once, and a run takes exactly the objects noted before its
+-- window closed (those noted later open the next window).
+
+CREATE TABLE pipeline_retraining_objects (
+    pipeline TEXT NOT NULL,
+    object   TEXT NOT NULL,
+    noted_at INTEGER NOT NULL,
+    run      TEXT,
+    PRIMARY KEY (pipeline, object)
+);
+CREATE INDEX pipeline_retraining_open ON pipeline_retraining_objects (pipeline, run, noted_at);
+
+INSERT INTO pipeline_retraining_objects (pipeline, object, noted_at, run)
+    SELECT pipeline, 'window-opened-at:' || first_at, first_at, NULL FROM pipeline_retraining;
+DROP TABLE pipeline_retraining;
