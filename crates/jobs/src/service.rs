@@ -198,6 +198,14 @@ impl Jobs {
         Ok(describe::describe(&self.inner.store.get_training_job(name).await?))
     }
 
+    /// Puts the job's current state-change event again: for an event a crash lost
+    /// between the state's write and its put. Consumers are idempotent (at least once).
+    pub async fn announce(&self, name: &str) -> Result<(), Error> {
+        let job = self.inner.store.get_training_job(name).await?;
+        self.emit(&job).await;
+        Ok(())
+    }
+
     /// `ListTrainingJobs`: summaries, newest first.
     pub async fn list(&self, status: Option<&str>, limit: i64) -> Result<Value, Error> {
         let jobs = self.inner.store.list_training_jobs(status, limit).await?;

@@ -373,6 +373,14 @@ impl Registry {
         Ok(described)
     }
 
+    /// Puts the version's current state-change event again: for an event a crash lost
+    /// between the status's write and its put.
+    pub async fn announce(&self, group: &str, version: i64) -> Result<(), Error> {
+        let described = self.version_json(&self.store.get_model_package(group, version).await?);
+        self.emit(&described).await;
+        Ok(())
+    }
+
     pub async fn set_alias(&self, group: &str, alias: &str, version: i64) -> Result<Value, Error> {
         trainyard_events::validate_name("alias", alias).map_err(|e| invalid("Alias", e))?;
         if alias.parse::<i64>().is_ok() {

@@ -3,13 +3,15 @@
 //! platform's events to them (`plan.rs`) — and the builtin functions themselves
 //! (`builtins.rs`: `trigger_model_training`, `evaluate_model_function`,
 //! `register_model_in_registry`, `deploy_sagemaker_model`, `retrain_model_on_new_data`),
-//! which carry a PipelineRun from a pushed image or new data to a live endpoint.
+//! which carry a PipelineRun from a pushed image or new data to a live endpoint, and the
+//! reconciler (`reconcile.rs`) that carries on runs whose event was lost.
 //!
 //! This crate must never start a second job, register a second version or deploy twice
 //! for one trigger, and never carry a run past a failed step.
 
 mod builtins;
 pub mod plan;
+mod reconcile;
 mod service;
 pub mod spec;
 

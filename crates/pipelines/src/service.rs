@@ -289,13 +289,12 @@ impl Pipelines {
     }
 
     /// Closes retraining windows older than their pipeline's `min_interval`, starting one
-    /// run for each; until `stopped`.
+    /// run for each, and carries on runs whose event was lost (`reconcile.rs`); until
+    /// `stopped`.
     pub async fn run(&self, mut stopped: watch::Receiver<bool>) {
-        if let Err(e) = self.reconcile_deployments().await {
-            tracing::warn!(error = %e, "could not look at deployments a restart interrupted");
-        }
         let mut ticker = tokio::time::interval(Duration::from_millis(250));
-        loop {
+        let mut stuck = crate::reconcile::Stuck::default();
+        for pass in 0u64.. {
             tokio::select! {
                 _ = ticker.tick() => {}
                 _ = stopped.changed() => return,
@@ -306,22 +305,12 @@ impl Pipelines {
             if let Err(e) = self.close_windows().await {
                 tracing::warn!(error = %e, "retraining pass failed");
             }
-        }
-    }
-
-    /// Ends the runs whose deployment finished (or was abandoned by a restart) while no
-    /// event could say so.
-    async fn reconcile_deployments(&self) -> Result<(), Error> {
-        for pipeline in self.services().store.list_pipelines().await? {
-            if let Ok(spec) = spec::parse(&pipeline.spec) {
-                if spec.deployment.is_some() {
-                    if let Err(e) = self.record_deployment(&spec).await {
-                        tracing::warn!(pipeline = %pipeline.name, error = %e, "could not check the pipeline's deployment");
-                    }
+            if pass % 8 == 0 {
+                if let Err(e) = self.reconcile(&mut stuck).await {
+                    tracing::warn!(error = %e, "reconciling pipeline runs failed");
                 }
             }
         }
-        Ok(())
     }
 
     async fn close_windows(&self) -> Result<(), Error> {

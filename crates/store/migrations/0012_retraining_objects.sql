@@ -14,3 +14,6 @@ CREATE INDEX pipeline_retraining_open ON pipeline_retraining_objects (pipeline, 
 INSERT INTO pipeline_retraining_objects (pipeline, object, noted_at, run)
     SELECT pipeline, 'window-opened-at:' || first_at, first_at, NULL FROM pipeline_retraining;
 DROP TABLE pipeline_retraining;
+
+-- The reconciler looks at open runs often.
+CREATE INDEX pipeline_runs_open ON pipeline_runs (status) WHERE status IN ('Running', 'WaitingForApproval');

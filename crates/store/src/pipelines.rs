@@ -153,6 +153,17 @@ impl Store {
         Ok(rows.iter().map(run_from).collect())
     }
 
+    /// Runs not yet ended (`Running` or `WaitingForApproval`), oldest first.
+    pub async fn open_runs(&self) -> Result<Vec<RunRecord>, Error> {
+        let rows = sqlx::query(
+            "SELECT * FROM pipeline_runs WHERE status IN ('Running', 'WaitingForApproval') ORDER BY created_at, id",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db("list open pipeline runs"))?;
+        Ok(rows.iter().map(run_from).collect())
+    }
+
     /// Notes a new object (`object`: its bucket, key and version) for a pipeline's
     /// retraining; the first open note opens a window. False when the object was noted
     /// before (a redelivered or replayed event), whether or not a run has taken it.

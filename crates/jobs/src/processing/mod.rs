@@ -119,6 +119,13 @@ impl Jobs {
         Ok(describe(&self.inner.store.get_processing_job(name).await?))
     }
 
+    /// Puts the processing job's current state-change event again (see `announce`).
+    pub async fn announce_processing(&self, name: &str) -> Result<(), Error> {
+        let job = self.inner.store.get_processing_job(name).await?;
+        self.emit_processing(&job).await;
+        Ok(())
+    }
+
     /// The stored record (inputs, outputs and status), for services built on evaluations.
     pub async fn processing_job(&self, name: &str) -> Result<ProcessingJobRecord, Error> {
         Ok(self.inner.store.get_processing_job(name).await?)

@@ -385,3 +385,55 @@ deployment: {endpoint: fast, strategy: 'canary:50:30s'}
     let versions = run(&data, &["models", "list", "fast", "-o", "json"]);
     assert_eq!(versions.matches("\"ModelPackageVersion\"").count(), 2, "one version per run: {versions}");
 }
+
+#[test]
+fn a_server_killed_between_evaluation_and_registration_completes_the_run_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let mut server = ServerProcess::start(&data);
+    upload_datasets(dir.path(), &data, &[(400, 1, "mid/train"), (300, 3, "mid/test")]);
+    let spec = "name: mid
+training:
+  algorithm: gbdt
+  hyperparameters: {objective: 'binary:logistic', num_round: 5}
+  channels: {train: s3://ml-data/mid/train/}
+  output: s3://ml-data/mid/models
+evaluation: {test: s3://ml-data/mid/test/, conditions: ['auc >= 0.5']}
+registry: {group: mid}
+deployment: {endpoint: mid}
+";
+    let file = dir.path().join("mid.yaml");
+    std::fs::write(&file, spec).unwrap();
+    run(&data, &["apply", "-f", file.to_str().unwrap()]);
+    // The evaluation's end reaches no rule, and the server dies before anything registers
+    // it: the event is lost.
+    run(&data, &["rules", "disable", "mid-on-evaluation"]);
+    let started: Value = serde_json::from_str(&run(&data, &["pipelines", "start", "mid", "-o", "json"])).unwrap();
+    let evaluation = format!("{}-eval", started["RunId"].as_str().unwrap());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let output = cli(&data, &["processing", "describe", &evaluation, "-o", "json"]);
+        let job: Value = serde_json::from_str(&stdout(&output)).unwrap_or(Value::Null);
+        if job["ProcessingJobStatus"] == "Completed" {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the evaluation never completed: {job:#}");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    server.kill_hard();
+    let _server = ServerProcess::start(&data);
+    run(&data, &["rules", "enable", "mid-on-evaluation"]);
+
+    // The reconciler puts the evaluation's event again: the run registers and deploys once.
+    let done = wait_for_run(&data, "mid", 1, &["Succeeded", "Failed"]);
+    assert_eq!(done["Status"], "Succeeded", "{done:#}");
+    assert_eq!(step(&done, "Registration")["Resource"], "mid/1", "{done:#}");
+    assert_eq!(step(&done, "Deployment")["Status"], "Completed", "{done:#}");
+    std::thread::sleep(std::time::Duration::from_secs(6));
+    let versions = run(&data, &["models", "list", "mid", "-o", "json"]);
+    assert_eq!(versions.matches("\"ModelPackageVersion\"").count(), 1, "{versions}");
+    let endpoint: Value = serde_json::from_str(&run(&data, &["endpoints", "describe", "mid", "-o", "json"])).unwrap();
+    assert_eq!(endpoint["ProductionVariants"][0]["ModelName"], "mid/1", "{endpoint:#}");
+    let jobs = run(&data, &["jobs", "list", "-o", "json"]);
+    assert_eq!(jobs.matches("\"TrainingJobName\"").count(), 1, "{jobs}");
+}
