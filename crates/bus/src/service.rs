@@ -315,6 +315,28 @@ impl EventBus {
 
     /// `PutRule` for a new rule.
     pub async fn create_rule(&self, request: &RuleRequest) -> Result<Rule, Error> {
+        let rule = self.rule_from(request)?;
+        self.store().create_rule(&rule).await?;
+        self.reload().await?;
+        Ok(rule)
+    }
+
+    /// `PutRule` on an existing rule: its pattern or schedule and description change in
+    /// place; its targets stay, and so does its state unless the request gives one.
+    pub async fn update_rule(&self, request: &RuleRequest) -> Result<Rule, Error> {
+        let mut rule = self.rule_from(request)?;
+        let current = self.store().get_rule(&rule.event_bus_name, &rule.name).await?;
+        if request.state.is_none() {
+            rule.state = current.state;
+        }
+        rule.creation_time = current.creation_time;
+        self.store().update_rule(&rule, Utc::now()).await?;
+        self.reload().await?;
+        Ok(rule)
+    }
+
+    /// A rule as `request` describes it, validated.
+    fn rule_from(&self, request: &RuleRequest) -> Result<Rule, Error> {
         validate_name("rule", &request.name).map_err(Error::invalid)?;
         let bus = request.event_bus_name.clone().unwrap_or_else(|| "default".into());
         let state = request.state.clone().unwrap_or_else(|| "ENABLED".into());
@@ -343,8 +365,6 @@ impl EventBus {
             next_fire_time: next_fire,
             creation_time: now,
         };
-        self.store().create_rule(&rule).await?;
-        self.reload().await?;
         Ok(rule)
     }
 

@@ -26,4 +26,4 @@ pub use error::Error;
 pub use evaluate::{evaluate, EvaluationInput};
 pub use gate::{Condition, ConditionResult, Decision};
 pub use metrics::{Metric, Report};
-pub use registry::Registry;
+pub use registry::{Registry, GATE_FAILURE};

@@ -171,6 +171,34 @@ impl Registry {
         Ok(self.group_json(&group))
     }
 
+    /// Changes a group's approval mode and what a failed gate does (trainyard's own
+    /// settings; SageMaker has no such call). Versions registered before keep their status.
+    pub async fn update_group(
+        &self,
+        name: &str,
+        approval_mode: Option<String>,
+        gate_failure: Option<String>,
+    ) -> Result<Value, Error> {
+        let mut group = self.store.get_model_group(name).await?;
+        if let Some(mode) = approval_mode {
+            if mode != "auto" && mode != "manual" {
+                return Err(invalid("ApprovalMode", format!("`{mode}` is not auto or manual")));
+            }
+            group.approval_mode = mode;
+        }
+        if let Some(gate_failure) = gate_failure {
+            if !GATE_FAILURE.contains(&gate_failure.as_str()) {
+                return Err(invalid(
+                    "GateFailure",
+                    format!("`{gate_failure}` is not one of {}", GATE_FAILURE.join(", ")),
+                ));
+            }
+            group.gate_failure = gate_failure;
+        }
+        self.store.update_model_group(&group).await?;
+        Ok(self.group_json(&group))
+    }
+
     pub async fn list_groups(&self) -> Result<Value, Error> {
         let groups = self.store.list_model_groups().await?;
         Ok(json!({"ModelPackageGroupSummaryList": groups.iter().map(|g| self.group_json(g)).collect::<Vec<_>>()}))

@@ -82,25 +82,7 @@ impl Pipelines {
         }
         changes.push(self.apply_group(&spec, dry_run).await?);
         if let Some(source) = &spec.source {
-            let exists = s.sources.describe(&name).await.is_ok();
-            changes.push(Change::new(if exists { "unchanged" } else { "create" }, "source", &name));
-            if !exists && !dry_run {
-                let poll = match &source.poll {
-                    Some(poll) => Some(
-                        trainyard_endpoints::policy::duration(&poll.value)
-                            .map_err(|e| Error::InvalidSpec { problems: vec![format!("source.poll: {e}")] })?,
-                    ),
-                    None => None,
-                };
-                let request = trainyard_source::AddSource {
-                    name: name.clone(),
-                    url: source.git.value.clone(),
-                    branch: source.branch.clone().unwrap_or_else(|| "main".into()),
-                    poll_interval_seconds: poll.map(|p| p.as_secs().max(1)).or(Some(30)),
-                    webhook_secret: source.webhook_secret.clone(),
-                };
-                s.sources.add(request).await?;
-            }
+            changes.push(self.apply_source(&name, source, dry_run).await?);
         }
         let rules = plan::rules(&spec);
         let wanted: Vec<&str> = rules.iter().map(|r| r.builtin).collect();
@@ -129,18 +111,62 @@ impl Pipelines {
         Ok(json!({"Pipeline": name, "DryRun": dry_run, "Changes": changes}))
     }
 
+    /// Creates the pipeline's source, or brings its url, branch, poll interval and webhook
+    /// secret in line.
+    async fn apply_source(&self, name: &str, source: &spec::SourceSpec, dry_run: bool) -> Result<Change, Error> {
+        let sources = &self.services().sources;
+        let poll = match &source.poll {
+            Some(poll) => Some(
+                trainyard_endpoints::policy::duration(&poll.value)
+                    .map_err(|e| Error::InvalidSpec { problems: vec![format!("source.poll: {e}")] })?,
+            ),
+            None => None,
+        };
+        let request = trainyard_source::AddSource {
+            name: name.to_string(),
+            url: source.git.value.clone(),
+            branch: source.branch.clone().unwrap_or_else(|| "main".into()),
+            poll_interval_seconds: poll.map(|p| p.as_secs().max(1)).or(Some(30)),
+            webhook_secret: source.webhook_secret.clone(),
+        };
+        let Ok(current) = self.services().store.get_source(name).await else {
+            if !dry_run {
+                sources.add(request).await?;
+            }
+            return Ok(Change::new("create", "source", name));
+        };
+        let same = current.url == request.url
+            && current.branch == request.branch
+            && current.poll_seconds == request.poll_interval_seconds.map(|s| s as i64)
+            && current.webhook_secret == request.webhook_secret;
+        if same {
+            return Ok(Change::new("unchanged", "source", name));
+        }
+        if !dry_run {
+            sources.update(request).await?;
+        }
+        Ok(Change::new("update", "source", name))
+    }
+
+    /// Creates the model group, or brings its approval mode and gate failure in line.
     async fn apply_group(&self, spec: &PipelineSpec, dry_run: bool) -> Result<Change, Error> {
         let models = &self.services().models;
         let group = spec.group();
-        if models.describe_group(group).await.is_ok() {
-            return Ok(Change::new("unchanged", "model package group", group));
+        let mode = if spec.auto_approval() { "auto" } else { "manual" };
+        let on_failure = spec.evaluation.on_failure.as_ref().map_or(trainyard_models::GATE_FAILURE[0], |f| &f.value);
+        if let Ok(current) = models.describe_group(group).await {
+            if current["ApprovalMode"] == mode && current["GateFailure"] == on_failure {
+                return Ok(Change::new("unchanged", "model package group", group));
+            }
+            if !dry_run {
+                models.update_group(group, Some(mode.into()), Some(on_failure.into())).await?;
+            }
+            return Ok(Change::new("update", "model package group", group));
         }
         if !dry_run {
-            let on_failure = spec.evaluation.on_failure.as_ref().map(|f| f.value.clone());
             let request = json!({"ModelPackageGroupName": group,
                                  "ModelPackageGroupDescription": format!("pipeline {}", spec.name()),
-                                 "ApprovalMode": if spec.auto_approval() { "auto" } else { "manual" },
-                                 "GateFailure": on_failure});
+                                 "ApprovalMode": mode, "GateFailure": on_failure});
             let request = serde_json::from_value(request).map_err(|e| Error::Internal { message: e.to_string() })?;
             models.create_group(request).await?;
         }
@@ -166,17 +192,20 @@ impl Pipelines {
         Ok(Change::new("create", "function", name))
     }
 
+    /// A new rule gets the builtin as its target. An existing rule's pattern is changed in
+    /// place, keeping its state (a rule a user disabled stays disabled) and its targets (a
+    /// function a user put in the builtin's place stays); a rule left with no target gets
+    /// the builtin again.
     async fn apply_rule(&self, pipeline: &str, rule: &plan::RuleSpec, dry_run: bool) -> Result<Vec<Change>, Error> {
         let s = self.services();
         let function = plan::function_name(pipeline, rule.builtin);
         let current = s.store.get_rule("default", &rule.name).await.ok();
-        let same_pattern = match &rule.schedule {
-            Some(schedule) => {
-                current.as_ref().is_some_and(|r| r.schedule_expression.as_deref() == Some(schedule.as_str()))
-            }
-            None => current
-                .as_ref()
-                .and_then(|r| r.event_pattern.as_deref())
+        let same_pattern = match (&rule.schedule, &current) {
+            (_, None) => false,
+            (Some(schedule), Some(current)) => current.schedule_expression.as_deref() == Some(schedule.as_str()),
+            (None, Some(current)) => current
+                .event_pattern
+                .as_deref()
                 .and_then(|p| serde_json::from_str::<Value>(p).ok())
                 .is_some_and(|p| p == rule.pattern),
         };
@@ -184,38 +213,47 @@ impl Pipelines {
             Some(_) => s.store.list_targets("default", &rule.name).await?,
             None => Vec::new(),
         };
-        let targeted = targets
-            .iter()
-            .any(|t| matches!(&t.destination, trainyard_store::Destination::Function { name } if *name == function));
-        let action = match (&current, same_pattern && targeted) {
-            (None, _) => "create",
-            (Some(_), true) => return Ok(vec![Change::new("unchanged", "rule", &rule.name)]),
-            (Some(_), false) => "update",
+        let request = RuleRequest {
+            name: rule.name.clone(),
+            event_bus_name: None,
+            event_pattern: rule.schedule.is_none().then(|| rule.pattern.clone()),
+            schedule_expression: rule.schedule.clone(),
+            state: None,
+            description: Some(format!("pipeline {pipeline}: {}", rule.builtin)),
         };
-        if !dry_run {
-            if current.is_some() {
-                for target in &targets {
-                    s.bus.remove_target("default", &rule.name, &target.id).await?;
+        let mut changes = Vec::new();
+        match (&current, same_pattern) {
+            (None, _) => {
+                if !dry_run {
+                    s.bus.create_rule(&request).await?;
                 }
-                s.bus.delete_rule("default", &rule.name).await?;
+                changes.push(Change::new("create", "rule", &rule.name));
             }
-            let request = RuleRequest {
-                name: rule.name.clone(),
-                event_bus_name: None,
-                event_pattern: rule.schedule.is_none().then(|| rule.pattern.clone()),
-                schedule_expression: rule.schedule.clone(),
-                state: None,
-                description: Some(format!("pipeline {pipeline}: {}", rule.builtin)),
-            };
-            s.bus.create_rule(&request).await?;
-            let target: TargetRequest = serde_json::from_value(json!({"Id": "pipeline", "FunctionName": function}))
-                .map_err(|e| Error::Internal { message: e.to_string() })?;
-            s.bus.put_target("default", &rule.name, &target).await?;
+            (Some(_), false) => {
+                if !dry_run {
+                    s.bus.update_rule(&request).await?;
+                }
+                changes.push(Change::new("update", "rule", &rule.name));
+            }
+            (Some(_), true) => changes.push(Change::new("unchanged", "rule", &rule.name)),
         }
-        Ok(vec![
-            Change::new(action, "rule", &rule.name),
-            Change::new(action, "target", format!("{} → {function}", rule.name)),
-        ])
+        let target = format!("{} → {function}", rule.name);
+        if targets.is_empty() {
+            if !dry_run {
+                let request: TargetRequest =
+                    serde_json::from_value(json!({"Id": "pipeline", "FunctionName": function}))
+                        .map_err(|e| Error::Internal { message: e.to_string() })?;
+                s.bus.put_target("default", &rule.name, &request).await?;
+            }
+            changes.push(Change::new("create", "target", target));
+        } else {
+            let ours = targets.iter().any(
+                |t| matches!(&t.destination, trainyard_store::Destination::Function { name } if *name == function),
+            );
+            let target = if ours { target } else { format!("{} → the targets put in its place", rule.name) };
+            changes.push(Change::new("unchanged", "target", target));
+        }
+        Ok(changes)
     }
 
     pub async fn list(&self) -> Result<Value, Error> {

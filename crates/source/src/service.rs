@@ -125,20 +125,7 @@ impl Sources {
 
     /// Follows a branch from its current head on: only later commits are announced.
     pub async fn add(&self, request: AddSource) -> Result<Value, Error> {
-        trainyard_events::validate_name("source", &request.name).map_err(|e| invalid("Name", e))?;
-        git::check_url(&request.url).map_err(|e| invalid("Url", e))?;
-        git::check_branch(&request.branch).map_err(|e| invalid("Branch", e))?;
-        if let Some(seconds) = request.poll_interval_seconds {
-            if !(1..=86_400).contains(&seconds) {
-                return Err(invalid("PollIntervalSeconds", "must be 1-86400"));
-            }
-        }
-        if request.webhook_secret.as_ref().is_some_and(|s| s.is_empty()) {
-            return Err(invalid("WebhookSecret", "must not be empty"));
-        }
-        if request.poll_interval_seconds.is_none() && request.webhook_secret.is_none() {
-            return Err(invalid("PollIntervalSeconds", "give a poll interval, a webhook secret, or both"));
-        }
+        check(&request)?;
         if self.inner.store.get_source(&request.name).await.is_ok() {
             return Err(trainyard_store::Error::AlreadyExists { kind: "source", name: request.name }.into());
         }
@@ -162,6 +149,42 @@ impl Sources {
         Ok(self.describe_record(&record))
     }
 
+    /// Changes what a source follows and how. A new url or branch is followed from its
+    /// current head on, like a new source; pushes already recorded stay.
+    pub async fn update(&self, request: AddSource) -> Result<Value, Error> {
+        check(&request)?;
+        let lock = self.fetch_lock(&request.name)?;
+        let _fetching = lock.lock().await;
+        let mut record = self.inner.store.get_source(&request.name).await?;
+        let mut new_head = None;
+        if record.url != request.url || record.branch != request.branch {
+            let fresh = self.inner.config.mirrors.join(format!("{}.git.new", request.name));
+            let _ = tokio::fs::remove_dir_all(&fresh).await;
+            let head = git::fetch(&fresh, &request.url, &request.branch).await.map_err(|e| {
+                invalid("Url", format!("cannot read branch {} of {}: {e}", request.branch, request.url))
+            })?;
+            let mirror = self.mirror(&request.name);
+            let _ = tokio::fs::remove_dir_all(&mirror).await;
+            tokio::fs::rename(&fresh, &mirror)
+                .await
+                .map_err(|e| invalid("Url", format!("cannot replace the mirror {}: {e}", mirror.display())))?;
+            record.head = Some(head.clone());
+            new_head = Some(head);
+        }
+        record.url = request.url;
+        record.branch = request.branch;
+        record.poll_seconds = request.poll_interval_seconds.map(|s| s as i64);
+        record.webhook_secret = request.webhook_secret;
+        record.updated_at = Utc::now();
+        self.inner.store.update_source(&record, new_head.as_deref()).await?;
+        Ok(self.describe_record(&record))
+    }
+
+    fn fetch_lock(&self, name: &str) -> Result<Arc<tokio::sync::Mutex<()>>, Error> {
+        let mut fetching = self.inner.fetching.lock().map_err(|_| invalid("source", "lock poisoned"))?;
+        Ok(Arc::clone(fetching.entry(name.to_string()).or_default()))
+    }
+
     pub async fn describe(&self, name: &str) -> Result<Value, Error> {
         Ok(self.describe_record(&self.inner.store.get_source(name).await?))
     }
@@ -183,10 +206,7 @@ impl Sources {
     /// Fetches the branch now; a new head is recorded and announced.
     pub async fn poll(&self, name: &str) -> Result<Value, Error> {
         self.inner.store.get_source(name).await?;
-        let lock = {
-            let mut fetching = self.inner.fetching.lock().map_err(|_| invalid("source", "lock poisoned"))?;
-            Arc::clone(fetching.entry(name.to_string()).or_default())
-        };
+        let lock = self.fetch_lock(name)?;
         let _fetching = lock.lock().await;
         let source = self.inner.store.get_source(name).await?;
         let mirror = self.mirror(name);
@@ -372,4 +392,23 @@ impl Sources {
             }
         }
     }
+}
+
+/// The checks a source's settings pass, on add and on update.
+fn check(request: &AddSource) -> Result<(), Error> {
+    trainyard_events::validate_name("source", &request.name).map_err(|e| invalid("Name", e))?;
+    git::check_url(&request.url).map_err(|e| invalid("Url", e))?;
+    git::check_branch(&request.branch).map_err(|e| invalid("Branch", e))?;
+    if let Some(seconds) = request.poll_interval_seconds {
+        if !(1..=86_400).contains(&seconds) {
+            return Err(invalid("PollIntervalSeconds", "must be 1-86400"));
+        }
+    }
+    if request.webhook_secret.as_ref().is_some_and(|s| s.is_empty()) {
+        return Err(invalid("WebhookSecret", "must not be empty"));
+    }
+    if request.poll_interval_seconds.is_none() && request.webhook_secret.is_none() {
+        return Err(invalid("PollIntervalSeconds", "give a poll interval, a webhook secret, or both"));
+    }
+    Ok(())
 }

@@ -105,6 +105,24 @@ impl Store {
         Ok(())
     }
 
+    /// Writes a group's description, approval mode and gate failure.
+    pub async fn update_model_group(&self, group: &ModelGroupRecord) -> Result<(), Error> {
+        let updated = sqlx::query(
+            "UPDATE model_package_groups SET description = ?, approval_mode = ?, gate_failure = ? WHERE name = ?",
+        )
+        .bind(&group.description)
+        .bind(&group.approval_mode)
+        .bind(&group.gate_failure)
+        .bind(&group.name)
+        .execute(&self.writer)
+        .await
+        .map_err(db("update model package group"))?;
+        if updated.rows_affected() == 0 {
+            return Err(Error::NotFound { kind: "model package group", name: group.name.clone() });
+        }
+        Ok(())
+    }
+
     pub async fn list_model_groups(&self) -> Result<Vec<ModelGroupRecord>, Error> {
         let rows = sqlx::query("SELECT * FROM model_package_groups ORDER BY name")
             .fetch_all(&self.pool)

@@ -139,6 +139,29 @@ impl Store {
         Ok(())
     }
 
+    /// Writes a rule's pattern or schedule, state, description and next firing.
+    pub async fn update_rule(&self, rule: &Rule, now: DateTime<Utc>) -> Result<(), Error> {
+        let updated = sqlx::query(
+            "UPDATE rules SET event_pattern = ?, schedule = ?, state = ?, description = ?, next_fire_at = ?,
+             updated_at = ? WHERE bus = ? AND name = ?",
+        )
+        .bind(&rule.event_pattern)
+        .bind(&rule.schedule_expression)
+        .bind(&rule.state)
+        .bind(&rule.description)
+        .bind(rule.next_fire_time.map(to_millis))
+        .bind(to_millis(now))
+        .bind(&rule.event_bus_name)
+        .bind(&rule.name)
+        .execute(&self.writer)
+        .await
+        .map_err(db("update rule"))?;
+        if updated.rows_affected() == 0 {
+            return Err(Error::NotFound { kind: "rule", name: rule.name.clone() });
+        }
+        Ok(())
+    }
+
     pub async fn get_rule(&self, bus: &str, name: &str) -> Result<Rule, Error> {
         let row = sqlx::query(&format!("SELECT {RULE_COLUMNS} FROM rules WHERE bus = ? AND name = ?"))
             .bind(bus)

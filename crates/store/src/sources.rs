@@ -2,7 +2,8 @@
 //!
 //! Invariant: a source's `head` moves only by compare-and-set together with the push that
 //! moved it, in one transaction; so a commit is recorded in exactly one push, however
-//! polls and webhooks interleave.
+//! polls and webhooks interleave. (An update to a new url or branch sets it outright: the
+//! new branch is followed from its head, as a new source is.)
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
@@ -63,6 +64,29 @@ impl Store {
         .execute(&self.writer)
         .await
         .map_err(Error::on_insert("source", &source.name))?;
+        Ok(())
+    }
+
+    /// Writes a source's url, branch, poll interval and webhook secret; `new_head` when
+    /// a new url or branch is followed from its current head.
+    pub async fn update_source(&self, source: &SourceRecord, new_head: Option<&str>) -> Result<(), Error> {
+        let updated = sqlx::query(
+            "UPDATE sources SET url = ?, branch = ?, poll_seconds = ?, webhook_secret = ?, head = COALESCE(?, head),
+             updated_at = ? WHERE name = ?",
+        )
+        .bind(&source.url)
+        .bind(&source.branch)
+        .bind(source.poll_seconds)
+        .bind(&source.webhook_secret)
+        .bind(new_head)
+        .bind(to_millis(source.updated_at))
+        .bind(&source.name)
+        .execute(&self.writer)
+        .await
+        .map_err(db("update source"))?;
+        if updated.rows_affected() == 0 {
+            return Err(Error::NotFound { kind: "source", name: source.name.clone() });
+        }
         Ok(())
     }
 

@@ -118,6 +118,67 @@ fn apply_validates_plans_idempotently_and_duplicates_start_nothing() {
     assert_eq!(triggers.len(), 2, "{runs:#}");
     assert!(triggers.contains(&"schedule") && triggers.contains(&"commit"), "{triggers:?}");
 
+    // Re-applying a changed file changes in place: a disabled rule stays disabled, a
+    // function a user put in a builtin's place stays, and the group follows the file.
+    run(&data, &["rules", "disable", "fraud-on-schedule"]);
+    run(&data, &["functions", "create", "my-evaluator", "--command", "cat"]);
+    run(&data, &["rules", "targets", "remove", "fraud-on-training", "pipeline"]);
+    run(&data, &["rules", "targets", "add", "fraud-on-training", "--function", "my-evaluator"]);
+    let changed = PIPELINE
+        .replace("rate(1 day)", "rate(2 days)")
+        .replace("  group: fraud\n", "  group: fraud\n  approval: manual\n");
+    std::fs::write(&file, &changed).unwrap();
+    let plan: Value =
+        serde_json::from_str(&run(&data, &["apply", "-f", file.to_str().unwrap(), "-o", "json"])).unwrap();
+    let action = |kind: &str, name: &str| {
+        plan["Changes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["Kind"] == kind && c["Name"].as_str().unwrap().starts_with(name))
+            .map(|c| c["Action"].as_str().unwrap().to_string())
+    };
+    assert_eq!(action("rule", "fraud-on-schedule").as_deref(), Some("update"), "{plan:#}");
+    assert_eq!(action("model package group", "fraud").as_deref(), Some("update"), "{plan:#}");
+    assert_eq!(action("rule", "fraud-on-training").as_deref(), Some("unchanged"), "{plan:#}");
+    let schedule: Value =
+        serde_json::from_str(&run(&data, &["rules", "describe", "fraud-on-schedule", "-o", "json"])).unwrap();
+    assert_eq!(schedule["State"], "DISABLED", "{schedule:#}");
+    assert_eq!(schedule["ScheduleExpression"], "rate(2 days)", "{schedule:#}");
+    let targets = run(&data, &["rules", "targets", "list", "fraud-on-schedule", "-o", "json"]);
+    assert!(targets.contains("fraud-retrain-model-on-new-data"), "the rule keeps its target: {targets}");
+    let targets = run(&data, &["rules", "targets", "list", "fraud-on-training", "-o", "json"]);
+    assert!(targets.contains("my-evaluator") && !targets.contains("fraud-evaluate"), "{targets}");
+    let group: Value =
+        serde_json::from_str(&run(&data, &["models", "groups", "describe", "fraud", "-o", "json"])).unwrap();
+    assert_eq!(group["ApprovalMode"], "manual", "{group:#}");
+    let again: Value =
+        serde_json::from_str(&run(&data, &["apply", "-f", file.to_str().unwrap(), "-o", "json"])).unwrap();
+    assert!(again["Changes"].as_array().unwrap().iter().all(|c| c["Action"] == "unchanged"), "{again:#}");
+
+    // The source follows the file too: a new branch is followed from its head.
+    let repo = dir.path().join("repo");
+    std::fs::create_dir_all(&repo).unwrap();
+    crate::sources::git(&repo, &["init", "--quiet", "-b", "main"]);
+    std::fs::write(repo.join("README"), "fraud").unwrap();
+    crate::sources::git(&repo, &["add", "."]);
+    crate::sources::git(&repo, &["commit", "--quiet", "-m", "first"]);
+    crate::sources::git(&repo, &["branch", "release"]);
+    let sourced = format!("{changed}source: {{git: {}, poll: 1h}}\n", repo.display());
+    std::fs::write(&file, &sourced).unwrap();
+    let created = run(&data, &["apply", "-f", file.to_str().unwrap(), "-o", "json"]);
+    assert!(created.contains("\"create\""), "{created}");
+    std::fs::write(&file, sourced.replace("poll: 1h", "poll: 1h, branch: release")).unwrap();
+    let updated: Value =
+        serde_json::from_str(&run(&data, &["apply", "-f", file.to_str().unwrap(), "-o", "json"])).unwrap();
+    let source = updated["Changes"].as_array().unwrap().iter().find(|c| c["Kind"] == "source").unwrap();
+    assert_eq!(source["Action"], "update", "{updated:#}");
+    let described: Value = serde_json::from_str(&run(&data, &["sources", "describe", "fraud", "-o", "json"])).unwrap();
+    assert_eq!(
+        (described["Branch"].as_str(), described["PollIntervalSeconds"].as_i64()),
+        (Some("release"), Some(3600))
+    );
+
     // Without its retraining section, re-applying removes the schedule rule.
     std::fs::write(&file, PIPELINE.replace("retraining:\n  schedule: rate(1 day)\n", "")).unwrap();
     let reapplied = run(&data, &["apply", "-f", file.to_str().unwrap(), "-o", "json"]);
