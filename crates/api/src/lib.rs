@@ -174,9 +174,12 @@ fn serving(state: AppState) -> Router {
         .with_state(state)
 }
 
-async fn authenticate(State(state): State<AppState>, request: Request, next: Next) -> Result<Response, ApiError> {
+/// Every `/api/v1` route: the caller's principal goes into the request's extensions, for
+/// handlers that record who did what.
+async fn authenticate(State(state): State<AppState>, mut request: Request, next: Next) -> Result<Response, ApiError> {
     let header = request.headers().get(axum::http::header::AUTHORIZATION).and_then(|v| v.to_str().ok());
-    state.auth.authenticate(header)?;
+    let principal = state.auth.authenticate(header)?;
+    request.extensions_mut().insert(principal);
     Ok(next.run(request).await)
 }
 

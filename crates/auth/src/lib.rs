@@ -35,6 +35,15 @@ pub enum Principal {
     Admin,
 }
 
+impl Principal {
+    /// The name recorded on what the principal creates or changes.
+    pub fn name(&self) -> &str {
+        match self {
+            Principal::Admin => "admin",
+        }
+    }
+}
+
 /// Checks bearer tokens against the admin token without keeping it in clear.
 #[derive(Clone)]
 pub struct Authenticator {

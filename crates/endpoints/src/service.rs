@@ -289,10 +289,12 @@ impl Endpoints {
 
     /// Creates the endpoint, or deploys a new configuration to it. Returns the description;
     /// poll it (or wait for the events) to see the deployment end.
-    pub async fn deploy(&self, name: &str, request: Deploy) -> Result<Value, Error> {
+    /// `by`: the principal deploying, recorded on the configuration (`DeployedBy` once live).
+    pub async fn deploy(&self, name: &str, request: Deploy, by: &str) -> Result<Value, Error> {
         trainyard_events::validate_name("EndpointName", name).map_err(|e| invalid("EndpointName", e))?;
         let policy = Policy::from_sagemaker(request.deployment_config.as_ref().unwrap_or(&Value::Null))?;
-        let config = self.resolve(name, &request).await?;
+        let mut config = self.resolve(name, &request).await?;
+        config["CreatedBy"] = json!(by);
         self.deploy_config(name, config, policy).await
     }
 
@@ -678,11 +680,15 @@ impl Endpoints {
             "CreationTime": record.created_at,
             "LastModifiedTime": record.updated_at,
         });
+        if let Some(by) = record.config.as_ref().and_then(|c| c.get("CreatedBy")) {
+            answer["DeployedBy"] = by.clone();
+        }
         if let Some(pending) = &record.pending {
             let share = routing.as_ref().map_or(0.0, |r| r.new_share);
             answer["PendingDeploymentSummary"] = json!({
                 "EndpointConfigName": pending["Config"]["EndpointConfigName"],
                 "StartTime": pending["StartTime"],
+                "StartedBy": pending["Config"]["CreatedBy"],
                 "NewFleetShare": share,
                 "ProductionVariants": pending["Config"]["ProductionVariants"],
             });

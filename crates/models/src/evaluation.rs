@@ -35,6 +35,9 @@ pub struct StartEvaluation {
     pub label_column: Option<String>,
     #[serde(default)]
     pub processing_job_name: Option<String>,
+    /// The role the evaluation job acts as (recorded as its `RoleArn`).
+    #[serde(default)]
+    pub role_arn: Option<String>,
 }
 
 /// Where an evaluation job records the group whose champion it met.
@@ -165,7 +168,8 @@ impl Registry {
             "ProcessingOutputConfig": {"Outputs": [{"OutputName": "evaluation", "S3Output": {
                 "S3Uri": output, "LocalPath": "/opt/ml/processing/evaluation", "S3UploadMode": "EndOfJob"}}]},
             "ProcessingResources": {"ClusterConfig": {"InstanceCount": 1, "InstanceType": "local"}},
-            "StoppingCondition": {"MaxRuntimeInSeconds": 3600}
+            "StoppingCondition": {"MaxRuntimeInSeconds": 3600},
+            "RoleArn": request.role_arn,
         }))
         .map_err(|e| invalid("request", e.to_string()))?;
         let created = self.jobs().create_processing(processing).await?;

@@ -88,6 +88,7 @@ pub(crate) fn training_request(
     spec: &PipelineSpec,
     run: &str,
     image: Option<&str>,
+    role: &str,
 ) -> Result<trainyard_jobs::CreateTrainingJob, Error> {
     let training = &spec.training;
     let mut algorithm = json!({"TrainingInputMode": "File"});
@@ -117,6 +118,7 @@ pub(crate) fn training_request(
         "HyperParameters": hyperparameters,
         "InputDataConfig": channels,
         "OutputDataConfig": {"S3OutputPath": training.output.value},
+        "RoleArn": role,
     });
     if let Some(limit) = &training.max_runtime {
         let seconds = trainyard_endpoints::policy::duration(&limit.value).map(|d| d.as_secs()).unwrap_or(86_400);
@@ -148,6 +150,14 @@ impl trainyard_bus::Builtins for Pipelines {
 }
 
 impl Pipelines {
+    /// The principal a builtin acts as, recorded on what it creates: the job's `RoleArn`,
+    /// the version's `CreatedBy`, the endpoint's `DeployedBy`. One role per function, so
+    /// policies can limit each later.
+    pub(crate) fn principal(&self, pipeline: &str, builtin: &str) -> String {
+        let account = &self.services().bus.config().account;
+        format!("arn:aws:iam::{account}:role/trainyard-pipeline/{}", plan::function_name(pipeline, builtin))
+    }
+
     async fn dispatch(&self, builtin: &str, pipeline: &str, event: &Value) -> Result<Value, Error> {
         let spec = self.spec(pipeline).await?;
         let detail = &event["detail"];
@@ -259,6 +269,7 @@ impl Pipelines {
             "Conditions": spec.evaluation.conditions.iter().map(|c| &c.value).collect::<Vec<_>>(),
             "LabelColumn": spec.evaluation.label_column,
             "ProcessingJobName": evaluation,
+            "RoleArn": self.principal(spec.name(), plan::EVALUATE),
         });
         let request = serde_json::from_value(request).map_err(|e| Error::Internal { message: e.to_string() })?;
         match self.services().models.start_evaluation(request).await {
@@ -325,7 +336,7 @@ impl Pipelines {
                 });
                 let request =
                     serde_json::from_value(request).map_err(|e| Error::Internal { message: e.to_string() })?;
-                match models.register(request, &format!("pipeline/{}", spec.name())).await {
+                match models.register(request, &self.principal(spec.name(), plan::REGISTER)).await {
                     Ok(version) => version,
                     Err(trainyard_models::Error::GateFailed { .. }) => {
                         set_step(
@@ -432,7 +443,7 @@ impl Pipelines {
                 }
             }
         }
-        let result = self.start_deployment(deployment, endpoint, &package).await;
+        let result = self.start_deployment(spec, deployment, endpoint, &package).await;
         if let (Err(e), Some(run)) = (&result, &mut run) {
             let mut step = step_of(run, "Deployment").cloned().unwrap_or(Value::Null);
             step["Status"] = json!("Failed");
@@ -483,6 +494,7 @@ impl Pipelines {
 
     async fn start_deployment(
         &self,
+        spec: &PipelineSpec,
         deployment: &crate::spec::DeploymentSpec,
         endpoint: &str,
         package: &str,
@@ -501,7 +513,8 @@ impl Pipelines {
         let request = json!({"ProductionVariants": [{"VariantName": "AllTraffic", "ModelPackage": package}],
                              "DeploymentConfig": policy.to_sagemaker()});
         let request = serde_json::from_value(request).map_err(|e| Error::Internal { message: e.to_string() })?;
-        Ok(self.services().endpoints.deploy(endpoint, request).await?)
+        let by = self.principal(spec.name(), plan::DEPLOY);
+        Ok(self.services().endpoints.deploy(endpoint, request, &by).await?)
     }
 
     /// Ends runs whose deployment has finished: live (the version serves all traffic, and

@@ -440,7 +440,13 @@ impl Pipelines {
             }
             Err(e) => return Err(e.into()),
         }
-        let request = crate::builtins::training_request(spec, &id, image.as_deref())?;
+        // Retraining runs are started by the retraining function, others by the trigger.
+        let starter = match run.trigger["Type"].as_str() {
+            Some("new_data" | "schedule") => plan::RETRAIN,
+            _ => plan::TRIGGER,
+        };
+        let role = self.principal(spec.name(), starter);
+        let request = crate::builtins::training_request(spec, &id, image.as_deref(), &role)?;
         let started = s.jobs.create(request).await;
         let mut run = s.store.get_run(&id).await?;
         match started {

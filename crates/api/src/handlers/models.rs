@@ -3,16 +3,15 @@
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
+use axum::Extension;
 use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
+use trainyard_auth::Principal;
 use trainyard_models::registry::{CreateGroup, RegisterVersion, UpdateStatus};
 
 use crate::request::{self, Body};
 use crate::{ApiError, AppState};
-
-/// Who the request acts as: the admin token is the only principal so far.
-const PRINCIPAL: &str = "admin";
 
 pub async fn create_group(
     State(state): State<AppState>,
@@ -48,9 +47,10 @@ pub async fn delete_group(
 
 pub async fn register(
     State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
     Body(request): Body<RegisterVersion>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    Ok((StatusCode::CREATED, Json(state.models.register(request, PRINCIPAL).await?)))
+    Ok((StatusCode::CREATED, Json(state.models.register(request, principal.name()).await?)))
 }
 
 pub async fn list_versions(State(state): State<AppState>, Path(name): Path<String>) -> Result<Json<Value>, ApiError> {
@@ -67,10 +67,11 @@ pub async fn describe_version(
 
 pub async fn update_status(
     State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
     Path((name, version)): Path<(String, String)>,
     Body(request): Body<UpdateStatus>,
 ) -> Result<Json<Value>, ApiError> {
-    Ok(Json(state.models.update_status(&name, &version, request, PRINCIPAL).await?))
+    Ok(Json(state.models.update_status(&name, &version, request, principal.name()).await?))
 }
 
 #[derive(Deserialize)]

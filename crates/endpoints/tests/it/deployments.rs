@@ -218,7 +218,7 @@ async fn weights_split_traffic_and_a_target_variant_picks_one() {
         {"VariantName": "blue", "ModelDataUrl": a, "InitialVariantWeight": 3},
         {"VariantName": "green", "ModelDataUrl": b, "InitialVariantWeight": 1, "InitialInstanceCount": 2}]}))
     .unwrap();
-    h.endpoints.deploy("ab", request).await.unwrap();
+    h.endpoints.deploy("ab", request, "admin").await.unwrap();
     h.settled(&h.endpoints, "ab").await;
     let data = h.endpoints.data_plane();
     let mut green = 0;
@@ -258,16 +258,22 @@ async fn bad_requests_are_refused_with_the_reason() {
     let h = Harness::start().await;
     let (a, _) = h.model("a", 2.0, -1.0, 2).await;
     let deploy = |value: Value| serde_json::from_value::<trainyard_endpoints::Deploy>(value).unwrap();
-    let e = h.endpoints.deploy("x", deploy(json!({"ProductionVariants": []}))).await.unwrap_err();
+    let e = h.endpoints.deploy("x", deploy(json!({"ProductionVariants": []})), "admin").await.unwrap_err();
     assert!(e.to_string().contains("1 to 10 variants"), "{e}");
     let both = json!({"ProductionVariants": [{"VariantName": "v", "ModelDataUrl": a, "ModelPackage": "g/1"}]});
-    assert!(h.endpoints.deploy("x", deploy(both)).await.unwrap_err().to_string().contains("one of them"));
+    assert!(h.endpoints.deploy("x", deploy(both), "admin").await.unwrap_err().to_string().contains("one of them"));
     let bad_policy = json!({"ProductionVariants": [{"VariantName": "v", "ModelDataUrl": a}],
         "DeploymentConfig": {"BlueGreenUpdatePolicy": {"TrafficRoutingConfiguration": {"Type": "SOMETIMES"}}}});
-    assert!(h.endpoints.deploy("x", deploy(bad_policy)).await.unwrap_err().to_string().contains("ALL_AT_ONCE"));
     assert!(h
         .endpoints
-        .deploy("bad name!", deploy(json!({"ProductionVariants": [{"VariantName": "v", "ModelDataUrl": a}]})))
+        .deploy("x", deploy(bad_policy), "admin")
+        .await
+        .unwrap_err()
+        .to_string()
+        .contains("ALL_AT_ONCE"));
+    assert!(h
+        .endpoints
+        .deploy("bad name!", deploy(json!({"ProductionVariants": [{"VariantName": "v", "ModelDataUrl": a}]})), "admin")
         .await
         .is_err());
     assert!(matches!(h.endpoints.describe("x").await, Err(Error::Store(_))), "nothing was created");

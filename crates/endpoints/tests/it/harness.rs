@@ -91,7 +91,7 @@ impl Harness {
             "DeploymentConfig": config,
         }))
         .unwrap();
-        self.endpoints.deploy(name, request).await
+        self.endpoints.deploy(name, request, "admin").await
     }
 
     /// Waits until the endpoint is settled (no deployment in progress); returns it.

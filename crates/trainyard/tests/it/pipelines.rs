@@ -497,4 +497,15 @@ deployment: {endpoint: mid}
     assert_eq!(endpoint["ProductionVariants"][0]["ModelName"], "mid/1", "{endpoint:#}");
     let jobs = run(&data, &["jobs", "list", "-o", "json"]);
     assert_eq!(jobs.matches("\"TrainingJobName\"").count(), 1, "{jobs}");
+
+    // Each builtin acts as its own principal, recorded on what it made.
+    let role = |function: &str| format!("arn:aws:iam::000000000000:role/trainyard-pipeline/mid-{function}");
+    let job = job_status(&data, started["RunId"].as_str().unwrap());
+    assert_eq!(job["RoleArn"], role("trigger-model-training"), "{job:#}");
+    let evaluated: Value =
+        serde_json::from_str(&run(&data, &["processing", "describe", &evaluation, "-o", "json"])).unwrap();
+    assert_eq!(evaluated["RoleArn"], role("evaluate-model-function"), "{evaluated:#}");
+    let version: Value = serde_json::from_str(&run(&data, &["models", "describe", "mid/1", "-o", "json"])).unwrap();
+    assert_eq!(version["CreatedBy"], role("register-model-in-registry"), "{version:#}");
+    assert_eq!(endpoint["DeployedBy"], role("deploy-sagemaker-model"), "{endpoint:#}");
 }
