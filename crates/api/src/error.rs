@@ -166,6 +166,7 @@ fn models_status(error: &trainyard_models::Error) -> (StatusCode, &'static str) 
         | Models::Runtime(_)
         | Models::Evaluation { .. } => (StatusCode::BAD_REQUEST, "ValidationException"),
         Models::GateFailed { .. } => (StatusCode::CONFLICT, "GateFailedException"),
+        Models::ChampionChanged { .. } => (StatusCode::CONFLICT, "ChampionChangedException"),
         Models::Store(e) => store_status(e),
         Models::Jobs(e) => jobs_status(e),
         Models::Objects(e) => objects_status(e),

@@ -52,6 +52,11 @@ pub enum Error {
     #[error("evaluation {job}: {reason}")]
     Evaluation { job: String, reason: String },
 
+    /// The evaluation's gate compared with a champion that is no longer the group's:
+    /// evaluate again.
+    #[error("evaluation {job} met champion {met}, but the champion is now {current}; evaluate again")]
+    ChampionChanged { job: String, met: String, current: String },
+
     /// The gate failed and the group discards failed candidates: nothing was registered.
     #[error("not registered: the gate failed ({reasons}) and group {group} discards failed candidates")]
     GateFailed { group: String, reasons: String },

@@ -255,14 +255,11 @@ impl Registry {
                 let current = self.champion(&group.name).await?.map(|c| c.version.to_string());
                 let met = evaluation.decision.as_ref().and_then(|d| d.champion.clone());
                 if current != met {
-                    return Err(invalid(
-                        "EvaluationJobName",
-                        format!(
-                            "evaluation {name} met champion {}, but the champion is now {}; evaluate again",
-                            met.as_deref().unwrap_or("none"),
-                            current.as_deref().unwrap_or("none")
-                        ),
-                    ));
+                    return Err(Error::ChampionChanged {
+                        job: name.to_string(),
+                        met: met.unwrap_or_else(|| "none".into()),
+                        current: current.unwrap_or_else(|| "none".into()),
+                    });
                 }
             }
             request.model_data_url = Some(evaluation.model_data_url);

@@ -73,6 +73,20 @@ fn object_version(event: &Value) -> Result<String, Error> {
     Ok(format!("s3://{bucket}/{key}#{version}"))
 }
 
+/// How many times a run evaluates its model when the champion keeps changing under it.
+const EVALUATIONS: usize = 3;
+
+/// The run an evaluation job belongs to, and which evaluation of it the job is:
+/// `<run>-eval` (1) or `<run>-eval-<n>`.
+fn evaluated_run(job: &str) -> Option<(&str, usize)> {
+    if let Some(run) = job.strip_suffix("-eval") {
+        return Some((run, 1));
+    }
+    let (run, attempt) = job.rsplit_once("-eval-")?;
+    let attempt = attempt.parse().ok().filter(|n| (2..=EVALUATIONS).contains(n))?;
+    Some((run, attempt))
+}
+
 fn step_of<'a>(run: &'a RunRecord, name: &str) -> Option<&'a Value> {
     run.steps.as_array().and_then(|steps| steps.iter().find(|s| s["Step"] == name))
 }
@@ -262,13 +276,26 @@ impl Pipelines {
             return Ok(json!({"Run": run.id, "Status": run.status}));
         }
         let evaluation = format!("{job}-eval");
+        let model = &detail["ModelArtifacts"]["S3ModelArtifacts"];
+        self.start_evaluation(spec, &mut run, model, &evaluation).await
+    }
+
+    /// Starts evaluation job `name` of the run's model and records it as the run's
+    /// evaluation step (a job that exists already, from a redelivery, is that job).
+    async fn start_evaluation(
+        &self,
+        spec: &PipelineSpec,
+        run: &mut RunRecord,
+        model: &Value,
+        name: &str,
+    ) -> Result<Value, Error> {
         let request = json!({
-            "ModelDataUrl": detail["ModelArtifacts"]["S3ModelArtifacts"],
+            "ModelDataUrl": model,
             "TestDataUrl": spec.evaluation.test.value,
             "ModelPackageGroupName": spec.group(),
             "Conditions": spec.evaluation.conditions.iter().map(|c| &c.value).collect::<Vec<_>>(),
             "LabelColumn": spec.evaluation.label_column,
-            "ProcessingJobName": evaluation,
+            "ProcessingJobName": name,
             "RoleArn": self.principal(spec.name(), plan::EVALUATE),
         });
         let request = serde_json::from_value(request).map_err(|e| Error::Internal { message: e.to_string() })?;
@@ -276,30 +303,29 @@ impl Pipelines {
             Ok(_) => {}
             Err(e) if already_exists(&e) => {}
             Err(e) if deterministic(&e) => {
-                finish(&mut run, "Failed", Some(format!("the evaluation could not start: {e}")));
-                self.services().store.update_run(&run).await?;
+                finish(run, "Failed", Some(format!("the evaluation could not start: {e}")));
+                self.services().store.update_run(run).await?;
                 return Ok(json!({"Run": run.id, "Status": run.status}));
             }
             Err(e) => return Err(e.into()),
         }
-        set_step(
-            &mut run,
-            json!({"Step": "Evaluation", "Resource": evaluation, "Status": "InProgress", "StartTime": Utc::now()}),
-        );
+        set_step(run, json!({"Step": "Evaluation", "Resource": name, "Status": "InProgress", "StartTime": Utc::now()}));
         run.updated_at = Utc::now();
-        self.services().store.update_run(&run).await?;
-        Ok(json!({"Run": run.id, "Evaluation": evaluation}))
+        self.services().store.update_run(run).await?;
+        Ok(json!({"Run": run.id, "Evaluation": name}))
     }
 
     /// `register_model_in_registry`: a finished evaluation registers the model with its
     /// report and gate decision (once per run).
     async fn register(&self, spec: &PipelineSpec, detail: &Value) -> Result<Value, Error> {
         let job = detail["ProcessingJobName"].as_str().unwrap_or_default();
-        let Some(run_id) = job.strip_suffix("-eval") else { return Ok(json!({"Ignored": job})) };
+        let Some((run_id, attempt)) = evaluated_run(job) else { return Ok(json!({"Ignored": job})) };
         let lock = self.lock(run_id);
         let _one_step = lock.lock().await;
         let Some(mut run) = self.run_of(spec, run_id).await? else { return Ok(json!({"Ignored": job})) };
-        if run.status != "Running" || step_of(&run, "Registration").is_some() {
+        // Invariant: only the run's current evaluation registers (not one it replaced).
+        let current = step_of(&run, "Evaluation").is_some_and(|s| s["Resource"] == job);
+        if run.status != "Running" || step_of(&run, "Registration").is_some() || !current {
             return Ok(json!({"Run": run.id, "Duplicate": true}));
         }
         let status = detail["ProcessingJobStatus"].as_str().unwrap_or_default();
@@ -351,8 +377,23 @@ impl Pipelines {
                         self.services().store.update_run(&run).await?;
                         return Ok(json!({"Run": run.id, "Status": run.status}));
                     }
-                    // Retrying cannot help (e.g. the champion changed since the evaluation):
-                    // the run ends with the reason.
+                    // The champion changed since the evaluation: evaluate against the new
+                    // one, a few times at most.
+                    Err(e @ trainyard_models::Error::ChampionChanged { .. }) => {
+                        if attempt >= EVALUATIONS {
+                            let reason = format!("registration refused after {attempt} evaluations: {e}");
+                            finish(&mut run, "Failed", Some(reason));
+                            self.services().store.update_run(&run).await?;
+                            return Ok(json!({"Run": run.id, "Status": run.status}));
+                        }
+                        let trained = self.services().jobs.describe(run_id).await?;
+                        let model = &trained["ModelArtifacts"]["S3ModelArtifacts"];
+                        let again = format!("{run_id}-eval-{}", attempt + 1);
+                        let mut started = self.start_evaluation(spec, &mut run, model, &again).await?;
+                        started["Reason"] = json!(e.to_string());
+                        return Ok(started);
+                    }
+                    // Retrying cannot help: the run ends with the reason.
                     Err(e) if deterministic(&e) => {
                         finish(&mut run, "Failed", Some(format!("registration refused: {e}")));
                         self.services().store.update_run(&run).await?;
@@ -574,5 +615,20 @@ impl Pipelines {
             ended.push(run.id.clone());
         }
         Ok(json!({"Endpoint": endpoint, "Ended": ended}))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn evaluation_jobs_name_their_run_and_attempt() {
+        assert_eq!(evaluated_run("churn-0123-eval"), Some(("churn-0123", 1)));
+        assert_eq!(evaluated_run("churn-0123-eval-3"), Some(("churn-0123", 3)));
+        assert_eq!(evaluated_run("churn-0123-eval-4"), None, "past the last attempt");
+        assert_eq!(evaluated_run("churn-0123-eval-1"), None);
+        assert_eq!(evaluated_run("churn-0123-evaluation"), None);
+        assert_eq!(evaluated_run("report"), None);
     }
 }

@@ -509,3 +509,66 @@ deployment: {endpoint: mid}
     assert_eq!(version["CreatedBy"], role("register-model-in-registry"), "{version:#}");
     assert_eq!(endpoint["DeployedBy"], role("deploy-sagemaker-model"), "{endpoint:#}");
 }
+
+#[test]
+fn a_champion_that_changes_during_the_evaluation_is_evaluated_against_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let _server = ServerProcess::start(&data);
+    upload_datasets(dir.path(), &data, &[(400, 1, "champ/train"), (300, 3, "champ/test")]);
+    let spec = "name: champ
+training:
+  algorithm: gbdt
+  hyperparameters: {objective: 'binary:logistic', num_round: 5}
+  channels: {train: s3://ml-data/champ/train/}
+  output: s3://ml-data/champ/models
+evaluation: {test: s3://ml-data/champ/test/, conditions: ['auc >= champion.auc - 0.5']}
+registry: {group: champ}
+deployment: {endpoint: champ}
+";
+    let file = dir.path().join("champ.yaml");
+    std::fs::write(&file, spec).unwrap();
+    run(&data, &["apply", "-f", file.to_str().unwrap()]);
+    run(&data, &["pipelines", "start", "champ"]);
+    let first = wait_for_run(&data, "champ", 1, &["Succeeded", "Failed"]);
+    assert_eq!(first["Status"], "Succeeded", "{first:#}");
+
+    // The second run's evaluation meets champion 1; then the champion becomes 2.
+    run(&data, &["rules", "disable", "champ-on-evaluation"]);
+    let started: Value = serde_json::from_str(&run(&data, &["pipelines", "start", "champ", "-o", "json"])).unwrap();
+    let run_id = started["RunId"].as_str().unwrap().to_string();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let output = cli(&data, &["processing", "describe", &format!("{run_id}-eval"), "-o", "json"]);
+        let job: Value = serde_json::from_str(&stdout(&output)).unwrap_or(Value::Null);
+        if job["ProcessingJobStatus"] == "Completed" {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the evaluation never completed: {job:#}");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let one: Value = serde_json::from_str(&run(&data, &["models", "describe", "champ/1", "-o", "json"])).unwrap();
+    let model = one["ModelDataUrl"].as_str().unwrap();
+    run(&data, &["models", "register", "--group", "champ", "--model-data", model, "--status", "PendingManualApproval"]);
+    run(&data, &["models", "alias", "set", "champ", "champion", "2"]);
+    run(&data, &["rules", "enable", "champ-on-evaluation"]);
+
+    // The stale evaluation cannot register; the run evaluates against champion 2 and goes on.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(90);
+    let done = loop {
+        let described: Value =
+            serde_json::from_str(&run(&data, &["pipelines", "run-describe", &run_id, "-o", "json"])).unwrap();
+        if described["Status"] != "Running" {
+            break described;
+        }
+        assert!(std::time::Instant::now() < deadline, "the run never ended: {described:#}");
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    };
+    assert_eq!(done["Status"], "Succeeded", "{done:#}");
+    assert_eq!(step(&done, "Evaluation")["Resource"], format!("{run_id}-eval-2"), "{done:#}");
+    assert_eq!(step(&done, "Registration")["Resource"], "champ/3", "{done:#}");
+    let three: Value = serde_json::from_str(&run(&data, &["models", "describe", "champ/3", "-o", "json"])).unwrap();
+    assert_eq!(three["GateDecision"]["champion"], "2", "{three:#}");
+    let logs = run(&data, &["functions", "logs", "champ-register-model-in-registry"]);
+    assert!(logs.contains("the champion is now 2; evaluate again"), "{logs}");
+}
