@@ -10,7 +10,8 @@ use trainyard_store::{ModelPackageRecord, ProcessingJobRecord};
 
 use crate::error::Error;
 use crate::evaluator::{CHAMPION_REPORT_FILE, DECISION_FILE, REPORT_FILE};
-use crate::gate::{Condition, Decision};
+use crate::gate::{decide, Condition, Decision};
+use crate::metrics::Report;
 use crate::registry::Registry;
 
 /// Reports and decisions are small; anything larger is not one.
@@ -38,7 +39,23 @@ pub struct StartEvaluation {
     /// The role the evaluation job acts as (recorded as its `RoleArn`).
     #[serde(default)]
     pub role_arn: Option<String>,
+    /// A Python evaluation script (`s3://.../evaluate.py`) to run instead of the built-in
+    /// evaluator, under the same contract (see [`SCRIPT_VARIABLE`]).
+    #[serde(default)]
+    pub script: Option<String>,
 }
+
+/// Marks a processing job as a script evaluation. The script gets the candidate in
+/// `/opt/ml/processing/model/`, the test CSVs in `/opt/ml/processing/test/` and, when the
+/// group has one, the champion in `/opt/ml/processing/champion/`; it writes the
+/// model-quality report (SageMaker's layout) to `/opt/ml/processing/evaluation/evaluation.json`
+/// and, given a champion, the champion's on the same data to `champion-evaluation.json`.
+/// The registry decides the gate from these reports.
+pub const SCRIPT_VARIABLE: &str = "TRAINYARD_EVALUATION_SCRIPT";
+/// A script evaluation's gate conditions (a JSON array), for the registry to decide with.
+pub const CONDITIONS_VARIABLE: &str = "EVALUATION_CONDITIONS";
+/// The champion version a script evaluation met.
+pub const CHAMPION_VARIABLE: &str = "CHAMPION_VERSION";
 
 /// Where an evaluation job records the group whose champion it met.
 pub const GROUP_VARIABLE: &str = "MODEL_PACKAGE_GROUP";
@@ -53,8 +70,12 @@ pub struct CompletedEvaluation {
     pub group: Option<String>,
 }
 
-/// The gate conditions an evaluation job was started with (its `--condition` arguments).
+/// The gate conditions an evaluation job was started with (its `--condition` arguments,
+/// or a script evaluation's `EVALUATION_CONDITIONS`).
 fn job_conditions(job: &ProcessingJobRecord) -> Vec<String> {
+    if let Some(script) = job_variable(job, CONDITIONS_VARIABLE) {
+        return serde_json::from_str(&script).unwrap_or_default();
+    }
     let arguments: Vec<&str> = job
         .request
         .pointer("/AppSpecification/ContainerArguments")
@@ -86,11 +107,21 @@ fn job_uri(
         .map(String::from)
 }
 
+fn job_variable(job: &ProcessingJobRecord, name: &str) -> Option<String> {
+    job.request.pointer(&format!("/Environment/{name}")).and_then(Value::as_str).map(String::from)
+}
+
+fn is_script(job: &ProcessingJobRecord) -> bool {
+    job_variable(job, SCRIPT_VARIABLE).is_some()
+}
+
 fn is_evaluation(job: &ProcessingJobRecord) -> bool {
-    job.request
-        .pointer("/AppSpecification/ImageUri")
-        .and_then(Value::as_str)
-        .is_some_and(|image| image.split([':', '@']).next() == Some(EVALUATOR_IMAGE))
+    is_script(job)
+        || job
+            .request
+            .pointer("/AppSpecification/ImageUri")
+            .and_then(Value::as_str)
+            .is_some_and(|image| image.split([':', '@']).next() == Some(EVALUATOR_IMAGE))
 }
 
 /// `s3://b/models/x/model.tar.gz` + name → `s3://b/models/x/evaluations/<name>/`.
@@ -101,6 +132,28 @@ fn output_uri(model: &S3Uri, job: &str) -> String {
     } else {
         format!("s3://{}/{directory}/evaluations/{job}/", model.bucket)
     }
+}
+
+/// The gate decision of a script evaluation, from the reports it wrote: the script
+/// measures, the registry decides.
+fn script_decision(job: &ProcessingJobRecord, answer: &Value) -> Result<Value, Error> {
+    let conditions = job_conditions(job).iter().map(|c| Condition::parse(c)).collect::<Result<Vec<_>, _>>()?;
+    if conditions.is_empty() || answer["Report"].is_null() {
+        return Ok(Value::Null);
+    }
+    let candidate = Report(answer["Report"].clone());
+    let champion = match (job_variable(job, CHAMPION_VARIABLE), &answer["ChampionReport"]) {
+        (None, _) => None,
+        (Some(version), Value::Null) => {
+            return Err(Error::Evaluation {
+                job: job.name.clone(),
+                reason: format!("the script wrote no {CHAMPION_REPORT_FILE} though it was given champion {version}"),
+            })
+        }
+        (Some(version), report) => Some((version, Report(report.clone()))),
+    };
+    let decision = decide(&conditions, &candidate, champion.as_ref().map(|(v, r)| (v.as_str(), r)))?;
+    Ok(serde_json::to_value(decision).unwrap_or_default())
 }
 
 fn generated_name() -> String {
@@ -120,8 +173,8 @@ impl Registry {
         Ok(versions.into_iter().filter(|v| v.status == "Approved").max_by_key(|v| v.version))
     }
 
-    /// Starts the built-in evaluator as a processing job; the report goes next to the
-    /// model, under `evaluations/<job>/`.
+    /// Starts the built-in evaluator (or the request's script) as a processing job; the
+    /// report goes next to the model, under `evaluations/<job>/`.
     pub async fn start_evaluation(&self, request: StartEvaluation) -> Result<Value, Error> {
         for condition in &request.conditions {
             Condition::parse(condition)?;
@@ -131,6 +184,17 @@ impl Registry {
             return Err(invalid("ModelDataUrl", "must name the model object (s3://bucket/.../model.tar.gz)"));
         }
         S3Uri::parse(&request.test_data_url).map_err(|e| invalid("TestDataUrl", e.to_string()))?;
+        let script = match &request.script {
+            Some(script) => {
+                let uri = S3Uri::parse(script).map_err(|e| invalid("Script", e.to_string()))?;
+                let file = uri.key.rsplit('/').next().unwrap_or_default().to_string();
+                if !file.ends_with(".py") || file.len() < 4 {
+                    return Err(invalid("Script", "must name a Python file (s3://bucket/.../evaluate.py)"));
+                }
+                Some((script.clone(), file))
+            }
+            None => None,
+        };
         let champion = match &request.model_package_group_name {
             Some(group) => {
                 self.store().get_model_group(group).await?;
@@ -160,10 +224,24 @@ impl Registry {
         if let Some(group) = &request.model_package_group_name {
             environment.insert(GROUP_VARIABLE.into(), json!(group));
         }
+        let mut application = json!({"ImageUri": format!("{EVALUATOR_IMAGE}:latest"), "ContainerArguments": arguments});
+        if let Some((uri, file)) = &script {
+            inputs.push(
+                json!({"InputName": "code", "S3Input": {"S3Uri": uri, "LocalPath": "/opt/ml/processing/input/code",
+                               "S3DataType": "S3Prefix", "S3InputMode": "File"}}),
+            );
+            application = json!({"ImageUri": "trainyard/python:latest",
+                                 "ContainerEntrypoint": ["python3", format!("/opt/ml/processing/input/code/{file}")]});
+            environment.insert(SCRIPT_VARIABLE.into(), json!(uri));
+            environment.insert(CONDITIONS_VARIABLE.into(), json!(json!(request.conditions).to_string()));
+            if let Some(champion) = &champion {
+                environment.insert(CHAMPION_VARIABLE.into(), json!(champion.version.to_string()));
+            }
+        }
         let processing: CreateProcessingJob = serde_json::from_value(json!({
             "ProcessingJobName": name,
             "Environment": environment,
-            "AppSpecification": {"ImageUri": format!("{EVALUATOR_IMAGE}:latest"), "ContainerArguments": arguments},
+            "AppSpecification": application,
             "ProcessingInputs": inputs,
             "ProcessingOutputConfig": {"Outputs": [{"OutputName": "evaluation", "S3Output": {
                 "S3Uri": output, "LocalPath": "/opt/ml/processing/evaluation", "S3UploadMode": "EndOfJob"}}]},
@@ -188,7 +266,7 @@ impl Registry {
         if !is_evaluation(&job) {
             return Err(Error::Evaluation {
                 job: name.into(),
-                reason: "is not a run of the built-in evaluator".into(),
+                reason: "is not an evaluation (the built-in evaluator or a script)".into(),
             });
         }
         let output = job_uri(&job, "/ProcessingOutputConfig/Outputs", "OutputName", "evaluation", "/S3Output/S3Uri");
@@ -207,7 +285,11 @@ impl Registry {
                 answer["Report"] = self.read_json(&format!("{base}/{REPORT_FILE}")).await?.unwrap_or(Value::Null);
                 answer["ChampionReport"] =
                     self.read_json(&format!("{base}/{CHAMPION_REPORT_FILE}")).await?.unwrap_or(Value::Null);
-                answer["Decision"] = self.read_json(&format!("{base}/{DECISION_FILE}")).await?.unwrap_or(Value::Null);
+                answer["Decision"] = if is_script(&job) {
+                    script_decision(&job, &answer)?
+                } else {
+                    self.read_json(&format!("{base}/{DECISION_FILE}")).await?.unwrap_or(Value::Null)
+                };
             }
         }
         Ok(answer)

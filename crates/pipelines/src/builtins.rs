@@ -297,6 +297,7 @@ impl Pipelines {
             "LabelColumn": spec.evaluation.label_column,
             "ProcessingJobName": name,
             "RoleArn": self.principal(spec.name(), plan::EVALUATE),
+            "Script": spec.evaluation.script.as_ref().map(|s| &s.value),
         });
         let request = serde_json::from_value(request).map_err(|e| Error::Internal { message: e.to_string() })?;
         match self.services().models.start_evaluation(request).await {

@@ -66,6 +66,8 @@ pub struct EvaluationSpec {
     pub label_column: Option<String>,
     /// `register-rejected` (default) or `discard`.
     pub on_failure: Option<Spanned<String>>,
+    /// A Python evaluation script, `s3://.../evaluate.py`, instead of the built-in evaluator.
+    pub script: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -203,6 +205,17 @@ pub fn parse(text: &str) -> Result<PipelineSpec, Error> {
     }
     let evaluation = &spec.evaluation;
     check("evaluation.test", &evaluation.test, s3(&evaluation.test));
+    if let Some(script) = &evaluation.script {
+        let python = script.value.ends_with(".py");
+        check(
+            "evaluation.script",
+            script,
+            s3(script).and_then(|()| match python {
+                true => Ok(()),
+                false => Err("must name a Python file (s3://bucket/.../evaluate.py)".into()),
+            }),
+        );
+    }
     for condition in &evaluation.conditions {
         let parsed = trainyard_models::Condition::parse(&condition.value).map(|_| ()).map_err(|e| e.to_string());
         check("evaluation.conditions", condition, parsed);
