@@ -17,6 +17,7 @@ use tokio::process::Command;
 use tokio::sync::{mpsc, watch};
 use trainyard_store::MetricPoint;
 
+use crate::instances::Limits;
 use crate::metrics::MetricParser;
 
 /// Why a running job is being stopped.
@@ -33,6 +34,8 @@ pub struct ProcessSpec {
     pub arguments: Vec<String>,
     pub working_dir: PathBuf,
     pub environment: BTreeMap<String, String>,
+    /// The CPUs and memory the process may use (its instance type's).
+    pub limits: Limits,
 }
 
 /// How the process ended.
@@ -81,6 +84,7 @@ pub async fn run(
         .stderr(Stdio::piped())
         .process_group(0)
         .kill_on_drop(true);
+    confine(&mut command, &spec.limits)?;
     let mut child = command.spawn()?;
     let pid = child.id().unwrap_or(0);
     on_spawn(pid);
@@ -178,4 +182,43 @@ pub fn kill_group(pid: u32) {
     if pid > 0 {
         let _ = killpg(Pid::from_raw(pid as i32), Signal::SIGKILL);
     }
+}
+
+/// Applies `limits` to the process before it runs its program: the first allowed CPUs
+/// (affinity) and a data-segment limit (`RLIMIT_DATA`: heap and private mappings), which
+/// makes an allocation past it fail in the process rather than take the machine down.
+#[allow(unsafe_code)]
+fn confine(command: &mut Command, limits: &Limits) -> std::io::Result<()> {
+    use nix::sched::{sched_getaffinity, sched_setaffinity, CpuSet};
+    use nix::sys::resource::{setrlimit, Resource};
+    if *limits == Limits::default() {
+        return Ok(());
+    }
+    let allowed = sched_getaffinity(Pid::from_raw(0)).map_err(std::io::Error::from)?;
+    let mut cpus = CpuSet::new();
+    let mut chosen = 0;
+    for cpu in 0..CpuSet::count() {
+        if limits.cpus.is_some_and(|n| chosen >= n) {
+            break;
+        }
+        if allowed.is_set(cpu).unwrap_or(false) {
+            cpus.set(cpu).map_err(std::io::Error::from)?;
+            chosen += 1;
+        }
+    }
+    let memory = limits.memory_bytes;
+    // SAFETY: the closure runs in the child between fork and exec; it only makes two
+    // system calls (no allocation, no locks), which is what `pre_exec` allows.
+    unsafe {
+        command.pre_exec(move || {
+            if chosen > 0 {
+                sched_setaffinity(Pid::from_raw(0), &cpus).map_err(std::io::Error::from)?;
+            }
+            if let Some(bytes) = memory {
+                setrlimit(Resource::RLIMIT_DATA, bytes, bytes).map_err(std::io::Error::from)?;
+            }
+            Ok(())
+        });
+    }
+    Ok(())
 }

@@ -17,6 +17,7 @@ use trainyard_registry::{ImageName, Reference, Registry};
 
 use crate::contract::Layout;
 use crate::executor::ProcessSpec;
+use crate::instances::Limits;
 use crate::runner::Fault;
 
 /// The history entry `trainyard build` writes; an image made only of such layers needs
@@ -169,7 +170,7 @@ impl ResolvedImage {
         environment.insert("PATH".into(), path.join(":"));
         environment.extend(contract);
         let working_dir = root.join(self.working_dir.trim_start_matches('/'));
-        Ok(ProcessSpec { program, arguments, working_dir, environment })
+        Ok(ProcessSpec { program, arguments, working_dir, environment, limits: Limits::default() })
     }
 
     /// The image's working directory under `root`.
@@ -192,6 +193,7 @@ impl ResolvedImage {
         layout: &Layout,
         name: &str,
         contract: BTreeMap<String, String>,
+        limits: &Limits,
     ) -> ProcessSpec {
         let mut arguments = vec![
             "run".to_string(),
@@ -203,6 +205,12 @@ impl ResolvedImage {
             "-v".into(),
             format!("{}:/opt/ml", layout.root.display()),
         ];
+        if let Some(cpus) = limits.cpus {
+            arguments.extend(["--cpus".into(), cpus.to_string()]);
+        }
+        if let Some(bytes) = limits.memory_bytes {
+            arguments.extend(["--memory".into(), format!("{bytes}b")]);
+        }
         for (key, value) in contract {
             arguments.push("-e".into());
             arguments.push(format!("{key}={value}"));
@@ -214,6 +222,7 @@ impl ResolvedImage {
             arguments,
             working_dir: layout.root.clone(),
             environment: BTreeMap::new(),
+            limits: Limits::default(),
         }
     }
 }

@@ -15,6 +15,7 @@ mod contract;
 mod describe;
 mod executor;
 mod image;
+pub mod instances;
 mod metrics;
 pub mod processing;
 pub mod request;

@@ -249,6 +249,9 @@ impl CreateTrainingJob {
         if let Err(e) = S3Uri::parse(&self.output_data_config.s3_output_path) {
             problems.push(format!("OutputDataConfig.S3OutputPath: {e}"));
         }
+        if let Err(e) = crate::instances::Limits::of(self.instance_type()) {
+            problems.push(format!("ResourceConfig.{e}"));
+        }
         if let Some(resources) = &self.resource_config {
             if resources.instance_count != 1 {
                 problems.push(format!(
@@ -276,6 +279,11 @@ impl CreateTrainingJob {
                 Err(Error::InvalidRequest { problems })
             }
         }
+    }
+
+    /// `ResourceConfig.InstanceType`, when given.
+    pub fn instance_type(&self) -> Option<&str> {
+        self.resource_config.as_ref().and_then(|r| r.instance_type.as_deref())
     }
 
     pub fn max_runtime_seconds(&self) -> Option<u64> {

@@ -15,6 +15,7 @@ use trainyard_store::{MetricPoint, TrainingJobRecord};
 
 use crate::contract::{self, Layout};
 use crate::executor::{self, ProcessSpec, StopReason};
+use crate::instances::Limits;
 use crate::metrics::{final_metrics, MetricParser};
 use crate::request::{CreateTrainingJob, MetricDefinition, Program};
 use crate::status::Secondary;
@@ -135,7 +136,8 @@ impl Jobs {
             dataset.extend(self.download_channel(uri, &layout.channel(&channel.channel_name)).await?);
         }
         job.dataset = json!(dataset);
-        let spec = self.process_spec(&layout, request, program, &job.arn).await?;
+        let mut spec = self.process_spec(&layout, request, program, &job.arn).await?;
+        spec.limits = Limits::of(request.instance_type()).map_err(Fault::Client)?;
         if stop.borrow().is_some() {
             self.transition(job, Secondary::Stopping, "Stopping the training job").await?;
             return Ok(self.transition(job, Secondary::Stopped, "Training job stopped").await?);
@@ -317,7 +319,8 @@ impl Jobs {
         program: &Program,
         arn: &str,
     ) -> Result<ProcessSpec, Fault> {
-        let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let limits = Limits::of(request.instance_type()).map_err(Fault::Client)?;
+        let cpus = limits.cpus_on(std::thread::available_parallelism().map_or(1, |n| n.get()));
         let environment = contract::environment(layout, request, arn, cpus);
         match program {
             Program::BuiltIn { algorithm } => {
@@ -331,6 +334,7 @@ impl Jobs {
                     arguments,
                     working_dir: layout.root.clone(),
                     environment,
+                    limits: Limits::default(),
                 })
             }
             Program::Script { program, submit_directory } => {
@@ -358,12 +362,24 @@ impl Jobs {
                 let spec = match interpreter {
                     Some(interpreter) => {
                         arguments.insert(0, entry.display().to_string());
-                        ProcessSpec { program: interpreter, arguments, working_dir: code, environment }
+                        ProcessSpec {
+                            program: interpreter,
+                            arguments,
+                            working_dir: code,
+                            environment,
+                            limits: Limits::default(),
+                        }
                     }
                     None => {
                         use std::os::unix::fs::PermissionsExt;
                         let _ = std::fs::set_permissions(&entry, std::fs::Permissions::from_mode(0o755));
-                        ProcessSpec { program: entry, arguments, working_dir: code, environment }
+                        ProcessSpec {
+                            program: entry,
+                            arguments,
+                            working_dir: code,
+                            environment,
+                            limits: Limits::default(),
+                        }
                     }
                 };
                 Ok(spec)
@@ -402,7 +418,7 @@ impl Jobs {
                         Fault::Platform("the server's address is unknown to the container executor".into())
                     })?;
                 let inside = contract::environment(&Layout::new("/opt/ml".into()), request, arn, cpus);
-                Ok(image.container_process(&engine, &host, layout, &request.training_job_name, inside))
+                Ok(image.container_process(&engine, &host, layout, &request.training_job_name, inside, &limits))
             }
         }
     }

@@ -134,6 +134,9 @@ pub(crate) fn training_request(
         "OutputDataConfig": {"S3OutputPath": training.output.value},
         "RoleArn": role,
     });
+    if let Some(instance_type) = &training.instance_type {
+        request["ResourceConfig"] = json!({"InstanceType": instance_type.value, "InstanceCount": 1});
+    }
     if let Some(limit) = &training.max_runtime {
         let seconds = trainyard_endpoints::policy::duration(&limit.value).map(|d| d.as_secs()).unwrap_or(86_400);
         request["StoppingCondition"] = json!({"MaxRuntimeInSeconds": seconds.max(1)});

@@ -54,6 +54,9 @@ pub struct TrainingSpec {
     #[serde(default)]
     pub metrics: BTreeMap<String, String>,
     pub max_runtime: Option<Spanned<String>>,
+    /// A SageMaker instance type (`ml.m5.large`): its vCPUs and memory are the job's limits
+    /// (default `local`: none).
+    pub instance_type: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -200,6 +203,10 @@ pub fn parse(text: &str) -> Result<PipelineSpec, Error> {
         check(&format!("training.channels.{channel}"), uri, s3(uri));
     }
     check("training.output", &training.output, s3(&training.output));
+    if let Some(instance_type) = &training.instance_type {
+        let limits = trainyard_jobs::instances::Limits::of(Some(&instance_type.value)).map(|_| ());
+        check("training.instance_type", instance_type, limits);
+    }
     if let Some(limit) = &training.max_runtime {
         check("training.max_runtime", limit, bounded(limit, 1, trainyard_jobs::request::MAX_RUNTIME_LIMIT));
     }
@@ -368,12 +375,13 @@ retraining:
         let broken = EXAMPLE
             .replace("  strategy: canary:20:2s", "  strategy: canary:20:2s\n  termination_wait: 2h")
             .replace("  output: s3://ml-data/churn/models", "  output: s3://ml-data/churn/models\n  max_runtime: 700h")
-            .replace("  image: build", "  algorithm: xgboost");
+            .replace("  image: build", "  algorithm: xgboost\n  instance_type: ml.g5.xlarge");
         let Err(Error::InvalidSpec { problems }) = parse(&broken) else { panic!("accepted") };
         let text = problems.join("\n");
         assert!(text.contains("deployment.termination_wait: 2h must be 0s to 1h"), "{text}");
         assert!(text.contains("training.max_runtime: 700h must be 1s to 672h"), "{text}");
         assert!(text.contains("training.algorithm: \"xgboost\" is not a built-in algorithm"), "{text}");
         assert!(text.contains("known: linear-learner, gbdt"), "{text}");
+        assert!(text.contains("training.instance_type: InstanceType ml.g5.xlarge has 1 GPU(s)"), "{text}");
     }
 }

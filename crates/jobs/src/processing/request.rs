@@ -243,6 +243,10 @@ impl CreateProcessingJob {
             check_local_path(&format!("output {name}"), &s3.local_path, &mut problems);
         }
         if let Some(resources) = &self.processing_resources {
+            let instance_type = resources.cluster_config.instance_type.as_deref();
+            if let Err(e) = crate::instances::Limits::of(instance_type) {
+                problems.push(format!("ClusterConfig.{e}"));
+            }
             if resources.cluster_config.instance_count != 1 {
                 problems.push(format!(
                     "ClusterConfig.InstanceCount is {}; the local executor runs one instance",
@@ -307,6 +311,11 @@ impl CreateProcessingJob {
 
     pub fn outputs(&self) -> &[ProcessingOutput] {
         self.processing_output_config.as_ref().map_or(&[], |c| c.outputs.as_slice())
+    }
+
+    /// `ProcessingResources.ClusterConfig.InstanceType`, when given.
+    pub fn instance_type(&self) -> Option<&str> {
+        self.processing_resources.as_ref().and_then(|r| r.cluster_config.instance_type.as_deref())
     }
 
     pub fn max_runtime_seconds(&self) -> Option<u64> {

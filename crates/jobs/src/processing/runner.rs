@@ -15,6 +15,7 @@ use trainyard_store::ProcessingJobRecord;
 use super::request::{CreateProcessingJob, Program};
 use super::Status;
 use crate::executor::{self, ProcessSpec, StopReason};
+use crate::instances::Limits;
 use crate::metrics::MetricParser;
 use crate::runner::{io_fault, object_fault, stop_requested, truncate, Fault};
 use crate::{Error, Jobs};
@@ -135,7 +136,8 @@ impl Jobs {
                 tokio::fs::create_dir_all(&dir).await.map_err(io_fault(&dir))?;
             }
         }
-        let spec = self.processing_spec(&layout, request, program, &job.arn)?;
+        let mut spec = self.processing_spec(&layout, request, program, &job.arn)?;
+        spec.limits = Limits::of(request.instance_type()).map_err(Fault::Client)?;
         if stop.borrow().is_some() {
             self.move_processing(job, Status::Stopping).await?;
             return Ok(self.move_processing(job, Status::Stopped).await?);
@@ -249,7 +251,7 @@ impl Jobs {
                 (head, rest.iter().map(|a| layout.map(a)).chain(arguments).collect())
             }
         };
-        Ok(ProcessSpec { program, arguments, working_dir: layout.root.clone(), environment })
+        Ok(ProcessSpec { program, arguments, working_dir: layout.root.clone(), environment, limits: Limits::default() })
     }
 
     /// Uploads every regular file under each output's `LocalPath` to its `S3Uri`

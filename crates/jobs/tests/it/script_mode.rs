@@ -76,3 +76,38 @@ async fn requirements_install_into_a_cached_virtual_environment() {
     let log = h.jobs.logs("req-2", 0).await.unwrap().text;
     assert!(!log.contains("Requirement already satisfied"), "the cached environment is reused: {log}");
 }
+
+const LIMITS_PY: &str = r#"
+import os
+print(f"cpus={os.environ['SM_NUM_CPUS']} allowed={len(os.sched_getaffinity(0))}", flush=True)
+block = bytearray(int(os.environ["SM_HP_ALLOCATE_GIB"]) << 30)
+print(f"allocated {len(block) >> 30} GiB", flush=True)
+"#;
+
+#[tokio::test]
+async fn an_instance_type_limits_the_jobs_memory_and_cpus() {
+    let h = Harness::start(2).await;
+    h.put("train/data.csv", b"1,2\n").await;
+    h.put_source("code/limits.tar.gz", &[("train.py", LIMITS_PY)]).await;
+    let machine = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let expected_cpus = machine.min(2);
+    for (name, gib) in [("fits", "1"), ("too-big", "10")] {
+        let mut request = script_job(name, "code/limits.tar.gz", "train.py", &[("allocate_gib", gib)]);
+        request["ResourceConfig"] = serde_json::json!({"InstanceType": "ml.m5.large", "InstanceCount": 1});
+        h.create(request).await.unwrap();
+    }
+    let fits = h.wait_for("fits", &["Completed", "Failed", "Stopped"]).await;
+    let log = h.jobs.logs("fits", 0).await.unwrap().text;
+    assert_eq!(fits["TrainingJobStatus"], "Completed", "{fits:#}\n{log}");
+    assert!(log.contains(&format!("cpus={expected_cpus} allowed={expected_cpus}")), "{log}");
+    // ml.m5.large has 8 GiB: a 10 GiB allocation fails inside the job, not on the machine.
+    let too_big = h.wait_for("too-big", &["Completed", "Failed", "Stopped"]).await;
+    assert_eq!(too_big["TrainingJobStatus"], "Failed", "{too_big:#}");
+    assert!(too_big["FailureReason"].as_str().unwrap().contains("MemoryError"), "{too_big:#}");
+
+    // A type this machine cannot give is refused before anything runs.
+    let mut gpu = script_job("gpu", "code/limits.tar.gz", "train.py", &[("allocate_gib", "1")]);
+    gpu["ResourceConfig"] = serde_json::json!({"InstanceType": "ml.p3.2xlarge", "InstanceCount": 1});
+    let refused = h.create(gpu).await.unwrap_err().to_string();
+    assert!(refused.contains("ml.p3.2xlarge has 1 GPU(s)"), "{refused}");
+}

@@ -459,6 +459,7 @@ training:
   hyperparameters: {objective: 'binary:logistic', num_round: 5}
   channels: {train: s3://ml-data/mid/train/}
   output: s3://ml-data/mid/models
+  instance_type: ml.m5.large
 evaluation: {test: s3://ml-data/mid/test/, conditions: ['auc >= 0.5']}
 registry: {group: mid}
 deployment: {endpoint: mid}
@@ -502,6 +503,7 @@ deployment: {endpoint: mid}
     let role = |function: &str| format!("arn:aws:iam::000000000000:role/trainyard-pipeline/mid-{function}");
     let job = job_status(&data, started["RunId"].as_str().unwrap());
     assert_eq!(job["RoleArn"], role("trigger-model-training"), "{job:#}");
+    assert_eq!(job["ResourceConfig"]["InstanceType"], "ml.m5.large", "{job:#}");
     let evaluated: Value =
         serde_json::from_str(&run(&data, &["processing", "describe", &evaluation, "-o", "json"])).unwrap();
     assert_eq!(evaluated["RoleArn"], role("evaluate-model-function"), "{evaluated:#}");
