@@ -237,12 +237,43 @@ impl Pipelines {
                 }
                 (json!({"Type": "commit", "Commit": after}), None, after[..12].to_string())
             }
+            Some("CodeBuild Build State Change") => return self.build_failed(spec, detail).await,
             other => return Err(Error::Event { reason: format!("cannot start a run from {other:?}") }),
         };
         match self.start_training(spec, trigger, image, &suffix).await {
             Ok(run) => Ok(json!({"Run": run})),
             Err(Error::Duplicate { run }) => Ok(json!({"Run": run, "Duplicate": true})),
             Err(e) => Err(e),
+        }
+    }
+
+    /// A commit whose build failed: its run is recorded as failed at the build (once per
+    /// commit), with the build's reason; nothing after it happens.
+    async fn build_failed(&self, spec: &PipelineSpec, detail: &Value) -> Result<Value, Error> {
+        let information = &detail["additional-information"];
+        let commit = information["source-version"].as_str().unwrap_or_default();
+        if commit.len() < 12 || detail["build-status"] != "FAILED" {
+            return Err(Error::Event { reason: format!("not a failed build of a commit: {detail}") });
+        }
+        let build = detail["build-id"].as_str().and_then(|arn| arn.rsplit(':').next()).unwrap_or_default();
+        let reason = information["reason"].as_str().unwrap_or("no reason given");
+        let now = Utc::now();
+        let step = json!({"Step": "Build", "Resource": build, "Status": "Failed", "Commit": commit,
+                          "StartTime": information["build-start-time"], "EndTime": now});
+        let run = RunRecord {
+            id: format!("{}-{}", spec.name(), &commit[..12]),
+            pipeline: spec.name().to_string(),
+            trigger: json!({"Type": "commit", "Commit": commit, "Build": step}),
+            status: "Failed".into(),
+            reason: Some(format!("build {build} of commit {commit} failed: {reason}")),
+            steps: json!([step]),
+            created_at: now,
+            updated_at: now,
+        };
+        match self.services().store.create_run(&run).await {
+            Ok(()) => Ok(json!({"Run": run.id, "Status": run.status})),
+            Err(trainyard_store::Error::AlreadyExists { .. }) => Ok(json!({"Run": run.id, "Duplicate": true})),
+            Err(e) => Err(e.into()),
         }
     }
 

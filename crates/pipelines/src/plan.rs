@@ -23,7 +23,7 @@ pub const PIPELINE_VARIABLE: &str = "TRAINYARD_PIPELINE";
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct Change {
-    /// `create`, `update` or `unchanged`.
+    /// `create`, `update`, `unchanged`, `delete`, or (an endpoint) `at first deployment`.
     pub action: String,
     /// `pipeline`, `source`, `model package group`, `function`, `rule` or `target`.
     pub kind: String,
@@ -48,7 +48,8 @@ pub struct RuleSpec {
 }
 
 /// What follows `<pipeline>-on-` in the names of a pipeline's rules.
-const RULE_SUFFIXES: [&str; 7] = ["change", "training", "evaluation", "approval", "deployment", "data", "schedule"];
+const RULE_SUFFIXES: [&str; 8] =
+    ["change", "build", "training", "evaluation", "approval", "deployment", "data", "schedule"];
 
 /// Whether `rule` is one a pipeline's apply made (and may delete).
 pub fn is_pipeline_rule(pipeline: &str, rule: &str) -> bool {
@@ -85,6 +86,16 @@ pub fn rules(spec: &PipelineSpec) -> Vec<RuleSpec> {
     };
     if let Some(pattern) = trigger {
         rules.push(RuleSpec { name: format!("{name}-on-change"), pattern, schedule: None, builtin: TRIGGER });
+    }
+    // A commit whose build fails is a run that failed at its build.
+    if training.image.as_ref().is_some_and(|i| i.value == "build") {
+        rules.push(RuleSpec {
+            name: format!("{name}-on-build"),
+            pattern: json!({"source": ["aws.codebuild"], "detail-type": ["CodeBuild Build State Change"],
+                            "detail": {"build-status": ["FAILED"], "project-name": [spec.source_name()]}}),
+            schedule: None,
+            builtin: TRIGGER,
+        });
     }
     rules.push(RuleSpec {
         name: format!("{name}-on-training"),
@@ -163,6 +174,7 @@ mod tests {
             names,
             [
                 ("churn-on-change", TRIGGER),
+                ("churn-on-build", TRIGGER),
                 ("churn-on-training", EVALUATE),
                 ("churn-on-evaluation", REGISTER),
                 ("churn-on-approval", DEPLOY),
@@ -171,7 +183,8 @@ mod tests {
             ]
         );
         assert_eq!(rules[0].pattern["detail"]["repository-name"], json!(["churn"]));
-        assert_eq!(rules[5].pattern["detail"]["object"]["key"], json!([{"prefix": "churn/train/"}]));
+        assert_eq!(rules[1].pattern["detail"]["build-status"], json!(["FAILED"]));
+        assert_eq!(rules[6].pattern["detail"]["object"]["key"], json!([{"prefix": "churn/train/"}]));
         assert_eq!(function_name("churn", TRIGGER), "churn-trigger-model-training");
         for rule in &rules {
             trainyard_events::Pattern::parse(&rule.pattern).unwrap();

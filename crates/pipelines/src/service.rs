@@ -81,6 +81,12 @@ impl Pipelines {
             s.store.put_pipeline(&name, text, Utc::now()).await?;
         }
         changes.push(self.apply_group(&spec, dry_run).await?);
+        // An endpoint needs a model: the first approved version creates it.
+        if let Some(deployment) = &spec.deployment {
+            let endpoint = &deployment.endpoint.value;
+            let exists = s.endpoints.describe(endpoint).await.is_ok();
+            changes.push(Change::new(if exists { "unchanged" } else { "at first deployment" }, "endpoint", endpoint));
+        }
         if let Some(source) = &spec.source {
             changes.push(self.apply_source(&name, source, dry_run).await?);
         }

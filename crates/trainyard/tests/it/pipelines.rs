@@ -574,3 +574,50 @@ deployment: {endpoint: champ}
     let logs = run(&data, &["functions", "logs", "champ-register-model-in-registry"]);
     assert!(logs.contains("the champion is now 2; evaluate again"), "{logs}");
 }
+
+#[test]
+fn a_commit_whose_build_fails_ends_its_run_at_the_build() {
+    use crate::sources::git;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let _server = ServerProcess::start(&data);
+    let repo = dir.path().join("repo");
+    std::fs::create_dir_all(&repo).unwrap();
+    git(&repo, &["init", "--quiet", "--initial-branch", "main"]);
+    std::fs::write(repo.join("README"), "broken\n").unwrap();
+    git(&repo, &["add", "."]);
+    git(&repo, &["commit", "--quiet", "-m", "first"]);
+    let spec = format!(
+        "name: broken
+source: {{git: {}, poll: 1h}}
+build: {{entrypoint: trainyard algorithm gbdt}}
+training:
+  image: build
+  channels: {{train: s3://ml-data/broken/train/}}
+  output: s3://ml-data/broken/models
+evaluation: {{test: s3://ml-data/broken/test/}}
+registry: {{group: broken}}
+",
+        repo.display()
+    );
+    let file = dir.path().join("broken.yaml");
+    std::fs::write(&file, spec).unwrap();
+    run(&data, &["apply", "-f", file.to_str().unwrap()]);
+
+    // The commit's own trainyard.yaml builds from outside the repository: the build fails.
+    std::fs::write(repo.join("trainyard.yaml"), "build:\n  context: ../outside\n  entrypoint: python3 train.py\n")
+        .unwrap();
+    git(&repo, &["add", "."]);
+    git(&repo, &["commit", "--quiet", "-m", "a broken build"]);
+    let head = git(&repo, &["rev-parse", "HEAD"]);
+    run(&data, &["sources", "poll", "broken"]);
+    let failed = wait_for_run(&data, "broken", 1, &["Failed", "Succeeded"]);
+    assert_eq!(failed["Status"], "Failed", "{failed:#}");
+    assert_eq!(failed["RunId"], format!("broken-{}", &head[..12]), "{failed:#}");
+    let reason = failed["Reason"].as_str().unwrap();
+    assert!(reason.contains(&format!("of commit {head} failed")) && reason.contains("context"), "{failed:#}");
+    assert_eq!(step(&failed, "Build")["Status"], "Failed", "{failed:#}");
+    assert!(step(&failed, "Training").is_null(), "nothing after the failure happens: {failed:#}");
+    let jobs = run(&data, &["jobs", "list", "-o", "json"]);
+    assert!(!jobs.contains("TrainingJobName"), "{jobs}");
+}
