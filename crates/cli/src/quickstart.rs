@@ -268,7 +268,17 @@ async fn follow(client: &Client, previous: Option<&str>, stages: &mut Stages) ->
             let key = format!("{name}:{status}");
             if finished && !seen.contains(&key) {
                 seen.push(key);
-                stages.step(&describe_step(step), step_seconds(step));
+                let trigger = &run["Trigger"];
+                let label = match (name, trigger["Type"].as_str()) {
+                    // A retraining run trains the latest image once its window closes.
+                    ("Image", Some("new_data")) => format!(
+                        "retraining window closed ({} new object(s)); image {}",
+                        trigger["Objects"],
+                        step["Resource"].as_str().unwrap_or_default()
+                    ),
+                    _ => describe_step(step),
+                };
+                stages.step(&label, step_seconds(step));
             }
         }
         if !matches!(run["Status"].as_str(), Some("Running")) {
