@@ -293,11 +293,7 @@ fn a_commit_on_a_followed_branch_is_built_pushed_and_trained() {
     let data = dir.path().join("data");
     let _server = ServerProcess::start(&data);
     let repo = dir.path().join("repo");
-    std::fs::create_dir_all(&repo).unwrap();
-    git(&repo, &["init", "--quiet", "--initial-branch", "main"]);
-    std::fs::write(repo.join("README"), "churn\n").unwrap();
-    git(&repo, &["add", "."]);
-    git(&repo, &["commit", "--quiet", "-m", "first"]);
+    crate::sources::new_repository(&repo);
     crate::jobs::run(&data, &["sources", "add", "churn", "--git", repo.to_str().unwrap(), "--poll", "1h"]);
 
     std::fs::create_dir_all(repo.join("model")).unwrap();

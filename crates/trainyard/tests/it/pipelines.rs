@@ -158,11 +158,7 @@ fn apply_validates_plans_idempotently_and_duplicates_start_nothing() {
 
     // The source follows the file too: a new branch is followed from its head.
     let repo = dir.path().join("repo");
-    std::fs::create_dir_all(&repo).unwrap();
-    crate::sources::git(&repo, &["init", "--quiet", "-b", "main"]);
-    std::fs::write(repo.join("README"), "fraud").unwrap();
-    crate::sources::git(&repo, &["add", "."]);
-    crate::sources::git(&repo, &["commit", "--quiet", "-m", "first"]);
+    crate::sources::new_repository(&repo);
     crate::sources::git(&repo, &["branch", "release"]);
     let sourced = format!("{changed}source: {{git: {}, poll: 1h}}\n", repo.display());
     std::fs::write(&file, &sourced).unwrap();
@@ -453,35 +449,13 @@ fn a_server_killed_between_evaluation_and_registration_completes_the_run_once() 
     let data = dir.path().join("data");
     let mut server = ServerProcess::start(&data);
     upload_datasets(dir.path(), &data, &[(400, 1, "mid/train"), (300, 3, "mid/test")]);
-    let spec = "name: mid
-training:
-  algorithm: gbdt
-  hyperparameters: {objective: 'binary:logistic', num_round: 5}
-  channels: {train: s3://ml-data/mid/train/}
-  output: s3://ml-data/mid/models
-  instance_type: ml.m5.large
-evaluation: {test: s3://ml-data/mid/test/, conditions: ['auc >= 0.5']}
-registry: {group: mid}
-deployment: {endpoint: mid}
-";
-    let file = dir.path().join("mid.yaml");
-    std::fs::write(&file, spec).unwrap();
-    run(&data, &["apply", "-f", file.to_str().unwrap()]);
+    apply_small_pipeline(dir.path(), &data, "mid", "  instance_type: ml.m5.large\n", "auc >= 0.5");
     // The evaluation's end reaches no rule, and the server dies before anything registers
     // it: the event is lost.
     run(&data, &["rules", "disable", "mid-on-evaluation"]);
     let started: Value = serde_json::from_str(&run(&data, &["pipelines", "start", "mid", "-o", "json"])).unwrap();
     let evaluation = format!("{}-eval", started["RunId"].as_str().unwrap());
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    loop {
-        let output = cli(&data, &["processing", "describe", &evaluation, "-o", "json"]);
-        let job: Value = serde_json::from_str(&stdout(&output)).unwrap_or(Value::Null);
-        if job["ProcessingJobStatus"] == "Completed" {
-            break;
-        }
-        assert!(std::time::Instant::now() < deadline, "the evaluation never completed: {job:#}");
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
+    wait_for_evaluation(&data, &evaluation);
     server.kill_hard();
     let _server = ServerProcess::start(&data);
     run(&data, &["rules", "enable", "mid-on-evaluation"]);
@@ -518,19 +492,7 @@ fn a_champion_that_changes_during_the_evaluation_is_evaluated_against_again() {
     let data = dir.path().join("data");
     let _server = ServerProcess::start(&data);
     upload_datasets(dir.path(), &data, &[(400, 1, "champ/train"), (300, 3, "champ/test")]);
-    let spec = "name: champ
-training:
-  algorithm: gbdt
-  hyperparameters: {objective: 'binary:logistic', num_round: 5}
-  channels: {train: s3://ml-data/champ/train/}
-  output: s3://ml-data/champ/models
-evaluation: {test: s3://ml-data/champ/test/, conditions: ['auc >= champion.auc - 0.5']}
-registry: {group: champ}
-deployment: {endpoint: champ}
-";
-    let file = dir.path().join("champ.yaml");
-    std::fs::write(&file, spec).unwrap();
-    run(&data, &["apply", "-f", file.to_str().unwrap()]);
+    apply_small_pipeline(dir.path(), &data, "champ", "", "auc >= champion.auc - 0.5");
     run(&data, &["pipelines", "start", "champ"]);
     let first = wait_for_run(&data, "champ", 1, &["Succeeded", "Failed"]);
     assert_eq!(first["Status"], "Succeeded", "{first:#}");
@@ -539,16 +501,7 @@ deployment: {endpoint: champ}
     run(&data, &["rules", "disable", "champ-on-evaluation"]);
     let started: Value = serde_json::from_str(&run(&data, &["pipelines", "start", "champ", "-o", "json"])).unwrap();
     let run_id = started["RunId"].as_str().unwrap().to_string();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    loop {
-        let output = cli(&data, &["processing", "describe", &format!("{run_id}-eval"), "-o", "json"]);
-        let job: Value = serde_json::from_str(&stdout(&output)).unwrap_or(Value::Null);
-        if job["ProcessingJobStatus"] == "Completed" {
-            break;
-        }
-        assert!(std::time::Instant::now() < deadline, "the evaluation never completed: {job:#}");
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
+    wait_for_evaluation(&data, &format!("{run_id}-eval"));
     let one: Value = serde_json::from_str(&run(&data, &["models", "describe", "champ/1", "-o", "json"])).unwrap();
     let model = one["ModelDataUrl"].as_str().unwrap();
     run(&data, &["models", "register", "--group", "champ", "--model-data", model, "--status", "PendingManualApproval"]);
@@ -582,11 +535,7 @@ fn a_commit_whose_build_fails_ends_its_run_at_the_build() {
     let data = dir.path().join("data");
     let _server = ServerProcess::start(&data);
     let repo = dir.path().join("repo");
-    std::fs::create_dir_all(&repo).unwrap();
-    git(&repo, &["init", "--quiet", "--initial-branch", "main"]);
-    std::fs::write(repo.join("README"), "broken\n").unwrap();
-    git(&repo, &["add", "."]);
-    git(&repo, &["commit", "--quiet", "-m", "first"]);
+    crate::sources::new_repository(&repo);
     let spec = format!(
         "name: broken
 source: {{git: {}, poll: 1h}}
@@ -620,4 +569,38 @@ registry: {{group: broken}}
     assert!(step(&failed, "Training").is_null(), "nothing after the failure happens: {failed:#}");
     let jobs = run(&data, &["jobs", "list", "-o", "json"]);
     assert!(!jobs.contains("TrainingJobName"), "{jobs}");
+}
+
+/// Applies a small gbdt pipeline `name` on `s3://ml-data/<name>/{train,test}/`, deploying to
+/// endpoint `name`; `training` adds lines to its training section.
+fn apply_small_pipeline(dir: &std::path::Path, data: &std::path::Path, name: &str, training: &str, condition: &str) {
+    let spec = format!(
+        "name: {name}
+training:
+  algorithm: gbdt
+  hyperparameters: {{objective: 'binary:logistic', num_round: 5}}
+  channels: {{train: s3://ml-data/{name}/train/}}
+  output: s3://ml-data/{name}/models
+{training}evaluation: {{test: s3://ml-data/{name}/test/, conditions: ['{condition}']}}
+registry: {{group: {name}}}
+deployment: {{endpoint: {name}}}
+"
+    );
+    let file = dir.join(format!("{name}.yaml"));
+    std::fs::write(&file, spec).unwrap();
+    run(data, &["apply", "-f", file.to_str().unwrap()]);
+}
+
+/// Waits for evaluation job `name` to complete.
+fn wait_for_evaluation(data: &std::path::Path, name: &str) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let output = cli(data, &["processing", "describe", name, "-o", "json"]);
+        let job: Value = serde_json::from_str(&stdout(&output)).unwrap_or(Value::Null);
+        if job["ProcessingJobStatus"] == "Completed" {
+            return;
+        }
+        assert!(std::time::Instant::now() < deadline, "the evaluation never completed: {job:#}");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
 }

@@ -25,6 +25,15 @@ pub fn git(repo: &Path, args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
+/// A new repository at `repo` on branch `main`, with one commit of a README.
+pub fn new_repository(repo: &Path) {
+    std::fs::create_dir_all(repo).unwrap();
+    git(repo, &["init", "--quiet", "--initial-branch", "main"]);
+    std::fs::write(repo.join("README"), "a model\n").unwrap();
+    git(repo, &["add", "."]);
+    git(repo, &["commit", "--quiet", "-m", "first"]);
+}
+
 fn commit(repo: &Path, message: &str) -> String {
     std::fs::write(repo.join("train.py"), message).unwrap();
     git(repo, &["add", "."]);
