@@ -588,6 +588,14 @@ impl Endpoints {
         Ok(path)
     }
 
+    /// Puts the endpoint's current state-change event again: for an event a crash lost
+    /// between the state's write and its put.
+    pub async fn announce(&self, name: &str) -> Result<(), Error> {
+        let record = self.inner.store.get_endpoint(name).await?;
+        self.emit_status(&record).await;
+        Ok(())
+    }
+
     async fn set_status(&self, record: &mut EndpointRecord, status: &str) -> Result<(), Error> {
         record.status = status.into();
         record.updated_at = Utc::now();

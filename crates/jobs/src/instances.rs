@@ -1,9 +1,10 @@
 //! SageMaker instance types as resource limits. A job asks for `ResourceConfig.InstanceType`
 //! (`ProcessingResources.ClusterConfig.InstanceType`); on this machine the type's vCPUs and
 //! memory become the job's limits: the process may run on that many CPUs (never more than
-//! the machine has) and allocate that much memory (`RLIMIT_DATA`), and `SM_NUM_CPUS` says
-//! so. `local` (the default) is no limit. GPU types are refused: the local executor has no
-//! GPU.
+//! the machine has) and allocate that much memory (`RLIMIT_DATA`, per process: a worker it
+//! forks has its own), and `SM_NUM_CPUS` says so. `local` (the default) is no limit. Types
+//! not in the table are sized from their name (`ml.<family>.<size>`). GPU and accelerator
+//! types are refused: the local executor has none.
 
 /// One instance type: vCPUs, memory in GiB, GPUs.
 struct InstanceType {
@@ -66,10 +67,7 @@ impl Limits {
     /// The limits of `instance_type` (`None` or `local`: none), or why it cannot run here.
     pub fn of(instance_type: Option<&str>) -> Result<Limits, String> {
         let Some(name) = instance_type.filter(|t| *t != "local") else { return Ok(Limits::default()) };
-        let Some(found) = TYPES.iter().find(|t| t.name == name) else {
-            let known: Vec<&str> = TYPES.iter().filter(|t| t.gpus == 0).map(|t| t.name).collect();
-            return Err(format!("InstanceType {name:?} is not known here (known: local, {})", known.join(", ")));
-        };
+        let Some(found) = TYPES.iter().find(|t| t.name == name) else { return by_name(name) };
         if found.gpus > 0 {
             return Err(format!(
                 "InstanceType {name} has {} GPU(s); the local executor has none (use a CPU type or local)",
@@ -85,6 +83,38 @@ impl Limits {
     }
 }
 
+/// A type not in the table, sized from its name: vCPUs from the size (`large` 2, `xlarge`
+/// 4, `<n>xlarge` 4n), memory from the family's GiB per vCPU (c 2, m and t 4, r 8, x 16,
+/// others 4).
+fn by_name(name: &str) -> Result<Limits, String> {
+    let unknown =
+        || format!("InstanceType {name:?} is not an instance type (ml.<family>.<size>, e.g. ml.m5.large, or local)");
+    let mut parts = name.split('.');
+    let (Some("ml"), Some(family), Some(size), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
+        return Err(unknown());
+    };
+    if ["p", "g", "inf", "trn", "dl"].iter().any(|accelerated| family.starts_with(accelerated)) {
+        return Err(format!(
+            "InstanceType {name} has GPUs or accelerators; the local executor has none (use a CPU type or local)"
+        ));
+    }
+    let cpus = match size {
+        "medium" | "large" => 2,
+        "xlarge" => 4,
+        size => match size.strip_suffix("xlarge").map(str::parse::<usize>) {
+            Some(Ok(n)) if (1..=64).contains(&n) => 4 * n,
+            _ => return Err(unknown()),
+        },
+    };
+    let per_cpu = match family.chars().next() {
+        Some('c') => 2,
+        Some('r') => 8,
+        Some('x') => 16,
+        _ => 4,
+    };
+    Ok(Limits { cpus: Some(cpus), memory_bytes: Some((cpus as u64 * per_cpu) << 30) })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -98,7 +128,12 @@ mod tests {
         assert_eq!(large.cpus_on(1), 1, "never more CPUs than the machine has");
         assert_eq!(Limits::of(Some("ml.m5.4xlarge")).unwrap().cpus_on(64), 16);
         assert!(Limits::of(Some("ml.p3.2xlarge")).unwrap_err().contains("GPU"));
+        // Sized from the name: c is 2 GiB per vCPU, r 8.
+        assert_eq!(Limits::of(Some("ml.c6i.2xlarge")).unwrap(), Limits { cpus: Some(8), memory_bytes: Some(16 << 30) });
+        assert_eq!(Limits::of(Some("ml.r6i.large")).unwrap(), Limits { cpus: Some(2), memory_bytes: Some(16 << 30) });
+        assert!(Limits::of(Some("ml.g6.xlarge")).unwrap_err().contains("accelerators"));
         let unknown = Limits::of(Some("ml.m5.huge")).unwrap_err();
         assert!(unknown.contains("ml.m5.huge") && unknown.contains("ml.m5.large"), "{unknown}");
+        assert!(Limits::of(Some("big")).is_err());
     }
 }

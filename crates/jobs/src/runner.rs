@@ -137,7 +137,7 @@ impl Jobs {
         }
         job.dataset = json!(dataset);
         let mut spec = self.process_spec(&layout, request, program, &job.arn).await?;
-        spec.limits = Limits::of(request.instance_type()).map_err(Fault::Client)?;
+        spec.limits = Limits::of(request.instance_type()).unwrap_or_default();
         if stop.borrow().is_some() {
             self.transition(job, Secondary::Stopping, "Stopping the training job").await?;
             return Ok(self.transition(job, Secondary::Stopped, "Training job stopped").await?);
@@ -319,7 +319,8 @@ impl Jobs {
         program: &Program,
         arn: &str,
     ) -> Result<ProcessSpec, Fault> {
-        let limits = Limits::of(request.instance_type()).map_err(Fault::Client)?;
+        // Checked at create; a job queued before a type was refused runs without limits.
+        let limits = Limits::of(request.instance_type()).unwrap_or_default();
         let cpus = limits.cpus_on(std::thread::available_parallelism().map_or(1, |n| n.get()));
         let environment = contract::environment(layout, request, arn, cpus);
         match program {

@@ -54,6 +54,8 @@ pub struct StartEvaluation {
 pub const SCRIPT_VARIABLE: &str = "TRAINYARD_EVALUATION_SCRIPT";
 /// A script evaluation's gate conditions (a JSON array), for the registry to decide with.
 pub const CONDITIONS_VARIABLE: &str = "EVALUATION_CONDITIONS";
+/// A script evaluation's label column, when the test CSVs have a header.
+pub const LABEL_VARIABLE: &str = "LABEL_COLUMN";
 /// The champion version a script evaluation met.
 pub const CHAMPION_VARIABLE: &str = "CHAMPION_VERSION";
 
@@ -142,8 +144,11 @@ fn script_decision(job: &ProcessingJobRecord, answer: &Value) -> Result<Value, E
         return Ok(Value::Null);
     }
     let candidate = Report(answer["Report"].clone());
+    let relative = conditions.iter().any(|c| matches!(c.threshold, crate::gate::Threshold::Champion { .. }));
     let champion = match (job_variable(job, CHAMPION_VARIABLE), &answer["ChampionReport"]) {
         (None, _) => None,
+        // Only a relative condition needs the champion measured.
+        (Some(_), Value::Null) if !relative => None,
         (Some(version), Value::Null) => {
             return Err(Error::Evaluation {
                 job: job.name.clone(),
@@ -234,6 +239,9 @@ impl Registry {
                                  "ContainerEntrypoint": ["python3", format!("/opt/ml/processing/input/code/{file}")]});
             environment.insert(SCRIPT_VARIABLE.into(), json!(uri));
             environment.insert(CONDITIONS_VARIABLE.into(), json!(json!(request.conditions).to_string()));
+            if let Some(column) = &request.label_column {
+                environment.insert(LABEL_VARIABLE.into(), json!(column));
+            }
             if let Some(champion) = &champion {
                 environment.insert(CHAMPION_VARIABLE.into(), json!(champion.version.to_string()));
             }

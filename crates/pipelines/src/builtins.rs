@@ -594,62 +594,131 @@ impl Pipelines {
     }
 
     /// Ends runs whose deployment has finished: live (the version serves all traffic, and
-    /// becomes the group's `champion`) or rolled back.
+    /// becomes the group's `champion`) or rolled back. Each run's own endpoint is read (the
+    /// spec's may have changed since). A deployment that never started (a crash between its
+    /// step and its start) is left to the reconciler, which starts it.
     pub(crate) async fn record_deployment(&self, spec: &PipelineSpec) -> Result<Value, Error> {
-        let Some(deployment) = &spec.deployment else { return Ok(json!({"Ignored": "no deployment section"})) };
-        let endpoint = &deployment.endpoint.value;
-        // Invariant: under the endpoint's lock no deployment starts while its outcome is read.
-        let endpoint_lock = self.lock(endpoint);
-        let _endpoint = endpoint_lock.lock().await;
-        let described = self.services().endpoints.describe(endpoint).await?;
-        if described.get("PendingDeploymentSummary").is_some() {
-            return Ok(json!({"Endpoint": endpoint, "Pending": true}));
-        }
-        let live: Vec<String> = described["ProductionVariants"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|v| v["ModelName"].as_str().map(str::to_string))
-            .collect();
-        let mut ended = Vec::new();
-        for listed in self.services().store.list_runs(spec.name(), 1000).await? {
-            if listed.status != "Running" {
-                continue;
-            }
-            let lock = self.lock(&listed.id);
-            let _one_step = lock.lock().await;
-            let mut run = self.services().store.get_run(&listed.id).await?;
-            let Some(step) = run.steps.as_array().and_then(|s| s.iter().find(|s| s["Step"] == "Deployment")).cloned()
-            else {
-                continue;
-            };
-            if run.status != "Running" || step["Status"] != "InProgress" {
-                continue;
-            }
-            let package = step["ModelPackage"].as_str().unwrap_or_default().to_string();
-            let mut step = step.clone();
-            step["EndTime"] = json!(Utc::now());
-            if live.contains(&package) {
-                step["Status"] = json!("Completed");
-                set_step(&mut run, step);
-                finish(&mut run, "Succeeded", None);
-                if let Some(version) = package.rsplit('/').next().and_then(|v| v.parse::<i64>().ok()) {
-                    self.services().models.set_alias(spec.group(), "champion", version).await?;
+        let mut endpoints: Vec<String> = Vec::new();
+        for run in self.services().store.list_runs(spec.name(), 1000).await? {
+            if let Some(endpoint) = deploying(&run) {
+                if !endpoints.iter().any(|e| e == endpoint) {
+                    endpoints.push(endpoint.to_string());
                 }
-            } else {
-                step["Status"] = json!("RolledBack");
-                set_step(&mut run, step);
-                let reason = described["FailureReason"]
-                    .as_str()
-                    .map(str::to_string)
-                    .or_else(|| described["LastDeployment"]["Reason"].as_str().map(str::to_string))
-                    .unwrap_or_else(|| format!("{endpoint} does not serve {package}: the deployment was rolled back"));
-                finish(&mut run, "Failed", Some(reason));
             }
-            self.services().store.update_run(&run).await?;
-            ended.push(run.id.clone());
         }
-        Ok(json!({"Endpoint": endpoint, "Ended": ended}))
+        let mut ended = Vec::new();
+        for endpoint in &endpoints {
+            // Invariant: under the endpoint's lock no deployment starts while its outcome is read.
+            let endpoint_lock = self.lock(endpoint);
+            let _endpoint = endpoint_lock.lock().await;
+            let described = match self.services().endpoints.describe(endpoint).await {
+                Ok(described) => described,
+                Err(trainyard_endpoints::Error::Store(trainyard_store::Error::NotFound { .. })) => continue,
+                Err(e) => return Err(e.into()),
+            };
+            if described.get("PendingDeploymentSummary").is_some() {
+                continue;
+            }
+            let live: Vec<String> = described["ProductionVariants"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|v| v["ModelName"].as_str().map(str::to_string))
+                .collect();
+            for listed in self.services().store.list_runs(spec.name(), 1000).await? {
+                if deploying(&listed) != Some(endpoint.as_str()) {
+                    continue;
+                }
+                let lock = self.lock(&listed.id);
+                let _one_step = lock.lock().await;
+                let mut run = self.services().store.get_run(&listed.id).await?;
+                if deploying(&run) != Some(endpoint.as_str()) {
+                    continue;
+                }
+                let mut step = step_of(&run, "Deployment").cloned().unwrap_or(Value::Null);
+                if !started_since(&described, &step) {
+                    continue;
+                }
+                let package = step["ModelPackage"].as_str().unwrap_or_default().to_string();
+                step["EndTime"] = json!(Utc::now());
+                if live.contains(&package) {
+                    step["Status"] = json!("Completed");
+                    set_step(&mut run, step);
+                    finish(&mut run, "Succeeded", None);
+                    if let Some(version) = package.rsplit('/').next().and_then(|v| v.parse::<i64>().ok()) {
+                        self.services().models.set_alias(spec.group(), "champion", version).await?;
+                    }
+                } else {
+                    step["Status"] = json!("RolledBack");
+                    set_step(&mut run, step);
+                    let reason = described["FailureReason"]
+                        .as_str()
+                        .map(str::to_string)
+                        .or_else(|| described["LastDeployment"]["Reason"].as_str().map(str::to_string))
+                        .unwrap_or_else(|| {
+                            format!("{endpoint} does not serve {package}: the deployment was rolled back")
+                        });
+                    finish(&mut run, "Failed", Some(reason));
+                }
+                self.services().store.update_run(&run).await?;
+                ended.push(run.id.clone());
+            }
+        }
+        Ok(json!({"Endpoints": endpoints, "Ended": ended}))
+    }
+
+    /// A deployment step written before a crash kept its deployment from starting: the
+    /// deployment starts now (once; the endpoint's lock, then the run's, as in `deploy`).
+    pub(crate) async fn resume_deployment(&self, spec: &PipelineSpec, run_id: &str) -> Result<Value, Error> {
+        let Some(deployment) = &spec.deployment else { return Ok(json!({"Ignored": run_id})) };
+        let run = self.services().store.get_run(run_id).await?;
+        let Some(endpoint) = step_of(&run, "Deployment").and_then(|s| s["Resource"].as_str()).map(str::to_string)
+        else {
+            return Ok(json!({"Ignored": run_id}));
+        };
+        let endpoint_lock = self.lock(&endpoint);
+        let _endpoint = endpoint_lock.lock().await;
+        let run_lock = self.lock(run_id);
+        let _run = run_lock.lock().await;
+        let mut run = self.services().store.get_run(run_id).await?;
+        let step = step_of(&run, "Deployment").cloned().unwrap_or(Value::Null);
+        if run.status != "Running" || step["Status"] != "InProgress" {
+            return Ok(json!({"Run": run.id, "Duplicate": true}));
+        }
+        if let Ok(described) = self.services().endpoints.describe(&endpoint).await {
+            if started_since(&described, &step) {
+                return Ok(json!({"Run": run.id, "Duplicate": true}));
+            }
+        }
+        let package = step["ModelPackage"].as_str().unwrap_or_default().to_string();
+        if let Err(e) = self.start_deployment(spec, deployment, &endpoint, &package).await {
+            let mut step = step;
+            step["Status"] = json!("Failed");
+            step["EndTime"] = json!(Utc::now());
+            set_step(&mut run, step);
+            finish(&mut run, "Failed", Some(format!("deploying {package} to {endpoint}: {e}")));
+            self.services().store.update_run(&run).await?;
+        }
+        Ok(json!({"Run": run.id, "Resumed": package}))
+    }
+}
+
+/// The endpoint a running run is deploying to, if it is.
+fn deploying(run: &RunRecord) -> Option<&str> {
+    let step = step_of(run, "Deployment")?;
+    if run.status != "Running" || step["Status"] != "InProgress" {
+        return None;
+    }
+    step["Resource"].as_str()
+}
+
+/// Whether the endpoint changed since the deployment step was written (so the deployment
+/// started): its last modification is not older than the step.
+pub(crate) fn started_since(described: &Value, step: &Value) -> bool {
+    let time = |v: &Value| serde_json::from_value::<chrono::DateTime<Utc>>(v.clone()).ok();
+    match (time(&described["LastModifiedTime"]), time(&step["StartTime"])) {
+        (Some(modified), Some(started)) => modified >= started,
+        _ => true,
     }
 }
 

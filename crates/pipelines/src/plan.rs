@@ -51,11 +51,20 @@ pub struct RuleSpec {
 const RULE_SUFFIXES: [&str; 8] =
     ["change", "build", "training", "evaluation", "approval", "deployment", "data", "schedule"];
 
-/// Whether `rule` is one a pipeline's apply made (and may delete).
-pub fn is_pipeline_rule(pipeline: &str, rule: &str) -> bool {
-    rule.strip_prefix(pipeline)
+/// The description of the rules a pipeline's apply makes: it marks them as the pipeline's.
+pub fn rule_description(pipeline: &str, builtin: &str) -> String {
+    format!("pipeline {pipeline}: {builtin}")
+}
+
+/// Whether `rule` is one a pipeline's apply made (and may change or delete): its name and
+/// its description say so (a user's rule of the same name is not).
+pub fn is_pipeline_rule(pipeline: &str, rule: &trainyard_store::Rule) -> bool {
+    let named = rule
+        .name
+        .strip_prefix(pipeline)
         .and_then(|rest| rest.strip_prefix("-on-"))
-        .is_some_and(|suffix| RULE_SUFFIXES.contains(&suffix))
+        .is_some_and(|suffix| RULE_SUFFIXES.contains(&suffix));
+    named && rule.description.starts_with(&rule_description(pipeline, ""))
 }
 
 /// The function that runs `builtin` for pipeline `pipeline`.

@@ -1,26 +1,32 @@
 //! The reconciler: carries on runs whose next event was lost. Each state change a run
-//! waits for (a job's end, a reviewer's decision) is announced by an event put after the
-//! state is written, and a crash in between loses that event; so does a rule that was
-//! disabled when it came. An open run whose resource has moved on while the run has not,
-//! for [`GRACE`], gets the resource's event put again: on the bus, so the pipeline's rules
-//! (or the functions a user put in their place) decide as they would have. The builtins
-//! are idempotent, so an event that was only slow does no harm. A run whose training job
-//! never started is resumed.
+//! waits for (a job's end, a reviewer's decision, a deployment's end) is announced by an
+//! event put after the state is written, and a crash in between loses that event. An open
+//! run whose resource has moved on while the run has not, for [`GRACE`], gets the
+//! resource's event put again: on the bus, so the pipeline's rules (or the functions a user
+//! put in their place) decide as they would have. The builtins are idempotent, so an event
+//! that was only slow does no harm.
+//!
+//! A step whose rule is disabled (or has no target) is the user's to carry on: it is not
+//! nudged. One whose rule targets a user's function is nudged once. One whose builtin
+//! nudges [`NUDGES`] times without the run moving ends the run with the reason. Two steps
+//! are the platform's own and are resumed directly: a run whose training job never started,
+//! and a deployment step written before a crash kept the deployment from starting.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
+use chrono::Utc;
 use serde_json::Value;
-use trainyard_store::RunRecord;
+use trainyard_store::{Destination, RunRecord};
 
 use crate::spec::PipelineSpec;
 use crate::{Error, Pipelines};
 
 /// How long a run may look stuck before its resource's event is put again. Each later
-/// nudge of the same step waits twice as long as the one before, up to [`PATIENCE`] (a
-/// rule disabled then is enabled again later).
+/// nudge of the same step waits twice as long as the one before.
 pub(crate) const GRACE: Duration = Duration::from_secs(5);
-const PATIENCE: Duration = Duration::from_secs(3600);
+/// Nudges of a builtin's step before the run ends (5 s + 10 s + … ≈ 21 minutes).
+const NUDGES: u32 = 8;
 
 /// What a stuck run needs, keyed by run and step.
 #[derive(Debug, Clone, PartialEq)]
@@ -33,15 +39,40 @@ enum Nudge {
     Evaluation(String),
     /// The version was approved (or decided by a reviewer).
     Version(i64),
-    /// The deployment may have ended while no event could say so.
-    Deployment,
+    /// The deployment ended while no event could say so.
+    Deployment(String),
+    /// The deployment step was written but the deployment never started.
+    Undeployed,
 }
 
-/// When each stuck run was last nudged (or first seen stuck), and how long it waits
-/// before the next nudge.
+impl Nudge {
+    /// The pipeline rule that carries the run on from this step (none: the platform's own).
+    fn rule(&self) -> Option<&'static str> {
+        match self {
+            Nudge::Start | Nudge::Undeployed => None,
+            Nudge::Training(_) => Some("training"),
+            Nudge::Evaluation(_) => Some("evaluation"),
+            Nudge::Version(_) => Some("approval"),
+            Nudge::Deployment(_) => Some("deployment"),
+        }
+    }
+}
+
+/// Per stuck step: when it was last nudged (or first seen stuck), how long it waits before
+/// the next nudge, and how many nudges it had.
 #[derive(Default)]
 pub(crate) struct Stuck {
-    seen: HashMap<String, (Instant, Duration)>,
+    seen: HashMap<String, (Instant, Duration, u32)>,
+}
+
+/// Who carries a step on, by the state of its rule.
+enum Carrier {
+    /// The rule is disabled or has no target: the user's to carry on.
+    Nobody,
+    /// The pipeline's builtin.
+    Builtin,
+    /// Functions or endpoints a user put in the builtin's place.
+    User,
 }
 
 fn step<'a>(run: &'a RunRecord, name: &str) -> Option<&'a Value> {
@@ -67,20 +98,54 @@ impl Pipelines {
                     continue;
                 }
             };
+            let carrier = match nudge.rule() {
+                Some(rule) => self.carrier(&spec, rule).await?,
+                None => Carrier::Builtin,
+            };
+            if matches!(carrier, Carrier::Nobody) {
+                continue;
+            }
             let key = format!("{} {nudge:?}", run.id);
-            let (mut since, mut wait) = stuck.seen.get(&key).copied().unwrap_or((Instant::now(), GRACE));
-            if since.elapsed() >= wait {
+            let (mut since, mut wait, mut nudges) = stuck.seen.get(&key).copied().unwrap_or((Instant::now(), GRACE, 0));
+            let limit = if matches!(carrier, Carrier::User) { 1 } else { NUDGES };
+            if since.elapsed() >= wait && nudges < limit {
                 tracing::info!(run = %run.id, ?nudge, "carrying on a run whose event was lost");
                 if let Err(e) = self.nudge(&spec, &run, &nudge).await {
                     tracing::warn!(run = %run.id, error = %e, "could not carry on a pipeline run");
                 }
-                (since, wait) = (Instant::now(), (wait * 2).min(PATIENCE));
+                (since, wait, nudges) = (Instant::now(), wait * 2, nudges + 1);
+            } else if since.elapsed() >= wait && matches!(carrier, Carrier::Builtin) {
+                self.give_up(&run, &nudge).await?;
+                continue;
             }
-            still.insert(key, (since, wait));
+            still.insert(key, (since, wait, nudges));
         }
-        // Invariant: only runs still stuck are remembered.
+        // Invariant: only steps still stuck are remembered.
         stuck.seen = still;
         Ok(())
+    }
+
+    /// Who carries a step of `spec` on from its rule `<pipeline>-on-<rule>`.
+    async fn carrier(&self, spec: &PipelineSpec, rule: &str) -> Result<Carrier, Error> {
+        let s = self.services();
+        let name = format!("{}-on-{rule}", spec.name());
+        let Ok(found) = s.store.get_rule("default", &name).await else { return Ok(Carrier::Nobody) };
+        if found.state != "ENABLED" {
+            return Ok(Carrier::Nobody);
+        }
+        let targets = s.store.list_targets("default", &name).await?;
+        let builtin = |function: &str| function.starts_with(&format!("{}-", spec.name()));
+        Ok(match targets.as_slice() {
+            [] => Carrier::Nobody,
+            targets
+                if targets
+                    .iter()
+                    .any(|t| matches!(&t.destination, Destination::Function { name } if builtin(name))) =>
+            {
+                Carrier::Builtin
+            }
+            _ => Carrier::User,
+        })
     }
 
     /// What `run` waits on that has happened already, if anything.
@@ -94,8 +159,17 @@ impl Pipelines {
                 return Ok(None);
             }
             let endpoint = deployment["Resource"].as_str().unwrap_or_default();
-            let pending = s.endpoints.describe(endpoint).await?.get("PendingDeploymentSummary").is_some();
-            return Ok((!pending).then_some(Nudge::Deployment));
+            let described = match s.endpoints.describe(endpoint).await {
+                Ok(described) => described,
+                Err(trainyard_endpoints::Error::Store(trainyard_store::Error::NotFound { .. }))
+                | Err(trainyard_endpoints::Error::EndpointNotFound { .. }) => return Ok(Some(Nudge::Undeployed)),
+                Err(e) => return Err(e.into()),
+            };
+            if !crate::builtins::started_since(&described, deployment) {
+                return Ok(Some(Nudge::Undeployed));
+            }
+            let pending = described.get("PendingDeploymentSummary").is_some();
+            return Ok((!pending).then(|| Nudge::Deployment(endpoint.to_string())));
         }
         if let Some(registration) = step(run, "Registration") {
             let Some(version) = registration["Resource"]
@@ -137,10 +211,32 @@ impl Pipelines {
             Nudge::Training(job) => s.jobs.announce(job).await?,
             Nudge::Evaluation(job) => s.jobs.announce_processing(job).await?,
             Nudge::Version(version) => s.models.announce(spec.group(), *version).await?,
-            Nudge::Deployment => {
-                self.record_deployment(spec).await?;
+            Nudge::Deployment(endpoint) => s.endpoints.announce(endpoint).await?,
+            Nudge::Undeployed => {
+                self.resume_deployment(spec, &run.id).await?;
             }
         }
+        Ok(())
+    }
+
+    /// Ends a run its builtin did not carry on though its event was put again and again.
+    async fn give_up(&self, listed: &RunRecord, nudge: &Nudge) -> Result<(), Error> {
+        let lock = self.lock(&listed.id);
+        let _one_step = lock.lock().await;
+        let mut run = self.services().store.get_run(&listed.id).await?;
+        if run.status != listed.status || run.steps != listed.steps {
+            return Ok(());
+        }
+        run.status = "Failed".into();
+        let rule = nudge.rule().unwrap_or("change");
+        run.reason = Some(format!(
+            "the run did not move on from {nudge:?} though its event was put again {NUDGES} times; see the \
+             logs of the function rule {}-on-{rule} targets",
+            run.pipeline
+        ));
+        run.updated_at = Utc::now();
+        self.services().store.update_run(&run).await?;
+        tracing::warn!(run = %run.id, ?nudge, "gave up on a stuck pipeline run");
         Ok(())
     }
 }

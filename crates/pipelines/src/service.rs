@@ -60,7 +60,7 @@ impl Pipelines {
     /// The applied spec of `name`.
     pub(crate) async fn spec(&self, name: &str) -> Result<PipelineSpec, Error> {
         let record = self.services().store.get_pipeline(name).await?;
-        spec::parse(&record.spec)
+        spec::load(&record.spec)
     }
 
     /// Validates `text` and brings the platform in line with it; returns the plan it
@@ -69,6 +69,22 @@ impl Pipelines {
         let spec = spec::parse(text)?;
         let name = spec.name().to_string();
         let s = self.services();
+        let rules = plan::rules(&spec);
+        // A rule of the same name that the pipeline did not make is not taken over.
+        let mut taken = Vec::new();
+        for rule in &rules {
+            if let Ok(existing) = s.store.get_rule("default", &rule.name).await {
+                if !plan::is_pipeline_rule(&name, &existing) {
+                    taken.push(format!(
+                        "rule {} exists and was not made by pipeline {name}: rename or delete it",
+                        rule.name
+                    ));
+                }
+            }
+        }
+        if !taken.is_empty() {
+            return Err(Error::InvalidSpec { problems: taken });
+        }
         let mut changes = Vec::new();
         let existing = s.store.get_pipeline(&name).await.ok();
         let action = match &existing {
@@ -90,7 +106,6 @@ impl Pipelines {
         if let Some(source) = &spec.source {
             changes.push(self.apply_source(&name, source, dry_run).await?);
         }
-        let rules = plan::rules(&spec);
         let wanted: Vec<&str> = rules.iter().map(|r| r.builtin).collect();
         // The trigger function exists even when no rule routes to it: users can invoke it
         // or route their own rules to it.
@@ -103,7 +118,7 @@ impl Pipelines {
         // Rules of the pipeline that the file no longer implies go.
         let wanted_rules: Vec<&str> = rules.iter().map(|r| r.name.as_str()).collect();
         for existing in s.store.list_rules(Some("default")).await? {
-            let ours = plan::is_pipeline_rule(&name, &existing.name);
+            let ours = plan::is_pipeline_rule(&name, &existing);
             if ours && !wanted_rules.contains(&existing.name.as_str()) {
                 if !dry_run {
                     for target in s.store.list_targets("default", &existing.name).await? {
@@ -225,7 +240,7 @@ impl Pipelines {
             event_pattern: rule.schedule.is_none().then(|| rule.pattern.clone()),
             schedule_expression: rule.schedule.clone(),
             state: None,
-            description: Some(format!("pipeline {pipeline}: {}", rule.builtin)),
+            description: Some(plan::rule_description(pipeline, rule.builtin)),
         };
         let mut changes = Vec::new();
         match (&current, same_pattern) {
@@ -275,7 +290,7 @@ impl Pipelines {
 
     pub async fn describe(&self, name: &str) -> Result<Value, Error> {
         let record = self.services().store.get_pipeline(name).await?;
-        let spec = spec::parse(&record.spec)?;
+        let spec = spec::load(&record.spec)?;
         let rules: Vec<Value> = plan::rules(&spec)
             .iter()
             .map(|r| json!({"Rule": r.name, "Function": plan::function_name(name, r.builtin)}))
@@ -291,7 +306,7 @@ impl Pipelines {
         self.services().store.get_pipeline(name).await?;
         let s = self.services();
         for rule in s.store.list_rules(Some("default")).await? {
-            if plan::is_pipeline_rule(name, &rule.name) {
+            if plan::is_pipeline_rule(name, &rule) {
                 for target in s.store.list_targets("default", &rule.name).await? {
                     s.bus.remove_target("default", &rule.name, &target.id).await?;
                 }
@@ -360,38 +375,41 @@ impl Pipelines {
     async fn close_windows(&self) -> Result<(), Error> {
         let s = self.services();
         let now = Utc::now();
-        for (pipeline, opened, objects) in s.store.retraining_windows(now).await? {
-            let Ok(spec) = self.spec(&pipeline).await else {
-                s.store.drop_retraining(&pipeline).await?;
-                continue;
+        for window in s.store.retraining_windows().await? {
+            let pipeline = &window.pipeline;
+            let spec = match self.spec(pipeline).await {
+                Ok(spec) => spec,
+                Err(Error::Store(trainyard_store::Error::NotFound { .. })) => {
+                    s.store.drop_retraining(pipeline).await?;
+                    continue;
+                }
+                Err(e) => {
+                    tracing::warn!(pipeline = %pipeline, error = %e, "cannot read the pipeline to retrain it");
+                    continue;
+                }
             };
-            let due = opened + chrono::Duration::from_std(spec.min_interval()).unwrap_or_default();
+            let due = window.opened + chrono::Duration::from_std(spec.min_interval()).unwrap_or_default();
             if now < due {
                 continue;
             }
-            let trigger = json!({"Type": "new_data", "Objects": objects, "WindowOpened": opened, "WindowClosed": now,
+            let trigger = json!({"Type": "new_data", "Objects": window.objects, "WindowOpened": window.opened,
+                                 "WindowClosed": now, "WindowLast": window.last,
                                  "Data": spec.retraining.as_ref().and_then(|r| r.data.as_ref()).map(|d| &d.value)});
-            let suffix = format!("d{}", opened.format("%y%m%d%H%M%S%3f"));
+            let suffix = format!("d{}", window.opened.format("%y%m%d%H%M%S%3f"));
+            let run = format!("{pipeline}-{suffix}");
             // Invariant: the window closes only once its run exists; a crash in between
-            // starts the same run again (a duplicate), which then takes the objects noted
-            // by the time it first closed.
-            let closed = match self.start_training(&spec, trigger, None, &suffix).await {
-                Ok(_) => now,
-                Err(Error::Duplicate { run }) => s
-                    .store
-                    .get_run(&run)
-                    .await?
-                    .trigger
-                    .get("WindowClosed")
-                    .and_then(|t| serde_json::from_value(t.clone()).ok())
-                    .unwrap_or(now),
+            // starts the same run again (a duplicate, or a resumed start), which then takes
+            // the objects of the window as it first closed — recorded on the run.
+            match self.start_training(&spec, trigger, None, &suffix).await {
+                Ok(_) | Err(Error::Duplicate { .. }) => {}
                 // One pipeline's failure does not hold up the others' windows.
                 Err(e) => {
                     tracing::warn!(pipeline = %pipeline, error = %e, "could not start a retraining run");
                     continue;
                 }
-            };
-            s.store.close_retraining(&pipeline, &format!("{pipeline}-{suffix}"), closed).await?;
+            }
+            let recorded = s.store.get_run(&run).await?.trigger["WindowLast"].as_i64();
+            s.store.close_retraining(pipeline, &run, recorded.unwrap_or(window.last)).await?;
         }
         Ok(())
     }

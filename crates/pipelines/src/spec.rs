@@ -134,10 +134,15 @@ impl PipelineSpec {
     }
 }
 
+/// Reads a spec that was validated when it was applied, without checking it again: a
+/// limit tightened since must not stop a running pipeline (`apply` checks it next time).
+pub fn load(text: &str) -> Result<PipelineSpec, Error> {
+    serde_saphyr::from_str(text).map_err(|e| Error::InvalidSpec { problems: vec![e.to_string()] })
+}
+
 /// Parses and validates `text`; every problem is reported, each with its line.
 pub fn parse(text: &str) -> Result<PipelineSpec, Error> {
-    let spec: PipelineSpec =
-        serde_saphyr::from_str(text).map_err(|e| Error::InvalidSpec { problems: vec![e.to_string()] })?;
+    let spec = load(text)?;
     let mut problems = Vec::new();
     // The build section as the builder reads it from a commit (context, working directory).
     if let Err(reason) = trainyard_builder::parse(text) {
@@ -213,7 +218,8 @@ pub fn parse(text: &str) -> Result<PipelineSpec, Error> {
     let evaluation = &spec.evaluation;
     check("evaluation.test", &evaluation.test, s3(&evaluation.test));
     if let Some(script) = &evaluation.script {
-        let python = script.value.ends_with(".py");
+        let file = script.value.rsplit('/').next().unwrap_or_default();
+        let python = file.len() > 3 && file.ends_with(".py");
         check(
             "evaluation.script",
             script,

@@ -35,7 +35,7 @@ pub use error::Error;
 pub use jobs::{MetricPoint, TrainingJobRecord};
 pub use models::{ModelGroupRecord, ModelPackageRecord, NewModelPackage};
 pub use objects::{Bucket, ObjectRecord};
-pub use pipelines::{PipelineRecord, RunRecord};
+pub use pipelines::{PipelineRecord, RetrainingWindow, RunRecord};
 pub use processing::ProcessingJobRecord;
 pub use records::*;
 pub use registry::{ManifestRecord, RepositoryRecord, TagRecord};

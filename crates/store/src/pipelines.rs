@@ -30,6 +30,17 @@ pub struct RunRecord {
     pub updated_at: DateTime<Utc>,
 }
 
+/// New data waiting for a pipeline's retraining.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RetrainingWindow {
+    pub pipeline: String,
+    /// When the first object of the window was noted.
+    pub opened: DateTime<Utc>,
+    pub objects: i64,
+    /// The id of the last object noted: the window is the objects up to it.
+    pub last: i64,
+}
+
 fn pipeline_from(row: &SqliteRow) -> PipelineRecord {
     PipelineRecord {
         name: row.get("name"),
@@ -181,28 +192,35 @@ impl Store {
         Ok(noted.rows_affected() == 1)
     }
 
-    /// Open retraining windows as of `now`: (pipeline, opened at, objects noted by `now`).
-    pub async fn retraining_windows(&self, now: DateTime<Utc>) -> Result<Vec<(String, DateTime<Utc>, i64)>, Error> {
+    /// Open retraining windows, one per pipeline with objects no run has taken.
+    pub async fn retraining_windows(&self) -> Result<Vec<RetrainingWindow>, Error> {
         let rows = sqlx::query(
-            "SELECT pipeline, MIN(noted_at) AS opened, COUNT(*) AS objects FROM pipeline_retraining_objects
-             WHERE run IS NULL AND noted_at <= ? GROUP BY pipeline ORDER BY opened",
+            "SELECT pipeline, MIN(noted_at) AS opened, COUNT(*) AS objects, MAX(id) AS last
+             FROM pipeline_retraining_objects WHERE run IS NULL GROUP BY pipeline ORDER BY opened",
         )
-        .bind(to_millis(now))
         .fetch_all(&self.pool)
         .await
         .map_err(db("list retraining windows"))?;
-        Ok(rows.iter().map(|r| (r.get("pipeline"), from_millis(r.get("opened")), r.get("objects"))).collect())
+        Ok(rows
+            .iter()
+            .map(|r| RetrainingWindow {
+                pipeline: r.get("pipeline"),
+                opened: from_millis(r.get("opened")),
+                objects: r.get("objects"),
+                last: r.get("last"),
+            })
+            .collect())
     }
 
-    /// Gives the objects of a pipeline noted by `closed` and not yet taken to `run`;
-    /// returns how many. Objects noted later stay for the next window.
-    pub async fn close_retraining(&self, pipeline: &str, run: &str, closed: DateTime<Utc>) -> Result<u64, Error> {
+    /// Gives the objects of a pipeline noted up to `last` (a window's) and not yet taken to
+    /// `run`; returns how many. Objects noted later stay for the next window.
+    pub async fn close_retraining(&self, pipeline: &str, run: &str, last: i64) -> Result<u64, Error> {
         let taken = sqlx::query(
-            "UPDATE pipeline_retraining_objects SET run = ? WHERE pipeline = ? AND run IS NULL AND noted_at <= ?",
+            "UPDATE pipeline_retraining_objects SET run = ? WHERE pipeline = ? AND run IS NULL AND id <= ?",
         )
         .bind(run)
         .bind(pipeline)
-        .bind(to_millis(closed))
+        .bind(last)
         .execute(&self.writer)
         .await
         .map_err(db("close retraining"))?;

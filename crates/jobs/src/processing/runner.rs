@@ -137,7 +137,7 @@ impl Jobs {
             }
         }
         let mut spec = self.processing_spec(&layout, request, program, &job.arn)?;
-        spec.limits = Limits::of(request.instance_type()).map_err(Fault::Client)?;
+        spec.limits = Limits::of(request.instance_type()).unwrap_or_default();
         if stop.borrow().is_some() {
             self.move_processing(job, Status::Stopping).await?;
             return Ok(self.move_processing(job, Status::Stopped).await?);

@@ -175,15 +175,28 @@ fn apply_validates_plans_idempotently_and_duplicates_start_nothing() {
         (Some("release"), Some(3600))
     );
 
-    // Without its retraining section, re-applying removes the schedule rule.
+    // Without its retraining section, re-applying removes the schedule rule; a user's rule
+    // that only looks like the pipeline's is left alone.
+    run(&data, &["rules", "create", "fraud-on-build", "--pattern", r#"{"source": ["mine"]}"#]);
     std::fs::write(&file, PIPELINE.replace("retraining:\n  schedule: rate(1 day)\n", "")).unwrap();
     let reapplied = run(&data, &["apply", "-f", file.to_str().unwrap(), "-o", "json"]);
     assert!(reapplied.contains("\"delete\"") && reapplied.contains("fraud-on-schedule"), "{reapplied}");
-    assert!(!run(&data, &["rules", "list", "-o", "json"]).contains("fraud-on-schedule"));
+    assert!(!reapplied.contains("fraud-on-build"), "{reapplied}");
+    let rules = run(&data, &["rules", "list", "-o", "json"]);
+    assert!(!rules.contains("fraud-on-schedule") && rules.contains("fraud-on-build"), "{rules}");
 
     let deleted = cli(&data, &["pipelines", "delete", "fraud"]);
     assert!(deleted.status.success(), "{}", stderr(&deleted));
-    assert!(!run(&data, &["rules", "list", "-o", "json"]).contains("fraud-on-training"));
+    let rules = run(&data, &["rules", "list", "-o", "json"]);
+    assert!(!rules.contains("fraud-on-training") && rules.contains("fraud-on-build"), "{rules}");
+
+    // Nor does a pipeline take over a user's rule of a name it needs: apply refuses first.
+    run(&data, &["rules", "create", "other-on-training", "--pattern", r#"{"source": ["mine"]}"#]);
+    std::fs::write(&file, PIPELINE.replace("name: fraud", "name: other")).unwrap();
+    let refused = cli(&data, &["apply", "-f", file.to_str().unwrap()]);
+    assert_eq!(refused.status.code(), Some(2), "{}", stderr(&refused));
+    assert!(stderr(&refused).contains("rule other-on-training exists and was not made by pipeline other"));
+    assert!(!stdout(&cli(&data, &["pipelines", "list", "-o", "json"])).contains("other"), "nothing was applied");
 }
 
 /// Writes one CSV of `rows` two-blob rows per `(rows, seed, prefix)` and uploads it to
