@@ -24,32 +24,34 @@ pub(crate) fn small_bit(tag: Tag, hash: u64) -> u64 {
     1 << (mix(tag, hash) >> 58)
 }
 
-/// A blocked Bloom filter. Invariant: `words.len()` is a power of two, at least
+/// A blocked Bloom filter: two words, so that it shares a cache line with what a
+/// lookup reads next. The mixed hash of every key, needed to rebuild the filter as it
+/// grows, is kept by its owner (away from what lookups read) and passed in as
+/// `hashes`. Invariant: `words.len()` is a power of two, at least
 /// `hashes.len() * BITS_PER_KEY / 64`, and every mixed hash in `hashes` is set.
 #[derive(Debug)]
 pub(crate) struct Bloom {
-    words: Vec<u64>,
-    /// The mixed hash of every key, to rebuild the filter when it grows.
-    hashes: Vec<u64>,
+    words: Box<[u64]>,
 }
 
 impl Bloom {
-    /// A filter holding the given `(tag, key hash)`s.
-    pub(crate) fn new(keys: impl IntoIterator<Item = (Tag, u64)>) -> Bloom {
-        let mut bloom = Bloom { words: vec![0; 8], hashes: Vec::new() };
+    /// A filter holding the given `(tag, key hash)`s; `hashes` (empty) receives their
+    /// mixed hashes, to pass to later inserts.
+    pub(crate) fn new(keys: impl IntoIterator<Item = (Tag, u64)>, hashes: &mut Vec<u64>) -> Bloom {
+        let mut bloom = Bloom { words: vec![0; 8].into() };
         for (tag, hash) in keys {
-            bloom.insert(tag, hash);
+            bloom.insert(hashes, tag, hash);
         }
         bloom
     }
 
-    pub(crate) fn insert(&mut self, tag: Tag, hash: u64) {
+    pub(crate) fn insert(&mut self, hashes: &mut Vec<u64>, tag: Tag, hash: u64) {
         let h = mix(tag, hash);
-        self.hashes.push(h);
-        if self.hashes.len() * BITS_PER_KEY > self.words.len() * 64 {
-            self.words = vec![0; self.words.len() * 2];
-            for i in 0..self.hashes.len() {
-                self.set(self.hashes[i]);
+        hashes.push(h);
+        if hashes.len() * BITS_PER_KEY > self.words.len() * 64 {
+            self.words = vec![0; self.words.len() * 2].into();
+            for &h in hashes.iter() {
+                self.set(h);
             }
         } else {
             self.set(h);
@@ -84,9 +86,10 @@ mod tests {
     #[test]
     fn no_false_negatives_and_few_false_positives() {
         let key = |i: u32| key_hash(format!("key{i}").as_bytes());
-        let mut bloom = Bloom::new((0..10).map(|i| (Tag::Str, key(i))));
+        let mut hashes = Vec::new();
+        let mut bloom = Bloom::new((0..10).map(|i| (Tag::Str, key(i))), &mut hashes);
         for i in 10..20_000 {
-            bloom.insert(if i % 2 == 0 { Tag::Str } else { Tag::Prefix }, key(i));
+            bloom.insert(&mut hashes, if i % 2 == 0 { Tag::Str } else { Tag::Prefix }, key(i));
         }
         for i in 0..20_000 {
             assert!(bloom.may_contain(if i % 2 == 0 || i < 10 { Tag::Str } else { Tag::Prefix }, key(i)), "{i}");

@@ -30,10 +30,11 @@ impl LookupScratch {
     }
 }
 
-/// Values of `PathIndex::extra`.
-const NOTHING: u8 = 0;
-const RANGES_ONLY: u8 = 1;
-const MORE: u8 = 2;
+/// Bits of `PathIndex::extra`: which parts of `Other` beyond its first cache line
+/// (and `REST`: within it) are non-empty, so a lookup reads only those.
+const RANGES: u8 = 1;
+const SCAN: u8 = 2;
+const REST: u8 = 4;
 
 const FOLDED: u16 = Tag::PrefixFold.bit() | Tag::SuffixFold.bit() | Tag::EqualsFold.bit();
 
@@ -46,8 +47,8 @@ pub(crate) struct PathIndex {
     pub(crate) tags: u16,
     /// Whether some lookup needs the folded (lowercased) value.
     folds: bool,
-    /// What `other` holds beyond a Bloom filter: `NOTHING`, `RANGES_ONLY` (and
-    /// `tags` is 0) or `MORE`.
+    /// What `other` holds beyond a Bloom filter: `RANGES`, `SCAN`, `REST` bits (0:
+    /// nothing). Invariant: recomputed after every change to `other`.
     extra: u8,
     /// A one-word Bloom filter ([`small_bit`]) of the keys in the table, so that most
     /// values without a transition are rejected without probing it; replaced by
@@ -57,22 +58,31 @@ pub(crate) struct PathIndex {
 }
 
 /// Operators beyond table probes; absent in most indexes. The first cache line
-/// holds what the common small cases read: a few ranges, `anything-but`.
+/// holds everything a string lookup reads (the Bloom filter, the affix lengths,
+/// `anything-but`, CIDR blocks), so that one miss brings it all; what follows is
+/// read only when `PathIndex::extra` or a table hit says it is needed.
 #[derive(Debug, Default)]
 #[repr(C, align(64))]
 struct Other {
-    anything_but: Option<Box<AnythingBut>>,
-    numeric: IntervalSet<u64>,
     /// The Bloom filter of the keys in the table, once there are too many for `PathIndex::bloom`.
     bloom: Option<Bloom>,
     /// `(tag, key length)` of the affix and wildcard keys in the table, sorted.
     lens: Vec<(Tag, u32)>,
+    anything_but: Option<Box<AnythingBut>>,
+    cidr: Option<Box<(IntervalSet<u64>, IntervalSet<u128>)>>,
+    numeric: LineStart<IntervalSet<u64>>,
+    /// The mixed hashes of the keys in `bloom`, to rebuild it as it grows.
+    bloom_keys: Vec<u64>,
     /// Glob id -> glob; the table maps wildcard heads and tails to glob ids.
     globs: Vec<PackedGlob>,
     /// Globs with neither a literal head nor tail (`*x*`), checked for every value.
     scan: Vec<u32>,
-    cidr: Option<Box<(IntervalSet<u64>, IntervalSet<u128>)>>,
 }
+
+/// A field that starts a cache line (so reading it alone reads one line).
+#[derive(Debug, Default)]
+#[repr(align(64))]
+struct LineStart<T>(T);
 
 /// The table key of an operator whose transitions are table entries to the target
 /// state (not wildcards, whose table entries lead to glob ids), if it has one.
@@ -100,7 +110,7 @@ pub(crate) fn table_key(op: &Op) -> Option<(Tag, Vec<u8>)> {
 
 impl PathIndex {
     pub(crate) fn new(path: u32) -> PathIndex {
-        PathIndex { path, tags: 0, folds: false, extra: NOTHING, bloom: 0, other: None }
+        PathIndex { path, tags: 0, folds: false, extra: 0, bloom: 0, other: None }
     }
 
     /// Registers that a leaf accepted by `op` enables `state -> target`.
@@ -114,7 +124,7 @@ impl PathIndex {
         match op {
             Op::Numeric(r) if table_key(op).is_none() => {
                 let (lo, hi) = numeric_bounds(r);
-                self.other().numeric.insert(lo, hi, target);
+                self.other().numeric.0.insert(lo, hi, target);
             }
             Op::Wildcard(g) => {
                 let globs = &mut self.other().globs;
@@ -147,19 +157,11 @@ impl PathIndex {
         }
         self.folds |= self.tags & FOLDED != 0;
         self.extra = match &self.other {
-            None => NOTHING,
+            None => 0,
             Some(o) => {
-                let ranges = !o.numeric.is_empty();
-                let rest = !o.lens.is_empty()
-                    || !o.globs.is_empty()
-                    || !o.scan.is_empty()
-                    || o.cidr.is_some()
-                    || o.anything_but.is_some();
-                match (ranges, rest) {
-                    (false, false) => NOTHING,
-                    (true, false) if self.tags == 0 => RANGES_ONLY,
-                    _ => MORE,
-                }
+                let rest = !o.lens.is_empty() || !o.globs.is_empty() || o.cidr.is_some() || o.anything_but.is_some();
+                let bit = |set: bool, bit: u8| if set { bit } else { 0 };
+                bit(!o.numeric.0.is_empty(), RANGES) | bit(!o.scan.is_empty(), SCAN) | bit(rest, REST)
             }
         };
     }
@@ -169,13 +171,14 @@ impl PathIndex {
         table.insert(state, self.path, tag, key, target);
         self.tags |= tag.bit();
         let hash = key_hash(key);
-        if let Some(bloom) = self.other.as_mut().and_then(|o| o.bloom.as_mut()) {
-            return bloom.insert(tag, hash);
+        if let Some(Other { bloom: Some(bloom), bloom_keys, .. }) = self.other.as_deref_mut() {
+            return bloom.insert(bloom_keys, tag, hash);
         }
         self.bloom |= small_bit(tag, hash);
         if self.bloom.count_ones() >= 24 {
             let keys = table.keys_at(state, self.path);
-            self.other().bloom = Some(Bloom::new(keys));
+            let other = self.other();
+            other.bloom = Some(Bloom::new(keys, &mut other.bloom_keys));
         }
     }
 
@@ -215,7 +218,7 @@ impl PathIndex {
     /// The index's ranges, when ranges are all it has.
     #[inline]
     pub(crate) fn numeric_only(&self) -> Option<&IntervalSet<u64>> {
-        self.other.as_ref().filter(|_| self.extra == RANGES_ONLY).map(|o| &o.numeric)
+        self.other.as_ref().filter(|_| self.extra == RANGES && self.tags == 0).map(|o| &o.numeric.0)
     }
 
     /// Appends the target of every transition `leaf` enables from `state` (possibly
@@ -251,7 +254,7 @@ impl PathIndex {
         if tags & Tag::Exists.bit() != 0 {
             table.get(state, path, Tag::Exists, &Probe::empty(), out);
         }
-        if !self.folds && self.extra == NOTHING {
+        if !self.folds && self.extra == 0 {
             return;
         }
         let LookupScratch { candidates, excluded, folded, hints } = sc;
@@ -287,7 +290,9 @@ impl PathIndex {
                 let dest = if matches!(tag, Tag::WildHead | Tag::WildTail) { &mut *candidates } else { &mut *out };
                 table.get(state, path, tag, &probe, dest);
             }
-            candidates.extend_from_slice(&other.scan);
+            if self.extra & SCAN != 0 {
+                candidates.extend_from_slice(&other.scan);
+            }
             for &id in candidates.iter() {
                 let glob = &other.globs[id as usize];
                 if glob.is_match(s) {
@@ -302,11 +307,23 @@ impl PathIndex {
                 }
             }
         }
-        if let Leaf::Num(x) = leaf {
-            other.numeric.stab_near(point(*x), hints, out);
+        if let (Leaf::Num(x), true) = (leaf, self.extra & RANGES != 0) {
+            other.numeric.0.stab_near(point(*x), hints, out);
         }
         if let Some(ab) = &other.anything_but {
             ab.enabled(leaf, folded, candidates, excluded, out);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_string_lookup_reads_one_line_of_other() {
+        use std::mem::offset_of;
+        assert!(offset_of!(Other, cidr) + std::mem::size_of::<usize>() <= 64);
+        assert_eq!(offset_of!(Other, numeric), 64);
     }
 }

@@ -56,6 +56,11 @@ const LONG: u8 = u8::MAX;
 const FREE: u32 = u32::MAX;
 /// Marks a lookup result that is an accepted rule slot rather than a state.
 pub(crate) const FINAL: u32 = 1 << 31;
+/// Bit of `Slot::key[1]` (the top bit of the tag byte, unused by tags) set on every
+/// slot of a key that has several slots (one per target). A lookup stops at the
+/// slot of a key without it, instead of reading on to the end of the run (often
+/// the next cache line). Invariant: a key's slots either all have it or it has one slot.
+const SHARED: u64 = 1 << 55;
 
 /// 32 bytes and 32-aligned, so a slot never straddles two cache lines.
 #[derive(Clone, Copy, Debug)]
@@ -68,7 +73,8 @@ struct Slot {
     accept: u32,
     /// The key as little-endian words: bytes 0..14 the key zero-padded (or, for a
     /// long key, its offset and length in `Table::long`), byte 14 the tag, byte 15
-    /// the length (or [`LONG`]). Comparing keys is comparing two words.
+    /// the length (or [`LONG`]). Comparing keys is comparing two words (but for
+    /// [`SHARED`]).
     key: [u64; 2],
 }
 
@@ -192,6 +198,14 @@ impl Table {
         }
         let probe = Probe::new(key);
         let mut slot = Slot { site: site(state, path), target, accept: 0, key: probe.key(tag) };
+        let mut existing = Vec::new();
+        self.each(state, path, tag, &probe, |at, _| existing.push(at));
+        if !existing.is_empty() {
+            slot.key[1] |= SHARED;
+            for (b, i) in existing {
+                self.buckets[b].0[i].key[1] |= SHARED;
+            }
+        }
         if !probe.long.is_empty() {
             let (at, len) = (u64::from(to_u32(self.long.len())), u64::from(to_u32(key.len())));
             self.long.extend_from_slice(key);
@@ -281,10 +295,13 @@ impl Table {
                     return;
                 }
                 if slot.site == site
-                    && slot.key[1] == want[1]
+                    && slot.key[1] & !SHARED == want[1]
                     && (slot.key[0] == want[0] || (!key.long.is_empty() && self.long_key(slot) == key.long))
                 {
                     f((b, i), slot);
+                    if slot.key[1] & SHARED == 0 {
+                        return; // The key's only slot.
+                    }
                 }
             }
             b = (b + 1) & mask;
@@ -315,7 +332,7 @@ const TAGS: [Tag; 14] = [
 
 /// The tag of a stored slot. Invariant: slots hold tags written from a `Tag`.
 fn tag_of(slot: &Slot) -> Tag {
-    TAGS[usize::from((slot.key[1] >> 48) as u8) % TAGS.len()]
+    TAGS[usize::from(((slot.key[1] & !SHARED) >> 48) as u8) % TAGS.len()]
 }
 
 #[cfg(test)]
