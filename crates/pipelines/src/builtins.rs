@@ -691,7 +691,12 @@ impl Pipelines {
             }
         }
         let package = step["ModelPackage"].as_str().unwrap_or_default().to_string();
-        if let Err(e) = self.start_deployment(spec, deployment, &endpoint, &package).await {
+        let started = self.start_deployment(spec, deployment, &endpoint, &package).await;
+        // An endpoint busy with another deployment: try again on a later pass.
+        if let Err(Error::Endpoints(trainyard_endpoints::Error::WrongState { .. })) = &started {
+            return Ok(json!({"Run": run.id, "Busy": endpoint}));
+        }
+        if let Err(e) = started {
             let mut step = step;
             step["Status"] = json!("Failed");
             step["EndTime"] = json!(Utc::now());
@@ -712,19 +717,43 @@ fn deploying(run: &RunRecord) -> Option<&str> {
     step["Resource"].as_str()
 }
 
-/// Whether the endpoint changed since the deployment step was written (so the deployment
-/// started): its last modification is not older than the step.
+/// Whether the deployment of a step started: the endpoint serves or is deploying its
+/// version, or is deploying anything, or changed since the step was written (compared in
+/// the milliseconds the endpoint's record keeps).
 pub(crate) fn started_since(described: &Value, step: &Value) -> bool {
-    let time = |v: &Value| serde_json::from_value::<chrono::DateTime<Utc>>(v.clone()).ok();
-    match (time(&described["LastModifiedTime"]), time(&step["StartTime"])) {
+    if described.get("PendingDeploymentSummary").is_some() {
+        return true;
+    }
+    let package = &step["ModelPackage"];
+    let serves = described["ProductionVariants"].as_array().into_iter().flatten().any(|v| &v["ModelName"] == package);
+    let time =
+        |v: &Value| serde_json::from_value::<chrono::DateTime<Utc>>(v.clone()).ok().map(|t| t.timestamp_millis());
+    let changed = match (time(&described["LastModifiedTime"]), time(&step["StartTime"])) {
         (Some(modified), Some(started)) => modified >= started,
         _ => true,
-    }
+    };
+    serves || changed
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_deployment_started_when_the_endpoint_moved_in_the_same_millisecond_or_later() {
+        let step = json!({"ModelPackage": "churn/2", "StartTime": "2026-11-27T10:00:00.123456789Z"});
+        let endpoint =
+            |modified: &str| json!({"LastModifiedTime": modified, "ProductionVariants": [{"ModelName": "churn/1"}]});
+        assert!(started_since(&endpoint("2026-11-27T10:00:00.123Z"), &step), "the endpoint keeps milliseconds");
+        assert!(started_since(&endpoint("2026-11-27T10:00:01Z"), &step));
+        assert!(!started_since(&endpoint("2026-11-27T10:00:00.122Z"), &step), "untouched since the step");
+        let mut pending = endpoint("2026-11-27T09:00:00Z");
+        pending["PendingDeploymentSummary"] = json!({});
+        assert!(started_since(&pending, &step));
+        let serving =
+            json!({"LastModifiedTime": "2026-11-27T09:00:00Z", "ProductionVariants": [{"ModelName": "churn/2"}]});
+        assert!(started_since(&serving, &step));
+    }
 
     #[test]
     fn evaluation_jobs_name_their_run_and_attempt() {

@@ -20,13 +20,14 @@ use serde_json::Value;
 use trainyard_store::{Destination, RunRecord};
 
 use crate::spec::PipelineSpec;
-use crate::{Error, Pipelines};
+use crate::{plan, Error, Pipelines};
 
 /// How long a run may look stuck before its resource's event is put again. Each later
 /// nudge of the same step waits twice as long as the one before.
 pub(crate) const GRACE: Duration = Duration::from_secs(5);
-/// Nudges of a builtin's step before the run ends (5 s + 10 s + … ≈ 21 minutes).
-const NUDGES: u32 = 8;
+/// Nudges of a builtin's step before the run ends: 7 nudges, then one more wait, about 21
+/// minutes (5 s · (2⁸ − 1)) after the step first looked stuck.
+const NUDGES: u32 = 7;
 
 /// What a stuck run needs, keyed by run and step.
 #[derive(Debug, Clone, PartialEq)]
@@ -46,14 +47,15 @@ enum Nudge {
 }
 
 impl Nudge {
-    /// The pipeline rule that carries the run on from this step (none: the platform's own).
-    fn rule(&self) -> Option<&'static str> {
+    /// The pipeline rule that carries the run on from this step, and the builtin it targets
+    /// (none: the platform's own step).
+    fn rule(&self) -> Option<(&'static str, &'static str)> {
         match self {
             Nudge::Start | Nudge::Undeployed => None,
-            Nudge::Training(_) => Some("training"),
-            Nudge::Evaluation(_) => Some("evaluation"),
-            Nudge::Version(_) => Some("approval"),
-            Nudge::Deployment(_) => Some("deployment"),
+            Nudge::Training(_) => Some(("training", plan::EVALUATE)),
+            Nudge::Evaluation(_) => Some(("evaluation", plan::REGISTER)),
+            Nudge::Version(_) => Some(("approval", plan::DEPLOY)),
+            Nudge::Deployment(_) => Some(("deployment", plan::RECORD_DEPLOYMENT)),
         }
     }
 }
@@ -99,7 +101,7 @@ impl Pipelines {
                 }
             };
             let carrier = match nudge.rule() {
-                Some(rule) => self.carrier(&spec, rule).await?,
+                Some((rule, builtin)) => self.carrier(&spec, rule, builtin).await?,
                 None => Carrier::Builtin,
             };
             if matches!(carrier, Carrier::Nobody) {
@@ -126,7 +128,7 @@ impl Pipelines {
     }
 
     /// Who carries a step of `spec` on from its rule `<pipeline>-on-<rule>`.
-    async fn carrier(&self, spec: &PipelineSpec, rule: &str) -> Result<Carrier, Error> {
+    async fn carrier(&self, spec: &PipelineSpec, rule: &str, builtin: &str) -> Result<Carrier, Error> {
         let s = self.services();
         let name = format!("{}-on-{rule}", spec.name());
         let Ok(found) = s.store.get_rule("default", &name).await else { return Ok(Carrier::Nobody) };
@@ -134,13 +136,13 @@ impl Pipelines {
             return Ok(Carrier::Nobody);
         }
         let targets = s.store.list_targets("default", &name).await?;
-        let builtin = |function: &str| function.starts_with(&format!("{}-", spec.name()));
+        let function = plan::function_name(spec.name(), builtin);
         Ok(match targets.as_slice() {
             [] => Carrier::Nobody,
             targets
                 if targets
                     .iter()
-                    .any(|t| matches!(&t.destination, Destination::Function { name } if builtin(name))) =>
+                    .any(|t| matches!(&t.destination, Destination::Function { name } if *name == function)) =>
             {
                 Carrier::Builtin
             }
@@ -165,11 +167,13 @@ impl Pipelines {
                 | Err(trainyard_endpoints::Error::EndpointNotFound { .. }) => return Ok(Some(Nudge::Undeployed)),
                 Err(e) => return Err(e.into()),
             };
+            if described.get("PendingDeploymentSummary").is_some() {
+                return Ok(None);
+            }
             if !crate::builtins::started_since(&described, deployment) {
                 return Ok(Some(Nudge::Undeployed));
             }
-            let pending = described.get("PendingDeploymentSummary").is_some();
-            return Ok((!pending).then(|| Nudge::Deployment(endpoint.to_string())));
+            return Ok(Some(Nudge::Deployment(endpoint.to_string())));
         }
         if let Some(registration) = step(run, "Registration") {
             let Some(version) = registration["Resource"]
@@ -211,7 +215,14 @@ impl Pipelines {
             Nudge::Training(job) => s.jobs.announce(job).await?,
             Nudge::Evaluation(job) => s.jobs.announce_processing(job).await?,
             Nudge::Version(version) => s.models.announce(spec.group(), *version).await?,
-            Nudge::Deployment(endpoint) => s.endpoints.announce(endpoint).await?,
+            // The rule matches the spec's endpoint; a run on one the spec no longer names
+            // is recorded directly.
+            Nudge::Deployment(endpoint) if spec.deployment.as_ref().is_some_and(|d| d.endpoint.value == *endpoint) => {
+                s.endpoints.announce(endpoint).await?
+            }
+            Nudge::Deployment(_) => {
+                self.record_deployment(spec).await?;
+            }
             Nudge::Undeployed => {
                 self.resume_deployment(spec, &run.id).await?;
             }
@@ -228,7 +239,7 @@ impl Pipelines {
             return Ok(());
         }
         run.status = "Failed".into();
-        let rule = nudge.rule().unwrap_or("change");
+        let rule = nudge.rule().map_or("change", |(rule, _)| rule);
         run.reason = Some(format!(
             "the run did not move on from {nudge:?} though its event was put again {NUDGES} times; see the \
              logs of the function rule {}-on-{rule} targets",

@@ -350,29 +350,34 @@ impl Pipelines {
     /// Closes retraining windows older than their pipeline's `min_interval`, starting one
     /// run for each, and carries on runs whose event was lost (`reconcile.rs`); until
     /// `stopped`.
-    pub async fn run(&self, mut stopped: watch::Receiver<bool>) {
+    pub async fn run(&self, stopped: watch::Receiver<bool>) {
+        // The reconciler has its own task: a pass that waits on an endpoint does not hold
+        // up the retraining windows.
+        let reconciler = {
+            let (this, mut stopped) = (self.clone(), stopped.clone());
+            tokio::spawn(async move {
+                let mut stuck = crate::reconcile::Stuck::default();
+                let mut ticker = tokio::time::interval(Duration::from_secs(2));
+                while every(&mut ticker, &mut stopped).await {
+                    if let Err(e) = this.reconcile(&mut stuck).await {
+                        tracing::warn!(error = %e, "reconciling pipeline runs failed");
+                    }
+                }
+            })
+        };
+        let mut stopped = stopped;
         let mut ticker = tokio::time::interval(Duration::from_millis(250));
-        let mut stuck = crate::reconcile::Stuck::default();
-        for pass in 0u64.. {
-            tokio::select! {
-                _ = ticker.tick() => {}
-                _ = stopped.changed() => return,
-            }
-            if *stopped.borrow() {
-                return;
-            }
-            if let Err(e) = self.close_windows().await {
+        let mut unreadable: HashMap<String, std::time::Instant> = HashMap::new();
+        while every(&mut ticker, &mut stopped).await {
+            if let Err(e) = self.close_windows(&mut unreadable).await {
                 tracing::warn!(error = %e, "retraining pass failed");
             }
-            if pass % 8 == 0 {
-                if let Err(e) = self.reconcile(&mut stuck).await {
-                    tracing::warn!(error = %e, "reconciling pipeline runs failed");
-                }
-            }
         }
+        let _ = reconciler.await;
     }
 
-    async fn close_windows(&self) -> Result<(), Error> {
+    /// `unreadable`: when each pipeline whose spec could not be read was last warned about.
+    async fn close_windows(&self, unreadable: &mut HashMap<String, std::time::Instant>) -> Result<(), Error> {
         let s = self.services();
         let now = Utc::now();
         for window in s.store.retraining_windows().await? {
@@ -384,7 +389,11 @@ impl Pipelines {
                     continue;
                 }
                 Err(e) => {
-                    tracing::warn!(pipeline = %pipeline, error = %e, "cannot read the pipeline to retrain it");
+                    let warned = unreadable.get(pipeline).is_some_and(|at| at.elapsed() < Duration::from_secs(60));
+                    if !warned {
+                        tracing::warn!(pipeline = %pipeline, error = %e, "cannot read the pipeline to retrain it");
+                        unreadable.insert(pipeline.clone(), std::time::Instant::now());
+                    }
                     continue;
                 }
             };
@@ -395,7 +404,9 @@ impl Pipelines {
             let trigger = json!({"Type": "new_data", "Objects": window.objects, "WindowOpened": window.opened,
                                  "WindowClosed": now, "WindowLast": window.last,
                                  "Data": spec.retraining.as_ref().and_then(|r| r.data.as_ref()).map(|d| &d.value)});
-            let suffix = format!("d{}", window.opened.format("%y%m%d%H%M%S%3f"));
+            // Invariant: a window's first note id is never another window's, so neither is
+            // its run's name.
+            let suffix = format!("d{}-{}", window.opened.format("%y%m%d%H%M%S"), window.first);
             let run = format!("{pipeline}-{suffix}");
             // Invariant: the window closes only once its run exists; a crash in between
             // starts the same run again (a duplicate, or a resumed start), which then takes
@@ -408,7 +419,13 @@ impl Pipelines {
                     continue;
                 }
             }
-            let recorded = s.store.get_run(&run).await?.trigger["WindowLast"].as_i64();
+            let recorded = match s.store.get_run(&run).await {
+                Ok(run) => run.trigger["WindowLast"].as_i64(),
+                Err(e) => {
+                    tracing::warn!(run = %run, error = %e, "cannot read a retraining run");
+                    continue;
+                }
+            };
             s.store.close_retraining(pipeline, &run, recorded.unwrap_or(window.last)).await?;
         }
         Ok(())
@@ -500,6 +517,15 @@ impl Pipelines {
             _ => Err(Error::NoImage { pipeline: spec.name().into() }),
         }
     }
+}
+
+/// Waits for the next tick; false once `stopped`.
+async fn every(ticker: &mut tokio::time::Interval, stopped: &mut watch::Receiver<bool>) -> bool {
+    tokio::select! {
+        _ = ticker.tick() => {}
+        _ = stopped.changed() => return false,
+    }
+    !*stopped.borrow()
 }
 
 fn run_summary(run: &RunRecord) -> Value {

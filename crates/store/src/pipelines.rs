@@ -37,6 +37,8 @@ pub struct RetrainingWindow {
     /// When the first object of the window was noted.
     pub opened: DateTime<Utc>,
     pub objects: i64,
+    /// The id of the first object noted: no other window has it.
+    pub first: i64,
     /// The id of the last object noted: the window is the objects up to it.
     pub last: i64,
 }
@@ -195,7 +197,7 @@ impl Store {
     /// Open retraining windows, one per pipeline with objects no run has taken.
     pub async fn retraining_windows(&self) -> Result<Vec<RetrainingWindow>, Error> {
         let rows = sqlx::query(
-            "SELECT pipeline, MIN(noted_at) AS opened, COUNT(*) AS objects, MAX(id) AS last
+            "SELECT pipeline, MIN(noted_at) AS opened, COUNT(*) AS objects, MIN(id) AS first, MAX(id) AS last
              FROM pipeline_retraining_objects WHERE run IS NULL GROUP BY pipeline ORDER BY opened",
         )
         .fetch_all(&self.pool)
@@ -207,6 +209,7 @@ impl Store {
                 pipeline: r.get("pipeline"),
                 opened: from_millis(r.get("opened")),
                 objects: r.get("objects"),
+                first: r.get("first"),
                 last: r.get("last"),
             })
             .collect())
