@@ -367,19 +367,26 @@ impl Pipelines {
         };
         let mut stopped = stopped;
         let mut ticker = tokio::time::interval(Duration::from_millis(250));
-        let mut unreadable: HashMap<String, std::time::Instant> = HashMap::new();
+        let mut warned: HashMap<String, std::time::Instant> = HashMap::new();
         while every(&mut ticker, &mut stopped).await {
-            if let Err(e) = self.close_windows(&mut unreadable).await {
+            if let Err(e) = self.close_windows(&mut warned).await {
                 tracing::warn!(error = %e, "retraining pass failed");
             }
         }
         let _ = reconciler.await;
     }
 
-    /// `unreadable`: when each pipeline whose spec could not be read was last warned about.
-    async fn close_windows(&self, unreadable: &mut HashMap<String, std::time::Instant>) -> Result<(), Error> {
+    /// `warned`: when each pipeline whose window could not close was last warned about (a
+    /// window is tried again every pass; its warning, once a minute).
+    async fn close_windows(&self, warned: &mut HashMap<String, std::time::Instant>) -> Result<(), Error> {
         let s = self.services();
         let now = Utc::now();
+        let mut warn = |pipeline: &str, error: &Error, what: &str| {
+            if warned.get(pipeline).is_none_or(|at| at.elapsed() >= Duration::from_secs(60)) {
+                tracing::warn!(pipeline = %pipeline, error = %error, "{what}");
+                warned.insert(pipeline.to_string(), std::time::Instant::now());
+            }
+        };
         for window in s.store.retraining_windows().await? {
             let pipeline = &window.pipeline;
             let spec = match self.spec(pipeline).await {
@@ -389,11 +396,7 @@ impl Pipelines {
                     continue;
                 }
                 Err(e) => {
-                    let warned = unreadable.get(pipeline).is_some_and(|at| at.elapsed() < Duration::from_secs(60));
-                    if !warned {
-                        tracing::warn!(pipeline = %pipeline, error = %e, "cannot read the pipeline to retrain it");
-                        unreadable.insert(pipeline.clone(), std::time::Instant::now());
-                    }
+                    warn(pipeline, &e, "cannot read the pipeline to retrain it");
                     continue;
                 }
             };
@@ -415,7 +418,7 @@ impl Pipelines {
                 Ok(_) | Err(Error::Duplicate { .. }) => {}
                 // One pipeline's failure does not hold up the others' windows.
                 Err(e) => {
-                    tracing::warn!(pipeline = %pipeline, error = %e, "could not start a retraining run");
+                    warn(pipeline, &e, "could not start a retraining run");
                     continue;
                 }
             }
