@@ -136,8 +136,10 @@ impl Jobs {
             dataset.extend(self.download_channel(uri, &layout.channel(&channel.channel_name)).await?);
         }
         job.dataset = json!(dataset);
-        let mut spec = self.process_spec(&layout, request, program, &job.arn).await?;
-        spec.limits = Limits::of(request.instance_type()).unwrap_or_default();
+        // Checked at create; a job queued before a type was refused runs without limits.
+        let limits = Limits::of(request.instance_type()).unwrap_or_default();
+        let mut spec = self.process_spec(&layout, request, program, &job.arn, &limits).await?;
+        spec.limits = limits;
         if stop.borrow().is_some() {
             self.transition(job, Secondary::Stopping, "Stopping the training job").await?;
             return Ok(self.transition(job, Secondary::Stopped, "Training job stopped").await?);
@@ -318,9 +320,8 @@ impl Jobs {
         request: &CreateTrainingJob,
         program: &Program,
         arn: &str,
+        limits: &Limits,
     ) -> Result<ProcessSpec, Fault> {
-        // Checked at create; a job queued before a type was refused runs without limits.
-        let limits = Limits::of(request.instance_type()).unwrap_or_default();
         let cpus = limits.cpus_on(std::thread::available_parallelism().map_or(1, |n| n.get()));
         let environment = contract::environment(layout, request, arn, cpus);
         match program {
@@ -419,7 +420,7 @@ impl Jobs {
                         Fault::Platform("the server's address is unknown to the container executor".into())
                     })?;
                 let inside = contract::environment(&Layout::new("/opt/ml".into()), request, arn, cpus);
-                Ok(image.container_process(&engine, &host, layout, &request.training_job_name, inside, &limits))
+                Ok(image.container_process(&engine, &host, layout, &request.training_job_name, inside, limits))
             }
         }
     }

@@ -87,7 +87,7 @@ fn evaluated_run(job: &str) -> Option<(&str, usize)> {
     Some((run, attempt))
 }
 
-fn step_of<'a>(run: &'a RunRecord, name: &str) -> Option<&'a Value> {
+pub(crate) fn step_of<'a>(run: &'a RunRecord, name: &str) -> Option<&'a Value> {
     run.steps.as_array().and_then(|steps| steps.iter().find(|s| s["Step"] == name))
 }
 
@@ -598,12 +598,18 @@ impl Pipelines {
     /// spec's may have changed since). A deployment that never started (a crash between its
     /// step and its start) is left to the reconciler, which starts it.
     pub(crate) async fn record_deployment(&self, spec: &PipelineSpec) -> Result<Value, Error> {
+        let runs: Vec<RunRecord> = self
+            .services()
+            .store
+            .list_runs(spec.name(), 1000)
+            .await?
+            .into_iter()
+            .filter(|r| deploying(r).is_some())
+            .collect();
         let mut endpoints: Vec<String> = Vec::new();
-        for run in self.services().store.list_runs(spec.name(), 1000).await? {
-            if let Some(endpoint) = deploying(&run) {
-                if !endpoints.iter().any(|e| e == endpoint) {
-                    endpoints.push(endpoint.to_string());
-                }
+        for endpoint in runs.iter().filter_map(deploying) {
+            if !endpoints.iter().any(|e| e == endpoint) {
+                endpoints.push(endpoint.to_string());
             }
         }
         let mut ended = Vec::new();
@@ -625,10 +631,7 @@ impl Pipelines {
                 .flatten()
                 .filter_map(|v| v["ModelName"].as_str().map(str::to_string))
                 .collect();
-            for listed in self.services().store.list_runs(spec.name(), 1000).await? {
-                if deploying(&listed) != Some(endpoint.as_str()) {
-                    continue;
-                }
+            for listed in runs.iter().filter(|r| deploying(r) == Some(endpoint.as_str())) {
                 let lock = self.lock(&listed.id);
                 let _one_step = lock.lock().await;
                 let mut run = self.services().store.get_run(&listed.id).await?;

@@ -19,6 +19,7 @@ use chrono::Utc;
 use serde_json::Value;
 use trainyard_store::{Destination, RunRecord};
 
+use crate::builtins::step_of;
 use crate::spec::PipelineSpec;
 use crate::{plan, Error, Pipelines};
 
@@ -75,10 +76,6 @@ enum Carrier {
     Builtin,
     /// Functions or endpoints a user put in the builtin's place.
     User,
-}
-
-fn step<'a>(run: &'a RunRecord, name: &str) -> Option<&'a Value> {
-    run.steps.as_array().and_then(|steps| steps.iter().find(|s| s["Step"] == name))
 }
 
 fn ended(status: &Value) -> bool {
@@ -153,10 +150,10 @@ impl Pipelines {
     /// What `run` waits on that has happened already, if anything.
     async fn needs(&self, spec: &PipelineSpec, run: &RunRecord) -> Result<Option<Nudge>, Error> {
         let s = self.services();
-        if run.status == "Running" && step(run, "Training").is_none() {
+        if run.status == "Running" && step_of(run, "Training").is_none() {
             return Ok(Some(Nudge::Start));
         }
-        if let Some(deployment) = step(run, "Deployment") {
+        if let Some(deployment) = step_of(run, "Deployment") {
             if deployment["Status"] != "InProgress" {
                 return Ok(None);
             }
@@ -175,7 +172,7 @@ impl Pipelines {
             }
             return Ok(Some(Nudge::Deployment(endpoint.to_string())));
         }
-        if let Some(registration) = step(run, "Registration") {
+        if let Some(registration) = step_of(run, "Registration") {
             let Some(version) = registration["Resource"]
                 .as_str()
                 .and_then(|r| r.rsplit('/').next())
@@ -191,12 +188,12 @@ impl Pipelines {
             };
             return Ok(decided.then_some(Nudge::Version(version)));
         }
-        if let Some(evaluation) = step(run, "Evaluation") {
+        if let Some(evaluation) = step_of(run, "Evaluation") {
             let name = evaluation["Resource"].as_str().unwrap_or_default();
             let job = s.jobs.describe_processing(name).await?;
             return Ok(ended(&job["ProcessingJobStatus"]).then(|| Nudge::Evaluation(name.to_string())));
         }
-        let training = step(run, "Training").and_then(|t| t["Resource"].as_str()).unwrap_or_default();
+        let training = step_of(run, "Training").and_then(|t| t["Resource"].as_str()).unwrap_or_default();
         let job = s.jobs.describe(training).await?;
         Ok(ended(&job["TrainingJobStatus"]).then(|| Nudge::Training(training.to_string())))
     }
@@ -206,7 +203,7 @@ impl Pipelines {
         match nudge {
             Nudge::Start => {
                 let suffix = run.id.strip_prefix(&format!("{}-", spec.name())).unwrap_or(&run.id);
-                let image = step(run, "Image").and_then(|i| i["Resource"].as_str()).map(str::to_string);
+                let image = step_of(run, "Image").and_then(|i| i["Resource"].as_str()).map(str::to_string);
                 match self.start_training(spec, run.trigger.clone(), image, suffix).await {
                     Ok(_) | Err(Error::Duplicate { .. }) => {}
                     Err(e) => return Err(e),

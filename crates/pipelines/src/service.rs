@@ -43,8 +43,11 @@ const BUILTINS: [&str; 6] =
     [plan::TRIGGER, plan::EVALUATE, plan::REGISTER, plan::DEPLOY, plan::RETRAIN, plan::RECORD_DEPLOYMENT];
 
 impl Pipelines {
+    /// The pipelines of `services`, registered as the bus's runner of `builtin:` functions.
     pub fn new(services: Services) -> Pipelines {
-        Pipelines { inner: Arc::new(Inner { services, runs: Mutex::new(HashMap::new()) }) }
+        let pipelines = Pipelines { inner: Arc::new(Inner { services, runs: Mutex::new(HashMap::new()) }) };
+        pipelines.services().bus.set_builtins(Arc::new(pipelines.clone()));
+        pipelines
     }
 
     pub(crate) fn services(&self) -> &Services {

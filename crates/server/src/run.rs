@@ -119,7 +119,6 @@ pub async fn run(mut config: Config, shutdown: Shutdown, on_ready: impl FnOnce(S
         models: models.clone(),
         endpoints: endpoints.clone(),
     });
-    bus.set_builtins(std::sync::Arc::new(pipelines.clone()));
     let retraining = tokio::spawn({
         let (pipelines, stopped) = (pipelines.clone(), stopped.clone());
         async move { pipelines.run(stopped).await }

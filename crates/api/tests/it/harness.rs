@@ -111,7 +111,6 @@ impl Server {
             models: models.clone(),
             endpoints: endpoints.clone(),
         });
-        bus.set_builtins(std::sync::Arc::new(pipelines.clone()));
         let auth = Authenticator::new(TOKEN);
         let state = AppState { bus, objects, jobs, models, endpoints, sources, registry, builds, pipelines, auth };
         let router = trainyard_api::router(state);

@@ -318,20 +318,8 @@ fn replaying_a_finished_runs_events_starts_registers_and_deploys_nothing_new() {
     let _server = ServerProcess::start(&data);
     upload_datasets(dir.path(), &data, &[(400, 1, "ads/train"), (200, 3, "ads/test")]);
     run(&data, &["archives", "create", "everything", "--pattern", r#"{"source": [{"prefix": "aws."}]}"#]);
-    let spec = "name: ads
-training:
-  algorithm: gbdt
-  hyperparameters: {objective: 'binary:logistic', num_round: 5}
-  channels: {train: s3://ml-data/ads/train/}
-  output: s3://ml-data/ads/models
-evaluation: {test: s3://ml-data/ads/test/, conditions: ['auc >= 0.5']}
-registry: {group: ads}
-deployment: {endpoint: ads}
-retraining: {data: s3://ml-data/ads/train/, min_interval: 1s}
-";
-    let file = dir.path().join("ads.yaml");
-    std::fs::write(&file, spec).unwrap();
-    run(&data, &["apply", "-f", file.to_str().unwrap()]);
+    let retraining = "retraining: {data: s3://ml-data/ads/train/, min_interval: 1s}\n";
+    apply_small_pipeline(dir.path(), &data, "ads", "", "auc >= 0.5", retraining);
     run(&data, &["pipelines", "start", "ads"]);
     let first = wait_for_run(&data, "ads", 1, &["Succeeded", "Failed"]);
     assert_eq!(first["Status"], "Succeeded", "{first:#}");
@@ -462,7 +450,7 @@ fn a_server_killed_between_evaluation_and_registration_completes_the_run_once() 
     let data = dir.path().join("data");
     let mut server = ServerProcess::start(&data);
     upload_datasets(dir.path(), &data, &[(400, 1, "mid/train"), (300, 3, "mid/test")]);
-    apply_small_pipeline(dir.path(), &data, "mid", "  instance_type: ml.m5.large\n", "auc >= 0.5");
+    apply_small_pipeline(dir.path(), &data, "mid", "  instance_type: ml.m5.large\n", "auc >= 0.5", "");
     // The evaluation's end reaches no rule, and the server dies before anything registers
     // it: the event is lost.
     run(&data, &["rules", "disable", "mid-on-evaluation"]);
@@ -505,7 +493,7 @@ fn a_champion_that_changes_during_the_evaluation_is_evaluated_against_again() {
     let data = dir.path().join("data");
     let _server = ServerProcess::start(&data);
     upload_datasets(dir.path(), &data, &[(400, 1, "champ/train"), (300, 3, "champ/test")]);
-    apply_small_pipeline(dir.path(), &data, "champ", "", "auc >= champion.auc - 0.5");
+    apply_small_pipeline(dir.path(), &data, "champ", "", "auc >= champion.auc - 0.5", "");
     run(&data, &["pipelines", "start", "champ"]);
     let first = wait_for_run(&data, "champ", 1, &["Succeeded", "Failed"]);
     assert_eq!(first["Status"], "Succeeded", "{first:#}");
@@ -585,8 +573,15 @@ registry: {{group: broken}}
 }
 
 /// Applies a small gbdt pipeline `name` on `s3://ml-data/<name>/{train,test}/`, deploying to
-/// endpoint `name`; `training` adds lines to its training section.
-fn apply_small_pipeline(dir: &std::path::Path, data: &std::path::Path, name: &str, training: &str, condition: &str) {
+/// endpoint `name`; `training` adds lines to its training section, `sections` whole sections.
+fn apply_small_pipeline(
+    dir: &std::path::Path,
+    data: &std::path::Path,
+    name: &str,
+    training: &str,
+    condition: &str,
+    sections: &str,
+) {
     let spec = format!(
         "name: {name}
 training:
@@ -597,7 +592,7 @@ training:
 {training}evaluation: {{test: s3://ml-data/{name}/test/, conditions: ['{condition}']}}
 registry: {{group: {name}}}
 deployment: {{endpoint: {name}}}
-"
+{sections}"
     );
     let file = dir.join(format!("{name}.yaml"));
     std::fs::write(&file, spec).unwrap();
