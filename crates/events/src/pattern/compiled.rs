@@ -151,6 +151,7 @@ impl Automaton {
     fn add_edge(&mut self, from: u32, path: u32, cond_id: u32, ops: &[Op]) -> u32 {
         // Invariant: state ids stay below FINAL, so lookup results are unambiguous.
         let target = u32::try_from(self.states.len()).ok().filter(|&t| t < FINAL).expect("fewer than 2^31 states");
+        super::pages::reserve_one(&mut self.states);
         self.states.push(State::default());
         self.parents.push((from, path, cond_id));
         self.edges.insert((from, path, cond_id), target);
@@ -210,6 +211,7 @@ impl Automaton {
         sc.snapshot_ids[0] = 0;
         sc.reserve_paths(self.nodes.len());
         index_by_path(&mut leaves, &mut sc.spans, &mut sc.present);
+        sc.numbered.clear();
         sc.accepted.clear();
         self.walk(&leaves, sc);
         clear_spans(sc);

@@ -67,7 +67,8 @@ impl<R: Clone + Eq + Hash + Ord> Matcher<R> {
             }
             accepted.sort_unstable();
             accepted.dedup();
-            let mut ids: Vec<R> = accepted.iter().filter_map(|&slot| self.slots[slot as usize].clone()).collect();
+            let mut ids = Vec::with_capacity(accepted.len());
+            ids.extend(accepted.iter().filter_map(|&slot| self.slots[slot as usize].clone()));
             ids.sort();
             ids
         })

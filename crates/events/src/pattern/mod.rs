@@ -38,6 +38,7 @@ mod index;
 mod interval;
 mod matcher;
 mod operand;
+mod pages;
 mod parse;
 mod reference;
 mod table;

@@ -95,19 +95,14 @@ pub(crate) struct Probe<'k> {
 
 impl<'k> Probe<'k> {
     /// A key whose [`key_hash`] is already known.
+    #[inline]
     pub(crate) fn with_hash(key: &'k [u8], hash: u64) -> Probe<'k> {
-        let mut bytes = [0u8; 16];
-        match u8::try_from(key.len()) {
-            Ok(len) if key.len() <= INLINE => {
-                bytes[..key.len()].copy_from_slice(key);
-                bytes[15] = len;
-                Probe { hash, words: words(&bytes), long: &[] }
-            }
-            _ => {
-                bytes[15] = LONG;
-                Probe { hash, words: words(&bytes), long: key }
-            }
+        if key.len() > INLINE {
+            return Probe { hash, words: [0, u64::from(LONG) << 56], long: key };
         }
+        let (low, high) = if key.len() > 8 { (&key[..8], &key[8..]) } else { (key, &key[..0]) };
+        let len = key.len() as u64; // At most INLINE.
+        Probe { hash, words: [short_word(low), short_word(high) | (len << 56)], long: &[] }
     }
 
     pub(crate) fn new(key: &'k [u8]) -> Probe<'k> {
@@ -136,6 +131,22 @@ impl<'k> Probe<'k> {
     }
 }
 
+/// Up to eight bytes as a little-endian word, zero-padded, without a `memcpy` call:
+/// two overlapping loads for four bytes or more.
+#[inline]
+fn short_word(bytes: &[u8]) -> u64 {
+    let n = bytes.len();
+    let load4 = |at: usize| u64::from(u32::from_le_bytes([bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]]));
+    match n {
+        8 => u64::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3], bytes[4], bytes[5], bytes[6], bytes[7]]),
+        // The second load ends at the last byte; it overlaps the first by 8 - n bytes.
+        4..=7 => load4(0) | (load4(n - 4) << (8 * (n - 4))),
+        1..=3 => bytes.iter().rev().fold(0, |word, &b| (word << 8) | u64::from(b)),
+        _ => 0,
+    }
+}
+
+#[cfg(test)]
 fn words(bytes: &[u8; 16]) -> [u64; 2] {
     let word = |i: usize| {
         let mut w = [0u8; 8];
@@ -228,7 +239,7 @@ impl Table {
     }
 
     fn grow(&mut self) {
-        let doubled = vec![FREE_BUCKET; self.buckets.len() * 2];
+        let doubled = super::pages::filled(self.buckets.len() * 2, FREE_BUCKET);
         let old = std::mem::replace(&mut self.buckets, doubled);
         for slot in old.iter().flat_map(|b| b.0).filter(|s| s.target != FREE) {
             let hash = slot_hash(self.key_hash_of(&slot), (slot.site >> 32) as u32, slot.site as u32, tag_of(&slot));
@@ -338,6 +349,23 @@ fn tag_of(slot: &Slot) -> Tag {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn probe_words_are_the_key_zero_padded_with_its_length() {
+        let text = b"abcdefghijklmnopqrst";
+        for len in 0..=text.len() {
+            let key = &text[..len];
+            let probe = Probe::new(key);
+            let mut bytes = [0u8; 16];
+            if len <= INLINE {
+                bytes[..len].copy_from_slice(key);
+                bytes[15] = len as u8;
+            } else {
+                bytes[15] = LONG;
+            }
+            assert_eq!(probe.words, words(&bytes), "length {len}");
+        }
+    }
 
     #[test]
     fn finds_every_target_of_a_key_and_nothing_else() {

@@ -6,15 +6,17 @@
 //! - A lookup may yield `FINAL | rule slot` instead of a state (see `table.rs`):
 //!   the rule is accepted there and then, without reading the final state.
 //! - `exists: false` transitions are taken when the event has no leaf at the path.
-//! - Long arrays of numbers tested only against a few ranges (coordinates) get a
-//!   tight loop comparing f64s instead of the general lookup per number.
+//! - Long arrays of numbers tested only against a few ranges (coordinates) are
+//!   compared eight at a time, as plain f64s (copied once per event and path),
+//!   instead of the general lookup per number.
+//! - An item that cannot be queued twice (see [`take`]) skips the `seen` set.
 //! - A queued state is prefetched: with many rules, reading it is a cache miss
 //!   that can overlap the work done before its item is popped.
 
 use super::compiled::{Automaton, State};
 use super::event::{merge, push, FlatLeaf, Scratch};
 use super::index::PathIndex;
-use super::interval::{lower_value, upper_value, SCAN};
+use super::interval::{lower_value, upper_value};
 use super::table::{Probe, Tag, FINAL};
 use super::value::Leaf;
 
@@ -41,7 +43,7 @@ impl Automaton {
                 _ if entry.tags & Tag::Absent.bit() != 0 => {
                     sc.targets.clear();
                     self.table.get(s, entry.path, Tag::Absent, &Probe::empty(), &mut sc.targets);
-                    take(0, constraint, sc, &self.states);
+                    take(0, constraint, constraint == 0, sc, &self.states);
                 }
                 _ => {}
             }
@@ -50,39 +52,76 @@ impl Automaton {
 
     /// Takes the transitions the leaves of one path enable from one work item.
     fn step(&self, s: u32, index: &PathIndex, all: &[FlatLeaf<'_>], constraint: u32, sc: &mut Scratch) {
-        let (lo, hi) = sc.spans[index.path as usize];
-        let leaves = &all[lo as usize..hi as usize];
+        let (lo_leaf, hi_leaf) = sc.spans[index.path as usize];
+        let (lo_leaf, hi_leaf) = (lo_leaf as usize, hi_leaf as usize);
+        let leaves = &all[lo_leaf..hi_leaf];
         if let Some(ranges) = index.numeric_only().and_then(|set| set.few()) {
-            let mut bounds = [(0.0, 0.0, 0); SCAN];
-            for (b, &(lo, hi, target)) in bounds.iter_mut().zip(ranges) {
-                *b = (lower_value(lo), upper_value(hi), target);
+            if !sc.numbered.contains(&index.path) {
+                sc.numbered.push(index.path);
+                sc.numbers.resize(sc.numbers.len().max(all.len()), f64::NAN);
+                for (n, leaf) in sc.numbers[lo_leaf..hi_leaf].iter_mut().zip(leaves) {
+                    *n = if let Leaf::Num(x) = leaf.leaf { x } else { f64::NAN };
+                }
             }
-            for leaf in leaves {
-                let Leaf::Num(x) = leaf.leaf else { continue };
-                for &(lo, hi, target) in &bounds[..ranges.len()] {
-                    if lo <= x && x <= hi {
-                        sc.targets.clear();
-                        sc.targets.push(target);
-                        take(leaf.trail, constraint, sc, &self.states);
+            let numbers = std::mem::take(&mut sc.numbers);
+            for &(lo, hi, target) in ranges {
+                let (lo, hi) = (lower_value(lo), upper_value(hi));
+                for (at, chunk) in (0..).step_by(CHUNK).zip(numbers[lo_leaf..hi_leaf].chunks(CHUNK)) {
+                    if !any_within(chunk, lo, hi) {
+                        continue;
+                    }
+                    for (leaf, &x) in leaves[at..].iter().zip(chunk) {
+                        if lo <= x && x <= hi {
+                            sc.targets.clear();
+                            sc.targets.push(target);
+                            take(leaf.trail, constraint, false, sc, &self.states);
+                        }
                     }
                 }
             }
+            sc.numbers = numbers;
             return;
         }
         sc.lookup.start();
+        let single = leaves.len() == 1;
         for leaf in leaves {
             sc.targets.clear();
             index.lookup(&self.table, s, &leaf.leaf, leaf.hash, &mut sc.lookup, &mut sc.targets);
             if !sc.targets.is_empty() {
-                take(leaf.trail, constraint, sc, &self.states);
+                let once = single && leaf.trail == 0 && constraint == 0;
+                take(leaf.trail, constraint, once, sc, &self.states);
             }
         }
     }
 }
 
+/// Numbers scanned against a range at a time: a chunk without a hit (the usual case)
+/// costs a few vector comparisons.
+const CHUNK: usize = 8;
+
+/// Whether some number of `chunk` is within `[lo, hi]` (NaN never is). Branch-free,
+/// so that it compiles to vector comparisons.
+#[inline]
+fn any_within(chunk: &[f64], lo: f64, hi: f64) -> bool {
+    if let Ok(chunk) = <&[f64; CHUNK]>::try_from(chunk) {
+        let mut within = [false; CHUNK];
+        for (w, &x) in within.iter_mut().zip(chunk) {
+            *w = (lo <= x) & (x <= hi);
+        }
+        return within.iter().fold(0u8, |any, &w| any | u8::from(w)) != 0;
+    }
+    chunk.iter().any(|&x| lo <= x && x <= hi)
+}
+
 /// Queues the transitions in `sc.targets`, enabled by a leaf with this trail from
 /// an item with this constraint, unless the two pin an array to different elements.
-fn take(trail: u32, constraint: u32, sc: &mut Scratch, states: &[State]) {
+///
+/// `once`: these items cannot be queued again in this event, so they skip the
+/// `seen` set. True when the leaf is its path's only one and neither it nor the item
+/// is pinned to array elements (or for `exists: false` from an unpinned item).
+/// Invariant behind it: the states form a tree, so an item `(state, 0)` is queued
+/// only from the one visit of `(its parent, 0)`, by the leaves of one path.
+fn take(trail: u32, constraint: u32, once: bool, sc: &mut Scratch, states: &[State]) {
     // Only now pay for the array constraint (most leaves enable nothing).
     let trail = if trail == 0 { 0 } else { sc.trail_constraint(trail) };
     let next = if trail == 0 || trail == constraint {
@@ -108,7 +147,11 @@ fn take(trail: u32, constraint: u32, sc: &mut Scratch, states: &[State]) {
             if let Some(state) = states.get(target as usize) {
                 prefetch(state);
             }
-            push(sc, target, next);
+            if once {
+                sc.work.push((target, next));
+            } else {
+                push(sc, target, next);
+            }
         }
     }
 }
