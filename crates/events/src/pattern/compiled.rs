@@ -211,7 +211,6 @@ impl Automaton {
         sc.snapshot_ids[0] = 0;
         sc.reserve_paths(self.nodes.len());
         index_by_path(&mut leaves, &mut sc.spans, &mut sc.present);
-        sc.numbered.clear();
         sc.accepted.clear();
         self.walk(&leaves, sc);
         clear_spans(sc);

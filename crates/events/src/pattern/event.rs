@@ -97,10 +97,6 @@ pub(super) struct Scratch {
     pub(super) targets: Vec<u32>,
     pub(super) lookup: LookupScratch,
     pub(super) accepted: Vec<u32>,
-    /// The leaves' numbers (NaN for other leaves), in leaf order, for scanning ranges;
-    /// filled for a path when first needed in an event, and the paths filled.
-    pub(super) numbers: Vec<f64>,
-    pub(super) numbered: Vec<u32>,
 }
 
 thread_local! {

@@ -6,9 +6,8 @@
 //! - A lookup may yield `FINAL | rule slot` instead of a state (see `table.rs`):
 //!   the rule is accepted there and then, without reading the final state.
 //! - `exists: false` transitions are taken when the event has no leaf at the path.
-//! - Long arrays of numbers tested only against a few ranges (coordinates) are
-//!   compared eight at a time, as plain f64s (copied once per event and path),
-//!   instead of the general lookup per number.
+//! - Long arrays of numbers tested only against a few ranges (coordinates) get a
+//!   tight loop comparing f64s instead of the general lookup per number.
 //! - An item that cannot be queued twice (see [`take`]) skips the `seen` set.
 //! - A queued state is prefetched: with many rules, reading it is a cache miss
 //!   that can overlap the work done before its item is popped.
@@ -16,13 +15,14 @@
 use super::compiled::{Automaton, State};
 use super::event::{merge, push, FlatLeaf, Scratch};
 use super::index::PathIndex;
-use super::interval::{lower_value, upper_value};
+use super::interval::{lower_value, upper_value, SCAN};
 use super::table::{Probe, Tag, FINAL};
 use super::value::Leaf;
 
 impl Automaton {
     pub(super) fn walk(&self, leaves: &[FlatLeaf<'_>], sc: &mut Scratch) {
-        // Invariant: every item ever on `work` is in `seen` (so each is visited once).
+        // Invariant: every item ever on `work` is in `seen` or cannot be queued twice
+        // (so each is visited once).
         sc.work.clear();
         sc.seen.clear();
         sc.seen.insert(0);
@@ -52,34 +52,23 @@ impl Automaton {
 
     /// Takes the transitions the leaves of one path enable from one work item.
     fn step(&self, s: u32, index: &PathIndex, all: &[FlatLeaf<'_>], constraint: u32, sc: &mut Scratch) {
-        let (lo_leaf, hi_leaf) = sc.spans[index.path as usize];
-        let (lo_leaf, hi_leaf) = (lo_leaf as usize, hi_leaf as usize);
-        let leaves = &all[lo_leaf..hi_leaf];
+        let (lo, hi) = sc.spans[index.path as usize];
+        let leaves = &all[lo as usize..hi as usize];
         if let Some(ranges) = index.numeric_only().and_then(|set| set.few()) {
-            if !sc.numbered.contains(&index.path) {
-                sc.numbered.push(index.path);
-                sc.numbers.resize(sc.numbers.len().max(all.len()), f64::NAN);
-                for (n, leaf) in sc.numbers[lo_leaf..hi_leaf].iter_mut().zip(leaves) {
-                    *n = if let Leaf::Num(x) = leaf.leaf { x } else { f64::NAN };
-                }
+            let mut bounds = [(0.0, 0.0, 0); SCAN];
+            for (b, &(lo, hi, target)) in bounds.iter_mut().zip(ranges) {
+                *b = (lower_value(lo), upper_value(hi), target);
             }
-            let numbers = std::mem::take(&mut sc.numbers);
-            for &(lo, hi, target) in ranges {
-                let (lo, hi) = (lower_value(lo), upper_value(hi));
-                for (at, chunk) in (0..).step_by(CHUNK).zip(numbers[lo_leaf..hi_leaf].chunks(CHUNK)) {
-                    if !any_within(chunk, lo, hi) {
-                        continue;
-                    }
-                    for (leaf, &x) in leaves[at..].iter().zip(chunk) {
-                        if lo <= x && x <= hi {
-                            sc.targets.clear();
-                            sc.targets.push(target);
-                            take(leaf.trail, constraint, false, sc, &self.states);
-                        }
+            for leaf in leaves {
+                let Leaf::Num(x) = leaf.leaf else { continue };
+                for &(lo, hi, target) in &bounds[..ranges.len()] {
+                    if lo <= x && x <= hi {
+                        sc.targets.clear();
+                        sc.targets.push(target);
+                        take(leaf.trail, constraint, false, sc, &self.states);
                     }
                 }
             }
-            sc.numbers = numbers;
             return;
         }
         sc.lookup.start();
@@ -93,24 +82,6 @@ impl Automaton {
             }
         }
     }
-}
-
-/// Numbers scanned against a range at a time: a chunk without a hit (the usual case)
-/// costs a few vector comparisons.
-const CHUNK: usize = 8;
-
-/// Whether some number of `chunk` is within `[lo, hi]` (NaN never is). Branch-free,
-/// so that it compiles to vector comparisons.
-#[inline]
-fn any_within(chunk: &[f64], lo: f64, hi: f64) -> bool {
-    if let Ok(chunk) = <&[f64; CHUNK]>::try_from(chunk) {
-        let mut within = [false; CHUNK];
-        for (w, &x) in within.iter_mut().zip(chunk) {
-            *w = (lo <= x) & (x <= hi);
-        }
-        return within.iter().fold(0u8, |any, &w| any | u8::from(w)) != 0;
-    }
-    chunk.iter().any(|&x| lo <= x && x <= hi)
 }
 
 /// Queues the transitions in `sc.targets`, enabled by a leaf with this trail from
