@@ -55,6 +55,20 @@ impl Automaton {
         let (lo, hi) = sc.spans[index.path as usize];
         let leaves = &all[lo as usize..hi as usize];
         if let Some(ranges) = index.numeric_only().and_then(|set| set.few()) {
+            if let [(lo, hi, target)] = *ranges {
+                // One range (the usual case): no inner loop per number.
+                let (lo, hi) = (lower_value(lo), upper_value(hi));
+                for leaf in leaves {
+                    if let Leaf::Num(x) = leaf.leaf {
+                        if (lo <= x) & (x <= hi) {
+                            sc.targets.clear();
+                            sc.targets.push(target);
+                            take(leaf.trail, constraint, false, sc, &self.states);
+                        }
+                    }
+                }
+                return;
+            }
             let mut bounds = [(0.0, 0.0, 0); SCAN];
             for (b, &(lo, hi, target)) in bounds.iter_mut().zip(ranges) {
                 *b = (lower_value(lo), upper_value(hi), target);
