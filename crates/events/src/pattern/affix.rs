@@ -2,7 +2,10 @@
 //! `anything-but` exclusion lists with their own prefix/suffix maps (grouped by key
 //! length) and wildcard index.
 
+use std::num::NonZeroU32;
+
 use super::collections::{IdMap, Key, SmallList};
+use super::table::short_word;
 use super::value::{num_bits, Excluded, Glob, Leaf};
 
 /// A wildcard and its transition target in one cache line (when its text is short):
@@ -158,6 +161,75 @@ impl GlobIndex {
                 out.push(*id);
             }
         }
+    }
+}
+
+/// A lone `anything-but` of one short string (`{"anything-but": "x"}`, the usual
+/// form), kept in the index's first cache line instead of a boxed [`AnythingBut`],
+/// whose maps are more lines to read. Like it, any leaf but that string enables it.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct ExcludedOne {
+    /// The string's bytes as a little-endian word, its length in the top byte.
+    word: u64,
+    target: NonZeroU32,
+    /// What a lookup yields: `target`, or `FINAL | rule slot` while it is final.
+    yields: u32,
+}
+
+impl ExcludedOne {
+    /// Longest string kept inline (the top byte holds the length).
+    const LONGEST: usize = 7;
+
+    /// The inline form of `excluded` leading to `target`, if it is one short string.
+    pub(super) fn new(excluded: &Excluded, target: u32) -> Option<ExcludedOne> {
+        let Excluded::Values { strings, numbers } = excluded else { return None };
+        let ([s], [], Some(target)) = (strings.as_slice(), numbers.as_slice(), NonZeroU32::new(target)) else {
+            return None;
+        };
+        let word = Self::word_of(s)?;
+        Some(ExcludedOne { word, target, yields: target.get() })
+    }
+
+    fn word_of(s: &str) -> Option<u64> {
+        (s.len() <= Self::LONGEST).then(|| short_word(s.as_bytes()) | ((s.len() as u64) << 56))
+    }
+
+    /// What `leaf` enables: everything but the excluded string.
+    #[inline]
+    pub(super) fn enabled(&self, leaf: &Leaf<'_>) -> Option<u32> {
+        match leaf {
+            Leaf::Str(s) if Self::word_of(s) == Some(self.word) => None,
+            _ => Some(self.yields),
+        }
+    }
+
+    pub(super) fn target(&self) -> u32 {
+        self.target.get()
+    }
+
+    /// What the lookup yields beyond the target itself (`FINAL | rule slot`), or 0.
+    pub(super) fn accept(&self) -> u32 {
+        if self.yields == self.target.get() {
+            0
+        } else {
+            self.yields
+        }
+    }
+
+    /// See [`AnythingBut::set_accept`].
+    pub(super) fn set_accept(&mut self, target: u32, accept: u32) {
+        if self.target.get() == target {
+            self.yields = if accept != 0 { accept } else { target };
+        }
+    }
+
+    /// The exclusion, for moving it into a full [`AnythingBut`].
+    pub(super) fn excluded(&self) -> Excluded {
+        let len = (self.word >> 56) as usize;
+        let bytes = self.word.to_le_bytes();
+        // Invariant: the bytes came from a `str` of exactly `len` bytes.
+        let text = String::from_utf8_lossy(&bytes[..len]).into_owned();
+        Excluded::Values { strings: vec![text], numbers: Vec::new() }
     }
 }
 

@@ -7,7 +7,7 @@
 
 use std::net::IpAddr;
 
-use super::affix::{AnythingBut, PackedGlob};
+use super::affix::{AnythingBut, ExcludedOne, PackedGlob};
 use super::bloom::{small_bit, Bloom};
 use super::interval::{numeric_bounds, point, Hints, IntervalSet};
 use super::table::{key_hash, Probe, Table, Tag};
@@ -35,6 +35,7 @@ impl LookupScratch {
 const RANGES: u8 = 1;
 const SCAN: u8 = 2;
 const REST: u8 = 4;
+const CIDR: u8 = 8;
 
 const FOLDED: u16 = Tag::PrefixFold.bit() | Tag::SuffixFold.bit() | Tag::EqualsFold.bit();
 
@@ -58,9 +59,10 @@ pub(crate) struct PathIndex {
 }
 
 /// Operators beyond table probes; absent in most indexes. The first cache line
-/// holds everything a string lookup reads (the Bloom filter, the affix lengths,
-/// `anything-but`, CIDR blocks), so that one miss brings it all; what follows is
-/// read only when `PathIndex::extra` or a table hit says it is needed.
+/// holds everything a string lookup usually reads (the Bloom filter, the affix
+/// lengths, `anything-but`, a lone short `anything-but` itself), so that one miss
+/// brings it all; what follows is read only when `PathIndex::extra` or a table hit
+/// says it is needed.
 #[derive(Debug, Default)]
 #[repr(C, align(64))]
 struct Other {
@@ -69,8 +71,11 @@ struct Other {
     /// `(tag, key length)` of the affix and wildcard keys in the table, sorted.
     lens: Vec<(Tag, u32)>,
     anything_but: Option<Box<AnythingBut>>,
-    cidr: Option<Box<(IntervalSet<u64>, IntervalSet<u128>)>>,
+    /// Invariant: set only while `anything_but` is not (the first exclusion, while
+    /// it is the only one and short).
+    excluded_one: Option<ExcludedOne>,
     numeric: LineStart<IntervalSet<u64>>,
+    cidr: Option<Box<(IntervalSet<u64>, IntervalSet<u128>)>>,
     /// The mixed hashes of the keys in `bloom`, to rebuild it as it grows.
     bloom_keys: Vec<u64>,
     /// Glob id -> glob; the table maps wildcard heads and tails to glob ids.
@@ -149,9 +154,21 @@ impl PathIndex {
                 }
             }
             Op::AnythingBut(x) => {
-                let ab = self.other().anything_but.get_or_insert_with(Box::default);
-                ab.insert(x, target);
-                self.folds |= ab.folds();
+                let other = self.other();
+                match ExcludedOne::new(x, target) {
+                    Some(one) if other.anything_but.is_none() && other.excluded_one.is_none() => {
+                        other.excluded_one = Some(one);
+                    }
+                    _ => {
+                        let ab = other.anything_but.get_or_insert_with(Box::default);
+                        if let Some(one) = other.excluded_one.take() {
+                            ab.insert(&one.excluded(), one.target());
+                            ab.set_accept(one.target(), one.accept());
+                        }
+                        ab.insert(x, target);
+                        self.folds |= ab.folds();
+                    }
+                }
             }
             _ => {}
         }
@@ -159,9 +176,13 @@ impl PathIndex {
         self.extra = match &self.other {
             None => 0,
             Some(o) => {
-                let rest = !o.lens.is_empty() || !o.globs.is_empty() || o.cidr.is_some() || o.anything_but.is_some();
+                let rest =
+                    !o.lens.is_empty() || !o.globs.is_empty() || o.anything_but.is_some() || o.excluded_one.is_some();
                 let bit = |set: bool, bit: u8| if set { bit } else { 0 };
-                bit(!o.numeric.0.is_empty(), RANGES) | bit(!o.scan.is_empty(), SCAN) | bit(rest, REST)
+                bit(!o.numeric.0.is_empty(), RANGES)
+                    | bit(!o.scan.is_empty(), SCAN)
+                    | bit(rest, REST)
+                    | bit(o.cidr.is_some(), CIDR)
             }
         };
     }
@@ -197,6 +218,9 @@ impl PathIndex {
         if let Some(other) = &mut self.other {
             if let Some(ab) = &mut other.anything_but {
                 ab.set_accept(target, accept);
+            }
+            if let Some(one) = &mut other.excluded_one {
+                one.set_accept(target, accept);
             }
             other.globs.iter_mut().for_each(|g| g.set_accept(target, accept));
         }
@@ -299,7 +323,9 @@ impl PathIndex {
                     out.push(glob.out);
                 }
             }
-            if let Some(cidr) = &other.cidr {
+            // The bit first: `cidr` lies beyond the first line.
+            let cidr = if self.extra & CIDR != 0 { other.cidr.as_deref() } else { None };
+            if let Some(cidr) = cidr {
                 match s.parse::<IpAddr>() {
                     Ok(IpAddr::V4(a)) => cidr.0.stab(u64::from(u32::from(a)), out),
                     Ok(IpAddr::V6(a)) => cidr.1.stab(u128::from(a), out),
@@ -310,7 +336,9 @@ impl PathIndex {
         if let (Leaf::Num(x), true) = (leaf, self.extra & RANGES != 0) {
             other.numeric.0.stab_near(point(*x), hints, out);
         }
-        if let Some(ab) = &other.anything_but {
+        if let Some(one) = &other.excluded_one {
+            out.extend(one.enabled(leaf));
+        } else if let Some(ab) = &other.anything_but {
             ab.enabled(leaf, folded, candidates, excluded, out);
         }
     }
@@ -323,7 +351,7 @@ mod tests {
     #[test]
     fn a_string_lookup_reads_one_line_of_other() {
         use std::mem::offset_of;
-        assert!(offset_of!(Other, cidr) + std::mem::size_of::<usize>() <= 64);
+        assert!(offset_of!(Other, excluded_one) + std::mem::size_of::<Option<ExcludedOne>>() <= 64);
         assert_eq!(offset_of!(Other, numeric), 64);
     }
 }

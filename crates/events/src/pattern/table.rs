@@ -134,7 +134,7 @@ impl<'k> Probe<'k> {
 /// Up to eight bytes as a little-endian word, zero-padded, without a `memcpy` call:
 /// two overlapping loads for four bytes or more.
 #[inline]
-fn short_word(bytes: &[u8]) -> u64 {
+pub(crate) fn short_word(bytes: &[u8]) -> u64 {
     let n = bytes.len();
     let load4 = |at: usize| u64::from(u32::from_le_bytes([bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]]));
     match n {

@@ -266,3 +266,30 @@ fn matcher_bookkeeping() {
     fn assert_send_sync<T: Send + Sync>() {}
     assert_send_sync::<Matcher<String>>();
 }
+
+/// A lone short `anything-but` string is kept inline; a second exclusion on the same
+/// path moves it into the full index, keeping what it leads to (here a rule that
+/// was already accepted directly, and a deeper state).
+#[test]
+fn anything_but_kept_inline_then_moved() {
+    let mut m = Matcher::new();
+    m.add_rule(1u32, &Pattern::parse(&json!({"s": [{"anything-but": "x"}]})).unwrap());
+    assert_eq!(m.matches(&json!({"s": "x"})), Vec::<u32>::new());
+    assert_eq!(m.matches(&json!({"s": "xy"})), [1]);
+    assert_eq!(m.matches(&json!({"s": 7})), [1]);
+    assert_eq!(m.matches(&json!({"s": null})), [1]);
+    assert_eq!(m.matches(&json!({"t": "x"})), Vec::<u32>::new());
+    // Shares rule 1's edge, whose state is then no longer final.
+    let deeper = json!({"s": [{"anything-but": "x"}], "v": [{"exists": true}]});
+    m.add_rule(2, &Pattern::parse(&deeper).unwrap());
+    assert_eq!(m.matches(&json!({"s": "y", "v": 0})), [1, 2]);
+    assert_eq!(m.matches(&json!({"s": "x", "v": 0})), Vec::<u32>::new());
+    m.add_rule(3, &Pattern::parse(&json!({"s": [{"anything-but": "a longer string"}]})).unwrap());
+    m.add_rule(4, &Pattern::parse(&json!({"s": [{"anything-but": ["x", "y"]}]})).unwrap());
+    assert_eq!(m.matches(&json!({"s": "x", "v": 0})), [3]);
+    assert_eq!(m.matches(&json!({"s": "y", "v": 0})), [1, 2, 3]);
+    assert_eq!(m.matches(&json!({"s": "y"})), [1, 3]);
+    assert_eq!(m.matches(&json!({"s": "a longer string"})), [1, 4]);
+    assert_eq!(m.matches(&json!({"s": "z"})), [1, 3, 4]);
+    assert_eq!(m.matches(&json!({"s": ["x", "q"], "v": 0})), [1, 2, 3, 4]);
+}
