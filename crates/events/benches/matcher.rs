@@ -12,7 +12,9 @@
 //! `extended_<n>` adds `$or` and the operators only ours has.
 //!
 //! Run: `CARGO_TARGET_DIR=/work/target-pattern cargo bench -p trainyard-events --bench matcher`
-//! (`MATCHER_BENCH_SIZES=1000,100000` restricts the rule-set sizes, setup included).
+//! (`MATCHER_BENCH_SIZES=1000,100000` restricts the rule-set sizes, setup included;
+//! `MATCHER_BENCH_EVENTS=50` cycles only the first 50 events, so that what a match
+//! reads stays cached).
 //! Setup prints each engine's build time and the matches both find over the corpus.
 
 use std::hint::black_box;
@@ -189,8 +191,8 @@ fn quamina(rules: &[Value]) -> Quamina<usize> {
     q
 }
 
-fn configure(group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>, n: usize) {
-    group.throughput(Throughput::Elements(EVENTS as u64));
+fn configure(group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>, n: usize, events: usize) {
+    group.throughput(Throughput::Elements(events as u64));
     group.sample_size(10).warm_up_time(Duration::from_secs(1));
     group.measurement_time(Duration::from_secs(if n >= 100_000 { 4 } else { 3 }));
 }
@@ -199,6 +201,10 @@ fn bench(c: &mut Criterion) {
     let corpus = corpus();
     let avg = corpus.bytes.iter().map(Vec::len).sum::<usize>() / EVENTS;
     eprintln!("corpus: {EVENTS} events, {avg} bytes on average");
+    // The events each measurement cycles through: all, or the first few (the rules
+    // stay the same), to see what cold caches cost.
+    let cycled = env_list("MATCHER_BENCH_EVENTS").first().map_or(EVENTS, |&k| k.clamp(1, EVENTS));
+    let (values, bytes) = (&corpus.values[..cycled], &corpus.bytes[..cycled]);
     let mut sizes = env_list("MATCHER_BENCH_SIZES");
     if sizes.is_empty() {
         sizes = SIZES.to_vec();
@@ -233,25 +239,25 @@ fn bench(c: &mut Criterion) {
         }
 
         let mut group = c.benchmark_group(format!("shared_{n}"));
-        configure(&mut group, n);
-        group.bench_function("ours", |b| b.iter(|| corpus.values.iter().map(|e| m.matches(e).len()).sum::<usize>()));
+        configure(&mut group, n, cycled);
+        group.bench_function("ours", |b| b.iter(|| values.iter().map(|e| m.matches(e).len()).sum::<usize>()));
         group.bench_function("ours_with_parse", |b| {
             b.iter(|| {
-                let parse = |bytes: &Vec<u8>| serde_json::from_slice::<Value>(bytes).expect("valid");
-                corpus.bytes.iter().map(|e| m.matches(&parse(e)).len()).sum::<usize>()
+                let parse = |raw: &Vec<u8>| serde_json::from_slice::<Value>(raw).expect("valid");
+                bytes.iter().map(|e| m.matches(&parse(e)).len()).sum::<usize>()
             })
         });
         group.bench_function("quamina", |b| {
-            b.iter(|| corpus.bytes.iter().map(|e| q.matches_for_event(e).map_or(0, |v| v.len())).sum::<usize>())
+            b.iter(|| bytes.iter().map(|e| q.matches_for_event(e).map_or(0, |v| v.len())).sum::<usize>())
         });
         group.finish();
         drop((m, q));
 
         let extended = ours(&rules(n, 14, &corpus));
         let mut group = c.benchmark_group(format!("extended_{n}"));
-        configure(&mut group, n);
+        configure(&mut group, n, cycled);
         group.bench_function("ours", |b| {
-            b.iter(|| black_box(&corpus.values).iter().map(|e| extended.matches(e).len()).sum::<usize>())
+            b.iter(|| black_box(values).iter().map(|e| extended.matches(e).len()).sum::<usize>())
         });
         group.finish();
     }
