@@ -9,6 +9,7 @@ use std::net::IpAddr;
 
 use super::affix::{AnythingBut, ExcludedOne, PackedGlob};
 use super::bloom::{small_bit, Bloom};
+use super::collections::SmallList;
 use super::interval::{numeric_bounds, point, Hints, IntervalSet};
 use super::table::{key_hash, Probe, Table, Tag};
 use super::value::{num_bits, Leaf, Literal, Op};
@@ -69,7 +70,8 @@ struct Other {
     /// The Bloom filter of the keys in the table, once there are too many for `PathIndex::bloom`.
     bloom: Option<Bloom>,
     /// `(tag, key length)` of the affix and wildcard keys in the table, sorted.
-    lens: Vec<(Tag, u32)>,
+    /// Inline while there is one (the usual case), so reading it reads no other line.
+    lens: SmallList<(Tag, u32)>,
     anything_but: Option<Box<AnythingBut>>,
     /// Invariant: set only while `anything_but` is not (the first exclusion, while
     /// it is the only one and short).
@@ -176,8 +178,10 @@ impl PathIndex {
         self.extra = match &self.other {
             None => 0,
             Some(o) => {
-                let rest =
-                    !o.lens.is_empty() || !o.globs.is_empty() || o.anything_but.is_some() || o.excluded_one.is_some();
+                let rest = !o.lens.as_slice().is_empty()
+                    || !o.globs.is_empty()
+                    || o.anything_but.is_some()
+                    || o.excluded_one.is_some();
                 let bit = |set: bool, bit: u8| if set { bit } else { 0 };
                 bit(!o.numeric.0.is_empty(), RANGES)
                     | bit(!o.scan.is_empty(), SCAN)
@@ -234,7 +238,7 @@ impl PathIndex {
     fn add_len(&mut self, tag: Tag, len: usize) {
         let lens = &mut self.other().lens;
         let entry = (tag, u32::try_from(len).unwrap_or(u32::MAX));
-        if let Err(at) = lens.binary_search(&entry) {
+        if let Err(at) = lens.as_slice().binary_search(&entry) {
             lens.insert(at, entry);
         }
     }
@@ -300,7 +304,7 @@ impl PathIndex {
         };
         if let Leaf::Str(s) = leaf {
             candidates.clear();
-            for &(tag, len) in &other.lens {
+            for &(tag, len) in other.lens.as_slice() {
                 let text = if matches!(tag, Tag::PrefixFold | Tag::SuffixFold) { folded.as_str() } else { s };
                 let len = len as usize;
                 let key = match tag {
