@@ -3,7 +3,8 @@
 //! input transformers, schedule expressions and the retry policy arithmetic.
 //!
 //! This crate is pure domain logic. It must never do I/O: no sockets, no files, no
-//! database, no clocks other than values handed in by the caller.
+//! database, no clocks other than values handed in by the caller. (The matcher asks
+//! the OS for huge pages for its largest arrays: a hint that changes no result.)
 
 mod envelope;
 mod error;
