@@ -606,12 +606,9 @@ impl Pipelines {
             .into_iter()
             .filter(|r| deploying(r).is_some())
             .collect();
-        let mut endpoints: Vec<String> = Vec::new();
-        for endpoint in runs.iter().filter_map(deploying) {
-            if !endpoints.iter().any(|e| e == endpoint) {
-                endpoints.push(endpoint.to_string());
-            }
-        }
+        let mut endpoints: Vec<String> = runs.iter().filter_map(deploying).map(str::to_string).collect();
+        endpoints.sort_unstable();
+        endpoints.dedup();
         let mut ended = Vec::new();
         for endpoint in &endpoints {
             // Invariant: under the endpoint's lock no deployment starts while its outcome is read.

@@ -428,7 +428,7 @@ impl Pipelines {
             let recorded = match s.store.get_run(&run).await {
                 Ok(run) => run.trigger["WindowLast"].as_i64(),
                 Err(e) => {
-                    tracing::warn!(run = %run, error = %e, "cannot read a retraining run");
+                    warn(pipeline, &e.into(), "cannot read a retraining run");
                     continue;
                 }
             };

@@ -15,7 +15,7 @@
 use super::compiled::{Automaton, State};
 use super::event::{merge, push, FlatLeaf, Scratch};
 use super::index::PathIndex;
-use super::interval::{lower_value, upper_value, SCAN};
+use super::interval::{lower_value, upper_value};
 use super::table::{Probe, Tag, FINAL};
 use super::value::Leaf;
 
@@ -55,8 +55,8 @@ impl Automaton {
         let (lo, hi) = sc.spans[index.path as usize];
         let leaves = &all[lo as usize..hi as usize];
         if let Some(ranges) = index.numeric_only().and_then(|set| set.few()) {
-            if let [(lo, hi, target)] = *ranges {
-                // One range (the usual case): no inner loop per number.
+            // A range at a time (usually there is one), each bound decoded once.
+            for &(lo, hi, target) in ranges {
                 let (lo, hi) = (lower_value(lo), upper_value(hi));
                 for leaf in leaves {
                     if let Leaf::Num(x) = leaf.leaf {
@@ -65,21 +65,6 @@ impl Automaton {
                             sc.targets.push(target);
                             take(leaf.trail, constraint, false, sc, &self.states);
                         }
-                    }
-                }
-                return;
-            }
-            let mut bounds = [(0.0, 0.0, 0); SCAN];
-            for (b, &(lo, hi, target)) in bounds.iter_mut().zip(ranges) {
-                *b = (lower_value(lo), upper_value(hi), target);
-            }
-            for leaf in leaves {
-                let Leaf::Num(x) = leaf.leaf else { continue };
-                for &(lo, hi, target) in &bounds[..ranges.len()] {
-                    if lo <= x && x <= hi {
-                        sc.targets.clear();
-                        sc.targets.push(target);
-                        take(leaf.trail, constraint, false, sc, &self.states);
                     }
                 }
             }
