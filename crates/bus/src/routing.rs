@@ -46,6 +46,9 @@ impl Routing {
                 }
             }
         }
+        for bus in routing.buses.values_mut() {
+            bus.matcher.compact();
+        }
         for target in store.all_targets().await? {
             if let Some(bus) = routing.buses.get_mut(&target.event_bus_name) {
                 bus.targets_by_rule.entry(target.rule.clone()).or_default().push(target.id.clone());

@@ -11,7 +11,7 @@ use super::value::{num_bits, Excluded, Glob, Leaf};
 /// A wildcard and its transition target in one cache line (when its text is short):
 /// the pieces (the text between stars) back to back, and where each piece after
 /// the first starts. Matches exactly as [`Glob::is_match`].
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 #[repr(align(64))]
 pub(super) struct PackedGlob {
     target: u32,
@@ -73,7 +73,7 @@ impl PackedGlob {
 
 /// Keys grouped by length, so all prefixes (or suffixes) of a value are found with
 /// one hash probe per distinct key length.
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub(super) struct AffixMap {
     /// Sorted by length.
     by_len: Vec<(usize, IdMap<Key>)>,
@@ -123,7 +123,7 @@ impl AffixMap {
 /// Wildcards indexed by their literal head (text before the first `*`), or when that
 /// is empty by their literal tail; only the rest (`*x*` shapes) is scanned. The
 /// full glob is verified for every candidate.
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub(super) struct GlobIndex {
     globs: Vec<(Glob, u32)>,
     by_head: AffixMap,
@@ -235,7 +235,7 @@ impl ExcludedOne {
 
 /// `anything-but` transitions: each is an entry; a value enables every entry except
 /// those whose exclusion lists contain it (found through the same kinds of maps).
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 #[repr(C)]
 pub(super) struct AnythingBut {
     /// Which of the maps below are non-empty (`HAS_*` bits), so a lookup touches only those.

@@ -29,7 +29,7 @@ pub(crate) fn small_bit(tag: Tag, hash: u64) -> u64 {
 /// grows, is kept by its owner (away from what lookups read) and passed in as
 /// `hashes`. Invariant: `words.len()` is a power of two, at least
 /// `hashes.len() * BITS_PER_KEY / 64`, and every mixed hash in `hashes` is set.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub(crate) struct Bloom {
     words: Box<[u64]>,
 }

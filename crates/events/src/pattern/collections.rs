@@ -162,7 +162,7 @@ impl IdList {
 
 /// A list stored inline while it has at most one element (the common case in the
 /// automaton), so reading it does not touch another cache line.
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub(crate) enum SmallList<T> {
     #[default]
     Empty,
@@ -220,7 +220,7 @@ impl<T> SmallList<T> {
 
 /// Ids by key: a short list scanned linearly while small (most automaton states
 /// have only a few keys, usually one, kept inline), a hash map beyond that.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub(crate) enum IdMap<K> {
     Small(SmallList<(K, IdList)>),
     Large(FxHashMap<K, IdList>),

@@ -36,7 +36,7 @@ pub(crate) struct Automaton {
 }
 
 /// One cache line: the accepted rules and the first path indexes are read together.
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 #[repr(align(64))]
 pub(super) struct State {
     /// Sorted by path id.
@@ -168,6 +168,20 @@ impl Automaton {
             index.insert(&mut self.table, from, op, target);
         }
         target
+    }
+
+    /// Allocates every state's boxed data (path lists, `Other` blocks, Bloom words,
+    /// rule lists) again, state after state. Added a rule at a time, that data lies
+    /// interleaved with everything else allocated meanwhile (parsed patterns, the
+    /// build-side maps), so a match reads lines and pages scattered over the whole
+    /// heap; copied in one pass, each state's data is contiguous and all of it dense.
+    /// Changes no result: the copies are exact.
+    pub(crate) fn compact(&mut self) {
+        // Every copy first, so that none reuses the memory of an original freed meanwhile.
+        let copies: Vec<State> = self.states.to_vec();
+        let originals: Vec<State> =
+            self.states.iter_mut().zip(copies).map(|(state, copy)| std::mem::replace(state, copy)).collect();
+        drop(originals);
     }
 
     fn intern_path(&mut self, path: &[String]) -> u32 {

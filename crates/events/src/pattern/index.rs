@@ -42,7 +42,7 @@ const FOLDED: u16 = Tag::PrefixFold.bit() | Tag::SuffixFold.bit() | Tag::EqualsF
 
 /// The transitions of one (state, path): 24 bytes, so that a state with one path
 /// fits one cache line with it.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub(crate) struct PathIndex {
     pub(crate) path: u32,
     /// The [`Tag::bit`]s of the keys the table holds for this (state, path).
@@ -64,7 +64,7 @@ pub(crate) struct PathIndex {
 /// lengths, `anything-but`, a lone short `anything-but` itself), so that one miss
 /// brings it all; what follows is read only when `PathIndex::extra` or a table hit
 /// says it is needed.
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 #[repr(C, align(64))]
 struct Other {
     /// The Bloom filter of the keys in the table, once there are too many for `PathIndex::bloom`.
@@ -87,7 +87,7 @@ struct Other {
 }
 
 /// A field that starts a cache line (so reading it alone reads one line).
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 #[repr(align(64))]
 struct LineStart<T>(T);
 

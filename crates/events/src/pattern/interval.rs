@@ -62,7 +62,7 @@ pub(crate) fn numeric_bounds(range: &super::value::NumRange) -> (u64, u64) {
     (lo, hi)
 }
 
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 #[repr(C)]
 pub(crate) struct IntervalSet<K> {
     /// `(lo, hi, id)` in insertion order; a single one is stored inline.
@@ -78,7 +78,7 @@ impl<K> Default for IntervalSet<K> {
     }
 }
 
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 struct Built<K> {
     /// Lower bounds, sorted; `ids[i]` is the interval with lower bound `los[i]`.
     los: Vec<K>,
@@ -165,7 +165,7 @@ impl<K: Copy + Ord + Default + Send + Sync> IntervalSet<K> {
 /// Recent `(query, partition point)` pairs of one interval set. Invariant: each
 /// point is `los.partition_point(|lo| lo <= query)` for the set they were made on,
 /// so callers must [`Hints::clear`] them before querying another set.
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub(crate) struct Hints<K> {
     entries: [(K, usize); 4],
     len: usize,

@@ -48,6 +48,15 @@ impl<R: Clone + Eq + Hash + Ord> Matcher<R> {
         self.maybe_rebuild();
     }
 
+    /// Lays the compiled rules out again in memory, each state's data contiguous.
+    /// Call it after adding many rules (the bus does once a bus's rules are loaded):
+    /// matching then reads fewer scattered cache lines and pages (5–10% more events/s
+    /// at 100 000 rules, see `docs/benchmarks.md`). Results do not change; it takes
+    /// about 20 ms per 100 000 rules.
+    pub fn compact(&mut self) {
+        self.automaton.compact();
+    }
+
     pub fn len(&self) -> usize {
         self.rules.len()
     }
@@ -109,6 +118,7 @@ impl<R: Clone + Eq + Hash + Ord> Matcher<R> {
             }
             self.rules.insert(id, (slot, pattern));
         }
+        self.automaton.compact();
     }
 }
 

@@ -21,13 +21,15 @@ fn parse_all(rules: &[Value]) -> Vec<Pattern> {
 }
 
 /// Adds every rule, removes some, and compares on every event, plus one witness
-/// event (built to match) per seed.
+/// event (built to match) per seed. With `compact`, the matcher is compacted after
+/// the adds and again before matching.
 fn check(
     rules: &[Value],
     removals: &[Index],
     readd: &[Index],
     events: &[Value],
     seeds: &[(Index, u64)],
+    compact: bool,
 ) -> Result<(), TestCaseError> {
     let patterns = parse_all(rules);
     let mut events = events.to_vec();
@@ -37,6 +39,9 @@ fn check(
     let mut matcher = Matcher::new();
     for (id, p) in patterns.iter().enumerate() {
         matcher.add_rule(id, p);
+    }
+    if compact {
+        matcher.compact();
     }
     let mut live: BTreeSet<usize> = (0..patterns.len()).collect();
     for r in removals {
@@ -52,6 +57,9 @@ fn check(
         effective[id] = patterns[other].clone();
         matcher.add_rule(id, &patterns[other]);
         live.insert(id);
+    }
+    if compact {
+        matcher.compact();
     }
     prop_assert_eq!(matcher.len(), live.len());
     for e in &events {
@@ -72,8 +80,9 @@ proptest! {
         readd in prop::collection::vec(any::<Index>(), 0..3),
         events in prop::collection::vec(event(), 1..5),
         seeds in prop::collection::vec((any::<Index>(), any::<u64>()), 4..10),
+        compact in any::<bool>(),
     ) {
-        check(&rules, &removals, &readd, &events, &seeds)?;
+        check(&rules, &removals, &readd, &events, &seeds, compact)?;
     }
 }
 
@@ -88,8 +97,9 @@ proptest! {
         readd in prop::collection::vec(any::<Index>(), 0..20),
         events in prop::collection::vec(event(), 4..10),
         seeds in prop::collection::vec((any::<Index>(), any::<u64>()), 10..20),
+        compact in any::<bool>(),
     ) {
-        check(&rules, &removals, &readd, &events, &seeds)?;
+        check(&rules, &removals, &readd, &events, &seeds, compact)?;
     }
 }
 

@@ -2,7 +2,8 @@
 //! reach the code paths small property-test cases never do: indexes with thousands
 //! of keys (the big Bloom filters), more than a handful of numeric ranges on one
 //! path (searched rather than scanned), large `anything-but` maps, and accepting
-//! states that later gain more conditions (final-state shortcuts being withdrawn).
+//! states that later gain more conditions (final-state shortcuts being withdrawn), and
+//! a matcher compacted, then grown further.
 
 use serde_json::{json, Value};
 use trainyard_events::{Matcher, Pattern};
@@ -114,5 +115,16 @@ fn matcher_agrees_with_reference_at_scale() {
     for e in events.iter().take(40) {
         let want: Vec<usize> = (0..patterns.len()).filter(|&id| id % 7 != 0 && patterns[id].matches(e)).collect();
         assert_eq!(matcher.matches(e), want, "after removals, event {e}");
+    }
+    // Compacted, then grown further: still exactly the reference's matches.
+    matcher.compact();
+    let mut all = patterns;
+    all.extend((1500..1800).map(|i| Pattern::parse(&rule(i, &mut rng)).expect("valid")));
+    for (id, p) in all.iter().enumerate().skip(1500) {
+        matcher.add_rule(id, p);
+    }
+    for e in &events {
+        let want: Vec<usize> = (0..all.len()).filter(|&id| (id >= 1500 || id % 7 != 0) && all[id].matches(e)).collect();
+        assert_eq!(matcher.matches(e), want, "after compacting and adding, event {e}");
     }
 }
