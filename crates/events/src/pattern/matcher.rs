@@ -50,9 +50,9 @@ impl<R: Clone + Eq + Hash + Ord> Matcher<R> {
 
     /// Lays the compiled rules out again in memory, each state's data contiguous.
     /// Call it after adding many rules (the bus does once a bus's rules are loaded):
-    /// matching then reads fewer scattered cache lines and pages (5–10% more events/s
-    /// at 100 000 rules, see `docs/benchmarks.md`). Results do not change; it takes
-    /// about 20 ms per 100 000 rules.
+    /// matching then reads fewer scattered cache lines and pages (3–23% more events/s
+    /// at 100 000 rules, the more the busier the machine; see `docs/benchmarks.md`).
+    /// Results do not change; it takes about 20 ms per 100 000 rules.
     pub fn compact(&mut self) {
         self.automaton.compact();
     }
