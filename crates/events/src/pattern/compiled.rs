@@ -177,11 +177,12 @@ impl Automaton {
     /// heap; copied in one pass, each state's data is contiguous and all of it dense.
     /// Changes no result: the copies are exact.
     pub(crate) fn compact(&mut self) {
-        // Every copy first, so that none reuses the memory of an original freed meanwhile.
+        // Every copy first, so that none reuses the memory of an original freed meanwhile;
+        // then each moves into its state's slot (the advised array stays).
         let copies: Vec<State> = self.states.to_vec();
-        let originals: Vec<State> =
-            self.states.iter_mut().zip(copies).map(|(state, copy)| std::mem::replace(state, copy)).collect();
-        drop(originals);
+        for (state, copy) in self.states.iter_mut().zip(copies) {
+            *state = copy;
+        }
     }
 
     fn intern_path(&mut self, path: &[String]) -> u32 {
