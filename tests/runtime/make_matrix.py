@@ -17,10 +17,16 @@ returned them) and probabilities (one row per input row, columns in class-label 
 classifiers; values for regressors (flat list, or a list of lists when multi-target);
 output_names; operators ("domain:op_type", the default domain written "ai.onnx", sorted
 unique); opsets; producer; note; framework_check (how ORT compared with the training
-framework); and, for classifiers with 2+ probability columns, near_tie_rows: rows whose two
-largest probabilities are within 1e-5, where the label depends on float32 summation order
-(even ORT flips them when run with more threads), so a runtime test should not require
-the label to match there.
+framework); and, for classifiers with 2+ probability columns:
+  exact_tie_rows  rows whose two largest probabilities ORT gives as the same float32: the
+                  label is its tie rule's (first class; `> 0.5` for a binary score), and a
+                  runtime must answer the same;
+  near_tie_rows   rows whose two largest probabilities are within 1e-5 but not equal, where
+                  the label depends on the last bits of the arithmetic (ORT itself flips
+                  them with its thread count), so a runtime whose arithmetic is not ORT's
+                  bit for bit may differ there;
+  vote_tie_rows   rows whose probabilities tie in the training framework (float64, within
+                  1e-12): split votes, whatever float32 makes of them.
 
 Models whose final estimator has no predict_proba (LinearSVC) put ORT's second output, the
 decision scores, under "probabilities". Torch-style models have a single output; their
@@ -69,11 +75,15 @@ def _split(X, y, test_size=0.3, seed=SEED):
 def data(name):
     from sklearn import datasets
 
+    if name == "digits_odd":  # 8x8 pixels of 17 levels; binary: is the digit odd
+        X, y = datasets.load_digits(return_X_y=True)
+        return _split(X, y % 2, test_size=0.25)
     loader = {
         "breast_cancer": datasets.load_breast_cancer,
         "iris": datasets.load_iris,
         "wine": datasets.load_wine,
         "diabetes": datasets.load_diabetes,
+        "digits": datasets.load_digits,
     }[name]
     X, y = loader(return_X_y=True)
     return _split(X, y, test_size=0.25 if len(X) > 300 else 0.33)
@@ -452,6 +462,48 @@ def _():
                    note="NaN in training and test rows: uses nodes_missing_value_tracks_true")
 
 
+# ---- ties: even forests whose votes split evenly, depth-limited trees on few distinct
+# values (digits: 17 pixel levels). Their split votes land on exact float32 ties (decided by
+# ORT's tie rules) or, where k * float32(1/n) rounds, one ulp either side of them.
+
+def _register_tie_prone_classifiers():
+    from sklearn.ensemble import RandomForestClassifier
+    from sklearn.tree import DecisionTreeClassifier
+
+    def forest(n):
+        return lambda: RandomForestClassifier(n_estimators=n, random_state=SEED, n_jobs=1)
+
+    cases = {
+        "rf2_cls_binary_ties": (
+            "RandomForestClassifier", "binary", "digits_odd", forest(2),
+            "2 fully grown trees: a split vote is exactly 0.5, labelled by ORT's `> 0.5` (class 0)"),
+        "rf20_cls_binary_ties": (
+            "RandomForestClassifier", "binary", "digits_odd", forest(20),
+            "20 fully grown trees: 10 votes of float32(1/20) sum to 0.50000006 in tree order "
+            "(ORT on one thread: class 1; ORT on 2+ threads over 50+ rows sums partial sums: 0.5, class 0)"),
+        "rf4_cls_multi_ties": (
+            "RandomForestClassifier", "multiclass", "digits", forest(4),
+            "4 fully grown trees, 10 classes: 2-2 splits are exact ties, the first class wins"),
+        "dtree_cls_binary_ties": (
+            "DecisionTreeClassifier", "binary", "digits_odd",
+            lambda: DecisionTreeClassifier(max_depth=6, random_state=SEED),
+            "depth 6 on 17-level pixels: leaves of exactly half of each class"),
+        "dtree_cls_multi_ties": (
+            "DecisionTreeClassifier", "multiclass", "digits",
+            lambda: DecisionTreeClassifier(max_depth=4, random_state=SEED),
+            "depth 4 on 17-level pixels, 10 classes: leaves whose two largest fractions are equal"),
+    }
+    for name, (family, task, ds, make, note) in cases.items():
+        def build(make=make, ds=ds, note=note):
+            Xtr, Xte, ytr, _ = data(ds)
+            return sk_case(make(), Xtr, ytr, Xte, note=note)
+
+        model(name, family, task)(build)
+
+
+_register_tie_prone_classifiers()
+
+
 def _register_tree_regressors():
     from sklearn.ensemble import (
         GradientBoostingRegressor, HistGradientBoostingRegressor, RandomForestRegressor,
@@ -823,13 +875,22 @@ def run_case(name, family, task, build, out_dir):
         assert probs.ndim == 2 and probs.shape[0] == len(X) and len(labels) == len(X)
         exp["labels"] = [jnum(v) for v in labels]
         exp["probabilities"] = [[jnum(v) for v in row] for row in probs]
-        if probs.shape[1] > 1:
-            top2 = np.sort(probs, axis=1)[:, -2:]
-            exp["near_tie_rows"] = [int(i) for i in np.nonzero(top2[:, 1] - top2[:, 0] < 1e-5)[0]]
-        ref_labels = np.asarray(case["ref_labels"]).reshape(-1)
-        agree = float(np.mean([str(a) == str(b) for a, b in zip(labels, ref_labels)]))
         ref = case.get("ref_probabilities", case.get("ref_scores"))
         ref = np.asarray(ref, dtype=np.float64)
+        vote_ties = np.zeros(len(X), dtype=bool)
+        if probs.shape[1] > 1:
+            top2 = np.sort(probs, axis=1)[:, -2:]
+            gap = top2[:, 1] - top2[:, 0]
+            exp["exact_tie_rows"] = [int(i) for i in np.nonzero(gap == 0)[0]]
+            exp["near_tie_rows"] = [int(i) for i in np.nonzero((gap > 0) & (gap < 1e-5))[0]]
+            if ref.ndim == 2 and ref.shape[1] > 1 and "ref_probabilities" in case:
+                ref2 = np.sort(ref, axis=1)[:, -2:]
+                vote_ties = ref2[:, 1] - ref2[:, 0] < 1e-12
+            exp["vote_tie_rows"] = [int(i) for i in np.nonzero(vote_ties)[0]]
+        ref_labels = np.asarray(case["ref_labels"]).reshape(-1)
+        # Split votes are labelled by each side's tie rule on its own rounding: not compared.
+        same = [str(a) == str(b) for a, b, t in zip(labels, ref_labels, vote_ties) if not t]
+        agree = float(np.mean(same)) if same else 1.0
         if ref.ndim == 1:  # binary decision_function: one score, ORT gives [-s, s] or [s]
             ref = np.stack([-ref, ref], axis=1) if probs.shape[1] == 2 else ref[:, None]
         if ref.shape != probs.shape:
@@ -845,8 +906,9 @@ def run_case(name, family, task, build, out_dir):
             problems.append(f"label agreement {agree:.1%}")
         if not np.all(np.isfinite(probs)):
             problems.append("non-finite probabilities")
-        stats = f"labels agree {agree:.1%}, max |p-ref| {diff:.2e}"
-        exp["framework_check"] = (f"ORT vs the training framework (float64): labels agree {agree:.1%}, "
+        ties = f" ({int(vote_ties.sum())} split-vote rows not compared)" if vote_ties.any() else ""
+        stats = f"labels agree {agree:.1%}{ties}, max |p-ref| {diff:.2e}"
+        exp["framework_check"] = (f"ORT vs the training framework (float64): labels agree {agree:.1%}{ties}, "
                                   f"max abs probability/score diff {diff:.2e}")
     else:
         vals = np.asarray(outs[0], dtype=np.float32)

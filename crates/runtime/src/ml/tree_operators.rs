@@ -330,3 +330,106 @@ impl Kernel for Regressor {
         Ok(vec![Array::f32(vec![rows, t], out)])
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tract_onnx::pb::{AttributeProto, NodeProto};
+
+    fn ints(name: &str, ints: Vec<i64>) -> AttributeProto {
+        AttributeProto { name: name.into(), ints, ..Default::default() }
+    }
+
+    fn floats(name: &str, floats: Vec<f32>) -> AttributeProto {
+        AttributeProto { name: name.into(), floats, ..Default::default() }
+    }
+
+    /// A random forest of stumps as skl2onnx writes one: tree `t` is `x0 <= 0.5`, its true
+    /// leaf a pure leaf of class `votes[t]`, its false leaf one of class 0; each leaf weighs
+    /// its class fractions times `1/n_trees` as float32, and with two classes only class 1's
+    /// weight is written (under class id 0).
+    fn forest(votes: &[usize], classes: usize) -> Classifier {
+        let n = votes.len() as i64;
+        let (mut tree, mut node, mut true_id, mut false_id, mut modes) = (vec![], vec![], vec![], vec![], vec![]);
+        let (mut weight_tree, mut weight_node, mut weight_class, mut weight) = (vec![], vec![], vec![], vec![]);
+        for (t, &vote) in (0..).zip(votes) {
+            for (id, mode, yes, no) in [(0, "BRANCH_LEQ", 1, 2), (1, "LEAF", 0, 0), (2, "LEAF", 0, 0)] {
+                tree.push(t);
+                node.push(id);
+                true_id.push(yes);
+                false_id.push(no);
+                modes.push(mode.as_bytes().to_vec());
+            }
+            for (leaf, class) in [(1, vote), (2, 0)] {
+                let written = if classes == 2 { 1..2 } else { 0..classes };
+                for (k, c) in (0..).zip(written) {
+                    weight_tree.push(t);
+                    weight_node.push(leaf);
+                    weight_class.push(k);
+                    weight.push((if c == class { 1.0 / n as f64 } else { 0.0 }) as f32);
+                }
+            }
+        }
+        let nodes = tree.len();
+        let attribute = vec![
+            ints("nodes_treeids", tree),
+            ints("nodes_nodeids", node),
+            ints("nodes_featureids", vec![0; nodes]),
+            ints("nodes_truenodeids", true_id),
+            ints("nodes_falsenodeids", false_id),
+            floats("nodes_values", vec![0.5; nodes]),
+            AttributeProto { name: "nodes_modes".into(), strings: modes, ..Default::default() },
+            ints("class_treeids", weight_tree),
+            ints("class_nodeids", weight_node),
+            ints("class_ids", weight_class),
+            floats("class_weights", weight),
+            ints("classlabels_int64s", (0..classes as i64).collect()),
+        ];
+        let node = NodeProto { op_type: "TreeEnsembleClassifier".into(), attribute, ..Default::default() };
+        Classifier::parse(&Attributes::new(&node)).unwrap()
+    }
+
+    /// The label and probabilities of one row that every tree votes on (`x0 = 0`).
+    fn answer(classifier: &Classifier) -> (i64, Vec<f32>) {
+        let out = classifier.eval_numeric(&[0.0], &[1, 1]).unwrap();
+        match (&out[0].data, &out[1].data) {
+            (crate::ml::Data::I64(label), crate::ml::Data::F32(p)) => (label[0], p.clone()),
+            other => panic!("unexpected outputs {other:?}"),
+        }
+    }
+
+    fn bits(p: &[f32]) -> Vec<u32> {
+        p.iter().map(|v| v.to_bits()).collect()
+    }
+
+    /// Onnxruntime 1.32 on one thread (and on one row at any thread count) sums the trees'
+    /// float32 weights in tree order: 10 of 20 votes make `0.50000006`, class 1; 5 of 10
+    /// make exactly 0.5, class 0 (`> 0.5`); 50 of 100 make `0.4999998`, class 0.
+    #[test]
+    fn an_even_forest_split_evenly_answers_as_onnxruntime_does() {
+        let split = |n: usize| -> Vec<usize> { (0..n).map(|t| t % 2).collect() };
+        let cases = [
+            (2, 0, [0x3f00_0000, 0x3f00_0000]),   // 0.5, 0.5
+            (10, 0, [0x3f00_0000, 0x3f00_0000]),  // 0.5, 0.5
+            (20, 1, [0x3eff_fffe, 0x3f00_0001]),  // 0.49999994, 0.50000006
+            (100, 0, [0x3f00_0004, 0x3eff_fff9]), // 0.5000002, 0.4999998
+        ];
+        for (n, label, probabilities) in cases {
+            let (got_label, got) = answer(&forest(&split(n), 2));
+            assert_eq!((got_label, bits(&got)), (label, probabilities.to_vec()), "{n} trees: {got:?}");
+        }
+        // Which trees vote does not matter (sequential sums of equal weights and zeros).
+        assert_eq!(answer(&forest(&[[1; 10], [0; 10]].concat(), 2)).0, 1);
+    }
+
+    /// Equal class scores: the first class in class order wins, whichever reached it first.
+    #[test]
+    fn exact_multiclass_ties_go_to_the_first_class() {
+        for votes in [vec![1, 2, 2, 1], vec![2, 2, 1, 1]] {
+            let (label, p) = answer(&forest(&votes, 3));
+            assert_eq!((label, p), (1, vec![0.0, 0.5, 0.5]), "votes {votes:?}");
+        }
+        let (label, p) = answer(&forest(&(0..20).map(|t| 2 - t % 2).collect::<Vec<_>>(), 3));
+        assert_eq!((label, bits(&p)), (1, vec![0, 0x3f00_0001, 0x3f00_0001]));
+    }
+}
