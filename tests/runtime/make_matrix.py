@@ -480,7 +480,8 @@ def _register_tie_prone_classifiers():
         "rf20_cls_binary_ties": (
             "RandomForestClassifier", "binary", "digits_odd", forest(20),
             "20 fully grown trees: 10 votes of float32(1/20) sum to 0.50000006 in tree order "
-            "(ORT on one thread: class 1; ORT on 2+ threads over 50+ rows sums partial sums: 0.5, class 0)"),
+            "(ORT on one thread: class 1; on 2+ threads, in batches of more than 50 rows, it adds "
+            "per-thread partial sums, which can make 0.5, class 0)"),
         "rf4_cls_multi_ties": (
             "RandomForestClassifier", "multiclass", "digits", forest(4),
             "4 fully grown trees, 10 classes: 2-2 splits are exact ties, the first class wins"),
