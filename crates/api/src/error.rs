@@ -36,6 +36,9 @@ pub enum ApiError {
     PayloadTooLarge(String),
     #[error("{0}")]
     RangeNotSatisfiable(String),
+    /// The server is at a limit it protects itself with; the client may retry later.
+    #[error("{0}")]
+    SlowDown(String),
 }
 
 impl From<trainyard_store::Error> for ApiError {
@@ -60,6 +63,7 @@ impl ApiError {
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "ResourceNotFoundException"),
             ApiError::PayloadTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "PayloadTooLargeException"),
             ApiError::RangeNotSatisfiable(_) => (StatusCode::RANGE_NOT_SATISFIABLE, "InvalidRange"),
+            ApiError::SlowDown(_) => (StatusCode::SERVICE_UNAVAILABLE, "ServiceUnavailable"),
             ApiError::Auth(trainyard_auth::Error::TokenFile { .. }) => INTERNAL,
             ApiError::Auth(_) => (StatusCode::UNAUTHORIZED, "UnauthorizedException"),
             ApiError::Objects(e) => objects_status(e),
@@ -214,10 +218,16 @@ fn store_status(error: &trainyard_store::Error) -> (StatusCode, &'static str) {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, code) = self.status_and_code();
-        if status.is_server_error() {
-            tracing::error!(error = %self, "internal error");
-        }
-        let mut response = (status, axum::Json(json!({"code": code, "message": self.to_string()}))).into_response();
+        let message = if status == StatusCode::INTERNAL_SERVER_ERROR {
+            // Invariant: an internal error's details (paths on the server, the backend's
+            // words) go to the server's log only; the client gets an id to quote.
+            let id = uuid::Uuid::new_v4();
+            tracing::error!(error = %self, %id, "internal error");
+            format!("internal error {id}; the server's log has the details")
+        } else {
+            self.to_string()
+        };
+        let mut response = (status, axum::Json(json!({"code": code, "message": message}))).into_response();
         if status == StatusCode::UNAUTHORIZED {
             response
                 .headers_mut()
@@ -232,7 +242,7 @@ impl ApiError {
     /// an authentication failure carries the registry's `challenge`.
     pub fn into_registry_response(self, challenge: &str, head: bool) -> Response {
         let (status, code) = self.status_and_code();
-        if status.is_server_error() {
+        if status.is_server_error() && !matches!(self, ApiError::SlowDown(_)) {
             tracing::error!(error = %self, "internal registry error");
         }
         // Invariant: a registry client only ever sees the distribution spec's codes.

@@ -45,8 +45,26 @@ pub struct AppState {
 /// The largest inference request body (SageMaker's `InvokeEndpoint` limit).
 pub const MAX_INFERENCE_BODY_BYTES: usize = 6 * 1024 * 1024;
 
-/// The `/api/v1` router.
+/// Limits the routers enforce.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Inference requests served at once (each buffers its body); more wait their turn.
+    pub inference: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits { inference: 8 }
+    }
+}
+
+/// Every route, with the default [`Limits`].
 pub fn router(state: AppState) -> Router {
+    router_with(state, Limits::default())
+}
+
+/// Every route: `/api/v1`, the serving data plane and the OCI registry.
+pub fn router_with(state: AppState, limits: Limits) -> Router {
     use handlers::*;
     let authenticated = Router::new()
         .route("/openapi.json", get(openapi::document))
@@ -135,7 +153,7 @@ pub fn router(state: AppState) -> Router {
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state.clone());
-    Router::new().nest("/api/v1", api).merge(serving(state.clone())).merge(registry(state))
+    Router::new().nest("/api/v1", api).merge(serving(state.clone(), limits)).merge(registry(state))
 }
 
 /// The OCI registry at `/v2/`, authenticated on its own terms (a Basic or bearer token,
@@ -154,21 +172,32 @@ fn registry(state: AppState) -> Router {
 }
 
 /// The data plane at the root, where SageMaker and KServe clients expect it: every route
-/// authenticated but the KServe health probes.
-fn serving(state: AppState) -> Router {
+/// authenticated but the KServe health probes and the (signed) GitHub webhook.
+fn serving(state: AppState, limits: Limits) -> Router {
     use handlers::serving;
-    let authenticated = Router::new()
+    // Invariant: at most `limits.inference` inference bodies are buffered at once, across
+    // every endpoint; the rest wait before their bodies are read.
+    let inference = tower::limit::GlobalConcurrencyLimitLayer::with_semaphore(std::sync::Arc::new(
+        tokio::sync::Semaphore::new(limits.inference.max(1)),
+    ));
+    let inference = Router::new()
         .route("/endpoints/{name}/invocations", post(serving::invoke))
-        .route("/v2/models/{name}", get(serving::model_metadata))
-        .route("/v2/models/{name}/ready", get(serving::model_ready))
         .route("/v2/models/{name}/infer", post(serving::infer))
         .route("/v2/models/{name}/versions/{version}/infer", post(serving::infer_version))
+        .route_layer(inference);
+    let authenticated = Router::new()
+        .route("/v2/models/{name}", get(serving::model_metadata))
+        .route("/v2/models/{name}/ready", get(serving::model_ready))
         .route("/metrics", get(serving::metrics))
+        .merge(inference)
         .route_layer(middleware::from_fn_with_state(state.clone(), authenticate));
+    let budget = handlers::sources::HookBudget(std::sync::Arc::new(tokio::sync::Semaphore::new(
+        handlers::sources::HOOK_BUDGET_BYTES,
+    )));
     Router::new()
         .route("/v2/health/live", get(serving::live))
         .route("/v2/health/ready", get(serving::ready))
-        .route("/hooks/github", post(handlers::sources::github))
+        .route("/hooks/github", post(handlers::sources::github).layer(axum::Extension(budget)))
         .merge(authenticated)
         .layer(DefaultBodyLimit::max(MAX_INFERENCE_BODY_BYTES))
         .with_state(state)

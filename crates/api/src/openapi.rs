@@ -3,138 +3,176 @@
 use axum::Json;
 use serde_json::{json, Map, Value};
 
-/// (method, path, operation id, summary, has a JSON body)
-const OPERATIONS: &[(&str, &str, &str, &str, bool)] = &[
-    ("get", "/health", "Health", "Liveness; needs no token.", false),
-    ("post", "/events", "PutEvents", "Put 1-10 events; per-entry results.", true),
-    ("get", "/events", "ListEvents", "List events (bus, source, detail_type, since, after, wait, limit).", false),
-    ("post", "/events/test-pattern", "TestEventPattern", "Does an event match a pattern?", true),
-    ("get", "/events/{id}", "DescribeEvent", "An event, the rules it matched, its deliveries and attempts.", false),
-    ("get", "/buses", "ListEventBuses", "List event buses.", false),
-    ("post", "/buses", "CreateEventBus", "Create an event bus.", true),
-    ("get", "/buses/{name}", "DescribeEventBus", "Describe an event bus.", false),
-    ("delete", "/buses/{name}", "DeleteEventBus", "Delete an event bus without rules.", false),
-    ("get", "/rules", "ListRules", "List rules (?bus=).", false),
-    ("post", "/rules", "PutRule", "Create a rule with an EventPattern or a ScheduleExpression.", true),
-    ("get", "/rules/{name}", "DescribeRule", "Describe a rule and its targets (?bus=).", false),
-    ("delete", "/rules/{name}", "DeleteRule", "Delete a rule without targets (?bus=).", false),
-    ("post", "/rules/{name}/enable", "EnableRule", "Enable a rule (?bus=).", false),
-    ("post", "/rules/{name}/disable", "DisableRule", "Disable a rule (?bus=).", false),
-    ("get", "/rules/{name}/targets", "ListTargetsByRule", "List a rule's targets (?bus=).", false),
-    ("post", "/rules/{name}/targets", "PutTargets", "Add or replace one target (?bus=).", true),
-    ("delete", "/rules/{name}/targets/{id}", "RemoveTargets", "Remove a target (?bus=).", false),
-    ("get", "/functions", "ListFunctions", "List functions.", false),
-    ("post", "/functions", "CreateFunction", "Create a command function.", true),
-    ("get", "/functions/{name}", "GetFunction", "Describe a function.", false),
-    ("delete", "/functions/{name}", "DeleteFunction", "Delete a function no target uses.", false),
-    ("post", "/functions/{name}/invoke", "Invoke", "Run a function synchronously on the body (an event).", true),
-    ("get", "/functions/{name}/logs", "GetFunctionLogs", "Recent invocations with their logs.", false),
-    ("get", "/dlq", "ListDeadLetters", "Deliveries that gave up.", false),
-    ("post", "/dlq/redrive", "RedriveDeadLetters", "Send dead letters back for delivery.", true),
-    ("get", "/deliveries/counts", "CountDeliveries", "Deliveries by state.", false),
-    ("get", "/archives", "ListArchives", "List archives.", false),
-    ("post", "/archives", "CreateArchive", "Archive a bus's events (optionally filtered).", true),
-    ("get", "/archives/{name}", "DescribeArchive", "Describe an archive.", false),
-    ("delete", "/archives/{name}", "DeleteArchive", "Delete an archive.", false),
-    ("get", "/replays", "ListReplays", "List replays.", false),
-    ("post", "/replays", "StartReplay", "Replay an archive's time range onto a bus (202).", true),
-    ("get", "/replays/{name}", "DescribeReplay", "Describe a replay.", false),
-    ("get", "/training-jobs", "ListTrainingJobs", "List training jobs (?status=, ?limit=).", false),
-    ("post", "/training-jobs", "CreateTrainingJob", "Start a training job (SageMaker's request; 202).", true),
-    ("get", "/training-jobs/{name}", "DescribeTrainingJob", "Describe a training job.", false),
-    ("post", "/training-jobs/{name}/stop", "StopTrainingJob", "Stop a training job.", false),
-    ("get", "/training-jobs/{name}/logs", "GetTrainingJobLogs", "The job's log from ?offset=.", false),
-    ("get", "/training-jobs/{name}/metrics", "GetTrainingJobMetrics", "Every metric value the job reported.", false),
-    ("get", "/sources", "ListSources", "Followed git branches.", false),
-    ("post", "/sources", "AddSource", "Follow a branch (Name, Url, Branch, PollIntervalSeconds, WebhookSecret).", true),
-    ("get", "/sources/{name}", "DescribeSource", "A followed branch and its last announced commit.", false),
-    ("delete", "/sources/{name}", "DeleteSource", "Stop following a branch.", false),
-    ("post", "/sources/{name}/poll", "PollSource", "Fetch the branch now; a new head becomes a Git Push event.", false),
-    ("get", "/endpoints", "ListEndpoints", "List endpoints.", false),
+/// What a request carries.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Body {
+    None,
+    Json,
+    /// Raw bytes, streamed (object uploads).
+    Bytes,
+}
+
+use Body::{Bytes as RAW, Json as JSON, None as EMPTY};
+
+/// (method, path, operation id, summary, request body). Every route of `/api/v1` is here
+/// (a test compares this table with the router).
+const OPERATIONS: &[(&str, &str, &str, &str, Body)] = &[
+    ("get", "/health", "Health", "Liveness; needs no token.", EMPTY),
+    ("post", "/events", "PutEvents", "Put 1-10 events; per-entry results.", JSON),
+    ("get", "/events", "ListEvents", "List events (bus, source, detail_type, since, after, wait, limit).", EMPTY),
+    ("post", "/events/test-pattern", "TestEventPattern", "Does an event match a pattern?", JSON),
+    ("get", "/events/{id}", "DescribeEvent", "An event, the rules it matched, its deliveries and attempts.", EMPTY),
+    ("get", "/buses", "ListEventBuses", "List event buses.", EMPTY),
+    ("post", "/buses", "CreateEventBus", "Create an event bus.", JSON),
+    ("get", "/buses/{name}", "DescribeEventBus", "Describe an event bus.", EMPTY),
+    ("delete", "/buses/{name}", "DeleteEventBus", "Delete an event bus without rules.", EMPTY),
+    ("get", "/rules", "ListRules", "List rules (?bus=).", EMPTY),
+    ("post", "/rules", "PutRule", "Create a rule with an EventPattern or a ScheduleExpression.", JSON),
+    ("get", "/rules/{name}", "DescribeRule", "Describe a rule and its targets (?bus=).", EMPTY),
+    ("delete", "/rules/{name}", "DeleteRule", "Delete a rule without targets (?bus=).", EMPTY),
+    ("post", "/rules/{name}/enable", "EnableRule", "Enable a rule (?bus=).", EMPTY),
+    ("post", "/rules/{name}/disable", "DisableRule", "Disable a rule (?bus=).", EMPTY),
+    ("get", "/rules/{name}/targets", "ListTargetsByRule", "List a rule's targets (?bus=).", EMPTY),
+    ("post", "/rules/{name}/targets", "PutTargets", "Add or replace one target (?bus=).", JSON),
+    ("delete", "/rules/{name}/targets/{id}", "RemoveTargets", "Remove a target (?bus=).", EMPTY),
+    ("get", "/functions", "ListFunctions", "List functions.", EMPTY),
+    ("post", "/functions", "CreateFunction", "Create a command function.", JSON),
+    ("get", "/functions/{name}", "GetFunction", "Describe a function.", EMPTY),
+    ("delete", "/functions/{name}", "DeleteFunction", "Delete a function no target uses.", EMPTY),
+    ("post", "/functions/{name}/invoke", "Invoke", "Run a function synchronously on the body (an event).", JSON),
+    ("get", "/functions/{name}/logs", "GetFunctionLogs", "Recent invocations with their logs.", EMPTY),
+    ("get", "/dlq", "ListDeadLetters", "Deliveries that gave up.", EMPTY),
+    ("post", "/dlq/redrive", "RedriveDeadLetters", "Send dead letters back for delivery.", JSON),
+    ("get", "/deliveries/counts", "CountDeliveries", "Deliveries by state.", EMPTY),
+    ("get", "/archives", "ListArchives", "List archives.", EMPTY),
+    ("post", "/archives", "CreateArchive", "Archive a bus's events (optionally filtered).", JSON),
+    ("get", "/archives/{name}", "DescribeArchive", "Describe an archive.", EMPTY),
+    ("delete", "/archives/{name}", "DeleteArchive", "Delete an archive.", EMPTY),
+    ("get", "/replays", "ListReplays", "List replays.", EMPTY),
+    ("post", "/replays", "StartReplay", "Replay an archive's time range onto a bus (202).", JSON),
+    ("get", "/replays/{name}", "DescribeReplay", "Describe a replay.", EMPTY),
+    ("get", "/training-jobs", "ListTrainingJobs", "List training jobs (?status=, ?limit=).", EMPTY),
+    ("post", "/training-jobs", "CreateTrainingJob", "Start a training job (SageMaker's request; 202).", JSON),
+    ("get", "/training-jobs/{name}", "DescribeTrainingJob", "Describe a training job.", EMPTY),
+    ("post", "/training-jobs/{name}/stop", "StopTrainingJob", "Stop a training job.", EMPTY),
+    ("get", "/training-jobs/{name}/logs", "GetTrainingJobLogs", "The job's log from ?offset=.", EMPTY),
+    ("get", "/training-jobs/{name}/metrics", "GetTrainingJobMetrics", "Every metric value the job reported.", EMPTY),
+    ("get", "/sources", "ListSources", "Followed git branches.", EMPTY),
+    ("post", "/sources", "AddSource", "Follow a branch (Name, Url, Branch, PollIntervalSeconds, WebhookSecret).", JSON),
+    ("get", "/sources/{name}", "DescribeSource", "A followed branch and its last announced commit.", EMPTY),
+    ("delete", "/sources/{name}", "DeleteSource", "Stop following a branch.", EMPTY),
+    ("post", "/sources/{name}/poll", "PollSource", "Fetch the branch now; a new head becomes a Git Push event.", EMPTY),
+    ("get", "/endpoints", "ListEndpoints", "List endpoints.", EMPTY),
     (
         "get",
         "/endpoints/{name}",
         "DescribeEndpoint",
         "An endpoint: status, live variants and weights, the deployment in progress.",
-        false,
+        EMPTY,
     ),
-    ("delete", "/endpoints/{name}", "DeleteEndpoint", "Delete an endpoint that is not deploying.", false),
+    ("delete", "/endpoints/{name}", "DeleteEndpoint", "Delete an endpoint that is not deploying.", EMPTY),
     (
         "post",
         "/endpoints/{name}/deployments",
         "DeployEndpoint",
         "Create the endpoint or deploy a new configuration blue/green (ProductionVariants, DeploymentConfig); 202.",
-        true,
+        JSON,
     ),
     (
         "post",
         "/endpoints/{name}/rollback",
         "RollbackEndpoint",
         "Stop the deployment in progress, or deploy the previous configuration.",
-        false,
+        EMPTY,
     ),
     (
         "post",
         "/endpoints/{name}/weights",
         "UpdateEndpointWeightsAndCapacities",
         "Change the live variants' weights at once.",
-        true,
+        JSON,
     ),
-    ("get", "/processing-jobs", "ListProcessingJobs", "List processing jobs (?status=, ?limit=).", false),
-    ("post", "/processing-jobs", "CreateProcessingJob", "Start a processing job (SageMaker's request; 202).", true),
-    ("get", "/processing-jobs/{name}", "DescribeProcessingJob", "Describe a processing job.", false),
-    ("post", "/processing-jobs/{name}/stop", "StopProcessingJob", "Stop a processing job.", false),
-    ("get", "/processing-jobs/{name}/logs", "GetProcessingJobLogs", "The job's log from ?offset=.", false),
+    ("get", "/processing-jobs", "ListProcessingJobs", "List processing jobs (?status=, ?limit=).", EMPTY),
+    ("post", "/processing-jobs", "CreateProcessingJob", "Start a processing job (SageMaker's request; 202).", JSON),
+    ("get", "/processing-jobs/{name}", "DescribeProcessingJob", "Describe a processing job.", EMPTY),
+    ("post", "/processing-jobs/{name}/stop", "StopProcessingJob", "Stop a processing job.", EMPTY),
+    ("get", "/processing-jobs/{name}/logs", "GetProcessingJobLogs", "The job's log from ?offset=.", EMPTY),
     (
         "post",
         "/model-evaluations",
         "StartModelEvaluation",
         "Evaluate a model (and the group's champion) with the built-in evaluator; 202.",
-        true,
+        JSON,
     ),
     (
         "get",
         "/model-evaluations/{name}",
         "DescribeModelEvaluation",
         "An evaluation's status, reports and gate decision.",
-        false,
+        EMPTY,
     ),
-    ("get", "/model-package-groups", "ListModelPackageGroups", "List model package groups.", false),
-    ("post", "/model-package-groups", "CreateModelPackageGroup", "Create a group (ApprovalMode auto|manual).", true),
-    ("get", "/model-package-groups/{name}", "DescribeModelPackageGroup", "A group with its aliases.", false),
+    ("get", "/model-package-groups", "ListModelPackageGroups", "List model package groups.", EMPTY),
+    ("post", "/model-package-groups", "CreateModelPackageGroup", "Create a group (ApprovalMode auto|manual).", JSON),
+    ("get", "/model-package-groups/{name}", "DescribeModelPackageGroup", "A group with its aliases.", EMPTY),
     (
         "delete",
         "/model-package-groups/{name}",
         "DeleteModelPackageGroup",
         "Delete a group (?force=true with versions).",
-        false,
+        EMPTY,
     ),
-    ("get", "/model-package-groups/{name}/versions", "ListModelPackages", "A group's versions.", false),
+    ("get", "/model-package-groups/{name}/versions", "ListModelPackages", "A group's versions.", EMPTY),
     (
         "get",
         "/model-package-groups/{name}/versions/{version}",
         "DescribeModelPackage",
         "A version, by number or alias.",
-        false,
+        EMPTY,
     ),
     (
         "post",
         "/model-package-groups/{name}/versions/{version}/status",
         "UpdateModelPackage",
         "Change a version's approval status.",
-        true,
+        JSON,
     ),
     (
         "put",
         "/model-package-groups/{name}/aliases/{alias}",
         "SetModelPackageAlias",
         "Point an alias at a version.",
-        true,
+        JSON,
     ),
-    ("post", "/model-packages", "CreateModelPackage", "Register a group's next version.", true),
+    ("post", "/model-packages", "CreateModelPackage", "Register a group's next version.", JSON),
+    ("get", "/openapi.json", "GetOpenApiDocument", "This document.", EMPTY),
+    ("get", "/pipelines", "ListPipelines", "Applied pipelines with their last run.", EMPTY),
+    ("post", "/pipelines", "ApplyPipeline", "Apply a trainyard.yaml (Spec, BaseDirectory, DryRun): the plan.", JSON),
+    ("get", "/pipelines/{name}", "DescribePipeline", "A pipeline: its spec and resources.", EMPTY),
+    ("delete", "/pipelines/{name}", "DeletePipeline", "Delete a pipeline and what it made.", EMPTY),
+    ("get", "/pipelines/{name}/runs", "ListPipelineRuns", "A pipeline's runs, newest first.", EMPTY),
+    ("post", "/pipelines/{name}/start", "StartPipelineRun", "Start a run now, on the latest image.", JSON),
+    ("get", "/pipeline-runs/{id}", "DescribePipelineRun", "A run: each step with its resource and times.", EMPTY),
+    ("get", "/builds", "ListBuilds", "Image builds of pushed commits (?source=).", EMPTY),
+    ("get", "/builds/{id}", "DescribeBuild", "A build: commit, status, image.", EMPTY),
+    ("get", "/builds/{id}/logs", "GetBuildLogs", "A build's log.", EMPTY),
+    ("get", "/repositories", "DescribeRepositories", "Image repositories of the registry.", EMPTY),
+    ("post", "/repositories", "CreateRepository", "Create an image repository.", JSON),
+    ("delete", "/repositories", "DeleteRepository", "Delete an image repository (?name=, ?force=).", EMPTY),
+    ("get", "/images", "ListImages", "A repository's images (?repository=).", EMPTY),
+    ("delete", "/images", "BatchDeleteImage", "Delete an image by tag or digest.", EMPTY),
+    ("get", "/images/describe", "DescribeImages", "An image's manifest, size and tags.", EMPTY),
+    ("get", "/buckets", "ListBuckets", "List buckets.", EMPTY),
+    ("put", "/buckets/{bucket}", "CreateBucket", "Create a bucket.", EMPTY),
+    ("get", "/buckets/{bucket}", "HeadBucket", "Describe a bucket.", EMPTY),
+    ("delete", "/buckets/{bucket}", "DeleteBucket", "Delete an empty bucket.", EMPTY),
+    ("get", "/buckets/{bucket}/objects", "ListObjectsV2", "Keys under ?prefix=, rolled up by ?delimiter=.", EMPTY),
+    ("put", "/buckets/{bucket}/objects/{key}", "PutObject", "Store the body under the key (streamed).", RAW),
+    ("get", "/buckets/{bucket}/objects/{key}", "GetObject", "The object's bytes (Range supported).", EMPTY),
+    ("head", "/buckets/{bucket}/objects/{key}", "HeadObject", "The object's size, ETag and type.", EMPTY),
+    ("delete", "/buckets/{bucket}/objects/{key}", "DeleteObject", "Delete an object.", EMPTY),
 ];
 
-fn operation(id: &str, summary: &str, path: &str, body: bool) -> Value {
+fn operation(id: &str, summary: &str, path: &str, body: Body) -> Value {
     let mut op = json!({
         "operationId": id,
         "summary": summary,
@@ -151,8 +189,16 @@ fn operation(id: &str, summary: &str, path: &str, body: bool) -> Value {
     if !parameters.is_empty() {
         op["parameters"] = Value::Array(parameters);
     }
-    if body {
-        op["requestBody"] = json!({"required": true, "content": {"application/json": {"schema": {"type": "object"}}}});
+    match body {
+        Body::Json => {
+            op["requestBody"] =
+                json!({"required": true, "content": {"application/json": {"schema": {"type": "object"}}}});
+        }
+        Body::Bytes => {
+            op["requestBody"] = json!({"required": true, "content": {"application/octet-stream": {
+                "schema": {"type": "string", "format": "binary"}}}});
+        }
+        Body::None => {}
     }
     if id == "Health" {
         op["security"] = json!([]);
@@ -181,4 +227,40 @@ pub async fn document() -> Json<Value> {
             }}
         }
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use super::*;
+
+    /// Every (method, path) the `/api/v1` router serves, read from the router's source.
+    fn routed() -> BTreeSet<(String, String)> {
+        let source = include_str!("lib.rs");
+        let start = source.find("pub fn router_with").unwrap();
+        let end = source.find("fn registry(").unwrap();
+        let method = regex::Regex::new(r"(?:^|[^a-z_])(get|post|put|delete|head|patch)\(").unwrap();
+        let mut routes = BTreeSet::new();
+        for call in source[start..end].split(".route(").skip(1) {
+            let path = call.split('"').nth(1).unwrap().replace("{*", "{");
+            let handlers = call.split_once(',').unwrap().1;
+            for found in method.captures_iter(handlers) {
+                routes.insert((found[1].to_string(), path.clone()));
+            }
+        }
+        routes
+    }
+
+    #[test]
+    fn every_routed_path_is_in_the_document_and_no_other() {
+        let documented: BTreeSet<(String, String)> =
+            OPERATIONS.iter().map(|(m, p, ..)| (m.to_string(), p.to_string())).collect();
+        let routed = routed();
+        assert!(routed.len() > 80, "the router's source was not read: {routed:?}");
+        let missing: Vec<_> = routed.difference(&documented).collect();
+        let stale: Vec<_> = documented.difference(&routed).collect();
+        assert!(missing.is_empty(), "routed but not documented: {missing:?}");
+        assert!(stale.is_empty(), "documented but not routed: {stale:?}");
+    }
 }

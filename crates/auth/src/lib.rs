@@ -1,8 +1,9 @@
 //! Authentication: the admin token written on first start and the check every API
 //! call passes through.
 //!
-//! This crate decides who a caller is; it must never log, print or store a token in
-//! clear text anywhere but the token file it creates (mode 0600).
+//! This crate decides who a caller is, and seals the secrets the server keeps
+//! ([`Sealer`]); it must never log, print or store a token or secret in clear text
+//! anywhere but the files it creates (mode 0600).
 
 use std::fs;
 use std::io::Write;
@@ -14,6 +15,10 @@ use hmac::{Hmac, Mac};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 
+mod seal;
+
+pub use seal::Sealer;
+
 /// Every way authentication can fail.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -21,7 +26,9 @@ pub enum Error {
     MissingCredentials,
     #[error("the token is not valid")]
     InvalidToken,
-    #[error("token file {path}: {source}")]
+    #[error("a sealed secret does not open under this server's master key")]
+    Unsealable,
+    #[error("secret file {path}: {source}")]
     TokenFile {
         path: String,
         #[source]
@@ -146,7 +153,15 @@ pub fn load_or_create_token(path: &Path) -> Result<String, Error> {
         Err(e) => return Err(file_error(e)),
     }
     let token = generate_token();
-    let temporary = path.with_extension("token.tmp");
+    write_private_file(path, token.as_bytes())?;
+    Ok(token)
+}
+
+/// Writes `contents` to `path` readable by its owner only (0600), atomically: a temporary
+/// file beside it, synced, then renamed into place.
+pub(crate) fn write_private_file(path: &Path, contents: &[u8]) -> Result<(), Error> {
+    let file_error = |source| Error::TokenFile { path: path.display().to_string(), source };
+    let temporary = path.with_extension("tmp");
     let mut file = fs::OpenOptions::new()
         .write(true)
         .create(true)
@@ -155,10 +170,9 @@ pub fn load_or_create_token(path: &Path) -> Result<String, Error> {
         .open(&temporary)
         .map_err(file_error)?;
     file.set_permissions(fs::Permissions::from_mode(0o600)).map_err(file_error)?;
-    file.write_all(token.as_bytes()).map_err(file_error)?;
+    file.write_all(contents).map_err(file_error)?;
     file.sync_all().map_err(file_error)?;
-    fs::rename(&temporary, path).map_err(file_error)?;
-    Ok(token)
+    fs::rename(&temporary, path).map_err(file_error)
 }
 
 /// Reads an existing token file (the CLI's way to find the token).

@@ -116,8 +116,14 @@ impl EventBus {
     async fn deliver(&self, claim: Claimed) -> Completion {
         let Claimed { delivery, event } = claim;
         let started = Utc::now();
-        let routing = self.routing();
-        let result = match routing.target(&delivery.event_bus_name, &delivery.rule, &delivery.target_id) {
+        let (bus, rule, id) = (&delivery.event_bus_name, &delivery.rule, &delivery.target_id);
+        // What the attempt needs, copied out of the routing cache (no lock across I/O).
+        let (target, rule_arn, function) = self.with_routing(|routing| {
+            let target = routing.target(bus, rule, id).cloned();
+            let function = target.as_ref().and_then(|t| routing.function(function_name(t)).cloned());
+            (target, routing.rule_arn(bus, rule), function)
+        });
+        let result = match &target {
             None => Err(Failure {
                 code: "TargetNotFound".into(),
                 message: format!("target {:?} of rule {:?} no longer exists", delivery.target_id, delivery.rule),
@@ -126,14 +132,14 @@ impl EventBus {
             Some(target) => {
                 let context = TargetContext {
                     rule_name: &delivery.rule,
-                    rule_arn: &routing.rule_arn(&delivery.event_bus_name, &delivery.rule),
+                    rule_arn: &rule_arn,
                     ingestion_time: &delivery.age_from.to_rfc3339_opts(SecondsFormat::Secs, true),
                 };
                 match target.input.apply(&event, &context) {
                     Err(e) => {
                         Err(Failure { code: "InputTransformFailed".into(), message: e.to_string(), retriable: false })
                     }
-                    Ok(input) => self.send(target, routing.function(function_name(target)), &event, input).await,
+                    Ok(input) => self.send(target, function.as_ref(), &event, input).await,
                 }
             }
         };
@@ -151,10 +157,7 @@ impl EventBus {
             error_code: result.as_ref().err().map(|f| f.code.clone()),
             message: result.as_ref().err().map(|f| f.message.clone()),
         };
-        let policy = routing
-            .target(&delivery.event_bus_name, &delivery.rule, &delivery.target_id)
-            .map(|t| t.retry_policy)
-            .unwrap_or_default();
+        let policy = target.map(|t| t.retry_policy).unwrap_or_default();
         let age = (Utc::now() - delivery.age_from).to_std().unwrap_or_default();
         let after = match result {
             Ok(()) => AfterAttempt::Succeeded,

@@ -28,16 +28,18 @@ impl EventBus {
                 .await?;
             let Some((time, id, _)) = batch.last() else { break };
             cursor = Some((*time, id.clone()));
-            let routing = self.routing();
             let now = Utc::now();
-            let mut fresh = Vec::with_capacity(batch.len());
+            let mut events = Vec::with_capacity(batch.len());
             for (_, _, body) in batch {
                 let mut event: Event = serde_json::from_value(body)
                     .map_err(|e| Error::invalid(format!("archived event does not parse: {e}")))?;
                 event.id = uuid::Uuid::new_v4().to_string();
                 event.replay_name = Some(replay.replay_name.clone());
-                fresh.push(self.route(&routing, event, replay.event_bus_name.clone(), now));
+                events.push(event);
             }
+            let fresh: Vec<_> = self.with_routing(|routing| {
+                events.into_iter().map(|e| self.route(routing, e, replay.event_bus_name.clone(), now)).collect()
+            });
             self.store().put_events(&fresh).await?;
             replayed += fresh.len() as i64;
             self.store().update_replay(name, "RUNNING", "", replayed, None).await?;

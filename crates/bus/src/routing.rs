@@ -1,11 +1,13 @@
 //! The routing cache: per event bus, one compiled matcher over its enabled rules, the
-//! targets of each rule, the archives, and the functions by name.
+//! targets of each rule, the archives, and the functions by name. A rule, target or
+//! function change is applied to it in place, in proportion to what changed; anything
+//! else (and a quiet moment after many changes, to compact the matchers) loads it whole.
 
 use std::collections::HashMap;
 
 use serde_json::Value;
 use trainyard_events::{Matcher, Pattern};
-use trainyard_store::{Function, Store, Target};
+use trainyard_store::{Function, Rule, Store, Target};
 
 use crate::Error;
 
@@ -17,7 +19,18 @@ pub(crate) struct BusRouting {
     archives: Vec<(String, Option<Pattern>)>,
 }
 
-/// An immutable snapshot; replaced whole when anything it holds changes.
+impl BusRouting {
+    /// Adds `rule` to the matcher if it is an enabled pattern rule.
+    fn add_if_enabled(&mut self, rule: &Rule) {
+        let Some(text) = rule.event_pattern.as_ref().filter(|_| rule.is_enabled()) else { return };
+        match Pattern::parse_str(text) {
+            Ok(pattern) => self.matcher.add_rule(rule.name.clone(), &pattern),
+            Err(e) => tracing::warn!(rule = %rule.name, error = %e, "stored pattern no longer parses"),
+        }
+    }
+}
+
+/// Everything routing reads; changed in place by the `set_*` methods, or replaced whole.
 #[derive(Default)]
 pub(crate) struct Routing {
     buses: HashMap<String, BusRouting>,
@@ -36,15 +49,7 @@ impl Routing {
             let Some(bus) = routing.buses.get_mut(&rule.event_bus_name) else { continue };
             routing.rule_arns.insert((rule.event_bus_name.clone(), rule.name.clone()), rule.arn.clone());
             bus.targets_by_rule.entry(rule.name.clone()).or_default();
-            if !rule.is_enabled() {
-                continue;
-            }
-            if let Some(text) = &rule.event_pattern {
-                match Pattern::parse_str(text) {
-                    Ok(pattern) => bus.matcher.add_rule(rule.name.clone(), &pattern),
-                    Err(e) => tracing::warn!(rule = %rule.name, error = %e, "stored pattern no longer parses"),
-                }
-            }
+            bus.add_if_enabled(&rule);
         }
         for bus in routing.buses.values_mut() {
             bus.matcher.compact();
@@ -65,6 +70,48 @@ impl Routing {
             routing.functions.insert(function.function_name.clone(), function);
         }
         Ok(routing)
+    }
+
+    /// Brings rule `name` of `bus` in line with `rule` as stored (`None`: deleted).
+    pub(crate) fn set_rule(&mut self, bus: &str, name: &str, rule: Option<&Rule>) {
+        let Some(routing) = self.buses.get_mut(bus) else { return };
+        let key = (bus.to_string(), name.to_string());
+        routing.matcher.remove_rule(&key.1);
+        match rule {
+            None => {
+                routing.targets_by_rule.remove(name);
+                self.rule_arns.remove(&key);
+            }
+            Some(rule) => {
+                routing.targets_by_rule.entry(name.to_string()).or_default();
+                routing.add_if_enabled(rule);
+                self.rule_arns.insert(key, rule.arn.clone());
+            }
+        }
+    }
+
+    /// Brings target `id` of `bus`'s rule `rule` in line with `target` (`None`: removed).
+    pub(crate) fn set_target(&mut self, bus: &str, rule: &str, id: &str, target: Option<Target>) {
+        let key = (bus.to_string(), rule.to_string(), id.to_string());
+        if let Some(routing) = self.buses.get_mut(bus) {
+            let ids = routing.targets_by_rule.entry(rule.to_string()).or_default();
+            ids.retain(|known| known != id);
+            if target.is_some() {
+                ids.push(id.to_string());
+            }
+        }
+        match target {
+            Some(target) => self.targets.insert(key, target),
+            None => self.targets.remove(&key),
+        };
+    }
+
+    /// Brings function `name` in line with `function` (`None`: deleted).
+    pub(crate) fn set_function(&mut self, name: &str, function: Option<Function>) {
+        match function {
+            Some(function) => self.functions.insert(name.to_string(), function),
+            None => self.functions.remove(name),
+        };
     }
 
     pub(crate) fn has_bus(&self, bus: &str) -> bool {

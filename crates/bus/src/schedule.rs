@@ -42,9 +42,9 @@ impl EventBus {
                 &c.account,
                 &c.region,
             );
-            let routing = self.routing();
             // Invariant: a scheduled event goes to its own rule's targets only.
-            let deliveries = routing.deliveries_for(&rule.event_bus_name, std::slice::from_ref(&rule.name));
+            let deliveries = self
+                .with_routing(|routing| routing.deliveries_for(&rule.event_bus_name, std::slice::from_ref(&rule.name)));
             let new = NewEvent {
                 event,
                 bus: rule.event_bus_name.clone(),

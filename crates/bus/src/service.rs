@@ -119,8 +119,12 @@ pub struct EventBus {
 pub(crate) struct Inner {
     pub(crate) store: Store,
     pub(crate) config: BusConfig,
-    pub(crate) routing: RwLock<Arc<Routing>>,
+    /// Invariant: changed only under `reload_lock`, after the store (so that a reload,
+    /// which also takes it, never loses a change); read under its lock, never across I/O.
+    pub(crate) routing: RwLock<Routing>,
     pub(crate) reload_lock: Mutex<()>,
+    /// Changes applied in place since the last whole load, and when the last one was.
+    pub(crate) changes: std::sync::Mutex<(u64, std::time::Instant)>,
     /// Woken when deliveries may be due.
     pub(crate) wake: Notify,
     /// One HTTP client (and connection pool) for every HTTP target.
@@ -145,6 +149,25 @@ pub trait Builtins: Send + Sync + 'static {
     ) -> futures::future::BoxFuture<'static, trainyard_functions::Outcome>;
 }
 
+/// How long the routing cache must go unchanged before the changes applied in place are
+/// compacted by loading it whole.
+const QUIET_BEFORE_COMPACTING: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Reloads the routing cache whole (its matchers compacted) once changes applied in place
+/// have settled; ends with the bus.
+async fn compact_when_quiet(inner: std::sync::Weak<Inner>) {
+    loop {
+        tokio::time::sleep(QUIET_BEFORE_COMPACTING / 2).await;
+        let Some(inner) = inner.upgrade() else { return };
+        let (changes, last) = *inner.changes.lock().unwrap_or_else(|e| e.into_inner());
+        if changes > 0 && last.elapsed() >= QUIET_BEFORE_COMPACTING {
+            if let Err(e) = (EventBus { inner }).reload().await {
+                tracing::warn!(error = %e, "reloading the routing cache");
+            }
+        }
+    }
+}
+
 /// Accepts a pattern as JSON text or an inline object and checks it.
 fn pattern_text(value: &Value) -> Result<String, Error> {
     let text = match value {
@@ -167,8 +190,9 @@ impl EventBus {
         let bus = EventBus {
             inner: Arc::new(Inner {
                 store,
-                routing: RwLock::new(Arc::new(Routing::default())),
+                routing: RwLock::new(Routing::default()),
                 reload_lock: Mutex::new(()),
+                changes: std::sync::Mutex::new((0, std::time::Instant::now())),
                 wake: Notify::new(),
                 http: reqwest::Client::builder()
                     .timeout(config.http_timeout)
@@ -183,6 +207,7 @@ impl EventBus {
         let default = Bus { name: "default".into(), arn: bus.arn("event-bus/default"), creation_time: Utc::now() };
         bus.store().ensure_bus(&default).await?;
         bus.reload().await?;
+        tokio::spawn(compact_when_quiet(Arc::downgrade(&bus.inner)));
         Ok(bus)
     }
 
@@ -199,17 +224,35 @@ impl EventBus {
         format!("arn:aws:events:{}:{}:{resource}", c.region, c.account)
     }
 
-    pub(crate) fn routing(&self) -> Arc<Routing> {
-        self.inner.routing.read().map(|r| Arc::clone(&r)).unwrap_or_default()
+    /// Runs `read` on the routing cache (briefly: no I/O under the lock).
+    pub(crate) fn with_routing<T>(&self, read: impl FnOnce(&Routing) -> T) -> T {
+        read(&self.inner.routing.read().unwrap_or_else(|e| e.into_inner()))
     }
 
-    /// Rebuilds the routing cache from the store.
+    /// Applies `change` to the routing cache in place. Call with `reload_lock` held.
+    fn change_routing(&self, change: impl FnOnce(&mut Routing)) {
+        change(&mut self.inner.routing.write().unwrap_or_else(|e| e.into_inner()));
+        let mut changes = self.inner.changes.lock().unwrap_or_else(|e| e.into_inner());
+        *changes = (changes.0 + 1, std::time::Instant::now());
+    }
+
+    /// Rebuilds the routing cache from the store (matchers compacted), and swaps it in.
     pub async fn reload(&self) -> Result<(), Error> {
         let _guard = self.inner.reload_lock.lock().await;
-        let fresh = Arc::new(Routing::load(self.store()).await?);
-        if let Ok(mut routing) = self.inner.routing.write() {
-            *routing = fresh;
-        }
+        let fresh = Routing::load(self.store()).await?;
+        *self.inner.routing.write().unwrap_or_else(|e| e.into_inner()) = fresh;
+        self.inner.changes.lock().unwrap_or_else(|e| e.into_inner()).0 = 0;
+        Ok(())
+    }
+
+    /// Brings the cache in line with rule `name` of `bus` as stored now.
+    async fn reload_rule(&self, bus: &str, name: &str) -> Result<(), Error> {
+        let rule = match self.store().get_rule(bus, name).await {
+            Ok(rule) => Some(rule),
+            Err(trainyard_store::Error::NotFound { .. }) => None,
+            Err(e) => return Err(e.into()),
+        };
+        self.change_routing(|routing| routing.set_rule(bus, name, rule.as_ref()));
         Ok(())
     }
 
@@ -225,7 +268,21 @@ impl EventBus {
                 ),
             });
         }
-        let routing = self.routing();
+        let (results, batch) = self.with_routing(|routing| self.route_entries(routing, entries, platform))?;
+        if !batch.is_empty() {
+            crate::commit::commit(&self.inner.commits, batch).await?;
+            self.inner.wake.notify_one();
+        }
+        Ok(results)
+    }
+
+    /// Validates and routes `entries`: a result for each, and the events to store.
+    fn route_entries(
+        &self,
+        routing: &Routing,
+        entries: &[PutEntry],
+        platform: bool,
+    ) -> Result<(Vec<PutResult>, Vec<NewEvent>), Error> {
         let now = Utc::now();
         let mut results = Vec::with_capacity(entries.len());
         let mut batch = Vec::with_capacity(entries.len());
@@ -255,13 +312,9 @@ impl EventBus {
                 &c.region,
             );
             results.push(PutResult { event_id: Some(event.id.clone()), error_code: None, error_message: None });
-            batch.push(self.route(&routing, event, bus, now));
+            batch.push(self.route(routing, event, bus, now));
         }
-        if !batch.is_empty() {
-            crate::commit::commit(&self.inner.commits, batch).await?;
-            self.inner.wake.notify_one();
-        }
-        Ok(results)
+        Ok((results, batch))
     }
 
     /// Puts one platform event (`aws.*` sources allowed) on the default bus.
@@ -316,8 +369,9 @@ impl EventBus {
     /// `PutRule` for a new rule.
     pub async fn create_rule(&self, request: &RuleRequest) -> Result<Rule, Error> {
         let rule = self.rule_from(request)?;
+        let _guard = self.inner.reload_lock.lock().await;
         self.store().create_rule(&rule).await?;
-        self.reload().await?;
+        self.reload_rule(&rule.event_bus_name, &rule.name).await?;
         Ok(rule)
     }
 
@@ -330,8 +384,9 @@ impl EventBus {
             rule.state = current.state;
         }
         rule.creation_time = current.creation_time;
+        let _guard = self.inner.reload_lock.lock().await;
         self.store().update_rule(&rule, Utc::now()).await?;
-        self.reload().await?;
+        self.reload_rule(&rule.event_bus_name, &rule.name).await?;
         Ok(rule)
     }
 
@@ -370,19 +425,21 @@ impl EventBus {
 
     pub async fn set_rule_state(&self, bus: &str, name: &str, enabled: bool) -> Result<Rule, Error> {
         let now = Utc::now();
+        let _guard = self.inner.reload_lock.lock().await;
         self.store().set_rule_state(bus, name, if enabled { "ENABLED" } else { "DISABLED" }, now).await?;
         let rule = self.store().get_rule(bus, name).await?;
         if let (true, Some(expression)) = (enabled, &rule.schedule_expression) {
             let next = Schedule::parse(expression)?.next_after(now);
             self.store().set_next_fire(bus, name, next).await?;
         }
-        self.reload().await?;
+        self.reload_rule(bus, name).await?;
         Ok(self.store().get_rule(bus, name).await?)
     }
 
     pub async fn delete_rule(&self, bus: &str, name: &str) -> Result<(), Error> {
+        let _guard = self.inner.reload_lock.lock().await;
         self.store().delete_rule(bus, name).await?;
-        self.reload().await
+        self.reload_rule(bus, name).await
     }
 
     /// `PutTargets` for one target (added or replaced).
@@ -422,24 +479,27 @@ impl EventBus {
             retry_policy,
         };
         self.store().get_rule(bus, rule).await?;
+        let _guard = self.inner.reload_lock.lock().await;
         self.store().put_target(&target, self.inner.config.max_targets_per_rule, Utc::now()).await.map_err(
             |e| match e {
                 trainyard_store::Error::InUse { reason, .. } => Error::LimitExceeded { message: reason },
                 other => other.into(),
             },
         )?;
-        self.reload().await?;
+        self.change_routing(|routing| routing.set_target(bus, rule, &target.id, Some(target.clone())));
         Ok(target)
     }
 
     pub async fn remove_target(&self, bus: &str, rule: &str, id: &str) -> Result<(), Error> {
+        let _guard = self.inner.reload_lock.lock().await;
         self.store().remove_target(bus, rule, id).await?;
-        self.reload().await
+        self.change_routing(|routing| routing.set_target(bus, rule, id, None));
+        Ok(())
     }
 
     pub async fn create_function(&self, request: &FunctionRequest) -> Result<Function, Error> {
         validate_name("function", &request.function_name).map_err(Error::invalid)?;
-        trainyard_functions::validate(&request.function_name, &request.command, request.timeout)?;
+        trainyard_functions::validate(&request.function_name, &request.command, &request.environment, request.timeout)?;
         let c = &self.inner.config;
         let function = Function {
             function_name: request.function_name.clone(),
@@ -450,14 +510,17 @@ impl EventBus {
             description: request.description.clone(),
             creation_time: Utc::now(),
         };
+        let _guard = self.inner.reload_lock.lock().await;
         self.store().create_function(&function).await?;
-        self.reload().await?;
+        self.change_routing(|routing| routing.set_function(&function.function_name, Some(function.clone())));
         Ok(function)
     }
 
     pub async fn delete_function(&self, name: &str) -> Result<(), Error> {
+        let _guard = self.inner.reload_lock.lock().await;
         self.store().delete_function(name).await?;
-        self.reload().await
+        self.change_routing(|routing| routing.set_function(name, None));
+        Ok(())
     }
 
     pub async fn create_archive(&self, request: &ArchiveRequest) -> Result<Archive, Error> {

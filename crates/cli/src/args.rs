@@ -389,6 +389,13 @@ pub enum BenchCommand {
         #[arg(long, default_value = "127.0.0.1:0")]
         listen: String,
     },
+    /// Rule creation, one API call at a time: what each create costs as the rule count
+    /// grows, and a put's routing at the end.
+    Rules {
+        /// Rules to create.
+        #[arg(long, default_value_t = 100_000)]
+        count: usize,
+    },
     /// Event bus: put→target latency and sustained delivery into an HTTP target.
     Bus {
         /// Events for the sustained phase.
@@ -611,7 +618,7 @@ pub enum SourcesCommand {
     /// Follow a branch: each new commit becomes a Git Push event.
     Add {
         name: String,
-        /// The repository: an absolute path, file://, http:// or https:// URL.
+        /// The repository: a path (relative to the working directory), file://, http:// or https:// URL.
         #[arg(long)]
         git: String,
         #[arg(long, default_value = "main")]

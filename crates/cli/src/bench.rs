@@ -130,6 +130,48 @@ pub async fn bus(events: usize, clients: usize, latency_samples: usize) -> Resul
     Ok(())
 }
 
+/// `trainyard bench rules`: `count` rules created one `POST /rules` at a time (each with
+/// its own pattern, the mix a platform's pipelines make), the cost of a create per tenth
+/// of the way, then one event routed among them all.
+pub async fn rules(count: usize) -> Result<(), Error> {
+    let dir = std::env::temp_dir().join(format!("trainyard-bench-rules-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let server = crate::embedded::EmbeddedServer::start(&dir).await?;
+    let client = Client::new(Some(&server.url()), None, &dir);
+    let started = Instant::now();
+    let step = (count / 10).max(1);
+    let mut window = Instant::now();
+    let mut rows = Vec::new();
+    for i in 0..count {
+        let pattern = json!({"source": ["bench"], "detail": {"order": {"id": [format!("o-{i}")]}, "total": [{"numeric": [">", i % 1000]}]}});
+        client.post("/rules", &json!({"Name": format!("rule-{i}"), "EventPattern": pattern})).await?;
+        if (i + 1) % step == 0 {
+            let per_create = window.elapsed().as_secs_f64() * 1000.0 / step as f64;
+            rows.push((i + 1, per_create));
+            println!("{:>8} rules: {per_create:.3} ms per create (the last {step})", i + 1);
+            window = Instant::now();
+        }
+    }
+    let total = started.elapsed().as_secs_f64();
+    println!("{count} rules created in {total:.1} s = {:.0} creates/s", count as f64 / total);
+    if let (Some(first), Some(last)) = (rows.first(), rows.last()) {
+        println!("last tenth / first tenth per create: {:.2}x", last.1 / first.1);
+    }
+    let probe = json!({"Entries": [{"Source": "bench", "DetailType": "Order", "Detail": {"order": {"id": format!("o-{}", count / 2)}, "total": 5000}}]});
+    let put = Instant::now();
+    let answer = client.post("/events", &probe).await?;
+    let id = answer["Entries"][0]["EventId"].as_str().unwrap_or_default().to_string();
+    let event = client.get(&format!("/events/{id}")).await?;
+    println!(
+        "one event routed among {count} rules in {:.2} ms: matched {}",
+        put.elapsed().as_secs_f64() * 1000.0,
+        event["MatchedRules"]
+    );
+    server.stop().await;
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}
+
 /// `trainyard bench ceiling`: an HTTP server that answers every POST with a constant
 /// prediction and does nothing else — the ceiling an inference server on this machine can
 /// approach (docs/benchmarks.md).

@@ -194,32 +194,35 @@ impl Client {
 
     /// Streams `GET /api/v1{path}` into `destination`, atomically (temporary file,
     /// fsync, rename).
+    /// Streams an object to `destination`: a regular file is written whole or not at all
+    /// (a temporary file beside it, created without following links, renamed into
+    /// place); `-` is standard output; an existing device, FIFO or socket is written into
+    /// as it is, never replaced.
     pub async fn download(&self, path: &str, destination: &std::path::Path) -> Result<u64, Error> {
-        use futures::StreamExt;
-        use tokio::io::AsyncWriteExt;
         let request = self.http.get(format!("{}/api/v1{path}", self.endpoint));
         let response = self.send(request).await?;
+        let io = |e: std::io::Error| Error::Failure(format!("{}: {e}", destination.display()));
+        if destination.as_os_str() == "-" {
+            return stream_into(response, &mut tokio::io::stdout()).await.map_err(io);
+        }
+        let existing = tokio::fs::metadata(destination).await.ok();
+        if existing.is_some_and(|m| !m.is_file() && !m.is_dir()) {
+            let mut target = tokio::fs::OpenOptions::new().write(true).open(destination).await.map_err(io)?;
+            return stream_into(response, &mut target).await.map_err(io);
+        }
         if let Some(parent) = destination.parent().filter(|p| !p.as_os_str().is_empty()) {
             tokio::fs::create_dir_all(parent)
                 .await
                 .map_err(|e| Error::Failure(format!("{}: {e}", parent.display())))?;
         }
-        let temporary = destination.with_extension(format!("part-{}", std::process::id()));
-        let io = |e: std::io::Error| Error::Failure(format!("{}: {e}", destination.display()));
-        let mut file = tokio::fs::File::create(&temporary).await.map_err(io)?;
-        let mut written = 0u64;
-        let mut stream = response.bytes_stream();
-        while let Some(chunk) = stream.next().await {
-            let chunk = match chunk {
-                Ok(chunk) => chunk,
-                Err(e) => {
-                    let _ = tokio::fs::remove_file(&temporary).await;
-                    return Err(Error::Failure(format!("download interrupted: {e}")));
-                }
-            };
-            file.write_all(&chunk).await.map_err(io)?;
-            written += chunk.len() as u64;
-        }
+        let (temporary, mut file) = temporary_beside(destination).await.map_err(io)?;
+        let written = match stream_into(response, &mut file).await {
+            Ok(written) => written,
+            Err(e) => {
+                let _ = tokio::fs::remove_file(&temporary).await;
+                return Err(Error::Failure(format!("download of {} interrupted: {e}", destination.display())));
+            }
+        };
         file.sync_all().await.map_err(io)?;
         tokio::fs::rename(&temporary, destination).await.map_err(io)?;
         Ok(written)
@@ -254,4 +257,62 @@ pub fn encode(text: &str) -> String {
 /// `?bus=B` or nothing.
 pub fn bus_query(bus: Option<&str>) -> String {
     bus.map(|b| format!("?bus={}", encode(b))).unwrap_or_default()
+}
+
+/// Copies a response body into `target`; the bytes written.
+async fn stream_into(
+    response: reqwest::Response,
+    target: &mut (impl tokio::io::AsyncWrite + Unpin),
+) -> std::io::Result<u64> {
+    use futures::StreamExt;
+    use tokio::io::AsyncWriteExt;
+    let mut written = 0u64;
+    let mut stream = response.bytes_stream();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(std::io::Error::other)?;
+        target.write_all(&chunk).await?;
+        written += chunk.len() as u64;
+    }
+    target.flush().await?;
+    Ok(written)
+}
+
+/// A new file beside `destination` (`.NAME.part-PID-N`), created exclusively and without
+/// following a link planted under its name.
+async fn temporary_beside(destination: &Path) -> std::io::Result<(PathBuf, tokio::fs::File)> {
+    let name = destination.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    for attempt in 0..100u32 {
+        let temporary = destination.with_file_name(format!(".{name}.part-{}-{attempt}", std::process::id()));
+        let opened = tokio::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .custom_flags(libc::O_NOFOLLOW)
+            .open(&temporary)
+            .await;
+        match opened {
+            Ok(file) => return Ok((temporary, file)),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Err(std::io::Error::other("no free temporary name beside the destination"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn the_temporary_file_never_follows_a_planted_link() {
+        let dir = tempfile::tempdir().unwrap();
+        let victim = dir.path().join("victim");
+        std::fs::write(&victim, "keep me").unwrap();
+        let destination = dir.path().join("d.csv");
+        let planted = dir.path().join(format!(".d.csv.part-{}-0", std::process::id()));
+        std::os::unix::fs::symlink(&victim, &planted).unwrap();
+        let (temporary, _file) = temporary_beside(&destination).await.unwrap();
+        assert_ne!(temporary, planted);
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "keep me");
+        assert!(std::fs::symlink_metadata(&planted).unwrap().file_type().is_symlink());
+    }
 }

@@ -53,6 +53,7 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
         Command::Processing(command) => crate::processing::run(&client(), out, command).await,
         Command::Quickstart { exit } => crate::quickstart::run(cli.data_dir.clone(), exit).await,
         Command::Bench(BenchCommand::Ceiling { listen }) => crate::bench::ceiling(&listen).await,
+        Command::Bench(BenchCommand::Rules { count }) => crate::bench::rules(count).await,
         Command::Bench(BenchCommand::Bus { events, clients, latency_samples }) => {
             crate::bench::bus(events, clients, latency_samples).await
         }

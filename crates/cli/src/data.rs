@@ -155,7 +155,12 @@ pub async fn run(client: &Client, out: Output, command: DataCommand) -> Result<(
                     None => PathBuf::from(&name),
                 };
                 let bytes = client.download(&object_path(&target.bucket, &target.key), &path).await?;
-                println!("download: {text} to {} ({bytes} bytes)", path.display());
+                if path.as_os_str() == "-" {
+                    // Standard output carries the object itself.
+                    eprintln!("download: {text} to - ({bytes} bytes)");
+                } else {
+                    println!("download: {text} to {} ({bytes} bytes)", path.display());
+                }
             }
         }
         DataCommand::Ls { uri: None, .. } => {

@@ -8,7 +8,9 @@ use crate::output;
 
 pub async fn apply(client: &Client, out: Output, file: &std::path::Path, dry_run: bool) -> Result<(), Error> {
     let spec = std::fs::read_to_string(file).map_err(|e| Error::Usage(format!("{}: {e}", file.display())))?;
-    let answer = client.post("/pipelines", &json!({"Spec": spec, "DryRun": dry_run})).await?;
+    // Relative repository paths in the file are relative to the file's directory.
+    let base = std::path::absolute(file).ok().and_then(|f| f.parent().map(|d| d.display().to_string()));
+    let answer = client.post("/pipelines", &json!({"Spec": spec, "BaseDirectory": base, "DryRun": dry_run})).await?;
     output::list(out, &answer, "Changes", &[("ACTION", "/Action"), ("KIND", "/Kind"), ("NAME", "/Name")]);
     Ok(())
 }

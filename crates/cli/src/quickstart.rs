@@ -108,7 +108,10 @@ fn overhead(run: &Value) -> Option<(f64, f64)> {
 }
 
 pub async fn run(data_dir: Option<PathBuf>, exit: bool) -> Result<(), Error> {
-    let data_dir = data_dir.unwrap_or_else(|| PathBuf::from(".trainyard-quickstart"));
+    // Absolute from here on: the example repository's path goes into the pipeline spec,
+    // which the server reads from its own working directory.
+    let data_dir = std::path::absolute(data_dir.unwrap_or_else(|| PathBuf::from(".trainyard-quickstart")))
+        .map_err(|e| Error::Usage(format!("the data directory: {e}")))?;
     if data_dir.join(MARKER).exists() {
         std::fs::remove_dir_all(&data_dir)
             .map_err(|e| Error::Failure(format!("clearing {}: {e}", data_dir.display())))?;

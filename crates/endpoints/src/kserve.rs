@@ -36,18 +36,43 @@ fn invalid(reason: impl Into<String>) -> Error {
     Error::InvalidInput { reason: reason.into() }
 }
 
-fn flatten(value: &Value, into: &mut Vec<f32>, input: &str) -> Result<(), Error> {
+/// What a numeric datatype holds: its least and greatest value, and whether only whole
+/// numbers.
+fn value_range(datatype: &str) -> (f64, f64, bool) {
+    match datatype {
+        "BOOL" => (0.0, 1.0, true),
+        "INT8" => (i8::MIN.into(), i8::MAX.into(), true),
+        "INT16" => (i16::MIN.into(), i16::MAX.into(), true),
+        "INT32" => (i32::MIN.into(), i32::MAX.into(), true),
+        "INT64" => (i64::MIN as f64, i64::MAX as f64, true),
+        "UINT8" => (0.0, u8::MAX.into(), true),
+        "UINT16" => (0.0, u16::MAX.into(), true),
+        "UINT32" => (0.0, u32::MAX.into(), true),
+        "UINT64" => (0.0, u64::MAX as f64, true),
+        "FP16" => (-65504.0, 65504.0, false),
+        "FP32" => (f32::MIN.into(), f32::MAX.into(), false),
+        _ => (f64::MIN, f64::MAX, false),
+    }
+}
+
+/// Appends `value`'s numbers to `into`; each must be a value of `datatype`.
+fn flatten(value: &Value, into: &mut Vec<f32>, input: &str, datatype: &str) -> Result<(), Error> {
     match value {
-        Value::Array(items) => items.iter().try_for_each(|v| flatten(v, into, input)),
+        Value::Array(items) => items.iter().try_for_each(|v| flatten(v, into, input, datatype)),
         Value::Number(n) => {
-            into.push(n.as_f64().unwrap_or(f64::NAN) as f32);
+            let (least, greatest, whole) = value_range(datatype);
+            let x = n.as_f64().unwrap_or(f64::NAN);
+            if (whole && !(n.is_i64() || n.is_u64())) || !(least..=greatest).contains(&x) {
+                return Err(invalid(format!("input {input}: {n} is not a {datatype} value")));
+            }
+            into.push(x as f32);
             Ok(())
         }
-        Value::Bool(b) => {
+        Value::Bool(b) if datatype == "BOOL" => {
             into.push(f32::from(u8::from(*b)));
             Ok(())
         }
-        other => Err(invalid(format!("input {input}: {other} is not a number"))),
+        other => Err(invalid(format!("input {input}: {other} is not a {datatype} value"))),
     }
 }
 
@@ -76,7 +101,7 @@ pub fn parse(body: &[u8]) -> Result<(InferRequest, Rows), Error> {
             )));
         }
         let mut data = Vec::new();
-        flatten(&input.data, &mut data, &input.name)?;
+        flatten(&input.data, &mut data, &input.name, &input.datatype)?;
         let elements = input
             .shape
             .iter()
@@ -154,6 +179,9 @@ pub fn render(model_name: &str, version: &str, id: Option<&str>, predictions: &P
 }
 
 /// `GET /v2/models/{name}`: the model's signature.
+/// The one model version an endpoint serves over the Open Inference Protocol.
+pub const VERSION: &str = "1";
+
 pub fn metadata(model_name: &str, version: &str, model: &Model) -> Value {
     let outputs = match model.task() {
         Task::Classification { classes, probabilities, .. } => {
@@ -204,6 +232,39 @@ mod tests {
         assert!(err(r#"{"input": 1}"#).contains("malformed inference request"));
         assert!(err(r#"{"inputs": [{"name": "x", "shape": [-1], "datatype": "FP32", "data": []}]}"#)
             .contains("non-negative"));
+    }
+
+    #[test]
+    fn values_must_fit_their_datatype() {
+        let body = |datatype: &str, data: &str| {
+            format!(r#"{{"inputs": [{{"name": "x", "shape": [1], "datatype": "{datatype}", "data": [{data}]}}]}}"#)
+        };
+        for (datatype, data) in [
+            ("INT8", "128"),
+            ("INT8", "-129"),
+            ("INT8", "1.5"),
+            ("UINT8", "-1"),
+            ("UINT16", "65536"),
+            ("INT32", "2147483648"),
+            ("BOOL", "2"),
+            ("FP16", "70000"),
+            ("FP32", "1e39"),
+            ("FP32", "true"),
+        ] {
+            let err = parse(body(datatype, data).as_bytes()).unwrap_err().to_string();
+            assert!(err.contains(&format!("is not a {datatype} value")), "{datatype} {data}: {err}");
+        }
+        for (datatype, data, value) in [
+            ("INT8", "-128", -128.0),
+            ("INT8", "127", 127.0),
+            ("UINT8", "255", 255.0),
+            ("BOOL", "true", 1.0),
+            ("FP16", "-65504", -65504.0),
+            ("FP64", "1e300", f32::INFINITY),
+        ] {
+            let (_, rows) = parse(body(datatype, data).as_bytes()).unwrap();
+            assert_eq!(rows.values, [value], "{datatype} {data}");
+        }
     }
 
     proptest::proptest! {

@@ -2,6 +2,7 @@
 
 use std::collections::BTreeMap;
 use std::process::Stdio;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::{killpg, Signal};
@@ -14,6 +15,9 @@ use tokio::process::Command;
 pub const MAX_RESULT_BYTES: usize = 6 * 1024 * 1024;
 /// The most log text kept from one invocation.
 pub const MAX_LOG_BYTES: usize = 1024 * 1024;
+
+/// `PATH` when the server has none.
+const DEFAULT_PATH: &str = "/usr/local/bin:/usr/bin:/bin";
 
 /// What to run.
 #[derive(Debug, Clone)]
@@ -43,13 +47,21 @@ pub struct Outcome {
     pub duration: Duration,
 }
 
-/// Runs `spec` with `input` on stdin. The child runs in its own process group; on
-/// timeout the whole group is killed.
+/// Runs `spec` with `input` on stdin. The child runs in its own process group and PID
+/// namespace (where available); when it ends or times out, its whole tree is killed.
 pub async fn run(spec: &CommandSpec, input: &[u8]) -> Outcome {
     let started = Instant::now();
     let finish = |result, logs| Outcome { result, logs, duration: started.elapsed() };
     let mut command = Command::new("/bin/sh");
+    // Invariant: nothing of the server's environment (its tokens above all) reaches a
+    // function but where programs are found and the locale.
+    command.env_clear().env("PATH", std::env::var_os("PATH").unwrap_or_else(|| DEFAULT_PATH.into()));
+    if let Some(home) = std::env::var_os("HOME") {
+        command.env("HOME", home);
+    }
     command
+        .env("LANG", "C.UTF-8")
+        .env("TZ", "UTC")
         .arg("-c")
         .arg(&spec.command)
         .envs(&spec.environment)
@@ -58,6 +70,7 @@ pub async fn run(spec: &CommandSpec, input: &[u8]) -> Outcome {
         .stderr(Stdio::piped())
         .process_group(0)
         .kill_on_drop(true);
+    trainyard_process::contain(&mut command);
     let mut child = match command.spawn() {
         Ok(child) => child,
         Err(e) => {
@@ -65,7 +78,7 @@ pub async fn run(spec: &CommandSpec, input: &[u8]) -> Outcome {
             return finish(Err(failure), String::new());
         }
     };
-    let group = child.id().map(|id| Pid::from_raw(id as i32));
+    let pid = child.id().unwrap_or(0);
     let mut stdin = child.stdin.take();
     let input = input.to_vec();
     let writer = tokio::spawn(async move {
@@ -74,16 +87,24 @@ pub async fn run(spec: &CommandSpec, input: &[u8]) -> Outcome {
             let _ = stdin.write_all(&input).await;
         }
     });
-    let stdout = tokio::spawn(read_capped(child.stdout.take(), MAX_RESULT_BYTES + 1));
-    let stderr = tokio::spawn(read_capped(child.stderr.take(), usize::MAX));
+    let (stdout, stderr) = (Captured::default(), Captured::default());
+    let readers = [
+        tokio::spawn(stdout.clone().read(child.stdout.take(), MAX_RESULT_BYTES + 1)),
+        tokio::spawn(stderr.clone().read(child.stderr.take(), usize::MAX)),
+    ];
     let status = tokio::time::timeout(spec.timeout, child.wait()).await;
-    if let Some(group) = group {
-        // Invariant: nothing of the invocation outlives it, finished or timed out.
-        let _ = killpg(group, Signal::SIGKILL);
+    // Invariant: nothing of the invocation outlives it, finished or timed out, even what
+    // left its process group.
+    end_tree(pid);
+    writer.abort();
+    // Whatever still holds the pipes is gone; never wait on them past a moment.
+    for reader in readers {
+        if tokio::time::timeout(PIPE_GRACE, reader).await.is_err() {
+            tracing::warn!("a function's output pipe stayed open after its processes were killed");
+        }
     }
-    let _ = writer.await;
-    let out = stdout.await.unwrap_or_default();
-    let logs = tail(&String::from_utf8_lossy(&stderr.await.unwrap_or_default()), MAX_LOG_BYTES);
+    let out = stdout.take();
+    let logs = tail(&String::from_utf8_lossy(&stderr.take()), MAX_LOG_BYTES);
     let status = match status {
         Err(_) => {
             let _ = child.wait().await;
@@ -125,25 +146,54 @@ fn reported_failure(code: Option<i32>, reported: Option<Value>, logs: &str) -> F
     }
 }
 
-async fn read_capped(source: Option<impl AsyncRead + Unpin>, cap: usize) -> Vec<u8> {
-    let mut buffer = Vec::new();
-    let Some(mut source) = source else { return buffer };
-    let mut chunk = [0u8; 16 * 1024];
-    loop {
-        match source.read(&mut chunk).await {
-            Ok(0) | Err(_) => break,
-            Ok(n) => {
-                // Keep reading past the cap so the child never blocks on a full pipe.
-                if buffer.len() < cap {
-                    buffer.extend_from_slice(&chunk[..n.min(cap - buffer.len())]);
-                }
-                if cap == usize::MAX && buffer.len() > 2 * MAX_LOG_BYTES {
-                    buffer.drain(..buffer.len() - MAX_LOG_BYTES);
+/// The longest a finished invocation's output pipes are read after its processes end.
+const PIPE_GRACE: Duration = Duration::from_secs(1);
+
+/// Kills the invocation's whole tree: its group, and (without PID namespaces) every
+/// descendant that left it.
+fn end_tree(pid: u32) {
+    if pid == 0 {
+        return;
+    }
+    let _ = killpg(Pid::from_raw(pid as i32), Signal::SIGKILL);
+    if !trainyard_process::namespaces_available() {
+        trainyard_process::kill_tree(pid);
+    }
+}
+
+/// What a process wrote to one pipe, kept where it can be read even if the pipe never
+/// closes.
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl Captured {
+    /// Reads `source` to its end, keeping up to `cap` bytes (the tail, past twice the log
+    /// limit, when uncapped).
+    async fn read(self, source: Option<impl AsyncRead + Unpin>, cap: usize) {
+        let Some(mut source) = source else { return };
+        let mut chunk = [0u8; 16 * 1024];
+        loop {
+            match source.read(&mut chunk).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => {
+                    let mut buffer = self.0.lock().unwrap_or_else(|e| e.into_inner());
+                    // Keep reading past the cap so the child never blocks on a full pipe.
+                    if buffer.len() < cap {
+                        let keep = n.min(cap - buffer.len());
+                        buffer.extend_from_slice(&chunk[..keep]);
+                    }
+                    if cap == usize::MAX && buffer.len() > 2 * MAX_LOG_BYTES {
+                        let excess = buffer.len() - MAX_LOG_BYTES;
+                        buffer.drain(..excess);
+                    }
                 }
             }
         }
     }
-    buffer
+
+    fn take(&self) -> Vec<u8> {
+        std::mem::take(&mut *self.0.lock().unwrap_or_else(|e| e.into_inner()))
+    }
 }
 
 fn tail(text: &str, max: usize) -> String {
@@ -181,6 +231,26 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn the_server_environment_does_not_reach_the_function() {
+        // The test process stands in for the server: a secret in its environment.
+        std::env::set_var("TRAINYARD_TOKEN", "secret-of-the-server");
+        let mut s = spec("env >&2; echo {}");
+        s.environment.insert("GIVEN".into(), "yes".into());
+        let outcome = run(&s, b"{}").await;
+        assert!(outcome.result.is_ok(), "{outcome:?}");
+        assert!(!outcome.logs.contains("secret-of-the-server"), "{}", outcome.logs);
+        let mut names: Vec<&str> = outcome.logs.lines().filter_map(|l| l.split('=').next()).collect();
+        names.sort();
+        names.retain(|n| !["PWD", "SHLVL", "_", "OLDPWD"].contains(n));
+        let expected = if std::env::var_os("HOME").is_some() {
+            vec!["GIVEN", "HOME", "LANG", "PATH", "TZ"]
+        } else {
+            vec!["GIVEN", "LANG", "PATH", "TZ"]
+        };
+        assert_eq!(names, expected);
+    }
+
+    #[tokio::test]
     async fn non_zero_exit_is_a_retriable_failure() {
         let outcome = run(&spec("echo boom >&2; exit 3"), b"{}").await;
         let failure = outcome.result.unwrap_err();
@@ -215,5 +285,33 @@ mod tests {
         assert!(outcome.duration < Duration::from_secs(5));
         tokio::time::sleep(Duration::from_millis(2500)).await;
         assert!(!marker.exists(), "a grandchild outlived the timeout");
+    }
+
+    #[tokio::test]
+    async fn a_timeout_kills_descendants_that_left_the_group_and_hold_stdout() {
+        let dir = tempfile::tempdir().unwrap();
+        let marker = dir.path().join("escaped");
+        let mut s = spec(&format!("setsid sh -c 'sleep 2; touch {}' & sleep 30", marker.display()));
+        s.timeout = Duration::from_millis(500);
+        let outcome = run(&s, b"{}").await;
+        assert_eq!(outcome.result.unwrap_err().code, "FunctionTimeout");
+        assert!(outcome.duration < Duration::from_secs(2), "{:?}", outcome.duration);
+        tokio::time::sleep(Duration::from_millis(2500)).await;
+        assert!(!marker.exists(), "a setsid descendant outlived the timeout");
+    }
+
+    #[tokio::test]
+    async fn a_finished_function_leaves_nothing_behind() {
+        if !trainyard_process::namespaces_available() {
+            return; // without namespaces an escapee of a finished function is not found
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let marker = dir.path().join("escaped");
+        let s = spec(&format!("setsid sh -c 'sleep 2; touch {}' & echo '{{\"ok\":1}}'", marker.display()));
+        let outcome = run(&s, b"{}").await;
+        assert_eq!(outcome.result.unwrap(), serde_json::json!({"ok": 1}));
+        assert!(outcome.duration < Duration::from_secs(1), "{:?}", outcome.duration);
+        tokio::time::sleep(Duration::from_millis(2500)).await;
+        assert!(!marker.exists(), "a setsid descendant outlived its function");
     }
 }

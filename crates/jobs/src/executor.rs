@@ -1,5 +1,5 @@
 //! The local executor's process handling: one training process in its own process
-//! group, its output captured line by line into the job log and the metric parser,
+//! group and PID namespace (`trainyard_process::contain`), its output captured line by line into the job log and the metric parser,
 //! stopped by request or by `MaxRuntimeInSeconds` with SIGTERM, a grace period, then
 //! SIGKILL.
 
@@ -85,6 +85,7 @@ pub async fn run(
         .process_group(0)
         .kill_on_drop(true);
     confine(&mut command, &spec.limits)?;
+    trainyard_process::contain(&mut command);
     let mut child = command.spawn()?;
     let pid = child.id().unwrap_or(0);
     on_spawn(pid);
@@ -141,10 +142,11 @@ pub async fn run(
         _ = deadline => { stopped = Some(StopReason::MaxRuntime); terminate(&mut child, group, grace).await? }
         reason = requested => { stopped = Some(reason); terminate(&mut child, group, grace).await? }
     };
-    // Invariant: nothing of the job outlives it (children the script left behind too).
-    let _ = killpg(group, Signal::SIGKILL);
+    // Invariant: nothing of the job outlives it (children the script left behind too,
+    // in its process group or not).
+    kill_group(pid);
     for reader in readers {
-        let _ = tokio::time::timeout(Duration::from_secs(5), reader).await;
+        let _ = tokio::time::timeout(Duration::from_secs(2), reader).await;
     }
     let stderr_tail = tail.lock().map(|t| t.iter().cloned().collect()).unwrap_or_default();
     Ok(ProcessOutcome { exit_code: status.code(), stopped, stderr_tail })
@@ -177,10 +179,14 @@ pub fn alive(pid: u32) -> bool {
     pid > 0 && nix::sys::signal::kill(Pid::from_raw(pid as i32), None).is_ok()
 }
 
-/// Kills a whole process group left over from before a restart.
+/// Kills a job's whole process tree: its group, and (without PID namespaces, where the
+/// tree dies with its top process) every descendant that left it.
 pub fn kill_group(pid: u32) {
     if pid > 0 {
         let _ = killpg(Pid::from_raw(pid as i32), Signal::SIGKILL);
+        if !trainyard_process::namespaces_available() {
+            trainyard_process::kill_tree(pid);
+        }
     }
 }
 

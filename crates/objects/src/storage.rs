@@ -38,11 +38,28 @@ pub struct Listing {
     pub next_start_after: Option<String>,
 }
 
+/// Where an object's bytes live on the backend.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Layout {
+    /// `bucket/key`, as S3 stores it (any key S3 accepts is a valid location).
+    Keys,
+    /// `.objects/bucket/hh/SHA256(key)` on a file system, where a key is not a usable
+    /// path: segments over 255 bytes, `x` beside `x/y`, names the backend's own staging
+    /// files take (`name#N`). Objects stored at `bucket/key` by earlier versions are
+    /// still found there.
+    Hashed,
+}
+
+/// The directory under the local root that holds hashed objects (no bucket can be
+/// named so).
+const HASHED_DIR: &str = ".objects";
+
 /// Buckets and objects. Cheap to clone.
 #[derive(Clone)]
 pub struct Objects {
     backend: Arc<dyn ObjectStore>,
     root: StorePath,
+    layout: Layout,
     store: Store,
     bus: EventBus,
 }
@@ -54,7 +71,8 @@ impl Objects {
             .map_err(|e| Error::Backend { url: dir.display().to_string(), reason: e.to_string() })?;
         let backend = object_store::local::LocalFileSystem::new_with_prefix(dir)
             .map_err(|e| Error::Backend { url: dir.display().to_string(), reason: e.to_string() })?;
-        Ok(Objects { backend: Arc::new(backend), root: StorePath::default(), store, bus })
+        remove_staging_files(dir);
+        Ok(Objects { backend: Arc::new(backend), root: StorePath::default(), layout: Layout::Hashed, store, bus })
     }
 
     /// Objects on the store a URL names: `file:///abs/dir` or `s3://bucket/prefix`
@@ -64,7 +82,7 @@ impl Objects {
             return Objects::local(std::path::Path::new(path), store, bus);
         }
         let (backend, root) = open_backend(url)?;
-        Ok(Objects { backend, root, store, bus })
+        Ok(Objects { backend, root, layout: Layout::Keys, store, bus })
     }
 
     /// The backend and root this service stores under (the registry keeps its blobs
@@ -73,10 +91,29 @@ impl Objects {
         (self.backend.clone(), self.root.clone())
     }
 
+    /// Where `bucket/key`'s bytes are written.
     fn location(&self, bucket: &str, key: &str) -> Result<StorePath, Error> {
+        match self.layout {
+            Layout::Keys => self.key_location(bucket, key),
+            Layout::Hashed => {
+                let digest = hex(&sha2::Sha256::digest(key.as_bytes()));
+                let parts = [HASHED_DIR, bucket, &digest[..2], &digest];
+                Ok(self.root.parts().chain(parts.iter().map(|&p| object_store::path::PathPart::from(p))).collect())
+            }
+        }
+    }
+
+    /// `bucket/key` under the root: the location itself with [`Layout::Keys`], where
+    /// earlier versions stored it with [`Layout::Hashed`].
+    fn key_location(&self, bucket: &str, key: &str) -> Result<StorePath, Error> {
         let relative = StorePath::parse(format!("{bucket}/{key}"))
             .map_err(|e| Error::InvalidKey { key: key.into(), reason: e.to_string() })?;
         Ok(self.root.parts().chain(relative.parts()).collect())
+    }
+
+    /// An earlier version's location of `bucket/key`, if the layout has one.
+    fn legacy_location(&self, bucket: &str, key: &str) -> Option<StorePath> {
+        (self.layout == Layout::Hashed).then(|| self.key_location(bucket, key).ok()).flatten()
     }
 
     pub async fn create_bucket(&self, name: &str) -> Result<Bucket, Error> {
@@ -147,6 +184,10 @@ impl Objects {
             last_modified: Utc::now(),
         };
         self.store.put_object(&record).await?;
+        if let Some(legacy) = self.legacy_location(bucket, key) {
+            // An earlier version's copy would otherwise be found after a delete.
+            let _ = self.backend.delete(&legacy).await;
+        }
         self.emit("Object Created", &record, "PutObject").await;
         Ok(record)
     }
@@ -182,11 +223,14 @@ impl Objects {
     ) -> Result<(ObjectRecord, ObjectStream), Error> {
         let record = self.head(bucket, key).await?;
         let options = GetOptions { range: range.map(GetRange::Bounded), ..Default::default() };
-        let result = self
-            .backend
-            .get_opts(&self.location(bucket, key)?, options)
-            .await
-            .map_err(|source| Error::Io { context: format!("read {key}"), source })?;
+        let result = match self.backend.get_opts(&self.location(bucket, key)?, options.clone()).await {
+            Err(object_store::Error::NotFound { .. }) if self.legacy_location(bucket, key).is_some() => {
+                let legacy = self.legacy_location(bucket, key).unwrap_or_default();
+                self.backend.get_opts(&legacy, options).await
+            }
+            result => result,
+        }
+        .map_err(|source| Error::Io { context: format!("read {key}"), source })?;
         let key = key.to_string();
         let stream =
             result.into_stream().map_err(move |source| Error::Io { context: format!("read {key}"), source }).boxed();
@@ -198,9 +242,12 @@ impl Objects {
         validate_key(key)?;
         self.store.get_bucket(bucket).await?;
         let Some(record) = self.store.delete_object(bucket, key).await? else { return Ok(None) };
-        match self.backend.delete(&self.location(bucket, key)?).await {
-            Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
-            Err(source) => return Err(Error::Io { context: format!("delete {key}"), source }),
+        let locations = std::iter::once(self.location(bucket, key)?).chain(self.legacy_location(bucket, key));
+        for location in locations {
+            match self.backend.delete(&location).await {
+                Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
+                Err(source) => return Err(Error::Io { context: format!("delete {key}"), source }),
+            }
         }
         self.emit("Object Deleted", &record, "DeleteObject").await;
         Ok(Some(record))
@@ -277,6 +324,34 @@ pub fn open_backend(url: &str) -> Result<(Arc<dyn ObjectStore>, StorePath), Erro
         std::env::vars().filter(|(k, _)| k.starts_with("AWS_")).map(|(k, v)| (k.to_ascii_lowercase(), v)).collect();
     let (backend, root) = object_store::parse_url_opts(&parsed, options).map_err(|e| backend_error(e.to_string()))?;
     Ok((Arc::from(backend), root))
+}
+
+/// Removes the staging files (`NAME#N`) of uploads a crash interrupted: no upload is in
+/// progress before the service starts. Keys never become file names here
+/// ([`Layout::Hashed`]), so no object is named so.
+fn remove_staging_files(dir: &std::path::Path) {
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(dir) = pending.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else { continue };
+        for entry in entries.flatten() {
+            let Ok(kind) = entry.file_type() else { continue };
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            if kind.is_dir() {
+                pending.push(entry.path());
+            } else if kind.is_file() && is_staging_name(&name) {
+                match std::fs::remove_file(entry.path()) {
+                    Ok(()) => tracing::info!("removed an interrupted upload's staging file"),
+                    Err(e) => tracing::warn!("could not remove an interrupted upload's staging file: {e}"),
+                }
+            }
+        }
+    }
+}
+
+/// `object_store`'s staging name for an upload of `NAME`: `NAME#` and a number.
+fn is_staging_name(name: &str) -> bool {
+    name.rsplit_once('#').is_some_and(|(_, n)| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
 }
 
 fn hex(bytes: &[u8]) -> String {

@@ -67,9 +67,10 @@ impl Pipelines {
     }
 
     /// Validates `text` and brings the platform in line with it; returns the plan it
-    /// carried out (`dry_run`: only the plan).
-    pub async fn apply(&self, text: &str, dry_run: bool) -> Result<Value, Error> {
-        let spec = spec::parse(text)?;
+    /// carried out (`dry_run`: only the plan). `base` is the absolute directory the file
+    /// was read from: relative repository paths in it are resolved against it.
+    pub async fn apply(&self, text: &str, base: Option<&std::path::Path>, dry_run: bool) -> Result<Value, Error> {
+        let spec = spec::parse_in(text, base)?;
         let name = spec.name().to_string();
         let s = self.services();
         let rules = plan::rules(&spec);
@@ -89,15 +90,17 @@ impl Pipelines {
             return Err(Error::InvalidSpec { problems: taken });
         }
         let mut changes = Vec::new();
+        // Invariant: the spec is kept with its webhook secret's fingerprint, never the secret.
+        let kept = spec::redact_secrets(text, &spec, |secret| s.sources.secret_fingerprint(secret));
         let existing = s.store.get_pipeline(&name).await.ok();
         let action = match &existing {
             None => "create",
-            Some(record) if record.spec != text => "update",
+            Some(record) if record.spec != kept => "update",
             Some(_) => "unchanged",
         };
         changes.push(Change::new(action, "pipeline", &name));
         if !dry_run {
-            s.store.put_pipeline(&name, text, Utc::now()).await?;
+            s.store.put_pipeline(&name, &kept, Utc::now()).await?;
         }
         changes.push(self.apply_group(&spec, dry_run).await?);
         // An endpoint needs a model: the first approved version creates it.
@@ -151,7 +154,7 @@ impl Pipelines {
             url: source.git.value.clone(),
             branch: source.branch.clone().unwrap_or_else(|| "main".into()),
             poll_interval_seconds: poll.map(|p| p.as_secs().max(1)).or(Some(30)),
-            webhook_secret: source.webhook_secret.clone(),
+            webhook_secret: source.webhook_secret.as_ref().map(|s| s.value.clone()),
         };
         let Ok(current) = self.services().store.get_source(name).await else {
             if !dry_run {
@@ -162,7 +165,7 @@ impl Pipelines {
         let same = current.url == request.url
             && current.branch == request.branch
             && current.poll_seconds == request.poll_interval_seconds.map(|s| s as i64)
-            && current.webhook_secret == request.webhook_secret;
+            && sources.has_webhook_secret(&current, request.webhook_secret.as_deref());
         if same {
             return Ok(Change::new("unchanged", "source", name));
         }

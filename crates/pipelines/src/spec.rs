@@ -2,6 +2,7 @@
 //! reported at once with its line.
 
 use std::collections::BTreeMap;
+use std::path::Path;
 use std::time::Duration;
 
 use serde::Deserialize;
@@ -35,7 +36,7 @@ pub struct SourceSpec {
     pub git: Spanned<String>,
     pub branch: Option<String>,
     pub poll: Option<Spanned<String>>,
-    pub webhook_secret: Option<String>,
+    pub webhook_secret: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -134,6 +135,21 @@ impl PipelineSpec {
     }
 }
 
+/// `text` with the webhook secret's value replaced by `fingerprint(secret)`: what the
+/// platform keeps of an applied spec, so that no secret is stored in clear.
+pub fn redact_secrets(text: &str, spec: &PipelineSpec, fingerprint: impl Fn(&str) -> String) -> String {
+    let Some(secret) = spec.source.as_ref().and_then(|s| s.webhook_secret.as_ref()) else { return text.to_string() };
+    let span = secret.referenced.span();
+    let (Some(start), Some(length)) = (span.byte_offset(), span.byte_len()) else {
+        return text.to_string();
+    };
+    let (start, end) = (start as usize, (start + length) as usize);
+    match text.get(start..end) {
+        Some(found) if !found.is_empty() => format!("{}{}{}", &text[..start], fingerprint(&secret.value), &text[end..]),
+        _ => text.to_string(),
+    }
+}
+
 /// Reads a spec that was validated when it was applied, without checking it again: a
 /// limit tightened since must not stop a running pipeline (`apply` checks it next time).
 pub fn load(text: &str) -> Result<PipelineSpec, Error> {
@@ -142,7 +158,18 @@ pub fn load(text: &str) -> Result<PipelineSpec, Error> {
 
 /// Parses and validates `text`; every problem is reported, each with its line.
 pub fn parse(text: &str) -> Result<PipelineSpec, Error> {
-    let spec = load(text)?;
+    parse_in(text, None)
+}
+
+/// Parses and validates `text` as a file in `base` (an absolute directory): a relative
+/// `source.git` path is the repository at that path from the file's directory.
+pub fn parse_in(text: &str, base: Option<&Path>) -> Result<PipelineSpec, Error> {
+    let mut spec = load(text)?;
+    if let (Some(source), Some(base)) = (spec.source.as_mut(), base) {
+        if let Some(resolved) = trainyard_source::git::resolve_local(&source.git.value, base) {
+            source.git.value = resolved;
+        }
+    }
     let mut problems = Vec::new();
     // The build section as the builder reads it from a commit (context, working directory).
     if let Err(reason) = trainyard_builder::parse(text) {
@@ -317,6 +344,24 @@ fn seconds_text(seconds: u64) -> String {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+
+    #[test]
+    fn the_kept_spec_holds_the_secret_s_fingerprint_only() {
+        let fingerprint = |secret: &str| format!("hmac-sha256:{}", secret.len());
+        for line in
+            ["  webhook_secret: s3cret-value", "  webhook_secret: \"s3cret-value\"", "  webhook_secret: 's3cret-value'"]
+        {
+            let text =
+                EXAMPLE.replacen("name: churn\n", &format!("name: churn\nsource:\n  git: /srv/repo\n{line}\n"), 1);
+            let spec = parse(&text).unwrap();
+            let kept = redact_secrets(&text, &spec, fingerprint);
+            assert!(!kept.contains("s3cret"), "{line}: {kept}");
+            let reread = load(&kept).unwrap();
+            let secret = reread.source.unwrap().webhook_secret.unwrap().value;
+            assert_eq!(secret, "hmac-sha256:12", "{line}");
+        }
+        assert_eq!(redact_secrets(EXAMPLE, &parse(EXAMPLE).unwrap(), fingerprint), EXAMPLE);
+    }
 
     pub const EXAMPLE: &str = "name: churn
 build:

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use trainyard_bus::BusConfig;
 
-use crate::Error;
+use crate::{Error, HttpLimits};
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:7420";
 
@@ -24,6 +24,14 @@ struct FileConfig {
     event_retention_hours: Option<u64>,
     delivery: Option<DeliveryFile>,
     jobs: Option<JobsFile>,
+    http: Option<HttpFile>,
+}
+
+#[derive(Debug, Default)]
+struct HttpFile {
+    max_connections: Option<u64>,
+    header_timeout_secs: Option<u64>,
+    inference_concurrency: Option<u64>,
 }
 
 #[derive(Debug, Default)]
@@ -65,6 +73,8 @@ pub struct Config {
     pub python: String,
     /// Seconds between SIGTERM and SIGKILL when a job is stopped.
     pub stop_grace: Duration,
+    /// Connection, header-timeout and inference limits of the HTTP server.
+    pub http: HttpLimits,
 }
 
 impl Config {
@@ -92,6 +102,11 @@ impl Config {
         let mut base_ms = delivery.base_backoff_ms.unwrap_or(bus.base_backoff.as_millis() as u64);
         let mut max_ms = delivery.max_backoff_ms.unwrap_or(bus.max_backoff.as_millis() as u64);
         let mut http_secs = delivery.http_timeout_secs.unwrap_or(bus.http_timeout.as_secs());
+        let http_file = file.http.unwrap_or_default();
+        let defaults = HttpLimits::default();
+        let mut max_connections = http_file.max_connections.unwrap_or(defaults.max_connections as u64);
+        let mut header_secs = http_file.header_timeout_secs.unwrap_or(defaults.header_timeout.as_secs());
+        let mut inference = http_file.inference_concurrency.unwrap_or(defaults.inference_concurrency as u64);
         bus.account = file.account.unwrap_or(bus.account);
         bus.region = file.region.unwrap_or(bus.region);
 
@@ -123,6 +138,13 @@ impl Config {
                 "TRAINYARD_DELIVERY_BASE_BACKOFF_MS" => base_ms = number(&mut errors).unwrap_or(base_ms),
                 "TRAINYARD_DELIVERY_MAX_BACKOFF_MS" => max_ms = number(&mut errors).unwrap_or(max_ms),
                 "TRAINYARD_HTTP_TIMEOUT_SECS" => http_secs = number(&mut errors).unwrap_or(http_secs),
+                "TRAINYARD_MAX_CONNECTIONS" => max_connections = number(&mut errors).unwrap_or(max_connections),
+                "TRAINYARD_HEADER_TIMEOUT_SECS" => header_secs = number(&mut errors).unwrap_or(header_secs),
+                "TRAINYARD_INFERENCE_CONCURRENCY" => inference = number(&mut errors).unwrap_or(inference),
+                // Read by the model runtime wherever it loads a model; checked here.
+                "TRAINYARD_MAX_MODEL_BYTES" => {
+                    number(&mut errors);
+                }
                 known if CLIENT_VARIABLES.contains(&known) => {}
                 unknown => errors.push(format!("unknown environment variable {unknown}")),
             }
@@ -162,6 +184,15 @@ impl Config {
         if base_ms == 0 || base_ms > max_ms {
             errors.push(format!("delivery backoff: base {base_ms} ms must be > 0 and <= max {max_ms} ms"));
         }
+        if !(1..=1_000_000).contains(&max_connections) {
+            errors.push(format!("http max_connections {max_connections} must be 1-1000000"));
+        }
+        if !(1..=3600).contains(&header_secs) {
+            errors.push(format!("http header_timeout_secs {header_secs} must be 1-3600"));
+        }
+        if !(1..=4096).contains(&inference) {
+            errors.push(format!("http inference_concurrency {inference} must be 1-4096"));
+        }
         if http_secs == 0 {
             errors.push("http timeout must be at least 1 second".into());
         }
@@ -187,6 +218,11 @@ impl Config {
                     job_concurrency,
                     python,
                     stop_grace: Duration::from_secs(stop_grace),
+                    http: HttpLimits {
+                        max_connections: max_connections as usize,
+                        header_timeout: Duration::from_secs(header_secs),
+                        inference_concurrency: inference as usize,
+                    },
                 })
             }
             _ => Err(Error::Config { errors }),
@@ -243,8 +279,12 @@ fn read_file(path: &Path, errors: &mut Vec<String>) -> FileConfig {
                 Some(table) => config.delivery = Some(read_delivery(table, &file.to_string(), errors)),
                 None => wrong(errors, "a table"),
             },
+            "http" => match value.as_table() {
+                Some(table) => config.http = Some(read_http(table, &file.to_string(), errors)),
+                None => wrong(errors, "a table"),
+            },
             _ => errors.push(format!(
-                "{file}: unknown key `{key}` (known: listen, object_store, account, region, event_retention_hours, [delivery], [jobs])"
+                "{file}: unknown key `{key}` (known: listen, object_store, account, region, event_retention_hours, [delivery], [jobs], [http])"
             )),
         }
     }
@@ -268,24 +308,47 @@ fn read_jobs(table: &toml::Table, file: &str, errors: &mut Vec<String>) -> JobsF
 }
 
 fn read_delivery(table: &toml::Table, file: &str, errors: &mut Vec<String>) -> DeliveryFile {
-    let mut delivery = DeliveryFile::default();
+    const KNOWN: &[&str] =
+        &["concurrency", "function_concurrency", "base_backoff_ms", "max_backoff_ms", "http_timeout_secs"];
+    let numbers = read_numbers(table, file, "delivery", KNOWN, errors);
+    DeliveryFile {
+        concurrency: numbers.get("concurrency").map(|&n| n as usize),
+        function_concurrency: numbers.get("function_concurrency").map(|&n| n as usize),
+        base_backoff_ms: numbers.get("base_backoff_ms").copied(),
+        max_backoff_ms: numbers.get("max_backoff_ms").copied(),
+        http_timeout_secs: numbers.get("http_timeout_secs").copied(),
+    }
+}
+
+fn read_http(table: &toml::Table, file: &str, errors: &mut Vec<String>) -> HttpFile {
+    const KNOWN: &[&str] = &["max_connections", "header_timeout_secs", "inference_concurrency"];
+    let numbers = read_numbers(table, file, "http", KNOWN, errors);
+    HttpFile {
+        max_connections: numbers.get("max_connections").copied(),
+        header_timeout_secs: numbers.get("header_timeout_secs").copied(),
+        inference_concurrency: numbers.get("inference_concurrency").copied(),
+    }
+}
+
+/// A table of non-negative integers under `section`, each key one of `known`.
+fn read_numbers(
+    table: &toml::Table,
+    file: &str,
+    section: &str,
+    known: &[&str],
+    errors: &mut Vec<String>,
+) -> BTreeMap<String, u64> {
+    let mut numbers = BTreeMap::new();
     for (key, value) in table {
-        let Some(number) = value.as_integer().filter(|n| *n >= 0).map(|n| n as u64) else {
-            errors.push(format!("{file}: `delivery.{key}` must be a non-negative integer, not {value}"));
-            continue;
-        };
-        match key.as_str() {
-            "concurrency" => delivery.concurrency = Some(number as usize),
-            "function_concurrency" => delivery.function_concurrency = Some(number as usize),
-            "base_backoff_ms" => delivery.base_backoff_ms = Some(number),
-            "max_backoff_ms" => delivery.max_backoff_ms = Some(number),
-            "http_timeout_secs" => delivery.http_timeout_secs = Some(number),
-            _ => errors.push(format!(
-                "{file}: unknown key `delivery.{key}` (known: concurrency, function_concurrency, base_backoff_ms, max_backoff_ms, http_timeout_secs)"
-            )),
+        if !known.contains(&key.as_str()) {
+            errors.push(format!("{file}: unknown key `{section}.{key}` (known: {})", known.join(", ")));
+        } else if let Some(number) = value.as_integer().filter(|n| *n >= 0) {
+            numbers.insert(key.clone(), number as u64);
+        } else {
+            errors.push(format!("{file}: `{section}.{key}` must be a non-negative integer, not {value}"));
         }
     }
-    delivery
+    numbers
 }
 
 #[cfg(test)]

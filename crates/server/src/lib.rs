@@ -7,9 +7,11 @@
 
 mod config;
 mod run;
+mod serve;
 
 pub use config::{Config, Flags, DEFAULT_LISTEN};
 pub use run::{run, Shutdown};
+pub use serve::{serve, HttpLimits};
 
 /// Every way the server can fail to start or run.
 #[derive(Debug, thiserror::Error)]
@@ -45,4 +47,6 @@ pub enum Error {
     Registry(#[from] trainyard_registry::Error),
     #[error("server error: {0}")]
     Serve(std::io::Error),
+    #[error("start-up: {0}")]
+    Startup(String),
 }

@@ -21,9 +21,14 @@ pub type Shutdown = std::pin::Pin<Box<dyn Future<Output = ()> + Send>>;
 /// Runs the server until `shutdown` resolves. `on_ready` gets the bound address once
 /// the API answers.
 pub async fn run(mut config: Config, shutdown: Shutdown, on_ready: impl FnOnce(SocketAddr)) -> Result<(), Error> {
+    // Invariant: everything the server (and what it runs) creates is its owner's alone:
+    // files 0600, directories 0700.
+    nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o077));
+    raise_open_file_limit(config.http.max_connections);
     for dir in [config.data_dir.clone(), config.data_dir.join("objects"), config.data_dir.join("jobs")] {
         std::fs::create_dir_all(&dir).map_err(|source| Error::DataDir { path: dir.display().to_string(), source })?;
     }
+    make_private(&config.data_dir)?;
     // Invariant: paths handed to job processes (which run in their own directories)
     // are absolute.
     config.data_dir = config
@@ -90,8 +95,13 @@ pub async fn run(mut config: Config, shutdown: Shutdown, on_ready: impl FnOnce(S
         mirrors: data_dir.join("sources"),
         account: config.bus.account.clone(),
         region: config.bus.region.clone(),
+        sealer: trainyard_auth::Sealer::load_or_create(&data_dir.join("master.key"))?,
     };
     let sources = trainyard_source::Sources::new(store.clone(), bus.clone(), sources_config);
+    let sealed = sources.seal_stored_secrets().await.map_err(|e| Error::Startup(e.to_string()))?;
+    if sealed > 0 {
+        tracing::info!("sealed {sealed} webhook secrets stored in clear by an earlier version");
+    }
     let polling = tokio::spawn({
         let (sources, stopped) = (sources.clone(), stopped.clone());
         async move { sources.run(stopped).await }
@@ -137,9 +147,10 @@ pub async fn run(mut config: Config, shutdown: Shutdown, on_ready: impl FnOnce(S
         pipelines,
         auth: Authenticator::new(&token),
     };
-    let router = trainyard_api::router(state);
+    let router =
+        trainyard_api::router_with(state, trainyard_api::Limits { inference: config.http.inference_concurrency });
     on_ready(address);
-    let served = axum::serve(listener, router).with_graceful_shutdown(shutdown).await;
+    crate::serve(listener, router, config.http, shutdown).await;
     let _ = stop.send(true);
     registry_housekeeping.abort();
     for worker in workers.into_iter().chain([polling, building, retraining]) {
@@ -148,7 +159,37 @@ pub async fn run(mut config: Config, shutdown: Shutdown, on_ready: impl FnOnce(S
     }
     let _ = std::fs::remove_file(data_dir.join("server.url"));
     store.close().await;
-    served.map_err(Error::Serve)
+    Ok(())
+}
+
+/// Makes the data directory (made by an older version, or by hand) and its database
+/// readable by its owner only.
+fn make_private(data_dir: &Path) -> Result<(), Error> {
+    use std::os::unix::fs::PermissionsExt;
+    let private = |path: &Path, mode: u32| match std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            Err(Error::DataDir { path: path.display().to_string(), source: e })
+        }
+        _ => Ok(()),
+    };
+    private(data_dir, 0o700)?;
+    for file in ["trainyard.db", "trainyard.db-wal", "trainyard.db-shm", "admin.token", "master.key"] {
+        private(&data_dir.join(file), 0o600)?;
+    }
+    Ok(())
+}
+
+/// Raises the soft open-file limit to the hard one: every connection is a descriptor.
+fn raise_open_file_limit(max_connections: usize) {
+    use nix::sys::resource::{getrlimit, setrlimit, Resource};
+    let Ok((soft, hard)) = getrlimit(Resource::RLIMIT_NOFILE) else { return };
+    let limit = if soft < hard && setrlimit(Resource::RLIMIT_NOFILE, hard, hard).is_ok() { hard } else { soft };
+    if max_connections as u64 + 256 > limit {
+        tracing::warn!(
+            "max_connections is {max_connections} but only {limit} files may be open; \
+             accepting backs off when descriptors run out"
+        );
+    }
 }
 
 fn jobs_config(config: &Config) -> Result<trainyard_jobs::JobsConfig, Error> {

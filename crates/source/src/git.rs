@@ -1,6 +1,6 @@
 //! The git command line, run as a child process against a bare mirror per source.
 
-use std::path::Path;
+use std::path::{Component, Path, PathBuf};
 use std::time::Duration;
 
 use serde::Serialize;
@@ -35,6 +35,27 @@ pub fn check_url(url: &str) -> Result<(), String> {
         return Err(format!("{url:?}: expected an absolute path, file://, http:// or https:// URL"));
     }
     Ok(())
+}
+
+/// `location` joined to `base` when it is a relative local path (not absolute, not a URL,
+/// not git's `host:path`), with `.` and `..` taken out; `None` otherwise, or when `base` is
+/// not absolute.
+pub fn resolve_local(location: &str, base: &Path) -> Option<String> {
+    let first = location.split('/').next().unwrap_or_default();
+    if location.is_empty() || location.starts_with('/') || first.contains(':') || !base.is_absolute() {
+        return None;
+    }
+    let mut path = PathBuf::new();
+    for part in base.join(location).components() {
+        match part {
+            Component::ParentDir => {
+                path.pop();
+            }
+            Component::CurDir => {}
+            other => path.push(other),
+        }
+    }
+    Some(path.to_string_lossy().into_owned())
 }
 
 /// Checks a branch name (git's rules, simplified to what is safe on a command line).
@@ -147,5 +168,21 @@ mod tests {
         for bad in ["", "-x", "a..b", "a b", "a/", "/a"] {
             assert!(check_branch(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn relative_paths_resolve_against_the_base() {
+        let base = Path::new("/home/ana/work");
+        let resolved = |l: &str| resolve_local(l, base);
+        assert_eq!(resolved("repo").as_deref(), Some("/home/ana/work/repo"));
+        assert_eq!(resolved("./repo/").as_deref(), Some("/home/ana/work/repo"));
+        assert_eq!(resolved("../other/./repo").as_deref(), Some("/home/ana/other/repo"));
+        assert_eq!(resolved(".").as_deref(), Some("/home/ana/work"));
+        assert_eq!(resolved("-uhack").as_deref(), Some("/home/ana/work/-uhack"));
+        for kept in ["/srv/repo", "file:///srv/repo", "https://h/r.git", "git@host:repo", "ext::sh", ""] {
+            assert_eq!(resolved(kept), None, "{kept}");
+        }
+        assert_eq!(resolve_local("repo", Path::new("relative")), None);
+        assert!(check_url(&resolved("../r").unwrap()).is_ok());
     }
 }

@@ -25,6 +25,8 @@ pub struct SourcesConfig {
     pub mirrors: PathBuf,
     pub account: String,
     pub region: String,
+    /// Seals webhook secrets at rest (the server's master key).
+    pub sealer: trainyard_auth::Sealer,
 }
 
 /// `POST /sources`.
@@ -118,6 +120,46 @@ impl Sources {
         })
     }
 
+    /// The webhook secret of `source`, opened (one an older version stored plain is taken
+    /// as it is until [`Sources::seal_stored_secrets`] seals it).
+    fn webhook_secret(&self, source: &SourceRecord) -> Option<String> {
+        let stored = source.webhook_secret.as_deref()?;
+        if !trainyard_auth::Sealer::is_sealed(stored) {
+            return Some(stored.to_string());
+        }
+        match self.inner.config.sealer.open(stored) {
+            Ok(secret) => Some(secret),
+            Err(e) => {
+                tracing::warn!(source = %source.name, "the webhook secret cannot be used: {e}");
+                None
+            }
+        }
+    }
+
+    /// What stands for a webhook secret in text the platform keeps (an applied spec).
+    pub fn secret_fingerprint(&self, secret: &str) -> String {
+        self.inner.config.sealer.fingerprint(secret)
+    }
+
+    /// Whether `source`'s webhook secret is `secret` (both absent counts).
+    pub fn has_webhook_secret(&self, source: &SourceRecord, secret: Option<&str>) -> bool {
+        self.webhook_secret(source).as_deref() == secret
+    }
+
+    /// Seals the webhook secrets an older version stored in clear; returns how many.
+    pub async fn seal_stored_secrets(&self) -> Result<usize, Error> {
+        let mut sealed = 0;
+        for mut source in self.inner.store.list_sources().await? {
+            let Some(plain) = source.webhook_secret.clone().filter(|s| !trainyard_auth::Sealer::is_sealed(s)) else {
+                continue;
+            };
+            source.webhook_secret = Some(self.inner.config.sealer.seal(&plain));
+            self.inner.store.update_source(&source, None).await?;
+            sealed += 1;
+        }
+        Ok(sealed)
+    }
+
     /// Writes the tree of a followed commit as a tar file at `target`, for a build.
     pub async fn archive(&self, name: &str, commit: &str, target: &std::path::Path) -> Result<(), Error> {
         git::archive(&self.mirror(name), commit, target).await
@@ -140,7 +182,7 @@ impl Sources {
             url: request.url,
             branch: request.branch,
             poll_seconds: request.poll_interval_seconds.map(|s| s as i64),
-            webhook_secret: request.webhook_secret,
+            webhook_secret: request.webhook_secret.map(|secret| self.inner.config.sealer.seal(&secret)),
             head: Some(head),
             created_at: now,
             updated_at: now,
@@ -174,7 +216,7 @@ impl Sources {
         record.url = request.url;
         record.branch = request.branch;
         record.poll_seconds = request.poll_interval_seconds.map(|s| s as i64);
-        record.webhook_secret = request.webhook_secret;
+        record.webhook_secret = request.webhook_secret.map(|secret| self.inner.config.sealer.seal(&secret));
         record.updated_at = Utc::now();
         self.inner.store.update_source(&record, new_head.as_deref()).await?;
         Ok(self.describe_record(&record))
@@ -282,7 +324,7 @@ impl Sources {
         let signed: Vec<SourceRecord> = sources
             .into_iter()
             .filter(|s| {
-                s.webhook_secret.as_deref().is_some_and(|secret| signature::verify(secret, hook.body, hook.signature))
+                self.webhook_secret(s).is_some_and(|secret| signature::verify(&secret, hook.body, hook.signature))
             })
             .collect();
         if signed.is_empty() {

@@ -14,6 +14,14 @@ pub fn verify(secret: &str, body: &[u8], header: Option<&str>) -> bool {
     mac.verify_slice(&expected).is_ok()
 }
 
+/// Whether `header` has the form of a signature (`sha256=` and 64 hex digits), so that a
+/// request without one is refused before its body is read.
+pub fn well_formed(header: Option<&str>) -> bool {
+    header
+        .and_then(|h| h.strip_prefix("sha256="))
+        .is_some_and(|hex| hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
 /// The header value for `body` under `secret` (for clients and tests).
 pub fn sign(secret: &str, body: &[u8]) -> String {
     let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes any key length");

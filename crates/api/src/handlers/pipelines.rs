@@ -14,12 +14,16 @@ use crate::{ApiError, AppState};
 pub struct Apply {
     /// The trainyard.yaml text.
     spec: String,
+    /// The absolute directory the file was read from; relative repository paths in the
+    /// spec are resolved against it.
+    #[serde(default)]
+    base_directory: Option<std::path::PathBuf>,
     #[serde(default)]
     dry_run: bool,
 }
 
 pub async fn apply(State(state): State<AppState>, Body(request): Body<Apply>) -> Result<Json<Value>, ApiError> {
-    Ok(Json(state.pipelines.apply(&request.spec, request.dry_run).await?))
+    Ok(Json(state.pipelines.apply(&request.spec, request.base_directory.as_deref(), request.dry_run).await?))
 }
 
 pub async fn list(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {

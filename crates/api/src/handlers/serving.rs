@@ -4,7 +4,6 @@
 
 use std::time::Instant;
 
-use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -13,7 +12,11 @@ use serde_json::{json, Value};
 use trainyard_endpoints::payload::{self, Format};
 use trainyard_endpoints::{kserve, DataPlane};
 
-use crate::{ApiError, AppState};
+use crate::request::RawBody;
+use crate::{ApiError, AppState, MAX_INFERENCE_BODY_BYTES};
+
+/// An inference request's body, at most SageMaker's limit.
+type InferenceBody = RawBody<MAX_INFERENCE_BODY_BYTES>;
 
 fn header_text<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers.get(name).and_then(|v| v.to_str().ok())
@@ -24,7 +27,7 @@ pub async fn invoke(
     State(state): State<AppState>,
     Path(name): Path<String>,
     headers: HeaderMap,
-    body: Bytes,
+    RawBody(body): InferenceBody,
 ) -> Result<Response, ApiError> {
     let started = Instant::now();
     require_endpoint(state.endpoints.data(), &name)?;
@@ -79,7 +82,7 @@ pub async fn ready() -> Json<Value> {
 /// `GET /v2/models/{name}`: the signature of the endpoint's (first live) model.
 pub async fn model_metadata(State(state): State<AppState>, Path(name): Path<String>) -> Response {
     match live_variant(state.endpoints.data(), &name) {
-        Ok(variant) => Json(kserve::metadata(&name, "1", &variant.model)).into_response(),
+        Ok(variant) => Json(kserve::metadata(&name, kserve::VERSION, &variant.model)).into_response(),
         Err(e) => kserve_error(e),
     }
 }
@@ -96,15 +99,16 @@ pub async fn infer(
     State(state): State<AppState>,
     Path(name): Path<String>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Result<InferenceBody, ApiError>,
 ) -> Response {
     let started = Instant::now();
     let result = async {
+        let RawBody(body) = body?;
         require_endpoint(state.endpoints.data(), &name)?;
         let (request, rows) = kserve::parse(&body)?;
         let target = header_text(&headers, "x-amzn-sagemaker-target-variant");
         let answer = state.endpoints.data().invoke(&name, rows, target, started).await?;
-        let body = kserve::render(&name, "1", request.id.as_deref(), &answer.predictions);
+        let body = kserve::render(&name, kserve::VERSION, request.id.as_deref(), &answer.predictions);
         answer.variant.stats.record(answer.model_time, started.elapsed(), false);
         Ok::<_, ApiError>(Json(body).into_response())
     }
@@ -112,12 +116,17 @@ pub async fn infer(
     result.unwrap_or_else(kserve_error)
 }
 
+/// `POST /v2/models/{name}/versions/{version}/infer`: an endpoint serves one version.
 pub async fn infer_version(
     state: State<AppState>,
-    Path((name, _version)): Path<(String, String)>,
+    Path((name, version)): Path<(String, String)>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Result<InferenceBody, ApiError>,
 ) -> Response {
+    if version != kserve::VERSION {
+        let message = format!("model {name:?} has no version {version:?} (it serves version {})", kserve::VERSION);
+        return kserve_error(ApiError::NotFound(message));
+    }
     infer(state, Path(name), headers, body).await
 }
 

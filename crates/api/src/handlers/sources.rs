@@ -1,13 +1,12 @@
 //! Followed git branches, and GitHub's push webhook.
 
-use axum::body::Bytes;
-use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::{Extension, Path, State};
+use axum::http::StatusCode;
 use axum::Json;
 use serde_json::{json, Value};
 use trainyard_source::{AddSource, Webhook};
 
-use crate::request::Body;
+use crate::request::{read_within_budget, Body};
 use crate::{ApiError, AppState};
 
 pub async fn add(
@@ -35,9 +34,29 @@ pub async fn poll(State(state): State<AppState>, Path(name): Path<String>) -> Re
     Ok(Json(state.sources.poll(&name).await?))
 }
 
+/// The largest webhook body (GitHub's push payloads are far smaller).
+pub const MAX_HOOK_BODY_BYTES: usize = 6 * 1024 * 1024;
+/// The most bytes of webhook bodies read before their signature is checked, across every
+/// request in flight; past it a delivery gets 503 and GitHub's redelivery tries again.
+pub const HOOK_BUDGET_BYTES: usize = 16 * 1024 * 1024;
+
+/// The budget of unauthenticated webhook bytes in flight.
+#[derive(Clone)]
+pub struct HookBudget(pub std::sync::Arc<tokio::sync::Semaphore>);
+
 /// `POST /hooks/github`: authenticated by its `X-Hub-Signature-256`, not by a token.
-pub async fn github(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Result<Json<Value>, ApiError> {
+pub async fn github(
+    State(state): State<AppState>,
+    Extension(budget): Extension<HookBudget>,
+    request: axum::extract::Request,
+) -> Result<Json<Value>, ApiError> {
+    let headers = request.headers().clone();
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    // Invariant: nothing is read of a request that carries no signature at all.
+    if !trainyard_source::signature::well_formed(header("x-hub-signature-256")) {
+        return Err(trainyard_source::Error::BadSignature.into());
+    }
+    let (body, _in_flight) = read_within_budget(request, &budget.0, MAX_HOOK_BODY_BYTES).await?;
     let hook = Webhook {
         event: header("x-github-event"),
         delivery: header("x-github-delivery"),

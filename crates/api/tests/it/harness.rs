@@ -83,6 +83,7 @@ impl Server {
                 mirrors: dir.path().join("sources"),
                 account: "000000000000".into(),
                 region: "local".into(),
+                sealer: trainyard_auth::Sealer::from_key(&[3; 32]),
             },
         );
         let registry = trainyard_registry::Registry::new(

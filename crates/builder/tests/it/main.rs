@@ -56,8 +56,12 @@ async fn harness() -> Harness {
     std::fs::create_dir_all(&repo).unwrap();
     git(&repo, &["init", "--quiet", "--initial-branch", "main"]);
     commit(&repo, &[("README", "churn model")], "first");
-    let config =
-        SourcesConfig { mirrors: dir.path().join("mirrors"), account: "000000000000".into(), region: "local".into() };
+    let config = SourcesConfig {
+        mirrors: dir.path().join("mirrors"),
+        account: "000000000000".into(),
+        region: "local".into(),
+        sealer: trainyard_auth::Sealer::from_key(&[3; 32]),
+    };
     let sources = Sources::new(store.clone(), bus.clone(), config);
     let backend = Backend::Files { root: dir.path().join("blobs") };
     let registry = Registry::new(store.clone(), bus.clone(), backend, dir.path().join("uploads")).unwrap();

@@ -113,3 +113,40 @@ async fn the_platform_may_emit_aws_events_and_many_rules_route_exactly() {
         Err(trainyard_bus::Error::Events(trainyard_events::Error::ReservedSource { .. }))
     ));
 }
+
+/// Rule changes are applied to the routing cache in place: each takes effect before its
+/// call returns, and the cache then agrees with one loaded whole from the store.
+#[tokio::test]
+async fn rule_changes_take_effect_at_once_and_agree_with_a_whole_reload() {
+    let dir = tempfile::tempdir().unwrap();
+    let bus = bus(&dir).await;
+    let matched = |value: &'static str| {
+        let bus = bus.clone();
+        async move {
+            let id = bus.emit("aws.app", "Changed", json!({"k": value}), vec![]).await.unwrap();
+            bus.store().get_event(&id).await.unwrap().matched_rules
+        }
+    };
+    let pattern = |value: &str| json!({"source": ["aws.app"], "detail": {"k": [value]}});
+    bus.create_rule(&rule("r1", Some(pattern("a")), None)).await.unwrap();
+    bus.create_rule(&rule("r2", Some(json!({"source": ["aws.app"]})), None)).await.unwrap();
+    assert_eq!(matched("a").await, ["r1", "r2"]);
+    bus.update_rule(&rule("r1", Some(pattern("b")), None)).await.unwrap();
+    assert_eq!(matched("a").await, ["r2"]);
+    assert_eq!(matched("b").await, ["r1", "r2"]);
+    bus.set_rule_state("default", "r2", false).await.unwrap();
+    assert_eq!(matched("b").await, ["r1"]);
+    bus.set_rule_state("default", "r2", true).await.unwrap();
+    assert_eq!(matched("b").await, ["r1", "r2"]);
+    bus.delete_rule("default", "r1").await.unwrap();
+    assert_eq!(matched("b").await, ["r2"]);
+    bus.reload().await.unwrap();
+    assert_eq!(matched("b").await, ["r2"]);
+    // A disabled rule created disabled is not matched either, before or after a reload.
+    let mut disabled = rule("r3", Some(pattern("c")), None);
+    disabled.state = Some("DISABLED".into());
+    bus.create_rule(&disabled).await.unwrap();
+    assert_eq!(matched("c").await, ["r2"]);
+    tokio::time::sleep(Duration::from_millis(3500)).await; // the quiet-time compaction
+    assert_eq!(matched("c").await, ["r2"]);
+}

@@ -118,6 +118,36 @@ async fn max_runtime_stops_the_job_even_if_it_ignores_sigterm() {
 }
 
 #[tokio::test]
+async fn descendants_that_leave_the_process_group_stop_with_the_job() {
+    let h = Harness::start(2).await;
+    h.put("train/part-1.csv", b"x").await;
+    let marks = tempfile::tempdir().unwrap();
+    let escaping = |name: &str| {
+        let marker = marks.path().join(name);
+        format!("#!/bin/bash\nsetsid sh -c 'sleep 4; touch {}' &\nsleep 60\n", marker.display())
+    };
+    h.put_source("code/runtime.tar.gz", &[("train.sh", &escaping("after-max-runtime"))]).await;
+    h.put_source("code/stop.tar.gz", &[("train.sh", &escaping("after-stop"))]).await;
+    let mut request = script_job("escapes-runtime", "code/runtime.tar.gz", "train.sh", &[]);
+    request["StoppingCondition"]["MaxRuntimeInSeconds"] = json!(2);
+    let started = Instant::now();
+    h.create(request).await.unwrap();
+    h.create(script_job("escapes-stop", "code/stop.tar.gz", "train.sh", &[])).await.unwrap();
+    h.wait_for("escapes-stop", &["Training"]).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    h.jobs.stop("escapes-stop").await.unwrap();
+    for name in ["escapes-runtime", "escapes-stop"] {
+        let job = h.wait_for(name, &["Stopped", "Failed", "Completed"]).await;
+        assert_eq!(job["TrainingJobStatus"], "Stopped", "{job:#}");
+    }
+    assert!(started.elapsed() < Duration::from_secs(8), "stopping took {:?}", started.elapsed());
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    for marker in ["after-max-runtime", "after-stop"] {
+        assert!(!marks.path().join(marker).exists(), "a setsid descendant outlived its job ({marker})");
+    }
+}
+
+#[tokio::test]
 async fn stop_and_queueing_and_empty_channels() {
     let h = Harness::start(1).await;
     h.put("train/part-1.csv", b"x").await;

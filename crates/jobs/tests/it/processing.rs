@@ -115,7 +115,10 @@ async fn failures_carry_their_reason() {
 async fn a_stopped_job_ends_stopped_and_its_process_dies() {
     let h = Harness::start(1).await;
     fixtures(&h).await;
-    h.put("code/sleep.sh", b"echo $$ > \"$SM_PROCESSING_OUTPUT_EVALUATION/pid\"\nsleep 60\n").await;
+    // The script's pid as the host sees it (`$$` is its pid in its own namespace): the
+    // first field of /proc/self/stat, read by the shell itself.
+    let script = b"read -r pid _ < /proc/self/stat\necho $pid > \"$SM_PROCESSING_OUTPUT_EVALUATION/pid\"\nsleep 60\n";
+    h.put("code/sleep.sh", script).await;
     h.create_processing(script_request("sleeper", &["bash", "/opt/ml/processing/input/code/sleep.sh"], &[]))
         .await
         .unwrap();

@@ -55,6 +55,7 @@ impl Harness {
             mirrors: self.dir.path().join("mirrors"),
             account: "000000000000".into(),
             region: "local".into(),
+            sealer: trainyard_auth::Sealer::from_key(&[3; 32]),
         };
         Sources::new(self.store.clone(), self.bus.clone(), config)
     }
@@ -140,6 +141,8 @@ async fn signed_webhooks_act_once_and_unsigned_ones_not_at_all() {
     // the store, and the GitHub URL the payloads carry.
     sources.add(add("hooked", &h.repo.display().to_string(), None, Some("It's a Secret to Everybody"))).await.unwrap();
     let mut record = h.store.get_source("hooked").await.unwrap();
+    let stored = record.webhook_secret.clone().unwrap();
+    assert!(stored.starts_with("sealed:v1:") && !stored.contains("Secret"), "stored in clear: {stored}");
     record.url = url.into();
     h.store.delete_source("hooked").await.unwrap();
     h.store.create_source(&record).await.unwrap();
@@ -176,6 +179,23 @@ async fn signed_webhooks_act_once_and_unsigned_ones_not_at_all() {
     assert_eq!(pushes[0]["detail"]["after"], "b".repeat(40));
     assert_eq!(pushes[0]["detail"]["trigger"], "webhook");
     assert_eq!(pushes[0]["detail"]["commits"][0]["message"], "from GitHub");
+}
+
+#[tokio::test]
+async fn secrets_an_older_version_stored_in_clear_are_sealed_and_still_verify() {
+    let h = Harness::start().await;
+    let sources = h.sources();
+    sources.add(add("legacy", &h.repo.display().to_string(), Some(60), Some("plain-secret"))).await.unwrap();
+    let mut record = h.store.get_source("legacy").await.unwrap();
+    record.webhook_secret = Some("plain-secret".into());
+    h.store.update_source(&record, None).await.unwrap();
+    assert!(sources.has_webhook_secret(&record, Some("plain-secret")));
+    assert_eq!(sources.seal_stored_secrets().await.unwrap(), 1);
+    assert_eq!(sources.seal_stored_secrets().await.unwrap(), 0, "sealed once");
+    let record = h.store.get_source("legacy").await.unwrap();
+    assert!(record.webhook_secret.as_deref().unwrap().starts_with("sealed:v1:"));
+    assert!(sources.has_webhook_secret(&record, Some("plain-secret")));
+    assert!(!sources.has_webhook_secret(&record, Some("other")));
 }
 
 #[tokio::test]

@@ -124,3 +124,40 @@ async fn kill_9_loses_no_acknowledged_event() {
     let duplicates: usize = seen.lock().unwrap().values().map(|n| n - 1).sum();
     eprintln!("acknowledged {}, delivered before kill {delivered_before}, duplicates {duplicates}", acknowledged.len());
 }
+
+/// kill -9 the server while a function runs (one that left its process group too): what
+/// it started dies with the server, and the restarted server runs the delivery again.
+#[test]
+fn kill_9_leaves_no_function_process_behind() {
+    let dir = tempfile::tempdir().unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let (started, survived) = (work.path().join("started"), work.path().join("survived"));
+    let mut server = ServerProcess::start(dir.path());
+    let command = format!(
+        "touch {started}; setsid sh -c 'sleep 3; touch {survived}' & sleep 3; touch {survived}; echo {{}}",
+        started = started.display(),
+        survived = survived.display()
+    );
+    let data = dir.path();
+    crate::jobs::run(data, &["functions", "create", "slow", "--command", &command, "--timeout", "20s"]);
+    crate::jobs::run(data, &["rules", "create", "all", "--pattern", r#"{"source": ["crash"]}"#]);
+    crate::jobs::run(data, &["rules", "targets", "add", "all", "--function", "slow"]);
+    crate::jobs::run(data, &["events", "put", "--source", "crash", "--detail-type", "x", "--detail", "{}"]);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !started.exists() {
+        assert!(Instant::now() < deadline, "the function never started");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    server.kill_hard();
+    std::fs::remove_file(&started).unwrap();
+    std::thread::sleep(Duration::from_millis(4000));
+    assert!(!survived.exists(), "a function's process outlived the server that ran it");
+
+    // The restarted server delivers the event again, to completion this time.
+    let _server = ServerProcess::start(dir.path());
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !survived.exists() {
+        assert!(Instant::now() < deadline, "the delivery was not run again after the restart");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}

@@ -32,3 +32,44 @@ fn a_large_object_streams_through_in_flat_memory() {
     eprintln!("server peak RSS: {before} MiB before, {after} MiB after a {} MiB round trip", size / 1024 / 1024);
     assert!(after < before + 120, "peak RSS grew from {before} to {after} MiB for a 400 MiB object");
 }
+
+/// `data get` writes regular files whole, and streams into whatever else the destination
+/// is (a device, a FIFO, standard output) without replacing it.
+#[test]
+fn data_get_streams_into_devices_fifos_and_stdout_without_replacing_them() {
+    use std::os::unix::fs::FileTypeExt;
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().join("data");
+    let _server = ServerProcess::start(&data_dir);
+    let run = |args: &[&str]| {
+        let output = cli(&data_dir, args);
+        assert_eq!(output.status.code(), Some(0), "{args:?}: {}", stderr(&output));
+        output
+    };
+    let source = dir.path().join("rows.csv");
+    std::fs::write(&source, "a,b\n1,2\n").unwrap();
+    run(&["data", "mb", "s3://devices"]);
+    run(&["data", "put", source.to_str().unwrap(), "s3://devices/rows.csv"]);
+
+    run(&["data", "get", "s3://devices/rows.csv", "/dev/null"]);
+    assert!(std::fs::metadata("/dev/null").unwrap().file_type().is_char_device(), "/dev/null was replaced");
+
+    let fifo = dir.path().join("fifo");
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+    let reader = std::thread::spawn({
+        let fifo = fifo.clone();
+        move || std::fs::read_to_string(fifo).unwrap()
+    });
+    run(&["data", "get", "s3://devices/rows.csv", fifo.to_str().unwrap()]);
+    assert_eq!(reader.join().unwrap(), "a,b\n1,2\n");
+    assert!(std::fs::metadata(&fifo).unwrap().file_type().is_fifo(), "the FIFO was replaced");
+
+    let output = run(&["data", "get", "s3://devices/rows.csv", "-"]);
+    assert_eq!(output.stdout, b"a,b\n1,2\n");
+    let leftovers: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().contains(".part-"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}

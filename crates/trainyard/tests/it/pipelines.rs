@@ -10,13 +10,19 @@ use crate::process::{cli, stderr, stdout, ServerProcess};
 
 #[test]
 fn the_quickstart_runs_the_whole_loop_and_retrains_on_new_data() {
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    let output = std::process::Command::new(crate::process::binary())
-        .args(["--data-dir", data.to_str().unwrap(), "quickstart", "--exit"])
-        .env_remove("TRAINYARD_ENDPOINT")
-        .output()
-        .unwrap();
+    // Exactly as the README says: a fresh working directory, no --data-dir.
+    let cwd = tempfile::tempdir().unwrap();
+    let quickstart = |args: &[&str]| {
+        std::process::Command::new(crate::process::binary())
+            .args(args)
+            .current_dir(cwd.path())
+            .env_remove("TRAINYARD_ENDPOINT")
+            .env_remove("TRAINYARD_TOKEN")
+            .env_remove("TRAINYARD_DATA_DIR")
+            .output()
+            .unwrap()
+    };
+    let output = quickstart(&["quickstart", "--exit"]);
     let text = stdout(&output);
     assert!(output.status.success(), "{text}{}", stderr(&output));
     for expected in [
@@ -34,15 +40,13 @@ fn the_quickstart_runs_the_whole_loop_and_retrains_on_new_data() {
     ] {
         assert!(text.contains(expected), "{expected:?} missing from:\n{text}");
     }
+    assert!(cwd.path().join(".trainyard-quickstart/admin.token").is_file());
     // Run again on the same directory: it starts afresh.
-    let again = std::process::Command::new(crate::process::binary())
-        .args(["--data-dir", data.to_str().unwrap(), "quickstart", "--exit"])
-        .output()
-        .unwrap();
+    let again = quickstart(&["quickstart", "--exit"]);
     assert!(again.status.success(), "{}{}", stdout(&again), stderr(&again));
 }
 
-const PIPELINE: &str = "name: fraud
+pub const PIPELINE: &str = "name: fraud
 training:
   algorithm: gbdt
   hyperparameters: {objective: 'binary:logistic', num_round: 5}

@@ -18,12 +18,18 @@ pub struct ServerProcess {
 
 impl ServerProcess {
     pub fn start(data_dir: &Path) -> ServerProcess {
+        ServerProcess::start_with(data_dir, &[])
+    }
+
+    /// A server with more `TRAINYARD_*` settings in its environment.
+    pub fn start_with(data_dir: &Path, settings: &[(&str, &str)]) -> ServerProcess {
         let mut child = Command::new(binary())
             .args(["server", "--listen", "127.0.0.1:0", "--data-dir"])
             .arg(data_dir)
             .env("TRAINYARD_LOG", "warn")
             .env("TRAINYARD_DELIVERY_BASE_BACKOFF_MS", "50")
             .env("TRAINYARD_DELIVERY_MAX_BACKOFF_MS", "500")
+            .envs(settings.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
