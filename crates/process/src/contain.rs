@@ -18,6 +18,10 @@ use nix::unistd::{fork, getpid, getppid, ForkResult, Pid};
 
 /// Makes `command` run contained (see the module docs). Where namespaces cannot be made
 /// the command runs as it would have; [`namespaces_available`] says which.
+///
+/// Invariant: spawn it from a thread that outlives the command (a tokio worker, or the
+/// thread of a current-thread runtime): the parent-death signal fires when the thread
+/// that forked the top process ends, not only the server.
 #[allow(unsafe_code)]
 pub fn contain(command: &mut tokio::process::Command) {
     let server = getpid();

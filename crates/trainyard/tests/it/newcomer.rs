@@ -32,15 +32,17 @@ fn json_of(output: &Output) -> Value {
 #[test]
 fn the_server_and_cli_work_from_a_fresh_directory_with_relative_paths() {
     let cwd = tempfile::tempdir().unwrap();
-    let mut server = Command::new(binary())
-        .args(["server", "--listen", "127.0.0.1:0"])
-        .current_dir(cwd.path())
-        .env_remove("TRAINYARD_DATA_DIR")
-        .env("TRAINYARD_LOG", "warn")
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(server.stdout.take().unwrap()).lines();
+    let mut server = KillOnDrop(
+        Command::new(binary())
+            .args(["server", "--listen", "127.0.0.1:0"])
+            .current_dir(cwd.path())
+            .env_remove("TRAINYARD_DATA_DIR")
+            .env("TRAINYARD_LOG", "warn")
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let mut lines = BufReader::new(server.0.stdout.take().unwrap()).lines();
     assert!(lines.next().unwrap().unwrap().starts_with("trainyard listening on "));
     std::thread::spawn(move || for _ in lines {});
     // The default data directory is in the working directory, private to its owner.
@@ -84,6 +86,14 @@ fn the_server_and_cli_work_from_a_fresh_directory_with_relative_paths() {
         assert!(output.status.success(), "{args:?}: {}{}", stdout(&output), stderr(&output));
     }
     assert_eq!(std::fs::read_to_string(cwd.path().join("copy.csv")).unwrap(), "1,2\n");
-    let _ = server.kill();
-    let _ = server.wait();
+}
+
+/// The server, stopped however the test ends.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }
