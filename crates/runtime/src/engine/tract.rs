@@ -25,7 +25,21 @@ impl TractEngine {
             onnx.op_register.insert(op, build_ml_node);
         }
         onnx.op_register.insert("ArgMax", build_arg_max);
+        onnx.op_register.insert(ml::dense::OP_TYPE, build_ml_node);
         let prepare = |e: TractError| Error::Prepare { reason: format!("{e:#}") };
+        // Dense layers (MatMul/Gemm by constants, bias, Relu) run fused on the native kernel.
+        let rank2: Vec<String> =
+            inputs.iter().filter(|i| i.kind == ElementKind::F32 && i.dims.len() == 1).map(|i| i.name.clone()).collect();
+        let has_products =
+            proto.graph.as_ref().is_some_and(|g| g.node.iter().any(|n| n.op_type == "MatMul" || n.op_type == "Gemm"));
+        let mut fused = None;
+        if has_products {
+            let mut copy = proto.clone();
+            if ml::dense::fuse(&mut copy, &rank2) > 0 {
+                fused = Some(copy);
+            }
+        }
+        let proto = fused.as_ref().unwrap_or(proto);
         let mut model = onnx.model_for_proto_model(proto).map_err(prepare)?;
         let batch = model.symbols.sym("N");
         for (i, input) in inputs.iter().enumerate() {

@@ -83,6 +83,23 @@ impl<'a> Attributes<'a> {
     }
 }
 
+impl Attributes<'_> {
+    /// A float tensor attribute: its values and dimensions.
+    pub fn tensor_f32(&self, name: &str) -> Result<(Vec<f32>, Vec<usize>), Error> {
+        let tensor =
+            self.get(name).and_then(|a| a.t.as_ref()).ok_or_else(|| self.error(format!("no tensor `{name}`")))?;
+        let values = tensor_values(tensor).map_err(|e| self.error(format!("attribute `{name}`: {e}")))?;
+        let dims = tensor
+            .dims
+            .iter()
+            .map(|&d| usize::try_from(d).ok())
+            .collect::<Option<Vec<usize>>>()
+            .filter(|dims| dims.iter().product::<usize>() == values.len())
+            .ok_or_else(|| self.error(format!("attribute `{name}`: dimensions do not match its values")))?;
+        Ok((values.into_iter().map(|v| v as f32).collect(), dims))
+    }
+}
+
 /// The values of a numeric tensor attribute as `f64`.
 fn tensor_values(tensor: &TensorProto) -> Result<Vec<f64>, String> {
     const FLOAT: i32 = 1;

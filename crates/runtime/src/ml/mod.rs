@@ -4,6 +4,7 @@
 
 pub mod array;
 pub mod attributes;
+pub mod dense;
 mod linear;
 pub mod post_transform;
 mod preprocess;
@@ -57,7 +58,8 @@ pub const OPERATORS: &[&str] = &[
 ];
 
 /// Builds the kernel for `node`, one of [`OPERATORS`] but `ArrayFeatureExtractor` (a gather
-/// along the last axis, which the engine wires from its own operators).
+/// along the last axis, which the engine wires from its own operators), or a fused
+/// [`dense`] node.
 pub fn build(node: &NodeProto) -> Result<Arc<dyn Kernel>, Error> {
     let attributes = Attributes::new(node);
     Ok(match node.op_type.as_str() {
@@ -72,6 +74,7 @@ pub fn build(node: &NodeProto) -> Result<Arc<dyn Kernel>, Error> {
         "LabelEncoder" => Arc::new(preprocess::LabelEncoder::parse(&attributes)?),
         "Binarizer" => Arc::new(preprocess::Binarizer::parse(&attributes)?),
         "FeatureVectorizer" => Arc::new(preprocess::FeatureVectorizer::parse(&attributes)?),
+        dense::OP_TYPE => Arc::new(dense::Dense::parse(&attributes)?),
         other => {
             return Err(Error::UnsupportedOperator {
                 domain: node.domain.clone(),
