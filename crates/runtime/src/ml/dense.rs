@@ -35,15 +35,29 @@ enum Activation {
 struct Layer {
     inputs: usize,
     outputs: usize,
-    /// Output columns per panel: 16 (two AVX registers), or 8 for narrow layers.
+    /// Output columns per panel: 16 (two AVX registers) or 8; 1 for layers of at most
+    /// [`NARROW`] outputs, which run with rows in the vector lanes instead.
     panel: usize,
-    /// `ceil(outputs / panel)` panels of `inputs × panel` weights, zero-padded.
+    /// `ceil(outputs / panel)` panels of `inputs × panel` weights, zero-padded (for narrow
+    /// layers: `outputs` columns of `inputs` weights).
     packed: Vec<f32>,
-    /// `outputs` values (zeros when the graph has no bias).
+    /// `outputs` values (zeros when the graph has no bias), zero-padded to whole panels.
     bias: Vec<f32>,
     alpha: f32,
     activation: Activation,
+    /// A `Scaler` before the first layer: `inputs` offsets and scales.
+    scaler: Option<(Vec<f32>, Vec<f32>)>,
 }
+
+/// Layers of at most this many outputs compute 16 rows at a time, one output at a time.
+const NARROW: usize = 4;
+
+/// Rows of a narrow layer's tile (two AVX registers).
+const LANES: usize = 16;
+
+/// Rows of the tallest tile: one tile's inputs are copied column by column into a scratch
+/// buffer of `inputs × MAX_ROWS`.
+const MAX_ROWS: usize = 16;
 
 impl Layer {
     /// `weights` is `inputs × outputs`, row-major (`W` as `MatMul` reads it).
@@ -51,11 +65,17 @@ impl Layer {
         weights: &[f32],
         inputs: usize,
         outputs: usize,
-        bias: Vec<f32>,
+        mut bias: Vec<f32>,
         alpha: f32,
         activation: Activation,
     ) -> Layer {
-        let panel = if outputs > 8 { 16 } else { 8 };
+        let panel = if outputs <= NARROW {
+            1
+        } else if outputs > 8 {
+            16
+        } else {
+            8
+        };
         let panels = outputs.div_ceil(panel);
         let mut packed = vec![0.0f32; panels * inputs * panel];
         for p in 0..panels {
@@ -65,7 +85,8 @@ impl Layer {
                 }
             }
         }
-        Layer { inputs, outputs, panel, packed, bias, alpha, activation }
+        bias.resize(panels * panel, 0.0);
+        Layer { inputs, outputs, panel, packed, bias, alpha, activation, scaler: None }
     }
 }
 
@@ -110,7 +131,28 @@ impl Dense {
             };
             layers.push(Layer::new(&weights, inputs, outputs, bias, alpha, activation));
         }
+        let (offset, scale) = (a.floats("offset"), a.floats("scale"));
+        if !offset.is_empty() || !scale.is_empty() {
+            let width = layers[0].inputs;
+            if offset.len() != width || scale.len() != width {
+                return Err(a.error(format!("the scaler needs {width} offsets and scales")));
+            }
+            layers[0].scaler = Some((offset, scale));
+        }
         Ok(Dense { layers })
+    }
+
+    /// A chain from `(weights, inputs, outputs, bias, relu)` per layer, `weights` being
+    /// `inputs × outputs` row-major (`alpha` 1).
+    pub fn from_layers(layers: Vec<(Vec<f32>, usize, usize, Vec<f32>, bool)>) -> Dense {
+        let layers = layers
+            .into_iter()
+            .map(|(w, inputs, outputs, bias, relu)| {
+                let activation = if relu { Activation::Relu } else { Activation::Identity };
+                Layer::new(&w, inputs, outputs, bias, 1.0, activation)
+            })
+            .collect();
+        Dense { layers }
     }
 
     fn width(&self) -> usize {
@@ -147,6 +189,9 @@ impl Dense {
         let widest = self.layers.iter().map(|l| l.outputs).max().unwrap_or(0);
         let scratch = BLOCK.min(rows) * widest;
         let (mut a, mut b) = (vec![0.0f32; scratch], vec![0.0f32; scratch]);
+        // One tile's rows, column by column.
+        let widest_input = self.layers.iter().map(|l| l.inputs).max().unwrap_or(0);
+        let mut columns = vec![0.0f32; widest_input * MAX_ROWS];
         let last = self.layers.len() - 1;
         for start in (0..rows).step_by(BLOCK) {
             let n = BLOCK.min(rows - start);
@@ -154,9 +199,9 @@ impl Dense {
                 let input: &[f32] = if i == 0 { &x[start * layer.inputs..(start + n) * layer.inputs] } else { &a };
                 if i == last {
                     let target = &mut out[start * outputs..(start + n) * outputs];
-                    layer_rows(layer, input, n, target, fma);
+                    layer_rows(layer, input, n, target, &mut columns, fma);
                 } else {
-                    layer_rows(layer, input, n, &mut b[..n * layer.outputs], fma);
+                    layer_rows(layer, input, n, &mut b[..n * layer.outputs], &mut columns, fma);
                     std::mem::swap(&mut a, &mut b);
                 }
             }
@@ -168,78 +213,173 @@ impl Dense {
 /// One layer over `n` rows of `input` (row stride `layer.inputs`) into `out` (row stride
 /// `layer.outputs`).
 #[inline(always)]
-fn layer_rows(layer: &Layer, input: &[f32], n: usize, out: &mut [f32], fma: impl Fn(f32, f32, f32) -> f32 + Copy) {
+fn layer_rows(
+    layer: &Layer,
+    input: &[f32],
+    n: usize,
+    out: &mut [f32],
+    columns: &mut [f32],
+    fma: impl Fn(f32, f32, f32) -> f32 + Copy,
+) {
     match layer.panel {
-        16 => tiles::<6, 16>(layer, input, n, out, fma),
-        _ => tiles::<12, 8>(layer, input, n, out, fma),
+        1 => {
+            for row in (0..n).step_by(LANES) {
+                narrow_tile(layer, input, row, LANES.min(n - row), out, columns, fma);
+            }
+        }
+        16 => tiles::<6, 16>(layer, input, n, out, columns, fma),
+        _ => tiles::<12, 8>(layer, input, n, out, columns, fma),
     }
 }
 
-/// Tiles of `MR` rows (then the remainder, one tile of fewer rows) by every panel.
+/// Tiles of `MR` rows, then one tile of the remaining rows. (No recursion here: everything
+/// must inline into the caller compiled for FMA.)
 #[inline(always)]
 fn tiles<const MR: usize, const NR: usize>(
     layer: &Layer,
     input: &[f32],
     n: usize,
     out: &mut [f32],
+    columns: &mut [f32],
     fma: impl Fn(f32, f32, f32) -> f32 + Copy,
 ) {
     let mut row = 0;
     while row + MR <= n {
-        tile::<MR, MR, NR>(layer, input, row, out, fma);
+        tile::<MR, NR>(layer, input, row, out, columns, fma);
         row += MR;
+    }
+    let rest = n - row;
+    if rest >= 6 {
+        tile::<6, NR>(layer, input, row, out, columns, fma);
+        row += 6;
     }
     match n - row {
         0 => {}
-        1 => tile::<MR, 1, NR>(layer, input, row, out, fma),
-        2 => tile::<MR, 2, NR>(layer, input, row, out, fma),
-        3 => tile::<MR, 3, NR>(layer, input, row, out, fma),
-        4 => tile::<MR, 4, NR>(layer, input, row, out, fma),
-        5 => tile::<MR, 5, NR>(layer, input, row, out, fma),
-        rest => {
-            // Only with MR = 12: split the remainder in two.
-            let half = rest / 2;
-            tiles::<6, NR>(layer, &input[row * layer.inputs..], half, &mut out[row * layer.outputs..], fma);
-            let at = row + half;
-            tiles::<6, NR>(layer, &input[at * layer.inputs..], rest - half, &mut out[at * layer.outputs..], fma);
+        1 => tile::<1, NR>(layer, input, row, out, columns, fma),
+        2 => tile::<2, NR>(layer, input, row, out, columns, fma),
+        3 => tile::<3, NR>(layer, input, row, out, columns, fma),
+        4 => tile::<4, NR>(layer, input, row, out, columns, fma),
+        _ => tile::<5, NR>(layer, input, row, out, columns, fma),
+    }
+}
+
+/// Copies `rows` rows from `row` column by column: `stride` values per input; through the
+/// layer's absorbed `Scaler`, if any, as that kernel computes it (`(x - offset) · scale`).
+#[inline(always)]
+fn transpose(layer: &Layer, input: &[f32], row: usize, rows: usize, stride: usize, columns: &mut [f32]) {
+    let k = layer.inputs;
+    let rows = input[row * k..(row + rows) * k].chunks_exact(k).enumerate();
+    match &layer.scaler {
+        None => {
+            for (r, values) in rows {
+                for (column, &v) in columns.chunks_exact_mut(stride).zip(values) {
+                    column[r] = v;
+                }
+            }
+        }
+        Some((offset, scale)) => {
+            for (r, values) in rows {
+                let affine = offset.iter().zip(scale);
+                for ((column, &v), (&o, &s)) in columns.chunks_exact_mut(stride).zip(values).zip(affine) {
+                    column[r] = (v - o) * s;
+                }
+            }
         }
     }
 }
 
-/// `R` rows from `row` by every panel: sums in registers, then `alpha`, bias, activation.
+/// `alpha`, bias and activation on a tile's sums, in place.
 #[inline(always)]
-fn tile<const MR: usize, const R: usize, const NR: usize>(
+fn finish<const R: usize, const NR: usize>(sums: &mut [[f32; NR]; R], alpha: f32, bias: &[f32; NR], relu: bool) {
+    for row in sums.iter_mut() {
+        for (v, &b) in row.iter_mut().zip(bias) {
+            *v = *v * alpha + b;
+        }
+    }
+    if relu {
+        for row in sums.iter_mut() {
+            for v in row.iter_mut() {
+                *v = v.max(0.0);
+            }
+        }
+    }
+}
+
+/// `R` rows from `row` by every panel of `NR` columns. The rows are first copied column by
+/// column (`R` values per input), so the inner loop reads two fixed-size arrays and compiles
+/// to vector fused multiply-adds on sums held in registers (the sums are copied out whole
+/// before any store of variable width, which would keep them in memory).
+#[inline(always)]
+fn tile<const R: usize, const NR: usize>(
     layer: &Layer,
     input: &[f32],
     row: usize,
     out: &mut [f32],
+    columns: &mut [f32],
     fma: impl Fn(f32, f32, f32) -> f32 + Copy,
 ) {
     let k = layer.inputs;
-    let x: [&[f32]; R] = std::array::from_fn(|r| &input[(row + r) * k..(row + r + 1) * k]);
+    let columns = &mut columns[..k * R];
+    transpose(layer, input, row, R, R, columns);
+    let relu = layer.activation == Activation::Relu;
     for (p, panel) in layer.packed.chunks_exact(k * NR).enumerate() {
         let mut acc = [[0.0f32; NR]; R];
-        for (kk, w) in panel.chunks_exact(NR).enumerate() {
+        for (xs, w) in columns.chunks_exact(R).zip(panel.chunks_exact(NR)) {
+            let xs: &[f32; R] = xs.try_into().expect("columns of R");
             let w: &[f32; NR] = w.try_into().expect("panel rows of NR");
             for r in 0..R {
-                let v = x[r][kk];
                 for j in 0..NR {
-                    acc[r][j] = fma(v, w[j], acc[r][j]);
+                    acc[r][j] = fma(xs[r], w[j], acc[r][j]);
                 }
             }
         }
+        let mut sums = [[0.0f32; NR]; R];
+        sums.copy_from_slice(&acc);
         let first = p * NR;
-        let columns = NR.min(layer.outputs - first);
-        let bias = &layer.bias[first..first + columns];
-        for (r, sums) in acc.iter().enumerate() {
-            let target = &mut out[(row + r) * layer.outputs + first..][..columns];
-            for ((t, &s), &b) in target.iter_mut().zip(sums).zip(bias) {
-                let v = s * layer.alpha + b;
-                *t = match layer.activation {
-                    Activation::Identity => v,
-                    Activation::Relu => v.max(0.0),
-                };
+        let bias: &[f32; NR] = layer.bias[first..first + NR].try_into().expect("bias padded to panels");
+        finish(&mut sums, layer.alpha, bias, relu);
+        let width = NR.min(layer.outputs - first);
+        for (r, values) in sums.iter().enumerate() {
+            let target = &mut out[(row + r) * layer.outputs + first..][..width];
+            if width == NR {
+                // A whole panel: one fixed-size copy (a variable one is a call to memcpy).
+                let target: &mut [f32; NR] = target.try_into().expect("a whole panel");
+                *target = *values;
+            } else {
+                target.copy_from_slice(&values[..width]);
             }
+        }
+    }
+}
+
+/// Up to [`LANES`] rows from `row` of a narrow layer: the rows in the vector lanes, one
+/// output column at a time (each sum still over the inputs in order).
+#[inline(always)]
+fn narrow_tile(
+    layer: &Layer,
+    input: &[f32],
+    row: usize,
+    rows: usize,
+    out: &mut [f32],
+    columns: &mut [f32],
+    fma: impl Fn(f32, f32, f32) -> f32 + Copy,
+) {
+    let k = layer.inputs;
+    let columns = &mut columns[..k * LANES];
+    transpose(layer, input, row, rows, LANES, columns);
+    let relu = layer.activation == Activation::Relu;
+    for (m, weights) in layer.packed.chunks_exact(k).enumerate() {
+        let mut acc = [0.0f32; LANES];
+        for (xs, &w) in columns.chunks_exact(LANES).zip(weights) {
+            let xs: &[f32; LANES] = xs.try_into().expect("columns of LANES");
+            for r in 0..LANES {
+                acc[r] = fma(xs[r], w, acc[r]);
+            }
+        }
+        let mut sums = [acc];
+        finish(&mut sums, layer.alpha, &[layer.bias[m]; LANES], relu);
+        for (r, &v) in sums[0][..rows].iter().enumerate() {
+            out[(row + r) * layer.outputs + m] = v;
         }
     }
 }
@@ -376,6 +516,8 @@ pub fn fuse(model: &mut ModelProto, rank2_inputs: &[String]) -> usize {
         .flat_map(|(i, n)| n.input.iter().filter(|x| !x.is_empty()).map(move |x| (x.as_str(), i)))
         .collect();
     let nodes = &graph.node;
+    let producer: HashMap<&str, usize> =
+        nodes.iter().enumerate().flat_map(|(i, n)| n.output.iter().map(move |o| (o.as_str(), i))).collect();
 
     // A product node as a layer: `MatMul(A, W)` or `Gemm(A, B, C)` with `transA = 0`.
     let product = |node: &NodeProto| -> Option<Found> {
@@ -458,11 +600,56 @@ pub fn fuse(model: &mut ModelProto, rank2_inputs: &[String]) -> usize {
             members.push(j);
             output = n.output[0].clone();
         }
+        // Before the first product: a Cast to float of a float tensor (an identity), and a
+        // Scaler, applied as the kernel copies its input.
+        let mut input = node.input[0].clone();
+        let mut scaler = None;
+        let absorbable = |name: &str, consumed: &[bool]| {
+            producer.get(name).copied().filter(|&p| single_use(name) && !consumed[p] && p < i)
+        };
+        if let Some(p) = absorbable(&input, &consumed) {
+            let n = &nodes[p];
+            if n.domain.is_empty() && n.op_type == "Cast" && rank2.contains(&n.input[0]) {
+                members.push(p);
+                input = n.input[0].clone();
+            }
+        }
+        if let Some(p) = absorbable(&input, &consumed) {
+            let n = &nodes[p];
+            if n.domain == "ai.onnx.ml" && n.op_type == "Scaler" && rank2.contains(&n.input[0]) {
+                let a = Attributes::new(n);
+                let width = layers[0].inputs;
+                let broadcast = |values: Vec<f32>, default: f32| match values.len() {
+                    0 => Some(vec![default; width]),
+                    1 => Some(vec![values[0]; width]),
+                    n if n == width => Some(values),
+                    _ => None,
+                };
+                if let (Some(offset), Some(scale)) =
+                    (broadcast(a.floats("offset"), 0.0), broadcast(a.floats("scale"), 1.0))
+                {
+                    members.push(p);
+                    input = n.input[0].clone();
+                    scaler = Some((offset, scale));
+                }
+            }
+        }
         for &m in &members {
             consumed[m] = true;
         }
         let name = if node.name.is_empty() { output.clone() } else { node.name.clone() };
-        replacements.insert(i, dense_node(&name, &node.input[0], &output, &layers));
+        let mut dense = dense_node(&name, &input, &output, &layers);
+        if let Some((offset, scale)) = scaler {
+            for (name, floats) in [("offset", offset), ("scale", scale)] {
+                dense.attribute.push(AttributeProto {
+                    name: name.into(),
+                    r#type: AttributeType::Floats as i32,
+                    floats,
+                    ..Default::default()
+                });
+            }
+        }
+        replacements.insert(i, dense);
         rank2.insert(output);
         fused += 1;
     }
@@ -631,7 +818,18 @@ mod tests {
                     })
                     .collect(),
             };
-            let expected = reference(&spec, &x, rows);
+            let mut dense = dense;
+            let mut scaled = x.clone();
+            if case % 3 == 0 {
+                let (offset, scale) = (rng.vec(input_width), rng.vec(input_width));
+                for row in scaled.chunks_mut(input_width) {
+                    for ((v, o), s) in row.iter_mut().zip(&offset).zip(&scale) {
+                        *v = (*v - o) * s;
+                    }
+                }
+                dense.layers[0].scaler = Some((offset, scale));
+            }
+            let expected = reference(&spec, &scaled, rows);
             for forward in [dense.forward(&x, rows), dense.forward_with(&x, rows, |a, b, c| a * b + c)] {
                 assert_eq!(forward.len(), expected.len(), "case {case}");
                 for (n, (&ours, &theirs)) in forward.iter().zip(&expected).enumerate() {
@@ -708,12 +906,21 @@ mod tests {
 
     #[test]
     fn fuses_products_bias_and_relu_into_one_chain() {
-        let mut cast = node("Cast", &["x"], "c");
+        let mut scaler = node("Scaler", &["x"], "s");
+        scaler.domain = "ai.onnx.ml".into();
+        scaler.attribute.push(AttributeProto { name: "offset".into(), floats: vec![0.5], ..Default::default() });
+        scaler.attribute.push(AttributeProto {
+            name: "scale".into(),
+            floats: vec![1.0, 2.0, 3.0, 4.0],
+            ..Default::default()
+        });
+        let mut cast = node("Cast", &["s"], "c");
         cast.attribute.push(AttributeProto { name: "to".into(), i: 1, ..Default::default() });
         let mut gemm = node("Gemm", &["r1", "w2", "b2"], "g2");
         gemm.attribute.push(AttributeProto { name: "transB".into(), i: 1, ..Default::default() });
         let mut model = graph(
             vec![
+                scaler,
                 cast,
                 node("MatMul", &["c", "w1"], "m1"),
                 node("Add", &["b1", "m1"], "a1"),
@@ -733,17 +940,18 @@ mod tests {
             &["y"],
         );
         assert_eq!(fuse(&mut model, &["x".to_string()]), 1);
-        assert_eq!(ops(&model), ["Cast", OP_TYPE, "Sigmoid"]);
-        let dense = &model.graph.as_ref().unwrap().node[1];
+        assert_eq!(ops(&model), [OP_TYPE, "Sigmoid"]);
+        let dense = &model.graph.as_ref().unwrap().node[0];
         assert_eq!(
             (dense.input.as_slice(), dense.output.as_slice()),
-            (&["c".to_string()][..], &["m3".to_string()][..])
+            (&["x".to_string()][..], &["m3".to_string()][..])
         );
         let kernel = Dense::parse(&Attributes::new(dense)).unwrap();
+        assert_eq!(kernel.layers[0].scaler, Some((vec![0.5; 4], vec![1.0, 2.0, 3.0, 4.0])));
         let shapes: Vec<_> = kernel.layers.iter().map(|l| (l.inputs, l.outputs, l.activation)).collect();
         assert_eq!(shapes, [(4, 6, Activation::Relu), (6, 3, Activation::Relu), (3, 1, Activation::Identity)]);
-        // Gemm's transposed B: W[k][m] = B[m][k].
-        assert_eq!(kernel.layers[1].packed[..3], [0.0, 6.0, 12.0]);
+        // Gemm's transposed B, W[k][m] = B[m][k]; a narrow layer packs W column by column.
+        assert_eq!(kernel.layers[1].packed[..7], [0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0]);
     }
 
     #[test]
