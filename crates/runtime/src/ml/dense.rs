@@ -142,19 +142,6 @@ impl Dense {
         Ok(Dense { layers })
     }
 
-    /// A chain from `(weights, inputs, outputs, bias, relu)` per layer, `weights` being
-    /// `inputs × outputs` row-major (`alpha` 1).
-    pub fn from_layers(layers: Vec<(Vec<f32>, usize, usize, Vec<f32>, bool)>) -> Dense {
-        let layers = layers
-            .into_iter()
-            .map(|(w, inputs, outputs, bias, relu)| {
-                let activation = if relu { Activation::Relu } else { Activation::Identity };
-                Layer::new(&w, inputs, outputs, bias, 1.0, activation)
-            })
-            .collect();
-        Dense { layers }
-    }
-
     fn width(&self) -> usize {
         self.layers[0].inputs
     }
@@ -772,8 +759,11 @@ mod tests {
         }
     }
 
+    /// A layer of the reference: weights, inputs, outputs, bias, alpha, relu.
+    type Spec = (Vec<f32>, usize, usize, Vec<f32>, f32, bool);
+
     /// The straightforward reference: every layer as nested loops in f64.
-    fn reference(layers: &[(Vec<f32>, usize, usize, Vec<f32>, f32, bool)], x: &[f32], rows: usize) -> Vec<f64> {
+    fn reference(layers: &[Spec], x: &[f32], rows: usize) -> Vec<f64> {
         let mut current: Vec<f64> = x.iter().map(|&v| v as f64).collect();
         for (w, k, m, b, alpha, relu) in layers {
             let mut next = vec![0.0f64; rows * m];
