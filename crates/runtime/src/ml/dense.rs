@@ -473,12 +473,8 @@ pub fn fuse(model: &mut ModelProto, rank2_inputs: &[String]) -> usize {
             }
         }
     }
-    // Graph inputs may override initializers of the same name.
-    for input in &graph.input {
-        if !graph.initializer.iter().any(|t| t.name == input.name) {
-            constants.remove(&input.name);
-        }
-    }
+    // An initializer also listed as a graph input stays a constant here: the runtime feeds
+    // only the inputs that are not initializers.
     let mut uses: HashMap<&str, usize> = HashMap::new();
     for node in &graph.node {
         for input in node.input.iter().filter(|i| !i.is_empty()) {
