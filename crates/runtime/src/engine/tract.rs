@@ -30,8 +30,10 @@ impl TractEngine {
         // Dense layers (MatMul/Gemm by constants, bias, Relu) run fused on the native kernel.
         let rank2: Vec<String> =
             inputs.iter().filter(|i| i.kind == ElementKind::F32 && i.dims.len() == 1).map(|i| i.name.clone()).collect();
-        let has_products =
-            proto.graph.as_ref().is_some_and(|g| g.node.iter().any(|n| n.op_type == "MatMul" || n.op_type == "Gemm"));
+        let has_products = proto
+            .graph
+            .as_ref()
+            .is_some_and(|g| g.node.iter().any(|n| matches!(n.op_type.as_str(), "MatMul" | "Gemm" | "Sub")));
         let mut fused = None;
         if has_products {
             let mut copy = proto.clone();

@@ -456,6 +456,8 @@ fn row_bias(values: &[f32], dims: &[usize], outputs: usize, beta: f32) -> Option
 /// graph input of `[N, F]` floats, or an output of a rank- and type-preserving operator of
 /// one), weights and biases are constants, every intermediate result has a single consumer
 /// and is not a graph output. `rank2_inputs` names the graph inputs that are `[N, F]` floats.
+/// Also rewrites `Sub(scalar, x)` for tract's fast paths (see [`scalar_minus`]). Returns the
+/// number of rewrites.
 pub fn fuse(model: &mut ModelProto, rank2_inputs: &[String]) -> usize {
     let Some(graph) = model.graph.as_mut() else { return 0 };
     // Subgraphs could read any tensor: leave such graphs alone.
@@ -490,7 +492,7 @@ pub fn fuse(model: &mut ModelProto, rank2_inputs: &[String]) -> usize {
     // Tensors known to be rank-2 floats.
     let mut rank2: HashSet<String> = rank2_inputs.iter().cloned().collect();
     let mut consumed = vec![false; graph.node.len()];
-    let mut replacements: HashMap<usize, NodeProto> = HashMap::new();
+    let mut replacements: HashMap<usize, Vec<NodeProto>> = HashMap::new();
     // The consumer of a single-use tensor.
     let consumer: HashMap<&str, usize> = graph
         .node
@@ -554,6 +556,11 @@ pub fn fuse(model: &mut ModelProto, rank2_inputs: &[String]) -> usize {
         }
         let node = &nodes[i];
         let Some(first) = product(node).filter(|_| rank2.contains(&node.input[0])) else {
+            if let Some(rewritten) = scalar_minus(node, &rank2, &constant) {
+                replacements.insert(i, rewritten);
+                consumed[i] = true;
+                fused += 1;
+            }
             propagate_rank2(node, &mut rank2, &constant);
             continue;
         };
@@ -632,7 +639,7 @@ pub fn fuse(model: &mut ModelProto, rank2_inputs: &[String]) -> usize {
                 });
             }
         }
-        replacements.insert(i, dense);
+        replacements.insert(i, vec![dense]);
         rank2.insert(output);
         fused += 1;
     }
@@ -642,12 +649,50 @@ pub fn fuse(model: &mut ModelProto, rank2_inputs: &[String]) -> usize {
     let old = std::mem::take(&mut graph.node);
     for (i, node) in old.into_iter().enumerate() {
         if let Some(replacement) = replacements.remove(&i) {
-            graph.node.push(replacement);
+            graph.node.extend(replacement);
         } else if !consumed[i] {
             graph.node.push(node);
         }
     }
     fused
+}
+
+/// `Sub(c, x)` of a float scalar constant and a rank-2 float tensor (skl2onnx's `1 - p` for
+/// binary classifiers) as `Add(Neg(x), c)`: the same IEEE operation (`c - x` is `c + (-x)`,
+/// bit for bit), but tract runs it on its fast paths (a broadcast first operand of `Sub`
+/// takes its generic one, several times slower).
+fn scalar_minus(
+    node: &NodeProto,
+    rank2: &HashSet<String>,
+    constant: &impl Fn(&str) -> Option<(Vec<f32>, Vec<usize>)>,
+) -> Option<Vec<NodeProto>> {
+    if !node.domain.is_empty() || node.op_type != "Sub" || node.input.len() != 2 || node.output.len() != 1 {
+        return None;
+    }
+    let (c, x) = (&node.input[0], &node.input[1]);
+    let (values, dims) = constant(c)?;
+    if values.len() != 1 || dims.len() > 2 || !rank2.contains(x) {
+        return None;
+    }
+    let output = &node.output[0];
+    let negated = format!("{output}.negated");
+    let name = if node.name.is_empty() { output.clone() } else { node.name.clone() };
+    Some(vec![
+        NodeProto {
+            name: format!("{name}.neg"),
+            op_type: "Neg".into(),
+            input: vec![x.clone()],
+            output: vec![negated.clone()],
+            ..Default::default()
+        },
+        NodeProto {
+            name: format!("{name}.add"),
+            op_type: "Add".into(),
+            input: vec![negated, c.clone()],
+            output: vec![output.clone()],
+            ..Default::default()
+        },
+    ])
 }
 
 /// Records which outputs of `node` are rank-2 floats, given its inputs.
@@ -969,5 +1014,24 @@ mod tests {
         );
         assert_eq!(fuse(&mut model, &["x".to_string()]), 1);
         assert_eq!(ops(&model), [OP_TYPE, "Relu"]);
+    }
+
+    #[test]
+    fn a_scalar_minus_a_tensor_becomes_an_add_of_its_negation() {
+        let mut model = graph(
+            vec![node("Sigmoid", &["x"], "p"), node("Sub", &["one", "p"], "q")],
+            vec![constant("one", &[])],
+            &["q"],
+        );
+        assert_eq!(fuse(&mut model, &["x".to_string()]), 1);
+        assert_eq!(ops(&model), ["Sigmoid", "Neg", "Add"]);
+        let nodes = &model.graph.as_ref().unwrap().node;
+        assert_eq!(nodes[1].input, ["p"]);
+        assert_eq!(nodes[2].input, [nodes[1].output[0].clone(), "one".to_string()]);
+        assert_eq!(nodes[2].output, ["q"]);
+        // c - x is c + (-x) in IEEE arithmetic, signed zeros and all.
+        for (c, x) in [(1.0f32, 0.25f32), (1.0, 1.0), (0.0, 0.0), (0.0, -0.0), (1.0, 1e-30), (-0.0, 0.0)] {
+            assert_eq!((c - x).to_bits(), (-x + c).to_bits(), "{c} - {x}");
+        }
     }
 }
