@@ -17,13 +17,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Body<T> {
     type Rejection = ApiError;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
-        let bytes = Bytes::from_request(request, state).await.map_err(|e| {
-            if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                ApiError::PayloadTooLarge(format!("the request body is larger than {} bytes", crate::MAX_BODY_BYTES))
-            } else {
-                ApiError::BadRequest(format!("cannot read the request body: {}", e.body_text()))
-            }
-        })?;
+        let RawBody(bytes) = RawBody::<{ crate::MAX_BODY_BYTES }>::from_request(request, state).await?;
         if bytes.is_empty() {
             return Err(ApiError::BadRequest("the request body is empty; a JSON object is expected".into()));
         }

@@ -223,14 +223,12 @@ impl Objects {
     ) -> Result<(ObjectRecord, ObjectStream), Error> {
         let record = self.head(bucket, key).await?;
         let options = GetOptions { range: range.map(GetRange::Bounded), ..Default::default() };
-        let result = match self.backend.get_opts(&self.location(bucket, key)?, options.clone()).await {
-            Err(object_store::Error::NotFound { .. }) if self.legacy_location(bucket, key).is_some() => {
-                let legacy = self.legacy_location(bucket, key).unwrap_or_default();
-                self.backend.get_opts(&legacy, options).await
-            }
-            result => result,
+        let mut result = self.backend.get_opts(&self.location(bucket, key)?, options.clone()).await;
+        let missing = matches!(result, Err(object_store::Error::NotFound { .. }));
+        if let Some(legacy) = self.legacy_location(bucket, key).filter(|_| missing) {
+            result = self.backend.get_opts(&legacy, options).await;
         }
-        .map_err(|source| Error::Io { context: format!("read {key}"), source })?;
+        let result = result.map_err(|source| Error::Io { context: format!("read {key}"), source })?;
         let key = key.to_string();
         let stream =
             result.into_stream().map_err(move |source| Error::Io { context: format!("read {key}"), source }).boxed();

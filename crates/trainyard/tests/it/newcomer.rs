@@ -2,14 +2,13 @@
 //! the server with no `--data-dir`, the CLI finding it through a relative
 //! `TRAINYARD_DATA_DIR`, and relative repository and file paths everywhere.
 
-use std::io::{BufRead, BufReader};
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 
 use serde_json::Value;
 
-use crate::process::{binary, stderr, stdout};
+use crate::process::{binary, stderr, stdout, ServerProcess};
 use crate::sources::git;
 
 /// The CLI run in `cwd` as the README has it (`export TRAINYARD_DATA_DIR=.trainyard`).
@@ -32,21 +31,10 @@ fn json_of(output: &Output) -> Value {
 #[test]
 fn the_server_and_cli_work_from_a_fresh_directory_with_relative_paths() {
     let cwd = tempfile::tempdir().unwrap();
-    let mut server = KillOnDrop(
-        Command::new(binary())
-            .args(["server", "--listen", "127.0.0.1:0"])
-            .current_dir(cwd.path())
-            .env_remove("TRAINYARD_DATA_DIR")
-            .env("TRAINYARD_LOG", "warn")
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap(),
-    );
-    let mut lines = BufReader::new(server.0.stdout.take().unwrap()).lines();
-    assert!(lines.next().unwrap().unwrap().starts_with("trainyard listening on "));
-    std::thread::spawn(move || for _ in lines {});
+    let server = ServerProcess::start_in(cwd.path());
     // The default data directory is in the working directory, private to its owner.
-    let data = cwd.path().join(".trainyard");
+    let data = server.data_dir.clone();
+    assert_eq!(data, cwd.path().join(".trainyard"));
     assert!(data.join("admin.token").is_file() && data.join("server.url").is_file());
     let mode = |path: &Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode(&data), 0o700);
@@ -86,14 +74,4 @@ fn the_server_and_cli_work_from_a_fresh_directory_with_relative_paths() {
         assert!(output.status.success(), "{args:?}: {}{}", stdout(&output), stderr(&output));
     }
     assert_eq!(std::fs::read_to_string(cwd.path().join("copy.csv")).unwrap(), "1,2\n");
-}
-
-/// The server, stopped however the test ends.
-struct KillOnDrop(std::process::Child);
-
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }

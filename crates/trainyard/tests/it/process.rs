@@ -23,13 +23,27 @@ impl ServerProcess {
 
     /// A server with more `TRAINYARD_*` settings in its environment.
     pub fn start_with(data_dir: &Path, settings: &[(&str, &str)]) -> ServerProcess {
-        let mut child = Command::new(binary())
+        let mut command = Command::new(binary());
+        command
             .args(["server", "--listen", "127.0.0.1:0", "--data-dir"])
             .arg(data_dir)
-            .env("TRAINYARD_LOG", "warn")
             .env("TRAINYARD_DELIVERY_BASE_BACKOFF_MS", "50")
             .env("TRAINYARD_DELIVERY_MAX_BACKOFF_MS", "500")
-            .envs(settings.iter().copied())
+            .envs(settings.iter().copied());
+        ServerProcess::spawn(command, data_dir.to_path_buf())
+    }
+
+    /// `trainyard server` as the README has it: run in `cwd`, no `--data-dir` (so
+    /// `cwd/.trainyard`).
+    pub fn start_in(cwd: &Path) -> ServerProcess {
+        let mut command = Command::new(binary());
+        command.args(["server", "--listen", "127.0.0.1:0"]).current_dir(cwd).env_remove("TRAINYARD_DATA_DIR");
+        ServerProcess::spawn(command, cwd.join(".trainyard"))
+    }
+
+    fn spawn(mut command: Command, data_dir: PathBuf) -> ServerProcess {
+        let mut child = command
+            .env("TRAINYARD_LOG", "warn")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
@@ -44,7 +58,7 @@ impl ServerProcess {
         };
         // Keep draining stdout so the server never blocks on a full pipe.
         std::thread::spawn(move || for _ in lines {});
-        ServerProcess { child, url, data_dir: data_dir.to_path_buf() }
+        ServerProcess { child, url, data_dir }
     }
 
     pub fn token(&self) -> String {
