@@ -27,6 +27,11 @@ pub enum ApiError {
     Builds(#[from] trainyard_builder::Error),
     #[error(transparent)]
     Pipelines(#[from] trainyard_pipelines::Error),
+    #[error(transparent)]
+    Identity(#[from] trainyard_identity::Error),
+    /// The caller's policies do not allow the call (the message names principal, action and resource).
+    #[error("{0}")]
+    AccessDenied(String),
     /// A request body or query that does not parse.
     #[error("{0}")]
     BadRequest(String),
@@ -60,6 +65,8 @@ impl ApiError {
     pub fn status_and_code(&self) -> (StatusCode, &'static str) {
         match self {
             ApiError::BadRequest(_) => (StatusCode::BAD_REQUEST, "ValidationException"),
+            ApiError::AccessDenied(_) => (StatusCode::FORBIDDEN, "AccessDenied"),
+            ApiError::Identity(e) => identity_status(e),
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "ResourceNotFoundException"),
             ApiError::PayloadTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "PayloadTooLargeException"),
             ApiError::RangeNotSatisfiable(_) => (StatusCode::RANGE_NOT_SATISFIABLE, "InvalidRange"),
@@ -189,6 +196,22 @@ fn jobs_status(error: &trainyard_jobs::Error) -> (StatusCode, &'static str) {
     }
 }
 
+fn identity_status(error: &trainyard_identity::Error) -> (StatusCode, &'static str) {
+    use trainyard_identity::Error as Identity;
+    match error {
+        Identity::MissingCredentials => (StatusCode::UNAUTHORIZED, "MissingAuthenticationToken"),
+        Identity::InvalidClientTokenId => (StatusCode::UNAUTHORIZED, "InvalidClientTokenId"),
+        Identity::ExpiredToken => (StatusCode::UNAUTHORIZED, "ExpiredToken"),
+        Identity::AccessDenied(_) => (StatusCode::FORBIDDEN, "AccessDenied"),
+        Identity::NoSuchEntity { .. } => (StatusCode::NOT_FOUND, "NoSuchEntity"),
+        Identity::EntityAlreadyExists { .. } => (StatusCode::CONFLICT, "EntityAlreadyExists"),
+        Identity::DeleteConflict { .. } => (StatusCode::CONFLICT, "DeleteConflict"),
+        Identity::MalformedPolicyDocument(_) => (StatusCode::BAD_REQUEST, "MalformedPolicyDocument"),
+        Identity::InvalidInput(_) => (StatusCode::BAD_REQUEST, "InvalidInput"),
+        Identity::Corrupt(_) | Identity::Store(_) | Identity::Auth(_) => INTERNAL,
+    }
+}
+
 fn objects_status(error: &trainyard_objects::Error) -> (StatusCode, &'static str) {
     use trainyard_objects::Error as Objects;
     match error {
@@ -227,7 +250,12 @@ impl IntoResponse for ApiError {
         } else {
             self.to_string()
         };
-        let mut response = (status, axum::Json(json!({"code": code, "message": message}))).into_response();
+        let mut body = json!({"code": code, "message": message});
+        if let ApiError::Identity(trainyard_identity::Error::MalformedPolicyDocument(problems)) = &self {
+            body["problems"] = problems.0.iter().map(|p| json!({"path": p.path, "message": p.message})).collect();
+        }
+        let mut response = (status, axum::Json(body)).into_response();
+        response.extensions_mut().insert(crate::guard::ErrorInfo { code, message: message.clone() });
         if status == StatusCode::UNAUTHORIZED {
             response
                 .headers_mut()

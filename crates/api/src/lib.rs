@@ -9,14 +9,15 @@
 //! authenticated but for the KServe health probes; so does the OCI registry (`/v2/`,
 //! `handlers/registry.rs`), which authenticates with its own challenge.
 
+pub mod access;
 mod error;
+pub mod guard;
 mod handlers;
 mod openapi;
 mod request;
 
-use axum::extract::{DefaultBodyLimit, Request, State};
-use axum::middleware::{self, Next};
-use axum::response::Response;
+use axum::extract::DefaultBodyLimit;
+use axum::middleware;
 use axum::routing::{get, post};
 use axum::Router;
 use trainyard_auth::Authenticator;
@@ -39,7 +40,10 @@ pub struct AppState {
     pub registry: trainyard_registry::Registry,
     pub builds: trainyard_builder::Builds,
     pub pipelines: trainyard_pipelines::Pipelines,
+    /// The registry's token checks (root's token and minted registry tokens).
     pub auth: Authenticator,
+    pub identities: trainyard_identity::Identities,
+    pub audit: trainyard_identity::AuditTrail,
 }
 
 /// The largest inference request body (SageMaker's `InvokeEndpoint` limit).
@@ -124,6 +128,28 @@ pub fn router_with(state: AppState, limits: Limits) -> Router {
         .route("/model-package-groups/{name}/versions/{version}/status", post(models::update_status))
         .route("/model-package-groups/{name}/aliases/{alias}", axum::routing::put(models::set_alias))
         .route("/model-packages", post(models::register))
+        .route("/iam/policies", get(iam::list_policies).post(iam::create_policy))
+        .route("/iam/policies/{name}", get(iam::describe_policy).put(iam::update_policy).delete(iam::delete_policy))
+        .route("/iam/simulate", post(iam::simulate))
+        .route("/iam/{kind}", get(iam::list).post(iam::create))
+        .route("/iam/{kind}/{name}", get(iam::describe).delete(iam::delete))
+        .route("/iam/{kind}/{name}/tags", post(iam::tag).delete(iam::untag))
+        .route("/iam/{kind}/{name}/trust-policy", axum::routing::put(iam::update_trust))
+        .route(
+            "/iam/{kind}/{name}/permissions-boundary",
+            axum::routing::put(iam::put_boundary).delete(iam::delete_boundary),
+        )
+        .route("/iam/{kind}/{name}/policies", get(iam::list_inline))
+        .route(
+            "/iam/{kind}/{name}/policies/{policy}",
+            get(iam::get_inline).put(iam::put_inline).delete(iam::delete_inline),
+        )
+        .route("/iam/{kind}/{name}/attached-policies/{policy}", axum::routing::put(iam::attach).delete(iam::detach))
+        .route("/iam/{kind}/{name}/access-keys", get(iam::list_keys).post(iam::create_key))
+        .route("/iam/{kind}/{name}/access-keys/{id}", post(iam::update_key).delete(iam::delete_key))
+        .route("/sts/assume-role", post(iam::assume_role))
+        .route("/sts/caller-identity", get(iam::caller_identity))
+        .route("/audit", get(iam::audit))
         .route(
             "/repositories",
             get(images::list_repositories).post(images::create_repository).delete(images::delete_repository),
@@ -146,7 +172,7 @@ pub fn router_with(state: AppState, limits: Limits) -> Router {
                 // `Objects::put` enforces the object size limit while streaming.
                 .layer(DefaultBodyLimit::disable()),
         )
-        .route_layer(middleware::from_fn_with_state(state.clone(), authenticate));
+        .route_layer(middleware::from_fn_with_state(state.clone(), guard::guard));
     let api = Router::new()
         .route("/health", get(health))
         .merge(authenticated)
@@ -190,7 +216,7 @@ fn serving(state: AppState, limits: Limits) -> Router {
         .route("/v2/models/{name}/ready", get(serving::model_ready))
         .route("/metrics", get(serving::metrics))
         .merge(inference)
-        .route_layer(middleware::from_fn_with_state(state.clone(), authenticate));
+        .route_layer(middleware::from_fn_with_state(state.clone(), guard::guard));
     let budget = handlers::sources::HookBudget(std::sync::Arc::new(tokio::sync::Semaphore::new(
         handlers::sources::HOOK_BUDGET_BYTES,
     )));
@@ -201,15 +227,6 @@ fn serving(state: AppState, limits: Limits) -> Router {
         .merge(authenticated)
         .layer(DefaultBodyLimit::max(MAX_INFERENCE_BODY_BYTES))
         .with_state(state)
-}
-
-/// Every `/api/v1` route: the caller's principal goes into the request's extensions, for
-/// handlers that record who did what.
-async fn authenticate(State(state): State<AppState>, mut request: Request, next: Next) -> Result<Response, ApiError> {
-    let header = request.headers().get(axum::http::header::AUTHORIZATION).and_then(|v| v.to_str().ok());
-    let principal = state.auth.authenticate(header)?;
-    request.extensions_mut().insert(principal);
-    Ok(next.run(request).await)
 }
 
 async fn health() -> axum::Json<serde_json::Value> {

@@ -144,6 +144,34 @@ const OPERATIONS: &[(&str, &str, &str, &str, Body)] = &[
         JSON,
     ),
     ("post", "/model-packages", "CreateModelPackage", "Register a group's next version.", JSON),
+    ("get", "/iam/{kind}", "ListPrincipals", "Users, service-accounts or roles ({kind}).", EMPTY),
+    ("post", "/iam/{kind}", "CreatePrincipal", "Create a user, service account or role (Name, Path, Tags, AssumeRolePolicyDocument, MaxSessionDuration, PermissionsBoundary).", JSON),
+    ("get", "/iam/{kind}/{name}", "GetPrincipal", "A principal with its policies, boundary and tags.", EMPTY),
+    ("delete", "/iam/{kind}/{name}", "DeletePrincipal", "Delete a principal with its keys, sessions and policies.", EMPTY),
+    ("post", "/iam/{kind}/{name}/tags", "TagPrincipal", "Add or replace tags (Tags).", JSON),
+    ("delete", "/iam/{kind}/{name}/tags", "UntagPrincipal", "Remove tags (?keys=a,b).", EMPTY),
+    ("put", "/iam/{kind}/{name}/trust-policy", "UpdateAssumeRolePolicy", "Replace a role's trust policy (PolicyDocument).", JSON),
+    ("put", "/iam/{kind}/{name}/permissions-boundary", "PutPermissionsBoundary", "Set the permissions boundary (PermissionsBoundary: a managed policy).", JSON),
+    ("delete", "/iam/{kind}/{name}/permissions-boundary", "DeletePermissionsBoundary", "Remove the permissions boundary.", EMPTY),
+    ("get", "/iam/{kind}/{name}/policies", "ListInlinePolicies", "Inline policy names.", EMPTY),
+    ("get", "/iam/{kind}/{name}/policies/{policy}", "GetInlinePolicy", "An inline policy's document.", EMPTY),
+    ("put", "/iam/{kind}/{name}/policies/{policy}", "PutInlinePolicy", "Create or replace an inline policy (PolicyDocument); 400 lists every problem.", JSON),
+    ("delete", "/iam/{kind}/{name}/policies/{policy}", "DeleteInlinePolicy", "Delete an inline policy.", EMPTY),
+    ("put", "/iam/{kind}/{name}/attached-policies/{policy}", "AttachPolicy", "Attach a managed policy (name or ARN).", EMPTY),
+    ("delete", "/iam/{kind}/{name}/attached-policies/{policy}", "DetachPolicy", "Detach a managed policy.", EMPTY),
+    ("get", "/iam/{kind}/{name}/access-keys", "ListAccessKeys", "A principal's access keys (never their secrets).", EMPTY),
+    ("post", "/iam/{kind}/{name}/access-keys", "CreateAccessKey", "A new access key; its secret is shown in this answer only.", EMPTY),
+    ("post", "/iam/{kind}/{name}/access-keys/{id}", "UpdateAccessKey", "Activate or deactivate a key (Status).", JSON),
+    ("delete", "/iam/{kind}/{name}/access-keys/{id}", "DeleteAccessKey", "Delete an access key.", EMPTY),
+    ("get", "/iam/policies", "ListPolicies", "Managed policies, built-in and customer.", EMPTY),
+    ("post", "/iam/policies", "CreatePolicy", "Create a managed policy (PolicyName, PolicyDocument, Description).", JSON),
+    ("get", "/iam/policies/{name}", "GetPolicy", "A managed policy with its document.", EMPTY),
+    ("put", "/iam/policies/{name}", "CreatePolicyVersion", "Replace a managed policy's document (PolicyDocument).", JSON),
+    ("delete", "/iam/policies/{name}", "DeletePolicy", "Delete a managed policy that is not attached.", EMPTY),
+    ("post", "/iam/simulate", "SimulatePrincipalPolicy", "Decide actions on resources for a principal (PolicySourceArn, ActionNames, ResourceArns, ContextEntries).", JSON),
+    ("post", "/sts/assume-role", "AssumeRole", "A role session's credentials (RoleArn, RoleSessionName, DurationSeconds, Policy).", JSON),
+    ("get", "/sts/caller-identity", "GetCallerIdentity", "Who the credentials belong to.", EMPTY),
+    ("get", "/audit", "LookupEvents", "Audit records, CloudTrail-shaped (?principal=, ?denied=true, ?after=, ?limit=).", EMPTY),
     ("get", "/openapi.json", "GetOpenApiDocument", "This document.", EMPTY),
     ("get", "/pipelines", "ListPipelines", "Applied pipelines with their last run.", EMPTY),
     ("post", "/pipelines", "ApplyPipeline", "Apply a trainyard.yaml (Spec, BaseDirectory, DryRun): the plan.", JSON),
@@ -250,6 +278,27 @@ mod tests {
             }
         }
         routes
+    }
+
+    #[test]
+    fn every_route_has_an_action_and_resource() {
+        let unmapped: Vec<_> = OPERATIONS
+            .iter()
+            .filter(|(method, path, ..)| *path != "/health" && crate::access::lookup(method, path).is_none())
+            .map(|(method, path, ..)| (method, path))
+            .collect();
+        assert!(unmapped.is_empty(), "documented routes without an access entry: {unmapped:?}");
+        let source = include_str!("lib.rs");
+        let serving = &source[source.find("fn serving(").unwrap()..];
+        let public = ["/v2/health/live", "/v2/health/ready", "/hooks/github"];
+        for call in serving.split(".route(").skip(1) {
+            let path = call.split('"').nth(1).unwrap();
+            let method = if call.contains("post(") { "post" } else { "get" };
+            assert!(
+                public.contains(&path) || crate::access::lookup(method, path).is_some(),
+                "serving route {method} {path} has no access entry"
+            );
+        }
     }
 
     #[test]

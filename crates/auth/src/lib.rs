@@ -65,6 +65,11 @@ impl Authenticator {
         Authenticator { admin_digest: Sha256::digest(admin_token.as_bytes()).into() }
     }
 
+    /// Whether `token` is the admin token (compared in constant time, by digest).
+    pub fn is_admin_token(&self, token: &str) -> bool {
+        self.check_token(token).is_ok()
+    }
+
     fn check_token(&self, token: &str) -> Result<Principal, Error> {
         let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
         if constant_time_eq(&digest, &self.admin_digest) {
@@ -131,7 +136,7 @@ impl Authenticator {
 }
 
 /// Invariant: the comparison takes the same time whatever the contents.
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 

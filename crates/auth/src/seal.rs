@@ -23,6 +23,8 @@ pub struct Sealer {
     cipher: ChaCha20Poly1305,
     /// The HMAC key of fingerprints, derived from the master key.
     fingerprint_key: [u8; 32],
+    /// The HMAC key of derived secrets (access keys' secrets), derived from the master key.
+    derivation_key: [u8; 32],
 }
 
 impl std::fmt::Debug for Sealer {
@@ -52,7 +54,22 @@ impl Sealer {
     pub fn from_key(key: &[u8]) -> Sealer {
         use sha2::Digest;
         let fingerprint_key = sha2::Sha256::new().chain_update(b"trainyard fingerprint\0").chain_update(key).finalize();
-        Sealer { cipher: ChaCha20Poly1305::new(Key::from_slice(key)), fingerprint_key: fingerprint_key.into() }
+        let derivation_key = sha2::Sha256::new().chain_update(b"trainyard derivation\0").chain_update(key).finalize();
+        Sealer {
+            cipher: ChaCha20Poly1305::new(Key::from_slice(key)),
+            fingerprint_key: fingerprint_key.into(),
+            derivation_key: derivation_key.into(),
+        }
+    }
+
+    /// A secret derived from the master key for `label` (256 bits): the same label gives
+    /// the same secret under this key, and nothing about it without the key. Access keys'
+    /// secrets are derived from their ids this way, so none is ever stored.
+    pub fn derive(&self, label: &str) -> [u8; 32] {
+        use hmac::Mac;
+        let mut mac = <hmac::Hmac<sha2::Sha256> as Mac>::new_from_slice(&self.derivation_key).expect("any key length");
+        mac.update(label.as_bytes());
+        mac.finalize().into_bytes().into()
     }
 
     /// A stand-in for `secret` where text that holds it is kept (`hmac-sha256:` and 64
@@ -130,5 +147,8 @@ mod tests {
         assert_ne!(fingerprint, sealer.fingerprint("hook-secreT"));
         assert_ne!(fingerprint, Sealer::from_key(&[7; 32]).fingerprint("hook-secret"));
         assert!(fingerprint.starts_with("hmac-sha256:") && fingerprint.len() == 12 + 64);
+        assert_eq!(sealer.derive("AKIA1"), sealer.derive("AKIA1"));
+        assert_ne!(sealer.derive("AKIA1"), sealer.derive("AKIA2"));
+        assert_ne!(sealer.derive("AKIA1"), Sealer::from_key(&[7; 32]).derive("AKIA1"));
     }
 }

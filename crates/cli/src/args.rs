@@ -13,6 +13,9 @@ pub struct Cli {
     /// API token (default: read from DATA_DIR/admin.token).
     #[arg(long, global = true, env = "TRAINYARD_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
+    /// A profile of ~/.trainyard/credentials (AWS-style) to call the API with.
+    #[arg(long, global = true, env = "TRAINYARD_PROFILE")]
+    pub profile: Option<String>,
     /// The server's data directory.
     #[arg(long, global = true, env = "TRAINYARD_DATA_DIR")]
     pub data_dir: Option<PathBuf>,
@@ -116,6 +119,17 @@ pub enum Command {
     /// Followed git branches: polling and GitHub webhooks become Git Push events.
     #[command(subcommand)]
     Sources(SourcesCommand),
+    /// Identity: users, service accounts, roles, policies, access keys, the simulator.
+    #[command(subcommand)]
+    Iam(crate::iam::IamCommand),
+    /// Security tokens: assume a role for a session.
+    #[command(subcommand)]
+    Sts(crate::iam::StsCommand),
+    /// Who the CLI's credentials belong to.
+    Whoami,
+    /// The audit trail: every change, every denied call, every credential issued.
+    #[command(subcommand)]
+    Audit(crate::iam::AuditCommand),
     /// Inference endpoints: blue/green deployments, invocations.
     #[command(subcommand)]
     Endpoints(EndpointsCommand),

@@ -6,7 +6,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::Value;
 
 /// Why a command failed, and the exit code that says so.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum Error {
     /// Bad input or a 4xx from the API: exit 2.
     #[error("{0}")]
@@ -38,6 +38,19 @@ pub fn data_dir(flag: Option<&Path>) -> PathBuf {
 }
 
 impl Client {
+    /// The client of a command line: the credential from `credentials::resolve`, the
+    /// endpoint from the flag/env, else the profile's, else as [`Client::new`] finds it.
+    pub fn from_cli(
+        endpoint: Option<&str>,
+        token: Option<&str>,
+        profile: Option<&str>,
+        data_dir: &Path,
+    ) -> Result<Client, Error> {
+        let (token, profile_endpoint) = crate::credentials::resolve(token, profile, data_dir)?;
+        let endpoint = endpoint.map(str::to_string).or(profile_endpoint);
+        Ok(Client::new(endpoint.as_deref(), token.as_deref(), data_dir))
+    }
+
     /// Resolves the endpoint (flag/env, else DATA_DIR/server.url, else the default) and
     /// the token (flag/env, else DATA_DIR/admin.token).
     pub fn new(endpoint: Option<&str>, token: Option<&str>, data_dir: &Path) -> Client {
@@ -77,7 +90,9 @@ impl Client {
             value.get("message").and_then(Value::as_str).map(str::to_string).unwrap_or_else(|| value.to_string());
         let text = format!("{code}: {message}");
         if status == StatusCode::UNAUTHORIZED {
-            return Err(Error::Usage(format!("{text} (pass --token, set TRAINYARD_TOKEN or --data-dir)")));
+            return Err(Error::Usage(format!(
+                "{text} (pass --token or --profile, set TRAINYARD_TOKEN, or --data-dir for the admin token)"
+            )));
         }
         if status.is_client_error() {
             Err(Error::Usage(text))
@@ -238,6 +253,15 @@ impl Client {
 
     pub async fn delete(&self, path: &str) -> Result<Value, Error> {
         self.call(Method::DELETE, path, None).await
+    }
+
+    pub async fn put(&self, path: &str, body: &Value) -> Result<Value, Error> {
+        self.call(Method::PUT, path, Some(body)).await
+    }
+
+    /// The API's address.
+    pub fn endpoint(&self) -> &str {
+        &self.endpoint
     }
 }
 

@@ -33,24 +33,29 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
         (Output::Csv, _) => return Err(Error::Usage("--output csv is only for `runtime predict`".into())),
         (out, _) => out,
     };
-    let client = || Client::new(cli.endpoint.as_deref(), cli.token.as_deref(), &dir);
+    let resolved = Client::from_cli(cli.endpoint.as_deref(), cli.token.as_deref(), cli.profile.as_deref(), &dir);
+    let client = || resolved.clone();
     match cli.command {
         Command::Server { listen, object_store } => server(dir.clone(), listen, object_store).await,
-        Command::Data(command) => crate::data::run(&client(), out, command).await,
-        Command::Jobs(command) => crate::jobs::run(&client(), out, command).await,
+        Command::Data(command) => crate::data::run(&client()?, out, command).await,
+        Command::Jobs(command) => crate::jobs::run(&client()?, out, command).await,
         Command::Algorithm { name, mode } => match mode.as_deref() {
             None | Some("train") => algorithm(&name),
             Some(other) => Err(Error::Usage(format!("trainyard algorithm {name} {other}: only `train` is a mode"))),
         },
         Command::Evaluator(args) => crate::models::evaluator(args),
-        Command::Build(args) => crate::build::run(&client(), args).await,
-        Command::Images(command) => crate::images::run(&client(), out, command).await,
-        Command::Builds(command) => crate::images::builds(&client(), out, command).await,
-        Command::Apply { file, dry_run } => crate::pipelines::apply(&client(), out, &file, dry_run).await,
-        Command::Pipelines(command) => crate::pipelines::run(&client(), out, command).await,
-        Command::Sources(command) => crate::sources::run(&client(), out, command).await,
-        Command::Endpoints(command) => crate::endpoints::run(&client(), out, command).await,
-        Command::Processing(command) => crate::processing::run(&client(), out, command).await,
+        Command::Build(args) => crate::build::run(&client()?, args).await,
+        Command::Images(command) => crate::images::run(&client()?, out, command).await,
+        Command::Builds(command) => crate::images::builds(&client()?, out, command).await,
+        Command::Apply { file, dry_run } => crate::pipelines::apply(&client()?, out, &file, dry_run).await,
+        Command::Pipelines(command) => crate::pipelines::run(&client()?, out, command).await,
+        Command::Sources(command) => crate::sources::run(&client()?, out, command).await,
+        Command::Iam(command) => crate::iam::run(&client()?, out, command).await,
+        Command::Sts(command) => crate::iam::sts(&client()?, command).await,
+        Command::Whoami => crate::iam::whoami(&client()?, out).await,
+        Command::Audit(command) => crate::iam::audit(&client()?, out, command).await,
+        Command::Endpoints(command) => crate::endpoints::run(&client()?, out, command).await,
+        Command::Processing(command) => crate::processing::run(&client()?, out, command).await,
         Command::Quickstart { exit } => crate::quickstart::run(cli.data_dir.clone(), exit).await,
         Command::Bench(BenchCommand::Ceiling { listen }) => crate::bench::ceiling(&listen).await,
         Command::Bench(BenchCommand::Rules { count }) => crate::bench::rules(count).await,
@@ -58,15 +63,15 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
             crate::bench::bus(events, clients, latency_samples).await
         }
         Command::Events(EventsCommand::TestPattern { pattern, event }) => test_pattern(&pattern, &event),
-        Command::Events(command) => events(&client(), out, command).await,
-        Command::Buses(command) => buses(&client(), out, command).await,
-        Command::Rules(command) => rules(&client(), out, command).await,
-        Command::Functions(command) => functions(&client(), out, command).await,
+        Command::Events(command) => events(&client()?, out, command).await,
+        Command::Buses(command) => buses(&client()?, out, command).await,
+        Command::Rules(command) => rules(&client()?, out, command).await,
+        Command::Functions(command) => functions(&client()?, out, command).await,
         Command::Runtime(command) => crate::runtime::run(out, command),
-        Command::Models(command) => crate::models::run(&client(), out, command).await,
-        Command::Dlq(command) => dlq(&client(), out, command).await,
-        Command::Archives(command) => archives(&client(), out, command).await,
-        Command::Replays(command) => replays(&client(), out, command).await,
+        Command::Models(command) => crate::models::run(&client()?, out, command).await,
+        Command::Dlq(command) => dlq(&client()?, out, command).await,
+        Command::Archives(command) => archives(&client()?, out, command).await,
+        Command::Replays(command) => replays(&client()?, out, command).await,
     }
 }
 

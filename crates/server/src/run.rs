@@ -64,6 +64,12 @@ pub async fn run(mut config: Config, shutdown: Shutdown, on_ready: impl FnOnce(S
             async move { bus.run_housekeeping(stopped).await }
         }),
     ];
+    let sealer = trainyard_auth::Sealer::load_or_create(&data_dir.join("master.key"))?;
+    let identities = trainyard_identity::Identities::open(store.clone(), sealer.clone(), Authenticator::new(&token))
+        .await
+        .map_err(|e| Error::Startup(format!("identity: {e}")))?;
+    let audit = trainyard_identity::AuditTrail::start(store.clone(), Some(audit_publisher(&bus)), AUDIT_RETENTION);
+    let session_cleanup = tokio::spawn(forget_ended_sessions(identities.clone()));
     let objects = match &config.object_store {
         None => trainyard_objects::Objects::local(&data_dir.join("objects"), store.clone(), bus.clone())?,
         Some(url) => trainyard_objects::Objects::from_url(url, store.clone(), bus.clone())?,
@@ -95,7 +101,7 @@ pub async fn run(mut config: Config, shutdown: Shutdown, on_ready: impl FnOnce(S
         mirrors: data_dir.join("sources"),
         account: config.bus.account.clone(),
         region: config.bus.region.clone(),
-        sealer: trainyard_auth::Sealer::load_or_create(&data_dir.join("master.key"))?,
+        sealer: sealer.clone(),
     };
     let sources = trainyard_source::Sources::new(store.clone(), bus.clone(), sources_config);
     let sealed = sources.seal_stored_secrets().await.map_err(|e| Error::Startup(e.to_string()))?;
@@ -146,6 +152,8 @@ pub async fn run(mut config: Config, shutdown: Shutdown, on_ready: impl FnOnce(S
         builds,
         pipelines,
         auth: Authenticator::new(&token),
+        identities,
+        audit,
     };
     let router =
         trainyard_api::router_with(state, trainyard_api::Limits { inference: config.http.inference_concurrency });
@@ -153,6 +161,7 @@ pub async fn run(mut config: Config, shutdown: Shutdown, on_ready: impl FnOnce(S
     crate::serve(listener, router, config.http, shutdown).await;
     let _ = stop.send(true);
     registry_housekeeping.abort();
+    session_cleanup.abort();
     for worker in workers.into_iter().chain([polling, building, retraining]) {
         // In-flight deliveries get a grace period; anything unfinished is retried after restart.
         let _ = tokio::time::timeout(Duration::from_secs(10), worker).await;
@@ -245,4 +254,43 @@ fn open_registry(
         _ => trainyard_registry::Backend::Files { root: root.join("blobs") },
     };
     Ok(trainyard_registry::Registry::new(store.clone(), bus.clone(), backend, root.join("uploads"))?)
+}
+
+/// How long audit records are kept.
+const AUDIT_RETENTION: Duration = Duration::from_secs(90 * 24 * 3600);
+
+/// Puts each written management audit record on the bus as `AWS API Call via CloudTrail`
+/// from `aws.<service>`, so that rules can match API calls as they can on AWS.
+fn audit_publisher(bus: &EventBus) -> trainyard_identity::AuditPublisher {
+    let bus = bus.clone();
+    std::sync::Arc::new(move |records: Vec<serde_json::Value>| {
+        let bus = bus.clone();
+        tokio::spawn(async move {
+            for record in records {
+                let service = record["eventSource"].as_str().unwrap_or("trainyard").trim_end_matches(".amazonaws.com");
+                let source = format!("aws.{service}");
+                let resources = record["resources"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|r| r["ARN"].as_str())
+                    .map(str::to_string)
+                    .collect();
+                if let Err(e) = bus.emit(&source, "AWS API Call via CloudTrail", record.clone(), resources).await {
+                    tracing::warn!(error = %e, "publishing an audit record on the bus failed");
+                }
+            }
+        });
+    })
+}
+
+/// Forgets ended role sessions, hourly.
+async fn forget_ended_sessions(identities: trainyard_identity::Identities) {
+    let mut every_hour = tokio::time::interval(Duration::from_secs(3600));
+    loop {
+        every_hour.tick().await;
+        if let Err(e) = identities.forget_ended_sessions(chrono::Utc::now()).await {
+            tracing::warn!(error = %e, "forgetting ended sessions failed");
+        }
+    }
 }

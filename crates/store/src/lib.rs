@@ -6,11 +6,13 @@
 //! never hold a transaction open across I/O that is not the database's own.
 
 mod archives;
+mod audit;
 mod builds;
 mod endpoints;
 mod error;
 mod events;
 mod functions;
+mod iam;
 mod jobs;
 mod models;
 mod objects;
@@ -29,9 +31,11 @@ use chrono::{DateTime, TimeZone, Utc};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::SqlitePool;
 
+pub use audit::{AuditQuery, AuditRow, NewAuditRecord};
 pub use builds::{BuildRecord, UnbuiltPush};
 pub use endpoints::EndpointRecord;
 pub use error::Error;
+pub use iam::{AccessKeyRecord, IamRecords, ManagedPolicyRecord, PrincipalRecord, SessionRecord};
 pub use jobs::{MetricPoint, TrainingJobRecord};
 pub use models::{ModelGroupRecord, ModelPackageRecord, NewModelPackage};
 pub use objects::{Bucket, ObjectRecord};

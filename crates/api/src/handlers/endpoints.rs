@@ -6,8 +6,8 @@ use axum::Extension;
 use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
-use trainyard_auth::Principal;
 use trainyard_endpoints::Deploy;
+use trainyard_identity::Identity;
 
 use crate::request::Body;
 use crate::{ApiError, AppState};
@@ -15,11 +15,11 @@ use crate::{ApiError, AppState};
 /// Creates the endpoint or starts a deployment to it: 202, follow `DescribeEndpoint`.
 pub async fn deploy(
     State(state): State<AppState>,
-    Extension(principal): Extension<Principal>,
+    Extension(principal): Extension<Identity>,
     Path(name): Path<String>,
     Body(request): Body<Deploy>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    Ok((StatusCode::ACCEPTED, Json(state.endpoints.deploy(&name, request, principal.name()).await?)))
+    Ok((StatusCode::ACCEPTED, Json(state.endpoints.deploy(&name, request, &principal.arn).await?)))
 }
 
 pub async fn list(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {

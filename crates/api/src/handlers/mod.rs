@@ -7,6 +7,7 @@ pub mod dlq;
 pub mod endpoints;
 pub mod events;
 pub mod functions;
+pub mod iam;
 pub mod images;
 pub mod models;
 pub mod objects;

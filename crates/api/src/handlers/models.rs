@@ -7,7 +7,7 @@ use axum::Extension;
 use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
-use trainyard_auth::Principal;
+use trainyard_identity::Identity;
 use trainyard_models::registry::{CreateGroup, RegisterVersion, UpdateStatus};
 
 use crate::request::{self, Body};
@@ -47,10 +47,10 @@ pub async fn delete_group(
 
 pub async fn register(
     State(state): State<AppState>,
-    Extension(principal): Extension<Principal>,
+    Extension(principal): Extension<Identity>,
     Body(request): Body<RegisterVersion>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    Ok((StatusCode::CREATED, Json(state.models.register(request, principal.name()).await?)))
+    Ok((StatusCode::CREATED, Json(state.models.register(request, &principal.arn).await?)))
 }
 
 pub async fn list_versions(State(state): State<AppState>, Path(name): Path<String>) -> Result<Json<Value>, ApiError> {
@@ -67,11 +67,11 @@ pub async fn describe_version(
 
 pub async fn update_status(
     State(state): State<AppState>,
-    Extension(principal): Extension<Principal>,
+    Extension(principal): Extension<Identity>,
     Path((name, version)): Path<(String, String)>,
     Body(request): Body<UpdateStatus>,
 ) -> Result<Json<Value>, ApiError> {
-    Ok(Json(state.models.update_status(&name, &version, request, principal.name()).await?))
+    Ok(Json(state.models.update_status(&name, &version, request, &principal.arn).await?))
 }
 
 #[derive(Deserialize)]

@@ -21,7 +21,8 @@ async fn health_needs_no_token_but_everything_else_does() {
         assert_eq!(response.status(), 401, "{path}");
         assert_eq!(response.headers()["www-authenticate"], "Bearer");
         let body: Value = response.json().await.unwrap();
-        assert_eq!(body["code"], "UnauthorizedException", "{path}: {body}");
+        let expected = if header.is_some() { "InvalidClientTokenId" } else { "MissingAuthenticationToken" };
+        assert_eq!(body["code"], expected, "{path}: {body}");
         assert!(body["message"].as_str().unwrap().len() > 5);
     }
 }

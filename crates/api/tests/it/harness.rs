@@ -19,6 +19,7 @@ pub const TOKEN: &str = "test-token";
 pub struct Server {
     pub url: String,
     pub http: reqwest::Client,
+    pub audit: trainyard_identity::AuditTrail,
     _stop: watch::Sender<bool>,
     _dir: tempfile::TempDir,
 }
@@ -61,6 +62,7 @@ impl Server {
         let store_for_registry = store_handle.clone();
         let store_for_builds = store_handle.clone();
         let store_for_pipelines = store_handle.clone();
+        let identity_store = store_handle.clone();
         let jobs = trainyard_jobs::Jobs::open(store_handle, objects.clone(), bus.clone(), jobs_config).await.unwrap();
         let models = trainyard_models::Registry::new(store_for_models, bus.clone(), jobs.clone(), objects.clone());
         let endpoints = trainyard_endpoints::Endpoints::open(
@@ -113,17 +115,44 @@ impl Server {
             endpoints: endpoints.clone(),
         });
         let auth = Authenticator::new(TOKEN);
-        let state = AppState { bus, objects, jobs, models, endpoints, sources, registry, builds, pipelines, auth };
+        let identities = trainyard_identity::Identities::open(
+            identity_store.clone(),
+            trainyard_auth::Sealer::from_key(&[3; 32]),
+            Authenticator::new(TOKEN),
+        )
+        .await
+        .unwrap();
+        let audit = trainyard_identity::AuditTrail::start(identity_store, None, std::time::Duration::from_secs(3600));
+        let state = AppState {
+            bus,
+            objects,
+            jobs,
+            models,
+            endpoints,
+            sources,
+            registry,
+            builds,
+            pipelines,
+            auth,
+            identities,
+            audit: audit.clone(),
+        };
         let router = trainyard_api::router(state);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
-        tokio::spawn(async move { axum::serve(listener, router).await });
-        Server { url, http: reqwest::Client::new(), _stop: stop, _dir: dir }
+        let service = router.into_make_service_with_connect_info::<std::net::SocketAddr>();
+        tokio::spawn(async move { axum::serve(listener, service).await });
+        Server { url, http: reqwest::Client::new(), audit, _stop: stop, _dir: dir }
     }
 
     /// Calls the API with the admin token; returns status and JSON body.
     pub async fn call(&self, method: Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
-        let mut request = self.http.request(method, format!("{}/api/v1{path}", self.url)).bearer_auth(TOKEN);
+        self.call_as(TOKEN, method, path, body).await
+    }
+
+    /// Calls the API with `secret` (an access key's secret or a session token).
+    pub async fn call_as(&self, secret: &str, method: Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
+        let mut request = self.http.request(method, format!("{}/api/v1{path}", self.url)).bearer_auth(secret);
         if let Some(body) = body {
             request = request.json(&body);
         }

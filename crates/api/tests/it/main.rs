@@ -6,6 +6,7 @@ mod auth;
 mod delivery;
 mod endpoints;
 mod harness;
+mod iam;
 mod models;
 mod objects;
 mod processing;

@@ -93,7 +93,7 @@ async fn manual_approval_aliases_and_guarded_deletes() {
     assert_eq!(status, StatusCode::OK, "{approved}");
     assert_eq!(
         (approved["ApprovalDescription"].as_str(), approved["LastModifiedBy"].as_str()),
-        (Some("reviewed"), Some("admin"))
+        (Some("reviewed"), Some("arn:aws:iam::000000000000:root"))
     );
     assert_eq!(
         package_events(&server).await.iter().filter(|e| e["detail"]["ModelApprovalStatus"] == "Approved").count(),

@@ -110,7 +110,7 @@ fn the_cli_drives_the_bus_end_to_end() {
         .output()
         .unwrap();
     assert_eq!(wrong_token.status.code(), Some(2));
-    assert!(stderr(&wrong_token).contains("UnauthorizedException"));
+    assert!(stderr(&wrong_token).contains("InvalidClientTokenId"));
 
     // Graceful shutdown on SIGTERM.
     let status = server.terminate();

@@ -104,7 +104,7 @@ fn evaluations_run_as_processing_jobs_and_gate_registration_against_the_champion
     assert!(snapshot[0]["ETag"].as_str().is_some_and(|e| !e.is_empty()));
     let evaluation = lineage["EvaluationDataset"].as_array().unwrap();
     assert!(evaluation.iter().any(|o| o["Uri"] == "s3://ml-data/blobs/test/part-0.csv"), "{lineage:#}");
-    assert_eq!(version["CreatedBy"], "admin");
+    assert_eq!(version["CreatedBy"], "arn:aws:iam::000000000000:root");
     assert_eq!(
         (lineage["Repository"].as_str(), lineage["CommitId"].as_str()),
         (Some("github.com/acme/churn"), Some("0a1b2c3"))

@@ -8,6 +8,7 @@ mod endpoints;
 mod evaluation;
 mod examples;
 mod hostile;
+mod iam;
 mod images;
 mod jobs;
 mod models;

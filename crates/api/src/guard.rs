@@ -1,0 +1,192 @@
+//! The one middleware every authenticated route passes: who is calling (a bearer secret),
+//! what the call is (the route's action and resource from `access`), whether the caller's
+//! policies allow it, and the audit record of it.
+//!
+//! Invariant: a caller who may not make a call gets 403 `AccessDenied` before any handler
+//! runs, so whether the resource exists never shows. Root (the admin token) is allowed
+//! everything and audited as `Root`; an unmapped route is denied to everyone else.
+
+use std::net::SocketAddr;
+
+use axum::body::Body;
+use axum::extract::{ConnectInfo, FromRequestParts, MatchedPath, RawPathParams, Request, State};
+use axum::http::request::Parts;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use chrono::Utc;
+use serde_json::{Map, Value};
+use trainyard_identity::{AccessRequest, AuditEntry, Identity, RequestFacts};
+
+use crate::access::{self, Kind, Parameters, RouteAccess};
+use crate::{ApiError, AppState};
+
+/// The error code and message of a failed response, for its audit record.
+#[derive(Debug, Clone)]
+pub struct ErrorInfo {
+    pub code: &'static str,
+    pub message: String,
+}
+
+/// Small response elements a handler wants in its audit record (ids of what it issued).
+#[derive(Debug, Clone)]
+pub struct AuditResponse(pub Value);
+
+/// What an audit record says of the request itself.
+struct Call {
+    source_ip: Option<String>,
+    user_agent: Option<String>,
+    request_id: String,
+}
+
+impl Call {
+    fn of(parts: &Parts) -> Call {
+        Call {
+            source_ip: parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|info| info.0.ip().to_string()),
+            user_agent: parts
+                .headers
+                .get(axum::http::header::USER_AGENT)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string),
+            request_id: uuid::Uuid::new_v4().to_string(),
+        }
+    }
+}
+
+/// Authenticates, authorizes and audits one call.
+pub async fn guard(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let (mut parts, body) = request.into_parts();
+    let header = parts.headers.get(axum::http::header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+    let identity = match state.identities.authenticate(header, Utc::now()) {
+        Ok(identity) => identity,
+        Err(e) => return ApiError::from(e).into_response(),
+    };
+    let call = Call::of(&parts);
+    let route =
+        parts.extensions.get::<MatchedPath>().and_then(|path| access::lookup(parts.method.as_str(), path.as_str()));
+    let Some(route) = route else {
+        if identity.is_root() {
+            parts.extensions.insert(identity);
+            return next.run(Request::from_parts(parts, body)).await;
+        }
+        let message = format!(
+            "{} is not authorized to call {} {}: the route has no action",
+            identity.arn,
+            parts.method,
+            parts.uri.path()
+        );
+        return ApiError::AccessDenied(message).into_response();
+    };
+    let (body, json) = match read_json_if_needed(route, body).await {
+        Ok(read) => read,
+        Err(e) => return e.into_response(),
+    };
+    let raw_path = RawPathParams::from_request_parts(&mut parts, &state).await.ok();
+    let path: Vec<(&str, &str)> = raw_path.iter().flat_map(|p| p.iter()).collect();
+    let query =
+        axum::extract::Query::<Vec<(String, String)>>::try_from_uri(&parts.uri).map(|q| q.0).unwrap_or_default();
+    let parameters = Parameters { path, query, body: json.as_ref() };
+    let action = access::action(route, &parameters);
+    let resources = access::resources(route, &parameters);
+    let request_parameters = request_parameters(&parameters);
+    let entry = |error: Option<ErrorInfo>, response: Option<Value>| AuditEntry {
+        time: Utc::now(),
+        identity: Some(identity.clone()),
+        action: action.clone(),
+        source_ip: call.source_ip.clone(),
+        user_agent: call.user_agent.clone(),
+        request_parameters: request_parameters.clone(),
+        response_elements: response,
+        error_code: error.as_ref().map(|e| e.code.to_string()),
+        error_message: error.map(|e| e.message),
+        request_id: call.request_id.clone(),
+        read_only: matches!(route.kind, Kind::Read | Kind::DataRead),
+        data_event: matches!(route.kind, Kind::Data | Kind::DataRead),
+        resources: resources.clone(),
+    };
+    if let Err(denied) = authorize(&state, &identity, &action, &resources, &call) {
+        let info = ErrorInfo { code: "AccessDenied", message: denied.to_string() };
+        state.audit.record(entry(Some(info), None)).await;
+        return denied.into_response();
+    }
+    drop(raw_path);
+    parts.extensions.insert(identity.clone());
+    let response = next.run(Request::from_parts(parts, body)).await;
+    if matches!(route.kind, Kind::Write | Kind::Data) {
+        let error = response.extensions().get::<ErrorInfo>().cloned();
+        let elements = response.extensions().get::<AuditResponse>().map(|r| r.0.clone());
+        state.audit.record(entry(error, elements)).await;
+    }
+    response
+}
+
+/// The decision on every resource the call names; the first denial as an error.
+fn authorize(
+    state: &AppState,
+    identity: &Identity,
+    action: &str,
+    resources: &[String],
+    call: &Call,
+) -> Result<(), ApiError> {
+    if identity.is_root() {
+        return Ok(());
+    }
+    let facts = RequestFacts { source_ip: call.source_ip.clone(), ..Default::default() };
+    for resource in resources {
+        let resource_policy = state.identities.resource_policy(action, resource);
+        let request = AccessRequest { action, resource, facts: &facts, resource_policy: resource_policy.as_deref() };
+        let decision = state.identities.authorize(identity, &request, Utc::now());
+        if !decision.is_allowed() {
+            return Err(ApiError::AccessDenied(decision.denial_message(&identity.arn, action, resource)));
+        }
+    }
+    Ok(())
+}
+
+/// Reads the JSON body when the route's resource is named in it (bodies of such routes
+/// are small JSON documents, read whole by their handlers anyway).
+async fn read_json_if_needed(route: &RouteAccess, body: Body) -> Result<(Body, Option<Value>), ApiError> {
+    if !access::needs_body(route.resource) {
+        return Ok((body, None));
+    }
+    let bytes = axum::body::to_bytes(body, crate::MAX_BODY_BYTES).await.map_err(|_| {
+        ApiError::PayloadTooLarge(format!("the request body is larger than {} bytes", crate::MAX_BODY_BYTES))
+    })?;
+    let json = serde_json::from_slice(&bytes).ok();
+    Ok((Body::from(bytes), json))
+}
+
+/// What the audit record says was asked: the path's and query's parameters, and the
+/// body's fields that name the resource (never the rest of a body, which may hold secrets).
+fn request_parameters(parameters: &Parameters<'_>) -> Value {
+    let mut map = Map::new();
+    for (key, value) in &parameters.path {
+        map.insert((*key).to_string(), Value::from(*value));
+    }
+    for (key, value) in &parameters.query {
+        map.insert(key.clone(), Value::from(value.as_str()));
+    }
+    const NAMING_FIELDS: &[&str] = &[
+        "Name",
+        "TrainingJobName",
+        "ProcessingJobName",
+        "FunctionName",
+        "ArchiveName",
+        "ReplayName",
+        "ModelPackageGroupName",
+        "RepositoryName",
+        "EventBusName",
+        "PolicyName",
+        "RoleArn",
+        "RoleSessionName",
+        "PolicySourceArn",
+        "DurationSeconds",
+    ];
+    if let Some(Value::Object(body)) = parameters.body {
+        for field in NAMING_FIELDS {
+            if let Some(value) = body.get(*field) {
+                map.insert((*field).to_string(), value.clone());
+            }
+        }
+    }
+    Value::Object(map)
+}

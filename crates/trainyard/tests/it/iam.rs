@@ -1,0 +1,146 @@
+//! Identity from the command line, as a team would use it: a user with a key saved as a
+//! profile, calls denied until a policy allows them, a role assumed into a session, the
+//! simulator, the audit trail, and no secret left in the data directory.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+use crate::process::{cli, stderr, stdout, ServerProcess};
+
+/// The CLI as a user on another machine: no data directory to find the admin token in,
+/// only the credentials file.
+fn as_user(home: &Path, args: &[&str]) -> Output {
+    Command::new(crate::process::binary())
+        .args(args)
+        .env("TRAINYARD_DATA_DIR", home.join("no-data-dir"))
+        .env("TRAINYARD_CREDENTIALS_FILE", home.join("credentials"))
+        .env_remove("TRAINYARD_ENDPOINT")
+        .env_remove("TRAINYARD_TOKEN")
+        .env_remove("TRAINYARD_PROFILE")
+        .output()
+        .expect("run the CLI")
+}
+
+#[test]
+fn a_team_member_gets_least_privilege_from_the_cli() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let mut server = ServerProcess::start(dir.path());
+    let admin = |args: &[&str]| {
+        let output = Command::new(crate::process::binary())
+            .args(args)
+            .env("TRAINYARD_DATA_DIR", dir.path())
+            .env("TRAINYARD_CREDENTIALS_FILE", home.path().join("credentials"))
+            .env_remove("TRAINYARD_ENDPOINT")
+            .env_remove("TRAINYARD_TOKEN")
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(0), "{args:?}: {}", stderr(&output));
+        stdout(&output)
+    };
+    admin(&["iam", "users", "create", "alice", "--tag", "team=a"]);
+    let created: Value =
+        serde_json::from_str(&admin(&["iam", "keys", "create", "--user", "alice", "--save-profile", "alice"])).unwrap();
+    let secret = created["AccessKey"]["SecretAccessKey"].as_str().unwrap().to_string();
+    assert!(secret.starts_with("tyk_"));
+    let mode = std::fs::metadata(home.path().join("credentials")).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600, "the credentials file is private");
+
+    let whoami = as_user(home.path(), &["whoami", "--profile", "alice"]);
+    assert_eq!(whoami.status.code(), Some(0), "{}", stderr(&whoami));
+    assert!(stdout(&whoami).contains("arn:aws:iam::000000000000:user/alice"), "{}", stdout(&whoami));
+
+    let denied = as_user(home.path(), &["rules", "list", "--profile", "alice"]);
+    assert_eq!(denied.status.code(), Some(2));
+    assert!(
+        stderr(&denied).contains("AccessDenied") && stderr(&denied).contains("events:ListRules"),
+        "{}",
+        stderr(&denied)
+    );
+    admin(&["iam", "attach", "--user", "alice", "--policy", "ReadOnlyAccess"]);
+    let allowed = as_user(home.path(), &["rules", "list", "--profile", "alice"]);
+    assert_eq!(allowed.status.code(), Some(0), "{}", stderr(&allowed));
+    let write = as_user(home.path(), &["buses", "create", "team-bus", "--profile", "alice"]);
+    assert_eq!(write.status.code(), Some(2), "read-only cannot create");
+
+    let simulated = admin(&[
+        "iam",
+        "simulate",
+        "--principal",
+        "arn:aws:iam::000000000000:user/alice",
+        "--action",
+        "events:PutRule",
+        "--action",
+        "events:ListRules",
+        "-o",
+        "json",
+    ]);
+    let simulated: Value = serde_json::from_str(&simulated).unwrap();
+    assert_eq!(simulated["EvaluationResults"][0]["EvalDecision"], "implicitDeny");
+    assert_eq!(simulated["EvaluationResults"][1]["EvalDecision"], "allowed");
+
+    // A role alice may assume, into a session saved as a profile.
+    let trust = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::000000000000:user/alice"},"Action":"sts:AssumeRole"}]}"#;
+    admin(&["iam", "roles", "create", "builder", "--trust-policy", trust]);
+    admin(&["iam", "attach", "--role", "builder", "--policy", "AmazonEventBridgeFullAccess"]);
+    let assumed = as_user(
+        home.path(),
+        &[
+            "sts",
+            "assume-role",
+            "--role",
+            "builder",
+            "--session-name",
+            "alice-1",
+            "--save-profile",
+            "builder",
+            "--profile",
+            "alice",
+        ],
+    );
+    assert_eq!(assumed.status.code(), Some(0), "{}", stderr(&assumed));
+    let session = as_user(home.path(), &["whoami", "--profile", "builder"]);
+    assert!(stdout(&session).contains("assumed-role/builder/alice-1"), "{}", stdout(&session));
+    let create = as_user(home.path(), &["buses", "create", "team-bus", "--profile", "builder"]);
+    assert_eq!(create.status.code(), Some(0), "{}", stderr(&create));
+
+    // The trail has alice's denial and the session she was issued.
+    let trail = admin(&["audit", "list", "--denied", "-o", "json"]);
+    assert!(trail.lines().any(|l| l.contains("ListRules") && l.contains("user/alice")), "{trail}");
+    let all = admin(&["audit", "list", "--limit", "500", "-o", "json"]);
+    assert!(all.contains("\"eventName\":\"AssumeRole\""), "{all}");
+    assert!(all.contains("\"eventName\":\"CreateEventBus\"") && all.contains("assumed-role/builder/alice-1"));
+
+    // No secret anywhere in the data directory (database, WAL, logs).
+    let session_token = std::fs::read_to_string(home.path().join("credentials"))
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("aws_session_token = ").map(str::to_string))
+        .unwrap();
+    server.terminate();
+    for entry in walk(dir.path()) {
+        let bytes = std::fs::read(&entry).unwrap_or_default();
+        let text = String::from_utf8_lossy(&bytes);
+        for needle in [&secret, &session_token] {
+            assert!(!text.contains(needle.as_str()), "a secret is in {}", entry.display());
+        }
+    }
+    let missing = cli(home.path(), &["whoami", "--profile", "nobody"]);
+    assert_eq!(missing.status.code(), Some(2));
+}
+
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            files.extend(walk(&path));
+        } else {
+            files.push(path);
+        }
+    }
+    files
+}
