@@ -29,6 +29,9 @@ pub enum ApiError {
     Pipelines(#[from] trainyard_pipelines::Error),
     #[error(transparent)]
     Identity(#[from] trainyard_identity::Error),
+    /// A registry token that does not name the repository: the client should get another.
+    #[error("{0}")]
+    InsufficientScope(String),
     /// The caller's policies do not allow the call (the message names principal, action and resource).
     #[error("{0}")]
     AccessDenied(String),
@@ -66,6 +69,7 @@ impl ApiError {
         match self {
             ApiError::BadRequest(_) => (StatusCode::BAD_REQUEST, "ValidationException"),
             ApiError::AccessDenied(_) => (StatusCode::FORBIDDEN, "AccessDenied"),
+            ApiError::InsufficientScope(_) => (StatusCode::UNAUTHORIZED, "InsufficientScope"),
             ApiError::Identity(e) => identity_status(e),
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "ResourceNotFoundException"),
             ApiError::PayloadTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "PayloadTooLargeException"),

@@ -91,6 +91,7 @@ pub async fn guard(State(state): State<AppState>, request: Request, next: Next) 
     let entry = |error: Option<ErrorInfo>, response: Option<Value>| AuditEntry {
         time: Utc::now(),
         identity: Some(identity.clone()),
+        subject: None,
         action: action.clone(),
         source_ip: call.source_ip.clone(),
         user_agent: call.user_agent.clone(),

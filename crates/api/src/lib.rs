@@ -20,7 +20,6 @@ use axum::extract::DefaultBodyLimit;
 use axum::middleware;
 use axum::routing::{get, post};
 use axum::Router;
-use trainyard_auth::Authenticator;
 use trainyard_bus::EventBus;
 
 pub use error::ApiError;
@@ -40,8 +39,6 @@ pub struct AppState {
     pub registry: trainyard_registry::Registry,
     pub builds: trainyard_builder::Builds,
     pub pipelines: trainyard_pipelines::Pipelines,
-    /// The registry's token checks (root's token and minted registry tokens).
-    pub auth: Authenticator,
     pub identities: trainyard_identity::Identities,
     pub audit: trainyard_identity::AuditTrail,
 }

@@ -10,8 +10,6 @@ use std::io::Write;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::Path;
 
-use base64::Engine;
-use hmac::{Hmac, Mac};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 
@@ -57,9 +55,6 @@ pub struct Authenticator {
     admin_digest: [u8; 32],
 }
 
-/// The prefix of registry tokens minted by the Docker token flow.
-const REGISTRY_TOKEN_PREFIX: &str = "tyr.";
-
 impl Authenticator {
     pub fn new(admin_token: &str) -> Authenticator {
         Authenticator { admin_digest: Sha256::digest(admin_token.as_bytes()).into() }
@@ -77,50 +72,6 @@ impl Authenticator {
         } else {
             Err(Error::InvalidToken)
         }
-    }
-
-    /// Authenticates a registry request: `Basic` with a token as the password (any user
-    /// name), or `Bearer` with a token or a registry token this authenticator minted that
-    /// has not expired at `now` (seconds since the epoch).
-    pub fn authenticate_registry(&self, header: Option<&str>, now: u64) -> Result<Principal, Error> {
-        let header = header.ok_or(Error::MissingCredentials)?;
-        if let Some(encoded) = header.strip_prefix("Basic ").or_else(|| header.strip_prefix("basic ")) {
-            let decoded =
-                base64::engine::general_purpose::STANDARD.decode(encoded.trim()).map_err(|_| Error::InvalidToken)?;
-            let text = String::from_utf8(decoded).map_err(|_| Error::InvalidToken)?;
-            let (_user, password) = text.split_once(':').ok_or(Error::InvalidToken)?;
-            return self.check_token(password);
-        }
-        let token = header
-            .strip_prefix("Bearer ")
-            .or_else(|| header.strip_prefix("bearer "))
-            .ok_or(Error::MissingCredentials)?
-            .trim();
-        match token.strip_prefix(REGISTRY_TOKEN_PREFIX) {
-            Some(rest) => {
-                let (expiry, signature) = rest.split_once('.').ok_or(Error::InvalidToken)?;
-                let expiry: u64 = expiry.parse().map_err(|_| Error::InvalidToken)?;
-                let expected = self.sign_registry_token(expiry);
-                if expiry > now && constant_time_eq(expected.as_bytes(), signature.as_bytes()) {
-                    Ok(Principal::Admin)
-                } else {
-                    Err(Error::InvalidToken)
-                }
-            }
-            None => self.check_token(token),
-        }
-    }
-
-    /// Mints a registry token valid until `expiry` (seconds since the epoch): what the
-    /// Docker token endpoint hands a client that authenticated with a token.
-    pub fn issue_registry_token(&self, expiry: u64) -> String {
-        format!("{REGISTRY_TOKEN_PREFIX}{expiry}.{}", self.sign_registry_token(expiry))
-    }
-
-    fn sign_registry_token(&self, expiry: u64) -> String {
-        let mut mac = Hmac::<Sha256>::new_from_slice(&self.admin_digest).expect("HMAC takes any key length");
-        mac.update(format!("trainyard-registry-token:{expiry}").as_bytes());
-        mac.finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect()
     }
 
     /// Authenticates the value of an `Authorization` header.
@@ -198,26 +149,6 @@ mod tests {
         assert!(matches!(auth.authenticate(Some("Bearer other")), Err(Error::InvalidToken)));
         assert!(matches!(auth.authenticate(Some("Basic x")), Err(Error::MissingCredentials)));
         assert!(matches!(auth.authenticate(None), Err(Error::MissingCredentials)));
-    }
-
-    #[test]
-    fn registry_accepts_basic_with_the_token_and_minted_bearer_tokens() {
-        let auth = Authenticator::new("secret");
-        let basic =
-            |credentials: &str| format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(credentials));
-        assert!(auth.authenticate_registry(Some(&basic("anyone:secret")), 0).is_ok());
-        assert!(auth.authenticate_registry(Some(&basic("anyone:wrong")), 0).is_err());
-        assert!(auth.authenticate_registry(Some(&basic("no-colon")), 0).is_err());
-        assert!(auth.authenticate_registry(Some("Basic %%%"), 0).is_err());
-        assert!(auth.authenticate_registry(Some("Bearer secret"), 0).is_ok());
-        let minted = auth.issue_registry_token(1000);
-        assert!(auth.authenticate_registry(Some(&format!("Bearer {minted}")), 999).is_ok());
-        assert!(auth.authenticate_registry(Some(&format!("Bearer {minted}")), 1000).is_err(), "expired");
-        let forged = minted.replace("tyr.1000.", "tyr.9999.");
-        assert!(auth.authenticate_registry(Some(&format!("Bearer {forged}")), 999).is_err(), "expiry is signed");
-        let other = Authenticator::new("another").issue_registry_token(1000);
-        assert!(auth.authenticate_registry(Some(&format!("Bearer {other}")), 999).is_err());
-        assert!(auth.authenticate_registry(None, 0).is_err());
     }
 
     #[test]

@@ -25,8 +25,10 @@ pub type AuditPublisher = Arc<dyn Fn(Vec<Value>) + Send + Sync>;
 #[derive(Debug, Clone)]
 pub struct AuditEntry {
     pub time: DateTime<Utc>,
-    /// The caller; none when authentication failed.
+    /// The caller; none when authentication failed or only a token's subject is known.
     pub identity: Option<Identity>,
+    /// The caller's ARN when there is no identity (a registry token's subject).
+    pub subject: Option<String>,
     /// `service:Action`, e.g. `sagemaker:CreateTrainingJob`.
     pub action: String,
     pub source_ip: Option<String>,
@@ -48,7 +50,7 @@ impl AuditEntry {
         let (prefix, name) = self.action.split_once(':').unwrap_or(("trainyard", self.action.as_str()));
         let user_identity = match &self.identity {
             Some(identity) => identity.user_identity(),
-            None => json!({"type": "Unknown", "accountId": ACCOUNT}),
+            None => json!({"type": "Unknown", "accountId": ACCOUNT, "arn": self.subject}),
         };
         let resources: Vec<Value> = self
             .resources
@@ -186,7 +188,12 @@ async fn write_batch(store: &Store, batch: Vec<Message>, publisher: Option<&Audi
             Message::Flush(done) => flushes.push(done),
             Message::Entry(entry) => {
                 let event_id = uuid::Uuid::new_v4().to_string();
-                let principal = entry.identity.as_ref().map_or("anonymous".to_string(), |i| i.arn.clone());
+                let principal = entry
+                    .identity
+                    .as_ref()
+                    .map(|i| i.arn.clone())
+                    .or_else(|| entry.subject.clone())
+                    .unwrap_or_else(|| "anonymous".to_string());
                 records.push((entry.to_record(&event_id), event_id, principal, entry));
             }
         }
@@ -228,6 +235,7 @@ mod tests {
         let entry = AuditEntry {
             time: Utc::now(),
             identity: Some(Identity::root()),
+            subject: None,
             action: "iam:CreateAccessKey".into(),
             source_ip: Some("127.0.0.1".into()),
             user_agent: Some("trainyard-cli".into()),

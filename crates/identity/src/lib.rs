@@ -12,6 +12,7 @@ mod audit;
 mod credentials;
 mod identity;
 mod names;
+mod registry;
 mod service;
 mod view;
 
@@ -20,6 +21,7 @@ pub use credentials::{derive_secret, looks_like_secret, SecretKind};
 pub use identity::{
     policy_arn, role_arn, session_arn, user_arn, Identity, IdentityKind, PrincipalKind, SessionContext,
 };
+pub use registry::{ecr_actions, repository_arn, RegistryAccess, RegistryClaims, REGISTRY_TOKEN_SECONDS};
 pub use service::{
     AccessKeyView, AccessRequest, AssumeRole, Credentials, Identities, NewAccessKey, NewPrincipal, PolicyView,
     PrincipalView, RequestFacts, ServiceSession,

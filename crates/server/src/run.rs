@@ -141,20 +141,8 @@ pub async fn run(mut config: Config, shutdown: Shutdown, on_ready: impl FnOnce(S
     });
     let registry_housekeeping =
         tokio::spawn(registry.clone().run_housekeeping(Duration::from_secs(600), Duration::from_secs(24 * 3600)));
-    let state = AppState {
-        bus,
-        objects,
-        jobs,
-        models,
-        endpoints,
-        sources,
-        registry,
-        builds,
-        pipelines,
-        auth: Authenticator::new(&token),
-        identities,
-        audit,
-    };
+    let state =
+        AppState { bus, objects, jobs, models, endpoints, sources, registry, builds, pipelines, identities, audit };
     let router =
         trainyard_api::router_with(state, trainyard_api::Limits { inference: config.http.inference_concurrency });
     on_ready(address);

@@ -3,8 +3,6 @@
 //! the Docker bearer-token flow), and the spec's headers and statuses. The rules live in
 //! `trainyard_registry`.
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use axum::body::Body;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
@@ -15,10 +13,12 @@ use serde::Deserialize;
 use serde_json::json;
 use trainyard_registry::{Digest, Reference, MAX_MANIFEST_BYTES};
 
+use base64::Engine;
+use chrono::Utc;
+use trainyard_identity::{Identities, Identity, RegistryAccess, RegistryClaims};
+
 use crate::{ApiError, AppState};
 
-/// How long a registry token from the token endpoint lasts.
-const TOKEN_SECONDS: u64 = 3600;
 /// The most tags or repositories one listing returns.
 const MAX_PAGE: usize = 10_000;
 
@@ -57,10 +57,6 @@ fn route(path: &str) -> Option<Route<'_>> {
     split("/referrers/").map(|(name, digest)| Route::Referrers(name, digest))
 }
 
-fn now() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or_default()
-}
-
 /// The `WWW-Authenticate` challenge: the Docker token flow at `/v2/token`.
 fn challenge(headers: &HeaderMap, scope: Option<&str>) -> String {
     let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("127.0.0.1");
@@ -72,16 +68,71 @@ fn challenge(headers: &HeaderMap, scope: Option<&str>) -> String {
     value
 }
 
-fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
+/// Who calls the registry: a registry token's claims, or a principal (Basic with an access
+/// key's secret or the admin token as the password, or a bearer secret).
+enum Caller {
+    Token(RegistryClaims),
+    Principal(Identity),
+}
+
+fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Caller, ApiError> {
     let header = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
-    state.auth.authenticate_registry(header, now())?;
-    Ok(())
+    let header = header.ok_or(trainyard_identity::Error::MissingCredentials)?;
+    if let Some(encoded) = header.strip_prefix("Basic ").or_else(|| header.strip_prefix("basic ")) {
+        let invalid = || ApiError::Identity(trainyard_identity::Error::InvalidClientTokenId);
+        let decoded = base64::engine::general_purpose::STANDARD.decode(encoded.trim()).map_err(|_| invalid())?;
+        let text = String::from_utf8(decoded).map_err(|_| invalid())?;
+        let (_user, password) = text.split_once(':').ok_or_else(invalid)?;
+        return Ok(Caller::Principal(state.identities.authenticate_secret(password, Utc::now())?));
+    }
+    let token = header.strip_prefix("Bearer ").or_else(|| header.strip_prefix("bearer ")).map(str::trim);
+    let token = token.ok_or(trainyard_identity::Error::MissingCredentials)?;
+    if Identities::is_registry_token(token) {
+        return Ok(Caller::Token(state.identities.verify_registry_token(token, Utc::now())?));
+    }
+    Ok(Caller::Principal(state.identities.authenticate_secret(token, Utc::now())?))
+}
+
+/// What a route needs: (claim type, name, action).
+fn needed<'a>(route: &Route<'a>, method: &Method) -> (&'static str, &'a str, &'static str) {
+    let write = |m: &Method| if m == Method::DELETE { "delete" } else { "push" };
+    match route {
+        Route::Catalog => ("registry", "catalog", "*"),
+        Route::Tags(name) | Route::Referrers(name, _) => ("repository", name, "pull"),
+        Route::Manifest(name, _) | Route::Blob(name, _) if matches!(*method, Method::GET | Method::HEAD) => {
+            ("repository", name, "pull")
+        }
+        Route::Manifest(name, _) | Route::Blob(name, _) => ("repository", name, write(method)),
+        Route::Uploads(name) | Route::Upload(name, _) => ("repository", name, "push"),
+    }
+}
+
+/// Whether `caller` may do `action` on `name`: a token by its claims (one that does not
+/// name the repository is asked to come back with a new token: 401), a principal by its
+/// policies' ECR actions.
+fn permit(state: &AppState, caller: &Caller, (kind, name, action): (&str, &str, &str)) -> Result<(), ApiError> {
+    let allowed = match caller {
+        Caller::Token(claims) if claims.allows(kind, name, action) => true,
+        Caller::Token(claims) if !claims.names(kind, name) => {
+            return Err(ApiError::InsufficientScope(format!("the token grants nothing on {kind} {name}")));
+        }
+        Caller::Token(_) => false,
+        Caller::Principal(identity) => state.identities.registry_allows(identity, kind, name, action),
+    };
+    if allowed {
+        return Ok(());
+    }
+    let who = match caller {
+        Caller::Token(claims) => claims.sub.as_str(),
+        Caller::Principal(identity) => identity.arn.as_str(),
+    };
+    Err(ApiError::AccessDenied(format!("{who} is not authorized to {action} {kind} {name}")))
 }
 
 /// `GET /v2/`: the API version check (and the first authentication challenge).
 pub async fn base(State(state): State<AppState>, headers: HeaderMap) -> Response {
     match authenticate(&state, &headers) {
-        Ok(()) => {
+        Ok(_) => {
             let mut response = axum::Json(json!({})).into_response();
             response.headers_mut().insert("docker-distribution-api-version", HeaderValue::from_static("registry/2.0"));
             response
@@ -90,23 +141,40 @@ pub async fn base(State(state): State<AppState>, headers: HeaderMap) -> Response
     }
 }
 
-/// `GET /v2/token`: the Docker token endpoint; Basic credentials (the token as the
-/// password) buy a registry token for an hour.
-pub async fn token(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    // Invariant: a minted registry token never buys another, so its expiry bounds it.
-    let minted = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.trim_start_matches("Bearer ").trim_start_matches("bearer ").starts_with("tyr."));
-    let checked = if minted { Err(trainyard_auth::Error::InvalidToken.into()) } else { authenticate(&state, &headers) };
-    if let Err(e) = checked {
-        let basic = "Basic realm=\"trainyard\"";
-        return e.into_registry_response(basic, false);
+/// `GET /v2/token`: the Docker token endpoint (ECR's `GetAuthorizationToken`). Basic
+/// credentials buy a registry token for at most an hour whose `access` claims are what
+/// each `scope` asked for and the caller's policies allow.
+pub async fn token(State(state): State<AppState>, headers: HeaderMap, uri: Uri) -> Response {
+    let basic = "Basic realm=\"trainyard\"";
+    // Invariant: a registry token never buys another, so its expiry bounds it.
+    let identity = match authenticate(&state, &headers) {
+        Ok(Caller::Principal(identity)) => identity,
+        Ok(Caller::Token(_)) => {
+            return ApiError::Identity(trainyard_identity::Error::InvalidClientTokenId)
+                .into_registry_response(basic, false)
+        }
+        Err(e) => return e.into_registry_response(basic, false),
+    };
+    let login = ("registry", "login", "ecr:GetAuthorizationToken");
+    if !identity.is_root() {
+        let facts = trainyard_identity::RequestFacts::default();
+        let request =
+            trainyard_identity::AccessRequest { action: login.2, resource: "*", facts: &facts, resource_policy: None };
+        if let Err(e) = state.identities.require(&identity, &request) {
+            return ApiError::from(e).into_registry_response(basic, false);
+        }
     }
-    let issued = now();
-    let token = state.auth.issue_registry_token(issued + TOKEN_SECONDS);
-    let issued_at = chrono::DateTime::from_timestamp(issued as i64, 0).unwrap_or_default().to_rfc3339();
-    axum::Json(json!({"token": token, "access_token": token, "expires_in": TOKEN_SECONDS, "issued_at": issued_at}))
+    let scopes: Vec<RegistryAccess> = axum::extract::Query::<Vec<(String, String)>>::try_from_uri(&uri)
+        .map(|q| q.0)
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|(key, _)| key == "scope")
+        .flat_map(|(_, value)| value.split(' ').filter_map(RegistryAccess::parse_scope).collect::<Vec<_>>())
+        .collect();
+    let now = Utc::now();
+    let (token, claims) = state.identities.issue_registry_token(&identity, &scopes, now);
+    let expires_in = claims.exp - now.timestamp();
+    axum::Json(json!({"token": token, "access_token": token, "expires_in": expires_in, "issued_at": now.to_rfc3339()}))
         .into_response()
 }
 
@@ -138,15 +206,81 @@ pub async fn dispatch(
         Some(Route::Uploads(n) | Route::Upload(n, _) | Route::Referrers(n, _)) => Some(*n),
     };
     let head = method == Method::HEAD;
-    if let Err(e) = authenticate(&state, &headers) {
-        return e.into_registry_response(&challenge(&headers, scope), head);
+    let caller = match authenticate(&state, &headers) {
+        Ok(caller) => caller,
+        Err(e) => return e.into_registry_response(&challenge(&headers, scope), head),
+    };
+    let needs = route.as_ref().map(|route| needed(route, &method));
+    if let Some(needs) = needs {
+        if let Err(e) = permit(&state, &caller, needs) {
+            if matches!(e, ApiError::AccessDenied(_)) {
+                audit(&state, &caller, &method, needs, &headers, Some(&e)).await;
+            }
+            return e.into_registry_response(&challenge(&headers, scope), head);
+        }
     }
     let result = match (route, crate::request::query(query)) {
-        (Some(route), Ok(params)) => handle(&state, route, &method, &headers, params, body).await,
+        (Some(route), Ok(mut params)) => {
+            // Invariant: a mount copies a blob only from a repository the caller may pull.
+            if params.mount.is_some() {
+                let from = params.from.clone().unwrap_or_default();
+                if from.is_empty() || permit(&state, &caller, ("repository", &from, "pull")).is_err() {
+                    params.mount = None;
+                }
+            }
+            handle(&state, route, &method, &headers, params, body).await
+        }
         (Some(_), Err(e)) => Err(e),
         (None, _) => Err(ApiError::NotFound(format!("no registry route {}", uri.path()))),
     };
+    // Image writes (a manifest put, a delete) are audited as ECR's PutImage/BatchDeleteImage.
+    if let Some(needs @ (_, _, "delete")) = needs {
+        audit(&state, &caller, &method, needs, &headers, result.as_ref().err()).await;
+    }
+    if let (Some(needs), true) = (needs, method == Method::PUT && uri.path().contains("/manifests/")) {
+        audit(&state, &caller, &method, needs, &headers, result.as_ref().err()).await;
+    }
     result.unwrap_or_else(|e| e.into_registry_response(&challenge(&headers, scope), head))
+}
+
+/// One audit record of a registry call, named by the ECR action it is.
+async fn audit(
+    state: &AppState,
+    caller: &Caller,
+    method: &Method,
+    (kind, name, action): (&str, &str, &str),
+    headers: &HeaderMap,
+    error: Option<&ApiError>,
+) {
+    let ecr = match (action, method.as_str()) {
+        ("delete", _) => "ecr:BatchDeleteImage",
+        ("push", "PUT") => "ecr:PutImage",
+        ("push", _) => "ecr:InitiateLayerUpload",
+        ("pull", _) => "ecr:BatchGetImage",
+        _ => "ecr:DescribeRepositories",
+    };
+    let (identity, subject) = match caller {
+        Caller::Principal(identity) => (Some(identity.clone()), None),
+        Caller::Token(claims) => (None, Some(claims.sub.clone())),
+    };
+    let resource = if kind == "registry" { "*".to_string() } else { trainyard_identity::repository_arn(name) };
+    let entry = trainyard_identity::AuditEntry {
+        time: Utc::now(),
+        identity,
+        subject,
+        action: ecr.to_string(),
+        source_ip: None,
+        user_agent: headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok()).map(str::to_string),
+        request_parameters: json!({"repositoryName": name}),
+        response_elements: None,
+        error_code: error.map(|e| e.status_and_code().1.to_string()),
+        error_message: error.map(|e| e.to_string()),
+        request_id: uuid::Uuid::new_v4().to_string(),
+        read_only: false,
+        data_event: false,
+        resources: vec![resource],
+    };
+    state.audit.record(entry).await;
 }
 
 async fn handle(

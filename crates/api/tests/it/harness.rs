@@ -114,7 +114,6 @@ impl Server {
             models: models.clone(),
             endpoints: endpoints.clone(),
         });
-        let auth = Authenticator::new(TOKEN);
         let identities = trainyard_identity::Identities::open(
             identity_store.clone(),
             trainyard_auth::Sealer::from_key(&[3; 32]),
@@ -133,7 +132,6 @@ impl Server {
             registry,
             builds,
             pipelines,
-            auth,
             identities,
             audit: audit.clone(),
         };

@@ -111,6 +111,77 @@ fn a_build_is_pushed_listed_copied_by_skopeo_and_deleted() {
     assert!(repositories.contains("empty/repo") && repositories.contains("mirror/train"), "{repositories}");
 }
 
+/// A robot whose policy lets it push to `team-a/*` only: skopeo (the Docker token flow,
+/// with the robot's access key as its login) pushes there and is refused elsewhere.
+#[test]
+fn a_robot_pushes_to_its_own_repositories_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let server = ServerProcess::start(&data);
+    let host = server.url.trim_start_matches("http://").to_string();
+    let root = format!("ci:{}", server.token());
+    let context = dir.path().join("ctx");
+    std::fs::create_dir_all(&context).unwrap();
+    std::fs::write(context.join("app.py"), "print('app')\n").unwrap();
+    let ok = |output: std::process::Output| {
+        assert!(output.status.success(), "{}", stderr(&output));
+        stdout(&output)
+    };
+    ok(cli(&data, &["build", context.to_str().unwrap(), "--repo", "base/app", "--tag", "v1", "--push"]));
+    let layout = dir.path().join("layout");
+    ok(skopeo(&[
+        "copy",
+        "--src-tls-verify=false",
+        "--src-creds",
+        &root,
+        &format!("docker://{host}/base/app:v1"),
+        &format!("oci:{}:v1", layout.display()),
+    ]));
+    ok(cli(&data, &["iam", "service-accounts", "create", "pusher"]));
+    let policy = r#"{"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "ecr:GetAuthorizationToken", "Resource": "*"},
+        {"Effect": "Allow", "Action": ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability",
+            "ecr:InitiateLayerUpload", "ecr:UploadLayerPart", "ecr:CompleteLayerUpload", "ecr:PutImage"],
+         "Resource": "arn:aws:ecr:local:000000000000:repository/team-a/*"}]}"#;
+    ok(cli(&data, &["iam", "put-policy", "--service-account", "pusher", "--name", "push", "--document", policy]));
+    let key: Value =
+        serde_json::from_str(&ok(cli(&data, &["iam", "keys", "create", "--service-account", "pusher"]))).unwrap();
+    let login = format!(
+        "{}:{}",
+        key["AccessKey"]["AccessKeyId"].as_str().unwrap(),
+        key["AccessKey"]["SecretAccessKey"].as_str().unwrap()
+    );
+    assert!(login.contains(":tyr_"), "a robot's secret says it is a robot's");
+    let push = |repository: &str| {
+        skopeo(&[
+            "copy",
+            "--dest-tls-verify=false",
+            "--dest-creds",
+            &login,
+            &format!("oci:{}:v1", layout.display()),
+            &format!("docker://{host}/{repository}:v1"),
+        ])
+    };
+    ok(push("team-a/app"));
+    let refused = push("team-b/app");
+    assert!(!refused.status.success(), "pushed outside its repositories");
+    let pull_elsewhere =
+        skopeo(&["inspect", "--tls-verify=false", "--creds", &login, &format!("docker://{host}/base/app:v1")]);
+    assert!(!pull_elsewhere.status.success(), "pulled a repository it may not");
+    let inspected =
+        ok(skopeo(&["inspect", "--tls-verify=false", "--creds", &login, &format!("docker://{host}/team-a/app:v1")]));
+    assert!(inspected.contains("Digest"));
+    let repositories = ok(cli(&data, &["images", "repos", "list", "-o", "json"]));
+    assert!(!repositories.contains("team-b/app"), "nothing was created in team-b: {repositories}");
+    let denied = ok(cli(&data, &["audit", "list", "--denied", "-o", "json"]));
+    assert!(
+        denied.lines().any(|l| l.contains("repository/team-b/app") && l.contains("user/pusher")),
+        "the refused push is in the audit trail: {denied}"
+    );
+    let writes = ok(cli(&data, &["audit", "list", "-o", "json"]));
+    assert!(writes.lines().any(|l| l.contains("\"PutImage\"") && l.contains("team-a/app")), "{writes}");
+}
+
 const TRAIN_SCRIPT: &str = r#"import json, os, sys
 from helpers import count_rows
 channel = os.environ["SM_CHANNEL_TRAIN"]
