@@ -386,6 +386,20 @@ pub const ROUTES: &[RouteAccess] = &[
     route("get", "/metrics", "cloudwatch:GetMetricData", "*", Read),
 ];
 
+/// Calls that name a role for a service to act as: (method, path, body field, service).
+/// Each is checked for `iam:PassRole` and the role's trust (`Identities::check_pass_role`).
+pub const PASSED_ROLES: &[(&str, &str, &str, &str)] = &[
+    ("post", "/training-jobs", "RoleArn", "sagemaker.amazonaws.com"),
+    ("post", "/processing-jobs", "RoleArn", "sagemaker.amazonaws.com"),
+    ("post", "/model-evaluations", "RoleArn", "sagemaker.amazonaws.com"),
+];
+
+/// The role a call passes and the service it passes it to, if it names one.
+pub fn passed_role<'a>(route: &RouteAccess, parameters: &Parameters<'a>) -> Option<(&'a str, &'static str)> {
+    let (_, _, field, service) = PASSED_ROLES.iter().find(|(m, p, ..)| *m == route.method && *p == route.path)?;
+    Some((parameters.body(field)?, service))
+}
+
 /// The route of `method` and `path` (a router's matched path), if it has an entry. HEAD
 /// is authorized as GET where it has no entry of its own.
 pub fn lookup(method: &str, path: &str) -> Option<&'static RouteAccess> {
@@ -407,7 +421,7 @@ pub struct Parameters<'a> {
     pub body: Option<&'a serde_json::Value>,
 }
 
-impl Parameters<'_> {
+impl<'a> Parameters<'a> {
     fn path(&self, name: &str) -> Option<&str> {
         self.path.iter().find(|(k, _)| *k == name).map(|(_, v)| *v)
     }
@@ -416,7 +430,7 @@ impl Parameters<'_> {
         self.query.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
     }
 
-    fn body(&self, field: &str) -> Option<&str> {
+    fn body(&self, field: &str) -> Option<&'a str> {
         self.body?.get(field)?.as_str()
     }
 
@@ -425,9 +439,14 @@ impl Parameters<'_> {
     }
 }
 
-/// Whether filling `template` needs the request's JSON body.
-pub fn needs_body(template: &str) -> bool {
-    template.contains("{.") || template == "{buses}" || template.contains("{rule}")
+/// Whether authorizing `route` needs the request's JSON body (a resource or a passed
+/// role named in it).
+pub fn needs_body(route: &RouteAccess) -> bool {
+    let template = route.resource;
+    template.contains("{.")
+        || template == "{buses}"
+        || template.contains("{rule}")
+        || PASSED_ROLES.iter().any(|(m, p, ..)| *m == route.method && *p == route.path)
 }
 
 /// The action of `route` for this request (`{Kind}` filled from the path).

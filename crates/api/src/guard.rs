@@ -104,8 +104,13 @@ pub async fn guard(State(state): State<AppState>, request: Request, next: Next) 
         data_event: matches!(route.kind, Kind::Data | Kind::DataRead),
         resources: resources.clone(),
     };
-    if let Err(denied) = authorize(&state, &identity, &action, &resources, &call) {
-        let info = ErrorInfo { code: "AccessDenied", message: denied.to_string() };
+    let passed = access::passed_role(route, &parameters).map(|(role, service)| (role.to_string(), service));
+    let checked = authorize(&state, &identity, &action, &resources, &call).and_then(|()| match &passed {
+        Some((role, service)) => Ok(state.identities.check_pass_role(&identity, role, service)?),
+        None => Ok(()),
+    });
+    if let Err(denied) = checked {
+        let info = ErrorInfo { code: denied.status_and_code().1, message: denied.to_string() };
         state.audit.record(entry(Some(info), None)).await;
         return denied.into_response();
     }
@@ -146,7 +151,7 @@ fn authorize(
 /// Reads the JSON body when the route's resource is named in it (bodies of such routes
 /// are small JSON documents, read whole by their handlers anyway).
 async fn read_json_if_needed(route: &RouteAccess, body: Body) -> Result<(Body, Option<Value>), ApiError> {
-    if !access::needs_body(route.resource) {
+    if !access::needs_body(route) {
         return Ok((body, None));
     }
     let bytes = axum::body::to_bytes(body, crate::MAX_BODY_BYTES).await.map_err(|_| {

@@ -221,6 +221,36 @@ impl Identities {
         Ok(self.authorize(&identity, request, Utc::now()))
     }
 
+    /// Checks a call that names a role for a service to act as (`RoleArn` of a training
+    /// job, a function's `Role`): the caller must be allowed `iam:PassRole` on it with
+    /// `iam:PassedToService`, and the role's trust policy must let the service assume it.
+    /// Invariant: the permission is checked first, so a caller who may not pass a role
+    /// learns nothing of whether it exists.
+    pub fn check_pass_role(&self, caller: &Identity, role_arn: &str, service: &str) -> Result<(), Error> {
+        if !caller.is_root() {
+            let facts = RequestFacts { passed_to_service: Some(service.to_string()), ..Default::default() };
+            let request =
+                AccessRequest { action: "iam:PassRole", resource: role_arn, facts: &facts, resource_policy: None };
+            self.require(caller, &request)?;
+        }
+        let (_, trust) = self.role_and_trust(role_arn).map_err(|_| {
+            Error::InvalidInput(format!(
+                "role {role_arn} does not exist: create it, with a trust policy naming {service}"
+            ))
+        })?;
+        let service_caller = Caller::Service { name: service.to_string() };
+        let context = Context::new();
+        let request =
+            Request { caller: &service_caller, action: "sts:AssumeRole", resource: role_arn, context: &context };
+        let policies = Policies { resource: Some(NamedPolicy { name: "trust", policy: &trust }), ..Default::default() };
+        if !trainyard_iam::evaluate(&request, &policies).is_allowed() {
+            return Err(Error::InvalidInput(format!(
+                "the trust policy of role {role_arn} does not allow {service} to assume it"
+            )));
+        }
+        Ok(())
+    }
+
     /// Assumes a role: the caller must be allowed `sts:AssumeRole` on it, and its trust
     /// policy must allow the caller. Root may assume any role (break-glass; audited).
     pub async fn assume_role(

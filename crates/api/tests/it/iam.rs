@@ -190,3 +190,44 @@ async fn malformed_policies_list_every_problem_and_store_nothing() {
     assert_eq!(results[0]["MatchedStatements"][0]["Sid"], "Train");
     assert_eq!(results[1]["EvalDecision"], "implicitDeny");
 }
+
+#[tokio::test]
+async fn passing_a_role_needs_pass_role_for_that_service_and_a_trusting_role() {
+    let server = Server::start().await;
+    let trainer = user_with_key(&server, "users", "passer").await;
+    put(&server, "/iam/users/passer/policies/train", json!({"PolicyDocument": TRAIN_TEAM_A})).await;
+    let sagemaker_trust = json!({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"Service": "sagemaker.amazonaws.com"}, "Action": "sts:AssumeRole"}]});
+    let lambda_trust = json!({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]});
+    for (name, trust) in [("exec", &sagemaker_trust), ("admin-exec", &sagemaker_trust), ("fn-role", &lambda_trust)] {
+        let (status, body) = server.post("/iam/roles", json!({"Name": name, "AssumeRolePolicyDocument": trust})).await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+    }
+    let job = |role: &str| {
+        let mut job = training_job("team-a-1");
+        job["RoleArn"] = json!(format!("arn:aws:iam::000000000000:role/{role}"));
+        job
+    };
+    // No iam:PassRole yet: refused, whether or not the role exists.
+    for role in ["exec", "no-such-role"] {
+        let (status, body) = server.call_as(&trainer, Method::POST, "/training-jobs", Some(job(role))).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+        assert!(body["message"].as_str().unwrap().contains("iam:PassRole"), "{body}");
+    }
+    let pass = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "iam:PassRole",
+        "Resource": ["arn:aws:iam::000000000000:role/exec", "arn:aws:iam::000000000000:role/fn-role"],
+        "Condition": {"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}}}]});
+    put(&server, "/iam/users/passer/policies/pass", json!({"PolicyDocument": pass})).await;
+    // A stronger role than the one it may pass: refused.
+    let (status, body) = server.call_as(&trainer, Method::POST, "/training-jobs", Some(job("admin-exec"))).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    // A role whose trust policy does not name SageMaker: refused as invalid.
+    let (status, body) = server.call_as(&trainer, Method::POST, "/training-jobs", Some(job("fn-role"))).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(body["message"].as_str().unwrap().contains("does not allow sagemaker.amazonaws.com"), "{body}");
+    // The role it may pass, to the service the condition names: past authorization.
+    let (status, body) = server.call_as(&trainer, Method::POST, "/training-jobs", Some(job("exec"))).await;
+    assert_ne!(status, StatusCode::FORBIDDEN, "{body}");
+    assert_ne!(body["code"], "InvalidInput", "{body}");
+}

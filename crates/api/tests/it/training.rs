@@ -35,6 +35,15 @@ async fn training_jobs_over_http() {
     let tarball = builder.into_inner().unwrap().finish().unwrap();
     server.raw(Method::PUT, "/buckets/ml-data/objects/code/src.tar.gz").body(tarball).send().await.unwrap();
 
+    // The role the job runs as: a trust policy naming SageMaker, as on AWS.
+    let trust = json!({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"Service": "sagemaker.amazonaws.com"}, "Action": "sts:AssumeRole"}]});
+    let (status, body) = server.post("/iam/roles", json!({"Name": "sm", "AssumeRolePolicyDocument": trust})).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let mut missing_role = json!({"TrainingJobName": "no-role", "RoleArn": "arn:aws:iam::000000000000:role/missing",
+        "AlgorithmSpecification": {"TrainingImage": "framework", "TrainingInputMode": "File"}});
+    let (status, body) = server.post("/training-jobs", missing_role.take()).await;
+    assert_eq!((status, body["code"].as_str()), (StatusCode::BAD_REQUEST, Some("InvalidInput")), "{body}");
     let request = json!({
         "TrainingJobName": "http-1",
         "AlgorithmSpecification": {"TrainingImage": "framework", "TrainingInputMode": "File",
