@@ -405,6 +405,14 @@ pub fn passed_role<'a>(route: &RouteAccess, parameters: &Parameters<'a>) -> Opti
 pub fn lookup(method: &str, path: &str) -> Option<&'static RouteAccess> {
     let method = method.to_ascii_lowercase();
     let path = path.strip_prefix("/api/v1").unwrap_or(path);
+    // The router writes a catch-all parameter `{*key}`; the table, like OpenAPI, `{key}`.
+    let normalized;
+    let path = if path.contains("{*") {
+        normalized = path.replace("{*", "{");
+        normalized.as_str()
+    } else {
+        path
+    };
     let find = |m: &str| ROUTES.iter().find(|r| r.method == m && r.path == path);
     find(&method).or_else(|| if method == "head" { find("get") } else { None })
 }
@@ -545,7 +553,7 @@ mod tests {
         let parameters =
             Parameters { path: vec![("name", "r1")], query: vec![("bus".into(), "ops".into())], ..Default::default() };
         assert_eq!(resources(rule, &parameters), ["arn:aws:events:local:000000000000:rule/ops/r1"]);
-        let object = lookup("head", "/buckets/{bucket}/objects/{key}").unwrap();
+        let object = lookup("head", "/api/v1/buckets/{bucket}/objects/{*key}").unwrap();
         let parameters = Parameters { path: vec![("bucket", "data"), ("key", "a/b.csv")], ..Default::default() };
         assert_eq!(resources(object, &parameters), ["arn:aws:s3:::data/a/b.csv"]);
         let key = lookup("post", "/iam/{kind}/{name}/access-keys").unwrap();

@@ -2,9 +2,9 @@
 //! every denied call and every credential issued, written by one task in batches, kept
 //! for a retention, and handed to a publisher (the bus) as it is written.
 //!
-//! Invariant: no record holds a secret: request parameters whose names say secret,
-//! password, token or credential are replaced by `HIDDEN_DUE_TO_SECURITY_REASONS`, as
-//! CloudTrail does.
+//! Invariant: no record holds a secret: request parameters and response elements whose
+//! names say secret, password or token are replaced by `HIDDEN_DUE_TO_SECURITY_REASONS`,
+//! as CloudTrail does (an issued session keeps its `accessKeyId` and expiration).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -96,7 +96,7 @@ fn hide_secrets(value: Value) -> Value {
             map.into_iter()
                 .map(|(key, value)| {
                     let lower = key.to_lowercase();
-                    let secret = ["secret", "password", "token", "credential"].iter().any(|word| lower.contains(word));
+                    let secret = ["secret", "password", "token"].iter().any(|word| lower.contains(word));
                     (key, if secret { "HIDDEN_DUE_TO_SECURITY_REASONS".into() } else { hide_secrets(value) })
                 })
                 .collect(),

@@ -196,8 +196,10 @@ pub async fn dispatch(
     uri: Uri,
     headers: HeaderMap,
     query: Result<Query<Params>, QueryRejection>,
+    peer: Option<axum::Extension<axum::extract::ConnectInfo<std::net::SocketAddr>>>,
     body: Body,
 ) -> Response {
+    let source_ip = peer.map(|p| p.0 .0.ip().to_string());
     let path = uri.path().strip_prefix("/v2/").unwrap_or_default();
     let route = route(path);
     let scope = match &route {
@@ -214,7 +216,7 @@ pub async fn dispatch(
     if let Some(needs) = needs {
         if let Err(e) = permit(&state, &caller, needs) {
             if matches!(e, ApiError::AccessDenied(_)) {
-                audit(&state, &caller, &method, needs, &headers, Some(&e)).await;
+                audit(&state, &caller, (&method, source_ip.clone()), needs, &headers, Some(&e)).await;
             }
             return e.into_registry_response(&challenge(&headers, scope), head);
         }
@@ -235,10 +237,10 @@ pub async fn dispatch(
     };
     // Image writes (a manifest put, a delete) are audited as ECR's PutImage/BatchDeleteImage.
     if let Some(needs @ (_, _, "delete")) = needs {
-        audit(&state, &caller, &method, needs, &headers, result.as_ref().err()).await;
+        audit(&state, &caller, (&method, source_ip.clone()), needs, &headers, result.as_ref().err()).await;
     }
     if let (Some(needs), true) = (needs, method == Method::PUT && uri.path().contains("/manifests/")) {
-        audit(&state, &caller, &method, needs, &headers, result.as_ref().err()).await;
+        audit(&state, &caller, (&method, source_ip.clone()), needs, &headers, result.as_ref().err()).await;
     }
     result.unwrap_or_else(|e| e.into_registry_response(&challenge(&headers, scope), head))
 }
@@ -247,7 +249,7 @@ pub async fn dispatch(
 async fn audit(
     state: &AppState,
     caller: &Caller,
-    method: &Method,
+    (method, source_ip): (&Method, Option<String>),
     (kind, name, action): (&str, &str, &str),
     headers: &HeaderMap,
     error: Option<&ApiError>,
@@ -269,7 +271,7 @@ async fn audit(
         identity,
         subject,
         action: ecr.to_string(),
-        source_ip: None,
+        source_ip,
         user_agent: headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok()).map(str::to_string),
         request_parameters: json!({"repositoryName": name}),
         response_elements: None,

@@ -231,3 +231,25 @@ async fn passing_a_role_needs_pass_role_for_that_service_and_a_trusting_role() {
     assert_ne!(status, StatusCode::FORBIDDEN, "{body}");
     assert_ne!(body["code"], "InvalidInput", "{body}");
 }
+
+#[tokio::test]
+async fn object_access_follows_the_key_prefix_a_policy_names() {
+    let server = Server::start().await;
+    let secret = user_with_key(&server, "users", "analyst").await;
+    for bucket in ["team-a", "team-b"] {
+        let (status, body) = server.call(Method::PUT, &format!("/buckets/{bucket}"), None).await;
+        assert!(status.is_success(), "{body}");
+    }
+    let policy = json!({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": ["s3:GetObject", "s3:PutObject"], "Resource": "arn:aws:s3:::team-a/${aws:username}/*"}]});
+    put(&server, "/iam/users/analyst/policies/data", json!({"PolicyDocument": policy})).await;
+    let object = |method: Method, path: &str| {
+        server.http.request(method, format!("{}/api/v1/buckets/{path}", server.url)).bearer_auth(&secret).body("1,2\n")
+    };
+    let status = |response: reqwest::Response| response.status().as_u16();
+    assert_eq!(status(object(Method::PUT, "team-a/objects/analyst/x.csv").send().await.unwrap()), 200);
+    assert_eq!(status(object(Method::GET, "team-a/objects/analyst/x.csv").send().await.unwrap()), 200);
+    assert_eq!(status(object(Method::PUT, "team-a/objects/someone-else/x.csv").send().await.unwrap()), 403);
+    assert_eq!(status(object(Method::PUT, "team-b/objects/analyst/x.csv").send().await.unwrap()), 403);
+    assert_eq!(status(object(Method::DELETE, "team-a/objects/analyst/x.csv").send().await.unwrap()), 403);
+}
