@@ -392,6 +392,7 @@ pub const PASSED_ROLES: &[(&str, &str, &str, &str)] = &[
     ("post", "/training-jobs", "RoleArn", "sagemaker.amazonaws.com"),
     ("post", "/processing-jobs", "RoleArn", "sagemaker.amazonaws.com"),
     ("post", "/model-evaluations", "RoleArn", "sagemaker.amazonaws.com"),
+    ("post", "/functions", "Role", "lambda.amazonaws.com"),
 ];
 
 /// The role a call passes and the service it passes it to, if it names one.

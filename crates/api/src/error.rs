@@ -95,6 +95,7 @@ impl ApiError {
                     Pipelines::Jobs(e) => jobs_status(e),
                     Pipelines::Models(e) => models_status(e),
                     Pipelines::Endpoints(_) => (StatusCode::BAD_REQUEST, "ValidationException"),
+                    Pipelines::Identity(e) => identity_status(e),
                     Pipelines::Internal { .. } => INTERNAL,
                 }
             }

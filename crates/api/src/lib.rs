@@ -221,6 +221,9 @@ fn serving(state: AppState, limits: Limits) -> Router {
         .route("/v2/health/live", get(serving::live))
         .route("/v2/health/ready", get(serving::ready))
         .route("/hooks/github", post(handlers::sources::github).layer(axum::Extension(budget)))
+        // The container credential endpoint of runs (functions and jobs with a role): its
+        // own credential, the run's refresh token, in `Authorization`.
+        .route("/credentials/{run}", get(handlers::iam::run_credentials))
         .merge(authenticated)
         .layer(DefaultBodyLimit::max(MAX_INFERENCE_BODY_BYTES))
         .with_state(state)

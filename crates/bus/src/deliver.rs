@@ -237,13 +237,25 @@ impl EventBus {
         let outcome = match function.command.strip_prefix(BUILTIN_PREFIX) {
             Some(name) => self.invoke_builtin(name, function, input).await,
             None => {
+                // A function with a role runs with a fresh session of it, ended when it ends.
+                let session = match self.start_session(function).await {
+                    Ok(session) => session,
+                    Err(outcome) => return outcome,
+                };
+                if let Some(session) = &session {
+                    environment.extend(session.environment.clone());
+                }
                 let spec = CommandSpec {
                     command: function.command.clone(),
                     environment,
                     timeout: Duration::from_secs(u64::from(function.timeout)),
                 };
                 let _slot = self.inner.function_slots.acquire().await;
-                trainyard_functions::run(&spec, input).await
+                let outcome = trainyard_functions::run(&spec, input).await;
+                if let (Some(session), Some(sessions)) = (session, self.sessions()) {
+                    sessions.end(session).await;
+                }
+                outcome
             }
         };
         let (status, result) = match &outcome.result {
@@ -266,6 +278,29 @@ impl EventBus {
             tracing::warn!(function = %function.function_name, error = %e, "could not record an invocation");
         }
         outcome
+    }
+
+    /// A session of the function's role for one invocation (none without a role); a
+    /// failure to start one is a retriable failure of the invocation.
+    async fn start_session(&self, function: &Function) -> Result<Option<crate::RunSession>, Outcome> {
+        let Some(role) = &function.role else { return Ok(None) };
+        let failure = |message: String| Outcome {
+            result: Err(trainyard_functions::Failure { code: "RoleSessionFailed".into(), message, retriable: true }),
+            logs: String::new(),
+            duration: Duration::ZERO,
+        };
+        let Some(sessions) = self.sessions() else {
+            return Err(failure(format!(
+                "{} runs as {role}, but this server starts no role sessions",
+                function.function_name
+            )));
+        };
+        let seconds = u64::from(function.timeout).max(900);
+        sessions
+            .start(role, "lambda.amazonaws.com", &function.function_name, seconds)
+            .await
+            .map(Some)
+            .map_err(|e| failure(format!("starting a session of {role}: {e}")))
     }
 
     async fn invoke_builtin(&self, name: &str, function: &Function, input: &[u8]) -> Outcome {

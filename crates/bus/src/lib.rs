@@ -18,5 +18,6 @@ mod service;
 pub use config::BusConfig;
 pub use error::Error;
 pub use service::{
-    ArchiveRequest, Builtins, EventBus, FunctionRequest, PutResult, ReplayRequest, RuleRequest, TargetRequest,
+    ArchiveRequest, Builtins, EventBus, FunctionRequest, PutResult, ReplayRequest, RuleRequest, RunSession, Sessions,
+    TargetRequest,
 };

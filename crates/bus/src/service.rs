@@ -76,6 +76,9 @@ pub struct FunctionRequest {
     pub timeout: u32,
     #[serde(default)]
     pub description: String,
+    /// The role it runs as (an ARN; `iam:PassRole` is checked by the API).
+    #[serde(default)]
+    pub role: Option<String>,
 }
 
 fn default_timeout() -> u32 {
@@ -135,6 +138,31 @@ pub(crate) struct Inner {
     pub(crate) commits: tokio::sync::mpsc::Sender<crate::commit::Commit>,
     /// The in-process functions (`builtin:NAME`), once the server attaches them.
     pub(crate) builtins: std::sync::OnceLock<Arc<dyn Builtins>>,
+    /// Role sessions for functions with a role, once the server attaches them.
+    pub(crate) sessions: std::sync::OnceLock<Arc<dyn Sessions>>,
+}
+
+/// A role session for one run of a function: the variables that carry its credentials
+/// into the process, and how to end it.
+#[derive(Debug, Clone, Default)]
+pub struct RunSession {
+    pub id: String,
+    pub environment: BTreeMap<String, String>,
+}
+
+/// Starts and ends the role sessions functions (and jobs) run with; the server attaches
+/// the identity service's.
+pub trait Sessions: Send + Sync + 'static {
+    /// A session of `role` for `service`, lasting at least `seconds`, named `session_name`.
+    fn start(
+        &self,
+        role: &str,
+        service: &str,
+        session_name: &str,
+        seconds: u64,
+    ) -> futures::future::BoxFuture<'static, Result<RunSession, String>>;
+    /// Ends a session at once (revokes its credentials).
+    fn end(&self, session: RunSession) -> futures::future::BoxFuture<'static, ()>;
 }
 
 /// Functions the platform runs in process: a function whose command is `builtin:NAME`
@@ -184,6 +212,16 @@ impl EventBus {
         let _ = self.inner.builtins.set(builtins);
     }
 
+    /// Attaches the role sessions functions with a role run with.
+    pub fn set_sessions(&self, sessions: Arc<dyn Sessions>) {
+        let _ = self.inner.sessions.set(sessions);
+    }
+
+    /// The attached role sessions, if any.
+    pub fn sessions(&self) -> Option<Arc<dyn Sessions>> {
+        self.inner.sessions.get().cloned()
+    }
+
     /// Opens the bus on a store: makes the `default` bus and loads the routing cache.
     pub async fn open(store: Store, config: BusConfig) -> Result<EventBus, Error> {
         let commits = crate::commit::start(store.clone());
@@ -202,6 +240,7 @@ impl EventBus {
                 commits,
                 config,
                 builtins: std::sync::OnceLock::new(),
+                sessions: std::sync::OnceLock::new(),
             }),
         };
         let default = Bus { name: "default".into(), arn: bus.arn("event-bus/default"), creation_time: Utc::now() };
@@ -509,6 +548,7 @@ impl EventBus {
             timeout: request.timeout,
             description: request.description.clone(),
             creation_time: Utc::now(),
+            role: request.role.clone(),
         };
         let _guard = self.inner.reload_lock.lock().await;
         self.store().create_function(&function).await?;

@@ -309,6 +309,10 @@ pub enum FunctionsCommand {
         env: Vec<String>,
         #[arg(long, default_value = "")]
         description: String,
+        /// The role it runs as (an ARN or a role name): each invocation gets a fresh
+        /// session of it, in TRAINYARD_SESSION_TOKEN and AWS_* variables.
+        #[arg(long)]
+        role: Option<String>,
     },
     List,
     Describe {

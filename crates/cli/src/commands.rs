@@ -354,10 +354,12 @@ fn strip_nulls(value: Value) -> Value {
 
 async fn functions(client: &Client, out: Output, command: FunctionsCommand) -> Result<(), Error> {
     match command {
-        FunctionsCommand::Create { name, command, timeout, env, description } => {
+        FunctionsCommand::Create { name, command, timeout, env, description, role } => {
             let timeout = time::duration(&timeout)?.as_secs();
+            let role =
+                role.map(|r| if r.starts_with("arn:") { r } else { format!("arn:aws:iam::000000000000:role/{r}") });
             let body = json!({"FunctionName": name, "Command": command, "Timeout": timeout,
-                              "Environment": pairs("env", &env)?, "Description": description});
+                              "Environment": pairs("env", &env)?, "Description": description, "Role": role});
             output::item(&client.post("/functions", &body).await?);
         }
         FunctionsCommand::List => output::list(

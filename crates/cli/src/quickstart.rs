@@ -163,8 +163,14 @@ async fn demo(client: &Client, data_dir: &Path, stages: &mut Stages) -> Result<(
 
     let spec = pipeline_file(&repository);
     let applied = client.post("/pipelines", &json!({"Spec": spec})).await?;
-    let created = applied["Changes"].as_array().map_or(0, |c| c.iter().filter(|c| c["Action"] == "create").count());
-    stages.done(&format!("pipeline applied ({created} resources: source, group, rules, functions)"));
+    let changes = applied["Changes"].as_array().cloned().unwrap_or_default();
+    let created = changes.iter().filter(|c| c["Action"] == "create").count();
+    let roles = changes.iter().filter(|c| c["Kind"] == "role").count();
+    stages.done(&format!("pipeline applied ({created} resources: source, group, rules, functions, roles)"));
+    println!(
+        "  each step runs as its own least-privilege role ({roles} roles: one per function, one for the jobs; \
+         `trainyard iam roles list`)"
+    );
 
     std::fs::write(repository.join("trainyard.yaml"), &spec).map_err(|e| Error::Failure(e.to_string()))?;
     git(&repository, &["add", "."])?;

@@ -13,7 +13,9 @@ mod credentials;
 mod identity;
 mod names;
 mod registry;
+mod runs;
 mod service;
+mod sessions;
 mod view;
 
 pub use audit::{AuditEntry, AuditPublisher, AuditTrail};
@@ -22,10 +24,12 @@ pub use identity::{
     policy_arn, role_arn, session_arn, user_arn, Identity, IdentityKind, PrincipalKind, SessionContext,
 };
 pub use registry::{ecr_actions, repository_arn, RegistryAccess, RegistryClaims, REGISTRY_TOKEN_SECONDS};
+pub use runs::RunCredentials;
 pub use service::{
     AccessKeyView, AccessRequest, AssumeRole, Credentials, Identities, NewAccessKey, NewPrincipal, PolicyView,
     PrincipalView, RequestFacts, ServiceSession,
 };
+pub use sessions::RoleSessions;
 pub use trainyard_iam::{Decision, Layer, Outcome, PolicyErrors, PolicyProblem, ACCOUNT, REGION};
 
 /// Every way an identity operation can fail.

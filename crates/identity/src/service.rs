@@ -31,6 +31,7 @@ pub(crate) struct Inner {
     pub view: RwLock<View>,
     /// Invariant: one change at a time, written to the store and then applied to the view.
     pub writes: tokio::sync::Mutex<()>,
+    pub runs: crate::runs::Runs,
 }
 
 /// What a request carries that conditions may test, beyond who makes it.
@@ -93,7 +94,14 @@ impl Identities {
     pub async fn open(store: Store, sealer: Sealer, root: Authenticator) -> Result<Identities, Error> {
         let records = store.load_iam(Utc::now()).await?;
         let view = View::load(records, builtin_policies()?)?;
-        let inner = Inner { store, sealer, root, view: RwLock::new(view), writes: tokio::sync::Mutex::new(()) };
+        let inner = Inner {
+            store,
+            sealer,
+            root,
+            view: RwLock::new(view),
+            writes: tokio::sync::Mutex::new(()),
+            runs: Default::default(),
+        };
         Ok(Identities { inner: Arc::new(inner) })
     }
 
@@ -192,32 +200,36 @@ impl Identities {
         Err(Error::AccessDenied(decision.denial_message(&identity.arn, request.action, request.resource)))
     }
 
+    /// The caller a user, service account or role (as a session of it named `session`)
+    /// is, by ARN: what the simulator decides for, and what the platform's own functions act as.
+    pub fn principal_identity(&self, principal_arn: &str, session: &str) -> Result<Identity, Error> {
+        let view = self.read();
+        let entry = view
+            .find_arn(principal_arn)
+            .ok_or_else(|| Error::NoSuchEntity { kind: "principal", name: principal_arn.to_string() })?;
+        Ok(match entry.kind {
+            PrincipalKind::Role => {
+                let now = Utc::now();
+                let record = SessionRecord {
+                    id: String::new(),
+                    role_id: entry.record.id.clone(),
+                    session_name: session.to_string(),
+                    token_digest: Vec::new(),
+                    session_policy: None,
+                    issued_by: String::new(),
+                    issued_at: now,
+                    expires_at: now,
+                };
+                session_identity(entry, &SessionEntry { record, policy: None })
+            }
+            _ => principal_identity(entry, None),
+        })
+    }
+
     /// What [`Identities::authorize`] would decide for the user, service account or role
     /// (as a session of it) at `principal_arn`: the policy simulator.
     pub fn simulate(&self, principal_arn: &str, request: &AccessRequest<'_>) -> Result<Decision, Error> {
-        let identity = {
-            let view = self.read();
-            let entry = view
-                .find_arn(principal_arn)
-                .ok_or_else(|| Error::NoSuchEntity { kind: "principal", name: principal_arn.to_string() })?;
-            match entry.kind {
-                PrincipalKind::Role => {
-                    let now = Utc::now();
-                    let record = SessionRecord {
-                        id: String::new(),
-                        role_id: entry.record.id.clone(),
-                        session_name: "simulation".into(),
-                        token_digest: Vec::new(),
-                        session_policy: None,
-                        issued_by: String::new(),
-                        issued_at: now,
-                        expires_at: now,
-                    };
-                    session_identity(entry, &SessionEntry { record, policy: None })
-                }
-                _ => principal_identity(entry, None),
-            }
-        };
+        let identity = self.principal_identity(principal_arn, "simulation")?;
         Ok(self.authorize(&identity, request, Utc::now()))
     }
 

@@ -145,7 +145,14 @@ impl Jobs {
             return Ok(self.transition(job, Secondary::Stopped, "Training job stopped").await?);
         }
         self.transition(job, Secondary::Training, "Training in progress").await?;
-        let outcome = self.train(job, request, program, &layout, spec, stop).await?;
+        // A job with a role runs with a fresh session of it, ended when the job ends.
+        let session = self.start_session(request.role_arn.as_deref(), &job.name, request.max_runtime_seconds()).await?;
+        if let Some(session) = &session {
+            spec.environment.extend(session.environment.clone());
+        }
+        let outcome = self.train(job, request, program, &layout, spec, stop).await;
+        self.end_session(session).await;
+        let outcome = outcome?;
         let failure = self.read_failure(&layout, &outcome);
         match outcome.stopped {
             Some(reason) => {
@@ -175,6 +182,32 @@ impl Jobs {
             }
         }
         Ok(())
+    }
+
+    /// A session of `role` for a job named `name` (none without a role).
+    pub(crate) async fn start_session(
+        &self,
+        role: Option<&str>,
+        name: &str,
+        max_runtime: Option<u64>,
+    ) -> Result<Option<trainyard_bus::RunSession>, Fault> {
+        let Some(role) = role else { return Ok(None) };
+        let sessions = self.inner.bus.sessions().ok_or_else(|| {
+            Fault::Platform(format!("the job runs as {role}, but this server starts no role sessions"))
+        })?;
+        let seconds = max_runtime.unwrap_or(3600).max(900);
+        sessions
+            .start(role, "sagemaker.amazonaws.com", name, seconds)
+            .await
+            .map(Some)
+            .map_err(|e| Fault::Client(format!("cannot assume role {role}: {e}")))
+    }
+
+    /// Ends a job's session (its credentials stop working at once).
+    pub(crate) async fn end_session(&self, session: Option<trainyard_bus::RunSession>) {
+        if let (Some(session), Some(sessions)) = (session, self.inner.bus.sessions()) {
+            sessions.end(session).await;
+        }
     }
 
     /// Runs the process, streaming metrics into the store and marking `Stopping` as

@@ -330,10 +330,20 @@ impl Pipelines {
             "Conditions": spec.evaluation.conditions.iter().map(|c| &c.value).collect::<Vec<_>>(),
             "LabelColumn": spec.evaluation.label_column,
             "ProcessingJobName": name,
-            "RoleArn": self.principal(spec.name(), plan::EVALUATE),
+            "RoleArn": crate::roles::role_arn(&crate::roles::execution_role(spec.name())),
             "Script": spec.evaluation.script.as_ref().map(|s| &s.value),
         });
         let request = serde_json::from_value(request).map_err(|e| Error::Internal { message: e.to_string() })?;
+        // The evaluator acts as its role: it may start this job and pass the execution role.
+        let job = format!(
+            "arn:aws:sagemaker:{}:{}:processing-job/{name}",
+            trainyard_identity::REGION,
+            trainyard_identity::ACCOUNT
+        );
+        self.require_as(spec.name(), plan::EVALUATE, "sagemaker:CreateProcessingJob", &job)?;
+        let identity = self.acting_as(spec.name(), plan::EVALUATE)?;
+        let execution = crate::roles::role_arn(&crate::roles::execution_role(spec.name()));
+        self.services().identities.check_pass_role(&identity, &execution, "sagemaker.amazonaws.com")?;
         match self.services().models.start_evaluation(request).await {
             Ok(_) => {}
             Err(e) if already_exists(&e) => {}
@@ -397,6 +407,13 @@ impl Pipelines {
                 });
                 let request =
                     serde_json::from_value(request).map_err(|e| Error::Internal { message: e.to_string() })?;
+                let versions = format!(
+                    "arn:aws:sagemaker:{}:{}:model-package/{}/*",
+                    trainyard_identity::REGION,
+                    trainyard_identity::ACCOUNT,
+                    spec.group()
+                );
+                self.require_as(spec.name(), plan::REGISTER, "sagemaker:CreateModelPackage", &versions)?;
                 match models.register(request, &self.principal(spec.name(), plan::REGISTER)).await {
                     Ok(version) => version,
                     Err(trainyard_models::Error::GateFailed { .. }) => {
@@ -590,6 +607,12 @@ impl Pipelines {
                              "DeploymentConfig": policy.to_sagemaker()});
         let request = serde_json::from_value(request).map_err(|e| Error::Internal { message: e.to_string() })?;
         let by = self.principal(spec.name(), plan::DEPLOY);
+        let arn = format!(
+            "arn:aws:sagemaker:{}:{}:endpoint/{endpoint}",
+            trainyard_identity::REGION,
+            trainyard_identity::ACCOUNT
+        );
+        self.require_as(spec.name(), plan::DEPLOY, "sagemaker:UpdateEndpoint", &arn)?;
         Ok(self.services().endpoints.deploy(endpoint, request, &by).await?)
     }
 

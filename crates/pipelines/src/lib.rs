@@ -12,6 +12,7 @@
 mod builtins;
 pub mod plan;
 mod reconcile;
+pub mod roles;
 mod service;
 pub mod spec;
 
@@ -42,6 +43,9 @@ pub enum Error {
     Models(#[from] trainyard_models::Error),
     #[error(transparent)]
     Endpoints(#[from] trainyard_endpoints::Error),
+    /// A builtin's role does not allow what the step would do, or a role is unusable.
+    #[error(transparent)]
+    Identity(#[from] trainyard_identity::Error),
 }
 
 impl Error {
@@ -52,12 +56,19 @@ impl Error {
             Error::Duplicate { .. } => "Duplicate",
             Error::NoImage { .. } => "NoImage",
             Error::Event { .. } => "InvalidEvent",
+            Error::Identity(trainyard_identity::Error::AccessDenied(_)) => "AccessDenied",
             _ => "PipelineStepFailed",
         }
     }
 
     /// Whether retrying the step can help.
     pub fn retriable(&self) -> bool {
-        !matches!(self, Error::InvalidSpec { .. } | Error::Event { .. } | Error::Duplicate { .. })
+        !matches!(
+            self,
+            Error::InvalidSpec { .. }
+                | Error::Event { .. }
+                | Error::Duplicate { .. }
+                | Error::Identity(trainyard_identity::Error::AccessDenied(_))
+        )
     }
 }

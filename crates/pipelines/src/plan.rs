@@ -25,14 +25,22 @@ pub const PIPELINE_VARIABLE: &str = "TRAINYARD_PIPELINE";
 pub struct Change {
     /// `create`, `update`, `unchanged`, `delete`, or (an endpoint) `at first deployment`.
     pub action: String,
-    /// `pipeline`, `source`, `model package group`, `function`, `rule` or `target`.
+    /// `pipeline`, `source`, `model package group`, `function`, `role`, `rule` or `target`.
     pub kind: String,
     pub name: String,
+    /// A role's policy (what `apply --dry-run` shows it would grant).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub policy: Option<serde_json::Value>,
 }
 
 impl Change {
     pub fn new(action: &str, kind: &str, name: impl Into<String>) -> Change {
-        Change { action: action.into(), kind: kind.into(), name: name.into() }
+        Change { action: action.into(), kind: kind.into(), name: name.into(), policy: None }
+    }
+
+    pub fn with_policy(mut self, policy: serde_json::Value) -> Change {
+        self.policy = Some(policy);
+        self
     }
 }
 

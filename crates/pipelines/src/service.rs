@@ -24,6 +24,8 @@ pub struct Services {
     pub jobs: trainyard_jobs::Jobs,
     pub models: trainyard_models::Registry,
     pub endpoints: trainyard_endpoints::Endpoints,
+    /// Makes the pipelines' roles and decides what their builtins may do.
+    pub identities: trainyard_identity::Identities,
 }
 
 /// Pipelines. Cheap to clone.
@@ -115,8 +117,13 @@ impl Pipelines {
         let wanted: Vec<&str> = rules.iter().map(|r| r.builtin).collect();
         // The trigger function exists even when no rule routes to it: users can invoke it
         // or route their own rules to it.
-        for builtin in BUILTINS.iter().filter(|b| wanted.contains(*b) || **b == plan::TRIGGER) {
+        let builtins: Vec<&str> =
+            BUILTINS.iter().copied().filter(|b| wanted.contains(b) || *b == plan::TRIGGER).collect();
+        for builtin in &builtins {
             changes.push(self.apply_function(&name, builtin, dry_run).await?);
+        }
+        for role in crate::roles::roles(&spec, &builtins) {
+            changes.push(self.apply_role(&role, dry_run).await?);
         }
         for rule in &rules {
             changes.extend(self.apply_rule(&name, rule, dry_run).await?);
@@ -213,10 +220,77 @@ impl Pipelines {
                 environment: [(PIPELINE_VARIABLE.to_string(), pipeline.to_string())].into(),
                 timeout: 300,
                 description: format!("{builtin} for pipeline {pipeline}"),
+                role: Some(crate::roles::role_arn(&name)),
             };
             s.bus.create_function(&request).await?;
         }
         Ok(Change::new("create", "function", name))
+    }
+
+    /// A role with its trust policy and its one inline policy, made or brought up to date.
+    async fn apply_role(&self, role: &crate::roles::RoleSpec, dry_run: bool) -> Result<Change, Error> {
+        use trainyard_identity::PrincipalKind::Role;
+        let identities = &self.services().identities;
+        let policy = role.policy.to_string();
+        let trust = role.trust().to_string();
+        let action = match identities.principal(Role, &role.name) {
+            Err(_) => "create",
+            Ok(current) if current.path != crate::roles::PATH => {
+                return Err(Error::InvalidSpec {
+                    problems: vec![format!(
+                        "the pipeline needs role {} but a role of that name exists outside {}: rename the pipeline or that role",
+                        role.name,
+                        crate::roles::PATH
+                    )],
+                });
+            }
+            Ok(current) => {
+                let same_policy = identities
+                    .inline_policy(Role, &role.name, crate::roles::POLICY_NAME)
+                    .is_ok_and(|text| serde_json::from_str::<Value>(&text).ok().as_ref() == Some(&role.policy));
+                let same_trust = current
+                    .assume_role_policy_document
+                    .as_deref()
+                    .and_then(|t| serde_json::from_str::<Value>(t).ok())
+                    .is_some_and(|t| t == role.trust());
+                if same_policy && same_trust {
+                    "unchanged"
+                } else {
+                    "update"
+                }
+            }
+        };
+        if !dry_run && action != "unchanged" {
+            if action == "create" {
+                let new = trainyard_identity::NewPrincipal {
+                    name: role.name.clone(),
+                    path: Some(crate::roles::PATH.to_string()),
+                    description: Some("made by trainyard apply: least privilege for one pipeline step".into()),
+                    trust_policy: Some(trust),
+                    ..Default::default()
+                };
+                identities.create_principal(Role, new).await?;
+            } else {
+                identities.update_trust_policy(&role.name, &trust).await?;
+            }
+            identities.put_inline_policy(Role, &role.name, crate::roles::POLICY_NAME, &policy).await?;
+        }
+        Ok(Change::new(action, "role", role.arn()).with_policy(role.policy.clone()))
+    }
+
+    /// Checks that the builtin `builtin` of `pipeline`, acting as its role, may do
+    /// `action` on `resource`.
+    pub(crate) fn require_as(&self, pipeline: &str, builtin: &str, action: &str, resource: &str) -> Result<(), Error> {
+        let identity = self.acting_as(pipeline, builtin)?;
+        let facts = trainyard_identity::RequestFacts::default();
+        let request = trainyard_identity::AccessRequest { action, resource, facts: &facts, resource_policy: None };
+        Ok(self.services().identities.require(&identity, &request)?)
+    }
+
+    /// The caller a builtin is: a session of its role.
+    pub(crate) fn acting_as(&self, pipeline: &str, builtin: &str) -> Result<trainyard_identity::Identity, Error> {
+        let role = crate::roles::role_arn(&plan::function_name(pipeline, builtin));
+        Ok(self.services().identities.principal_identity(&role, builtin)?)
     }
 
     /// A new rule gets the builtin as its target. An existing rule's pattern is changed in
@@ -323,6 +397,11 @@ impl Pipelines {
             let function = plan::function_name(name, builtin);
             if s.store.get_function(&function).await.is_ok() {
                 s.bus.delete_function(&function).await?;
+            }
+        }
+        for role in BUILTINS.iter().map(|b| plan::function_name(name, b)).chain([crate::roles::execution_role(name)]) {
+            if s.identities.principal(trainyard_identity::PrincipalKind::Role, &role).is_ok() {
+                s.identities.delete_principal(trainyard_identity::PrincipalKind::Role, &role).await?;
             }
         }
         s.store.drop_retraining(name).await?;
@@ -495,12 +574,25 @@ impl Pipelines {
             Some("new_data" | "schedule") => plan::RETRAIN,
             _ => plan::TRIGGER,
         };
-        let role = self.principal(spec.name(), starter);
-        let request = crate::builtins::training_request(spec, &id, image.as_deref(), &role)?;
-        let started = s.jobs.create(request).await;
+        // The starter acts as its role: it may start this job and pass the execution role.
+        let execution = crate::roles::role_arn(&crate::roles::execution_role(spec.name()));
+        let job_arn = format!(
+            "arn:aws:sagemaker:{}:{}:training-job/{id}",
+            trainyard_identity::REGION,
+            trainyard_identity::ACCOUNT
+        );
+        let allowed = self.require_as(spec.name(), starter, "sagemaker:CreateTrainingJob", &job_arn).and_then(|()| {
+            let identity = self.acting_as(spec.name(), starter)?;
+            Ok(s.identities.check_pass_role(&identity, &execution, "sagemaker.amazonaws.com")?)
+        });
+        let request = crate::builtins::training_request(spec, &id, image.as_deref(), &execution)?;
+        let started = match allowed {
+            Ok(()) => s.jobs.create(request).await.map_err(Error::from),
+            Err(e) => Err(e),
+        };
         let mut run = s.store.get_run(&id).await?;
         match started {
-            Ok(_) | Err(trainyard_jobs::Error::Store(trainyard_store::Error::AlreadyExists { .. })) => {
+            Ok(_) | Err(Error::Jobs(trainyard_jobs::Error::Store(trainyard_store::Error::AlreadyExists { .. }))) => {
                 crate::builtins::set_step(
                     &mut run,
                     json!({"Step": "Training", "Resource": id, "Status": "InProgress", "StartTime": Utc::now()}),

@@ -70,6 +70,14 @@ pub async fn run(mut config: Config, shutdown: Shutdown, on_ready: impl FnOnce(S
         .map_err(|e| Error::Startup(format!("identity: {e}")))?;
     let audit = trainyard_identity::AuditTrail::start(store.clone(), Some(audit_publisher(&bus)), AUDIT_RETENTION);
     let session_cleanup = tokio::spawn(forget_ended_sessions(identities.clone()));
+    let runs_dir = data_dir.join("runs");
+    // Refresh tokens of runs the last server did not end are of no use now.
+    let _ = std::fs::remove_dir_all(&runs_dir);
+    bus.set_sessions(std::sync::Arc::new(trainyard_identity::RoleSessions {
+        identities: identities.clone(),
+        url: url.clone(),
+        dir: runs_dir,
+    }));
     let objects = match &config.object_store {
         None => trainyard_objects::Objects::local(&data_dir.join("objects"), store.clone(), bus.clone())?,
         Some(url) => trainyard_objects::Objects::from_url(url, store.clone(), bus.clone())?,
@@ -134,6 +142,7 @@ pub async fn run(mut config: Config, shutdown: Shutdown, on_ready: impl FnOnce(S
         jobs: jobs.clone(),
         models: models.clone(),
         endpoints: endpoints.clone(),
+        identities: identities.clone(),
     });
     let retraining = tokio::spawn({
         let (pipelines, stopped) = (pipelines.clone(), stopped.clone());

@@ -19,6 +19,7 @@ fn function_from(row: &SqliteRow) -> Result<Function, Error> {
         timeout: row.get::<i64, _>("timeout_secs") as u32,
         description: row.get("description"),
         creation_time: from_millis(row.get("created_at")),
+        role: row.get("role"),
     })
 }
 
@@ -37,8 +38,8 @@ fn tail(text: &str, max: usize) -> &str {
 impl Store {
     pub async fn create_function(&self, function: &Function) -> Result<(), Error> {
         sqlx::query(
-            "INSERT INTO functions (name, arn, command, environment, timeout_secs, description, created_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO functions (name, arn, command, environment, timeout_secs, description, created_at, role)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(&function.function_name)
         .bind(&function.function_arn)
@@ -47,6 +48,7 @@ impl Store {
         .bind(i64::from(function.timeout))
         .bind(&function.description)
         .bind(to_millis(function.creation_time))
+        .bind(&function.role)
         .execute(&self.writer)
         .await
         .map_err(Error::on_insert("function", &function.function_name))?;

@@ -79,6 +79,9 @@ pub struct Function {
     pub timeout: u32,
     pub description: String,
     pub creation_time: DateTime<Utc>,
+    /// The role the function runs as (an ARN): each invocation gets a session of it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub role: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -441,3 +441,25 @@ fn assume_role_result(credentials: &trainyard_identity::Credentials) -> Value {
         "AssumedRoleUser": {"Arn": credentials.assumed_role_arn, "AssumedRoleId": credentials.assumed_role_id},
     })
 }
+
+/// `GET /credentials/{run}`: fresh credentials for a run that outlives its session, in the
+/// shape the AWS SDKs' container credential provider reads. The run's refresh token (from
+/// `AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE`) is the credential.
+pub async fn run_credentials(
+    State(state): State<AppState>,
+    Path(run): Path<String>,
+    headers: axum::http::HeaderMap,
+) -> Result<Json<Value>, ApiError> {
+    let token = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.trim_start_matches("Bearer ").trim())
+        .ok_or(trainyard_identity::Error::MissingCredentials)?;
+    let credentials = state.identities.run_credentials(&run, token).await?;
+    Ok(Json(json!({
+        "AccessKeyId": credentials.access_key_id,
+        "SecretAccessKey": credentials.secret_access_key,
+        "Token": credentials.session_token,
+        "Expiration": credentials.expiration,
+    })))
+}

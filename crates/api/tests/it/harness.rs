@@ -106,14 +106,6 @@ impl Server {
                 region: "local".into(),
             },
         );
-        let pipelines = trainyard_pipelines::Pipelines::new(trainyard_pipelines::Services {
-            store: store_for_pipelines,
-            bus: bus.clone(),
-            sources: sources.clone(),
-            jobs: jobs.clone(),
-            models: models.clone(),
-            endpoints: endpoints.clone(),
-        });
         let identities = trainyard_identity::Identities::open(
             identity_store.clone(),
             trainyard_auth::Sealer::from_key(&[3; 32]),
@@ -121,6 +113,16 @@ impl Server {
         )
         .await
         .unwrap();
+        let pipelines = trainyard_pipelines::Pipelines::new(trainyard_pipelines::Services {
+            store: store_for_pipelines,
+            bus: bus.clone(),
+            sources: sources.clone(),
+            jobs: jobs.clone(),
+            models: models.clone(),
+            endpoints: endpoints.clone(),
+            identities: identities.clone(),
+        });
+        let (sessions_bus, sessions_identities) = (bus.clone(), identities.clone());
         let audit = trainyard_identity::AuditTrail::start(identity_store, None, std::time::Duration::from_secs(3600));
         let state = AppState {
             bus,
@@ -138,6 +140,11 @@ impl Server {
         let router = trainyard_api::router(state);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
+        sessions_bus.set_sessions(std::sync::Arc::new(trainyard_identity::RoleSessions {
+            identities: sessions_identities,
+            url: url.clone(),
+            dir: dir.path().join("runs"),
+        }));
         let service = router.into_make_service_with_connect_info::<std::net::SocketAddr>();
         tokio::spawn(async move { axum::serve(listener, service).await });
         Server { url, http: reqwest::Client::new(), audit, _stop: stop, _dir: dir }

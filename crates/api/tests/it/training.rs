@@ -26,7 +26,9 @@ async fn training_jobs_over_http() {
     assert_eq!(response.status(), 200);
     // A source tarball with one script that prints a metric.
     let mut builder = tar::Builder::new(flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast()));
-    let script = b"#!/bin/bash\necho 'rmse=0.25'\necho ok > \"$SM_MODEL_DIR/m.txt\"\n";
+    // The job runs as its role: a session in its environment, fresh credentials from the
+    // container endpoint (only whether they came is logged, never a secret).
+    let script = b"#!/bin/bash\necho 'rmse=0.25'\necho ok > \"$SM_MODEL_DIR/m.txt\"\necho \"session=${AWS_SESSION_TOKEN:0:4}\"\ncurl -s -H \"Authorization: $(cat \"$AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE\")\" \"$AWS_CONTAINER_CREDENTIALS_FULL_URI\" | grep -o '\"AccessKeyId\":\"ASIA' | sed 's/.*/endpoint=ok/'\n";
     let mut header = tar::Header::new_gnu();
     header.set_size(script.len() as u64);
     header.set_mode(0o755);
@@ -66,7 +68,10 @@ async fn training_jobs_over_http() {
     assert_eq!(job["FinalMetricDataList"][0]["MetricName"], "rmse");
     assert_eq!(job["RoleArn"], "arn:aws:iam::000000000000:role/sm");
     let (_, logs) = server.get("/training-jobs/http-1/logs?offset=0").await;
-    assert!(logs["Text"].as_str().unwrap().contains("rmse=0.25"));
+    let text = logs["Text"].as_str().unwrap();
+    assert!(text.contains("rmse=0.25"));
+    assert!(text.contains("session=tyt_"), "the job has its role's session: {text}");
+    assert!(text.contains("endpoint=ok"), "the credential endpoint answers the job: {text}");
     assert_eq!(logs["Complete"], true);
     let (_, metrics) = server.get("/training-jobs/http-1/metrics").await;
     assert_eq!(metrics["MetricData"][0]["Value"], 0.25);

@@ -149,6 +149,10 @@ impl Jobs {
                 let _ = store.set_processing_pid(&pid_job, Some(i64::from(pid))).await;
             });
         };
+        let session = self.start_session(request.role_arn.as_deref(), &job.name, request.max_runtime_seconds()).await?;
+        if let Some(session) = &session {
+            spec.environment.extend(session.environment.clone());
+        }
         let (metrics, _) = mpsc::unbounded_channel();
         let log = layout.log();
         let run = executor::run(
@@ -170,6 +174,7 @@ impl Jobs {
                 }
             }
         };
+        self.end_session(session).await;
         let outcome = outcome.map_err(|e| Fault::Client(format!("cannot start {}: {e}", spec.program.display())))?;
         job.exit_message = read_limited(&layout.root.join("output/message"));
         match outcome.stopped {

@@ -144,3 +144,79 @@ fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
     }
     files
 }
+
+/// A function with a role runs with a fresh session of it: it can do what the role may
+/// (start a training job of its team), not more (create a bus, pass a stronger role), and
+/// its credentials stop working when the invocation ends.
+#[test]
+fn a_function_runs_as_its_role_and_its_session_ends_with_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let scratch = tempfile::tempdir().unwrap();
+    let _server = ServerProcess::start(dir.path());
+    let run = |args: &[&str]| {
+        let output = cli(dir.path(), args);
+        assert_eq!(output.status.code(), Some(0), "{args:?}: {}", stderr(&output));
+        stdout(&output)
+    };
+    let lambda = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"lambda.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
+    let sagemaker = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"sagemaker.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
+    run(&["iam", "roles", "create", "fn-trainer", "--trust-policy", lambda]);
+    run(&["iam", "roles", "create", "team-exec", "--trust-policy", sagemaker]);
+    run(&["iam", "roles", "create", "admin-exec", "--trust-policy", sagemaker]);
+    run(&["iam", "attach", "--role", "admin-exec", "--policy", "AdministratorAccess"]);
+    let policy = r#"{"Version":"2012-10-17","Statement":[
+        {"Effect":"Allow","Action":["sagemaker:CreateTrainingJob","sagemaker:DescribeTrainingJob"],"Resource":"arn:aws:sagemaker:local:000000000000:training-job/team-*"},
+        {"Effect":"Allow","Action":"sts:GetCallerIdentity","Resource":"*"},
+        {"Effect":"Allow","Action":"iam:PassRole","Resource":"arn:aws:iam::000000000000:role/team-exec",
+         "Condition":{"StringEquals":{"iam:PassedToService":"sagemaker.amazonaws.com"}}}]}"#;
+    run(&["iam", "put-policy", "--role", "fn-trainer", "--name", "train", "--document", policy]);
+
+    let binary = crate::process::binary();
+    let job = |name: &str, role: &str| {
+        format!(
+            r#"{{"TrainingJobName":"{name}","RoleArn":"arn:aws:iam::000000000000:role/{role}","AlgorithmSpecification":{{"AlgorithmName":"linear-learner","TrainingInputMode":"File"}},"InputDataConfig":[{{"ChannelName":"train","DataSource":{{"S3DataSource":{{"S3DataType":"S3Prefix","S3Uri":"s3://none/train/"}}}}}}],"OutputDataConfig":{{"S3OutputPath":"s3://none/out"}}}}"#
+        )
+    };
+    std::fs::write(scratch.path().join("ok.json"), job("team-1", "team-exec")).unwrap();
+    std::fs::write(scratch.path().join("stronger.json"), job("team-2", "admin-exec")).unwrap();
+    // The function records what each call answered (exit codes) and keeps its token in a
+    // file outside the data directory, to try it after the invocation.
+    let script = format!(
+        r#"cd {scratch}; echo "$TRAINYARD_SESSION_TOKEN" > token; test -n "$AWS_SECRET_ACCESS_KEY" || exit 9
+{binary} whoami -o json > me.json; who=$?
+{binary} jobs create-training --file ok.json >/dev/null 2>ok.err; ok=$?
+{binary} jobs create-training --file stronger.json >/dev/null 2>stronger.err; stronger=$?
+{binary} buses create not-mine >/dev/null 2>bus.err; bus=$?
+echo "{{\"who\": $who, \"ok\": $ok, \"stronger\": $stronger, \"bus\": $bus}}""#,
+        scratch = scratch.path().display()
+    );
+    run(&["functions", "create", "trainer-fn", "--command", &script, "--role", "fn-trainer", "--timeout", "60s"]);
+    let result = run(&["functions", "invoke", "trainer-fn", "-o", "json"]);
+    let result: Value = serde_json::from_str(result.trim()).unwrap_or_else(|e| panic!("{e}: {result}"));
+    let result = result["Payload"].clone();
+    assert_eq!(result["who"], 0, "{result}");
+    let me: Value = serde_json::from_str(&std::fs::read_to_string(scratch.path().join("me.json")).unwrap()).unwrap();
+    assert_eq!(me["Arn"], "arn:aws:sts::000000000000:assumed-role/fn-trainer/trainer-fn");
+    let err = |name: &str| std::fs::read_to_string(scratch.path().join(name)).unwrap_or_default();
+    assert_eq!(result["ok"], 0, "its role may start team jobs: {}", err("ok.err"));
+    assert_eq!(result["stronger"], 2, "it may not pass a stronger role");
+    assert!(err("stronger.err").contains("iam:PassRole"), "{}", err("stronger.err"));
+    assert_eq!(result["bus"], 2, "it may not create a bus");
+
+    // The session ended with the invocation.
+    let token = std::fs::read_to_string(scratch.path().join("token")).unwrap();
+    let after = Command::new(crate::process::binary())
+        .args(["whoami"])
+        .env("TRAINYARD_DATA_DIR", scratch.path().join("none"))
+        .env("TRAINYARD_TOKEN", token.trim())
+        .env("TRAINYARD_ENDPOINT", &_server.url)
+        .output()
+        .unwrap();
+    assert_eq!(after.status.code(), Some(2));
+    assert!(stderr(&after).contains("InvalidClientTokenId"), "{}", stderr(&after));
+    // Creating a function with a role it may not pass: refused (root may, but the role
+    // must trust Lambda).
+    let wrong = cli(dir.path(), &["functions", "create", "f2", "--command", "echo {}", "--role", "team-exec"]);
+    assert_eq!(wrong.status.code(), Some(2));
+    assert!(stderr(&wrong).contains("does not allow lambda.amazonaws.com"), "{}", stderr(&wrong));
+}

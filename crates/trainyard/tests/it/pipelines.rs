@@ -37,6 +37,7 @@ fn the_quickstart_runs_the_whole_loop_and_retrains_on_new_data() {
         "registered churn/2",
         ", 0 failed",
         "the platform's own",
+        "each step runs as its own least-privilege role (7 roles",
     ] {
         assert!(text.contains(expected), "{expected:?} missing from:\n{text}");
     }
@@ -81,6 +82,13 @@ fn apply_validates_plans_idempotently_and_duplicates_start_nothing() {
         serde_json::from_str(&run(&data, &["apply", "-f", file.to_str().unwrap(), "--dry-run", "-o", "json"])).unwrap();
     assert!(dry["Changes"].as_array().unwrap().iter().all(|c| c["Action"] == "create"), "{dry:#}");
     assert!(stdout(&cli(&data, &["pipelines", "list", "-o", "json"])).contains("[]"), "a dry run changes nothing");
+    // The dry run shows the least-privilege roles it would make, with their policies.
+    let trigger_role = "arn:aws:iam::000000000000:role/trainyard-pipeline/fraud-trigger-model-training";
+    let trigger = dry["Changes"].as_array().unwrap().iter().find(|c| c["Kind"] == "role" && c["Name"] == trigger_role);
+    let policy = trigger.unwrap_or_else(|| panic!("no trigger role in {dry:#}"))["Policy"].to_string();
+    assert!(policy.contains("sagemaker:CreateTrainingJob") && policy.contains("training-job/fraud-*"), "{policy}");
+    assert!(policy.contains("iam:PassRole") && !policy.contains("Delete"), "{policy}");
+    assert!(stdout(&cli(&data, &["iam", "roles", "list", "-o", "json"])).contains("[]"), "a dry run makes no role");
     let applied: Value =
         serde_json::from_str(&run(&data, &["apply", "-f", file.to_str().unwrap(), "-o", "json"])).unwrap();
     let kinds: Vec<&str> = applied["Changes"].as_array().unwrap().iter().map(|c| c["Kind"].as_str().unwrap()).collect();
@@ -91,6 +99,30 @@ fn apply_validates_plans_idempotently_and_duplicates_start_nothing() {
     let again: Value =
         serde_json::from_str(&run(&data, &["apply", "-f", file.to_str().unwrap(), "-o", "json"])).unwrap();
     assert!(again["Changes"].as_array().unwrap().iter().all(|c| c["Action"] == "unchanged"), "{again:#}");
+    // The trigger, as its role, may start the pipeline's training jobs and pass its
+    // execution role to SageMaker; it may not delete a model group or pass another role.
+    let simulate = |action: &str, resource: &str, context: &[&str]| {
+        let mut args = vec!["iam", "simulate", "--principal", trigger_role, "--action", action, "--resource", resource];
+        for entry in context {
+            args.extend(["--context", entry]);
+        }
+        args.extend(["-o", "json"]);
+        let answer: Value = serde_json::from_str(&run(&data, &args)).unwrap();
+        answer["EvaluationResults"][0]["EvalDecision"].as_str().unwrap().to_string()
+    };
+    let sagemaker = "iam:PassedToService=sagemaker.amazonaws.com";
+    let execution = "arn:aws:iam::000000000000:role/trainyard-pipeline/fraud-execution";
+    let job = "arn:aws:sagemaker:local:000000000000:training-job/fraud-m1";
+    assert_eq!(simulate("sagemaker:CreateTrainingJob", job, &[]), "allowed");
+    assert_eq!(
+        simulate("sagemaker:CreateTrainingJob", "arn:aws:sagemaker:local:000000000000:training-job/other-1", &[]),
+        "implicitDeny"
+    );
+    assert_eq!(simulate("iam:PassRole", execution, &[sagemaker]), "allowed");
+    assert_eq!(simulate("iam:PassRole", execution, &["iam:PassedToService=lambda.amazonaws.com"]), "implicitDeny");
+    assert_eq!(simulate("iam:PassRole", "arn:aws:iam::000000000000:role/admin", &[sagemaker]), "implicitDeny");
+    let group = "arn:aws:sagemaker:local:000000000000:model-package-group/fraud";
+    assert_eq!(simulate("sagemaker:DeleteModelPackageGroup", group, &[]), "implicitDeny");
     let rules = run(&data, &["rules", "list", "-o", "json"]);
     assert!(rules.contains("fraud-on-training") && rules.contains("fraud-on-evaluation"), "{rules}");
 
@@ -478,14 +510,15 @@ fn a_server_killed_between_evaluation_and_registration_completes_the_run_once() 
     let jobs = run(&data, &["jobs", "list", "-o", "json"]);
     assert_eq!(jobs.matches("\"TrainingJobName\"").count(), 1, "{jobs}");
 
-    // Each builtin acts as its own principal, recorded on what it made.
+    // Each builtin acts as its own role, recorded on what it made; the jobs run as the
+    // pipeline's execution role.
     let role = |function: &str| format!("arn:aws:iam::000000000000:role/trainyard-pipeline/mid-{function}");
     let job = job_status(&data, started["RunId"].as_str().unwrap());
-    assert_eq!(job["RoleArn"], role("trigger-model-training"), "{job:#}");
+    assert_eq!(job["RoleArn"], role("execution"), "{job:#}");
     assert_eq!(job["ResourceConfig"]["InstanceType"], "ml.m5.large", "{job:#}");
     let evaluated: Value =
         serde_json::from_str(&run(&data, &["processing", "describe", &evaluation, "-o", "json"])).unwrap();
-    assert_eq!(evaluated["RoleArn"], role("evaluate-model-function"), "{evaluated:#}");
+    assert_eq!(evaluated["RoleArn"], role("execution"), "{evaluated:#}");
     let version: Value = serde_json::from_str(&run(&data, &["models", "describe", "mid/1", "-o", "json"])).unwrap();
     assert_eq!(version["CreatedBy"], role("register-model-in-registry"), "{version:#}");
     assert_eq!(endpoint["DeployedBy"], role("deploy-sagemaker-model"), "{endpoint:#}");
