@@ -431,7 +431,7 @@ pub struct Parameters<'a> {
 }
 
 impl<'a> Parameters<'a> {
-    fn path(&self, name: &str) -> Option<&str> {
+    fn path(&self, name: &str) -> Option<&'a str> {
         self.path.iter().find(|(k, _)| *k == name).map(|(_, v)| *v)
     }
 
@@ -455,7 +455,24 @@ pub fn needs_body(route: &RouteAccess) -> bool {
     template.contains("{.")
         || template == "{buses}"
         || template.contains("{rule}")
+        || (route.method == "post" && route.path.starts_with("/iam/{kind}"))
         || PASSED_ROLES.iter().any(|(m, p, ..)| *m == route.method && *p == route.path)
+}
+
+/// The tags a request puts on what it creates or tags (`aws:RequestTag/*`): a JSON body's
+/// `Tags` object.
+pub fn request_tags(parameters: &Parameters<'_>) -> std::collections::BTreeMap<String, String> {
+    parameters
+        .body
+        .and_then(|body| body.get("Tags"))
+        .and_then(|tags| tags.as_object())
+        .map(|tags| tags.iter().filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string()))).collect())
+        .unwrap_or_default()
+}
+
+/// The principal (kind segment, name) an IAM route acts on, for `aws:ResourceTag/*`.
+pub fn principal_of<'a>(route: &RouteAccess, parameters: &Parameters<'a>) -> Option<(&'a str, &'a str)> {
+    route.path.starts_with("/iam/{kind}/{name}").then(|| Some((parameters.path("kind")?, parameters.path("name")?)))?
 }
 
 /// The action of `route` for this request (`{Kind}` filled from the path).

@@ -15,7 +15,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use chrono::Utc;
 use serde_json::{Map, Value};
-use trainyard_identity::{AccessRequest, AuditEntry, Identity, RequestFacts};
+use trainyard_identity::{AccessRequest, AuditEntry, Identity, PrincipalKind, RequestFacts};
 
 use crate::access::{self, Kind, Parameters, RouteAccess};
 use crate::{ApiError, AppState};
@@ -105,7 +105,8 @@ pub async fn guard(State(state): State<AppState>, request: Request, next: Next) 
         resources: resources.clone(),
     };
     let passed = access::passed_role(route, &parameters).map(|(role, service)| (role.to_string(), service));
-    let checked = authorize(&state, &identity, &action, &resources, &call).and_then(|()| match &passed {
+    let facts = facts(&state, &call, route, &parameters);
+    let checked = authorize(&state, &identity, &action, &resources, &facts).and_then(|()| match &passed {
         Some((role, service)) => Ok(state.identities.check_pass_role(&identity, role, service)?),
         None => Ok(()),
     });
@@ -125,21 +126,45 @@ pub async fn guard(State(state): State<AppState>, request: Request, next: Next) 
     response
 }
 
+/// What conditions may test of this request: the client's address, the tags it puts on a
+/// principal, and the tags of the principal it acts on.
+fn facts(state: &AppState, call: &Call, route: &RouteAccess, parameters: &Parameters<'_>) -> RequestFacts {
+    let resource_tags = access::principal_of(route, parameters)
+        .and_then(|(segment, name)| {
+            let (_, _, arn_word) = access::PRINCIPAL_KINDS.iter().find(|(s, ..)| *s == segment)?;
+            if *arn_word == "role" {
+                return Some(state.identities.principal_tags(PrincipalKind::Role, name));
+            }
+            let tags = state.identities.principal_tags(PrincipalKind::User, name);
+            Some(if tags.is_empty() {
+                state.identities.principal_tags(PrincipalKind::ServiceAccount, name)
+            } else {
+                tags
+            })
+        })
+        .unwrap_or_default();
+    RequestFacts {
+        source_ip: call.source_ip.clone(),
+        request_tags: access::request_tags(parameters),
+        resource_tags,
+        ..Default::default()
+    }
+}
+
 /// The decision on every resource the call names; the first denial as an error.
 fn authorize(
     state: &AppState,
     identity: &Identity,
     action: &str,
     resources: &[String],
-    call: &Call,
+    facts: &RequestFacts,
 ) -> Result<(), ApiError> {
     if identity.is_root() {
         return Ok(());
     }
-    let facts = RequestFacts { source_ip: call.source_ip.clone(), ..Default::default() };
     for resource in resources {
         let resource_policy = state.identities.resource_policy(action, resource);
-        let request = AccessRequest { action, resource, facts: &facts, resource_policy: resource_policy.as_deref() };
+        let request = AccessRequest { action, resource, facts, resource_policy: resource_policy.as_deref() };
         let decision = state.identities.authorize(identity, &request, Utc::now());
         if !decision.is_allowed() {
             return Err(ApiError::AccessDenied(decision.denial_message(&identity.arn, action, resource)));

@@ -233,6 +233,11 @@ impl Identities {
         Ok(view.principal_view(entry))
     }
 
+    /// A principal's tags (`aws:ResourceTag/*` of calls on it); none if it does not exist.
+    pub fn principal_tags(&self, kind: PrincipalKind, name: &str) -> BTreeMap<String, String> {
+        self.read().find(kind, name).map(|entry| entry.record.tags.clone()).unwrap_or_default()
+    }
+
     pub fn principals(&self, kind: PrincipalKind) -> Vec<PrincipalView> {
         let view = self.read();
         let mut all: Vec<_> =

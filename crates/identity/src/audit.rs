@@ -50,7 +50,13 @@ impl AuditEntry {
         let (prefix, name) = self.action.split_once(':').unwrap_or(("trainyard", self.action.as_str()));
         let user_identity = match &self.identity {
             Some(identity) => identity.user_identity(),
-            None => json!({"type": "Unknown", "accountId": ACCOUNT, "arn": self.subject}),
+            // A service acting for a run (`lambda.amazonaws.com`), or a token's subject.
+            None => match &self.subject {
+                Some(service) if service.ends_with(".amazonaws.com") => {
+                    json!({"type": "AWSService", "invokedBy": service})
+                }
+                subject => json!({"type": "Unknown", "accountId": ACCOUNT, "arn": subject}),
+            },
         };
         let resources: Vec<Value> = self
             .resources

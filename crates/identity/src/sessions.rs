@@ -19,6 +19,8 @@ pub struct RoleSessions {
     pub url: String,
     /// Where refresh-token files live.
     pub dir: PathBuf,
+    /// Where each session issued is recorded.
+    pub audit: Option<crate::AuditTrail>,
 }
 
 /// A session name IAM accepts (2–64 of `[\w+=,.@-]`), from a function's or job's name.
@@ -42,7 +44,8 @@ impl Sessions for RoleSessions {
         name: &str,
         seconds: u64,
     ) -> BoxFuture<'static, Result<RunSession, String>> {
-        let (identities, url, dir) = (self.identities.clone(), self.url.clone(), self.dir.clone());
+        let (identities, url, dir, audit) =
+            (self.identities.clone(), self.url.clone(), self.dir.clone(), self.audit.clone());
         let (role, service, name) = (role.to_string(), service.to_string(), session_name(name));
         Box::pin(async move {
             let run = identities
@@ -57,6 +60,9 @@ impl Sessions for RoleSessions {
             if let Err(e) = written {
                 let _ = identities.end_run(&run.run_id).await;
                 return Err(format!("writing {}: {e}", file.display()));
+            }
+            if let Some(audit) = audit {
+                audit.record(issued(&service, &role, &name, &run.credentials.access_key_id)).await;
             }
             let endpoint = format!("{url}/credentials/{}", run.run_id);
             let mut environment: BTreeMap<String, String> =
@@ -74,5 +80,26 @@ impl Sessions for RoleSessions {
                 tracing::warn!(error = %e, "ending a run's sessions failed");
             }
         })
+    }
+}
+
+/// The audit record of a session issued to a service for a run (CloudTrail's
+/// `AssumeRole` by an `AWSService`).
+fn issued(service: &str, role: &str, session: &str, key: &str) -> crate::AuditEntry {
+    crate::AuditEntry {
+        time: chrono::Utc::now(),
+        identity: None,
+        subject: Some(service.to_string()),
+        action: "sts:AssumeRole".into(),
+        source_ip: Some(service.to_string()),
+        user_agent: Some(service.to_string()),
+        request_parameters: serde_json::json!({"roleArn": role, "roleSessionName": session}),
+        response_elements: Some(serde_json::json!({"credentials": {"accessKeyId": key}})),
+        error_code: None,
+        error_message: None,
+        request_id: uuid::Uuid::new_v4().to_string(),
+        read_only: false,
+        data_event: false,
+        resources: vec![role.to_string()],
     }
 }

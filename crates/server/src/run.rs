@@ -77,6 +77,7 @@ pub async fn run(mut config: Config, shutdown: Shutdown, on_ready: impl FnOnce(S
         identities: identities.clone(),
         url: url.clone(),
         dir: runs_dir,
+        audit: Some(audit.clone()),
     }));
     let objects = match &config.object_store {
         None => trainyard_objects::Objects::local(&data_dir.join("objects"), store.clone(), bus.clone())?,

@@ -174,6 +174,26 @@ pub async fn token(State(state): State<AppState>, headers: HeaderMap, uri: Uri) 
     let now = Utc::now();
     let (token, claims) = state.identities.issue_registry_token(&identity, &scopes, now);
     let expires_in = claims.exp - now.timestamp();
+    // A credential issued: recorded with what it grants, never the token.
+    state
+        .audit
+        .record(trainyard_identity::AuditEntry {
+            time: now,
+            identity: Some(identity),
+            subject: None,
+            action: "ecr:GetAuthorizationToken".into(),
+            source_ip: None,
+            user_agent: headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok()).map(str::to_string),
+            request_parameters: json!({"scope": scopes.iter().map(|s| format!("{}:{}:{}", s.kind, s.name, s.actions.join(","))).collect::<Vec<_>>()}),
+            response_elements: Some(json!({"access": claims.access, "expiresAt": claims.exp, "jti": claims.jti})),
+            error_code: None,
+            error_message: None,
+            request_id: uuid::Uuid::new_v4().to_string(),
+            read_only: false,
+            data_event: false,
+            resources: vec!["*".into()],
+        })
+        .await;
     axum::Json(json!({"token": token, "access_token": token, "expires_in": expires_in, "issued_at": now.to_rfc3339()}))
         .into_response()
 }

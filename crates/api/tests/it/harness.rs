@@ -124,6 +124,7 @@ impl Server {
         });
         let (sessions_bus, sessions_identities) = (bus.clone(), identities.clone());
         let audit = trainyard_identity::AuditTrail::start(identity_store, None, std::time::Duration::from_secs(3600));
+        let sessions_audit = audit.clone();
         let state = AppState {
             bus,
             objects,
@@ -144,6 +145,7 @@ impl Server {
             identities: sessions_identities,
             url: url.clone(),
             dir: dir.path().join("runs"),
+            audit: Some(sessions_audit),
         }));
         let service = router.into_make_service_with_connect_info::<std::net::SocketAddr>();
         tokio::spawn(async move { axum::serve(listener, service).await });

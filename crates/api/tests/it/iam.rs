@@ -77,6 +77,20 @@ async fn principals_by_calls_are_allowed_and_denied_as_their_policies_say() {
             StatusCode::FORBIDDEN,
         ),
         (&reader, Method::PUT, "/iam/users/reader/attached-policies/AdministratorAccess", None, StatusCode::FORBIDDEN),
+        (
+            &trainer,
+            Method::PUT,
+            "/iam/roles/any/trust-policy",
+            Some(json!({"PolicyDocument": "{}"})),
+            StatusCode::FORBIDDEN,
+        ),
+        (
+            &robot,
+            Method::POST,
+            "/sts/assume-role",
+            Some(json!({"RoleArn": "arn:aws:iam::000000000000:role/any", "RoleSessionName": "x1"})),
+            StatusCode::FORBIDDEN,
+        ),
     ];
     let mut denied = 0;
     for (secret, method, path, body, expected) in matrix {
@@ -252,4 +266,34 @@ async fn object_access_follows_the_key_prefix_a_policy_names() {
     assert_eq!(status(object(Method::PUT, "team-a/objects/someone-else/x.csv").send().await.unwrap()), 403);
     assert_eq!(status(object(Method::PUT, "team-b/objects/analyst/x.csv").send().await.unwrap()), 403);
     assert_eq!(status(object(Method::DELETE, "team-a/objects/analyst/x.csv").send().await.unwrap()), 403);
+}
+
+/// Attribute-based delegation: a team lead may create users only tagged with their own
+/// team, and keys only for users of their team (`aws:RequestTag`, `aws:ResourceTag`, a
+/// `${aws:PrincipalTag/team}` variable).
+#[tokio::test]
+async fn a_team_lead_manages_only_their_team_by_tags() {
+    let server = Server::start().await;
+    let (status, body) = server.post("/iam/users", json!({"Name": "lead", "Tags": {"team": "a"}})).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let (_, key) = server.post("/iam/users/lead/access-keys", json!({})).await;
+    let lead = key["AccessKey"]["SecretAccessKey"].as_str().unwrap().to_string();
+    let policy = json!({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "iam:CreateUser", "Resource": "*",
+         "Condition": {"StringEquals": {"aws:RequestTag/team": "${aws:PrincipalTag/team}"}}},
+        {"Effect": "Allow", "Action": "iam:CreateAccessKey", "Resource": "arn:aws:iam::000000000000:user/*",
+         "Condition": {"StringEquals": {"aws:ResourceTag/team": "${aws:PrincipalTag/team}"}}}]});
+    put(&server, "/iam/users/lead/policies/delegate", json!({"PolicyDocument": policy})).await;
+    let create = |name: &str, team: &str| json!({"Name": name, "Tags": {"team": team}});
+    let (status, body) = server.call_as(&lead, Method::POST, "/iam/users", Some(create("alice", "a"))).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let (status, _) = server.call_as(&lead, Method::POST, "/iam/users", Some(create("bob", "b"))).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, _) = server.call_as(&lead, Method::POST, "/iam/users", Some(json!({"Name": "untagged"}))).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "no tag, no match");
+    server.post("/iam/users", create("bob", "b")).await;
+    let (status, body) = server.call_as(&lead, Method::POST, "/iam/users/alice/access-keys", Some(json!({}))).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let (status, _) = server.call_as(&lead, Method::POST, "/iam/users/bob/access-keys", Some(json!({}))).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
 }

@@ -26,6 +26,25 @@ impl Harness {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(&dir.path().join("db")).await.unwrap();
         let bus = EventBus::open(store.clone(), BusConfig::default()).await.unwrap();
+        // Jobs with a RoleArn run with a session of it: the identity service's, with the
+        // role `SageMaker` the tests name, trusting SageMaker.
+        let sealer = trainyard_auth::Sealer::from_key(&[5; 32]);
+        let root = trainyard_auth::Authenticator::new("tyd_jobs-tests");
+        let identities = trainyard_identity::Identities::open(store.clone(), sealer, root).await.unwrap();
+        let trust = r#"{"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Principal": {"Service": "sagemaker.amazonaws.com"}, "Action": "sts:AssumeRole"}]}"#;
+        let role = trainyard_identity::NewPrincipal {
+            name: "SageMaker".into(),
+            trust_policy: Some(trust.into()),
+            ..Default::default()
+        };
+        identities.create_principal(trainyard_identity::PrincipalKind::Role, role).await.unwrap();
+        bus.set_sessions(std::sync::Arc::new(trainyard_identity::RoleSessions {
+            identities,
+            url: "http://127.0.0.1:9".into(),
+            dir: dir.path().join("runs"),
+            audit: None,
+        }));
         let objects = Objects::local(&dir.path().join("objects"), store.clone(), bus.clone()).unwrap();
         let jobs = Jobs::open(store, objects.clone(), bus.clone(), config(dir.path(), concurrency)).await.unwrap();
         objects.create_bucket("data").await.unwrap();

@@ -114,6 +114,13 @@ fn a_team_member_gets_least_privilege_from_the_cli() {
     assert!(all.contains("\"eventName\":\"AssumeRole\""), "{all}");
     assert!(all.contains("\"eventName\":\"CreateEventBus\"") && all.contains("assumed-role/builder/alice-1"));
 
+    // API calls are events on the bus, as CloudTrail puts them on EventBridge.
+    let trail_events = admin(&["events", "list", "--source", "aws.iam", "-o", "json"]);
+    assert!(
+        trail_events.contains("AWS API Call via CloudTrail") && trail_events.contains("CreateUser"),
+        "{trail_events}"
+    );
+
     // No secret anywhere in the data directory (database, WAL, logs).
     let session_token = std::fs::read_to_string(home.path().join("credentials"))
         .unwrap()
