@@ -395,6 +395,25 @@ pub const PASSED_ROLES: &[(&str, &str, &str, &str)] = &[
     ("post", "/functions", "Role", "lambda.amazonaws.com"),
 ];
 
+/// Where pipelines' roles live.
+const PIPELINE_ROLES: &str = "arn:aws:iam::000000000000:role/trainyard-pipeline/*";
+
+/// Actions a call needs besides its own: applying a pipeline makes its roles and passes
+/// them to Lambda and SageMaker; deleting one deletes them.
+pub const ALSO_NEEDS: &[(&str, &str, &[(&str, &str)])] = &[
+    (
+        "post",
+        "/pipelines",
+        &[("iam:CreateRole", PIPELINE_ROLES), ("iam:PutRolePolicy", PIPELINE_ROLES), ("iam:PassRole", PIPELINE_ROLES)],
+    ),
+    ("delete", "/pipelines/{name}", &[("iam:DeleteRole", PIPELINE_ROLES)]),
+];
+
+/// The other (action, resource) pairs `route` needs.
+pub fn also_needs(route: &RouteAccess) -> &'static [(&'static str, &'static str)] {
+    ALSO_NEEDS.iter().find(|(m, p, _)| *m == route.method && *p == route.path).map_or(&[], |(_, _, needs)| needs)
+}
+
 /// The role a call passes and the service it passes it to, if it names one.
 pub fn passed_role<'a>(route: &RouteAccess, parameters: &Parameters<'a>) -> Option<(&'a str, &'static str)> {
     let (_, _, field, service) = PASSED_ROLES.iter().find(|(m, p, ..)| *m == route.method && *p == route.path)?;

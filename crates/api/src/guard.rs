@@ -106,10 +106,16 @@ pub async fn guard(State(state): State<AppState>, request: Request, next: Next) 
     };
     let passed = access::passed_role(route, &parameters).map(|(role, service)| (role.to_string(), service));
     let facts = facts(&state, &call, route, &parameters);
-    let checked = authorize(&state, &identity, &action, &resources, &facts).and_then(|()| match &passed {
-        Some((role, service)) => Ok(state.identities.check_pass_role(&identity, role, service)?),
-        None => Ok(()),
-    });
+    let checked = authorize(&state, &identity, &action, &resources, &facts)
+        .and_then(|()| {
+            access::also_needs(route)
+                .iter()
+                .try_for_each(|(also, resource)| authorize(&state, &identity, also, &[resource.to_string()], &facts))
+        })
+        .and_then(|()| match &passed {
+            Some((role, service)) => Ok(state.identities.check_pass_role(&identity, role, service)?),
+            None => Ok(()),
+        });
     if let Err(denied) = checked {
         let info = ErrorInfo { code: denied.status_and_code().1, message: denied.to_string() };
         state.audit.record(entry(Some(info), None)).await;

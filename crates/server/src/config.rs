@@ -12,7 +12,15 @@ use crate::{Error, HttpLimits};
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:7420";
 
 /// Environment variables the CLI reads; allowed beside the server's own.
-const CLIENT_VARIABLES: &[&str] = &["TRAINYARD_ENDPOINT", "TRAINYARD_TOKEN", "TRAINYARD_DATA_DIR", "TRAINYARD_LOG"];
+const CLIENT_VARIABLES: &[&str] = &[
+    "TRAINYARD_ENDPOINT",
+    "TRAINYARD_TOKEN",
+    "TRAINYARD_DATA_DIR",
+    "TRAINYARD_LOG",
+    "TRAINYARD_PROFILE",
+    "TRAINYARD_SESSION_TOKEN",
+    "TRAINYARD_CREDENTIALS_FILE",
+];
 
 /// `trainyard.toml`; every key optional, unknown keys rejected.
 #[derive(Debug, Default)]

@@ -297,3 +297,23 @@ async fn a_team_lead_manages_only_their_team_by_tags() {
     let (status, _) = server.call_as(&lead, Method::POST, "/iam/users/bob/access-keys", Some(json!({}))).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
 }
+
+/// Applying a pipeline makes its roles: a caller needs the IAM actions for them too.
+#[tokio::test]
+async fn applying_a_pipeline_needs_the_right_to_make_its_roles() {
+    let server = Server::start().await;
+    let secret = user_with_key(&server, "users", "applier").await;
+    let apply_only = json!({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "sagemaker:CreatePipeline", "Resource": "*"}]});
+    put(&server, "/iam/users/applier/policies/apply", json!({"PolicyDocument": apply_only})).await;
+    let body = json!({"Spec": "name: x\n"});
+    let (status, answer) = server.call_as(&secret, Method::POST, "/pipelines", Some(body.clone())).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{answer}");
+    assert!(answer["message"].as_str().unwrap().contains("iam:CreateRole"), "{answer}");
+    let roles = json!({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": ["iam:CreateRole", "iam:PutRolePolicy", "iam:PassRole"],
+         "Resource": "arn:aws:iam::000000000000:role/trainyard-pipeline/*"}]});
+    put(&server, "/iam/users/applier/policies/roles", json!({"PolicyDocument": roles})).await;
+    let (status, answer) = server.call_as(&secret, Method::POST, "/pipelines", Some(body)).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "past authorization, the spec is checked: {answer}");
+}

@@ -74,7 +74,8 @@ fn the_cli_drives_the_bus_end_to_end() {
     let table = run(&["rules", "list"]);
     insta::assert_snapshot!("rules_list_table", table);
     // API calls are on the bus too (as CloudTrail puts them on EventBridge): list ours.
-    let listed: Value = serde_json::from_str(&run(&["events", "list", "--source", "shop", "--output", "json"])).unwrap();
+    let listed: Value =
+        serde_json::from_str(&run(&["events", "list", "--source", "shop", "--output", "json"])).unwrap();
     assert_eq!(listed["Events"][0]["Event"]["id"], id);
 
     // `events tail` follows: a new event appears on its output.

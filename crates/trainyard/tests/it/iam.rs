@@ -28,7 +28,8 @@ fn as_user(home: &Path, args: &[&str]) -> Output {
 fn a_team_member_gets_least_privilege_from_the_cli() {
     let dir = tempfile::tempdir().unwrap();
     let home = tempfile::tempdir().unwrap();
-    let mut server = ServerProcess::start(dir.path());
+    let log = home.path().join("server.log");
+    let mut server = ServerProcess::start_logged(dir.path(), &log);
     let admin = |args: &[&str]| {
         let output = Command::new(crate::process::binary())
             .args(args)
@@ -128,6 +129,11 @@ fn a_team_member_gets_least_privilege_from_the_cli() {
         .find_map(|l| l.strip_prefix("aws_session_token = ").map(str::to_string))
         .unwrap();
     server.terminate();
+    let logged = std::fs::read_to_string(&log).unwrap();
+    assert!(logged.contains("DEBUG") || logged.contains("debug"), "the server logged at debug level");
+    for needle in [&secret, &session_token] {
+        assert!(!logged.contains(needle.as_str()), "a secret is in the server's log");
+    }
     for entry in walk(dir.path()) {
         let bytes = std::fs::read(&entry).unwrap_or_default();
         let text = String::from_utf8_lossy(&bytes);

@@ -41,13 +41,23 @@ impl ServerProcess {
         ServerProcess::spawn(command, cwd.join(".trainyard"))
     }
 
+    /// A server logging at debug level to `log` (stderr there; stdout too, once started).
+    pub fn start_logged(data_dir: &Path, log: &Path) -> ServerProcess {
+        let mut command = Command::new(binary());
+        let file = std::fs::File::create(log).unwrap();
+        command
+            .args(["server", "--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(data_dir)
+            .env("TRAINYARD_LOG", "debug")
+            .stderr(file);
+        ServerProcess::spawn(command, data_dir.to_path_buf())
+    }
+
     fn spawn(mut command: Command, data_dir: PathBuf) -> ServerProcess {
-        let mut child = command
-            .env("TRAINYARD_LOG", "warn")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start the server");
+        if !command.get_envs().any(|(key, _)| key == "TRAINYARD_LOG") {
+            command.env("TRAINYARD_LOG", "warn").stderr(Stdio::inherit());
+        }
+        let mut child = command.stdout(Stdio::piped()).spawn().expect("start the server");
         let stdout = child.stdout.take().unwrap();
         let mut lines = BufReader::new(stdout).lines();
         let url = loop {
