@@ -398,9 +398,12 @@ pub const PASSED_ROLES: &[(&str, &str, &str, &str)] = &[
 /// Where pipelines' roles live.
 const PIPELINE_ROLES: &str = "arn:aws:iam::000000000000:role/trainyard-pipeline/*";
 
+/// An (action, resource) a call needs.
+pub type Need = (&'static str, &'static str);
+
 /// Actions a call needs besides its own: applying a pipeline makes its roles and passes
 /// them to Lambda and SageMaker; deleting one deletes them.
-pub const ALSO_NEEDS: &[(&str, &str, &[(&str, &str)])] = &[
+pub const ALSO_NEEDS: &[(&str, &str, &[Need])] = &[
     (
         "post",
         "/pipelines",
@@ -410,7 +413,7 @@ pub const ALSO_NEEDS: &[(&str, &str, &[(&str, &str)])] = &[
 ];
 
 /// The other (action, resource) pairs `route` needs.
-pub fn also_needs(route: &RouteAccess) -> &'static [(&'static str, &'static str)] {
+pub fn also_needs(route: &RouteAccess) -> &'static [Need] {
     ALSO_NEEDS.iter().find(|(m, p, _)| *m == route.method && *p == route.path).map_or(&[], |(_, _, needs)| needs)
 }
 
