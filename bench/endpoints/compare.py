@@ -123,7 +123,7 @@ def main():
     results = {}
     try:
         data_dir = os.path.join(workdir, "data")
-        server, base = start([trainyard, "server", "--listen", "127.0.0.1:0", "--data-dir", data_dir],
+        server, base = start([trainyard, "server", "--listen", "127.0.0.1:0", "--aws-listen", "127.0.0.1:0", "--data-dir", data_dir],
                              r"trainyard listening on (\S+)")
         processes.append(server)
         base = base.rstrip("/")

@@ -301,7 +301,7 @@ def start_trainyard(binary, workdir):
     data_dir = os.path.join(workdir, "data")
     log = os.path.join(workdir, "server.log")
     with open(log, "wb") as out:
-        process = subprocess.Popen([binary, "server", "--data-dir", data_dir, "--listen", "127.0.0.1:0"],
+        process = subprocess.Popen([binary, "server", "--data-dir", data_dir, "--listen", "127.0.0.1:0", "--aws-listen", "127.0.0.1:0"],
                                    stdout=out, stderr=subprocess.STDOUT)
     url_file = os.path.join(data_dir, "server.url")
     deadline = time.time() + 120

@@ -364,6 +364,7 @@ pub const ROUTES: &[RouteAccess] = &[
     route("post", "/iam/simulate", "iam:SimulatePrincipalPolicy", "{.PolicySourceArn}", Read),
     route("post", "/sts/assume-role", "sts:AssumeRole", "{.RoleArn}", Write),
     route("get", "/sts/caller-identity", "sts:GetCallerIdentity", "*", Read),
+    route("post", "/sts/session-token", "sts:GetSessionToken", "*", Write),
     route("get", "/audit", "cloudtrail:LookupEvents", "*", Read),
     // The serving data plane (outside /api/v1).
     route(

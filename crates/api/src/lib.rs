@@ -146,6 +146,7 @@ pub fn router_with(state: AppState, limits: Limits) -> Router {
         .route("/iam/{kind}/{name}/access-keys/{id}", post(iam::update_key).delete(iam::delete_key))
         .route("/sts/assume-role", post(iam::assume_role))
         .route("/sts/caller-identity", get(iam::caller_identity))
+        .route("/sts/session-token", post(iam::session_token))
         .route("/audit", get(iam::audit))
         .route(
             "/repositories",

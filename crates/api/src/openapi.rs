@@ -171,6 +171,7 @@ const OPERATIONS: &[(&str, &str, &str, &str, Body)] = &[
     ("post", "/iam/simulate", "SimulatePrincipalPolicy", "Decide actions on resources for a principal (PolicySourceArn, ActionNames, ResourceArns, ContextEntries).", JSON),
     ("post", "/sts/assume-role", "AssumeRole", "A role session's credentials (RoleArn, RoleSessionName, DurationSeconds, Policy).", JSON),
     ("get", "/sts/caller-identity", "GetCallerIdentity", "Who the credentials belong to.", EMPTY),
+    ("post", "/sts/session-token", "GetSessionToken", "Root only: a session of root for AWS clients (DurationSeconds).", JSON),
     ("get", "/audit", "LookupEvents", "Audit records, CloudTrail-shaped (?principal=, ?denied=true, ?after=, ?limit=).", EMPTY),
     ("get", "/openapi.json", "GetOpenApiDocument", "This document.", EMPTY),
     ("get", "/pipelines", "ListPipelines", "Applied pipelines with their last run.", EMPTY),

@@ -43,6 +43,10 @@ pub enum Command {
         /// Address to bind (default 127.0.0.1:7420).
         #[arg(long)]
         listen: Option<String>,
+        /// Address of the AWS API endpoint (default 127.0.0.1:4566): AWS_ENDPOINT_URL for
+        /// boto3, the aws CLI and the SageMaker SDK.
+        #[arg(long)]
+        aws_listen: Option<String>,
         /// Where object bytes live (default DATA_DIR/objects): file:///dir or s3://bucket/prefix.
         #[arg(long)]
         object_store: Option<String>,
@@ -127,6 +131,9 @@ pub enum Command {
     Sts(crate::iam::StsCommand),
     /// Who the CLI's credentials belong to.
     Whoami,
+    /// AWS clients (boto3, the aws CLI, the SageMaker SDK) against this server.
+    #[command(subcommand)]
+    Aws(crate::iam::AwsCommand),
     /// The audit trail: every change, every denied call, every credential issued.
     #[command(subcommand)]
     Audit(crate::iam::AuditCommand),

@@ -36,7 +36,9 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
     let resolved = Client::from_cli(cli.endpoint.as_deref(), cli.token.as_deref(), cli.profile.as_deref(), &dir);
     let client = || resolved.clone();
     match cli.command {
-        Command::Server { listen, object_store } => server(dir.clone(), listen, object_store).await,
+        Command::Server { listen, aws_listen, object_store } => {
+            server(dir.clone(), listen, aws_listen, object_store).await
+        }
         Command::Data(command) => crate::data::run(&client()?, out, command).await,
         Command::Jobs(command) => crate::jobs::run(&client()?, out, command).await,
         Command::Algorithm { name, mode } => match mode.as_deref() {
@@ -53,6 +55,7 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
         Command::Iam(command) => crate::iam::run(&client()?, out, command).await,
         Command::Sts(command) => crate::iam::sts(&client()?, command).await,
         Command::Whoami => crate::iam::whoami(&client()?, out).await,
+        Command::Aws(command) => crate::iam::aws(&client()?, &dir, command).await,
         Command::Audit(command) => crate::iam::audit(&client()?, out, command).await,
         Command::Endpoints(command) => crate::endpoints::run(&client()?, out, command).await,
         Command::Processing(command) => crate::processing::run(&client()?, out, command).await,
@@ -78,10 +81,11 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
 async fn server(
     data_dir: std::path::PathBuf,
     listen: Option<String>,
+    aws_listen: Option<String>,
     object_store: Option<String>,
 ) -> Result<(), Error> {
     let environment: BTreeMap<String, String> = std::env::vars().collect();
-    let flags = trainyard_server::Flags { data_dir: Some(data_dir), listen, object_store };
+    let flags = trainyard_server::Flags { data_dir: Some(data_dir), listen, aws_listen, object_store };
     let config = trainyard_server::Config::load(&flags, &environment).map_err(|e| Error::Usage(e.to_string()))?;
     let token_path = config.data_dir.join("admin.token");
     let shutdown = Box::pin(async {

@@ -22,10 +22,12 @@ impl EmbeddedServer {
         let flags = trainyard_server::Flags {
             data_dir: Some(data_dir.to_path_buf()),
             listen: Some("127.0.0.1:0".into()),
+            aws_listen: Some("127.0.0.1:0".into()),
             ..Default::default()
         };
-        let environment =
-            std::env::vars().filter(|(k, _)| k.starts_with("TRAINYARD_") && k != "TRAINYARD_LISTEN").collect();
+        let environment = std::env::vars()
+            .filter(|(k, _)| k.starts_with("TRAINYARD_") && k != "TRAINYARD_LISTEN" && k != "TRAINYARD_AWS_LISTEN")
+            .collect();
         let config = trainyard_server::Config::load(&flags, &environment).map_err(|e| Error::Usage(e.to_string()))?;
         let (stop, stopped) = oneshot::channel::<()>();
         let (ready, address) = oneshot::channel();

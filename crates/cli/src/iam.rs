@@ -223,6 +223,23 @@ pub enum StsCommand {
 }
 
 #[derive(Debug, Subcommand)]
+pub enum AwsCommand {
+    /// The `export` lines that point every AWS client in a shell at this server, with a
+    /// fresh session: root's by default, or a role's. `eval "$(trainyard aws env)"`.
+    Env {
+        /// Assume this role (ARN or name) for the session instead.
+        #[arg(long)]
+        role: Option<String>,
+        /// Seconds the session lasts (15 min to 12 h; a role's own maximum applies).
+        #[arg(long, default_value_t = 3600)]
+        duration: i64,
+        /// The AWS endpoint (default: the data dir's aws.url).
+        #[arg(long, env = "TRAINYARD_AWS_ENDPOINT")]
+        aws_endpoint: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
 pub enum AuditCommand {
     /// The latest records.
     List {
@@ -535,4 +552,38 @@ fn print_records(out: Output, page: &Value) {
             }
         }
     }
+}
+
+pub async fn aws(client: &Client, data_dir: &std::path::Path, command: AwsCommand) -> Result<(), Error> {
+    let AwsCommand::Env { role, duration, aws_endpoint } = command;
+    let endpoint = match aws_endpoint {
+        Some(endpoint) => endpoint,
+        None => std::fs::read_to_string(data_dir.join("aws.url")).map(|s| s.trim().to_string()).map_err(|e| {
+            Error::Usage(format!(
+                "no AWS endpoint: {} ({e}); pass --aws-endpoint or run the server with this data dir",
+                data_dir.join("aws.url").display()
+            ))
+        })?,
+    };
+    let session = match role {
+        Some(role) => {
+            let role_arn =
+                if role.starts_with("arn:") { role } else { format!("arn:aws:iam::000000000000:role/{role}") };
+            let body = json!({"RoleArn": role_arn, "RoleSessionName": "aws-env", "DurationSeconds": duration});
+            client.post("/sts/assume-role", &body).await?
+        }
+        None => client.post("/sts/session-token", &json!({"DurationSeconds": duration})).await?,
+    };
+    let credentials = &session["Credentials"];
+    let value = |name: &str| credentials[name].as_str().unwrap_or_default().to_string();
+    println!("export AWS_ENDPOINT_URL={endpoint}");
+    println!("export AWS_ACCESS_KEY_ID={}", value("AccessKeyId"));
+    println!("export AWS_SECRET_ACCESS_KEY={}", value("SecretAccessKey"));
+    println!("export AWS_SESSION_TOKEN={}", value("SessionToken"));
+    // Real clients want a real region (the SageMaker SDK looks images up by it); the
+    // facade accepts any.
+    println!("export AWS_REGION=us-east-1");
+    println!("export AWS_DEFAULT_REGION=us-east-1");
+    eprintln!("# session expires {}", value("Expiration"));
+    Ok(())
 }

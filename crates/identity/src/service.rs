@@ -146,8 +146,11 @@ impl Identities {
         if session.record.expires_at <= now {
             return Err(Error::ExpiredToken);
         }
-        let role = view.principals.get(&session.record.role_id).ok_or(Error::InvalidClientTokenId)?;
-        Ok(session_identity(role, session))
+        match view.principals.get(&session.record.role_id) {
+            Some(role) => Ok(session_identity(role, session)),
+            None if session.record.role_id == ROOT_SESSION => Ok(root_session_identity(session)),
+            None => Err(Error::InvalidClientTokenId),
+        }
     }
 
     /// The decision on one request by `identity`, as AWS evaluates it in one account.
@@ -390,16 +393,78 @@ impl Identities {
         Ok(forgotten)
     }
 
-    /// The signing secret of an access key or session id (for SigV4), if it is live.
-    pub fn signing_secret(&self, access_key_id: &str) -> Option<(String, PrincipalKind)> {
+    /// The caller and signing secret of a SigV4 request's access key id: a user's or
+    /// robot's active key, or a live session (root's or a role's) whose token the request
+    /// carries (`X-Amz-Security-Token`).
+    pub fn sigv4_identity(
+        &self,
+        access_key_id: &str,
+        session_token: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<(Identity, String), Error> {
         let view = self.read();
-        if let Some(key) = view.key(access_key_id).filter(|key| key.active) {
-            let kind = view.principals.get(&key.principal_id)?.kind;
-            return Some((derive_secret(&self.inner.sealer, SecretKind::of_key(kind), access_key_id), kind));
+        if let Some(key) = view.key(access_key_id) {
+            let entry = view.principals.get(&key.principal_id).ok_or(Error::InvalidClientTokenId)?;
+            if !key.active {
+                return Err(Error::InvalidClientTokenId);
+            }
+            let secret = derive_secret(&self.inner.sealer, SecretKind::of_key(entry.kind), access_key_id);
+            return Ok((principal_identity(entry, Some(key.id.clone())), secret));
         }
-        view.session(access_key_id)
-            .map(|_| (derive_secret(&self.inner.sealer, SecretKind::SessionSecret, access_key_id), PrincipalKind::Role))
+        let token = session_token.ok_or(Error::InvalidClientTokenId)?;
+        // Invariant: a session's key id is bound to its own token.
+        let session = view.sessions.get(&credentials::digest(token)).ok_or(Error::InvalidClientTokenId)?;
+        if session.record.id != access_key_id {
+            return Err(Error::InvalidClientTokenId);
+        }
+        if session.record.expires_at <= now {
+            return Err(Error::ExpiredToken);
+        }
+        let identity = match view.principals.get(&session.record.role_id) {
+            Some(role) => session_identity(role, session),
+            None if session.record.role_id == ROOT_SESSION => root_session_identity(session),
+            None => return Err(Error::InvalidClientTokenId),
+        };
+        Ok((identity, derive_secret(&self.inner.sealer, SecretKind::SessionSecret, access_key_id)))
     }
+
+    /// A session of root (for AWS clients: root has no access key), kept in memory only:
+    /// it does not outlive the server.
+    pub async fn start_root_session(&self, seconds: i64) -> Result<Credentials, Error> {
+        names::check_session_duration(seconds, names::MAX_SESSION_SECONDS)?;
+        let id = credentials::new_id("ASIA");
+        let token = derive_secret(&self.inner.sealer, SecretKind::SessionToken, &id);
+        let now = Utc::now();
+        let record = SessionRecord {
+            id: id.clone(),
+            role_id: ROOT_SESSION.to_string(),
+            session_name: "root".into(),
+            token_digest: credentials::digest(&token).to_vec(),
+            session_policy: None,
+            issued_by: Identity::root().arn,
+            issued_at: now,
+            expires_at: now + Duration::seconds(seconds),
+        };
+        let mut inserted = Ok(());
+        self.apply(|view| inserted = view.insert_session(record.clone()));
+        inserted?;
+        Ok(Credentials {
+            secret_access_key: derive_secret(&self.inner.sealer, SecretKind::SessionSecret, &id),
+            session_token: token,
+            expiration: record.expires_at.to_rfc3339_opts(SecondsFormat::Secs, true),
+            assumed_role_arn: Identity::root().arn,
+            assumed_role_id: trainyard_iam::ACCOUNT.to_string(),
+            access_key_id: id,
+        })
+    }
+}
+
+/// The role id of root's sessions (which have no role).
+const ROOT_SESSION: &str = "root";
+
+/// Root, through one of its sessions.
+fn root_session_identity(session: &SessionEntry) -> Identity {
+    Identity { access_key_id: Some(session.record.id.clone()), ..Identity::root() }
 }
 
 /// The identity of a user or service account using key `key_id`.

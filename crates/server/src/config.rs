@@ -10,6 +10,9 @@ use trainyard_bus::BusConfig;
 use crate::{Error, HttpLimits};
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:7420";
+/// Where the AWS API facade listens unless told otherwise (LocalStack's port, which AWS
+/// tooling often assumes).
+pub const DEFAULT_AWS_LISTEN: &str = "127.0.0.1:4566";
 
 /// Environment variables the CLI reads; allowed beside the server's own.
 const CLIENT_VARIABLES: &[&str] = &[
@@ -26,6 +29,7 @@ const CLIENT_VARIABLES: &[&str] = &[
 #[derive(Debug, Default)]
 struct FileConfig {
     listen: Option<String>,
+    aws_listen: Option<String>,
     object_store: Option<String>,
     account: Option<String>,
     region: Option<String>,
@@ -63,6 +67,7 @@ struct DeliveryFile {
 pub struct Flags {
     pub data_dir: Option<PathBuf>,
     pub listen: Option<String>,
+    pub aws_listen: Option<String>,
     pub object_store: Option<String>,
 }
 
@@ -71,6 +76,8 @@ pub struct Flags {
 pub struct Config {
     pub data_dir: PathBuf,
     pub listen: SocketAddr,
+    /// The AWS API facade's own address (SigV4-signed boto3, aws CLI, SageMaker SDK).
+    pub aws_listen: SocketAddr,
     /// Where object bytes live: `None` for `DATA_DIR/objects`, else a `file://` or
     /// `s3://` URL.
     pub object_store: Option<String>,
@@ -99,6 +106,7 @@ impl Config {
         let delivery = file.delivery.unwrap_or_default();
         let mut bus = BusConfig::default();
         let mut listen = file.listen.unwrap_or_else(|| DEFAULT_LISTEN.to_string());
+        let mut aws_listen = file.aws_listen.unwrap_or_else(|| DEFAULT_AWS_LISTEN.to_string());
         let mut object_store = file.object_store;
         let jobs = file.jobs.unwrap_or_default();
         let mut job_concurrency = jobs.concurrency.unwrap_or(2);
@@ -128,6 +136,7 @@ impl Config {
             };
             match key.as_str() {
                 "TRAINYARD_LISTEN" => listen = value.clone(),
+                "TRAINYARD_AWS_LISTEN" => aws_listen = value.clone(),
                 "TRAINYARD_OBJECT_STORE" => object_store = Some(value.clone()),
                 "TRAINYARD_PYTHON" => python = value.clone(),
                 "TRAINYARD_JOB_CONCURRENCY" => {
@@ -160,6 +169,9 @@ impl Config {
         if let Some(flag) = &flags.listen {
             listen = flag.clone();
         }
+        if let Some(flag) = &flags.aws_listen {
+            aws_listen = flag.clone();
+        }
         if let Some(flag) = &flags.object_store {
             object_store = Some(flag.clone());
         }
@@ -174,6 +186,13 @@ impl Config {
             Ok(address) => Some(address),
             Err(_) => {
                 errors.push(format!("listen address {listen:?} is not IP:PORT (e.g. {DEFAULT_LISTEN})"));
+                None
+            }
+        };
+        let aws_listen = match aws_listen.parse::<SocketAddr>() {
+            Ok(address) => Some(address),
+            Err(_) => {
+                errors.push(format!("aws_listen address {aws_listen:?} is not IP:PORT (e.g. {DEFAULT_AWS_LISTEN})"));
                 None
             }
         };
@@ -210,8 +229,8 @@ impl Config {
         if bus.region.is_empty() || !bus.region.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
             errors.push(format!("region {:?} must be letters, digits and hyphens", bus.region));
         }
-        match listen {
-            Some(listen) if errors.is_empty() => {
+        match (listen, aws_listen) {
+            (Some(listen), Some(aws_listen)) if errors.is_empty() => {
                 bus.concurrency = concurrency;
                 bus.function_concurrency = function_concurrency;
                 bus.base_backoff = Duration::from_millis(base_ms);
@@ -221,6 +240,7 @@ impl Config {
                 Ok(Config {
                     data_dir,
                     listen,
+                    aws_listen,
                     object_store,
                     bus,
                     job_concurrency,
@@ -263,10 +283,11 @@ fn read_file(path: &Path, errors: &mut Vec<String>) -> FileConfig {
             errors.push(format!("{file}: `{key}` must be {expected}, not {value}"))
         };
         match key.as_str() {
-            "listen" | "account" | "region" | "object_store" => match value.as_str() {
+            "listen" | "aws_listen" | "account" | "region" | "object_store" => match value.as_str() {
                 Some(text) => {
                     let slot = match key.as_str() {
                         "listen" => &mut config.listen,
+                        "aws_listen" => &mut config.aws_listen,
                         "object_store" => &mut config.object_store,
                         "account" => &mut config.account,
                         _ => &mut config.region,
@@ -292,7 +313,7 @@ fn read_file(path: &Path, errors: &mut Vec<String>) -> FileConfig {
                 None => wrong(errors, "a table"),
             },
             _ => errors.push(format!(
-                "{file}: unknown key `{key}` (known: listen, object_store, account, region, event_retention_hours, [delivery], [jobs], [http])"
+                "{file}: unknown key `{key}` (known: listen, aws_listen, object_store, account, region, event_retention_hours, [delivery], [jobs], [http])"
             )),
         }
     }

@@ -151,12 +151,32 @@ pub async fn run(mut config: Config, shutdown: Shutdown, on_ready: impl FnOnce(S
     });
     let registry_housekeeping =
         tokio::spawn(registry.clone().run_housekeeping(Duration::from_secs(600), Duration::from_secs(24 * 3600)));
+    // The AWS API facade on its own listener (AWS_ENDPOINT_URL for boto3, the aws CLI and
+    // the SageMaker SDK).
+    let aws_listener = TcpListener::bind(config.aws_listen)
+        .await
+        .map_err(|source| Error::Listen { address: config.aws_listen.to_string(), source })?;
+    let aws_url = format!("http://{}", aws_listener.local_addr().map_err(Error::Serve)?);
+    write_atomically(&data_dir.join("aws.url"), &aws_url)?;
+    let aws = trainyard_aws::router(trainyard_aws::AwsState { identities: identities.clone(), audit: audit.clone() });
     let state =
         AppState { bus, objects, jobs, models, endpoints, sources, registry, builds, pipelines, identities, audit };
     let router =
         trainyard_api::router_with(state, trainyard_api::Limits { inference: config.http.inference_concurrency });
+    println!("trainyard AWS endpoint on {aws_url}");
     on_ready(address);
-    crate::serve(listener, router, config.http, shutdown).await;
+    // One shutdown for both listeners.
+    let (stopping, stop_serving) = watch::channel(false);
+    let aws_serving = tokio::spawn(crate::serve(aws_listener, aws, config.http, until_stopped(stop_serving.clone())));
+    crate::serve(listener, router, config.http, {
+        Box::pin(async move {
+            shutdown.await;
+            let _ = stopping.send(true);
+        })
+    })
+    .await;
+    let _ = aws_serving.await;
+    let _ = std::fs::remove_file(data_dir.join("aws.url"));
     let _ = stop.send(true);
     registry_housekeeping.abort();
     session_cleanup.abort();
@@ -291,4 +311,15 @@ async fn forget_ended_sessions(identities: trainyard_identity::Identities) {
             tracing::warn!(error = %e, "forgetting ended sessions failed");
         }
     }
+}
+
+/// A shutdown that resolves when `stopped` turns true.
+fn until_stopped(mut stopped: watch::Receiver<bool>) -> Shutdown {
+    Box::pin(async move {
+        while !*stopped.borrow() {
+            if stopped.changed().await.is_err() {
+                return;
+            }
+        }
+    })
 }

@@ -365,6 +365,32 @@ pub async fn assume_role(
     Ok(response)
 }
 
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+pub struct SessionTokenRequest {
+    #[serde(default)]
+    duration_seconds: Option<i64>,
+}
+
+/// `GetSessionToken`, for root: a session of root an AWS client can sign with (root has no
+/// access key). Other callers assume a role instead.
+pub async fn session_token(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Identity>,
+    Body(request): Body<SessionTokenRequest>,
+) -> Result<Response, ApiError> {
+    if !caller.is_root() {
+        return Err(ApiError::BadRequest("only root gets a session of itself here: assume a role instead".into()));
+    }
+    let credentials = state.identities.start_root_session(request.duration_seconds.unwrap_or(3600)).await?;
+    let audit = AuditResponse(
+        json!({"credentials": {"accessKeyId": credentials.access_key_id, "expiration": credentials.expiration}}),
+    );
+    let mut response = Json(assume_role_result(&credentials)).into_response();
+    response.extensions_mut().insert(audit);
+    Ok(response)
+}
+
 /// `GetCallerIdentity`: who the credentials belong to.
 pub async fn caller_identity(Extension(caller): Extension<Identity>) -> Json<Value> {
     Json(json!({

@@ -1,6 +1,7 @@
 //! End-to-end tests of the real `trainyard` binary: CLI exit codes and output, and
 //! crash safety under kill -9, and the offline model runtime.
 
+mod aws;
 mod build;
 mod cli;
 mod crash;

@@ -25,7 +25,7 @@ impl ServerProcess {
     pub fn start_with(data_dir: &Path, settings: &[(&str, &str)]) -> ServerProcess {
         let mut command = Command::new(binary());
         command
-            .args(["server", "--listen", "127.0.0.1:0", "--data-dir"])
+            .args(["server", "--listen", "127.0.0.1:0", "--aws-listen", "127.0.0.1:0", "--data-dir"])
             .arg(data_dir)
             .env("TRAINYARD_DELIVERY_BASE_BACKOFF_MS", "50")
             .env("TRAINYARD_DELIVERY_MAX_BACKOFF_MS", "500")
@@ -37,7 +37,10 @@ impl ServerProcess {
     /// `cwd/.trainyard`).
     pub fn start_in(cwd: &Path) -> ServerProcess {
         let mut command = Command::new(binary());
-        command.args(["server", "--listen", "127.0.0.1:0"]).current_dir(cwd).env_remove("TRAINYARD_DATA_DIR");
+        command
+            .args(["server", "--listen", "127.0.0.1:0", "--aws-listen", "127.0.0.1:0"])
+            .current_dir(cwd)
+            .env_remove("TRAINYARD_DATA_DIR");
         ServerProcess::spawn(command, cwd.join(".trainyard"))
     }
 
@@ -46,7 +49,7 @@ impl ServerProcess {
         let mut command = Command::new(binary());
         let file = std::fs::File::create(log).unwrap();
         command
-            .args(["server", "--listen", "127.0.0.1:0", "--data-dir"])
+            .args(["server", "--listen", "127.0.0.1:0", "--aws-listen", "127.0.0.1:0", "--data-dir"])
             .arg(data_dir)
             .env("TRAINYARD_LOG", "debug")
             .stderr(file);

@@ -1,0 +1,214 @@
+//! The AWS API facade: one listener speaking the wire protocols boto3, the aws CLI and
+//! the SageMaker SDK use, so code written for AWS runs unchanged with `AWS_ENDPOINT_URL`
+//! pointed here. A request is verified by its SigV4 signature (`signed.rs`), dispatched by
+//! its credential scope's service, authorized by the caller's policies with the literal AWS
+//! action names, audited, and translated onto trainyard's services.
+//!
+//! This crate is a protocol front: it parses, authorizes, calls the services and writes the
+//! protocol's answer. It must never hold a business rule of its own, touch the store, or
+//! answer an unsigned or badly signed request with anything but the error AWS gives.
+
+mod protocol;
+mod signed;
+mod sts;
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+
+use axum::body::Body;
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::Router;
+use chrono::Utc;
+use trainyard_identity::{AccessRequest, AuditEntry, AuditTrail, Identities, RequestFacts};
+
+pub use protocol::{AwsError, Protocol};
+pub use signed::Caller;
+
+/// The largest body the facade buffers (S3 object bodies stream instead).
+pub const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
+
+/// What the facade calls. Cheap to clone.
+#[derive(Clone)]
+pub struct AwsState {
+    pub identities: Identities,
+    pub audit: AuditTrail,
+}
+
+/// Every AWS request: one handler that dispatches by the signature's scope.
+pub fn router(state: AwsState) -> Router {
+    Router::new().fallback(dispatch).with_state(state)
+}
+
+/// One verified call, as a service handler sees it.
+pub struct Call<'a> {
+    pub state: &'a AwsState,
+    pub caller: Caller,
+    pub request_id: String,
+    pub source_ip: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+impl Call<'_> {
+    /// Decides `action` on `resource` for the caller; a denial is `AccessDenied` (and
+    /// audited).
+    pub async fn authorize(&self, action: &str, resource: &str) -> Result<(), AwsError> {
+        let identity = &self.caller.identity;
+        if identity.is_root() {
+            return Ok(());
+        }
+        let facts = RequestFacts { source_ip: self.source_ip.clone(), ..Default::default() };
+        let policy = self.state.identities.resource_policy(action, resource);
+        let request = AccessRequest { action, resource, facts: &facts, resource_policy: policy.as_deref() };
+        let decision = self.state.identities.authorize(identity, &request, Utc::now());
+        if decision.is_allowed() {
+            return Ok(());
+        }
+        let error = AwsError::new(
+            StatusCode::FORBIDDEN,
+            "AccessDenied",
+            decision.denial_message(&identity.arn, action, resource),
+        );
+        self.audit(action, resource, false, Some(&error)).await;
+        Err(error)
+    }
+
+    /// Records the call in the audit trail.
+    pub async fn audit(&self, action: &str, resource: &str, read_only: bool, error: Option<&AwsError>) {
+        let entry = AuditEntry {
+            time: Utc::now(),
+            identity: Some(self.caller.identity.clone()),
+            subject: None,
+            action: action.to_string(),
+            source_ip: self.source_ip.clone(),
+            user_agent: self.user_agent.clone(),
+            request_parameters: serde_json::json!({}),
+            response_elements: None,
+            error_code: error.map(|e| e.code.clone()),
+            error_message: error.map(|e| e.message.clone()),
+            request_id: self.request_id.clone(),
+            read_only,
+            data_event: false,
+            resources: vec![resource.to_string()],
+        };
+        self.state.audit.record(entry).await;
+    }
+}
+
+/// A query-protocol form body (`Action=…&Version=…&…`).
+pub struct Form {
+    fields: BTreeMap<String, String>,
+}
+
+impl Form {
+    pub fn parse(body: &[u8]) -> Result<Form, AwsError> {
+        let fields = axum::extract::Query::<BTreeMap<String, String>>::try_from_uri(
+            &format!("/?{}", String::from_utf8_lossy(body)).parse().map_err(|_| malformed())?,
+        )
+        .map_err(|_| malformed())?
+        .0;
+        Ok(Form { fields })
+    }
+
+    pub fn action(&self) -> &str {
+        self.get("Action").unwrap_or("")
+    }
+
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.fields.get(name).map(String::as_str)
+    }
+
+    pub fn required(&self, name: &str) -> Result<&str, AwsError> {
+        self.get(name).ok_or_else(|| {
+            AwsError::bad_request("MissingParameter", format!("The request must contain the parameter {name}"))
+        })
+    }
+}
+
+fn malformed() -> AwsError {
+    AwsError::bad_request("MalformedQueryString", "the request body is not a form")
+}
+
+/// An identity service error as AWS words it.
+pub fn identity_error(error: trainyard_identity::Error) -> AwsError {
+    use trainyard_identity::Error as Identity;
+    match error {
+        Identity::AccessDenied(message) => AwsError::new(StatusCode::FORBIDDEN, "AccessDenied", message),
+        Identity::NoSuchEntity { .. } => AwsError::new(StatusCode::NOT_FOUND, "NoSuchEntity", error.to_string()),
+        Identity::EntityAlreadyExists { .. } => {
+            AwsError::new(StatusCode::CONFLICT, "EntityAlreadyExists", error.to_string())
+        }
+        Identity::DeleteConflict { .. } => AwsError::new(StatusCode::CONFLICT, "DeleteConflict", error.to_string()),
+        Identity::MalformedPolicyDocument(_) => AwsError::bad_request("MalformedPolicyDocument", error.to_string()),
+        Identity::InvalidInput(message) => AwsError::bad_request("ValidationError", message),
+        Identity::ExpiredToken => AwsError::bad_request("ExpiredToken", error.to_string()),
+        Identity::MissingCredentials | Identity::InvalidClientTokenId => {
+            AwsError::new(StatusCode::FORBIDDEN, "InvalidClientTokenId", error.to_string())
+        }
+        other => {
+            let id = uuid::Uuid::new_v4();
+            tracing::error!(error = %other, %id, "internal error in the AWS facade");
+            AwsError::new(StatusCode::INTERNAL_SERVER_ERROR, "InternalFailure", format!("internal error {id}"))
+        }
+    }
+}
+
+async fn dispatch(State(state): State<AwsState>, request: Request) -> Response {
+    let request_id = uuid::Uuid::new_v4().to_string();
+    let (parts, body) = request.into_parts();
+    let headers: Vec<(String, String)> = parts
+        .headers
+        .iter()
+        .filter_map(|(k, v)| Some((k.as_str().to_string(), v.to_str().ok()?.to_string())))
+        .collect();
+    let body = match axum::body::to_bytes(Body::new(body), MAX_BODY_BYTES).await {
+        Ok(body) => body,
+        Err(_) => {
+            let error = AwsError::new(StatusCode::PAYLOAD_TOO_LARGE, "RequestEntityTooLarge", "the body is too large");
+            return error.respond(Protocol::Json, &request_id);
+        }
+    };
+    let signed = signed::Parts {
+        method: parts.method.as_str(),
+        path: parts.uri.path(),
+        query: parts.uri.query().unwrap_or(""),
+        headers: &headers,
+        body: &body,
+    };
+    let auth = match signed::parse(&signed) {
+        Ok(Some(auth)) => auth,
+        Ok(None) => {
+            let error = AwsError::new(
+                StatusCode::FORBIDDEN,
+                "MissingAuthenticationTokenException",
+                "Missing Authentication Token",
+            );
+            return error.respond(Protocol::Json, &request_id);
+        }
+        Err(error) => return error.respond(Protocol::Json, &request_id),
+    };
+    let protocol = Protocol::of(&auth.service);
+    let caller = match signed::verify(&state.identities, &auth, &signed) {
+        Ok(caller) => caller,
+        Err(error) => return error.respond(protocol, &request_id),
+    };
+    let call = Call {
+        state: &state,
+        caller,
+        request_id: request_id.clone(),
+        source_ip: parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip().to_string()),
+        user_agent: signed::header(&headers, "user-agent").map(str::to_string),
+    };
+    let result = match auth.service.as_str() {
+        "sts" => match Form::parse(&body) {
+            Ok(form) => sts::handle(&call, &form).await,
+            Err(error) => Err(error),
+        },
+        other => Err(AwsError::bad_request(
+            "UnknownOperationException",
+            format!("trainyard does not speak the AWS service {other:?} yet"),
+        )),
+    };
+    result.unwrap_or_else(|error| error.respond(protocol, &request_id))
+}
