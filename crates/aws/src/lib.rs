@@ -9,6 +9,7 @@
 //! answer an unsigned or badly signed request with anything but the error AWS gives.
 
 mod protocol;
+mod sagemaker;
 mod signed;
 mod sts;
 
@@ -34,6 +35,7 @@ pub const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
 pub struct AwsState {
     pub identities: Identities,
     pub audit: AuditTrail,
+    pub jobs: trainyard_jobs::Jobs,
 }
 
 /// Every AWS request: one handler that dispatches by the signature's scope.
@@ -65,13 +67,26 @@ impl Call<'_> {
         if decision.is_allowed() {
             return Ok(());
         }
-        let error = AwsError::new(
-            StatusCode::FORBIDDEN,
-            "AccessDenied",
-            decision.denial_message(&identity.arn, action, resource),
-        );
+        // AWS's json services say AccessDeniedException; query and S3, AccessDenied.
+        let code = match Protocol::of(&self.caller.service) {
+            Protocol::Json | Protocol::RestJson => "AccessDeniedException",
+            _ => "AccessDenied",
+        };
+        let error =
+            AwsError::new(StatusCode::FORBIDDEN, code, decision.denial_message(&identity.arn, action, resource));
         self.audit(action, resource, false, Some(&error)).await;
         Err(error)
+    }
+
+    /// A call that names a role for `service` to act as: `iam:PassRole` and the role's
+    /// trust, as the `/api/v1` guard checks them.
+    pub async fn pass_role(&self, role: &str, service: &str) -> Result<(), AwsError> {
+        let checked =
+            self.state.identities.check_pass_role(&self.caller.identity, role, service).map_err(identity_error);
+        if let Err(error) = &checked {
+            self.audit("iam:PassRole", role, false, Some(error)).await;
+        }
+        checked
     }
 
     /// Records the call in the audit trail.
@@ -204,6 +219,10 @@ async fn dispatch(State(state): State<AwsState>, request: Request) -> Response {
         "sts" => match Form::parse(&body) {
             Ok(form) => sts::handle(&call, &form).await,
             Err(error) => Err(error),
+        },
+        "sagemaker" => match signed::header(&headers, "x-amz-target").and_then(|t| t.strip_prefix("SageMaker.")) {
+            Some(operation) => sagemaker::handle(&call, operation, &body).await,
+            None => Err(AwsError::bad_request("UnknownOperationException", "no SageMaker.<Operation> in X-Amz-Target")),
         },
         other => Err(AwsError::bad_request(
             "UnknownOperationException",

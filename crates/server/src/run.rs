@@ -158,7 +158,11 @@ pub async fn run(mut config: Config, shutdown: Shutdown, on_ready: impl FnOnce(S
         .map_err(|source| Error::Listen { address: config.aws_listen.to_string(), source })?;
     let aws_url = format!("http://{}", aws_listener.local_addr().map_err(Error::Serve)?);
     write_atomically(&data_dir.join("aws.url"), &aws_url)?;
-    let aws = trainyard_aws::router(trainyard_aws::AwsState { identities: identities.clone(), audit: audit.clone() });
+    let aws = trainyard_aws::router(trainyard_aws::AwsState {
+        identities: identities.clone(),
+        audit: audit.clone(),
+        jobs: jobs.clone(),
+    });
     let state =
         AppState { bus, objects, jobs, models, endpoints, sources, registry, builds, pipelines, identities, audit };
     let router =

@@ -51,3 +51,50 @@ fn boto3_signs_and_the_server_verifies_sts_calls() {
     assert_eq!(results["session_without_token"], "InvalidClientTokenId", "{results}");
     assert_eq!(results["unknown_action"], "InvalidAction", "{results}");
 }
+
+/// A training job with plain boto3: the SDK's waiter polls `DescribeTrainingJob` until the
+/// built-in algorithm has trained; a key allowed only `Describe*` is refused the create.
+#[test]
+fn boto3_trains_a_model_and_policies_apply() {
+    let dir = tempfile::tempdir().unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let _server = ServerProcess::start(dir.path());
+    let run = |args: &[&str]| {
+        let output = cli(dir.path(), args);
+        assert_eq!(output.status.code(), Some(0), "{args:?}: {}", stderr(&output));
+        stdout(&output)
+    };
+    std::fs::create_dir_all(work.path().join("train")).unwrap();
+    crate::jobs::write_csv(&work.path().join("train/part-0.csv"), 400, 1, 1.5);
+    run(&["data", "mb", "s3://ml-data"]);
+    run(&["data", "put", work.path().join("train").to_str().unwrap(), "s3://ml-data/blobs/train/"]);
+    let trust = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"sagemaker.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
+    run(&["iam", "roles", "create", "sm-exec", "--trust-policy", trust]);
+    run(&["iam", "users", "create", "reader"]);
+    let describe_only =
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"sagemaker:Describe*","Resource":"*"}]}"#;
+    run(&["iam", "put-policy", "--user", "reader", "--name", "describe", "--document", describe_only]);
+    let key: Value = serde_json::from_str(&run(&["iam", "keys", "create", "--user", "reader"])).unwrap();
+    let exports = run(&["aws", "env"]);
+    let mut script = Command::new(python());
+    script.arg(concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/aws/sagemaker_check.py")).args([
+        "arn:aws:iam::000000000000:role/sm-exec",
+        key["AccessKey"]["AccessKeyId"].as_str().unwrap(),
+        key["AccessKey"]["SecretAccessKey"].as_str().unwrap(),
+    ]);
+    for line in exports.lines() {
+        let (name, value) = line.trim_start_matches("export ").split_once('=').unwrap();
+        script.env(name, value);
+    }
+    let output = script.output().unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let results: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(results["status"], "Completed", "{results}");
+    assert_eq!(results["arn"], "arn:aws:sagemaker:local:000000000000:training-job/boto-gbdt", "{results}");
+    assert!(results["model"].as_str().unwrap().starts_with("s3://ml-data/models/boto-gbdt"), "{results}");
+    assert_eq!(results["reader_create"], "AccessDeniedException", "{results}");
+    assert_eq!(results["reader_describe"], "Completed", "{results}");
+    assert!(results["listed"].as_array().unwrap().iter().any(|n| n == "boto-gbdt"), "{results}");
+    assert_eq!(results["missing"], "ValidationException", "{results}");
+    assert_eq!(results["duplicate"], "ResourceInUse", "{results}");
+}

@@ -1,0 +1,49 @@
+"""SageMaker training jobs through the AWS endpoint with plain boto3 (credentials and
+endpoint from the environment `trainyard aws env` printed): create, the SDK's waiter,
+describe, list, not-found as ValidationException, and a key allowed only Describe*
+refused the create. Prints one JSON object."""
+import json
+import sys
+
+import boto3
+from botocore.exceptions import ClientError
+
+role_arn, reader_key, reader_secret = sys.argv[1:4]
+results = {}
+sm = boto3.client("sagemaker")
+
+
+def code(call):
+    try:
+        call()
+        return "ok"
+    except ClientError as e:
+        return e.response["Error"]["Code"]
+
+
+job = dict(
+    TrainingJobName="boto-gbdt",
+    AlgorithmSpecification={"AlgorithmName": "gbdt", "TrainingInputMode": "File"},
+    RoleArn=role_arn,
+    HyperParameters={"objective": "binary:logistic", "num_round": "20", "max_depth": "3"},
+    InputDataConfig=[{"ChannelName": "train", "DataSource": {"S3DataSource": {
+        "S3DataType": "S3Prefix", "S3Uri": "s3://ml-data/blobs/train/", "S3DataDistributionType": "FullyReplicated"}}}],
+    OutputDataConfig={"S3OutputPath": "s3://ml-data/models"},
+    ResourceConfig={"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 10},
+    StoppingCondition={"MaxRuntimeInSeconds": 600},
+)
+reader = boto3.client("sagemaker", aws_access_key_id=reader_key, aws_secret_access_key=reader_secret,
+                      aws_session_token=None)
+results["reader_create"] = code(lambda: reader.create_training_job(**job))
+created = sm.create_training_job(**job)
+results["arn"] = created["TrainingJobArn"]
+sm.get_waiter("training_job_completed_or_stopped").wait(
+    TrainingJobName="boto-gbdt", WaiterConfig={"Delay": 1, "MaxAttempts": 300})
+described = sm.describe_training_job(TrainingJobName="boto-gbdt")
+results["status"] = described["TrainingJobStatus"]
+results["model"] = described.get("ModelArtifacts", {}).get("S3ModelArtifacts", "")
+results["reader_describe"] = reader.describe_training_job(TrainingJobName="boto-gbdt")["TrainingJobStatus"]
+results["listed"] = [s["TrainingJobName"] for s in sm.list_training_jobs()["TrainingJobSummaries"]]
+results["missing"] = code(lambda: sm.describe_training_job(TrainingJobName="no-such-job"))
+results["duplicate"] = code(lambda: sm.create_training_job(**job))
+print(json.dumps(results))
