@@ -8,6 +8,7 @@
 //! protocol's answer. It must never hold a business rule of its own, touch the store, or
 //! answer an unsigned or badly signed request with anything but the error AWS gives.
 
+mod events;
 mod protocol;
 mod sagemaker;
 mod signed;
@@ -36,6 +37,7 @@ pub struct AwsState {
     pub identities: Identities,
     pub audit: AuditTrail,
     pub jobs: trainyard_jobs::Jobs,
+    pub bus: trainyard_bus::EventBus,
 }
 
 /// Every AWS request: one handler that dispatches by the signature's scope.
@@ -219,6 +221,10 @@ async fn dispatch(State(state): State<AwsState>, request: Request) -> Response {
         "sts" => match Form::parse(&body) {
             Ok(form) => sts::handle(&call, &form).await,
             Err(error) => Err(error),
+        },
+        "events" => match signed::header(&headers, "x-amz-target").and_then(|t| t.strip_prefix("AWSEvents.")) {
+            Some(operation) => events::handle(&call, operation, &body).await,
+            None => Err(AwsError::bad_request("UnknownOperationException", "no AWSEvents.<Operation> in X-Amz-Target")),
         },
         "sagemaker" => match signed::header(&headers, "x-amz-target").and_then(|t| t.strip_prefix("SageMaker.")) {
             Some(operation) => sagemaker::handle(&call, operation, &body).await,

@@ -162,6 +162,7 @@ pub async fn run(mut config: Config, shutdown: Shutdown, on_ready: impl FnOnce(S
         identities: identities.clone(),
         audit: audit.clone(),
         jobs: jobs.clone(),
+        bus: bus.clone(),
     });
     let state =
         AppState { bus, objects, jobs, models, endpoints, sources, registry, builds, pipelines, identities, audit };

@@ -98,3 +98,50 @@ fn boto3_trains_a_model_and_policies_apply() {
     assert_eq!(results["missing"], "ValidationException", "{results}");
     assert_eq!(results["duplicate"], "ResourceInUse", "{results}");
 }
+
+/// EventBridge with plain boto3: a rule with a Lambda-ARN target runs a trainyard function
+/// on the event put.
+#[test]
+fn boto3_routes_events_to_a_function() {
+    let dir = tempfile::tempdir().unwrap();
+    let scratch = tempfile::tempdir().unwrap();
+    let _server = ServerProcess::start(dir.path());
+    let run = |args: &[&str]| {
+        let output = cli(dir.path(), args);
+        assert_eq!(output.status.code(), Some(0), "{args:?}: {}", stderr(&output));
+        stdout(&output)
+    };
+    let got = scratch.path().join("got.json");
+    // Written whole, then renamed: the test never reads half an event.
+    let command = format!("cat > {0}.tmp && mv {0}.tmp {0}; echo {{}}", got.display());
+    run(&["functions", "create", "collector", "--command", &command]);
+    let exports = run(&["aws", "env"]);
+    let mut script = Command::new(python());
+    script.arg(concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/aws/events_check.py")).arg("collector");
+    for line in exports.lines() {
+        let (name, value) = line.trim_start_matches("export ").split_once('=').unwrap();
+        script.env(name, value);
+    }
+    let output = script.output().unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let results: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(results["rule_arn"], "arn:aws:events:local:000000000000:rule/orders", "{results}");
+    assert_eq!(results["pattern"]["source"][0], "shop", "{results}");
+    assert_eq!(
+        (results["failed_targets"].as_i64(), results["failed_events"].as_i64()),
+        (Some(0), Some(0)),
+        "{results}"
+    );
+    assert_eq!(results["targets"][0], "fn", "{results}");
+    assert_eq!(results["rules"][0], "orders", "{results}");
+    assert_eq!(results["missing_rule"], "ResourceNotFoundException", "{results}");
+    assert_eq!(results["bad_pattern"], "InvalidEventPatternException", "{results}");
+    assert_eq!(results["state"], "DISABLED", "{results}");
+    // The function got the event's detail (InputPath $.detail).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !got.exists() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let delivered: Value = serde_json::from_str(&std::fs::read_to_string(&got).unwrap()).unwrap();
+    assert_eq!(delivered["total"], 3, "{delivered}");
+}
