@@ -10,6 +10,7 @@
 
 mod events;
 mod protocol;
+mod s3;
 mod sagemaker;
 mod signed;
 mod sts;
@@ -38,6 +39,7 @@ pub struct AwsState {
     pub audit: AuditTrail,
     pub jobs: trainyard_jobs::Jobs,
     pub bus: trainyard_bus::EventBus,
+    pub objects: trainyard_objects::Objects,
 }
 
 /// Every AWS request: one handler that dispatches by the signature's scope.
@@ -179,21 +181,9 @@ async fn dispatch(State(state): State<AwsState>, request: Request) -> Response {
         .iter()
         .filter_map(|(k, v)| Some((k.as_str().to_string(), v.to_str().ok()?.to_string())))
         .collect();
-    let body = match axum::body::to_bytes(Body::new(body), MAX_BODY_BYTES).await {
-        Ok(body) => body,
-        Err(_) => {
-            let error = AwsError::new(StatusCode::PAYLOAD_TOO_LARGE, "RequestEntityTooLarge", "the body is too large");
-            return error.respond(Protocol::Json, &request_id);
-        }
-    };
-    let signed = signed::Parts {
-        method: parts.method.as_str(),
-        path: parts.uri.path(),
-        query: parts.uri.query().unwrap_or(""),
-        headers: &headers,
-        body: &body,
-    };
-    let auth = match signed::parse(&signed) {
+    let path = parts.uri.path();
+    let query = parts.uri.query().unwrap_or("");
+    let auth = match trainyard_sigv4::parse(&headers, query) {
         Ok(Some(auth)) => auth,
         Ok(None) => {
             let error = AwsError::new(
@@ -203,30 +193,65 @@ async fn dispatch(State(state): State<AwsState>, request: Request) -> Response {
             );
             return error.respond(Protocol::Json, &request_id);
         }
-        Err(error) => return error.respond(Protocol::Json, &request_id),
+        Err(e) => {
+            let error =
+                AwsError::bad_request("IncompleteSignature", format!("the request's signature is malformed: {e}"));
+            return error.respond(Protocol::Json, &request_id);
+        }
     };
     let protocol = Protocol::of(&auth.service);
-    let caller = match signed::verify(&state.identities, &auth, &signed) {
-        Ok(caller) => caller,
-        Err(error) => return error.respond(protocol, &request_id),
-    };
-    let call = Call {
+    let call = |caller| Call {
         state: &state,
         caller,
         request_id: request_id.clone(),
         source_ip: parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip().to_string()),
         user_agent: signed::header(&headers, "user-agent").map(str::to_string),
     };
+    // S3 bodies stream (checked as they pass); every other service's body is small and
+    // buffered, its hash part of the signature.
+    if auth.service == "s3" {
+        let signed = signed::Parts { method: parts.method.as_str(), path, query, headers: &headers, body: None };
+        let (caller, verified) = match signed::verify(&state.identities, &auth, &signed) {
+            Ok(verified) => verified,
+            Err(error) => return error.respond(protocol, &request_id),
+        };
+        let request = s3::S3Request {
+            method: &parts.method,
+            path,
+            query: axum::extract::Query::<Vec<(String, String)>>::try_from_uri(&parts.uri)
+                .map(|q| q.0)
+                .unwrap_or_default(),
+            headers: &headers,
+        };
+        let call = call(caller);
+        return s3::handle(&call, &request, &auth, &verified, Body::new(body))
+            .await
+            .unwrap_or_else(|error| error.respond(protocol, &request_id));
+    }
+    let body = match axum::body::to_bytes(Body::new(body), MAX_BODY_BYTES).await {
+        Ok(body) => body,
+        Err(_) => {
+            let error = AwsError::new(StatusCode::PAYLOAD_TOO_LARGE, "RequestEntityTooLarge", "the body is too large");
+            return error.respond(protocol, &request_id);
+        }
+    };
+    let signed = signed::Parts { method: parts.method.as_str(), path, query, headers: &headers, body: Some(&body) };
+    let caller = match signed::verify(&state.identities, &auth, &signed) {
+        Ok((caller, _)) => caller,
+        Err(error) => return error.respond(protocol, &request_id),
+    };
+    let call = call(caller);
+    let target = signed::header(&headers, "x-amz-target");
     let result = match auth.service.as_str() {
         "sts" => match Form::parse(&body) {
             Ok(form) => sts::handle(&call, &form).await,
             Err(error) => Err(error),
         },
-        "events" => match signed::header(&headers, "x-amz-target").and_then(|t| t.strip_prefix("AWSEvents.")) {
+        "events" => match target.and_then(|t| t.strip_prefix("AWSEvents.")) {
             Some(operation) => events::handle(&call, operation, &body).await,
             None => Err(AwsError::bad_request("UnknownOperationException", "no AWSEvents.<Operation> in X-Amz-Target")),
         },
-        "sagemaker" => match signed::header(&headers, "x-amz-target").and_then(|t| t.strip_prefix("SageMaker.")) {
+        "sagemaker" => match target.and_then(|t| t.strip_prefix("SageMaker.")) {
             Some(operation) => sagemaker::handle(&call, operation, &body).await,
             None => Err(AwsError::bad_request("UnknownOperationException", "no SageMaker.<Operation> in X-Amz-Target")),
         },

@@ -28,26 +28,25 @@ pub struct Parts<'a> {
     pub path: &'a str,
     pub query: &'a str,
     pub headers: &'a [(String, String)],
-    pub body: &'a [u8],
-}
-
-/// The SigV4 authorization of a request (`None`: not signed at all).
-pub fn parse(parts: &Parts<'_>) -> Result<Option<Authorization>, AwsError> {
-    trainyard_sigv4::parse(parts.headers, parts.query)
-        .map_err(|e| AwsError::bad_request("IncompleteSignature", format!("the request's signature is malformed: {e}")))
+    /// The buffered body (none for S3, whose payload hash is a header and whose body
+    /// streams, checked as it passes).
+    pub body: Option<&'a [u8]>,
 }
 
 /// Verifies `auth` over the request: the caller, or the error AWS gives.
-pub fn verify(identities: &Identities, auth: &Authorization, parts: &Parts<'_>) -> Result<Caller, AwsError> {
+pub fn verify(
+    identities: &Identities,
+    auth: &Authorization,
+    parts: &Parts<'_>,
+) -> Result<(Caller, trainyard_sigv4::Verified), AwsError> {
     let protocol = Protocol::of(&auth.service);
     let now = Utc::now();
     let (identity, secret) = identities
         .sigv4_identity(&auth.access_key_id, auth.security_token.as_deref(), now)
         .map_err(|e| credential_error(protocol, &e))?;
-    let body_hash = hex(&Sha256::digest(parts.body));
-    let payload_hash = match protocol {
-        Protocol::RestXml => header(parts.headers, "x-amz-content-sha256").unwrap_or("UNSIGNED-PAYLOAD").to_string(),
-        _ => body_hash,
+    let payload_hash = match parts.body {
+        Some(body) => hex(&Sha256::digest(body)),
+        None => header(parts.headers, "x-amz-content-sha256").unwrap_or("UNSIGNED-PAYLOAD").to_string(),
     };
     let request = SignedRequest {
         method: parts.method,
@@ -56,8 +55,9 @@ pub fn verify(identities: &Identities, auth: &Authorization, parts: &Parts<'_>) 
         headers: parts.headers,
         payload_hash: &payload_hash,
     };
-    trainyard_sigv4::verify(&request, auth, &secret, now, MAX_SKEW).map_err(|e| signature_error(protocol, e))?;
-    Ok(Caller { identity, service: auth.service.clone(), region: auth.region.clone() })
+    let verified =
+        trainyard_sigv4::verify(&request, auth, &secret, now, MAX_SKEW).map_err(|e| signature_error(protocol, e))?;
+    Ok((Caller { identity, service: auth.service.clone(), region: auth.region.clone() }, verified))
 }
 
 fn credential_error(protocol: Protocol, error: &trainyard_identity::Error) -> AwsError {

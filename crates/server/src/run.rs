@@ -163,6 +163,7 @@ pub async fn run(mut config: Config, shutdown: Shutdown, on_ready: impl FnOnce(S
         audit: audit.clone(),
         jobs: jobs.clone(),
         bus: bus.clone(),
+        objects: objects.clone(),
     });
     let state =
         AppState { bus, objects, jobs, models, endpoints, sources, registry, builds, pipelines, identities, audit };

@@ -1,0 +1,81 @@
+"""S3 through the AWS endpoint with plain boto3: buckets, objects with odd keys, a range
+read, listing with delimiter and continuation, copy, delete, and AWS's errors. Prints one
+JSON object."""
+import hashlib
+import json
+import sys
+
+import boto3
+from botocore.exceptions import ClientError
+
+work = sys.argv[1]
+results = {}
+s3 = boto3.client("s3")
+
+
+def code(call):
+    try:
+        call()
+        return "ok"
+    except ClientError as e:
+        return e.response["Error"]["Code"]
+
+
+s3.create_bucket(Bucket="facade")
+results["buckets"] = [b["Name"] for b in s3.list_buckets()["Buckets"]]
+body = bytes(range(256)) * 4096  # 1 MiB
+s3.put_object(Bucket="facade", Key="data/train/part 0+1.bin", Body=body)
+got = s3.get_object(Bucket="facade", Key="data/train/part 0+1.bin")["Body"].read()
+results["roundtrip"] = hashlib.sha256(got).hexdigest() == hashlib.sha256(body).hexdigest()
+ranged = s3.get_object(Bucket="facade", Key="data/train/part 0+1.bin", Range="bytes=10-19")
+results["range"] = list(ranged["Body"].read())
+results["range_header"] = ranged["ContentRange"]
+head = s3.head_object(Bucket="facade", Key="data/train/part 0+1.bin")
+results["size"] = head["ContentLength"]
+results["etag"] = head["ETag"].strip('"') == hashlib.md5(body).hexdigest()
+for i in range(5):
+    s3.put_object(Bucket="facade", Key=f"data/many/k{i}.csv", Body=b"x,y\n")
+s3.upload_file(f"{work}/upload.csv", "facade", "data/üñí/ké y.csv")
+listed = s3.list_objects_v2(Bucket="facade", Prefix="data/", Delimiter="/")
+results["prefixes"] = sorted(p["Prefix"] for p in listed.get("CommonPrefixes", []))
+keys, token = [], None
+while True:
+    kwargs = {"Bucket": "facade", "Prefix": "data/many/", "MaxKeys": 2}
+    if token:
+        kwargs["ContinuationToken"] = token
+    page = s3.list_objects_v2(**kwargs)
+    keys += [o["Key"] for o in page.get("Contents", [])]
+    if not page["IsTruncated"]:
+        break
+    token = page["NextContinuationToken"]
+results["paged"] = keys
+results["unicode"] = [o["Key"] for o in s3.list_objects_v2(Bucket="facade", Prefix="data/üñí/")["Contents"]]
+s3.copy_object(Bucket="facade", Key="copy.csv", CopySource={"Bucket": "facade", "Key": "data/many/k0.csv"})
+results["copied"] = s3.get_object(Bucket="facade", Key="copy.csv")["Body"].read().decode()
+deleted = s3.delete_objects(Bucket="facade", Delete={"Objects": [{"Key": f"data/many/k{i}.csv"} for i in range(5)]})
+results["deleted"] = len(deleted.get("Deleted", []))
+results["missing_key"] = code(lambda: s3.get_object(Bucket="facade", Key="nope"))
+results["missing_bucket"] = code(lambda: s3.list_objects_v2(Bucket="no-such-bucket"))
+results["not_empty"] = code(lambda: s3.delete_bucket(Bucket="facade"))
+results["bad_range"] = code(lambda: s3.get_object(Bucket="facade", Key="copy.csv", Range="bytes=100-200"))
+
+
+# A body that does not hash to its signed x-amz-content-sha256: refused, and no object.
+import os
+import urllib.request
+from botocore.auth import S3SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
+
+url = f"{os.environ['AWS_ENDPOINT_URL']}/facade/tampered.csv"
+signed = AWSRequest(method="PUT", url=url, data=b"good", headers={"x-amz-content-sha256": hashlib.sha256(b"good").hexdigest()})
+S3SigV4Auth(Credentials(os.environ["AWS_ACCESS_KEY_ID"], os.environ["AWS_SECRET_ACCESS_KEY"],
+                        os.environ["AWS_SESSION_TOKEN"]), "s3", "us-east-1").add_auth(signed)
+tampered = urllib.request.Request(url, data=b"evil", method="PUT", headers=dict(signed.headers))
+try:
+    urllib.request.urlopen(tampered)
+    results["tampered"] = "stored"
+except urllib.error.HTTPError as e:
+    results["tampered"] = e.read().decode()
+results["tampered_object"] = code(lambda: s3.head_object(Bucket="facade", Key="tampered.csv"))
+print(json.dumps(results))
