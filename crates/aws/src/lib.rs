@@ -10,6 +10,7 @@
 
 mod events;
 mod protocol;
+mod runtime;
 mod s3;
 mod sagemaker;
 mod signed;
@@ -40,6 +41,7 @@ pub struct AwsState {
     pub jobs: trainyard_jobs::Jobs,
     pub bus: trainyard_bus::EventBus,
     pub objects: trainyard_objects::Objects,
+    pub endpoints: trainyard_endpoints::Endpoints,
 }
 
 /// Every AWS request: one handler that dispatches by the signature's scope.
@@ -251,6 +253,16 @@ async fn dispatch(State(state): State<AwsState>, request: Request) -> Response {
             Some(operation) => events::handle(&call, operation, &body).await,
             None => Err(AwsError::bad_request("UnknownOperationException", "no AWSEvents.<Operation> in X-Amz-Target")),
         },
+        // SageMaker runtime shares the control plane's signing name; its path tells it apart.
+        "sagemaker" if path.starts_with("/endpoints/") && path.ends_with("/invocations") => {
+            let name = path.trim_start_matches("/endpoints/").trim_end_matches("/invocations");
+            match s3::decode_percent(name) {
+                Some(name) => runtime::invoke(&call, &name, &headers, &body).await,
+                None => {
+                    Err(AwsError::bad_request("ValidationError", "the endpoint name is not valid percent-encoding"))
+                }
+            }
+        }
         "sagemaker" => match target.and_then(|t| t.strip_prefix("SageMaker.")) {
             Some(operation) => sagemaker::handle(&call, operation, &body).await,
             None => Err(AwsError::bad_request("UnknownOperationException", "no SageMaker.<Operation> in X-Amz-Target")),

@@ -164,6 +164,7 @@ pub async fn run(mut config: Config, shutdown: Shutdown, on_ready: impl FnOnce(S
         jobs: jobs.clone(),
         bus: bus.clone(),
         objects: objects.clone(),
+        endpoints: endpoints.clone(),
     });
     let state =
         AppState { bus, objects, jobs, models, endpoints, sources, registry, builds, pipelines, identities, audit };

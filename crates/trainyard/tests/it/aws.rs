@@ -97,6 +97,30 @@ fn boto3_trains_a_model_and_policies_apply() {
     assert!(results["listed"].as_array().unwrap().iter().any(|n| n == "boto-gbdt"), "{results}");
     assert_eq!(results["missing"], "ValidationException", "{results}");
     assert_eq!(results["duplicate"], "ResourceInUse", "{results}");
+
+    // The trained model behind an endpoint, invoked through sagemaker-runtime.
+    let model = results["model"].as_str().unwrap();
+    run(&["endpoints", "deploy", "boto-ep", "--model-data", model, "--wait"]);
+    let mut script = Command::new(python());
+    script.arg(concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/aws/runtime_check.py")).arg("boto-ep");
+    for line in exports.lines() {
+        let (name, value) = line.trim_start_matches("export ").split_once('=').unwrap();
+        script.env(name, value);
+    }
+    let output = script.output().unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let invoked: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(invoked["variant"], "AllTraffic", "{invoked}");
+    assert_eq!(invoked["missing"], "ValidationError", "{invoked}");
+    let accept = invoked["content_type"].as_str().unwrap();
+    let csv = "1.9,-1.2,0.5\n0.1,0.3,0.5\n";
+    let native =
+        run(&["endpoints", "invoke", "boto-ep", "--body", csv, "--content-type", "text/csv", "--accept", accept]);
+    assert_eq!(
+        invoked["body"].as_str().unwrap().trim(),
+        native.trim(),
+        "the facade answers as the native route: {invoked}"
+    );
 }
 
 /// EventBridge with plain boto3: a rule with a Lambda-ARN target runs a trainyard function

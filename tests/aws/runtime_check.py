@@ -1,0 +1,21 @@
+"""InvokeEndpoint through the AWS endpoint with plain boto3 (sagemaker-runtime): CSV rows in,
+predictions out, and AWS's error for an unknown endpoint. Prints one JSON object."""
+import json
+import sys
+
+import boto3
+from botocore.exceptions import ClientError
+
+endpoint = sys.argv[1]
+runtime = boto3.client("sagemaker-runtime")
+results = {}
+answer = runtime.invoke_endpoint(EndpointName=endpoint, ContentType="text/csv", Body="1.9,-1.2,0.5\n0.1,0.3,0.5\n")
+results["content_type"] = answer["ContentType"]
+results["body"] = answer["Body"].read().decode()
+results["variant"] = answer.get("InvokedProductionVariant", "")
+try:
+    runtime.invoke_endpoint(EndpointName="no-such-endpoint", ContentType="text/csv", Body="1,2,3\n")
+    results["missing"] = "ok"
+except ClientError as e:
+    results["missing"] = e.response["Error"]["Code"]
+print(json.dumps(results))
