@@ -30,8 +30,12 @@ use trainyard_identity::{AccessRequest, AuditEntry, AuditTrail, Identities, Requ
 pub use protocol::{AwsError, Protocol};
 pub use signed::Caller;
 
-/// The largest body the facade buffers (S3 object bodies stream instead).
-pub const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
+/// The largest body the facade buffers (InvokeEndpoint's limit; S3 object bodies stream
+/// instead).
+pub const MAX_BODY_BYTES: usize = 6 * 1024 * 1024;
+
+/// Bytes of not-yet-verified bodies buffered at once, across every connection.
+pub const UNVERIFIED_BUDGET_BYTES: usize = 64 * 1024 * 1024;
 
 /// What the facade calls. Cheap to clone.
 #[derive(Clone)]
@@ -42,6 +46,16 @@ pub struct AwsState {
     pub bus: trainyard_bus::EventBus,
     pub objects: trainyard_objects::Objects,
     pub endpoints: trainyard_endpoints::Endpoints,
+    /// Invariant: bodies are buffered before their signature can be checked only within
+    /// this budget ([`UNVERIFIED_BUDGET_BYTES`]); past it, callers are told to slow down.
+    pub unverified: std::sync::Arc<tokio::sync::Semaphore>,
+}
+
+impl AwsState {
+    /// The budget of unverified bodies, full.
+    pub fn budget() -> std::sync::Arc<tokio::sync::Semaphore> {
+        std::sync::Arc::new(tokio::sync::Semaphore::new(UNVERIFIED_BUDGET_BYTES))
+    }
 }
 
 /// Every AWS request: one handler that dispatches by the signature's scope.
@@ -230,12 +244,26 @@ async fn dispatch(State(state): State<AwsState>, request: Request) -> Response {
             .await
             .unwrap_or_else(|error| error.respond(protocol, &request_id));
     }
-    let body = match axum::body::to_bytes(Body::new(body), MAX_BODY_BYTES).await {
+    // A key this server does not know is refused before its body is read; a body is read
+    // only with a declared length within the limit and the shared budget.
+    if let Err(error) = signed::known_key(&state.identities, &auth) {
+        return error.respond(protocol, &request_id);
+    }
+    let declared =
+        parts.headers.get(axum::http::header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<usize>().ok());
+    let too_large = || AwsError::new(StatusCode::PAYLOAD_TOO_LARGE, "RequestEntityTooLarge", "the body is too large");
+    let length = match declared {
+        Some(length) if length <= MAX_BODY_BYTES => length,
+        Some(_) => return too_large().respond(protocol, &request_id),
+        None => MAX_BODY_BYTES,
+    };
+    let Ok(_permit) = state.unverified.clone().try_acquire_many_owned(length.max(1) as u32) else {
+        let error = AwsError::new(StatusCode::SERVICE_UNAVAILABLE, "ThrottlingException", "the server is busy; retry");
+        return error.respond(protocol, &request_id);
+    };
+    let body = match axum::body::to_bytes(Body::new(body), length).await {
         Ok(body) => body,
-        Err(_) => {
-            let error = AwsError::new(StatusCode::PAYLOAD_TOO_LARGE, "RequestEntityTooLarge", "the body is too large");
-            return error.respond(protocol, &request_id);
-        }
+        Err(_) => return too_large().respond(protocol, &request_id),
     };
     let signed = signed::Parts { method: parts.method.as_str(), path, query, headers: &headers, body: Some(&body) };
     let caller = match signed::verify(&state.identities, &auth, &signed) {

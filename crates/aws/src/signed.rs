@@ -33,6 +33,15 @@ pub struct Parts<'a> {
     pub body: Option<&'a [u8]>,
 }
 
+/// Whether the request's access key could be valid (a key or a live session this server
+/// issued): checked before a body is read, so an unknown key costs nothing.
+pub fn known_key(identities: &Identities, auth: &Authorization) -> Result<(), AwsError> {
+    identities
+        .sigv4_identity(&auth.access_key_id, auth.security_token.as_deref(), Utc::now())
+        .map(|_| ())
+        .map_err(|e| credential_error(Protocol::of(&auth.service), &e))
+}
+
 /// Verifies `auth` over the request: the caller, or the error AWS gives.
 pub fn verify(
     identities: &Identities,

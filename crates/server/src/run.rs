@@ -165,6 +165,7 @@ pub async fn run(mut config: Config, shutdown: Shutdown, on_ready: impl FnOnce(S
         bus: bus.clone(),
         objects: objects.clone(),
         endpoints: endpoints.clone(),
+        unverified: trainyard_aws::AwsState::budget(),
     });
     let state =
         AppState { bus, objects, jobs, models, endpoints, sources, registry, builds, pipelines, identities, audit };

@@ -213,3 +213,29 @@ fn boto3_stores_and_lists_objects() {
     let listed = cli(dir.path(), &["data", "ls", "s3://facade/data/train/"]);
     assert!(stdout(&listed).contains("part 0+1.bin"), "{}{}", stdout(&listed), stderr(&listed));
 }
+
+/// Hostile input on the AWS endpoint: no signature, an unknown key announcing a huge body,
+/// and a declared body past the limit are answered at once, without reading the body.
+#[test]
+fn the_aws_endpoint_refuses_before_reading_what_it_cannot_verify() {
+    use std::io::{Read, Write};
+    let dir = tempfile::tempdir().unwrap();
+    let _server = ServerProcess::start(dir.path());
+    let endpoint = std::fs::read_to_string(dir.path().join("aws.url")).unwrap();
+    let address = endpoint.trim().trim_start_matches("http://").to_string();
+    let ask = |request: &str| {
+        let mut stream = std::net::TcpStream::connect(&address).unwrap();
+        stream.set_read_timeout(Some(std::time::Duration::from_secs(5))).unwrap();
+        stream.write_all(request.as_bytes()).unwrap();
+        let mut answer = vec![0u8; 4096];
+        let read = stream.read(&mut answer).expect("an answer without the body being sent");
+        String::from_utf8_lossy(&answer[..read]).to_string()
+    };
+    let unsigned = ask("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}");
+    assert!(unsigned.starts_with("HTTP/1.1 403") && unsigned.contains("MissingAuthenticationToken"), "{unsigned}");
+    let authorization = "AWS4-HMAC-SHA256 Credential=AKIAUNKNOWNUNKNOWN00/20261206/us-east-1/sagemaker/aws4_request, SignedHeaders=host;x-amz-date, Signature=0000000000000000000000000000000000000000000000000000000000000000";
+    let unknown = ask(&format!(
+        "POST / HTTP/1.1\r\nHost: x\r\nX-Amz-Date: 20261206T120000Z\r\nAuthorization: {authorization}\r\nContent-Length: 100000000\r\n\r\n"
+    ));
+    assert!(unknown.starts_with("HTTP/1.1 403") && unknown.contains("UnrecognizedClientException"), "{unknown}");
+}
