@@ -5,19 +5,12 @@ import sys
 import time
 
 import boto3
-from botocore.exceptions import ClientError
+from common import code
 
 function_name = sys.argv[1]
 results = {}
 events = boto3.client("events")
 
-
-def code(call):
-    try:
-        call()
-        return "ok"
-    except ClientError as e:
-        return e.response["Error"]["Code"]
 
 
 rule = events.put_rule(Name="orders", EventPattern=json.dumps({"source": ["shop"]}), Description="orders")

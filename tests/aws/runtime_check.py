@@ -4,7 +4,7 @@ import json
 import sys
 
 import boto3
-from botocore.exceptions import ClientError
+from common import code
 
 endpoint = sys.argv[1]
 runtime = boto3.client("sagemaker-runtime")
@@ -13,9 +13,6 @@ answer = runtime.invoke_endpoint(EndpointName=endpoint, ContentType="text/csv", 
 results["content_type"] = answer["ContentType"]
 results["body"] = answer["Body"].read().decode()
 results["variant"] = answer.get("InvokedProductionVariant", "")
-try:
-    runtime.invoke_endpoint(EndpointName="no-such-endpoint", ContentType="text/csv", Body="1,2,3\n")
-    results["missing"] = "ok"
-except ClientError as e:
-    results["missing"] = e.response["Error"]["Code"]
+results["missing"] = code(
+    lambda: runtime.invoke_endpoint(EndpointName="no-such-endpoint", ContentType="text/csv", Body="1,2,3\n"))
 print(json.dumps(results))

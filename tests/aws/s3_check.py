@@ -6,19 +6,12 @@ import json
 import sys
 
 import boto3
-from botocore.exceptions import ClientError
+from common import code
 
 work = sys.argv[1]
 results = {}
 s3 = boto3.client("s3")
 
-
-def code(call):
-    try:
-        call()
-        return "ok"
-    except ClientError as e:
-        return e.response["Error"]["Code"]
 
 
 s3.create_bucket(Bucket="facade")

@@ -6,19 +6,12 @@ import json
 import sys
 
 import boto3
-from botocore.exceptions import ClientError
+from common import code
 
 role_arn, reader_key, reader_secret = sys.argv[1:4]
 results = {}
 sm = boto3.client("sagemaker")
 
-
-def code(call):
-    try:
-        call()
-        return "ok"
-    except ClientError as e:
-        return e.response["Error"]["Code"]
 
 
 job = dict(

@@ -5,7 +5,7 @@ import os
 import sys
 
 import boto3
-from botocore.exceptions import ClientError
+from common import code
 
 endpoint, key_id, secret, role_arn = sys.argv[1:5]
 results = {}
@@ -14,13 +14,6 @@ results = {}
 def sts(**credentials):
     return boto3.client("sts", endpoint_url=endpoint, region_name="us-east-1", **credentials)
 
-
-def code(call):
-    try:
-        call()
-        return "ok"
-    except ClientError as e:
-        return e.response["Error"]["Code"]
 
 
 user = sts(aws_access_key_id=key_id, aws_secret_access_key=secret)

@@ -29,20 +29,16 @@ fn boto3_signs_and_the_server_verifies_sts_calls() {
     // `trainyard aws env` prints root's session for every AWS client in a shell.
     let exports = run(&["aws", "env"]);
     assert!(exports.contains("export AWS_ENDPOINT_URL=http://127.0.0.1:"), "{exports}");
-    let mut script = Command::new(python());
-    script.arg(concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/aws/sts_check.py")).args([
-        endpoint.trim(),
-        key["AccessKey"]["AccessKeyId"].as_str().unwrap(),
-        key["AccessKey"]["SecretAccessKey"].as_str().unwrap(),
-        "arn:aws:iam::000000000000:role/dev-role",
-    ]);
-    for line in exports.lines() {
-        let (name, value) = line.trim_start_matches("export ").split_once('=').unwrap();
-        script.env(name, value);
-    }
-    let output = script.output().unwrap();
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
-    let results: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let results = boto3_script(
+        "sts_check",
+        &[
+            endpoint.trim(),
+            key["AccessKey"]["AccessKeyId"].as_str().unwrap(),
+            key["AccessKey"]["SecretAccessKey"].as_str().unwrap(),
+            "arn:aws:iam::000000000000:role/dev-role",
+        ],
+        &exports,
+    );
     assert_eq!(results["user"], "arn:aws:iam::000000000000:user/dev", "{results}");
     assert_eq!(results["session"], "arn:aws:sts::000000000000:assumed-role/dev-role/boto-1", "{results}");
     assert_eq!(results["root"], "arn:aws:iam::000000000000:root", "{results}");
@@ -76,19 +72,15 @@ fn boto3_trains_a_model_and_policies_apply() {
     run(&["iam", "put-policy", "--user", "reader", "--name", "describe", "--document", describe_only]);
     let key: Value = serde_json::from_str(&run(&["iam", "keys", "create", "--user", "reader"])).unwrap();
     let exports = run(&["aws", "env"]);
-    let mut script = Command::new(python());
-    script.arg(concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/aws/sagemaker_check.py")).args([
-        "arn:aws:iam::000000000000:role/sm-exec",
-        key["AccessKey"]["AccessKeyId"].as_str().unwrap(),
-        key["AccessKey"]["SecretAccessKey"].as_str().unwrap(),
-    ]);
-    for line in exports.lines() {
-        let (name, value) = line.trim_start_matches("export ").split_once('=').unwrap();
-        script.env(name, value);
-    }
-    let output = script.output().unwrap();
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
-    let results: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let results = boto3_script(
+        "sagemaker_check",
+        &[
+            "arn:aws:iam::000000000000:role/sm-exec",
+            key["AccessKey"]["AccessKeyId"].as_str().unwrap(),
+            key["AccessKey"]["SecretAccessKey"].as_str().unwrap(),
+        ],
+        &exports,
+    );
     assert_eq!(results["status"], "Completed", "{results}");
     assert_eq!(results["arn"], "arn:aws:sagemaker:local:000000000000:training-job/boto-gbdt", "{results}");
     assert!(results["model"].as_str().unwrap().starts_with("s3://ml-data/models/boto-gbdt"), "{results}");
@@ -101,15 +93,7 @@ fn boto3_trains_a_model_and_policies_apply() {
     // The trained model behind an endpoint, invoked through sagemaker-runtime.
     let model = results["model"].as_str().unwrap();
     run(&["endpoints", "deploy", "boto-ep", "--model-data", model, "--wait"]);
-    let mut script = Command::new(python());
-    script.arg(concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/aws/runtime_check.py")).arg("boto-ep");
-    for line in exports.lines() {
-        let (name, value) = line.trim_start_matches("export ").split_once('=').unwrap();
-        script.env(name, value);
-    }
-    let output = script.output().unwrap();
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
-    let invoked: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let invoked = boto3_script("runtime_check", &["boto-ep"], &exports);
     assert_eq!(invoked["variant"], "AllTraffic", "{invoked}");
     assert_eq!(invoked["missing"], "ValidationError", "{invoked}");
     let accept = invoked["content_type"].as_str().unwrap();
@@ -140,15 +124,7 @@ fn boto3_routes_events_to_a_function() {
     let command = format!("cat > {0}.tmp && mv {0}.tmp {0}; echo {{}}", got.display());
     run(&["functions", "create", "collector", "--command", &command]);
     let exports = run(&["aws", "env"]);
-    let mut script = Command::new(python());
-    script.arg(concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/aws/events_check.py")).arg("collector");
-    for line in exports.lines() {
-        let (name, value) = line.trim_start_matches("export ").split_once('=').unwrap();
-        script.env(name, value);
-    }
-    let output = script.output().unwrap();
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
-    let results: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let results = boto3_script("events_check", &["collector"], &exports);
     assert_eq!(results["rule_arn"], "arn:aws:events:local:000000000000:rule/orders", "{results}");
     assert_eq!(results["pattern"]["source"][0], "shop", "{results}");
     assert_eq!(
@@ -183,15 +159,7 @@ fn boto3_stores_and_lists_objects() {
         stdout(&output)
     };
     std::fs::write(work.path().join("upload.csv"), "a,b\n1,2\n").unwrap();
-    let mut script = Command::new(python());
-    script.arg(concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/aws/s3_check.py")).arg(work.path());
-    for line in exports.lines() {
-        let (name, value) = line.trim_start_matches("export ").split_once('=').unwrap();
-        script.env(name, value);
-    }
-    let output = script.output().unwrap();
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
-    let results: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let results = boto3_script("s3_check", &[work.path()], &exports);
     assert!(results["buckets"].as_array().unwrap().iter().any(|b| b == "facade"), "{results}");
     assert_eq!(results["roundtrip"], true, "{results}");
     assert_eq!(results["range"], serde_json::json!([10, 11, 12, 13, 14, 15, 16, 17, 18, 19]), "{results}");
@@ -238,4 +206,18 @@ fn the_aws_endpoint_refuses_before_reading_what_it_cannot_verify() {
         "POST / HTTP/1.1\r\nHost: x\r\nX-Amz-Date: 20261206T120000Z\r\nAuthorization: {authorization}\r\nContent-Length: 100000000\r\n\r\n"
     ));
     assert!(unknown.starts_with("HTTP/1.1 403") && unknown.contains("UnrecognizedClientException"), "{unknown}");
+}
+
+/// Runs `tests/aws/NAME.py` with `args` in the environment `trainyard aws env` printed; its
+/// one JSON line.
+fn boto3_script<A: AsRef<std::ffi::OsStr>>(name: &str, args: &[A], exports: &str) -> Value {
+    let mut script = Command::new(python());
+    script.arg(format!("{}/../../tests/aws/{name}.py", env!("CARGO_MANIFEST_DIR"))).args(args);
+    for line in exports.lines() {
+        let (name, value) = line.trim_start_matches("export ").split_once('=').unwrap();
+        script.env(name, value);
+    }
+    let output = script.output().unwrap();
+    assert!(output.status.success(), "{name}: {}", String::from_utf8_lossy(&output.stderr));
+    serde_json::from_slice(&output.stdout).unwrap()
 }
