@@ -87,7 +87,7 @@ pub async fn guard(State(state): State<AppState>, request: Request, next: Next) 
     let parameters = Parameters { path, query, body: json.as_ref() };
     let action = access::action(route, &parameters);
     let resources = access::resources(route, &parameters);
-    let request_parameters = request_parameters(&parameters);
+    // Built only when a record is written (reads that are allowed write none).
     let entry = |error: Option<ErrorInfo>, response: Option<Value>| AuditEntry {
         time: Utc::now(),
         identity: Some(identity.clone()),
@@ -95,7 +95,7 @@ pub async fn guard(State(state): State<AppState>, request: Request, next: Next) 
         action: action.clone(),
         source_ip: call.source_ip.clone(),
         user_agent: call.user_agent.clone(),
-        request_parameters: request_parameters.clone(),
+        request_parameters: request_parameters(&parameters),
         response_elements: response,
         error_code: error.as_ref().map(|e| e.code.to_string()),
         error_message: error.map(|e| e.message),
@@ -121,7 +121,6 @@ pub async fn guard(State(state): State<AppState>, request: Request, next: Next) 
         state.audit.record(entry(Some(info), None)).await;
         return denied.into_response();
     }
-    drop(raw_path);
     parts.extensions.insert(identity.clone());
     let response = next.run(Request::from_parts(parts, body)).await;
     if matches!(route.kind, Kind::Write | Kind::Data) {

@@ -10,6 +10,7 @@
 mod admin;
 mod audit;
 mod credentials;
+mod decisions;
 mod identity;
 mod names;
 mod registry;

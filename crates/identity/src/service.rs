@@ -32,6 +32,7 @@ pub(crate) struct Inner {
     /// Invariant: one change at a time, written to the store and then applied to the view.
     pub writes: tokio::sync::Mutex<()>,
     pub runs: crate::runs::Runs,
+    pub decisions: crate::decisions::Decisions,
 }
 
 /// What a request carries that conditions may test, beyond who makes it.
@@ -101,6 +102,7 @@ impl Identities {
             view: RwLock::new(view),
             writes: tokio::sync::Mutex::new(()),
             runs: Default::default(),
+            decisions: Default::default(),
         };
         Ok(Identities { inner: Arc::new(inner) })
     }
@@ -109,9 +111,11 @@ impl Identities {
         self.inner.view.read().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
+    /// Changes the view; every decision made before is forgotten.
     pub(crate) fn apply(&self, change: impl FnOnce(&mut View)) {
         let mut view = self.inner.view.write().unwrap_or_else(|poisoned| poisoned.into_inner());
         change(&mut view);
+        view.generation += 1;
     }
 
     /// The caller an `Authorization: Bearer <secret>` header names.
@@ -155,6 +159,16 @@ impl Identities {
 
     /// The decision on one request by `identity`, as AWS evaluates it in one account.
     pub fn authorize(&self, identity: &Identity, request: &AccessRequest<'_>, now: DateTime<Utc>) -> Decision {
+        let (second, generation) = (now.timestamp(), self.read().generation);
+        if let Some(decision) = self.inner.decisions.get(identity, request, second, generation) {
+            return decision;
+        }
+        let decision = self.decide(identity, request, now);
+        self.inner.decisions.put(identity, request, second, generation, &decision);
+        decision
+    }
+
+    fn decide(&self, identity: &Identity, request: &AccessRequest<'_>, now: DateTime<Utc>) -> Decision {
         let caller = identity.caller();
         let context = context_of(identity, request.facts, now);
         let resource = request.resource_policy.map(|policy| NamedPolicy { name: "resource-policy", policy });

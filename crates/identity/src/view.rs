@@ -61,6 +61,8 @@ pub(crate) struct View {
     pub sessions: HashMap<SecretDigest, SessionEntry>,
     /// Session id → its digest.
     pub session_ids: HashMap<String, SecretDigest>,
+    /// Bumped by every change (decisions made before it are stale).
+    pub generation: u64,
 }
 
 /// Parses a stored policy document (stored documents were validated when put).

@@ -193,3 +193,37 @@ async fn bad_policies_are_refused_whole_with_every_problem() {
     identities.detach_policy(PrincipalKind::User, "dave", "training").await.unwrap();
     identities.delete_policy("training").await.unwrap();
 }
+
+/// Decisions are cached for the second they were made in: the cache keys on everything a
+/// condition may test, and forgets everything when a policy changes.
+#[tokio::test]
+async fn cached_decisions_follow_conditions_and_policy_changes() {
+    let dir = tempfile::tempdir().unwrap();
+    let (identities, _store) = open(dir.path()).await;
+    identities
+        .create_principal(PrincipalKind::User, NewPrincipal { name: "net".into(), ..Default::default() })
+        .await
+        .unwrap();
+    let key = identities.create_access_key(PrincipalKind::User, "net").await.unwrap();
+    let caller = identities.authenticate(Some(&bearer(&key.secret_access_key)), Utc::now()).unwrap();
+    let policy = r#"{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*",
+        "Condition": {"IpAddress": {"aws:SourceIp": "10.0.0.0/8"}}}]}"#;
+    identities.put_inline_policy(PrincipalKind::User, "net", "net", policy).await.unwrap();
+    let now = Utc::now();
+    let from = |ip: &str| {
+        let facts = RequestFacts { source_ip: Some(ip.to_string()), ..Default::default() };
+        let request = AccessRequest {
+            action: "s3:GetObject",
+            resource: "arn:aws:s3:::b/k",
+            facts: &facts,
+            resource_policy: None,
+        };
+        identities.authorize(&caller, &request, now).is_allowed()
+    };
+    for _ in 0..3 {
+        assert!(from("10.1.2.3"));
+        assert!(!from("192.168.1.1"), "another address is another question");
+    }
+    identities.delete_inline_policy(PrincipalKind::User, "net", "net").await.unwrap();
+    assert!(!from("10.1.2.3"), "a policy change is in force at once, in the same second");
+}
