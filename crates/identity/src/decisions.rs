@@ -98,9 +98,7 @@ impl Decisions {
     }
 
     fn key(&self, identity: &Identity, request: &AccessRequest<'_>, facts: u64) -> u64 {
-        let mut hasher = self.hasher.build_hasher();
-        (&identity.user_id, &identity.access_key_id, request.action, request.resource, facts).hash(&mut hasher);
-        hasher.finish()
+        self.hasher.hash_one((&identity.user_id, &identity.access_key_id, request.action, request.resource, facts))
     }
 
     /// Everything else the request says that conditions may test, hashed.
