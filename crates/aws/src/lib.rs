@@ -9,6 +9,7 @@
 //! answer an unsigned or badly signed request with anything but the error AWS gives.
 
 mod events;
+mod iam;
 mod protocol;
 mod runtime;
 mod s3;
@@ -275,6 +276,10 @@ async fn dispatch(State(state): State<AwsState>, request: Request) -> Response {
     let result = match auth.service.as_str() {
         "sts" => match Form::parse(&body) {
             Ok(form) => sts::handle(&call, &form).await,
+            Err(error) => Err(error),
+        },
+        "iam" => match Form::parse(&body) {
+            Ok(form) => iam::handle(&call, &form).await,
             Err(error) => Err(error),
         },
         "events" => match target.and_then(|t| t.strip_prefix("AWSEvents.")) {

@@ -208,6 +208,27 @@ fn the_aws_endpoint_refuses_before_reading_what_it_cannot_verify() {
     assert!(unknown.starts_with("HTTP/1.1 403") && unknown.contains("UnrecognizedClientException"), "{unknown}");
 }
 
+/// IAM with plain boto3 (query protocol): roles, users, policies and keys, documents
+/// returned as IAM returns them, a new key that signs, and an escalation refused.
+#[test]
+fn boto3_manages_iam() {
+    let dir = tempfile::tempdir().unwrap();
+    let _server = ServerProcess::start(dir.path());
+    let output = cli(dir.path(), &["aws", "env"]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let results = boto3_script("iam_check", &[] as &[&str], &stdout(&output));
+    assert_eq!(results["role_arn"], "arn:aws:iam::000000000000:role/sm-boto", "{results}");
+    assert_eq!(results["trust"]["Statement"][0]["Principal"]["Service"], "sagemaker.amazonaws.com", "{results}");
+    assert!(results["roles"].as_array().unwrap().iter().any(|r| r == "sm-boto"), "{results}");
+    assert_eq!(results["user_tags"][0]["Key"], "team", "{results}");
+    assert_eq!(results["keys"][0], results["key_id"], "{results}");
+    assert_eq!(results["signed_as"], "arn:aws:iam::000000000000:user/boto-user", "{results}");
+    assert_eq!(results["missing"], "NoSuchEntity", "{results}");
+    assert_eq!(results["malformed"], "MalformedPolicyDocument", "{results}");
+    assert_eq!(results["duplicate"], "EntityAlreadyExists", "{results}");
+    assert_eq!(results["escalation"], "AccessDenied", "{results}");
+}
+
 /// Runs `tests/aws/NAME.py` with `args` in the environment `trainyard aws env` printed; its
 /// one JSON line.
 fn boto3_script<A: AsRef<std::ffi::OsStr>>(name: &str, args: &[A], exports: &str) -> Value {
