@@ -38,5 +38,21 @@ results["model"] = described.get("ModelArtifacts", {}).get("S3ModelArtifacts", "
 results["reader_describe"] = reader.describe_training_job(TrainingJobName="boto-gbdt")["TrainingJobStatus"]
 results["listed"] = [s["TrainingJobName"] for s in sm.list_training_jobs()["TrainingJobSummaries"]]
 results["missing"] = code(lambda: sm.describe_training_job(TrainingJobName="no-such-job"))
+# The job's log through CloudWatch Logs, as the SageMaker SDK's logs= reads it.
+logs = boto3.client("logs")
+streams = logs.describe_log_streams(logGroupName="/aws/sagemaker/TrainingJobs", logStreamNamePrefix="boto-gbdt/")
+results["streams"] = [s["logStreamName"] for s in streams["logStreams"]]
+lines, token = [], None
+while True:
+    kwargs = {"logGroupName": "/aws/sagemaker/TrainingJobs", "logStreamName": results["streams"][0], "startFromHead": True}
+    if token:
+        kwargs["nextToken"] = token
+    page = logs.get_log_events(**kwargs)
+    lines += [e["message"] for e in page["events"]]
+    if page["nextForwardToken"] == token:
+        break
+    token = page["nextForwardToken"]
+results["log_lines"] = len(lines)
+results["log_text"] = "\n".join(lines)[:2000]
 results["duplicate"] = code(lambda: sm.create_training_job(**job))
 print(json.dumps(results))

@@ -10,6 +10,7 @@
 
 mod events;
 mod iam;
+mod logs;
 mod protocol;
 mod runtime;
 mod s3;
@@ -281,6 +282,12 @@ async fn dispatch(State(state): State<AwsState>, request: Request) -> Response {
         "iam" => match Form::parse(&body) {
             Ok(form) => iam::handle(&call, &form).await,
             Err(error) => Err(error),
+        },
+        "logs" => match target.and_then(|t| t.strip_prefix("Logs_20140328.")) {
+            Some(operation) => logs::handle(&call, operation, &body).await,
+            None => {
+                Err(AwsError::bad_request("UnknownOperationException", "no Logs_20140328.<Operation> in X-Amz-Target"))
+            }
         },
         "events" => match target.and_then(|t| t.strip_prefix("AWSEvents.")) {
             Some(operation) => events::handle(&call, operation, &body).await,

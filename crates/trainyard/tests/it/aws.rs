@@ -89,6 +89,8 @@ fn boto3_trains_a_model_and_policies_apply() {
     assert!(results["listed"].as_array().unwrap().iter().any(|n| n == "boto-gbdt"), "{results}");
     assert_eq!(results["missing"], "ValidationException", "{results}");
     assert_eq!(results["duplicate"], "ResourceInUse", "{results}");
+    assert_eq!(results["streams"], serde_json::json!(["boto-gbdt/algo-1"]), "{results}");
+    assert!(results["log_lines"].as_i64().unwrap() > 0, "the job's log through CloudWatch Logs: {results}");
 
     // The trained model behind an endpoint, invoked through sagemaker-runtime.
     let model = results["model"].as_str().unwrap();
