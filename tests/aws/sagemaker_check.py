@@ -38,6 +38,18 @@ results["model"] = described.get("ModelArtifacts", {}).get("S3ModelArtifacts", "
 results["reader_describe"] = reader.describe_training_job(TrainingJobName="boto-gbdt")["TrainingJobStatus"]
 results["listed"] = [s["TrainingJobName"] for s in sm.list_training_jobs()["TrainingJobSummaries"]]
 results["missing"] = code(lambda: sm.describe_training_job(TrainingJobName="no-such-job"))
+# The model registry: a group, a package of the trained model, its approval.
+group = sm.create_model_package_group(ModelPackageGroupName="boto-group", ModelPackageGroupDescription="churn")
+results["group_arn"] = group["ModelPackageGroupArn"]
+package = sm.create_model_package(
+    ModelPackageGroupName="boto-group", ModelApprovalStatus="PendingManualApproval",
+    InferenceSpecification={"Containers": [{"Image": "gbdt", "ModelDataUrl": results["model"]}],
+                            "SupportedContentTypes": ["text/csv"], "SupportedResponseMIMETypes": ["text/csv"]})
+results["package_arn"] = package["ModelPackageArn"]
+results["packages"] = len(sm.list_model_packages(ModelPackageGroupName="boto-group")["ModelPackageSummaryList"])
+sm.update_model_package(ModelPackageArn=package["ModelPackageArn"], ModelApprovalStatus="Approved")
+results["approval"] = sm.describe_model_package(ModelPackageName=package["ModelPackageArn"])["ModelApprovalStatus"]
+results["missing_group"] = code(lambda: sm.describe_model_package_group(ModelPackageGroupName="nope"))
 # The job's log through CloudWatch Logs, as the SageMaker SDK's logs= reads it.
 logs = boto3.client("logs")
 streams = logs.describe_log_streams(logGroupName="/aws/sagemaker/TrainingJobs", logStreamNamePrefix="boto-gbdt/")

@@ -12,6 +12,7 @@ mod events;
 mod iam;
 mod logs;
 mod protocol;
+mod registry;
 mod runtime;
 mod s3;
 mod sagemaker;
@@ -48,6 +49,7 @@ pub struct AwsState {
     pub bus: trainyard_bus::EventBus,
     pub objects: trainyard_objects::Objects,
     pub endpoints: trainyard_endpoints::Endpoints,
+    pub models: trainyard_models::Registry,
     /// Invariant: bodies are buffered before their signature can be checked only within
     /// this budget ([`UNVERIFIED_BUDGET_BYTES`]); past it, callers are told to slow down.
     pub unverified: std::sync::Arc<tokio::sync::Semaphore>,

@@ -57,12 +57,47 @@ pub async fn handle(call: &Call<'_>, operation: &str, body: &[u8]) -> Result<Res
             stopped?;
             json!({})
         }
-        other => {
-            return Err(AwsError::bad_request(
-                "UnknownOperationException",
-                format!("trainyard does not implement SageMaker.{other} yet"),
-            ))
+        "CreateProcessingJob" => {
+            let job = name("ProcessingJobName")?;
+            let resource = arn(&format!("processing-job/{job}"));
+            call.authorize("sagemaker:CreateProcessingJob", &resource).await?;
+            if let Some(role) = input["RoleArn"].as_str() {
+                call.pass_role(role, SERVICE).await?;
+            }
+            let request = serde_json::from_value(input.clone())
+                .map_err(|e| AwsError::bad_request("ValidationException", e.to_string()))?;
+            let created = jobs.create_processing(request).await.map_err(jobs_error);
+            call.audit("sagemaker:CreateProcessingJob", &resource, false, created.as_ref().err()).await;
+            json!({"ProcessingJobArn": created?["ProcessingJobArn"]})
         }
+        "DescribeProcessingJob" => {
+            let job = name("ProcessingJobName")?;
+            call.authorize("sagemaker:DescribeProcessingJob", &arn(&format!("processing-job/{job}"))).await?;
+            jobs.describe_processing(&job).await.map_err(jobs_error)?
+        }
+        "ListProcessingJobs" => {
+            call.authorize("sagemaker:ListProcessingJobs", "*").await?;
+            let limit = input["MaxResults"].as_i64().unwrap_or(100).clamp(1, 100);
+            jobs.list_processing(input["StatusEquals"].as_str(), limit).await.map_err(jobs_error)?
+        }
+        "StopProcessingJob" => {
+            let job = name("ProcessingJobName")?;
+            let resource = arn(&format!("processing-job/{job}"));
+            call.authorize("sagemaker:StopProcessingJob", &resource).await?;
+            let stopped = jobs.stop_processing(&job).await.map_err(jobs_error);
+            call.audit("sagemaker:StopProcessingJob", &resource, false, stopped.as_ref().err()).await;
+            stopped?;
+            json!({})
+        }
+        other => match crate::registry::handle(call, other, &input).await {
+            Some(result) => result?,
+            None => {
+                return Err(AwsError::bad_request(
+                    "UnknownOperationException",
+                    format!("trainyard does not implement SageMaker.{other} yet"),
+                ))
+            }
+        },
     };
     Ok(answer(StatusCode::OK, "application/x-amz-json-1.1", output.to_string(), Protocol::Json, &call.request_id))
 }

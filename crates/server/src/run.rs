@@ -165,6 +165,7 @@ pub async fn run(mut config: Config, shutdown: Shutdown, on_ready: impl FnOnce(S
         bus: bus.clone(),
         objects: objects.clone(),
         endpoints: endpoints.clone(),
+        models: models.clone(),
         unverified: trainyard_aws::AwsState::budget(),
     });
     let state =

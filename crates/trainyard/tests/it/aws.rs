@@ -90,6 +90,17 @@ fn boto3_trains_a_model_and_policies_apply() {
     assert_eq!(results["missing"], "ValidationException", "{results}");
     assert_eq!(results["duplicate"], "ResourceInUse", "{results}");
     assert_eq!(results["streams"], serde_json::json!(["boto-gbdt/algo-1"]), "{results}");
+    assert_eq!(
+        results["group_arn"], "arn:aws:sagemaker:local:000000000000:model-package-group/boto-group",
+        "{results}"
+    );
+    assert_eq!(results["package_arn"], "arn:aws:sagemaker:local:000000000000:model-package/boto-group/1", "{results}");
+    assert_eq!(
+        (results["packages"].as_i64(), &results["approval"]),
+        (Some(1), &serde_json::json!("Approved")),
+        "{results}"
+    );
+    assert_eq!(results["missing_group"], "ValidationException", "{results}");
     assert!(results["log_lines"].as_i64().unwrap() > 0, "the job's log through CloudWatch Logs: {results}");
 
     // The trained model behind an endpoint, invoked through sagemaker-runtime.
