@@ -242,6 +242,50 @@ fn boto3_manages_iam() {
     assert_eq!(results["escalation"], "AccessDenied", "{results}");
 }
 
+/// The `aws` CLI (PyPI awscli) unchanged, with the environment `trainyard aws env` printed:
+/// a directory tree synced up and back, a listing, SageMaker and EventBridge calls.
+#[test]
+fn the_aws_cli_syncs_a_tree_both_ways() {
+    let dir = tempfile::tempdir().unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let _server = ServerProcess::start(dir.path());
+    let exports = stdout(&cli(dir.path(), &["aws", "env"]));
+    let aws_binary = std::path::Path::new(&python()).with_file_name("aws");
+    let aws = |args: &[&str]| {
+        let mut command = Command::new(&aws_binary);
+        command.args(args).current_dir(work.path());
+        for line in exports.lines() {
+            let (name, value) = line.trim_start_matches("export ").split_once('=').unwrap();
+            command.env(name, value);
+        }
+        let output = command.output().unwrap_or_else(|e| panic!("{}: {e}", aws_binary.display()));
+        assert!(output.status.success(), "aws {args:?}: {}", String::from_utf8_lossy(&output.stderr));
+        String::from_utf8_lossy(&output.stdout).to_string()
+    };
+    let tree = work.path().join("tree");
+    std::fs::create_dir_all(tree.join("sub/deeper")).unwrap();
+    let files = [("a.csv", "a,b\n1,2\n"), ("sub/b c.csv", "x\n"), ("sub/deeper/ü.json", "{\"k\": 1}")];
+    for (path, text) in files {
+        std::fs::write(tree.join(path), text).unwrap();
+    }
+    aws(&["s3", "mb", "s3://synced"]);
+    aws(&["s3", "sync", "tree", "s3://synced/data"]);
+    let listed = aws(&["s3", "ls", "--recursive", "s3://synced"]);
+    for (path, _) in files {
+        assert!(listed.contains(&format!("data/{path}")), "{path} missing from {listed}");
+    }
+    aws(&["s3", "sync", "s3://synced/data", "back"]);
+    for (path, text) in files {
+        assert_eq!(std::fs::read_to_string(work.path().join("back").join(path)).unwrap(), text, "{path}");
+    }
+    aws(&["s3", "cp", "tree/a.csv", "s3://synced/copy.csv"]);
+    aws(&["s3", "cp", "s3://synced/copy.csv", "copy.csv"]);
+    assert_eq!(std::fs::read_to_string(work.path().join("copy.csv")).unwrap(), "a,b\n1,2\n");
+    assert!(aws(&["sagemaker", "list-training-jobs"]).contains("TrainingJobSummaries"));
+    let put = aws(&["events", "put-events", "--entries", r#"[{"Source":"cli","DetailType":"t","Detail":"{}"}]"#]);
+    assert!(put.contains("\"FailedEntryCount\": 0"), "{put}");
+}
+
 /// Runs `tests/aws/NAME.py` with `args` in the environment `trainyard aws env` printed; its
 /// one JSON line.
 fn boto3_script<A: AsRef<std::ffi::OsStr>>(name: &str, args: &[A], exports: &str) -> Value {
