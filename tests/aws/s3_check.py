@@ -3,6 +3,7 @@ read, listing with delimiter and continuation, copy, delete, and AWS's errors. P
 JSON object."""
 import hashlib
 import json
+import os
 import sys
 
 import boto3
@@ -52,6 +53,26 @@ results["missing_bucket"] = code(lambda: s3.list_objects_v2(Bucket="no-such-buck
 results["not_empty"] = code(lambda: s3.delete_bucket(Bucket="facade"))
 results["bad_range"] = code(lambda: s3.get_object(Bucket="facade", Key="copy.csv", Range="bytes=100-200"))
 
+
+# A multipart upload (boto3's transfer manager, 5 MiB parts) round-trips byte for byte.
+from boto3.s3.transfer import TransferConfig
+big = os.urandom(12 * 1024 * 1024 + 123)
+with open(f"{work}/big.bin", "wb") as f:
+    f.write(big)
+config = TransferConfig(multipart_threshold=5 * 1024 * 1024, multipart_chunksize=5 * 1024 * 1024)
+s3.upload_file(f"{work}/big.bin", "facade", "big/big.bin", Config=config)
+s3.download_file("facade", "big/big.bin", f"{work}/big.back", Config=config)
+with open(f"{work}/big.back", "rb") as f:
+    results["multipart"] = hashlib.sha256(f.read()).hexdigest() == hashlib.sha256(big).hexdigest()
+upload = s3.create_multipart_upload(Bucket="facade", Key="never.bin")["UploadId"]
+part = s3.upload_part(Bucket="facade", Key="never.bin", UploadId=upload, PartNumber=1, Body=b"x" * 1024)
+results["wrong_part"] = code(lambda: s3.complete_multipart_upload(
+    Bucket="facade", Key="never.bin", UploadId=upload,
+    MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": '"0000"'}]}))
+s3.abort_multipart_upload(Bucket="facade", Key="never.bin", UploadId=upload)
+results["aborted"] = code(lambda: s3.head_object(Bucket="facade", Key="never.bin"))
+results["after_abort"] = code(lambda: s3.upload_part(Bucket="facade", Key="never.bin", UploadId=upload,
+                                                     PartNumber=2, Body=b"y"))
 
 # A body that does not hash to its signed x-amz-content-sha256: refused, and no object.
 import os

@@ -117,6 +117,45 @@ pub async fn handle(
             list(call, request, &bucket).await
         }
         ("POST", false, None) if request.has("delete") => delete_objects(call, &bucket, body).await,
+        ("POST", false, Some(key)) if request.has("uploads") => {
+            let resource = arn(Some(key));
+            call.authorize("s3:PutObject", &resource).await?;
+            let content_type = find(request.headers, "content-type").unwrap_or("binary/octet-stream");
+            let upload = objects.create_upload(&bucket, key, content_type).await.map_err(objects_error)?;
+            Ok(xml(call, format!(
+                "<InitiateMultipartUploadResult xmlns=\"{XMLNS}\"><Bucket>{}</Bucket><Key>{}</Key><UploadId>{upload}</UploadId></InitiateMultipartUploadResult>",
+                xml_escape(&bucket),
+                xml_escape(key)
+            )))
+        }
+        ("PUT", false, Some(key)) if request.has("uploadId") => {
+            call.authorize("s3:PutObject", &arn(Some(key))).await?;
+            let upload = request.query("uploadId").unwrap_or_default();
+            let number = request.query("partNumber").and_then(|n| n.parse::<i64>().ok()).ok_or_else(|| {
+                AwsError::bad_request(
+                    "InvalidArgument",
+                    "Part number must be an integer between 1 and 10000, inclusive",
+                )
+            })?;
+            let stream = checked(request, auth, verified, body);
+            let etag = objects.upload_part(&bucket, key, upload, number, stream).await.map_err(objects_error)?;
+            let mut response = empty(call, StatusCode::OK);
+            insert(&mut response, header::ETAG, &format!("\"{etag}\""));
+            Ok(response)
+        }
+        ("POST", false, Some(key)) if request.has("uploadId") => {
+            let resource = arn(Some(key));
+            call.authorize("s3:PutObject", &resource).await?;
+            let completed = complete(call, request, &bucket, key, body).await;
+            call.audit("s3:PutObject", &resource, false, completed.as_ref().err()).await;
+            completed
+        }
+        ("DELETE", false, Some(key)) if request.has("uploadId") => {
+            call.authorize("s3:AbortMultipartUpload", &arn(Some(key))).await?;
+            let upload = request.query("uploadId").unwrap_or_default();
+            objects.abort_upload(&bucket, key, upload).await.map_err(objects_error)?;
+            Ok(empty(call, StatusCode::NO_CONTENT))
+        }
         ("PUT", false, Some(key)) => {
             let resource = arn(Some(key));
             call.authorize("s3:PutObject", &resource).await?;
@@ -218,18 +257,61 @@ async fn put(
     key: &str,
     body: Body,
 ) -> Result<Response, AwsError> {
+    let content_type = find(request.headers, "content-type").unwrap_or("binary/octet-stream");
+    let stream = checked(request, auth, verified, body);
+    let record = call.state.objects.put(bucket, key, content_type, stream).await.map_err(objects_error)?;
+    let mut response = empty(call, StatusCode::OK);
+    insert(&mut response, header::ETAG, &format!("\"{}\"", record.etag));
+    Ok(response)
+}
+
+/// The request body as a stream that checks itself against `x-amz-content-sha256`.
+fn checked(
+    request: &S3Request<'_>,
+    auth: &Authorization,
+    verified: &Verified,
+    body: Body,
+) -> Checked<axum::body::BodyDataStream> {
     let content_sha256 = find(request.headers, "x-amz-content-sha256").unwrap_or(trainyard_sigv4::UNSIGNED_PAYLOAD);
     let check = match ChunkedMode::from_content_sha256(content_sha256) {
         Some(mode) => Check::Chunked(Box::new(ChunkedDecoder::new(mode, Some(verified), auth))),
         None if content_sha256 == trainyard_sigv4::UNSIGNED_PAYLOAD => Check::None,
         None => Check::Sha256(Sha256::new(), content_sha256.to_ascii_lowercase()),
     };
-    let content_type = find(request.headers, "content-type").unwrap_or("binary/octet-stream");
-    let stream = Checked { inner: body.into_data_stream(), check, done: false };
-    let record = call.state.objects.put(bucket, key, content_type, stream).await.map_err(objects_error)?;
-    let mut response = empty(call, StatusCode::OK);
-    insert(&mut response, header::ETAG, &format!("\"{}\"", record.etag));
-    Ok(response)
+    Checked { inner: body.into_data_stream(), check, done: false }
+}
+
+/// CompleteMultipartUpload: the parts named in the XML body, in order, become the object.
+async fn complete(
+    call: &Call<'_>,
+    request: &S3Request<'_>,
+    bucket: &str,
+    key: &str,
+    body: Body,
+) -> Result<Response, AwsError> {
+    let bytes = axum::body::to_bytes(body, 4 * 1024 * 1024)
+        .await
+        .map_err(|_| AwsError::bad_request("MalformedXML", "the completion request is too large"))?;
+    let text = String::from_utf8_lossy(&bytes);
+    let numbers = elements(&text, "PartNumber");
+    let etags = elements(&text, "ETag");
+    if numbers.len() != etags.len() {
+        return Err(AwsError::bad_request("MalformedXML", "each Part needs a PartNumber and an ETag"));
+    }
+    let parts: Vec<(i64, String)> = numbers
+        .iter()
+        .zip(etags)
+        .map(|(n, etag)| n.parse::<i64>().map(|n| (n, etag)))
+        .collect::<Result<_, _>>()
+        .map_err(|_| AwsError::bad_request("MalformedXML", "a PartNumber is not a number"))?;
+    let upload = request.query("uploadId").unwrap_or_default();
+    let record = call.state.objects.complete_upload(bucket, key, upload, &parts).await.map_err(objects_error)?;
+    Ok(xml(call, format!(
+        "<CompleteMultipartUploadResult xmlns=\"{XMLNS}\"><Location>/{0}/{1}</Location><Bucket>{0}</Bucket><Key>{1}</Key><ETag>&quot;{2}&quot;</ETag></CompleteMultipartUploadResult>",
+        xml_escape(bucket),
+        xml_escape(key),
+        record.etag
+    )))
 }
 
 /// CopyObject: the source (`/bucket/key`, percent-encoded) streamed into the destination.
@@ -431,6 +513,15 @@ fn objects_error(error: trainyard_objects::Error) -> AwsError {
     use trainyard_objects::Error as Objects;
     use trainyard_store::Error as Store;
     match &error {
+        Objects::Store(Store::NotFound { kind: "upload", .. }) => AwsError::new(
+            StatusCode::NOT_FOUND,
+            "NoSuchUpload",
+            "The specified upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed.",
+        ),
+        Objects::Upload { reason } if reason.starts_with("InvalidPartOrder") => {
+            AwsError::bad_request("InvalidPartOrder", reason.clone())
+        }
+        Objects::Upload { reason } if reason.starts_with("InvalidPart") => AwsError::bad_request("InvalidPart", reason.clone()),
         Objects::Store(Store::NotFound { kind: "bucket", .. }) => {
             AwsError::new(StatusCode::NOT_FOUND, "NoSuchBucket", "The specified bucket does not exist")
         }

@@ -7,9 +7,11 @@
 //! directions), never accept a key that could escape its bucket, and never make an
 //! object visible before its bytes are complete.
 
+mod multipart;
 mod names;
 mod storage;
 
+pub use multipart::MAX_PARTS;
 pub use names::{validate_bucket, validate_key, S3Uri};
 pub use storage::{open_backend, Listing, ObjectStream, Objects, MAX_OBJECT_BYTES};
 

@@ -57,10 +57,10 @@ const HASHED_DIR: &str = ".objects";
 /// Buckets and objects. Cheap to clone.
 #[derive(Clone)]
 pub struct Objects {
-    backend: Arc<dyn ObjectStore>,
-    root: StorePath,
+    pub(crate) backend: Arc<dyn ObjectStore>,
+    pub(crate) root: StorePath,
     layout: Layout,
-    store: Store,
+    pub(crate) store: Store,
     bus: EventBus,
 }
 
@@ -144,9 +144,34 @@ impl Objects {
         validate_key(key)?;
         self.store.get_bucket(bucket).await?;
         let location = self.location(bucket, key)?;
+        let (size, etag) = self.write(&location, key, body).await?;
+        let record = ObjectRecord {
+            bucket: bucket.into(),
+            key: key.into(),
+            size: size as i64,
+            etag,
+            content_type: content_type.into(),
+            last_modified: Utc::now(),
+        };
+        self.store.put_object(&record).await?;
+        if let Some(legacy) = self.legacy_location(bucket, key) {
+            // An earlier version's copy would otherwise be found after a delete.
+            let _ = self.backend.delete(&legacy).await;
+        }
+        self.emit("Object Created", &record, "PutObject").await;
+        Ok(record)
+    }
+
+    /// Streams `body` to `location` on the backend (never visible as an object by
+    /// itself): its size and MD5. Invariant: at most two parts are buffered or in flight.
+    pub(crate) async fn write<S, E>(&self, location: &StorePath, key: &str, body: S) -> Result<(u64, String), Error>
+    where
+        S: Stream<Item = Result<Bytes, E>> + Send,
+        E: std::fmt::Display,
+    {
         let upload = self
             .backend
-            .put_multipart(&location)
+            .put_multipart(location)
             .await
             .map_err(|source| Error::Io { context: format!("start upload of {key}"), source })?;
         let mut writer = WriteMultipart::new_with_chunk_size(upload, PART_BYTES);
@@ -167,7 +192,6 @@ impl Objects {
                 return Err(Error::TooLarge { limit: MAX_OBJECT_BYTES });
             }
             digest.update(&chunk);
-            // Invariant: at most two parts are buffered or in flight per upload.
             writer
                 .wait_for_capacity(2)
                 .await
@@ -175,21 +199,7 @@ impl Objects {
             writer.write(&chunk);
         }
         writer.finish().await.map_err(|source| Error::Io { context: format!("finish upload of {key}"), source })?;
-        let record = ObjectRecord {
-            bucket: bucket.into(),
-            key: key.into(),
-            size: size as i64,
-            etag: hex(&digest.finalize()),
-            content_type: content_type.into(),
-            last_modified: Utc::now(),
-        };
-        self.store.put_object(&record).await?;
-        if let Some(legacy) = self.legacy_location(bucket, key) {
-            // An earlier version's copy would otherwise be found after a delete.
-            let _ = self.backend.delete(&legacy).await;
-        }
-        self.emit("Object Created", &record, "PutObject").await;
-        Ok(record)
+        Ok((size, hex(&digest.finalize())))
     }
 
     /// Puts a small in-memory object.

@@ -189,6 +189,13 @@ fn boto3_stores_and_lists_objects() {
     assert_eq!(results["not_empty"], "BucketNotEmpty", "{results}");
     assert_eq!(results["bad_range"], "InvalidRange", "{results}");
     assert!(results["tampered"].as_str().unwrap().contains("XAmzContentSHA256Mismatch"), "{results}");
+    assert_eq!(results["multipart"], true, "{results}");
+    assert_eq!(results["wrong_part"], "InvalidPart", "{results}");
+    assert_eq!(
+        (&results["aborted"], &results["after_abort"]),
+        (&serde_json::json!("404"), &serde_json::json!("NoSuchUpload")),
+        "{results}"
+    );
     assert_eq!(results["tampered_object"], "404", "a refused body leaves no object: {results}");
     // Objects made through S3 are the platform's objects.
     let listed = cli(dir.path(), &["data", "ls", "s3://facade/data/train/"]);
@@ -278,6 +285,12 @@ fn the_aws_cli_syncs_a_tree_both_ways() {
     for (path, text) in files {
         assert_eq!(std::fs::read_to_string(work.path().join("back").join(path)).unwrap(), text, "{path}");
     }
+    // Past 8 MiB the CLI uploads in parts (multipart).
+    let big: Vec<u8> = (0..9 * 1024 * 1024 + 7).map(|i: usize| (i * 31 % 251) as u8).collect();
+    std::fs::write(work.path().join("big.bin"), &big).unwrap();
+    aws(&["s3", "cp", "big.bin", "s3://synced/big.bin"]);
+    aws(&["s3", "cp", "s3://synced/big.bin", "big.back"]);
+    assert!(std::fs::read(work.path().join("big.back")).unwrap() == big, "a multipart upload round-trips");
     aws(&["s3", "cp", "tree/a.csv", "s3://synced/copy.csv"]);
     aws(&["s3", "cp", "s3://synced/copy.csv", "copy.csv"]);
     assert_eq!(std::fs::read_to_string(work.path().join("copy.csv")).unwrap(), "a,b\n1,2\n");
