@@ -51,6 +51,9 @@ results["deleted"] = len(deleted.get("Deleted", []))
 results["missing_key"] = code(lambda: s3.get_object(Bucket="facade", Key="nope"))
 results["missing_bucket"] = code(lambda: s3.list_objects_v2(Bucket="no-such-bucket"))
 results["not_empty"] = code(lambda: s3.delete_bucket(Bucket="facade"))
+results["tagging"] = code(lambda: s3.put_object_tagging(
+    Bucket="facade", Key="copy.csv", Tagging={"TagSet": [{"Key": "a", "Value": "b"}]}))
+results["intact"] = s3.get_object(Bucket="facade", Key="copy.csv")["Body"].read().decode()
 results["bad_range"] = code(lambda: s3.get_object(Bucket="facade", Key="copy.csv", Range="bytes=100-200"))
 
 

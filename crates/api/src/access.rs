@@ -466,8 +466,13 @@ impl<'a> Parameters<'a> {
         self.body?.get(field)?.as_str()
     }
 
+    /// The bus a rule route acts on, read where its handler reads it. Invariant: the guard
+    /// and the handler never disagree on the bus: a rule named in the path has its bus in
+    /// `?bus` (a body's `EventBusName` is not looked at); a rule created (`PutRule`) has it
+    /// in the body.
     fn bus(&self) -> &str {
-        self.query("bus").or_else(|| self.body("EventBusName")).filter(|b| !b.is_empty()).unwrap_or("default")
+        let bus = if self.path("name").is_some() { self.query("bus") } else { self.body("EventBusName") };
+        bus.filter(|b| !b.is_empty()).unwrap_or("default")
     }
 }
 
@@ -547,7 +552,8 @@ fn fill(placeholder: &str, parameters: &Parameters<'_>) -> String {
     };
     match (placeholder, value) {
         (_, Some(value)) => value,
-        ("?bus", None) => "default".to_string(),
+        // Events listed without `?bus` are every bus's.
+        ("?bus", None) => "*".to_string(),
         (_, None) => String::new(),
     }
 }
@@ -594,6 +600,17 @@ mod tests {
         let parameters =
             Parameters { path: vec![("name", "r1")], query: vec![("bus".into(), "ops".into())], ..Default::default() };
         assert_eq!(resources(rule, &parameters), ["arn:aws:events:local:000000000000:rule/ops/r1"]);
+        // A body cannot move the rule the guard decides on to another bus.
+        let body = json!({"EventBusName": "mine"});
+        let parameters = Parameters { path: vec![("name", "victim")], body: Some(&body), ..Default::default() };
+        assert_eq!(resources(rule, &parameters), ["arn:aws:events:local:000000000000:rule/victim"]);
+        let create = lookup("post", "/rules").unwrap();
+        let body = json!({"Name": "r2", "EventBusName": "ops"});
+        let parameters =
+            Parameters { query: vec![("bus".into(), "mine".into())], body: Some(&body), ..Default::default() };
+        assert_eq!(resources(create, &parameters), ["arn:aws:events:local:000000000000:rule/ops/r2"]);
+        let events = lookup("get", "/events").unwrap();
+        assert_eq!(resources(events, &Parameters::default()), ["arn:aws:events:local:000000000000:event-bus/*"]);
         let object = lookup("head", "/api/v1/buckets/{bucket}/objects/{*key}").unwrap();
         let parameters = Parameters { path: vec![("bucket", "data"), ("key", "a/b.csv")], ..Default::default() };
         assert_eq!(resources(object, &parameters), ["arn:aws:s3:::data/a/b.csv"]);

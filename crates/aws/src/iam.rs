@@ -4,7 +4,7 @@
 
 use axum::http::StatusCode;
 use axum::response::Response;
-use trainyard_identity::{NewPrincipal, PolicyView, PrincipalKind, PrincipalView};
+use trainyard_identity::{NewPrincipal, PolicyView, PrincipalKind, PrincipalView, RequestFacts};
 
 use crate::protocol::{answer, xml_escape, AwsError, Protocol};
 use crate::{identity_error, Call, Form};
@@ -27,7 +27,8 @@ pub async fn handle(call: &Call<'_>, form: &Form) -> Result<Response, AwsError> 
                 if role { (PrincipalKind::Role, "RoleName") } else { (PrincipalKind::User, "UserName") };
             let name = form.required(field)?;
             let resource = arn(&format!("{}/{name}", if role { "role" } else { "user" }));
-            call.authorize(&iam_action, &resource).await?;
+            let facts = RequestFacts { request_tags: tags(form), ..call.facts() };
+            call.authorize_with(&iam_action, &resource, facts).await?;
             let new = NewPrincipal {
                 name: name.to_string(),
                 path: form.get("Path").map(str::to_string),
@@ -50,8 +51,17 @@ pub async fn handle(call: &Call<'_>, form: &Form) -> Result<Response, AwsError> 
                     call.authorize(&iam_action, &resource).await?;
                     find(identities, role, name)?
                 }
-                // GetUser without a name: the caller itself.
-                None if !role => find(identities, false, &call.caller.identity.name)?,
+                // GetUser without a name: the calling user itself (as AWS, only for users).
+                None if !role => {
+                    use trainyard_identity::IdentityKind;
+                    if !matches!(call.caller.identity.kind, IdentityKind::User | IdentityKind::ServiceAccount) {
+                        return Err(AwsError::bad_request(
+                            "ValidationError",
+                            "Must specify userName when calling with non-User credentials",
+                        ));
+                    }
+                    find(identities, false, &call.caller.identity.name)?
+                }
                 None => return Err(AwsError::bad_request("MissingParameter", "RoleName is required")),
             };
             let element = if role { "Role" } else { "User" };
@@ -71,8 +81,7 @@ pub async fn handle(call: &Call<'_>, form: &Form) -> Result<Response, AwsError> 
         "DeleteUser" | "DeleteRole" => {
             let role = action == "DeleteRole";
             let name = form.required(if role { "RoleName" } else { "UserName" })?;
-            let view = find(identities, role, name)?;
-            call.authorize(&iam_action, &view.arn).await?;
+            let view = authorize_on(call, &iam_action, role, name).await?;
             let deleted = identities.delete_principal(view.kind, name).await.map_err(identity_error);
             call.audit(&iam_action, &view.arn, false, deleted.as_ref().err()).await;
             deleted?;
@@ -82,8 +91,7 @@ pub async fn handle(call: &Call<'_>, form: &Form) -> Result<Response, AwsError> 
         | "DetachUserPolicy" => {
             let role = action.contains("Role");
             let name = form.required(if role { "RoleName" } else { "UserName" })?;
-            let view = find(identities, role, name)?;
-            call.authorize(&iam_action, &view.arn).await?;
+            let view = authorize_on(call, &iam_action, role, name).await?;
             let done = if action.starts_with("Put") {
                 let document = form.required("PolicyDocument")?;
                 identities.put_inline_policy(view.kind, name, form.required("PolicyName")?, document).await.map(|_| ())
@@ -111,8 +119,7 @@ pub async fn handle(call: &Call<'_>, form: &Form) -> Result<Response, AwsError> 
         }
         "CreateAccessKey" | "ListAccessKeys" => {
             let name = form.get("UserName").map_or_else(|| call.caller.identity.name.clone(), str::to_string);
-            let view = find(identities, false, &name)?;
-            call.authorize(&iam_action, &view.arn).await?;
+            let view = authorize_on(call, &iam_action, false, &name).await?;
             let body = if action == "CreateAccessKey" {
                 let created = identities.create_access_key(view.kind, &name).await.map_err(identity_error);
                 call.audit(&iam_action, &view.arn, false, created.as_ref().err()).await;
@@ -154,6 +161,19 @@ pub async fn handle(call: &Call<'_>, form: &Form) -> Result<Response, AwsError> 
         call.request_id
     );
     Ok(answer(StatusCode::OK, "text/xml", body, Protocol::Query, &call.request_id))
+}
+
+/// Decides `action` on the user or role `name` (with its tags as `aws:ResourceTag/*`)
+/// before telling whether it exists: a caller who may not act learns nothing.
+async fn authorize_on(call: &Call<'_>, action: &str, role: bool, name: &str) -> Result<PrincipalView, AwsError> {
+    let found = find(&call.state.identities, role, name);
+    let resource = match &found {
+        Ok(view) => view.arn.clone(),
+        Err(_) => arn(&format!("{}/{name}", if role { "role" } else { "user" })),
+    };
+    let resource_tags = found.as_ref().map(|v| v.tags.clone()).unwrap_or_default();
+    call.authorize_with(action, &resource, RequestFacts { resource_tags, ..call.facts() }).await?;
+    found
 }
 
 /// A user (or service account) or a role by name; IAM's `NoSuchEntity` if none.

@@ -80,11 +80,20 @@ impl Call<'_> {
     /// Decides `action` on `resource` for the caller; a denial is `AccessDenied` (and
     /// audited).
     pub async fn authorize(&self, action: &str, resource: &str) -> Result<(), AwsError> {
+        self.authorize_with(action, resource, self.facts()).await
+    }
+
+    /// What conditions may test of this call: the client's address.
+    pub fn facts(&self) -> RequestFacts {
+        RequestFacts { source_ip: self.source_ip.clone(), ..Default::default() }
+    }
+
+    /// [`Call::authorize`] with `facts` (tags a request puts, tags of what it acts on).
+    pub async fn authorize_with(&self, action: &str, resource: &str, facts: RequestFacts) -> Result<(), AwsError> {
         let identity = &self.caller.identity;
         if identity.is_root() {
             return Ok(());
         }
-        let facts = RequestFacts { source_ip: self.source_ip.clone(), ..Default::default() };
         let policy = self.state.identities.resource_policy(action, resource);
         let request = AccessRequest { action, resource, facts: &facts, resource_policy: policy.as_deref() };
         let decision = self.state.identities.authorize(identity, &request, Utc::now());
@@ -141,12 +150,15 @@ pub struct Form {
 }
 
 impl Form {
+    /// Parses `application/x-www-form-urlencoded` (`+` is a space, `%XX` a byte).
     pub fn parse(body: &[u8]) -> Result<Form, AwsError> {
-        let fields = axum::extract::Query::<BTreeMap<String, String>>::try_from_uri(
-            &format!("/?{}", String::from_utf8_lossy(body)).parse().map_err(|_| malformed())?,
-        )
-        .map_err(|_| malformed())?
-        .0;
+        let text = std::str::from_utf8(body).map_err(|_| malformed())?;
+        let decode = |part: &str| s3::decode_percent(&part.replace('+', " ")).ok_or_else(malformed);
+        let mut fields = BTreeMap::new();
+        for pair in text.split('&').filter(|p| !p.is_empty()) {
+            let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+            fields.insert(decode(name)?, decode(value)?);
+        }
         Ok(Form { fields })
     }
 

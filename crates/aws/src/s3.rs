@@ -20,6 +20,39 @@ use crate::Call;
 
 const XMLNS: &str = "http://s3.amazonaws.com/doc/2006-03-01/";
 
+/// Sub-resources of buckets and objects that are not implemented (yet).
+const UNSUPPORTED: &[&str] = &[
+    "accelerate",
+    "acl",
+    "analytics",
+    "attributes",
+    "cors",
+    "encryption",
+    "intelligent-tiering",
+    "inventory",
+    "legal-hold",
+    "lifecycle",
+    "logging",
+    "metrics",
+    "notification",
+    "object-lock",
+    "ownershipControls",
+    "policy",
+    "policyStatus",
+    "publicAccessBlock",
+    "replication",
+    "requestPayment",
+    "restore",
+    "retention",
+    "select",
+    "tagging",
+    "torrent",
+    "versioning",
+    "versionId",
+    "versions",
+    "website",
+];
+
 /// What an S3 request is, read from its method, path and query.
 pub struct S3Request<'a> {
     pub method: &'a Method,
@@ -63,6 +96,25 @@ pub async fn handle(
 ) -> Result<Response, AwsError> {
     let objects = &call.state.objects;
     let (bucket, key) = request.target()?;
+    // Invariant: a sub-resource this facade does not implement is refused, never taken
+    // for the bucket or object itself (`PUT ?tagging` must not overwrite the object).
+    if let Some((name, _)) = request.query.iter().find(|(name, _)| UNSUPPORTED.contains(&name.as_str())) {
+        return Err(AwsError::new(
+            StatusCode::NOT_IMPLEMENTED,
+            "NotImplemented",
+            format!("trainyard does not implement the S3 sub-resource ?{name} yet"),
+        ));
+    }
+    let listing_parts = request.method == Method::GET && key.is_some() && request.has("uploadId");
+    let copying_part = request.has("uploadId") && find(request.headers, "x-amz-copy-source").is_some();
+    if listing_parts || copying_part {
+        let what = if listing_parts { "ListParts" } else { "UploadPartCopy" };
+        return Err(AwsError::new(
+            StatusCode::NOT_IMPLEMENTED,
+            "NotImplemented",
+            format!("trainyard does not implement {what} yet"),
+        ));
+    }
     let arn = |key: Option<&str>| match key {
         Some(key) => format!("arn:aws:s3:::{bucket}/{key}"),
         None => format!("arn:aws:s3:::{bucket}"),
@@ -112,11 +164,16 @@ pub async fn handle(
             objects.bucket(&bucket).await.map_err(objects_error)?;
             Ok(xml(call, format!("<LocationConstraint xmlns=\"{XMLNS}\"></LocationConstraint>")))
         }
+        ("GET", false, None) if request.has("uploads") => Err(AwsError::new(
+            StatusCode::NOT_IMPLEMENTED,
+            "NotImplemented",
+            "trainyard does not implement ListMultipartUploads yet",
+        )),
         ("GET", false, None) => {
             call.authorize("s3:ListBucket", &arn(None)).await?;
             list(call, request, &bucket).await
         }
-        ("POST", false, None) if request.has("delete") => delete_objects(call, &bucket, body).await,
+        ("POST", false, None) if request.has("delete") => delete_objects(call, request, &bucket, body).await,
         ("POST", false, Some(key)) if request.has("uploads") => {
             let resource = arn(Some(key));
             call.authorize("s3:PutObject", &resource).await?;
@@ -289,9 +346,7 @@ async fn complete(
     key: &str,
     body: Body,
 ) -> Result<Response, AwsError> {
-    let bytes = axum::body::to_bytes(body, 4 * 1024 * 1024)
-        .await
-        .map_err(|_| AwsError::bad_request("MalformedXML", "the completion request is too large"))?;
+    let bytes = small_body(request, body, 4 * 1024 * 1024).await?;
     let text = String::from_utf8_lossy(&bytes);
     let numbers = elements(&text, "PartNumber");
     let etags = elements(&text, "ETag");
@@ -365,10 +420,13 @@ async fn get(call: &Call<'_>, request: &S3Request<'_>, bucket: &str, key: &str) 
 }
 
 /// DeleteObjects: the keys of the XML body, each deleted; a missing key is deleted too.
-async fn delete_objects(call: &Call<'_>, bucket: &str, body: Body) -> Result<Response, AwsError> {
-    let bytes = axum::body::to_bytes(body, 2 * 1024 * 1024)
-        .await
-        .map_err(|_| AwsError::bad_request("MalformedXML", "the delete request is too large"))?;
+async fn delete_objects(
+    call: &Call<'_>,
+    request: &S3Request<'_>,
+    bucket: &str,
+    body: Body,
+) -> Result<Response, AwsError> {
+    let bytes = small_body(request, body, 2 * 1024 * 1024).await?;
     let text = String::from_utf8_lossy(&bytes);
     let keys = elements(&text, "Key");
     if keys.is_empty() || keys.len() > 1000 {
@@ -395,6 +453,30 @@ async fn delete_objects(call: &Call<'_>, bucket: &str, body: Body) -> Result<Res
     }
     out.push_str("</DeleteResult>");
     Ok(xml(call, out))
+}
+
+/// A small XML body, read whole and checked against its signed `x-amz-content-sha256`
+/// (the signature covers the hash, so the hash must cover the body).
+async fn small_body(request: &S3Request<'_>, body: Body, limit: usize) -> Result<Bytes, AwsError> {
+    let bytes = axum::body::to_bytes(body, limit)
+        .await
+        .map_err(|_| AwsError::bad_request("MalformedXML", "the request body is too large"))?;
+    match find(request.headers, "x-amz-content-sha256") {
+        Some(trainyard_sigv4::UNSIGNED_PAYLOAD) | None => Ok(bytes),
+        Some(hash) if hash.len() == 64 => {
+            if crate::signed::hex(&Sha256::digest(&bytes)) == hash.to_ascii_lowercase() {
+                Ok(bytes)
+            } else {
+                Err(AwsError::bad_request(
+                    "XAmzContentSHA256Mismatch",
+                    "the body does not hash to x-amz-content-sha256",
+                ))
+            }
+        }
+        Some(other) => {
+            Err(AwsError::bad_request("InvalidRequest", format!("x-amz-content-sha256 {other} is not accepted here")))
+        }
+    }
 }
 
 /// The text of every `<name>…</name>` element, XML entities decoded.
@@ -431,7 +513,7 @@ fn parse_range(text: &str, size: u64) -> Result<std::ops::Range<u64>, AwsError> 
         (a, "") => a.parse::<u64>().map_err(|_| invalid())?..size,
         (a, b) => {
             let (a, b): (u64, u64) = (a.parse().map_err(|_| invalid())?, b.parse().map_err(|_| invalid())?);
-            a..(b + 1).min(size)
+            a..b.saturating_add(1).min(size)
         }
     };
     if range.start >= size || range.start >= range.end {
@@ -537,7 +619,7 @@ fn objects_error(error: trainyard_objects::Error) -> AwsError {
             AwsError::new(StatusCode::CONFLICT, "BucketNotEmpty", "The bucket you tried to delete is not empty")
         }
         Objects::InvalidBucket { .. } => AwsError::bad_request("InvalidBucketName", error.to_string()),
-        Objects::InvalidKey { .. } => AwsError::bad_request("KeyTooLongError", error.to_string()),
+        Objects::InvalidKey { .. } => AwsError::bad_request("InvalidArgument", error.to_string()),
         Objects::TooLarge { .. } => AwsError::bad_request("EntityTooLarge", error.to_string()),
         Objects::Upload { reason } if reason.starts_with("XAmzContentSHA256Mismatch") => {
             AwsError::bad_request("XAmzContentSHA256Mismatch", reason.clone())
@@ -596,12 +678,13 @@ fn encode_token(after: &str) -> String {
 
 fn decode_token(token: &str) -> Result<String, AwsError> {
     let invalid = || AwsError::bad_request("InvalidArgument", "The continuation token provided is incorrect");
-    if token.len() % 2 != 0 {
+    let digits = token.as_bytes();
+    if digits.len() % 2 != 0 || !digits.iter().all(u8::is_ascii_hexdigit) {
         return Err(invalid());
     }
-    let bytes: Result<Vec<u8>, _> =
-        (0..token.len()).step_by(2).map(|i| u8::from_str_radix(&token[i..i + 2], 16)).collect();
-    String::from_utf8(bytes.map_err(|_| invalid())?).map_err(|_| invalid())
+    let value = |d: u8| (d as char).to_digit(16).unwrap_or(0) as u8;
+    let bytes: Vec<u8> = digits.chunks(2).map(|pair| value(pair[0]) * 16 + value(pair[1])).collect();
+    String::from_utf8(bytes).map_err(|_| invalid())
 }
 
 /// `encoding-type=url`: keys percent-encoded (every byte but unreserved ones and `/`).
@@ -646,6 +729,8 @@ mod tests {
         assert!(parse_range("lines=1-2", 10).is_err());
         assert_eq!(decode_token(&encode_token("a/b c")).unwrap(), "a/b c");
         assert!(decode_token("zz").is_err());
+        assert!(decode_token("a\u{e9}0").is_err(), "a multibyte character is not cut");
+        assert!(parse_range("bytes=0-18446744073709551615", 10).is_ok());
         assert_eq!(encode_key("a b/c+d"), "a%20b/c%2Bd");
         assert_eq!(decode_percent("a%20b/c+d").unwrap(), "a b/c+d");
         assert_eq!(

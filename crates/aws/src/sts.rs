@@ -2,7 +2,7 @@
 
 use axum::http::StatusCode;
 use axum::response::Response;
-use trainyard_identity::{AssumeRole, RequestFacts};
+use trainyard_identity::AssumeRole;
 
 use crate::protocol::{answer, xml_escape, AwsError, Protocol};
 use crate::{Call, Form};
@@ -50,7 +50,7 @@ async fn assume_role(call: &Call<'_>, form: &Form) -> Result<Response, AwsError>
     let credentials = call
         .state
         .identities
-        .assume_role(&call.caller.identity, request, &RequestFacts::default())
+        .assume_role(&call.caller.identity, request, &call.facts())
         .await
         .map_err(crate::identity_error)?;
     let result = format!(

@@ -190,6 +190,15 @@ impl Identities {
             Some(context) => {
                 let entry = view.principals.get(&context.role_id);
                 let session = view.session(&context.session_id);
+                // Invariant: a session no longer in the view (revoked, forgotten) decides
+                // nothing but a denial, never the role's rights without its ceiling.
+                if session.is_none() && !context.session_id.is_empty() {
+                    return Decision {
+                        outcome: trainyard_iam::Outcome::ImplicitlyDenied,
+                        deciding: None,
+                        missing: None,
+                    };
+                }
                 let policy = session
                     .and_then(|s| s.policy.as_deref())
                     .map(|policy| NamedPolicy { name: "session-policy", policy });
@@ -289,7 +298,17 @@ impl Identities {
         facts: &RequestFacts,
     ) -> Result<Credentials, Error> {
         names::check_session_name(&request.session_name)?;
-        let (role, trust) = self.role_and_trust(&request.role_arn)?;
+        // Invariant: a caller who may not assume a role learns nothing of whether it exists.
+        let (role, trust) = match self.role_and_trust(&request.role_arn) {
+            Ok(found) => found,
+            Err(_) if !caller.is_root() => {
+                return Err(Error::AccessDenied(format!(
+                    "{} is not authorized to perform: sts:AssumeRole on resource: {}",
+                    caller.arn, request.role_arn
+                )))
+            }
+            Err(e) => return Err(e),
+        };
         if !caller.is_root() {
             let access = AccessRequest {
                 action: "sts:AssumeRole",

@@ -317,3 +317,23 @@ async fn applying_a_pipeline_needs_the_right_to_make_its_roles() {
     let (status, answer) = server.call_as(&secret, Method::POST, "/pipelines", Some(body)).await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "past authorization, the spec is checked: {answer}");
 }
+
+/// A body cannot move the rule a call is decided on to another bus: a user allowed the
+/// rules of bus `mine` cannot delete a default-bus rule by naming `mine` in a body.
+#[tokio::test]
+async fn a_rule_is_decided_on_the_bus_its_handler_acts_on() {
+    let server = Server::start().await;
+    server.post("/buses", json!({"Name": "mine"})).await;
+    server.rule("victim", json!({"source": ["x"]})).await;
+    let secret = user_with_key(&server, "users", "bus-owner").await;
+    let policy = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "events:*",
+        "Resource": "arn:aws:events:local:000000000000:rule/mine/*"}]});
+    put(&server, "/iam/users/bus-owner/policies/mine", json!({"PolicyDocument": policy})).await;
+    let (status, body) =
+        server.call_as(&secret, Method::DELETE, "/rules/victim", Some(json!({"EventBusName": "mine"}))).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    let (status, _) = server.get("/rules/victim").await;
+    assert_eq!(status, StatusCode::OK, "the default bus's rule is still there");
+    let (status, body) = server.call_as(&secret, Method::GET, "/events", None).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "listing every bus's events needs event-bus/*: {body}");
+}

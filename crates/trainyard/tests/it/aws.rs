@@ -188,6 +188,11 @@ fn boto3_stores_and_lists_objects() {
     assert_eq!(results["missing_bucket"], "NoSuchBucket", "{results}");
     assert_eq!(results["not_empty"], "BucketNotEmpty", "{results}");
     assert_eq!(results["bad_range"], "InvalidRange", "{results}");
+    assert_eq!(
+        (&results["tagging"], &results["intact"]),
+        (&serde_json::json!("NotImplemented"), &serde_json::json!("x,y\n")),
+        "an unimplemented sub-resource leaves the object alone: {results}"
+    );
     assert!(results["tampered"].as_str().unwrap().contains("XAmzContentSHA256Mismatch"), "{results}");
     assert_eq!(results["multipart"], true, "{results}");
     assert_eq!(results["wrong_part"], "InvalidPart", "{results}");
