@@ -137,11 +137,26 @@ impl Call<'_> {
             error_message: error.map(|e| e.message.clone()),
             request_id: self.request_id.clone(),
             read_only,
-            data_event: false,
+            data_event: is_data_event(action),
             resources: vec![resource.to_string()],
         };
         self.state.audit.record(entry).await;
     }
+}
+
+/// CloudTrail's data events (object reads and writes, invocations, events put): stored in
+/// the trail, not published on the bus.
+fn is_data_event(action: &str) -> bool {
+    matches!(
+        action,
+        "s3:PutObject"
+            | "s3:GetObject"
+            | "s3:DeleteObject"
+            | "s3:AbortMultipartUpload"
+            | "sagemaker:InvokeEndpoint"
+            | "events:PutEvents"
+            | "lambda:InvokeFunction"
+    )
 }
 
 /// A query-protocol form body (`Action=…&Version=…&…`).

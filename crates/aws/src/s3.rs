@@ -195,7 +195,9 @@ pub async fn handle(
                 )
             })?;
             let stream = checked(request, auth, verified, body);
-            let etag = objects.upload_part(&bucket, key, upload, number, stream).await.map_err(objects_error)?;
+            let uploaded = objects.upload_part(&bucket, key, upload, number, stream).await.map_err(objects_error);
+            call.audit("s3:PutObject", &arn(Some(key)), false, uploaded.as_ref().err()).await;
+            let etag = uploaded?;
             let mut response = empty(call, StatusCode::OK);
             insert(&mut response, header::ETAG, &format!("\"{etag}\""));
             Ok(response)
@@ -210,7 +212,9 @@ pub async fn handle(
         ("DELETE", false, Some(key)) if request.has("uploadId") => {
             call.authorize("s3:AbortMultipartUpload", &arn(Some(key))).await?;
             let upload = request.query("uploadId").unwrap_or_default();
-            objects.abort_upload(&bucket, key, upload).await.map_err(objects_error)?;
+            let aborted = objects.abort_upload(&bucket, key, upload).await.map_err(objects_error);
+            call.audit("s3:AbortMultipartUpload", &arn(Some(key)), false, aborted.as_ref().err()).await;
+            aborted?;
             Ok(empty(call, StatusCode::NO_CONTENT))
         }
         ("PUT", false, Some(key)) => {
@@ -437,7 +441,11 @@ async fn delete_objects(
     for key in keys {
         let resource = format!("arn:aws:s3:::{bucket}/{key}");
         let outcome = match call.authorize("s3:DeleteObject", &resource).await {
-            Ok(()) => call.state.objects.delete(bucket, &key).await.map(|_| ()).map_err(objects_error),
+            Ok(()) => {
+                let deleted = call.state.objects.delete(bucket, &key).await.map(|_| ()).map_err(objects_error);
+                call.audit("s3:DeleteObject", &resource, false, deleted.as_ref().err()).await;
+                deleted
+            }
             Err(e) => Err(e),
         };
         match outcome {

@@ -213,7 +213,8 @@ async fn write_batch(store: &Store, batch: Vec<Message>, publisher: Option<&Audi
             time: entry.time,
             principal_arn: principal,
             event_name: record["eventName"].as_str().unwrap_or(""),
-            denied: entry.error_code.as_deref() == Some("AccessDenied"),
+            // Query and S3 say AccessDenied; json services AccessDeniedException.
+            denied: matches!(entry.error_code.as_deref(), Some("AccessDenied" | "AccessDeniedException")),
             record: text,
         })
         .collect();

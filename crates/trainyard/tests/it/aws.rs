@@ -101,6 +101,11 @@ fn boto3_trains_a_model_and_policies_apply() {
         "{results}"
     );
     assert_eq!(results["missing_group"], "ValidationException", "{results}");
+    let denied = run(&["audit", "list", "--denied", "-o", "json"]);
+    assert!(
+        denied.lines().any(|l| l.contains("\"CreateTrainingJob\"") && l.contains("user/reader")),
+        "the facade's denial is in the trail as denied: {denied}"
+    );
     assert!(results["log_lines"].as_i64().unwrap() > 0, "the job's log through CloudWatch Logs: {results}");
 
     // The trained model behind an endpoint, invoked through sagemaker-runtime.
@@ -202,6 +207,13 @@ fn boto3_stores_and_lists_objects() {
         "{results}"
     );
     assert_eq!(results["tampered_object"], "404", "a refused body leaves no object: {results}");
+    // Object writes are data events: in the trail, not published as API calls on the bus.
+    let trail = stdout(&cli(dir.path(), &["audit", "list", "--limit", "1000", "-o", "json"]));
+    assert!(trail.lines().any(|l| l.contains("\"PutObject\"") && l.contains("\"Data\"")), "{trail}");
+    let published =
+        stdout(&cli(dir.path(), &["events", "list", "--source", "aws.s3", "--limit", "1000", "-o", "json"]));
+    assert!(published.contains("\"eventName\": \"CreateBucket\""), "management calls are published: {published}");
+    assert!(!published.contains("\"eventName\": \"PutObject\""), "object writes are not published: {published}");
     // Objects made through S3 are the platform's objects.
     let listed = cli(dir.path(), &["data", "ls", "s3://facade/data/train/"]);
     assert!(stdout(&listed).contains("part 0+1.bin"), "{}{}", stdout(&listed), stderr(&listed));
