@@ -380,32 +380,14 @@ impl Identities {
         if let Some(text) = policy {
             Policy::parse(text, PolicyKind::Session).map_err(Error::MalformedPolicyDocument)?;
         }
-        let id = credentials::new_id("ASIA");
-        let token = derive_secret(&self.inner.sealer, SecretKind::SessionToken, &id);
-        let now = Utc::now();
-        let record = SessionRecord {
-            id: id.clone(),
-            role_id: role.record.id.clone(),
-            session_name: session_name.to_string(),
-            token_digest: credentials::digest(&token).to_vec(),
-            session_policy: policy.map(str::to_string),
-            issued_by: issued_by.to_string(),
-            issued_at: now,
-            expires_at: now + Duration::seconds(duration),
-        };
+        let (record, token) = self.new_session(&role.record.id, session_name, policy, issued_by, duration);
         let _write = self.inner.writes.lock().await;
         self.inner.store.create_session(&record).await?;
         let mut inserted = Ok(());
         self.apply(|view| inserted = view.insert_session(record.clone()));
         inserted?;
-        Ok(Credentials {
-            secret_access_key: derive_secret(&self.inner.sealer, SecretKind::SessionSecret, &id),
-            session_token: token,
-            expiration: record.expires_at.to_rfc3339_opts(SecondsFormat::Secs, true),
-            assumed_role_arn: session_arn(&role.record.name, session_name),
-            assumed_role_id: format!("{}:{session_name}", role.record.id),
-            access_key_id: id,
-        })
+        let arn = session_arn(&role.record.name, session_name);
+        Ok(self.issued(&record, token, arn, format!("{}:{session_name}", role.record.id)))
     }
 
     /// Ends a session at once (a function's invocation or a job has ended).
@@ -465,30 +447,11 @@ impl Identities {
     /// it does not outlive the server.
     pub async fn start_root_session(&self, seconds: i64) -> Result<Credentials, Error> {
         names::check_session_duration(seconds, names::MAX_SESSION_SECONDS)?;
-        let id = credentials::new_id("ASIA");
-        let token = derive_secret(&self.inner.sealer, SecretKind::SessionToken, &id);
-        let now = Utc::now();
-        let record = SessionRecord {
-            id: id.clone(),
-            role_id: ROOT_SESSION.to_string(),
-            session_name: "root".into(),
-            token_digest: credentials::digest(&token).to_vec(),
-            session_policy: None,
-            issued_by: Identity::root().arn,
-            issued_at: now,
-            expires_at: now + Duration::seconds(seconds),
-        };
+        let (record, token) = self.new_session(ROOT_SESSION, "root", None, &Identity::root().arn, seconds);
         let mut inserted = Ok(());
         self.apply(|view| inserted = view.insert_session(record.clone()));
         inserted?;
-        Ok(Credentials {
-            secret_access_key: derive_secret(&self.inner.sealer, SecretKind::SessionSecret, &id),
-            session_token: token,
-            expiration: record.expires_at.to_rfc3339_opts(SecondsFormat::Secs, true),
-            assumed_role_arn: Identity::root().arn,
-            assumed_role_id: trainyard_iam::ACCOUNT.to_string(),
-            access_key_id: id,
-        })
+        Ok(self.issued(&record, token, Identity::root().arn, trainyard_iam::ACCOUNT.to_string()))
     }
 }
 
@@ -498,6 +461,46 @@ const ROOT_SESSION: &str = "root";
 /// Root, through one of its sessions.
 fn root_session_identity(session: &SessionEntry) -> Identity {
     Identity { access_key_id: Some(session.record.id.clone()), ..Identity::root() }
+}
+
+impl Identities {
+    /// A new session of `role_id` (a role's id, or root's) lasting `seconds`: its record and
+    /// its token (shown once).
+    fn new_session(
+        &self,
+        role_id: &str,
+        session_name: &str,
+        policy: Option<&str>,
+        issued_by: &str,
+        seconds: i64,
+    ) -> (SessionRecord, String) {
+        let id = credentials::new_id("ASIA");
+        let token = derive_secret(&self.inner.sealer, SecretKind::SessionToken, &id);
+        let now = Utc::now();
+        let record = SessionRecord {
+            token_digest: credentials::digest(&token).to_vec(),
+            id,
+            role_id: role_id.to_string(),
+            session_name: session_name.to_string(),
+            session_policy: policy.map(str::to_string),
+            issued_by: issued_by.to_string(),
+            issued_at: now,
+            expires_at: now + Duration::seconds(seconds),
+        };
+        (record, token)
+    }
+
+    /// The credentials of a session just started (its signing secret derived again).
+    fn issued(&self, record: &SessionRecord, token: String, arn: String, assumed_id: String) -> Credentials {
+        Credentials {
+            secret_access_key: derive_secret(&self.inner.sealer, SecretKind::SessionSecret, &record.id),
+            session_token: token,
+            expiration: record.expires_at.to_rfc3339_opts(SecondsFormat::Secs, true),
+            assumed_role_arn: arn,
+            assumed_role_id: assumed_id,
+            access_key_id: record.id.clone(),
+        }
+    }
 }
 
 /// The identity of a user or service account using key `key_id`.
