@@ -4,12 +4,11 @@ import json
 import sys
 import time
 
-import boto3
-from common import code
+from common import client, code
 
 function_name = sys.argv[1]
 results = {}
-events = boto3.client("events")
+events = client("events")
 
 
 

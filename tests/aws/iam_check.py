@@ -2,10 +2,9 @@
 and managed policies, an access key that then signs, and AWS's errors. Prints one JSON object."""
 import json
 
-import boto3
-from common import code
+from common import client, code
 
-iam = boto3.client("iam")
+iam = client("iam")
 results = {}
 trust = {"Version": "2012-10-17", "Statement": [
     {"Effect": "Allow", "Principal": {"Service": "sagemaker.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
@@ -23,13 +22,13 @@ results["user_tags"] = iam.get_user(UserName="boto-user")["User"].get("Tags", []
 key = iam.create_access_key(UserName="boto-user")["AccessKey"]
 results["keys"] = [k["AccessKeyId"] for k in iam.list_access_keys(UserName="boto-user")["AccessKeyMetadata"]]
 results["key_id"] = key["AccessKeyId"]
-signer = boto3.client("sts", aws_access_key_id=key["AccessKeyId"], aws_secret_access_key=key["SecretAccessKey"],
+signer = client("sts", aws_access_key_id=key["AccessKeyId"], aws_secret_access_key=key["SecretAccessKey"],
                       aws_session_token=None)
 results["signed_as"] = signer.get_caller_identity()["Arn"]
 results["missing"] = code(lambda: iam.get_role(RoleName="nope"))
 results["malformed"] = code(lambda: iam.put_role_policy(RoleName="sm-boto", PolicyName="bad", PolicyDocument="{}"))
 results["duplicate"] = code(lambda: iam.create_user(UserName="boto-user"))
-user_iam = boto3.client("iam", aws_access_key_id=key["AccessKeyId"], aws_secret_access_key=key["SecretAccessKey"],
+user_iam = client("iam", aws_access_key_id=key["AccessKeyId"], aws_secret_access_key=key["SecretAccessKey"],
                         aws_session_token=None)
 results["escalation"] = code(lambda: user_iam.attach_user_policy(
     UserName="boto-user", PolicyArn="arn:aws:iam::aws:policy/AdministratorAccess"))

@@ -3,11 +3,10 @@ predictions out, and AWS's error for an unknown endpoint. Prints one JSON object
 import json
 import sys
 
-import boto3
-from common import code
+from common import client, code
 
 endpoint = sys.argv[1]
-runtime = boto3.client("sagemaker-runtime")
+runtime = client("sagemaker-runtime")
 results = {}
 answer = runtime.invoke_endpoint(EndpointName=endpoint, ContentType="text/csv", Body="1.9,-1.2,0.5\n0.1,0.3,0.5\n")
 results["content_type"] = answer["ContentType"]

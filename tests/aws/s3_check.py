@@ -6,12 +6,11 @@ import json
 import os
 import sys
 
-import boto3
-from common import code
+from common import client, code
 
 work = sys.argv[1]
 results = {}
-s3 = boto3.client("s3")
+s3 = client("s3")
 
 
 

@@ -5,12 +5,11 @@ refused the create. Prints one JSON object."""
 import json
 import sys
 
-import boto3
-from common import code
+from common import client, code
 
 role_arn, reader_key, reader_secret = sys.argv[1:4]
 results = {}
-sm = boto3.client("sagemaker")
+sm = client("sagemaker")
 
 
 
@@ -25,7 +24,7 @@ job = dict(
     ResourceConfig={"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 10},
     StoppingCondition={"MaxRuntimeInSeconds": 600},
 )
-reader = boto3.client("sagemaker", aws_access_key_id=reader_key, aws_secret_access_key=reader_secret,
+reader = client("sagemaker", aws_access_key_id=reader_key, aws_secret_access_key=reader_secret,
                       aws_session_token=None)
 results["reader_create"] = code(lambda: reader.create_training_job(**job))
 created = sm.create_training_job(**job)
@@ -51,7 +50,7 @@ sm.update_model_package(ModelPackageArn=package["ModelPackageArn"], ModelApprova
 results["approval"] = sm.describe_model_package(ModelPackageName=package["ModelPackageArn"])["ModelApprovalStatus"]
 results["missing_group"] = code(lambda: sm.describe_model_package_group(ModelPackageGroupName="nope"))
 # The job's log through CloudWatch Logs, as the SageMaker SDK's logs= reads it.
-logs = boto3.client("logs")
+logs = client("logs")
 streams = logs.describe_log_streams(logGroupName="/aws/sagemaker/TrainingJobs", logStreamNamePrefix="boto-gbdt/")
 results["streams"] = [s["logStreamName"] for s in streams["logStreams"]]
 lines, token = [], None

@@ -4,15 +4,14 @@ import json
 import os
 import sys
 
-import boto3
-from common import code
+from common import client, code
 
 endpoint, key_id, secret, role_arn = sys.argv[1:5]
 results = {}
 
 
 def sts(**credentials):
-    return boto3.client("sts", endpoint_url=endpoint, region_name="us-east-1", **credentials)
+    return client("sts", endpoint_url=endpoint, region_name="us-east-1", **credentials)
 
 
 
@@ -31,5 +30,5 @@ results["unknown_key"] = code(
 results["unknown_action"] = code(lambda: user.get_session_token())
 # The environment `trainyard aws env` printed (root's session), if given.
 if os.environ.get("AWS_SESSION_TOKEN"):
-    results["root"] = boto3.client("sts").get_caller_identity()["Arn"]
+    results["root"] = client("sts").get_caller_identity()["Arn"]
 print(json.dumps(results))

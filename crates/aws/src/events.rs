@@ -87,7 +87,12 @@ pub async fn handle(call: &Call<'_>, operation: &str, body: &[u8]) -> Result<Res
             call.authorize("events:ListTargetsByRule", &rule_arn(&bus, rule)).await?;
             call.state.bus.store().get_rule(&bus, rule).await.map_err(store_error)?;
             let targets = call.state.bus.store().list_targets(&bus, rule).await.map_err(store_error)?;
-            json!({"Targets": targets.iter().map(target_view).collect::<Vec<_>>()})
+            // botocore's model gives Targets a minimum length of 1: none is no member.
+            if targets.is_empty() {
+                json!({})
+            } else {
+                json!({"Targets": targets.iter().map(|t| target_view(t, &call.caller.region)).collect::<Vec<_>>()})
+            }
         }
         other => {
             return Err(AwsError::bad_request(
@@ -183,14 +188,11 @@ async fn put_targets(call: &Call<'_>, input: &Value) -> Result<Value, AwsError> 
 }
 
 /// A target as EventBridge lists it (a function as its Lambda ARN).
-fn target_view(target: &trainyard_store::Target) -> Value {
+/// `region`: the caller's, as the ARN it put named it.
+fn target_view(target: &trainyard_store::Target, region: &str) -> Value {
     let mut view = json!({"Id": target.id});
     if let trainyard_store::Destination::Function { name } = &target.destination {
-        view["Arn"] = json!(format!(
-            "arn:aws:lambda:{}:{}:function:{name}",
-            trainyard_identity::REGION,
-            trainyard_identity::ACCOUNT
-        ));
+        view["Arn"] = json!(format!("arn:aws:lambda:{region}:{}:function:{name}", trainyard_identity::ACCOUNT));
     }
     if let Ok(Value::Object(input)) = serde_json::to_value(&target.input) {
         for (key, value) in input {

@@ -236,7 +236,7 @@ fn policy_xml(view: &PolicyView) -> String {
     format!(
         "<PolicyName>{}</PolicyName><PolicyId>{}</PolicyId><Arn>{}</Arn><Path>/</Path><DefaultVersionId>v1</DefaultVersionId><AttachmentCount>{}</AttachmentCount><IsAttachable>true</IsAttachable><CreateDate>{}</CreateDate><UpdateDate>{}</UpdateDate>",
         xml_escape(&view.policy_name),
-        xml_escape(&view.policy_name),
+        policy_id(&view.arn),
         xml_escape(&view.arn),
         view.attachment_count,
         view.update_date,
@@ -252,4 +252,12 @@ fn url_encode(text: &str) -> String {
             _ => format!("%{b:02X}"),
         })
         .collect()
+}
+
+/// A policy's id as IAM shapes them (`ANPA` and 17 more), derived from its ARN so it is stable.
+fn policy_id(arn: &str) -> String {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(arn.as_bytes());
+    let tail: String = digest.iter().map(|b| format!("{b:02X}")).collect();
+    format!("ANPA{}", &tail[..17])
 }

@@ -8,6 +8,7 @@
 //! protocol's answer. It must never hold a business rule of its own, touch the store, or
 //! answer an unsigned or badly signed request with anything but the error AWS gives.
 
+mod endpoints;
 mod events;
 mod iam;
 mod logs;

@@ -82,7 +82,11 @@ pub async fn handle(call: &Call<'_>, operation: &str, input: &Value) -> Option<R
             "ListModelPackages" => {
                 let group = field("ModelPackageGroupName")?;
                 call.authorize("sagemaker:ListModelPackages", &arn(&format!("model-package-group/{group}"))).await?;
-                models.list_versions(&group).await.map_err(models_error)?
+                let mut listed = models.list_versions(&group).await.map_err(models_error)?;
+                for summary in listed["ModelPackageSummaryList"].as_array_mut().into_iter().flatten() {
+                    summary["ModelPackageStatus"] = json!("Completed");
+                }
+                listed
             }
             "UpdateModelPackage" => {
                 let (group, version) = package(&field("ModelPackageArn")?)?;
@@ -149,6 +153,12 @@ fn package_shape(described: Value) -> Value {
     for field in FIELDS {
         if let Some(value) = described.get(*field).filter(|v| !v.is_null()) {
             out.insert((*field).to_string(), value.clone());
+        }
+    }
+    if !out.contains_key("ModelPackageName") {
+        // A versioned package is named by its group, as on SageMaker.
+        if let Some(group) = out.get("ModelPackageGroupName").cloned() {
+            out.insert("ModelPackageName".into(), group);
         }
     }
     out.insert("ModelPackageStatus".into(), json!("Completed"));

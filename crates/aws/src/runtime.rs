@@ -31,12 +31,12 @@ pub async fn invoke(
     }
     let rows = payload::parse(find(headers, "content-type"), body)
         .map_err(|e| AwsError::bad_request("ValidationError", e.to_string()))?;
-    let format = Format::from_accept(find(headers, "accept"));
     let answer = data
         .invoke(name, rows, find(headers, "x-amzn-sagemaker-target-variant"), started)
         .await
         .map_err(|e| AwsError::new(StatusCode::FAILED_DEPENDENCY, "ModelError", e.to_string()))?;
-    let body = payload::render(&answer.predictions, answer.variant.classes(), format);
+    let format = Format::negotiate(find(headers, "accept"), answer.variant.serving);
+    let body = payload::render(&answer.predictions, answer.variant.classes(), format, answer.variant.serving);
     answer.variant.stats.record(answer.model_time, started.elapsed(), false);
     let mut response = Response::new(axum::body::Body::from(body));
     let out = response.headers_mut();

@@ -41,7 +41,12 @@ pub async fn handle(call: &Call<'_>, operation: &str, body: &[u8]) -> Result<Res
         "DescribeTrainingJob" => {
             let job = name("TrainingJobName")?;
             call.authorize("sagemaker:DescribeTrainingJob", &arn(&format!("training-job/{job}"))).await?;
-            jobs.describe(&job).await.map_err(jobs_error)?
+            let mut described = jobs.describe(&job).await.map_err(jobs_error)?;
+            // botocore's model requires ModelArtifacts even before there are any.
+            if described.get("ModelArtifacts").is_none() {
+                described["ModelArtifacts"] = json!({"S3ModelArtifacts": ""});
+            }
+            described
         }
         "ListTrainingJobs" => {
             call.authorize("sagemaker:ListTrainingJobs", "*").await?;
@@ -89,15 +94,18 @@ pub async fn handle(call: &Call<'_>, operation: &str, body: &[u8]) -> Result<Res
             stopped?;
             json!({})
         }
-        other => match crate::registry::handle(call, other, &input).await {
-            Some(result) => result?,
-            None => {
+        other => {
+            if let Some(result) = crate::registry::handle(call, other, &input).await {
+                result?
+            } else if let Some(result) = crate::endpoints::handle(call, other, &input).await {
+                result?
+            } else {
                 return Err(AwsError::bad_request(
                     "UnknownOperationException",
                     format!("trainyard does not implement SageMaker.{other} yet"),
-                ))
+                ));
             }
-        },
+        }
     };
     Ok(answer(StatusCode::OK, "application/x-amz-json-1.1", output.to_string(), Protocol::Json, &call.request_id))
 }

@@ -9,15 +9,20 @@
 //! a live routing except by swapping it whole, never send traffic to a fleet that has not
 //! loaded and passed its health check, and never execute anything a model carries.
 
+mod catalog;
 pub mod kserve;
 pub mod live;
+pub mod npy;
 pub mod payload;
 pub mod policy;
 mod service;
+pub mod serving;
 pub mod stats;
 
+pub use catalog::{ContainerDefinition, CreateEndpointConfig, CreateModel};
 pub use live::DataPlane;
 pub use service::{Deploy, Endpoints, EndpointsConfig, VariantSpec};
+pub use serving::Serving;
 
 /// Every way an endpoint operation can fail.
 #[derive(Debug, thiserror::Error)]
@@ -25,7 +30,7 @@ pub enum Error {
     /// The request body does not fit the endpoint (what was expected is in the reason).
     #[error("{reason}")]
     InvalidInput { reason: String },
-    #[error("unsupported content type {content_type:?}: send text/csv or application/json")]
+    #[error("unsupported content type {content_type:?}: send text/csv, application/json or application/x-npy")]
     UnsupportedMediaType { content_type: String },
     #[error("endpoint {name:?} does not exist or is not in service")]
     EndpointNotFound { name: String },

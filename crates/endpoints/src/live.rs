@@ -32,6 +32,8 @@ pub struct Variant {
     pub stats: Arc<Stats>,
     /// In-process workers: at most this many requests run the model at once.
     pub workers: Option<Arc<tokio::sync::Semaphore>>,
+    /// Whose answers it gives (a SageMaker framework container's, or trainyard's).
+    pub serving: crate::Serving,
 }
 
 impl Variant {
@@ -52,6 +54,7 @@ impl Variant {
             weight,
             stats: Arc::clone(&self.stats),
             workers: self.workers.clone(),
+            serving: self.serving,
         }
     }
 }

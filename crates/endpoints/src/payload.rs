@@ -5,6 +5,7 @@
 use serde_json::{json, Value};
 use trainyard_runtime::{Label, Predictions};
 
+use crate::serving::{self, Serving};
 use crate::Error;
 
 /// Rows of features, row-major.
@@ -22,14 +23,27 @@ pub struct Rows {
 pub enum Format {
     Json,
     Csv,
+    /// NumPy's `.npy` (`application/x-npy`), the SageMaker SDK's default for scikit-learn.
+    Npy,
 }
 
 impl Format {
     /// From an `Accept` header: CSV when asked for, JSON otherwise.
     pub fn from_accept(accept: Option<&str>) -> Format {
-        match accept {
-            Some(a) if a.contains("text/csv") && !a.contains("application/json") => Format::Csv,
-            _ => Format::Json,
+        Format::negotiate(accept, Serving::Native)
+    }
+
+    /// From an `Accept` header; without one (or with `*/*`), the serving's default.
+    pub fn negotiate(accept: Option<&str>, serving: Serving) -> Format {
+        let accept = accept.map(str::to_ascii_lowercase).unwrap_or_default();
+        if accept.contains("application/x-npy") {
+            Format::Npy
+        } else if accept.contains("text/csv") && !accept.contains("application/json") {
+            Format::Csv
+        } else if accept.contains("application/json") {
+            Format::Json
+        } else {
+            serving.default_format()
         }
     }
 
@@ -37,6 +51,7 @@ impl Format {
         match self {
             Format::Json => "application/json",
             Format::Csv => "text/csv",
+            Format::Npy => "application/x-npy",
         }
     }
 }
@@ -53,6 +68,7 @@ pub fn parse(content_type: Option<&str>, body: &[u8]) -> Result<Rows, Error> {
     }
     match media.to_ascii_lowercase().as_str() {
         "text/csv" | "text/plain" => parse_csv(body),
+        "application/x-npy" => crate::npy::parse(body),
         "application/json" | "" => {
             let value: Value = serde_json::from_slice(body).map_err(|e| invalid(format!("malformed JSON: {e}")))?;
             parse_json(&value)
@@ -241,9 +257,19 @@ fn label_json(label: &Label) -> Value {
     }
 }
 
-/// The response body: JSON `{"predictions": [...], "probabilities": [[...]], "classes": [...]}`
+/// The response body as `serving` writes it in `format`.
+pub fn render(predictions: &Predictions, classes: &[Label], format: Format, serving: Serving) -> Vec<u8> {
+    match serving {
+        Serving::Native if format == Format::Npy => serving::render_sklearn(predictions, format),
+        Serving::Native => render_native(predictions, classes, format),
+        Serving::Xgboost => serving::render_xgboost(predictions, format),
+        Serving::ScikitLearn => serving::render_sklearn(predictions, format),
+    }
+}
+
+/// trainyard's own answer: JSON `{"predictions": [...], "probabilities": [[...]], "classes": [...]}`
 /// (MLflow's `predictions` first), or CSV with one line per row.
-pub fn render(predictions: &Predictions, classes: &[Label], format: Format) -> Vec<u8> {
+fn render_native(predictions: &Predictions, classes: &[Label], format: Format) -> Vec<u8> {
     match (format, predictions) {
         (Format::Json, Predictions::Classification { labels, probabilities, classes: width }) => {
             let mut body = json!({"predictions": labels.iter().map(label_json).collect::<Vec<_>>()});
@@ -261,10 +287,10 @@ pub fn render(predictions: &Predictions, classes: &[Label], format: Format) -> V
             };
             serde_json::to_vec(&body).unwrap_or_default()
         }
-        (Format::Csv, Predictions::Classification { labels, .. }) => {
+        (_, Predictions::Classification { labels, .. }) => {
             labels.iter().map(|l| format!("{l}\n")).collect::<String>().into_bytes()
         }
-        (Format::Csv, Predictions::Regression { values, targets }) => values
+        (_, Predictions::Regression { values, targets }) => values
             .chunks((*targets).max(1))
             .map(|row| row.iter().map(f32::to_string).collect::<Vec<_>>().join(",") + "\n")
             .collect::<String>()
@@ -330,14 +356,14 @@ mod tests {
             classes: 2,
         };
         let classes = [Label::Int(0), Label::Int(1)];
-        let body: Value = serde_json::from_slice(&render(&p, &classes, Format::Json)).unwrap();
+        let body: Value = serde_json::from_slice(&render(&p, &classes, Format::Json, Serving::Native)).unwrap();
         assert_eq!(
             body,
             json!({"predictions": [1, 0], "probabilities": [[0.25, 0.75], [0.5, 0.5]], "classes": [0, 1]})
         );
-        assert_eq!(render(&p, &classes, Format::Csv), b"1\n0\n");
+        assert_eq!(render(&p, &classes, Format::Csv, Serving::Native), b"1\n0\n");
         let r = Predictions::Regression { values: vec![1.5, -2.0], targets: 1 };
-        assert_eq!(render(&r, &[], Format::Csv), b"1.5\n-2\n");
+        assert_eq!(render(&r, &[], Format::Csv, Serving::Native), b"1.5\n-2\n");
         assert_eq!(Format::from_accept(Some("text/csv")), Format::Csv);
         assert_eq!(Format::from_accept(Some("*/*")), Format::Json);
     }

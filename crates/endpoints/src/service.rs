@@ -22,6 +22,7 @@ use crate::live::{DataPlane, Endpoint, Fleet, Routing, Variant};
 use crate::policy::Policy;
 use crate::stats::Stats;
 use crate::Error;
+use crate::Serving;
 
 /// How endpoints run on this server.
 #[derive(Debug, Clone)]
@@ -52,6 +53,9 @@ pub struct VariantSpec {
     /// Or an artifact directly: `s3://.../model.tar.gz`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub model_data_url: Option<String>,
+    /// Or a SageMaker model (`CreateModel`): its artifact, served as its image answers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model_name: Option<String>,
     #[serde(default = "one")]
     pub initial_variant_weight: f64,
     /// In-process workers: how many requests the variant's model runs at once (the rest
@@ -71,16 +75,16 @@ fn invalid(field: &str, reason: impl Into<String>) -> Error {
 /// The endpoints service; cheap to clone.
 #[derive(Clone)]
 pub struct Endpoints {
-    inner: Arc<Inner>,
+    pub(crate) inner: Arc<Inner>,
 }
 
-struct Inner {
-    store: Store,
+pub(crate) struct Inner {
+    pub(crate) store: Store,
     bus: EventBus,
-    objects: Objects,
-    registry: Registry,
+    pub(crate) objects: Objects,
+    pub(crate) registry: Registry,
     data: Arc<DataPlane>,
-    config: EndpointsConfig,
+    pub(crate) config: EndpointsConfig,
     /// Endpoints with a creation or deployment running in this process, and the signal
     /// that asks it to roll back. Invariant: at most one per endpoint.
     running: Mutex<HashMap<String, watch::Sender<bool>>>,
@@ -231,7 +235,14 @@ impl Endpoints {
 
     /// Resolves the variants into an endpoint configuration (registry versions become
     /// artifact URLs, so a restart does not depend on the registry).
-    async fn resolve(&self, name: &str, request: &Deploy) -> Result<Value, Error> {
+    /// `config_name`: the configuration's name (SageMaker's `EndpointConfigName`); without
+    /// one, the endpoint's name and the time.
+    pub(crate) async fn resolve(
+        &self,
+        name: &str,
+        request: &Deploy,
+        config_name: Option<&str>,
+    ) -> Result<Value, Error> {
         let variants = &request.production_variants;
         if variants.is_empty() || variants.len() > 10 {
             return Err(invalid("ProductionVariants", "give 1 to 10 variants"));
@@ -249,51 +260,59 @@ impl Endpoints {
             if v.initial_instance_count.is_some_and(|n| !(1..=1024).contains(&n)) {
                 return Err(invalid("InitialInstanceCount", "must be 1-1024 workers"));
             }
-            let (model_name, url) = match (&v.model_package, &v.model_data_url) {
-                (Some(reference), None) => {
+            let (model_name, url, serving) = match (&v.model_package, &v.model_data_url, &v.model_name) {
+                (Some(reference), None, None) => {
                     let (group, version) = reference
                         .split_once('/')
                         .ok_or_else(|| invalid("ModelPackage", format!("{reference:?}: expected GROUP/VERSION")))?;
-                    let package = self.inner.registry.describe_version(group, version).await?;
-                    if package["ModelApprovalStatus"] == "Rejected" {
-                        return Err(invalid(
-                            "ModelPackage",
-                            format!(
-                                "{group}/{} is Rejected; only a version that is not Rejected can serve",
-                                package["ModelPackageVersion"]
-                            ),
-                        ));
-                    }
-                    let url = package["ModelDataUrl"].as_str().unwrap_or_default().to_string();
-                    (format!("{group}/{}", package["ModelPackageVersion"]), url)
+                    let (name, url) = self.servable_version(group, version).await?;
+                    (name, url, Serving::Native)
                 }
-                (None, Some(url)) => (url.clone(), url.clone()),
+                (None, Some(url), None) => (url.clone(), url.clone(), Serving::Native),
+                (None, None, Some(model)) => {
+                    let (url, serving) = self.model_artifact(model).await?;
+                    (model.clone(), url, serving)
+                }
                 _ => {
                     return Err(invalid(
                         "ProductionVariants",
-                        "each variant needs ModelPackage or ModelDataUrl (one of them)",
+                        "each variant needs exactly one of ModelPackage, ModelDataUrl and ModelName",
                     ))
                 }
             };
             S3Uri::parse(&url).map_err(|e| invalid("ModelDataUrl", e.to_string()))?;
             resolved.push(json!({"VariantName": v.variant_name, "ModelName": model_name, "ModelDataUrl": url,
+                                 "Serving": serving.as_str(),
                                  "InitialVariantWeight": v.initial_variant_weight,
                                  "InitialInstanceCount": v.initial_instance_count}));
         }
         if variants.iter().map(|v| v.initial_variant_weight).sum::<f64>() <= 0.0 {
             return Err(invalid("InitialVariantWeight", "at least one variant needs a weight above 0"));
         }
-        let stamp = Utc::now().format("%Y%m%d%H%M%S%3f");
-        Ok(json!({"EndpointConfigName": format!("{name}-{stamp}"), "ProductionVariants": resolved}))
+        let config_name = match config_name {
+            Some(config_name) => config_name.to_string(),
+            None => format!("{name}-{}", Utc::now().format("%Y%m%d%H%M%S%3f")),
+        };
+        Ok(json!({"EndpointConfigName": config_name, "ProductionVariants": resolved}))
     }
 
     /// Creates the endpoint, or deploys a new configuration to it. Returns the description;
     /// poll it (or wait for the events) to see the deployment end.
     /// `by`: the principal deploying, recorded on the configuration (`DeployedBy` once live).
     pub async fn deploy(&self, name: &str, request: Deploy, by: &str) -> Result<Value, Error> {
+        self.deploy_named(name, request, by, None).await
+    }
+
+    pub(crate) async fn deploy_named(
+        &self,
+        name: &str,
+        request: Deploy,
+        by: &str,
+        config_name: Option<&str>,
+    ) -> Result<Value, Error> {
         trainyard_events::validate_name("EndpointName", name).map_err(|e| invalid("EndpointName", e))?;
         let policy = Policy::from_sagemaker(request.deployment_config.as_ref().unwrap_or(&Value::Null))?;
-        let mut config = self.resolve(name, &request).await?;
+        let mut config = self.resolve(name, &request, config_name).await?;
         config["CreatedBy"] = json!(by);
         self.deploy_config(name, config, policy).await
     }
@@ -552,6 +571,7 @@ impl Endpoints {
                 weight: v["InitialVariantWeight"].as_f64().unwrap_or(1.0),
                 stats: Arc::new(Stats::default()),
                 workers: v["InitialInstanceCount"].as_u64().map(|n| Arc::new(tokio::sync::Semaphore::new(n as usize))),
+                serving: Serving::parse(v["Serving"].as_str()),
             }));
         }
         let config_name = config["EndpointConfigName"].as_str().unwrap_or_default().to_string();

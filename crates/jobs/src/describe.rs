@@ -42,7 +42,8 @@ pub fn describe(job: &TrainingJobRecord) -> Value {
     if let Some(start) = job.training_start {
         answer["TrainingStartTime"] = json!(start);
         let end = job.training_end.unwrap_or(job.updated_at);
-        let seconds = (end - start).num_seconds().max(0);
+        // SageMaker counts whole seconds, at least one.
+        let seconds = (end - start).num_seconds().max(1);
         answer["TrainingTimeInSeconds"] = json!(seconds);
         answer["BillableTimeInSeconds"] = json!(seconds);
     }

@@ -14,6 +14,7 @@ mod archive;
 mod contract;
 mod describe;
 mod executor;
+pub mod frameworks;
 mod image;
 pub mod instances;
 mod metrics;
@@ -23,6 +24,7 @@ mod runner;
 mod service;
 mod status;
 
+pub use frameworks::Framework;
 pub use request::CreateTrainingJob;
 pub use service::{Jobs, JobsConfig, LogChunk};
 pub use status::Secondary;

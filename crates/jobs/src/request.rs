@@ -314,8 +314,61 @@ impl CreateTrainingJob {
             (None, _, Some(_), None) | (None, _, None, Some(_)) => {
                 Err("script mode needs both sagemaker_program and sagemaker_submit_directory hyperparameters".into())
             }
-            (None, Some(image), None, None) => Ok(Program::Image { uri: image.clone() }),
+            (None, Some(image), None, None) => match crate::Framework::of_image(image) {
+                None => Ok(Program::Image { uri: image.clone() }),
+                Some(framework) => match framework.algorithm() {
+                    Some(algorithm) if built_ins.contains(&algorithm) => {
+                        Ok(Program::BuiltIn { algorithm: algorithm.to_string() })
+                    }
+                    Some(algorithm) => {
+                        Err(format!("{image}: the built-in algorithm {algorithm} is not on this server"))
+                    }
+                    None => Err(format!(
+                        "{image} is SageMaker's {} image, which runs your training script: give the \
+                         sagemaker_program and sagemaker_submit_directory hyperparameters (the SDK's entry_point \
+                         and source_dir)",
+                        framework.name()
+                    )),
+                },
+            },
             (None, None, None, None) => Err("AlgorithmSpecification needs AlgorithmName or TrainingImage".into()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(image: &str, hyper_parameters: Value) -> CreateTrainingJob {
+        serde_json::from_value(serde_json::json!({
+            "TrainingJobName": "j1",
+            "RoleArn": "arn:aws:iam::000000000000:role/SageMaker",
+            "AlgorithmSpecification": {"TrainingImage": image, "TrainingInputMode": "File"},
+            "OutputDataConfig": {"S3OutputPath": "s3://b/out"},
+            "HyperParameters": hyper_parameters,
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn sagemaker_images_run_as_script_mode_or_a_built_in_algorithm() {
+        let built_ins = ["gbdt", "linear-learner"];
+        let xgboost = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1";
+        let program = request(xgboost, serde_json::json!({"num_round": "5"})).validate(&built_ins).unwrap();
+        assert_eq!(program, Program::BuiltIn { algorithm: "gbdt".into() });
+        let script = serde_json::json!({"sagemaker_program": "\"train.py\"",
+                                        "sagemaker_submit_directory": "\"s3://b/src.tar.gz\""});
+        let program = request(xgboost, script.clone()).validate(&built_ins).unwrap();
+        assert!(matches!(program, Program::Script { .. }), "XGBoost with a script is script mode");
+        let sklearn = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3";
+        assert!(matches!(request(sklearn, script).validate(&built_ins).unwrap(), Program::Script { .. }));
+        let error = request(sklearn, serde_json::json!({})).validate(&built_ins).unwrap_err().to_string();
+        assert!(error.contains("scikit-learn image") && error.contains("sagemaker_program"), "{error}");
+        let own = "000000000000.dkr.ecr.us-east-1.amazonaws.com/trainer:v1";
+        assert_eq!(
+            request(own, serde_json::json!({})).validate(&built_ins).unwrap(),
+            Program::Image { uri: own.into() }
+        );
     }
 }

@@ -5,6 +5,7 @@
 use bytes::Bytes;
 use chrono::Utc;
 use futures::{Stream, StreamExt, TryStreamExt};
+use md5::Digest;
 use object_store::path::Path as StorePath;
 use trainyard_store::{ObjectRecord, PartRecord, UploadRecord};
 
@@ -99,7 +100,15 @@ impl Objects {
         let locations: std::collections::VecDeque<StorePath> =
             parts.iter().map(|(n, _)| self.part_location(upload_id, *n)).collect();
         let body = part_bytes(self.backend.clone(), locations);
-        let record = self.put(bucket, key, &upload.content_type, body).await?;
+        // S3's ETag of a multipart object: the MD5 of the parts' MD5s, and their count.
+        let mut digests = md5::Md5::new();
+        for (number, _) in parts {
+            let part = stored.iter().find(|p| p.part_number == *number).map(|p| p.etag.as_str()).unwrap_or_default();
+            digests.update(hex_bytes(part));
+        }
+        let etag = format!("{}-{}", hex(&digests.finalize()), parts.len());
+        let record =
+            self.put_as(bucket, key, &upload.content_type, body, Some(etag), "CompleteMultipartUpload").await?;
         self.forget_upload(upload_id, &stored).await;
         Ok(record)
     }
@@ -135,4 +144,14 @@ fn part_bytes(
     })
     .try_flatten()
     .boxed()
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The bytes of a hex string (an MD5 ETag); what is not hex is skipped.
+fn hex_bytes(text: &str) -> Vec<u8> {
+    let digits: Vec<u8> = text.bytes().filter_map(|b| (b as char).to_digit(16).map(|d| d as u8)).collect();
+    digits.chunks_exact(2).map(|pair| pair[0] << 4 | pair[1]).collect()
 }

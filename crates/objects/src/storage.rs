@@ -140,11 +140,30 @@ impl Objects {
         S: Stream<Item = Result<Bytes, E>> + Send,
         E: std::fmt::Display,
     {
+        self.put_as(bucket, key, content_type, body, None, "PutObject").await
+    }
+
+    /// [`Objects::put`] with the ETag S3 gives the object (a completed multipart upload's
+    /// is not its MD5) and the event's reason.
+    pub(crate) async fn put_as<S, E>(
+        &self,
+        bucket: &str,
+        key: &str,
+        content_type: &str,
+        body: S,
+        etag: Option<String>,
+        reason: &str,
+    ) -> Result<ObjectRecord, Error>
+    where
+        S: Stream<Item = Result<Bytes, E>> + Send,
+        E: std::fmt::Display,
+    {
         validate_bucket(bucket)?;
         validate_key(key)?;
         self.store.get_bucket(bucket).await?;
         let location = self.location(bucket, key)?;
-        let (size, etag) = self.write(&location, key, body).await?;
+        let (size, md5) = self.write(&location, key, body).await?;
+        let etag = etag.unwrap_or(md5);
         let record = ObjectRecord {
             bucket: bucket.into(),
             key: key.into(),
@@ -158,7 +177,7 @@ impl Objects {
             // An earlier version's copy would otherwise be found after a delete.
             let _ = self.backend.delete(&legacy).await;
         }
-        self.emit("Object Created", &record, "PutObject").await;
+        self.emit("Object Created", &record, reason).await;
         Ok(record)
     }
 

@@ -8,6 +8,7 @@
 mod archives;
 mod audit;
 mod builds;
+mod definitions;
 mod endpoints;
 mod error;
 mod events;
@@ -34,6 +35,7 @@ use sqlx::SqlitePool;
 
 pub use audit::{AuditQuery, AuditRow, NewAuditRecord};
 pub use builds::{BuildRecord, UnbuiltPush};
+pub use definitions::DefinitionRecord;
 pub use endpoints::EndpointRecord;
 pub use error::Error;
 pub use iam::{AccessKeyRecord, IamRecords, ManagedPolicyRecord, PrincipalRecord, SessionRecord};

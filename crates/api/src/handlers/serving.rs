@@ -32,10 +32,10 @@ pub async fn invoke(
     let started = Instant::now();
     require_endpoint(state.endpoints.data(), &name)?;
     let rows = payload::parse(header_text(&headers, "content-type"), &body)?;
-    let format = Format::from_accept(header_text(&headers, "accept"));
     let target = header_text(&headers, "x-amzn-sagemaker-target-variant");
     let answer = state.endpoints.data().invoke(&name, rows, target, started).await?;
-    let body = payload::render(&answer.predictions, answer.variant.classes(), format);
+    let format = Format::negotiate(header_text(&headers, "accept"), answer.variant.serving);
+    let body = payload::render(&answer.predictions, answer.variant.classes(), format, answer.variant.serving);
     answer.variant.stats.record(answer.model_time, started.elapsed(), false);
     let mut response = (StatusCode::OK, body).into_response();
     let headers = response.headers_mut();

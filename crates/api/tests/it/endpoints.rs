@@ -117,7 +117,7 @@ async fn every_protocol_and_every_error_over_http() {
         ("1,2,3\n", "text/csv", 400, "expects 2 features per row, the request has 3"),
         ("1,two\n", "text/csv", 400, "\"two\" is not a number"),
         ("", "text/csv", 400, "empty"),
-        ("1,2", "image/png", 415, "text/csv or application/json"),
+        ("1,2", "image/png", 415, "text/csv, application/json or application/x-npy"),
     ] {
         let response = invoke(body, content_type).send().await.unwrap();
         assert_eq!(response.status(), status, "{body:?}");

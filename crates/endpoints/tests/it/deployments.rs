@@ -261,7 +261,7 @@ async fn bad_requests_are_refused_with_the_reason() {
     let e = h.endpoints.deploy("x", deploy(json!({"ProductionVariants": []})), "admin").await.unwrap_err();
     assert!(e.to_string().contains("1 to 10 variants"), "{e}");
     let both = json!({"ProductionVariants": [{"VariantName": "v", "ModelDataUrl": a, "ModelPackage": "g/1"}]});
-    assert!(h.endpoints.deploy("x", deploy(both), "admin").await.unwrap_err().to_string().contains("one of them"));
+    assert!(h.endpoints.deploy("x", deploy(both), "admin").await.unwrap_err().to_string().contains("exactly one of"));
     let bad_policy = json!({"ProductionVariants": [{"VariantName": "v", "ModelDataUrl": a}],
         "DeploymentConfig": {"BlueGreenUpdatePolicy": {"TrafficRoutingConfiguration": {"Type": "SOMETIMES"}}}});
     assert!(h
