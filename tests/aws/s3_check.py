@@ -50,9 +50,56 @@ results["deleted"] = len(deleted.get("Deleted", []))
 results["missing_key"] = code(lambda: s3.get_object(Bucket="facade", Key="nope"))
 results["missing_bucket"] = code(lambda: s3.list_objects_v2(Bucket="no-such-bucket"))
 results["not_empty"] = code(lambda: s3.delete_bucket(Bucket="facade"))
-results["tagging"] = code(lambda: s3.put_object_tagging(
-    Bucket="facade", Key="copy.csv", Tagging={"TagSet": [{"Key": "a", "Value": "b"}]}))
+results["acl"] = code(lambda: s3.put_object_acl(Bucket="facade", Key="copy.csv", ACL="public-read"))
 results["intact"] = s3.get_object(Bucket="facade", Key="copy.csv")["Body"].read().decode()
+
+# User metadata and tags: kept, copied (or replaced), retagged, untagged.
+s3.put_object(Bucket="facade", Key="meta.csv", Body=b"m", Metadata={"owner": "ana", "run": "7"},
+              Tagging="team=ml&stage=dev")
+results["metadata"] = s3.head_object(Bucket="facade", Key="meta.csv")["Metadata"]
+tag_set = lambda key: sorted([t["Key"], t["Value"]] for t in s3.get_object_tagging(Bucket="facade", Key=key)["TagSet"])
+results["tags"] = tag_set("meta.csv")
+results["tag_count"] = s3.get_object(Bucket="facade", Key="meta.csv").get("TagCount")
+s3.copy_object(Bucket="facade", Key="meta-copy.csv", CopySource={"Bucket": "facade", "Key": "meta.csv"})
+results["copied_metadata"] = s3.head_object(Bucket="facade", Key="meta-copy.csv")["Metadata"]
+results["copied_tags"] = tag_set("meta-copy.csv")
+s3.copy_object(Bucket="facade", Key="meta-copy.csv", CopySource={"Bucket": "facade", "Key": "meta.csv"},
+               MetadataDirective="REPLACE", Metadata={"x": "y"})
+results["replaced_metadata"] = s3.head_object(Bucket="facade", Key="meta-copy.csv")["Metadata"]
+s3.put_object_tagging(Bucket="facade", Key="meta.csv", Tagging={"TagSet": [{"Key": "a", "Value": "b"}]})
+results["retagged"] = tag_set("meta.csv")
+s3.delete_object_tagging(Bucket="facade", Key="meta.csv")
+results["untagged"] = tag_set("meta.csv")
+results["too_many_tags"] = code(lambda: s3.put_object_tagging(
+    Bucket="facade", Key="meta.csv", Tagging={"TagSet": [{"Key": f"k{i}", "Value": "v"} for i in range(11)]}))
+
+# ListParts: the parts of an upload in progress, paged.
+upload = s3.create_multipart_upload(Bucket="facade", Key="parts.bin")["UploadId"]
+for number in (1, 2):
+    s3.upload_part(Bucket="facade", Key="parts.bin", UploadId=upload, PartNumber=number, Body=b"p" * 100)
+listed = s3.list_parts(Bucket="facade", Key="parts.bin", UploadId=upload)
+results["parts"] = [(p["PartNumber"], p["Size"]) for p in listed["Parts"]]
+page = s3.list_parts(Bucket="facade", Key="parts.bin", UploadId=upload, MaxParts=1)
+results["parts_page"] = [page["IsTruncated"], page["NextPartNumberMarker"], len(page["Parts"])]
+s3.abort_multipart_upload(Bucket="facade", Key="parts.bin", UploadId=upload)
+
+# A bucket policy grants a user with no policy of its own; deleting it takes that back.
+if len(sys.argv) > 3:
+    guest = client("s3", aws_access_key_id=sys.argv[2], aws_secret_access_key=sys.argv[3], aws_session_token=None)
+    s3.create_bucket(Bucket="shared")
+    s3.put_object(Bucket="shared", Key="data/a.csv", Body=b"shared\n")
+    results["guest_before"] = code(lambda: guest.get_object(Bucket="shared", Key="data/a.csv"))
+    results["no_policy"] = code(lambda: s3.get_bucket_policy(Bucket="shared"))
+    policy = {"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::000000000000:user/guest"},
+        "Action": "s3:GetObject", "Resource": "arn:aws:s3:::shared/data/*"}]}
+    s3.put_bucket_policy(Bucket="shared", Policy=json.dumps(policy))
+    results["policy_back"] = json.loads(s3.get_bucket_policy(Bucket="shared")["Policy"]) == policy
+    results["guest_with_policy"] = guest.get_object(Bucket="shared", Key="data/a.csv")["Body"].read().decode()
+    results["guest_put"] = code(lambda: guest.put_object(Bucket="shared", Key="data/b.csv", Body=b"x"))
+    results["malformed_policy"] = code(lambda: s3.put_bucket_policy(Bucket="shared", Policy='{"Statement": 1}'))
+    s3.delete_bucket_policy(Bucket="shared")
+    results["guest_after"] = code(lambda: guest.get_object(Bucket="shared", Key="data/a.csv"))
 results["bad_range"] = code(lambda: s3.get_object(Bucket="facade", Key="copy.csv", Range="bytes=100-200"))
 
 

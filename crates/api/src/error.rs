@@ -220,9 +220,10 @@ fn identity_status(error: &trainyard_identity::Error) -> (StatusCode, &'static s
 fn objects_status(error: &trainyard_objects::Error) -> (StatusCode, &'static str) {
     use trainyard_objects::Error as Objects;
     match error {
-        Objects::InvalidBucket { .. } | Objects::InvalidKey { .. } | Objects::InvalidUri { .. } => {
-            (StatusCode::BAD_REQUEST, "ValidationException")
-        }
+        Objects::InvalidBucket { .. }
+        | Objects::InvalidKey { .. }
+        | Objects::InvalidUri { .. }
+        | Objects::InvalidAttributes { .. } => (StatusCode::BAD_REQUEST, "ValidationException"),
         Objects::Upload { .. } => (StatusCode::BAD_REQUEST, "IncompleteBody"),
         Objects::TooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "EntityTooLarge"),
         Objects::Io { source: object_store::Error::NotFound { .. }, .. } => {

@@ -8,6 +8,7 @@
 //! protocol's answer. It must never hold a business rule of its own, touch the store, or
 //! answer an unsigned or badly signed request with anything but the error AWS gives.
 
+mod bucket_policy;
 mod endpoints;
 mod events;
 mod iam;
@@ -16,6 +17,7 @@ mod protocol;
 mod registry;
 mod runtime;
 mod s3;
+mod s3_attributes;
 mod sagemaker;
 mod signed;
 mod sts;

@@ -15,10 +15,10 @@ use trainyard_sigv4::{Authorization, ChunkedDecoder, ChunkedMode, Verified};
 use trainyard_store::ObjectRecord;
 
 use crate::protocol::{answer, xml_escape, AwsError, Protocol};
-use crate::signed::header as find;
+pub(crate) use crate::signed::header as find;
 use crate::Call;
 
-const XMLNS: &str = "http://s3.amazonaws.com/doc/2006-03-01/";
+pub(crate) const XMLNS: &str = "http://s3.amazonaws.com/doc/2006-03-01/";
 
 /// Sub-resources of buckets and objects that are not implemented (yet).
 const UNSUPPORTED: &[&str] = &[
@@ -45,7 +45,7 @@ const UNSUPPORTED: &[&str] = &[
     "restore",
     "retention",
     "select",
-    "tagging",
+    "tagging", // on a bucket; an object's is served
     "torrent",
     "versioning",
     "versionId",
@@ -63,11 +63,11 @@ pub struct S3Request<'a> {
 }
 
 impl S3Request<'_> {
-    fn query(&self, name: &str) -> Option<&str> {
+    pub(crate) fn query(&self, name: &str) -> Option<&str> {
         self.query.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
     }
 
-    fn has(&self, name: &str) -> bool {
+    pub(crate) fn has(&self, name: &str) -> bool {
         self.query.iter().any(|(k, _)| k == name)
     }
 
@@ -96,6 +96,15 @@ pub async fn handle(
 ) -> Result<Response, AwsError> {
     let objects = &call.state.objects;
     let (bucket, key) = request.target()?;
+    if !bucket.is_empty() && key.is_none() && request.has("policy") {
+        return crate::bucket_policy::handle(call, request, &bucket, body).await;
+    }
+    if let (Some(key), true) = (key.as_deref(), request.has("tagging")) {
+        return crate::s3_attributes::tagging(call, request, &bucket, key, body).await;
+    }
+    if let (Some(key), true) = (key.as_deref(), request.method == Method::GET && request.has("uploadId")) {
+        return crate::s3_attributes::list_parts(call, request, &bucket, key).await;
+    }
     // Invariant: a sub-resource this facade does not implement is refused, never taken
     // for the bucket or object itself (`PUT ?tagging` must not overwrite the object).
     if let Some((name, _)) = request.query.iter().find(|(name, _)| UNSUPPORTED.contains(&name.as_str())) {
@@ -105,14 +114,11 @@ pub async fn handle(
             format!("trainyard does not implement the S3 sub-resource ?{name} yet"),
         ));
     }
-    let listing_parts = request.method == Method::GET && key.is_some() && request.has("uploadId");
-    let copying_part = request.has("uploadId") && find(request.headers, "x-amz-copy-source").is_some();
-    if listing_parts || copying_part {
-        let what = if listing_parts { "ListParts" } else { "UploadPartCopy" };
+    if request.has("uploadId") && find(request.headers, "x-amz-copy-source").is_some() {
         return Err(AwsError::new(
             StatusCode::NOT_IMPLEMENTED,
             "NotImplemented",
-            format!("trainyard does not implement {what} yet"),
+            "trainyard does not implement UploadPartCopy yet",
         ));
     }
     let arn = |key: Option<&str>| match key {
@@ -157,6 +163,8 @@ pub async fn handle(
             let deleted = objects.delete_bucket(&bucket).await.map_err(objects_error);
             call.audit("s3:DeleteBucket", &arn(None), false, deleted.as_ref().err()).await;
             deleted?;
+            // The bucket's policy goes with it (a bucket made again under the name starts bare).
+            let _ = call.state.identities.delete_resource_policy(&arn(None)).await;
             Ok(empty(call, StatusCode::NO_CONTENT))
         }
         ("GET", false, None) if request.has("location") => {
@@ -221,7 +229,7 @@ pub async fn handle(
             let resource = arn(Some(key));
             call.authorize("s3:PutObject", &resource).await?;
             let put = match find(request.headers, "x-amz-copy-source") {
-                Some(source) => copy(call, source, &bucket, key).await,
+                Some(source) => copy(call, request, source, &bucket, key).await,
                 None => put(call, request, auth, verified, &bucket, key, body).await,
             };
             call.audit("s3:PutObject", &resource, false, put.as_ref().err()).await;
@@ -320,7 +328,9 @@ async fn put(
 ) -> Result<Response, AwsError> {
     let content_type = find(request.headers, "content-type").unwrap_or("binary/octet-stream");
     let stream = checked(request, auth, verified, body);
-    let record = call.state.objects.put(bucket, key, content_type, stream).await.map_err(objects_error)?;
+    let attributes = crate::s3_attributes::from_headers(request.headers)?;
+    let record =
+        call.state.objects.put_with(bucket, key, content_type, attributes, stream).await.map_err(objects_error)?;
     let mut response = empty(call, StatusCode::OK);
     insert(&mut response, header::ETAG, &format!("\"{}\"", record.etag));
     Ok(response)
@@ -374,7 +384,13 @@ async fn complete(
 }
 
 /// CopyObject: the source (`/bucket/key`, percent-encoded) streamed into the destination.
-async fn copy(call: &Call<'_>, source: &str, bucket: &str, key: &str) -> Result<Response, AwsError> {
+async fn copy(
+    call: &Call<'_>,
+    request: &S3Request<'_>,
+    source: &str,
+    bucket: &str,
+    key: &str,
+) -> Result<Response, AwsError> {
     let source = decode_percent(source.trim_start_matches('/'))
         .ok_or_else(|| AwsError::bad_request("InvalidArgument", "x-amz-copy-source is not valid percent-encoding"))?;
     let (from_bucket, from_key) = source
@@ -382,7 +398,10 @@ async fn copy(call: &Call<'_>, source: &str, bucket: &str, key: &str) -> Result<
         .ok_or_else(|| AwsError::bad_request("InvalidArgument", "x-amz-copy-source must be /bucket/key"))?;
     call.authorize("s3:GetObject", &format!("arn:aws:s3:::{from_bucket}/{from_key}")).await?;
     let (record, stream) = call.state.objects.get(from_bucket, from_key, None).await.map_err(objects_error)?;
-    let copied = call.state.objects.put(bucket, key, &record.content_type, stream).await.map_err(objects_error)?;
+    let attributes = crate::s3_attributes::for_copy(request.headers, &record)?;
+    let objects = &call.state.objects;
+    let copied =
+        objects.put_with(bucket, key, &record.content_type, attributes, stream).await.map_err(objects_error)?;
     Ok(xml(
         call,
         format!(
@@ -416,6 +435,7 @@ async fn get(call: &Call<'_>, request: &S3Request<'_>, bucket: &str, key: &str) 
     let mut response = Response::new(body);
     *response.status_mut() = status;
     object_headers(&mut response, &record, length);
+    crate::s3_attributes::headers(&mut response, &record);
     if let Some(range) = &range {
         insert(&mut response, header::CONTENT_RANGE, &format!("bytes {}-{}/{size}", range.start, range.end - 1));
     }
@@ -465,7 +485,7 @@ async fn delete_objects(
 
 /// A small XML body, read whole and checked against its signed `x-amz-content-sha256`
 /// (the signature covers the hash, so the hash must cover the body).
-async fn small_body(request: &S3Request<'_>, body: Body, limit: usize) -> Result<Bytes, AwsError> {
+pub(crate) async fn small_body(request: &S3Request<'_>, body: Body, limit: usize) -> Result<Bytes, AwsError> {
     let bytes = axum::body::to_bytes(body, limit)
         .await
         .map_err(|_| AwsError::bad_request("MalformedXML", "the request body is too large"))?;
@@ -488,7 +508,7 @@ async fn small_body(request: &S3Request<'_>, body: Body, limit: usize) -> Result
 }
 
 /// The text of every `<name>…</name>` element, XML entities decoded.
-fn elements(text: &str, name: &str) -> Vec<String> {
+pub(crate) fn elements(text: &str, name: &str) -> Vec<String> {
     let (open, close) = (format!("<{name}>"), format!("</{name}>"));
     let mut found = Vec::new();
     let mut rest = text;
@@ -599,7 +619,7 @@ where
 }
 
 /// An objects error as S3 words it.
-fn objects_error(error: trainyard_objects::Error) -> AwsError {
+pub(crate) fn objects_error(error: trainyard_objects::Error) -> AwsError {
     use trainyard_objects::Error as Objects;
     use trainyard_store::Error as Store;
     match &error {
@@ -615,6 +635,10 @@ fn objects_error(error: trainyard_objects::Error) -> AwsError {
         Objects::Store(Store::NotFound { kind: "bucket", .. }) => {
             AwsError::new(StatusCode::NOT_FOUND, "NoSuchBucket", "The specified bucket does not exist")
         }
+        Objects::InvalidAttributes { reason } if reason.contains("metadata") => {
+            AwsError::bad_request("MetadataTooLarge", reason.clone())
+        }
+        Objects::InvalidAttributes { reason } => AwsError::bad_request("InvalidTag", reason.clone()),
         Objects::Store(Store::NotFound { .. }) => {
             AwsError::new(StatusCode::NOT_FOUND, "NoSuchKey", "The specified key does not exist.")
         }
@@ -661,7 +685,7 @@ fn insert_name(response: &mut Response, name: &'static str, value: &str) {
     }
 }
 
-fn xml(call: &Call<'_>, body: String) -> Response {
+pub(crate) fn xml(call: &Call<'_>, body: String) -> Response {
     answer(
         StatusCode::OK,
         "application/xml",
@@ -671,7 +695,7 @@ fn xml(call: &Call<'_>, body: String) -> Response {
     )
 }
 
-fn empty(call: &Call<'_>, status: StatusCode) -> Response {
+pub(crate) fn empty(call: &Call<'_>, status: StatusCode) -> Response {
     answer(status, "application/xml", String::new(), Protocol::RestXml, &call.request_id)
 }
 

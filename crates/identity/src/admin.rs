@@ -275,6 +275,33 @@ impl Identities {
         Ok(self.read().principal_view(&entry))
     }
 
+    /// Sets a resource's policy (S3's `PutBucketPolicy`): checked as a resource policy
+    /// (every statement names its principals), stored, then in force.
+    pub async fn put_resource_policy(&self, arn: &str, document: &str) -> Result<(), Error> {
+        let policy = parse_policy(document, PolicyKind::Resource)?;
+        let _write = self.inner.writes.lock().await;
+        self.inner.store.put_resource_policy(arn, document, Utc::now()).await?;
+        self.apply(|view| {
+            view.resource_policies.insert(arn.to_string(), policy);
+        });
+        Ok(())
+    }
+
+    /// A resource's policy document, if it has one.
+    pub fn resource_policy_document(&self, arn: &str) -> Option<String> {
+        self.read().resource_policies.get(arn).map(|p| p.text().to_string())
+    }
+
+    /// Removes a resource's policy; `NoSuchEntity` if it has none.
+    pub async fn delete_resource_policy(&self, arn: &str) -> Result<(), Error> {
+        let _write = self.inner.writes.lock().await;
+        self.inner.store.delete_resource_policy(arn).await?;
+        self.apply(|view| {
+            view.resource_policies.remove(arn);
+        });
+        Ok(())
+    }
+
     /// Replaces a role's trust policy (`iam:UpdateAssumeRolePolicy`).
     pub async fn update_trust_policy(&self, role: &str, document: &str) -> Result<PrincipalView, Error> {
         let trust = parse_policy(document, PolicyKind::Trust)?;

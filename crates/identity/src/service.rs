@@ -209,12 +209,14 @@ impl Identities {
     }
 
     /// The resource-based policy that applies to `action` on `resource`: a role's trust
-    /// policy for `sts:AssumeRole*` on it. (Bucket and repository policies join here.)
+    /// policy for `sts:AssumeRole*` on it; a bucket's policy for S3 on the bucket and its
+    /// objects (`arn:aws:s3:::BUCKET[/KEY]`).
     pub fn resource_policy(&self, action: &str, resource: &str) -> Option<Arc<Policy>> {
-        if !action.to_ascii_lowercase().starts_with("sts:assumerole") {
-            return None;
+        if action.to_ascii_lowercase().starts_with("sts:assumerole") {
+            return self.read().find_arn(resource).filter(|entry| entry.kind == PrincipalKind::Role)?.trust.clone();
         }
-        self.read().find_arn(resource).filter(|entry| entry.kind == PrincipalKind::Role)?.trust.clone()
+        let bucket = resource.strip_prefix("arn:aws:s3:::")?.split('/').next()?;
+        self.read().resource_policies.get(&format!("arn:aws:s3:::{bucket}")).cloned()
     }
 
     /// [`Identities::authorize`], with the denial as an error naming principal, action and resource.

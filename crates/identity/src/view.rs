@@ -61,6 +61,8 @@ pub(crate) struct View {
     pub sessions: HashMap<SecretDigest, SessionEntry>,
     /// Session id → its digest.
     pub session_ids: HashMap<String, SecretDigest>,
+    /// Resource ARN → its resource-based policy (bucket policies).
+    pub resource_policies: HashMap<String, Arc<Policy>>,
     /// Bumped by every change (decisions made before it are stale).
     pub generation: u64,
 }
@@ -90,6 +92,10 @@ impl View {
             if let Some(entry) = view.principals.get_mut(&principal_id) {
                 entry.attached.push(arn);
             }
+        }
+        for (arn, document) in records.resource_policies {
+            let policy = parse_stored(&document, PolicyKind::Resource, &format!("resource policy of {arn}"))?;
+            view.resource_policies.insert(arn, policy);
         }
         for (principal_id, name, document) in records.inline_policies {
             let policy = parse_stored(&document, PolicyKind::Identity, &format!("inline policy {name}"))?;

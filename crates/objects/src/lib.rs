@@ -13,7 +13,7 @@ mod storage;
 
 pub use multipart::MAX_PARTS;
 pub use names::{validate_bucket, validate_key, S3Uri};
-pub use storage::{open_backend, Listing, ObjectStream, Objects, MAX_OBJECT_BYTES};
+pub use storage::{open_backend, Attributes, Listing, ObjectStream, Objects, MAX_OBJECT_BYTES};
 
 /// Every way an object operation can fail.
 #[derive(Debug, thiserror::Error)]
@@ -24,6 +24,9 @@ pub enum Error {
     InvalidKey { key: String, reason: String },
     #[error("invalid S3 URI {uri:?}: {reason}")]
     InvalidUri { uri: String, reason: String },
+    /// Metadata or tags beyond S3's limits.
+    #[error("{reason}")]
+    InvalidAttributes { reason: String },
     #[error("object is larger than the limit of {limit} bytes")]
     TooLarge { limit: u64 },
     #[error("object store URL {url:?}: {reason}")]

@@ -107,8 +107,16 @@ impl Objects {
             digests.update(hex_bytes(part));
         }
         let etag = format!("{}-{}", hex(&digests.finalize()), parts.len());
-        let record =
-            self.put_as(bucket, key, &upload.content_type, body, Some(etag), "CompleteMultipartUpload").await?;
+        let record = self
+            .put_as(
+                bucket,
+                key,
+                &upload.content_type,
+                body,
+                Default::default(),
+                crate::storage::Origin { etag: Some(etag), reason: "CompleteMultipartUpload" },
+            )
+            .await?;
         self.forget_upload(upload_id, &stored).await;
         Ok(record)
     }

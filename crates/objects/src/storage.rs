@@ -1,6 +1,7 @@
 //! The object service: streaming puts with MD5 ETags, ranged gets, listings with
 //! delimiters, deletes, and the S3 events.
 
+use std::collections::BTreeMap;
 use std::ops::Range;
 use std::sync::Arc;
 
@@ -140,7 +141,31 @@ impl Objects {
         S: Stream<Item = Result<Bytes, E>> + Send,
         E: std::fmt::Display,
     {
-        self.put_as(bucket, key, content_type, body, None, "PutObject").await
+        self.put_as(bucket, key, content_type, body, Attributes::default(), Origin::put()).await
+    }
+
+    /// [`Objects::put`] with user metadata and tags.
+    pub async fn put_with<S, E>(
+        &self,
+        bucket: &str,
+        key: &str,
+        content_type: &str,
+        attributes: Attributes,
+        body: S,
+    ) -> Result<ObjectRecord, Error>
+    where
+        S: Stream<Item = Result<Bytes, E>> + Send,
+        E: std::fmt::Display,
+    {
+        validate_attributes(&attributes)?;
+        self.put_as(bucket, key, content_type, body, attributes, Origin::put()).await
+    }
+
+    /// Replaces an object's tags (S3's `PutObjectTagging`; empty for `DeleteObjectTagging`).
+    pub async fn set_tags(&self, bucket: &str, key: &str, tags: BTreeMap<String, String>) -> Result<(), Error> {
+        validate_key(key)?;
+        validate_attributes(&Attributes { tags: tags.clone(), ..Default::default() })?;
+        Ok(self.store.set_object_tags(bucket, key, &tags).await?)
     }
 
     /// [`Objects::put`] with the ETag S3 gives the object (a completed multipart upload's
@@ -151,8 +176,8 @@ impl Objects {
         key: &str,
         content_type: &str,
         body: S,
-        etag: Option<String>,
-        reason: &str,
+        attributes: Attributes,
+        origin: Origin,
     ) -> Result<ObjectRecord, Error>
     where
         S: Stream<Item = Result<Bytes, E>> + Send,
@@ -163,7 +188,7 @@ impl Objects {
         self.store.get_bucket(bucket).await?;
         let location = self.location(bucket, key)?;
         let (size, md5) = self.write(&location, key, body).await?;
-        let etag = etag.unwrap_or(md5);
+        let etag = origin.etag.unwrap_or(md5);
         let record = ObjectRecord {
             bucket: bucket.into(),
             key: key.into(),
@@ -171,13 +196,15 @@ impl Objects {
             etag,
             content_type: content_type.into(),
             last_modified: Utc::now(),
+            metadata: attributes.metadata,
+            tags: attributes.tags,
         };
         self.store.put_object(&record).await?;
         if let Some(legacy) = self.legacy_location(bucket, key) {
             // An earlier version's copy would otherwise be found after a delete.
             let _ = self.backend.delete(&legacy).await;
         }
-        self.emit("Object Created", &record, reason).await;
+        self.emit("Object Created", &record, origin.reason).await;
         Ok(record)
     }
 
@@ -383,4 +410,45 @@ fn is_staging_name(name: &str) -> bool {
 
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// What S3 keeps with an object beside its bytes.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Attributes {
+    /// User metadata (`x-amz-meta-NAME`), names lowercase.
+    pub metadata: BTreeMap<String, String>,
+    pub tags: BTreeMap<String, String>,
+}
+
+/// S3's limits: 2 KiB of user metadata; at most 10 tags, keys of 1-128 and values of at
+/// most 256 characters.
+fn validate_attributes(attributes: &Attributes) -> Result<(), Error> {
+    let metadata: usize = attributes.metadata.iter().map(|(k, v)| k.len() + v.len()).sum();
+    if metadata > 2048 {
+        return Err(Error::InvalidAttributes { reason: format!("user metadata is {metadata} bytes; at most 2048") });
+    }
+    if attributes.tags.len() > 10 {
+        return Err(Error::InvalidAttributes { reason: "an object has at most 10 tags".into() });
+    }
+    for (key, value) in &attributes.tags {
+        if key.is_empty() || key.chars().count() > 128 || value.chars().count() > 256 {
+            return Err(Error::InvalidAttributes {
+                reason: format!("tag {key:?}: keys are 1-128 characters, values at most 256"),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// How an object came to be: the ETag S3 gives it (a completed multipart upload's is not
+/// its MD5) and the reason its `Object Created` event names.
+pub(crate) struct Origin {
+    pub etag: Option<String>,
+    pub reason: &'static str,
+}
+
+impl Origin {
+    fn put() -> Origin {
+        Origin { etag: None, reason: "PutObject" }
+    }
 }

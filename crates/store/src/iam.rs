@@ -84,6 +84,8 @@ pub struct IamRecords {
     pub access_keys: Vec<AccessKeyRecord>,
     /// Sessions neither revoked nor expired at load time.
     pub sessions: Vec<SessionRecord>,
+    /// (resource ARN, document): bucket policies.
+    pub resource_policies: Vec<(String, String)>,
 }
 
 fn principal_from(row: &SqliteRow) -> Result<PrincipalRecord, Error> {
@@ -172,6 +174,10 @@ impl Store {
             .fetch_all(&self.pool)
             .await
             .map_err(db("load sessions"))?;
+        let resource_policies = sqlx::query("SELECT arn, document FROM resource_policies ORDER BY arn")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db("load resource policies"))?;
         Ok(IamRecords {
             principals,
             policies: policies.iter().map(policy_from).collect(),
@@ -179,7 +185,35 @@ impl Store {
             inline_policies: inline.iter().map(|r| (r.get(0), r.get(1), r.get(2))).collect(),
             access_keys: keys.iter().map(key_from).collect(),
             sessions: sessions.iter().map(session_from).collect(),
+            resource_policies: resource_policies.iter().map(|r| (r.get(0), r.get(1))).collect(),
         })
+    }
+
+    /// Sets (or replaces) the policy of a resource.
+    pub async fn put_resource_policy(&self, arn: &str, document: &str, now: DateTime<Utc>) -> Result<(), Error> {
+        sqlx::query(
+            "INSERT INTO resource_policies (arn, document, updated_at) VALUES (?, ?, ?)
+             ON CONFLICT (arn) DO UPDATE SET document = excluded.document, updated_at = excluded.updated_at",
+        )
+        .bind(arn)
+        .bind(document)
+        .bind(to_millis(now))
+        .execute(&self.writer)
+        .await
+        .map_err(db("put resource policy"))?;
+        Ok(())
+    }
+
+    pub async fn delete_resource_policy(&self, arn: &str) -> Result<(), Error> {
+        let done = sqlx::query("DELETE FROM resource_policies WHERE arn = ?")
+            .bind(arn)
+            .execute(&self.writer)
+            .await
+            .map_err(db("delete resource policy"))?;
+        if done.rows_affected() == 0 {
+            return Err(Error::NotFound { kind: "resource policy", name: arn.into() });
+        }
+        Ok(())
     }
 
     pub async fn create_principal(&self, principal: &PrincipalRecord) -> Result<(), Error> {

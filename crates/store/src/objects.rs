@@ -1,5 +1,7 @@
 //! Buckets and object metadata.
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sqlx::sqlite::SqliteRow;
@@ -27,6 +29,15 @@ pub struct ObjectRecord {
     pub etag: String,
     pub content_type: String,
     pub last_modified: DateTime<Utc>,
+    /// S3 user metadata (`x-amz-meta-NAME`), names lowercase.
+    #[serde(rename = "Metadata", default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub metadata: BTreeMap<String, String>,
+    #[serde(rename = "Tags", default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub tags: BTreeMap<String, String>,
+}
+
+fn string_map(row: &SqliteRow, column: &str) -> BTreeMap<String, String> {
+    serde_json::from_str(&row.get::<String, _>(column)).unwrap_or_default()
 }
 
 fn object_from(row: &SqliteRow) -> ObjectRecord {
@@ -37,6 +48,8 @@ fn object_from(row: &SqliteRow) -> ObjectRecord {
         etag: row.get("etag"),
         content_type: row.get("content_type"),
         last_modified: from_millis(row.get("last_modified")),
+        metadata: string_map(row, "metadata"),
+        tags: string_map(row, "tags"),
     }
 }
 
@@ -102,7 +115,8 @@ impl Store {
     /// Records (or replaces) an object's metadata once its bytes are in place.
     pub async fn put_object(&self, object: &ObjectRecord) -> Result<(), Error> {
         sqlx::query(
-            "INSERT OR REPLACE INTO objects (bucket, key, size, etag, content_type, last_modified) VALUES (?, ?, ?, ?, ?, ?)",
+            "INSERT OR REPLACE INTO objects (bucket, key, size, etag, content_type, last_modified, metadata, tags)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(&object.bucket)
         .bind(&object.key)
@@ -110,6 +124,8 @@ impl Store {
         .bind(&object.etag)
         .bind(&object.content_type)
         .bind(to_millis(object.last_modified))
+        .bind(serde_json::to_string(&object.metadata).unwrap_or_else(|_| "{}".into()))
+        .bind(serde_json::to_string(&object.tags).unwrap_or_else(|_| "{}".into()))
         .execute(&self.writer)
         .await
         .map_err(|e| match &e {
@@ -118,6 +134,21 @@ impl Store {
             }
             _ => Error::Database { context: "put object".into(), source: e },
         })?;
+        Ok(())
+    }
+
+    /// Replaces an object's tags.
+    pub async fn set_object_tags(&self, bucket: &str, key: &str, tags: &BTreeMap<String, String>) -> Result<(), Error> {
+        let done = sqlx::query("UPDATE objects SET tags = ? WHERE bucket = ? AND key = ?")
+            .bind(serde_json::to_string(tags).unwrap_or_else(|_| "{}".into()))
+            .bind(bucket)
+            .bind(key)
+            .execute(&self.writer)
+            .await
+            .map_err(db("set object tags"))?;
+        if done.rows_affected() == 0 {
+            return Err(Error::NotFound { kind: "object", name: format!("s3://{bucket}/{key}") });
+        }
         Ok(())
     }
 

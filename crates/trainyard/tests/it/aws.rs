@@ -177,7 +177,15 @@ fn boto3_stores_and_lists_objects() {
         stdout(&output)
     };
     std::fs::write(work.path().join("upload.csv"), "a,b\n1,2\n").unwrap();
-    let results = boto3_script("s3_check", &[work.path()], &exports);
+    let guest = {
+        assert_eq!(cli(dir.path(), &["iam", "users", "create", "guest"]).status.code(), Some(0));
+        let key: Value =
+            serde_json::from_str(&stdout(&cli(dir.path(), &["iam", "keys", "create", "--user", "guest"]))).unwrap();
+        let field = |name: &str| key["AccessKey"][name].as_str().unwrap().to_string();
+        [field("AccessKeyId"), field("SecretAccessKey")]
+    };
+    let work_dir = work.path().to_str().unwrap().to_string();
+    let results = boto3_script("s3_check", &[&work_dir, &guest[0], &guest[1]], &exports);
     assert!(results["buckets"].as_array().unwrap().iter().any(|b| b == "facade"), "{results}");
     assert_eq!(results["roundtrip"], true, "{results}");
     assert_eq!(results["range"], serde_json::json!([10, 11, 12, 13, 14, 15, 16, 17, 18, 19]), "{results}");
@@ -194,10 +202,30 @@ fn boto3_stores_and_lists_objects() {
     assert_eq!(results["not_empty"], "BucketNotEmpty", "{results}");
     assert_eq!(results["bad_range"], "InvalidRange", "{results}");
     assert_eq!(
-        (&results["tagging"], &results["intact"]),
+        (&results["acl"], &results["intact"]),
         (&serde_json::json!("NotImplemented"), &serde_json::json!("x,y\n")),
         "an unimplemented sub-resource leaves the object alone: {results}"
     );
+    let json = |text: &str| serde_json::from_str::<Value>(text).unwrap();
+    assert_eq!(results["metadata"], json(r#"{"owner": "ana", "run": "7"}"#), "{results}");
+    assert_eq!(results["tags"], json(r#"[["stage", "dev"], ["team", "ml"]]"#), "{results}");
+    assert_eq!(results["tag_count"], 2, "{results}");
+    assert_eq!((&results["copied_metadata"], &results["copied_tags"]), (&results["metadata"], &results["tags"]));
+    assert_eq!(results["replaced_metadata"], json(r#"{"x": "y"}"#), "{results}");
+    assert_eq!(results["retagged"], json(r#"[["a", "b"]]"#), "{results}");
+    assert_eq!(results["untagged"], json("[]"), "{results}");
+    assert_eq!(results["too_many_tags"], "InvalidTag", "{results}");
+    assert_eq!(results["parts"], json("[[1, 100], [2, 100]]"), "{results}");
+    assert_eq!(results["parts_page"], json("[true, 1, 1]"), "{results}");
+    assert_eq!(
+        (&results["guest_before"], &results["no_policy"]),
+        (&json(r#""AccessDenied""#), &json(r#""NoSuchBucketPolicy""#))
+    );
+    assert_eq!(results["policy_back"], true, "{results}");
+    assert_eq!(results["guest_with_policy"], "shared\n", "the bucket policy grants: {results}");
+    assert_eq!(results["guest_put"], "AccessDenied", "and only what it names: {results}");
+    assert_eq!(results["malformed_policy"], "MalformedPolicy", "{results}");
+    assert_eq!(results["guest_after"], "AccessDenied", "a deleted policy grants nothing: {results}");
     assert!(results["tampered"].as_str().unwrap().contains("XAmzContentSHA256Mismatch"), "{results}");
     assert_eq!(results["multipart"], true, "{results}");
     assert_eq!(results["wrong_part"], "InvalidPart", "{results}");
