@@ -2,6 +2,7 @@
 //! crash safety under kill -9, and the offline model runtime.
 
 mod aws;
+mod aws_ecr;
 mod build;
 mod cli;
 mod crash;
