@@ -135,7 +135,8 @@ fn registry_status(error: &trainyard_registry::Error) -> (StatusCode, &'static s
     match error {
         Registry::NameInvalid { .. } => (StatusCode::BAD_REQUEST, "NAME_INVALID"),
         Registry::NameUnknown { .. } => (StatusCode::NOT_FOUND, "NAME_UNKNOWN"),
-        Registry::TagInvalid { .. } => (StatusCode::BAD_REQUEST, "TAG_INVALID"),
+        Registry::TagInvalid { .. } | Registry::TagImmutable { .. } => (StatusCode::BAD_REQUEST, "TAG_INVALID"),
+        Registry::RepositoryNotEmpty { .. } => (StatusCode::CONFLICT, "RepositoryNotEmptyException"),
         Registry::DigestInvalid { .. } => (StatusCode::BAD_REQUEST, "DIGEST_INVALID"),
         Registry::BlobUnknown { .. } => (StatusCode::NOT_FOUND, "BLOB_UNKNOWN"),
         Registry::BlobUploadUnknown { .. } => (StatusCode::NOT_FOUND, "BLOB_UPLOAD_UNKNOWN"),

@@ -9,6 +9,7 @@
 //! answer an unsigned or badly signed request with anything but the error AWS gives.
 
 mod bucket_policy;
+mod ecr;
 mod endpoints;
 mod events;
 mod iam;
@@ -53,6 +54,11 @@ pub struct AwsState {
     pub objects: trainyard_objects::Objects,
     pub endpoints: trainyard_endpoints::Endpoints,
     pub models: trainyard_models::Registry,
+    /// The OCI registry (ECR's repositories and images).
+    pub registry: trainyard_registry::Registry,
+    /// Where the registry answers `/v2/` (the HTTP API's URL): ECR's `proxyEndpoint`, and
+    /// the host of every `repositoryUri`.
+    pub registry_url: String,
     /// Invariant: bodies are buffered before their signature can be checked only within
     /// this budget ([`UNVERIFIED_BUDGET_BYTES`]); past it, callers are told to slow down.
     pub unverified: std::sync::Arc<tokio::sync::Semaphore>,
@@ -320,6 +326,13 @@ async fn dispatch(State(state): State<AwsState>, request: Request) -> Response {
             None => {
                 Err(AwsError::bad_request("UnknownOperationException", "no Logs_20140328.<Operation> in X-Amz-Target"))
             }
+        },
+        "ecr" => match target.and_then(|t| t.strip_prefix("AmazonEC2ContainerRegistry_V20150921.")) {
+            Some(operation) => ecr::handle(&call, operation, &body).await,
+            None => Err(AwsError::bad_request(
+                "UnknownOperationException",
+                "no AmazonEC2ContainerRegistry_V20150921.<Operation> in X-Amz-Target",
+            )),
         },
         "events" => match target.and_then(|t| t.strip_prefix("AWSEvents.")) {
             Some(operation) => events::handle(&call, operation, &body).await,

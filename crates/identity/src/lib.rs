@@ -24,7 +24,9 @@ pub use credentials::{derive_secret, looks_like_secret, SecretKind};
 pub use identity::{
     policy_arn, role_arn, session_arn, user_arn, Identity, IdentityKind, PrincipalKind, SessionContext,
 };
-pub use registry::{ecr_actions, repository_arn, RegistryAccess, RegistryClaims, REGISTRY_TOKEN_SECONDS};
+pub use registry::{
+    ecr_actions, repository_arn, RegistryAccess, RegistryClaims, LOGIN_PASSWORD_SECONDS, REGISTRY_TOKEN_SECONDS,
+};
 pub use runs::RunCredentials;
 pub use service::{
     AccessKeyView, AccessRequest, AssumeRole, Credentials, Identities, NewAccessKey, NewPrincipal, PolicyView,

@@ -5,7 +5,15 @@
 //!
 //! A token is `tyr.` + base64url(JSON claims) + `.` + hex HMAC-SHA256 of that text under a
 //! key derived from the master key. Invariant: a token's expiry is at most an hour away
-//! and never later than the session it was issued to.
+//! and never later than the session it was issued to (nor the login password it was bought
+//! with).
+//!
+//! ECR's login passwords (`GetAuthorizationToken`, the password of `docker login
+//! --username AWS`) are `tyl.` + base64url(claims) + `.` + HMAC the same way (under another
+//! label): they name the credential (access key or session) they were issued to and last at
+//! most 12 hours, never past that session. They carry no rights of their own: the registry
+//! decides each request by the policies of that credential's principal at the time, and a
+//! password stops working as soon as its key is deactivated or its session ends.
 
 use base64::Engine;
 use chrono::{DateTime, Utc};
@@ -16,8 +24,21 @@ use crate::service::{AccessRequest, Identities, RequestFacts};
 use crate::Error;
 
 const PREFIX: &str = "tyr.";
+const LOGIN_PREFIX: &str = "tyl.";
 /// How long a registry token lasts at most.
 pub const REGISTRY_TOKEN_SECONDS: i64 = 3600;
+/// How long an ECR login password lasts at most (ECR's 12 hours).
+pub const LOGIN_PASSWORD_SECONDS: i64 = 12 * 3600;
+
+/// What an ECR login password says: the credential it stands for and when it ends.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct LoginClaims {
+    /// The access key or session id the password was issued to.
+    cred: String,
+    exp: i64,
+    iat: i64,
+    jti: String,
+}
 
 /// One access claim: a repository (or `registry:catalog:*`) and the actions granted on it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -102,12 +123,14 @@ impl Identities {
             })
     }
 
-    /// A token for what `identity` asked for and may have; the granted claims with it.
+    /// A token for what `identity` asked for and may have; the granted claims with it. It
+    /// expires no later than `not_after` (the login password that bought it), when given.
     pub fn issue_registry_token(
         &self,
         identity: &Identity,
         requested: &[RegistryAccess],
         now: DateTime<Utc>,
+        not_after: Option<DateTime<Utc>>,
     ) -> (String, RegistryClaims) {
         let access = requested
             .iter()
@@ -126,6 +149,9 @@ impl Identities {
         if let Some(session) = &identity.session {
             expires = expires.min(session.expires_at.timestamp());
         }
+        if let Some(not_after) = not_after {
+            expires = expires.min(not_after.timestamp());
+        }
         let claims = RegistryClaims {
             sub: identity.arn.clone(),
             exp: expires,
@@ -135,7 +161,7 @@ impl Identities {
         };
         let payload = base64::engine::general_purpose::URL_SAFE_NO_PAD
             .encode(serde_json::to_vec(&claims).expect("claims serialize"));
-        let token = format!("{PREFIX}{payload}.{}", self.sign_registry(&payload));
+        let token = format!("{PREFIX}{payload}.{}", self.sign_registry(TOKEN_LABEL, &payload));
         (token, claims)
     }
 
@@ -143,17 +169,72 @@ impl Identities {
     pub fn verify_registry_token(&self, token: &str, now: DateTime<Utc>) -> Result<RegistryClaims, Error> {
         let rest = token.strip_prefix(PREFIX).ok_or(Error::InvalidClientTokenId)?;
         let (payload, signature) = rest.rsplit_once('.').ok_or(Error::InvalidClientTokenId)?;
-        if !trainyard_auth::constant_time_eq(self.sign_registry(payload).as_bytes(), signature.as_bytes()) {
+        let claims: RegistryClaims = self.verified_payload(TOKEN_LABEL, payload, signature)?;
+        if claims.exp <= now.timestamp() {
+            return Err(Error::ExpiredToken);
+        }
+        Ok(claims)
+    }
+
+    /// An ECR login password for the credential `identity` called with, and when it
+    /// expires: in 12 hours, or when the session behind it ends if that is sooner.
+    pub fn issue_login_password(
+        &self,
+        identity: &Identity,
+        now: DateTime<Utc>,
+    ) -> Result<(String, DateTime<Utc>), Error> {
+        let credential = identity.access_key_id.clone().ok_or_else(|| {
+            Error::InvalidInput("an ECR login password is issued to the caller's access key or session".into())
+        })?;
+        let mut expires = now.timestamp() + LOGIN_PASSWORD_SECONDS;
+        if let Some(session) = &identity.session {
+            expires = expires.min(session.expires_at.timestamp());
+        }
+        let claims =
+            LoginClaims { cred: credential, exp: expires, iat: now.timestamp(), jti: uuid::Uuid::new_v4().to_string() };
+        let payload = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .encode(serde_json::to_vec(&claims).expect("claims serialize"));
+        let password = format!("{LOGIN_PREFIX}{payload}.{}", self.sign_registry(LOGIN_LABEL, &payload));
+        let expires_at = DateTime::from_timestamp(expires, 0).unwrap_or(now);
+        Ok((password, expires_at))
+    }
+
+    /// The caller an ECR login password stands for, as its credential authenticates now,
+    /// and when the password expires.
+    pub fn verify_login_password(
+        &self,
+        password: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(Identity, DateTime<Utc>), Error> {
+        let rest = password.strip_prefix(LOGIN_PREFIX).ok_or(Error::InvalidClientTokenId)?;
+        let (payload, signature) = rest.rsplit_once('.').ok_or(Error::InvalidClientTokenId)?;
+        let claims: LoginClaims = self.verified_payload(LOGIN_LABEL, payload, signature)?;
+        if claims.exp <= now.timestamp() {
+            return Err(Error::ExpiredToken);
+        }
+        let identity = self.credential_identity(&claims.cred, now)?;
+        Ok((identity, DateTime::from_timestamp(claims.exp, 0).unwrap_or(now)))
+    }
+
+    /// Whether `text` is an ECR login password.
+    pub fn is_login_password(text: &str) -> bool {
+        text.starts_with(LOGIN_PREFIX)
+    }
+
+    /// The claims of `payload` if `signature` is its HMAC under `label`.
+    fn verified_payload<T: serde::de::DeserializeOwned>(
+        &self,
+        label: &str,
+        payload: &str,
+        signature: &str,
+    ) -> Result<T, Error> {
+        if !trainyard_auth::constant_time_eq(self.sign_registry(label, payload).as_bytes(), signature.as_bytes()) {
             return Err(Error::InvalidClientTokenId);
         }
         let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
             .decode(payload)
             .map_err(|_| Error::InvalidClientTokenId)?;
-        let claims: RegistryClaims = serde_json::from_slice(&bytes).map_err(|_| Error::InvalidClientTokenId)?;
-        if claims.exp <= now.timestamp() {
-            return Err(Error::ExpiredToken);
-        }
-        Ok(claims)
+        serde_json::from_slice(&bytes).map_err(|_| Error::InvalidClientTokenId)
     }
 
     /// Whether `text` is a registry token (which never buys another).
@@ -163,10 +244,14 @@ impl Identities {
 
     /// HMAC-SHA256 of the payload under the master key's derivation key, with a label
     /// that keeps it apart from every other derived value.
-    fn sign_registry(&self, payload: &str) -> String {
-        hex(&self.inner.sealer.derive(&format!("trainyard registry token\0{payload}")))
+    fn sign_registry(&self, label: &str, payload: &str) -> String {
+        hex(&self.inner.sealer.derive(&format!("{label}\0{payload}")))
     }
 }
+
+/// The labels keeping tokens and login passwords apart: neither passes for the other.
+const TOKEN_LABEL: &str = "trainyard registry token";
+const LOGIN_LABEL: &str = "trainyard ecr login password";
 
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()

@@ -445,6 +445,29 @@ impl Identities {
         Ok((identity, derive_secret(&self.inner.sealer, SecretKind::SessionSecret, access_key_id)))
     }
 
+    /// The caller a still-valid credential id names (an active access key, or a live
+    /// session of a role or of root), as a signature made with it would authenticate: what an
+    /// ECR login password issued to that credential stands for.
+    pub(crate) fn credential_identity(&self, id: &str, now: DateTime<Utc>) -> Result<Identity, Error> {
+        let view = self.read();
+        if let Some(key) = view.key(id) {
+            let entry = view.principals.get(&key.principal_id).ok_or(Error::InvalidClientTokenId)?;
+            if !key.active {
+                return Err(Error::InvalidClientTokenId);
+            }
+            return Ok(principal_identity(entry, Some(key.id.clone())));
+        }
+        let session = view.session(id).ok_or(Error::InvalidClientTokenId)?;
+        if session.record.expires_at <= now {
+            return Err(Error::ExpiredToken);
+        }
+        match view.principals.get(&session.record.role_id) {
+            Some(role) => Ok(session_identity(role, session)),
+            None if session.record.role_id == ROOT_SESSION => Ok(root_session_identity(session)),
+            None => Err(Error::InvalidClientTokenId),
+        }
+    }
+
     /// A session of root (for AWS clients: root has no access key), kept in memory only:
     /// it does not outlive the server.
     pub async fn start_root_session(&self, seconds: i64) -> Result<Credentials, Error> {

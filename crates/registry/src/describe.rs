@@ -1,10 +1,24 @@
 //! The management view of the registry (ECR's `DescribeRepositories`/`DescribeImages`
 //! shapes) for the API and the CLI.
 
+use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 use trainyard_store::{RepositoryRecord, TagRecord};
 
-use crate::{Error, Image, ImageName, Registry};
+use crate::{manifest, Error, Image, ImageName, Registry};
+
+/// One image (manifest) of a repository as ECR's `DescribeImages` and `ListImages` show it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ImageSummary {
+    pub digest: String,
+    /// Its tags in lexical order.
+    pub tags: Vec<String>,
+    pub media_type: String,
+    pub artifact_type: Option<String>,
+    /// The manifest, its config and its layers (an index: itself and its manifests).
+    pub size: u64,
+    pub pushed_at: DateTime<Utc>,
+}
 
 fn repository_json(record: &RepositoryRecord) -> Value {
     json!({
@@ -77,6 +91,31 @@ impl Registry {
                 .collect::<Vec<_>>(),
             "Subject": manifest.subject.as_ref().map(|s| s.digest.to_string()),
         }))
+    }
+
+    /// Every image of a repository with its tags, newest first.
+    pub async fn images(&self, repository: &str) -> Result<Vec<ImageSummary>, Error> {
+        let tags = self.tag_records(repository, None, usize::MAX).await?;
+        let manifests = self.store.list_manifests(repository).await?;
+        Ok(manifests
+            .into_iter()
+            .map(|record| {
+                let parsed = manifest::parse(&record.content, Some(&record.media_type)).ok();
+                let referenced: u64 = parsed
+                    .iter()
+                    .flat_map(|m| m.config.iter().chain(&m.layers).chain(&m.manifests))
+                    .map(|d| d.size)
+                    .sum();
+                ImageSummary {
+                    tags: tags.iter().filter(|t| t.digest == record.digest).map(|t| t.tag.clone()).collect(),
+                    size: referenced + record.content.len() as u64,
+                    artifact_type: parsed.and_then(|m| m.artifact_type),
+                    digest: record.digest,
+                    media_type: record.media_type,
+                    pushed_at: record.created_at,
+                }
+            })
+            .collect())
     }
 
     /// Deletes `REPO:TAG` (the tag) or `REPO@DIGEST` (the image and its tags).

@@ -16,6 +16,7 @@ mod reference;
 mod service;
 
 pub use blobs::{Backend, BlobStream, MAX_BLOB_BYTES};
+pub use describe::ImageSummary;
 pub use layout::{read_layout, LayoutImage};
 pub use manifest::{
     Descriptor, Manifest, DOCKER_MANIFEST, DOCKER_MANIFEST_LIST, MAX_MANIFEST_BYTES, OCI_INDEX, OCI_MANIFEST,
@@ -52,6 +53,10 @@ pub enum Error {
     TooLarge { limit: u64 },
     #[error("invalid manifest: {reason}")]
     ManifestInvalid { reason: String },
+    #[error("the image tag {tag:?} already exists in the {repository:?} repository and cannot be overwritten because the repository is immutable")]
+    TagImmutable { repository: String, tag: String },
+    #[error("the repository {name:?} cannot be deleted because it still contains images")]
+    RepositoryNotEmpty { name: String },
     #[error("manifest {reference:?} is not known in repository {repository:?}")]
     ManifestUnknown { repository: String, reference: String },
     #[error("the manifest references {digest}, which repository {repository:?} does not hold")]

@@ -23,7 +23,7 @@ const MAX_CONFIG_BYTES: u64 = 1024 * 1024;
 /// The OCI registry. Cheap to clone.
 #[derive(Clone)]
 pub struct Registry {
-    store: Store,
+    pub(crate) store: Store,
     bus: EventBus,
     blobs: Arc<Blobs>,
     // Invariant: committing a blob (bytes, then its row) holds this shared; removing an
@@ -96,6 +96,39 @@ impl Registry {
             self.emit(name, &tag.digest, Some(&tag.tag), "DELETE").await;
         }
         Ok(())
+    }
+
+    /// Deletes a repository as ECR's `DeleteRepository` does: one that still holds images
+    /// only when `force`.
+    pub async fn delete_repository_checked(&self, name: &str, force: bool) -> Result<(), Error> {
+        let record = self.repository(name).await?;
+        if record.manifests > 0 && !force {
+            return Err(Error::RepositoryNotEmpty { name: name.into() });
+        }
+        self.delete_repository(name).await
+    }
+
+    /// Makes a repository's tags immutable (ECR's `IMMUTABLE`: a pushed tag never moves to
+    /// another image) or mutable.
+    pub async fn set_immutable_tags(&self, name: &str, immutable: bool) -> Result<RepositoryRecord, Error> {
+        validate_repository(name)?;
+        self.store.set_immutable_tags(name, immutable).await.map_err(|e| name_unknown(e, name))?;
+        self.repository(name).await
+    }
+
+    /// Removes a tag as ECR's `BatchDeleteImage` does: the image goes with its last tag.
+    /// Returns the digest the tag pointed at.
+    pub async fn untag(&self, repository: &str, tag: &str) -> Result<Digest, Error> {
+        validate_repository(repository)?;
+        let unknown = || Error::ManifestUnknown { repository: repository.into(), reference: tag.into() };
+        let digest = self.store.delete_tag(repository, tag).await?.ok_or_else(unknown)?;
+        self.emit(repository, &digest, Some(tag), "DELETE").await;
+        let still_tagged = self.store.list_tags(repository, None, i64::MAX).await?.iter().any(|t| t.digest == digest);
+        if !still_tagged {
+            // Another client may have deleted it meanwhile: nothing is left to do then.
+            self.store.delete_manifest(repository, &digest).await?;
+        }
+        Digest::parse(&digest)
     }
 
     /// The size of a blob the repository holds.
@@ -281,7 +314,12 @@ impl Registry {
             Reference::Tag(tag) => Some(tag.as_str()),
             Reference::Digest(_) => None,
         };
-        let previous = self.store.put_manifest(&record, tag).await?;
+        let previous = self.store.put_manifest(&record, tag).await.map_err(|e| match (e, tag) {
+            (trainyard_store::Error::InUse { kind: "tag", .. }, Some(tag)) => {
+                Error::TagImmutable { repository: repository.into(), tag: tag.into() }
+            }
+            (e, _) => e.into(),
+        })?;
         if let Some(tag) = tag {
             // A tag pushed again at the same image is no news.
             if previous.as_deref() != Some(record.digest.as_str()) {

@@ -166,6 +166,8 @@ pub async fn run(mut config: Config, shutdown: Shutdown, on_ready: impl FnOnce(S
         objects: objects.clone(),
         endpoints: endpoints.clone(),
         models: models.clone(),
+        registry: registry.clone(),
+        registry_url: url.clone(),
         unverified: trainyard_aws::AwsState::budget(),
     });
     let state =

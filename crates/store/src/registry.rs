@@ -42,6 +42,8 @@ pub struct RepositoryRecord {
     pub created_at: DateTime<Utc>,
     pub manifests: i64,
     pub tags: i64,
+    /// ECR's `IMMUTABLE`: a tag, once set, never moves to another image.
+    pub immutable_tags: bool,
 }
 
 fn manifest_from(row: &SqliteRow) -> ManifestRecord {
@@ -57,7 +59,7 @@ fn manifest_from(row: &SqliteRow) -> ManifestRecord {
     }
 }
 
-const REPOSITORY_COLUMNS: &str = "SELECT r.name, r.created_at,
+const REPOSITORY_COLUMNS: &str = "SELECT r.name, r.created_at, r.immutable_tags,
     (SELECT COUNT(*) FROM registry_manifests m WHERE m.repository = r.name) AS manifests,
     (SELECT COUNT(*) FROM registry_tags t WHERE t.repository = r.name) AS tags
     FROM registry_repositories r";
@@ -68,6 +70,7 @@ fn repository_from(row: &SqliteRow) -> RepositoryRecord {
         created_at: from_millis(row.get("created_at")),
         manifests: row.get("manifests"),
         tags: row.get("tags"),
+        immutable_tags: row.get::<i64, _>("immutable_tags") != 0,
     }
 }
 
@@ -101,6 +104,20 @@ impl Store {
             .await
             .map_err(db("get repository"))?;
         row.as_ref().map(repository_from).ok_or_else(|| Error::NotFound { kind: "repository", name: name.into() })
+    }
+
+    /// Makes a repository's tags immutable (or mutable again).
+    pub async fn set_immutable_tags(&self, name: &str, immutable: bool) -> Result<(), Error> {
+        let updated = sqlx::query("UPDATE registry_repositories SET immutable_tags = ? WHERE name = ?")
+            .bind(immutable)
+            .bind(name)
+            .execute(&self.writer)
+            .await
+            .map_err(db("set tag mutability"))?;
+        if updated.rows_affected() == 0 {
+            return Err(Error::NotFound { kind: "repository", name: name.into() });
+        }
+        Ok(())
     }
 
     /// Repositories in name order after `last`, at most `limit`.
@@ -212,7 +229,8 @@ impl Store {
     }
 
     /// Stores a manifest (if new) and points `tag` at it; returns the digest the tag
-    /// pointed at before, if any.
+    /// pointed at before, if any. A tag of a repository with immutable tags that points at
+    /// another image is not moved: `InUse` (kind `tag`), and nothing is stored.
     pub async fn put_manifest(&self, manifest: &ManifestRecord, tag: Option<&str>) -> Result<Option<String>, Error> {
         let mut tx = self.writer.begin().await.map_err(db("begin"))?;
         let now = to_millis(manifest.created_at);
@@ -241,6 +259,21 @@ impl Store {
                 .fetch_optional(&mut *tx)
                 .await
                 .map_err(db("get tag"))?;
+            if previous.as_ref().is_some_and(|digest| digest != &manifest.digest) {
+                let immutable: bool =
+                    sqlx::query_scalar("SELECT immutable_tags != 0 FROM registry_repositories WHERE name = ?")
+                        .bind(&manifest.repository)
+                        .fetch_one(&mut *tx)
+                        .await
+                        .map_err(db("get tag mutability"))?;
+                if immutable {
+                    return Err(Error::InUse {
+                        kind: "tag",
+                        name: format!("{}:{tag}", manifest.repository),
+                        reason: "the repository's tags are immutable".into(),
+                    });
+                }
+            }
             sqlx::query(
                 "INSERT INTO registry_tags (repository, tag, digest, updated_at) VALUES (?, ?, ?, ?)
                  ON CONFLICT (repository, tag) DO UPDATE SET digest = excluded.digest, updated_at = excluded.updated_at",
@@ -265,6 +298,17 @@ impl Store {
             .await
             .map_err(db("get manifest"))?;
         Ok(row.as_ref().map(manifest_from))
+    }
+
+    /// Every manifest of `repository`, newest first.
+    pub async fn list_manifests(&self, repository: &str) -> Result<Vec<ManifestRecord>, Error> {
+        let rows =
+            sqlx::query("SELECT * FROM registry_manifests WHERE repository = ? ORDER BY created_at DESC, digest")
+                .bind(repository)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db("list manifests"))?;
+        Ok(rows.iter().map(manifest_from).collect())
     }
 
     pub async fn resolve_tag(&self, repository: &str, tag: &str) -> Result<Option<String>, Error> {

@@ -69,10 +69,11 @@ fn challenge(headers: &HeaderMap, scope: Option<&str>) -> String {
 }
 
 /// Who calls the registry: a registry token's claims, or a principal (Basic with an access
-/// key's secret or the admin token as the password, or a bearer secret).
+/// key's secret, the admin token or an ECR login password as the password, or a bearer
+/// secret) with when its login password expires, if it used one.
 enum Caller {
     Token(RegistryClaims),
-    Principal(Identity),
+    Principal(Identity, Option<chrono::DateTime<Utc>>),
 }
 
 fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Caller, ApiError> {
@@ -83,14 +84,19 @@ fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Caller, ApiErro
         let decoded = base64::engine::general_purpose::STANDARD.decode(encoded.trim()).map_err(|_| invalid())?;
         let text = String::from_utf8(decoded).map_err(|_| invalid())?;
         let (_user, password) = text.split_once(':').ok_or_else(invalid)?;
-        return Ok(Caller::Principal(state.identities.authenticate_secret(password, Utc::now())?));
+        // ECR's `docker login --username AWS --password <GetAuthorizationToken's password>`.
+        if Identities::is_login_password(password) {
+            let (identity, expires) = state.identities.verify_login_password(password, Utc::now())?;
+            return Ok(Caller::Principal(identity, Some(expires)));
+        }
+        return Ok(Caller::Principal(state.identities.authenticate_secret(password, Utc::now())?, None));
     }
     let token = header.strip_prefix("Bearer ").or_else(|| header.strip_prefix("bearer ")).map(str::trim);
     let token = token.ok_or(trainyard_identity::Error::MissingCredentials)?;
     if Identities::is_registry_token(token) {
         return Ok(Caller::Token(state.identities.verify_registry_token(token, Utc::now())?));
     }
-    Ok(Caller::Principal(state.identities.authenticate_secret(token, Utc::now())?))
+    Ok(Caller::Principal(state.identities.authenticate_secret(token, Utc::now())?, None))
 }
 
 /// What a route needs: (claim type, name, action).
@@ -117,14 +123,14 @@ fn permit(state: &AppState, caller: &Caller, (kind, name, action): (&str, &str, 
             return Err(ApiError::InsufficientScope(format!("the token grants nothing on {kind} {name}")));
         }
         Caller::Token(_) => false,
-        Caller::Principal(identity) => state.identities.registry_allows(identity, kind, name, action),
+        Caller::Principal(identity, _) => state.identities.registry_allows(identity, kind, name, action),
     };
     if allowed {
         return Ok(());
     }
     let who = match caller {
         Caller::Token(claims) => claims.sub.as_str(),
-        Caller::Principal(identity) => identity.arn.as_str(),
+        Caller::Principal(identity, _) => identity.arn.as_str(),
     };
     Err(ApiError::AccessDenied(format!("{who} is not authorized to {action} {kind} {name}")))
 }
@@ -142,13 +148,14 @@ pub async fn base(State(state): State<AppState>, headers: HeaderMap) -> Response
 }
 
 /// `GET /v2/token`: the Docker token endpoint (ECR's `GetAuthorizationToken`). Basic
-/// credentials buy a registry token for at most an hour whose `access` claims are what
-/// each `scope` asked for and the caller's policies allow.
+/// credentials buy a registry token for at most an hour (never past the login password
+/// used) whose `access` claims are what each `scope` asked for and the caller's policies
+/// allow.
 pub async fn token(State(state): State<AppState>, headers: HeaderMap, uri: Uri) -> Response {
     let basic = "Basic realm=\"trainyard\"";
     // Invariant: a registry token never buys another, so its expiry bounds it.
-    let identity = match authenticate(&state, &headers) {
-        Ok(Caller::Principal(identity)) => identity,
+    let (identity, not_after) = match authenticate(&state, &headers) {
+        Ok(Caller::Principal(identity, not_after)) => (identity, not_after),
         Ok(Caller::Token(_)) => {
             return ApiError::Identity(trainyard_identity::Error::InvalidClientTokenId)
                 .into_registry_response(basic, false)
@@ -172,7 +179,7 @@ pub async fn token(State(state): State<AppState>, headers: HeaderMap, uri: Uri) 
         .flat_map(|(_, value)| value.split(' ').filter_map(RegistryAccess::parse_scope).collect::<Vec<_>>())
         .collect();
     let now = Utc::now();
-    let (token, claims) = state.identities.issue_registry_token(&identity, &scopes, now);
+    let (token, claims) = state.identities.issue_registry_token(&identity, &scopes, now, not_after);
     let expires_in = claims.exp - now.timestamp();
     // A credential issued: recorded with what it grants, never the token.
     state
@@ -282,7 +289,7 @@ async fn audit(
         _ => "ecr:DescribeRepositories",
     };
     let (identity, subject) = match caller {
-        Caller::Principal(identity) => (Some(identity.clone()), None),
+        Caller::Principal(identity, _) => (Some(identity.clone()), None),
         Caller::Token(claims) => (None, Some(claims.sub.clone())),
     };
     let resource = if kind == "registry" { "*".to_string() } else { trainyard_identity::repository_arn(name) };

@@ -227,3 +227,38 @@ async fn cached_decisions_follow_conditions_and_policy_changes() {
     identities.delete_inline_policy(PrincipalKind::User, "net", "net").await.unwrap();
     assert!(!from("10.1.2.3"), "a policy change is in force at once, in the same second");
 }
+
+/// ECR login passwords stand for the key they were issued to: they authenticate as its
+/// principal while the key is active and for at most 12 hours, and cannot be forged or
+/// passed off as a registry token.
+#[tokio::test]
+async fn login_passwords_follow_their_key_and_expire() {
+    let dir = tempfile::tempdir().unwrap();
+    let (identities, _store) = open(dir.path()).await;
+    let alice = NewPrincipal { name: "alice".into(), ..Default::default() };
+    identities.create_principal(PrincipalKind::User, alice).await.unwrap();
+    let key = identities.create_access_key(PrincipalKind::User, "alice").await.unwrap();
+    let caller = identities.authenticate(Some(&bearer(&key.secret_access_key)), Utc::now()).unwrap();
+    let now = Utc::now();
+    let (password, expires) = identities.issue_login_password(&caller, now).unwrap();
+    assert!(Identities::is_login_password(&password));
+    assert_eq!(expires.timestamp(), now.timestamp() + trainyard_identity::LOGIN_PASSWORD_SECONDS);
+    let (who, _) = identities.verify_login_password(&password, now).unwrap();
+    assert_eq!(who.arn, "arn:aws:iam::000000000000:user/alice");
+    assert!(matches!(identities.verify_login_password(&password, now + Duration::hours(13)), Err(Error::ExpiredToken)));
+    let mut forged = password.clone();
+    forged.pop();
+    forged.push(if password.ends_with('0') { '1' } else { '0' });
+    assert!(matches!(identities.verify_login_password(&forged, now), Err(Error::InvalidClientTokenId)));
+    let (token, _) = identities.issue_registry_token(&caller, &[], now, Some(expires));
+    assert!(identities.verify_login_password(&token, now).is_err(), "a registry token is not a login password");
+    assert!(identities.verify_registry_token(&password, now).is_err(), "nor the other way round");
+    let root = identities.authenticate(Some(&bearer(ROOT_TOKEN)), now).unwrap();
+    assert!(identities.issue_login_password(&root, now).is_err(), "the admin token has no credential to stand for");
+
+    identities.set_access_key_active(PrincipalKind::User, "alice", &key.access_key_id, false).await.unwrap();
+    assert!(
+        matches!(identities.verify_login_password(&password, now), Err(Error::InvalidClientTokenId)),
+        "a deactivated key's password stops working"
+    );
+}

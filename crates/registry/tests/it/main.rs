@@ -312,3 +312,45 @@ async fn names_are_checked_and_repositories_can_be_made_and_deleted() {
     assert!(matches!(h.registry.repository("team/train").await, Err(Error::NameUnknown { .. })));
     assert!(!h.dir.path().join("blobs/sha256").join(&digest.hex()[..2]).join(digest.hex()).exists());
 }
+
+/// ECR's rules on the registry: an immutable repository never moves a tag to another image
+/// (the same image again is fine), the image summaries show each image with its tags and
+/// size, untagging takes an image with its last tag, and a repository with images is
+/// deleted only by force.
+#[tokio::test]
+async fn immutable_tags_stay_and_the_last_tag_takes_its_image() {
+    let h = harness().await;
+    let config = push_blob(&h.registry, "app", b"{}").await;
+    let layer = push_blob(&h.registry, "app", b"layer").await;
+    let first = image_manifest(&config, 2, &[(&layer, 5)], json!({}));
+    let second = image_manifest(&config, 2, &[(&layer, 5)], json!({"annotations": {"n": "2"}}));
+    let tag = |t: &str| Reference::Tag(t.into());
+    let a = h.registry.put_manifest("app", &tag("v1"), Some(OCI_MANIFEST), first.clone()).await.unwrap().digest;
+    h.registry.put_manifest("app", &tag("latest"), Some(OCI_MANIFEST), first.clone()).await.unwrap();
+    let record = h.registry.set_immutable_tags("app", true).await.unwrap();
+    assert!(record.immutable_tags);
+    assert!(matches!(
+        h.registry.put_manifest("app", &tag("v1"), Some(OCI_MANIFEST), second.clone()).await,
+        Err(Error::TagImmutable { ref tag, .. }) if tag == "v1"
+    ));
+    assert_eq!(h.registry.manifest("app", &tag("v1")).await.unwrap().digest, a.to_string());
+    h.registry.put_manifest("app", &tag("v1"), Some(OCI_MANIFEST), first.clone()).await.unwrap();
+    let b = h.registry.put_manifest("app", &tag("v2"), Some(OCI_MANIFEST), second).await.unwrap().digest;
+    assert!(matches!(h.registry.set_immutable_tags("nope", true).await, Err(Error::NameUnknown { .. })));
+
+    let images = h.registry.images("app").await.unwrap();
+    let tags_of = |digest: &Digest| images.iter().find(|i| i.digest == digest.to_string()).unwrap().tags.clone();
+    assert_eq!((tags_of(&a), tags_of(&b)), (vec!["latest".to_string(), "v1".into()], vec!["v2".to_string()]));
+    let size_of_a = images.iter().find(|i| i.digest == a.to_string()).unwrap().size;
+    assert_eq!(size_of_a, 2 + 5 + first.len() as u64, "config, layer and manifest");
+
+    assert_eq!(h.registry.untag("app", "latest").await.unwrap(), a);
+    assert!(h.registry.manifest("app", &Reference::Digest(a.clone())).await.is_ok(), "v1 still names it");
+    h.registry.untag("app", "v1").await.unwrap();
+    assert!(matches!(h.registry.manifest("app", &Reference::Digest(a)).await, Err(Error::ManifestUnknown { .. })));
+    assert!(matches!(h.registry.untag("app", "v1").await, Err(Error::ManifestUnknown { .. })));
+
+    assert!(matches!(h.registry.delete_repository_checked("app", false).await, Err(Error::RepositoryNotEmpty { .. })));
+    h.registry.delete_repository_checked("app", true).await.unwrap();
+    assert!(matches!(h.registry.repository("app").await, Err(Error::NameUnknown { .. })));
+}

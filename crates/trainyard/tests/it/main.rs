@@ -3,6 +3,7 @@
 
 mod aws;
 mod aws_acceptance;
+mod aws_ecr;
 mod build;
 mod cli;
 mod crash;
