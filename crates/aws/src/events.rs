@@ -15,7 +15,7 @@ fn arn(resource: &str) -> String {
 }
 
 /// A bus named by name or ARN; the default bus when none.
-fn bus_name(input: &Value) -> String {
+pub(crate) fn bus_name(input: &Value) -> String {
     let bus = input["EventBusName"].as_str().filter(|b| !b.is_empty()).unwrap_or("default");
     bus.rsplit('/').next().unwrap_or(bus).to_string()
 }
@@ -28,7 +28,7 @@ fn rule_arn(bus: &str, name: &str) -> String {
     }
 }
 
-fn required<'a>(input: &'a Value, field: &str) -> Result<&'a str, AwsError> {
+pub(crate) fn required<'a>(input: &'a Value, field: &str) -> Result<&'a str, AwsError> {
     input[field].as_str().ok_or_else(|| AwsError::bad_request("ValidationException", format!("{field} is required")))
 }
 
@@ -94,12 +94,15 @@ pub async fn handle(call: &Call<'_>, operation: &str, body: &[u8]) -> Result<Res
                 json!({"Targets": targets.iter().map(|t| target_view(t, &call.caller.region)).collect::<Vec<_>>()})
             }
         }
-        other => {
-            return Err(AwsError::bad_request(
-                "UnknownOperationException",
-                format!("trainyard does not implement AWSEvents.{other} yet"),
-            ))
-        }
+        other => match crate::events_resources::handle(call, other, &input).await {
+            Some(result) => result?,
+            None => {
+                return Err(AwsError::bad_request(
+                    "UnknownOperationException",
+                    format!("trainyard does not implement AWSEvents.{other} yet"),
+                ))
+            }
+        },
     };
     Ok(answer(StatusCode::OK, "application/x-amz-json-1.1", output.to_string(), Protocol::Json, &call.request_id))
 }
@@ -202,16 +205,22 @@ fn target_view(target: &trainyard_store::Target, region: &str) -> Value {
     view
 }
 
-fn store_error(error: trainyard_store::Error) -> AwsError {
+pub(crate) fn store_error(error: trainyard_store::Error) -> AwsError {
     match error {
         trainyard_store::Error::NotFound { kind, name } => {
             AwsError::bad_request("ResourceNotFoundException", format!("{kind} {name} does not exist."))
+        }
+        trainyard_store::Error::AlreadyExists { kind, name } => {
+            AwsError::bad_request("ResourceAlreadyExistsException", format!("{kind} {name} already exists."))
+        }
+        trainyard_store::Error::InUse { kind, name, reason } => {
+            AwsError::bad_request("ValidationException", format!("{kind} {name} is in use: {reason}"))
         }
         other => internal(&other),
     }
 }
 
-fn bus_error(error: trainyard_bus::Error) -> AwsError {
+pub(crate) fn bus_error(error: trainyard_bus::Error) -> AwsError {
     use trainyard_bus::Error as Bus;
     match error {
         Bus::Store(e) => store_error(e),

@@ -12,6 +12,7 @@ mod bucket_policy;
 mod ecr;
 mod endpoints;
 mod events;
+mod events_resources;
 mod iam;
 mod logs;
 mod protocol;

@@ -357,3 +357,33 @@ fn boto3_script<A: AsRef<std::ffi::OsStr>>(name: &str, args: &[A], exports: &str
     assert!(output.status.success(), "{name}: {}", String::from_utf8_lossy(&output.stderr));
     serde_json::from_slice(&output.stdout).unwrap()
 }
+
+/// EventBridge's buses, archives and replays, ListRuleNamesByTarget and TestEventPattern
+/// with plain boto3: a replay puts the archived event on the bus again.
+#[test]
+fn boto3_manages_buses_archives_and_replays() {
+    let dir = tempfile::tempdir().unwrap();
+    let _server = ServerProcess::start(dir.path());
+    let run = |args: &[&str]| {
+        let output = cli(dir.path(), args);
+        assert_eq!(output.status.code(), Some(0), "{args:?}: {}", stderr(&output));
+        stdout(&output)
+    };
+    run(&["functions", "create", "sink", "--command", "cat >/dev/null; echo {}"]);
+    let exports = run(&["aws", "env"]);
+    let results = boto3_script("events_resources_check", &["sink"], &exports);
+    assert!(results["bus_arn"].as_str().unwrap().ends_with(":event-bus/orders"), "{results}");
+    assert_eq!(results["duplicate_bus"], "ResourceAlreadyExistsException", "{results}");
+    assert_eq!(results["buses"], serde_json::json!(["default", "orders"]), "{results}");
+    assert_eq!(results["described_bus"], "orders", "{results}");
+    assert_eq!((&results["test_match"], &results["test_miss"]), (&Value::Bool(true), &Value::Bool(false)));
+    assert_eq!(results["bad_pattern"], "InvalidEventPatternException", "{results}");
+    assert_eq!(results["rules_by_target"], serde_json::json!(["big-orders"]), "{results}");
+    assert_eq!(results["archive_state"], "ENABLED", "{results}");
+    assert_eq!(results["archived"], 1, "{results}");
+    assert_eq!(results["archives"], serde_json::json!(["orders-archive"]), "{results}");
+    assert_eq!(results["replay_state"], "COMPLETED", "{results}");
+    assert_eq!(results["replays"], serde_json::json!(["again"]), "{results}");
+    assert_eq!(results["missing_archive"], "ResourceNotFoundException", "{results}");
+    assert_eq!(results["deleted_bus"], "ResourceNotFoundException", "{results}");
+}
