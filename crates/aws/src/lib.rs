@@ -15,6 +15,7 @@ mod events;
 mod events_resources;
 mod iam;
 mod logs;
+pub mod operations;
 mod protocol;
 mod registry;
 mod runtime;
@@ -313,6 +314,31 @@ async fn dispatch(State(state): State<AwsState>, request: Request) -> Response {
     };
     let call = call(caller);
     let target = signed::header(&headers, "x-amz-target");
+    // Invariant: only an operation of `operations::SERVICES` reaches a handler.
+    let named = match auth.service.as_str() {
+        "sts" | "iam" => Form::parse(&body).ok().map(|form| form.action().to_string()),
+        _ => target.and_then(|t| t.rsplit_once('.')).map(|(_, operation)| operation.to_string()),
+    };
+    if let Some(operation) = named.filter(|o| !o.is_empty()) {
+        let client = if auth.service == "sagemaker" && path.starts_with("/endpoints/") {
+            "sagemaker-runtime"
+        } else {
+            auth.service.as_str()
+        };
+        if !operations::implements(client, &operation) {
+            let error = match protocol {
+                Protocol::Query => AwsError::bad_request(
+                    "InvalidAction",
+                    format!("Could not find operation {operation} for {client} (trainyard does not implement it)"),
+                ),
+                _ => AwsError::bad_request(
+                    "UnknownOperationException",
+                    format!("trainyard does not implement {client}'s {operation}"),
+                ),
+            };
+            return error.respond(protocol, &request_id);
+        }
+    }
     let result = match auth.service.as_str() {
         "sts" => match Form::parse(&body) {
             Ok(form) => sts::handle(&call, &form).await,

@@ -387,3 +387,30 @@ fn boto3_manages_buses_archives_and_replays() {
     assert_eq!(results["missing_archive"], "ResourceNotFoundException", "{results}");
     assert_eq!(results["deleted_bus"], "ResourceNotFoundException", "{results}");
 }
+
+/// Every json and query operation of the dispatch table (the one `docs/aws-api.md`'s table
+/// is generated from) reaches its handler; one not in it is the unknown-operation error.
+#[test]
+fn every_operation_of_the_table_reaches_a_handler() {
+    let dir = tempfile::tempdir().unwrap();
+    let _server = ServerProcess::start(dir.path());
+    let output = cli(dir.path(), &["aws", "env"]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let exports = stdout(&output);
+    let mut operations: Vec<(&str, &str)> = Vec::new();
+    for service in trainyard_aws::operations::SERVICES {
+        if matches!(service.client, "s3" | "sagemaker-runtime") {
+            continue; // routed by method and path: their tests call each one
+        }
+        operations.extend(service.operations.iter().map(|o| (service.client, *o)));
+    }
+    assert!(operations.len() > 80, "{operations:?}");
+    let table = serde_json::to_string(&operations).unwrap();
+    let results = boto3_script("operations_check", &[table.as_str()], &exports);
+    assert_eq!(results["unreached"], serde_json::json!([]), "{results}");
+    let unknown =
+        serde_json::to_string(&[("sagemaker", "CreateHyperParameterTuningJob"), ("sts", "GetFederationToken")])
+            .unwrap();
+    let refused = boto3_script("operations_check", &[unknown.as_str()], &exports);
+    assert_eq!(refused["unreached"].as_array().map(Vec::len), Some(2), "{refused}");
+}
