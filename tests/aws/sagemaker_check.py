@@ -66,4 +66,9 @@ while True:
 results["log_lines"] = len(lines)
 results["log_text"] = "\n".join(lines)[:2000]
 results["duplicate"] = code(lambda: sm.create_training_job(**job))
+found = sm.search(Resource="TrainingJob", SearchExpression={"Filters": [
+    {"Name": "ModelArtifacts.S3ModelArtifacts", "Operator": "Equals", "Value": results["model"]}]})["Results"]
+results["searched"] = [r["TrainingJob"]["TrainingJobName"] for r in found]
+results["model_cards"] = sm.search(Resource="ModelCard", SearchExpression={"Filters": [
+    {"Name": "ModelId", "Operator": "Equals", "Value": results["model"]}]})["Results"]
 print(json.dumps(results))

@@ -22,6 +22,7 @@ mod runtime;
 mod s3;
 mod s3_attributes;
 mod sagemaker;
+mod search;
 mod signed;
 mod sts;
 

@@ -80,6 +80,7 @@ pub const SERVICES: &[Service] = &[
             "AddTags",
             "ListTags",
             "DeleteTags",
+            "Search",
         ],
     },
     Service {

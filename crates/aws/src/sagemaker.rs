@@ -95,7 +95,9 @@ pub async fn handle(call: &Call<'_>, operation: &str, body: &[u8]) -> Result<Res
             json!({})
         }
         other => {
-            if let Some(result) = crate::registry::handle(call, other, &input).await {
+            if other == "Search" {
+                crate::search::search(call, &input).await?
+            } else if let Some(result) = crate::registry::handle(call, other, &input).await {
                 result?
             } else if let Some(result) = crate::endpoints::handle(call, other, &input).await {
                 result?
@@ -111,7 +113,7 @@ pub async fn handle(call: &Call<'_>, operation: &str, body: &[u8]) -> Result<Res
 }
 
 /// A jobs error as SageMaker words it.
-fn jobs_error(error: trainyard_jobs::Error) -> AwsError {
+pub(crate) fn jobs_error(error: trainyard_jobs::Error) -> AwsError {
     use trainyard_jobs::Error as Jobs;
     match &error {
         Jobs::Store(trainyard_store::Error::NotFound { .. }) => {

@@ -107,6 +107,8 @@ fn boto3_trains_a_model_and_policies_apply() {
         "the facade's denial is in the trail as denied: {denied}"
     );
     assert!(results["log_lines"].as_i64().unwrap() > 0, "the job's log through CloudWatch Logs: {results}");
+    assert_eq!(results["searched"], serde_json::json!(["boto-gbdt"]), "Search by artifact: {results}");
+    assert_eq!(results["model_cards"], serde_json::json!([]), "{results}");
 
     // The trained model behind an endpoint, invoked through sagemaker-runtime.
     let model = results["model"].as_str().unwrap();
