@@ -1,12 +1,14 @@
 //! Functions: the Lambda of trainyard. A `command` function is any executable that
 //! reads one event (JSON) on stdin and writes one JSON result on stdout, with its logs
 //! on stderr; this crate runs it in its own process group under a timeout and turns
-//! what happened into an [`Outcome`].
+//! what happened into an [`Outcome`]. A Lambda function (`lambda`) is a handler in warm
+//! execution environments that pull invocations from the Lambda Runtime API.
 //!
 //! A function sees only its own environment (plus `PATH`, `HOME`, `LANG` and `TZ`), never
 //! the server's. It must never interpret the event or the result beyond JSON syntax, and
 //! never leave a child process running after its timeout.
 
+pub mod lambda;
 mod runner;
 
 pub use runner::{run, CommandSpec, Failure, Outcome};
@@ -16,6 +18,9 @@ pub use runner::{run, CommandSpec, Failure, Outcome};
 pub enum Error {
     #[error("function {name:?}: {message}")]
     InvalidFunction { name: String, message: String },
+    /// A Lambda function's code archive is refused (the reason says why).
+    #[error("the code is refused: {message}")]
+    InvalidCode { message: String },
 }
 
 /// The most bytes of environment a function may set (Lambda's limit).
