@@ -18,6 +18,14 @@ pub struct BusConfig {
     /// The API address handed to functions as `TRAINYARD_ENDPOINT`.
     pub endpoint_url: Option<String>,
     pub max_targets_per_rule: usize,
+    /// The AWS endpoint handed to Lambda functions as `AWS_ENDPOINT_URL`.
+    pub aws_endpoint_url: Option<String>,
+    /// Where Lambda functions' code and runtime live; none: no Lambda functions.
+    pub functions_dir: Option<std::path::PathBuf>,
+    /// The Python of `python3.X` runtimes of its version.
+    pub python: Option<std::path::PathBuf>,
+    /// Idle Lambda environments are reclaimed after this long.
+    pub lambda_idle: Duration,
 }
 
 impl Default for BusConfig {
@@ -33,6 +41,10 @@ impl Default for BusConfig {
             event_retention: Duration::from_secs(7 * 24 * 3600),
             endpoint_url: None,
             max_targets_per_rule: 5,
+            aws_endpoint_url: None,
+            functions_dir: None,
+            python: None,
+            lambda_idle: Duration::from_secs(300),
         }
     }
 }

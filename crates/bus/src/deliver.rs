@@ -234,9 +234,10 @@ impl EventBus {
             environment.insert("TRAINYARD_ENDPOINT".into(), url.clone());
         }
         let started = Utc::now();
-        let outcome = match function.command.strip_prefix(BUILTIN_PREFIX) {
-            Some(name) => self.invoke_builtin(name, function, input).await,
-            None => {
+        let outcome = match (&function.lambda, function.command.strip_prefix(BUILTIN_PREFIX)) {
+            (Some(lambda), _) => self.invoke_lambda(function, lambda, input).await,
+            (None, Some(name)) => self.invoke_builtin(name, function, input).await,
+            (None, None) => {
                 // A function with a role runs with a fresh session of it, ended when it ends.
                 let session = match self.start_session(function).await {
                     Ok(session) => session,

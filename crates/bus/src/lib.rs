@@ -10,12 +10,14 @@ mod commit;
 mod config;
 mod deliver;
 mod error;
+mod lambda;
 mod replay;
 mod routing;
 mod schedule;
 mod service;
 
 pub use config::BusConfig;
+pub use lambda::FunctionUpdate;
 pub use error::Error;
 pub use service::{
     ArchiveRequest, Builtins, EventBus, FunctionRequest, PutResult, ReplayRequest, RuleRequest, RunSession, Sessions,

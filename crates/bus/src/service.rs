@@ -65,10 +65,12 @@ pub struct TargetRequest {
 }
 
 /// `CreateFunction`'s request.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "PascalCase", deny_unknown_fields)]
 pub struct FunctionRequest {
     pub function_name: String,
+    /// A command function's command line (empty for a Lambda function).
+    #[serde(default)]
     pub command: String,
     #[serde(default)]
     pub environment: BTreeMap<String, String>,
@@ -79,6 +81,20 @@ pub struct FunctionRequest {
     /// The role it runs as (an ARN; `iam:PassRole` is checked by the API).
     #[serde(default)]
     pub role: Option<String>,
+    /// A Lambda function's runtime (`python3.X`, `provided`): the function is then a
+    /// handler in warm execution environments instead of a command.
+    #[serde(default)]
+    pub runtime: Option<String>,
+    /// `module.function` (Python runtimes).
+    #[serde(default)]
+    pub handler: Option<String>,
+    /// The code: a zip archive, base64 (Lambda's `ZipFile`).
+    #[serde(default)]
+    pub zip_file: Option<String>,
+    #[serde(default)]
+    pub memory_size: Option<u32>,
+    #[serde(default)]
+    pub reserved_concurrency: Option<u32>,
 }
 
 fn default_timeout() -> u32 {
@@ -140,6 +156,8 @@ pub(crate) struct Inner {
     pub(crate) builtins: std::sync::OnceLock<Arc<dyn Builtins>>,
     /// Role sessions for functions with a role, once the server attaches them.
     pub(crate) sessions: std::sync::OnceLock<Arc<dyn Sessions>>,
+    /// Lambda functions' execution environments (with a functions directory configured).
+    pub(crate) lambdas: Option<trainyard_functions::lambda::Lambdas>,
 }
 
 /// A role session for one run of a function: the variables that carry its credentials
@@ -214,6 +232,9 @@ impl EventBus {
 
     /// Attaches the role sessions functions with a role run with.
     pub fn set_sessions(&self, sessions: Arc<dyn Sessions>) {
+        if let Some(lambdas) = self.lambdas() {
+            lambdas.attach_credentials(Arc::new(crate::lambda::SessionCredentials(sessions.clone())));
+        }
         let _ = self.inner.sessions.set(sessions);
     }
 
@@ -225,6 +246,7 @@ impl EventBus {
     /// Opens the bus on a store: makes the `default` bus and loads the routing cache.
     pub async fn open(store: Store, config: BusConfig) -> Result<EventBus, Error> {
         let commits = crate::commit::start(store.clone());
+        let lambdas = crate::lambda::open(&config)?;
         let bus = EventBus {
             inner: Arc::new(Inner {
                 store,
@@ -241,6 +263,7 @@ impl EventBus {
                 config,
                 builtins: std::sync::OnceLock::new(),
                 sessions: std::sync::OnceLock::new(),
+                lambdas,
             }),
         };
         let default = Bus { name: "default".into(), arn: bus.arn("event-bus/default"), creation_time: Utc::now() };
@@ -269,7 +292,7 @@ impl EventBus {
     }
 
     /// Applies `change` to the routing cache in place. Call with `reload_lock` held.
-    fn change_routing(&self, change: impl FnOnce(&mut Routing)) {
+    pub(crate) fn change_routing(&self, change: impl FnOnce(&mut Routing)) {
         change(&mut self.inner.routing.write().unwrap_or_else(|e| e.into_inner()));
         let mut changes = self.inner.changes.lock().unwrap_or_else(|e| e.into_inner());
         *changes = (changes.0 + 1, std::time::Instant::now());
@@ -538,7 +561,9 @@ impl EventBus {
 
     pub async fn create_function(&self, request: &FunctionRequest) -> Result<Function, Error> {
         validate_name("function", &request.function_name).map_err(Error::invalid)?;
-        trainyard_functions::validate(&request.function_name, &request.command, &request.environment, request.timeout)?;
+        let lambda = self.lambda_config(request, None)?;
+        let command = if lambda.is_some() { "lambda" } else { request.command.as_str() };
+        trainyard_functions::validate(&request.function_name, command, &request.environment, request.timeout)?;
         let c = &self.inner.config;
         let function = Function {
             function_name: request.function_name.clone(),
@@ -549,6 +574,7 @@ impl EventBus {
             description: request.description.clone(),
             creation_time: Utc::now(),
             role: request.role.clone(),
+            lambda,
         };
         let _guard = self.inner.reload_lock.lock().await;
         self.store().create_function(&function).await?;
@@ -560,6 +586,9 @@ impl EventBus {
         let _guard = self.inner.reload_lock.lock().await;
         self.store().delete_function(name).await?;
         self.change_routing(|routing| routing.set_function(name, None));
+        if let Some(lambdas) = self.lambdas() {
+            lambdas.drain(name);
+        }
         Ok(())
     }
 

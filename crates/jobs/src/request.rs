@@ -345,7 +345,7 @@ mod tests {
             "TrainingJobName": "j1",
             "RoleArn": "arn:aws:iam::000000000000:role/SageMaker",
             "AlgorithmSpecification": {"TrainingImage": image, "TrainingInputMode": "File"},
-            "OutputDataConfig": {"S3OutputPath": "s3://b/out"},
+            "OutputDataConfig": {"S3OutputPath": "s3://bkt/out"},
             "HyperParameters": hyper_parameters,
         }))
         .unwrap()
@@ -358,7 +358,7 @@ mod tests {
         let program = request(xgboost, serde_json::json!({"num_round": "5"})).validate(&built_ins).unwrap();
         assert_eq!(program, Program::BuiltIn { algorithm: "gbdt".into() });
         let script = serde_json::json!({"sagemaker_program": "\"train.py\"",
-                                        "sagemaker_submit_directory": "\"s3://b/src.tar.gz\""});
+                                        "sagemaker_submit_directory": "\"s3://bkt/src.tar.gz\""});
         let program = request(xgboost, script.clone()).validate(&built_ins).unwrap();
         assert!(matches!(program, Program::Script { .. }), "XGBoost with a script is script mode");
         let sklearn = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3";

@@ -221,6 +221,7 @@ impl Pipelines {
                 timeout: 300,
                 description: format!("{builtin} for pipeline {pipeline}"),
                 role: Some(crate::roles::role_arn(&name)),
+                ..Default::default()
             };
             s.bus.create_function(&request).await?;
         }

@@ -43,8 +43,16 @@ pub async fn run(mut config: Config, shutdown: Shutdown, on_ready: impl FnOnce(S
         .map_err(|source| Error::Listen { address: config.listen.to_string(), source })?;
     let address = listener.local_addr().map_err(Error::Serve)?;
     let url = format!("http://{address}");
+    // The AWS listener is bound first: Lambda functions are told its address.
+    let aws_listener = TcpListener::bind(config.aws_listen)
+        .await
+        .map_err(|source| Error::Listen { address: config.aws_listen.to_string(), source })?;
+    let aws_url = format!("http://{}", aws_listener.local_addr().map_err(Error::Serve)?);
     let mut bus_config = config.bus.clone();
     bus_config.endpoint_url = Some(url.clone());
+    bus_config.aws_endpoint_url = Some(aws_url.clone());
+    bus_config.functions_dir = Some(data_dir.join("functions"));
+    bus_config.python = Some(config.python.clone().into());
     let bus = EventBus::open(store.clone(), bus_config).await?;
     bus.fail_interrupted_replays().await?;
     write_atomically(&data_dir.join("server.url"), &url)?;
@@ -153,10 +161,6 @@ pub async fn run(mut config: Config, shutdown: Shutdown, on_ready: impl FnOnce(S
         tokio::spawn(registry.clone().run_housekeeping(Duration::from_secs(600), Duration::from_secs(24 * 3600)));
     // The AWS API facade on its own listener (AWS_ENDPOINT_URL for boto3, the aws CLI and
     // the SageMaker SDK).
-    let aws_listener = TcpListener::bind(config.aws_listen)
-        .await
-        .map_err(|source| Error::Listen { address: config.aws_listen.to_string(), source })?;
-    let aws_url = format!("http://{}", aws_listener.local_addr().map_err(Error::Serve)?);
     write_atomically(&data_dir.join("aws.url"), &aws_url)?;
     let aws = trainyard_aws::router(trainyard_aws::AwsState {
         identities: identities.clone(),

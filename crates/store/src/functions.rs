@@ -20,6 +20,11 @@ fn function_from(row: &SqliteRow) -> Result<Function, Error> {
         description: row.get("description"),
         creation_time: from_millis(row.get("created_at")),
         role: row.get("role"),
+        lambda: row
+            .get::<Option<String>, _>("lambda")
+            .map(|text| serde_json::from_str(&text))
+            .transpose()
+            .map_err(|e| Error::Corrupt { context: "function lambda".into(), message: e.to_string() })?,
     })
 }
 
@@ -38,8 +43,8 @@ fn tail(text: &str, max: usize) -> &str {
 impl Store {
     pub async fn create_function(&self, function: &Function) -> Result<(), Error> {
         sqlx::query(
-            "INSERT INTO functions (name, arn, command, environment, timeout_secs, description, created_at, role)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO functions (name, arn, command, environment, timeout_secs, description, created_at, role, lambda)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(&function.function_name)
         .bind(&function.function_arn)
@@ -49,9 +54,32 @@ impl Store {
         .bind(&function.description)
         .bind(to_millis(function.creation_time))
         .bind(&function.role)
+        .bind(function.lambda.as_ref().map(|l| serde_json::to_string(l).unwrap_or_default()))
         .execute(&self.writer)
         .await
         .map_err(Error::on_insert("function", &function.function_name))?;
+        Ok(())
+    }
+
+    /// Replaces a function's definition (its code or configuration), name and ARN kept.
+    pub async fn update_function(&self, function: &Function) -> Result<(), Error> {
+        let done = sqlx::query(
+            "UPDATE functions SET command = ?, environment = ?, timeout_secs = ?, description = ?, role = ?, lambda = ?
+             WHERE name = ?",
+        )
+        .bind(&function.command)
+        .bind(serde_json::to_string(&function.environment).unwrap_or_default())
+        .bind(i64::from(function.timeout))
+        .bind(&function.description)
+        .bind(&function.role)
+        .bind(function.lambda.as_ref().map(|l| serde_json::to_string(l).unwrap_or_default()))
+        .bind(&function.function_name)
+        .execute(&self.writer)
+        .await
+        .map_err(db("update function"))?;
+        if done.rows_affected() == 0 {
+            return Err(Error::NotFound { kind: "function", name: function.function_name.clone() });
+        }
         Ok(())
     }
 

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use trainyard_events::{Event, InputShape, RetryPolicy};
 
@@ -82,6 +82,29 @@ pub struct Function {
     /// The role the function runs as (an ARN): each invocation gets a session of it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub role: Option<String>,
+    /// A Lambda function's handler and code (none for a command function).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lambda: Option<LambdaConfig>,
+}
+
+/// What makes a function a Lambda function.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct LambdaConfig {
+    /// `python3.X` or `provided`.
+    pub runtime: String,
+    /// `module.function`.
+    pub handler: String,
+    /// The code's SHA-256 (base64), its version.
+    pub code_sha256: String,
+    pub code_size: i64,
+    /// The directory the code is unpacked in (under the data dir's `functions/code/`).
+    pub code_dir: String,
+    pub memory_size: u32,
+    /// At most this many invocations at once (Lambda's reserved concurrency).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reserved_concurrency: Option<u32>,
+    pub last_modified: DateTime<Utc>,
 }
 
 #[derive(Debug, Clone, Serialize)]
