@@ -64,8 +64,9 @@ pub fn verify(
         headers: parts.headers,
         payload_hash: &payload_hash,
     };
-    let verified =
-        trainyard_sigv4::verify(&request, auth, &secret, now, MAX_SKEW).map_err(|e| signature_error(protocol, e))?;
+    let key = signing_key(&auth.access_key_id, &secret, auth);
+    let verified = trainyard_sigv4::verify_with_key(&request, auth, key, now, MAX_SKEW)
+        .map_err(|e| signature_error(protocol, e))?;
     Ok((Caller { identity, service: auth.service.clone(), region: auth.region.clone() }, verified))
 }
 
@@ -121,11 +122,41 @@ fn signature_error(protocol: Protocol, error: trainyard_sigv4::Error) -> AwsErro
     }
 }
 
+/// Signing keys by access key and scope: a key depends only on the secret (fixed for an
+/// access key id: derived from the master key) and the scope's date, region and service.
+type ScopeKey = (String, String, String, String);
+
+static SIGNING_KEYS: std::sync::LazyLock<std::sync::Mutex<std::collections::HashMap<ScopeKey, [u8; 32]>>> =
+    std::sync::LazyLock::new(Default::default);
+
+/// The scope's signing key, derived once per access key, day, region and service.
+fn signing_key(access_key_id: &str, secret: &str, auth: &Authorization) -> [u8; 32] {
+    let scope = (access_key_id.to_string(), auth.date.clone(), auth.region.clone(), auth.service.clone());
+    if let Some(key) = SIGNING_KEYS.lock().ok().and_then(|keys| keys.get(&scope).copied()) {
+        return key;
+    }
+    let key = trainyard_sigv4::signing_key(secret, &auth.date, &auth.region, &auth.service);
+    if let Ok(mut keys) = SIGNING_KEYS.lock() {
+        // Bounded: yesterday's scopes and many short sessions are forgotten together.
+        if keys.len() >= 10_000 {
+            keys.clear();
+        }
+        keys.insert(scope, key);
+    }
+    key
+}
+
 /// A header's value (names compared case-insensitively).
 pub fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
     headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
 }
 
 pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        out.push(DIGITS[usize::from(b >> 4)] as char);
+        out.push(DIGITS[usize::from(b & 15)] as char);
+    }
+    out
 }

@@ -84,7 +84,9 @@ impl EventBus {
     ) -> Result<Option<LambdaConfig>, Error> {
         let Some(runtime) = request.runtime.clone().or_else(|| current.map(|c| c.runtime.clone())) else {
             if request.zip_file.is_some() || request.handler.is_some() {
-                return Err(Error::invalid("a function with a handler or code needs a Runtime (python3.X or provided)"));
+                return Err(Error::invalid(
+                    "a function with a handler or code needs a Runtime (python3.X or provided)",
+                ));
             }
             return Ok(None);
         };
@@ -96,7 +98,11 @@ impl EventBus {
             return Err(Error::invalid("give a Command or a Runtime with its Handler and code, not both"));
         }
         let handler = request.handler.clone().or_else(|| current.map(|c| c.handler.clone())).unwrap_or_default();
-        let config = LambdasConfig { runtime_dir: dir.join("runtime"), idle_timeout: Duration::ZERO, python: self.inner.config.python.clone() };
+        let config = LambdasConfig {
+            runtime_dir: dir.join("runtime"),
+            idle_timeout: Duration::ZERO,
+            python: self.inner.config.python.clone(),
+        };
         lambda::validate(&runtime, &handler, &config).map_err(Error::invalid)?;
         let memory_size = request.memory_size.or(current.map(|c| c.memory_size)).unwrap_or(128);
         if !(128..=10_240).contains(&memory_size) {
@@ -123,7 +129,9 @@ impl EventBus {
             let path = std::path::Path::new(&code_dir).join(format!("{}.py", module.replace('.', "/")));
             let package = std::path::Path::new(&code_dir).join(module.replace('.', "/")).join("__init__.py");
             if !path.is_file() && !package.is_file() {
-                return Err(Error::invalid(format!("handler {handler}: the code has no module {module} ({module}.py)")));
+                return Err(Error::invalid(format!(
+                    "handler {handler}: the code has no module {module} ({module}.py)"
+                )));
             }
         }
         Ok(Some(LambdaConfig {

@@ -17,8 +17,8 @@ mod schedule;
 mod service;
 
 pub use config::BusConfig;
-pub use lambda::FunctionUpdate;
 pub use error::Error;
+pub use lambda::FunctionUpdate;
 pub use service::{
     ArchiveRequest, Builtins, EventBus, FunctionRequest, PutResult, ReplayRequest, RuleRequest, RunSession, Sessions,
     TargetRequest,

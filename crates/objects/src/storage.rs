@@ -286,6 +286,12 @@ impl Objects {
         }
         let result = result.map_err(|source| Error::Io { context: format!("read {key}"), source })?;
         let key = key.to_string();
+        // A local file is read in large pieces (object_store's own stream reads 8 KiB at a
+        // time, each a trip to the blocking pool).
+        if let object_store::GetResultPayload::File(file, path) = result.payload {
+            let range = result.range.clone();
+            return Ok((record, file_stream(file, path, range, key)));
+        }
         let stream =
             result.into_stream().map_err(move |source| Error::Io { context: format!("read {key}"), source }).boxed();
         Ok((record, stream))
@@ -451,4 +457,28 @@ impl Origin {
     fn put() -> Origin {
         Origin { etag: None, reason: "PutObject" }
     }
+}
+
+/// Bytes read from a local file at a time.
+const READ_BYTES: usize = 1024 * 1024;
+
+/// `range` of a local object file, streamed in [`READ_BYTES`] pieces.
+fn file_stream(file: std::fs::File, path: std::path::PathBuf, range: Range<u64>, key: String) -> ObjectStream {
+    use tokio::io::{AsyncReadExt, AsyncSeekExt};
+    let io_error = move |e: std::io::Error| Error::Io {
+        context: format!("read {key}"),
+        source: object_store::Error::Generic {
+            store: "LocalFileSystem",
+            source: format!("{}: {e}", path.display()).into(),
+        },
+    };
+    let opened = async move {
+        let mut file = tokio::fs::File::from_std(file);
+        file.seek(std::io::SeekFrom::Start(range.start)).await?;
+        Ok::<_, std::io::Error>(tokio_util::io::ReaderStream::with_capacity(
+            file.take(range.end - range.start),
+            READ_BYTES,
+        ))
+    };
+    futures::stream::once(opened).try_flatten().map_err(io_error).boxed()
 }

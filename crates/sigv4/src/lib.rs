@@ -18,7 +18,7 @@ pub use canonical::{canonical_request, signing_key, string_to_sign, SignedReques
 pub use chunked::{ChunkedDecoder, ChunkedMode, Trailers, MAX_LINE};
 pub use encode::{hex, sha256_hex, uri_encode};
 pub use error::Error;
-pub use verify::{verify, Verified};
+pub use verify::{verify, verify_with_key, Verified};
 
 /// The only algorithm this crate verifies.
 pub const ALGORITHM: &str = "AWS4-HMAC-SHA256";

@@ -41,6 +41,13 @@ pub fn verify(
     now: DateTime<Utc>,
     max_skew: Duration,
 ) -> Result<Verified, Error> {
+    let key = signing_key(secret, &auth.date, &auth.region, &auth.service);
+    verify_with_key(request, auth, key, now, max_skew)
+}
+
+/// The timestamp agrees with the scope date and lies within `max_skew` of `now` (a
+/// presigned URL, up to its expiry).
+fn check_time(auth: &Authorization, now: DateTime<Utc>, max_skew: Duration) -> Result<(), Error> {
     let time = parse_timestamp(&auth.timestamp)?;
     if !auth.timestamp.starts_with(&auth.date) {
         return Err(malformed(format!(
@@ -70,8 +77,20 @@ pub fn verify(
             }
         }
     }
+    Ok(())
+}
+
+/// [`verify`] with the signing key already derived (it depends only on the secret and the
+/// scope's date, region and service, so a server may keep it for the day).
+pub fn verify_with_key(
+    request: &SignedRequest,
+    auth: &Authorization,
+    key: [u8; 32],
+    now: DateTime<Utc>,
+    max_skew: Duration,
+) -> Result<Verified, Error> {
+    check_time(auth, now, max_skew)?;
     let signature = decode_hex32(&auth.signature).ok_or_else(|| malformed("the signature is not 64 hex digits"))?;
-    let key = signing_key(secret, &auth.date, &auth.region, &auth.service);
     let rule = UriRule::for_service(&auth.service);
     let uri = canonical_uri(request.path, rule);
     let canonical = canonical_request_with_uri(request, auth, &uri);
