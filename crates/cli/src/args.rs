@@ -303,11 +303,24 @@ pub enum TargetsCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum FunctionsCommand {
-    /// Create a command function: the event on stdin, the JSON result on stdout.
+    /// Create a function: a command (the event on stdin, the JSON result on stdout), or a
+    /// Lambda handler (`--runtime python3.11 --handler app.lambda_handler --code DIR|ZIP`).
     Create {
         name: String,
+        #[arg(long, required_unless_present = "runtime", conflicts_with_all = ["runtime", "handler", "code"])]
+        command: Option<String>,
+        /// A Lambda runtime: python3.X (as present on the server) or provided.
+        #[arg(long, requires = "code")]
+        runtime: Option<String>,
+        /// The handler, module.function (Python runtimes).
         #[arg(long)]
-        command: String,
+        handler: Option<String>,
+        /// The code: a directory (zipped) or a .zip file.
+        #[arg(long)]
+        code: Option<std::path::PathBuf>,
+        /// Memory (MB), as Lambda reports it.
+        #[arg(long)]
+        memory: Option<u32>,
         /// e.g. 30s, 5m (max 15m).
         #[arg(long, default_value = "30s")]
         timeout: String,

@@ -358,12 +358,18 @@ fn strip_nulls(value: Value) -> Value {
 
 async fn functions(client: &Client, out: Output, command: FunctionsCommand) -> Result<(), Error> {
     match command {
-        FunctionsCommand::Create { name, command, timeout, env, description, role } => {
+        FunctionsCommand::Create { name, command, runtime, handler, code, memory, timeout, env, description, role } => {
             let timeout = time::duration(&timeout)?.as_secs();
             let role =
                 role.map(|r| if r.starts_with("arn:") { r } else { format!("arn:aws:iam::000000000000:role/{r}") });
-            let body = json!({"FunctionName": name, "Command": command, "Timeout": timeout,
+            let mut body = json!({"FunctionName": name, "Command": command.unwrap_or_default(), "Timeout": timeout,
                               "Environment": pairs("env", &env)?, "Description": description, "Role": role});
+            if let Some(runtime) = runtime {
+                body["Runtime"] = json!(runtime);
+                body["Handler"] = json!(handler);
+                body["MemorySize"] = json!(memory);
+                body["ZipFile"] = json!(code_zip(&code.unwrap_or_default())?);
+            }
             output::item(&client.post("/functions", &body).await?);
         }
         FunctionsCommand::List => output::list(
@@ -510,4 +516,16 @@ async fn replays(client: &Client, out: Output, command: ReplaysCommand) -> Resul
         ReplaysCommand::Describe { name } => output::item(&client.get(&format!("/replays/{}", encode(&name))).await?),
     }
     Ok(())
+}
+
+/// A function's code as `ZipFile` (base64): a directory zipped, or a zip file as it is.
+fn code_zip(path: &std::path::Path) -> Result<String, Error> {
+    use base64::Engine;
+    let bytes = if path.is_dir() {
+        trainyard_functions::lambda::zip_directory(path)
+            .map_err(|e| Error::Usage(format!("--code {}: {e}", path.display())))?
+    } else {
+        std::fs::read(path).map_err(|e| Error::Usage(format!("--code {}: {e}", path.display())))?
+    };
+    Ok(base64::engine::general_purpose::STANDARD.encode(bytes))
 }

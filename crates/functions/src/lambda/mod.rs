@@ -270,6 +270,12 @@ impl Lambdas {
                 .await
                 .map_err(|e| failure("RoleSessionFailed", format!("starting a session of {role}: {e}"), true))?;
             environment.extend(variables);
+            // The function's region stands (the session's is the server's ARN region).
+            for key in ["AWS_REGION", "AWS_DEFAULT_REGION"] {
+                if let Some(region) = spec.environment.get(key) {
+                    environment.insert(key.into(), region.clone());
+                }
+            }
             session = Some(id);
         }
         let launch = if spec.runtime.starts_with("python") {
@@ -345,11 +351,11 @@ impl Lambdas {
                 }
             }
             Some(Answer::Error { body, runtime }) => {
+                // The message is Lambda's error document itself ({errorMessage, errorType,
+                // stackTrace}), as `Invoke` answers it.
                 let kind = body["errorType"].as_str().unwrap_or("Unhandled").to_string();
-                let message = body["errorMessage"].as_str().unwrap_or_default().to_string();
-                let detail = serde_json::to_string(body).unwrap_or_default();
                 let _ = runtime;
-                Err(Failure { code: kind, message: format!("{message} {detail}"), retriable: true })
+                Err(Failure { code: kind, message: serde_json::to_string(body).unwrap_or_default(), retriable: true })
             }
             None => {
                 logs.push_str(&format!(

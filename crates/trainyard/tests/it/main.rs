@@ -14,6 +14,7 @@ mod hostile;
 mod iam;
 mod images;
 mod jobs;
+mod lambda;
 mod models;
 mod newcomer;
 mod objects;

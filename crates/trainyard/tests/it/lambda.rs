@@ -1,0 +1,96 @@
+//! Lambda-compatible functions through the real binary: a Python handler deployed with
+//! `trainyard functions create --runtime --handler --code`, calling boto3 inside under its
+//! role with no trainyard code, warm between invocations, and routed events.
+
+use serde_json::Value;
+
+use crate::process::{cli, stderr, stdout, ServerProcess};
+
+const HANDLER: &str = r#"
+import json, os
+import boto3
+
+CALLS = 0
+
+def lambda_handler(event, context):
+    global CALLS
+    CALLS += 1
+    sts = boto3.client("sts")
+    me = sts.get_caller_identity()["Arn"]
+    try:
+        boto3.client("events").create_event_bus(Name="not-mine")
+        bus = "created"
+    except Exception as e:
+        bus = str(getattr(e, "response", {}).get("Error", {}).get("Code"))
+    print("handled", CALLS)
+    return {"me": me, "calls": CALLS, "bus": bus, "detail": event.get("detail"),
+            "function": context.function_name, "region": os.environ["AWS_REGION"],
+            "task_root": os.environ["LAMBDA_TASK_ROOT"] == os.getcwd()}
+"#;
+
+#[test]
+fn a_python_handler_runs_under_its_role_with_plain_boto3() {
+    let dir = tempfile::tempdir().unwrap();
+    let code = tempfile::tempdir().unwrap();
+    let _server = ServerProcess::start(dir.path());
+    let run = |args: &[&str]| {
+        let output = cli(dir.path(), args);
+        assert_eq!(output.status.code(), Some(0), "{args:?}: {}", stderr(&output));
+        stdout(&output)
+    };
+    std::fs::write(code.path().join("app.py"), HANDLER).unwrap();
+    let trust = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"lambda.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
+    run(&["iam", "roles", "create", "reader-fn", "--trust-policy", trust]);
+    let policy =
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"sts:GetCallerIdentity","Resource":"*"}]}"#;
+    run(&["iam", "put-policy", "--role", "reader-fn", "--name", "who", "--document", policy]);
+    let python = std::env::var("TRAINYARD_PYTHON").unwrap_or_else(|_| "python3".into());
+    let version = std::process::Command::new(&python)
+        .args(["-c", "import sys; print('python%d.%d' % sys.version_info[:2])"])
+        .output()
+        .unwrap();
+    let runtime = String::from_utf8(version.stdout).unwrap().trim().to_string();
+    let code_dir = code.path().to_str().unwrap();
+    run(&[
+        "functions",
+        "create",
+        "who",
+        "--runtime",
+        &runtime,
+        "--handler",
+        "app.lambda_handler",
+        "--code",
+        code_dir,
+        "--role",
+        "reader-fn",
+        "--timeout",
+        "30s",
+    ]);
+    let invoke = || -> Value {
+        let out = run(&["functions", "invoke", "who", "--event", r#"{"detail": {"n": 1}}"#, "-o", "json"]);
+        serde_json::from_str::<Value>(out.trim()).unwrap_or_else(|e| panic!("{e}: {out}"))["Payload"].clone()
+    };
+    let first = invoke();
+    assert_eq!(first["me"], "arn:aws:sts::000000000000:assumed-role/reader-fn/who", "{first}");
+    assert_eq!(first["bus"], "AccessDeniedException", "outside its role: {first}");
+    assert_eq!(
+        (&first["function"], &first["region"], &first["task_root"]),
+        (&"who".into(), &"us-east-1".into(), &true.into())
+    );
+    assert_eq!(first["detail"]["n"], 1, "{first}");
+    assert_eq!(invoke()["calls"], 2, "the environment stayed warm");
+    let logs = run(&["functions", "logs", "who", "-o", "json"]);
+    assert!(logs.contains("REPORT RequestId") && logs.contains("handled 2"), "{logs}");
+
+    // A bad handler is refused at create, nothing stored.
+    let refused = cli(
+        dir.path(),
+        &["functions", "create", "bad", "--runtime", &runtime, "--handler", "nothere.handler", "--code", code_dir],
+    );
+    assert_eq!(refused.status.code(), Some(2), "{}", stderr(&refused));
+    assert!(stderr(&refused).contains("no module nothere"), "{}", stderr(&refused));
+    let missing_runtime =
+        cli(dir.path(), &["functions", "create", "bad", "--runtime", "python2.7", "--code", code_dir]);
+    assert_eq!(missing_runtime.status.code(), Some(2));
+    assert!(stderr(&missing_runtime).contains("python2.7"), "{}", stderr(&missing_runtime));
+}
