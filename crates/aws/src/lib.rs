@@ -14,6 +14,7 @@ mod endpoints;
 mod events;
 mod events_resources;
 mod iam;
+mod lambda;
 mod logs;
 pub mod operations;
 mod protocol;
@@ -44,8 +45,11 @@ pub use signed::Caller;
 /// instead).
 pub const MAX_BODY_BYTES: usize = 6 * 1024 * 1024;
 
+/// The largest Lambda request (CreateFunction's `ZipFile` of 50 MB, base64).
+pub const MAX_LAMBDA_BODY_BYTES: usize = 70 * 1024 * 1024;
+
 /// Bytes of not-yet-verified bodies buffered at once, across every connection.
-pub const UNVERIFIED_BUDGET_BYTES: usize = 64 * 1024 * 1024;
+pub const UNVERIFIED_BUDGET_BYTES: usize = 96 * 1024 * 1024;
 
 /// What the facade calls. Cheap to clone.
 #[derive(Clone)]
@@ -295,10 +299,12 @@ async fn dispatch(State(state): State<AwsState>, request: Request) -> Response {
     let declared =
         parts.headers.get(axum::http::header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<usize>().ok());
     let too_large = || AwsError::new(StatusCode::PAYLOAD_TOO_LARGE, "RequestEntityTooLarge", "the body is too large");
+    // Lambda's code travels in the body (`ZipFile`, up to 50 MB as base64).
+    let limit = if auth.service == "lambda" { MAX_LAMBDA_BODY_BYTES } else { MAX_BODY_BYTES };
     let length = match declared {
-        Some(length) if length <= MAX_BODY_BYTES => length,
+        Some(length) if length <= limit => length,
         Some(_) => return too_large().respond(protocol, &request_id),
-        None => MAX_BODY_BYTES,
+        None => limit,
     };
     let Ok(_permit) = state.unverified.clone().try_acquire_many_owned(length.max(1) as u32) else {
         let error = AwsError::new(StatusCode::SERVICE_UNAVAILABLE, "ThrottlingException", "the server is busy; retry");
@@ -376,6 +382,7 @@ async fn dispatch(State(state): State<AwsState>, request: Request) -> Response {
                 }
             }
         }
+        "lambda" => lambda::handle(&call, &parts.method, path, &headers, &body).await,
         "sagemaker" => match target.and_then(|t| t.strip_prefix("SageMaker.")) {
             Some(operation) => sagemaker::handle(&call, operation, &body).await,
             None => Err(AwsError::bad_request("UnknownOperationException", "no SageMaker.<Operation> in X-Amz-Target")),

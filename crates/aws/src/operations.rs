@@ -137,6 +137,22 @@ pub const SERVICES: &[Service] = &[
         protocol: "json 1.1, `Logs_20140328.<Op>`",
         operations: &["DescribeLogGroups", "DescribeLogStreams", "GetLogEvents", "FilterLogEvents"],
     },
+    Service {
+        client: "lambda",
+        protocol: "rest-json, `/2015-03-31/functions…`",
+        operations: &[
+            "CreateFunction",
+            "GetFunction",
+            "GetFunctionConfiguration",
+            "ListFunctions",
+            "UpdateFunctionCode",
+            "UpdateFunctionConfiguration",
+            "DeleteFunction",
+            "Invoke",
+            "AddPermission",
+            "GetPolicy",
+        ],
+    },
     Service { client: "sts", protocol: "query, `Action=`", operations: &["GetCallerIdentity", "AssumeRole"] },
     Service {
         client: "iam",

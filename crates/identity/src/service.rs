@@ -215,6 +215,11 @@ impl Identities {
         if action.to_ascii_lowercase().starts_with("sts:assumerole") {
             return self.read().find_arn(resource).filter(|entry| entry.kind == PrincipalKind::Role)?.trust.clone();
         }
+        if resource.starts_with("arn:aws:lambda:") {
+            // A function's policy (AddPermission), whatever qualifier the ARN carries.
+            let unqualified: Vec<&str> = resource.splitn(8, ':').take(7).collect();
+            return self.read().resource_policies.get(&unqualified.join(":")).cloned();
+        }
         let bucket = resource.strip_prefix("arn:aws:s3:::")?.split('/').next()?;
         self.read().resource_policies.get(&format!("arn:aws:s3:::{bucket}")).cloned()
     }

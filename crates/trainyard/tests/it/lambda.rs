@@ -94,3 +94,53 @@ fn a_python_handler_runs_under_its_role_with_plain_boto3() {
     assert_eq!(missing_runtime.status.code(), Some(2));
     assert!(stderr(&missing_runtime).contains("python2.7"), "{}", stderr(&missing_runtime));
 }
+
+/// AWS Lambda's API with plain boto3: create from a zip, invoke every way, warm state,
+/// updates picked up by the next invocation, Lambda's error document, bad code refused.
+#[test]
+fn boto3_manages_and_invokes_lambda_functions() {
+    let dir = tempfile::tempdir().unwrap();
+    let _server = ServerProcess::start(dir.path());
+    let output = cli(dir.path(), &["aws", "env"]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let exports = stdout(&output);
+    let python = std::env::var("TRAINYARD_PYTHON").unwrap_or_else(|_| "python3".into());
+    let version = std::process::Command::new(&python)
+        .args(["-c", "import sys; print('python%d.%d' % sys.version_info[:2])"])
+        .output()
+        .unwrap();
+    let runtime = String::from_utf8(version.stdout).unwrap().trim().to_string();
+    let r = crate::aws::boto3_script("lambda_check", &[runtime.as_str()], &exports);
+    assert_eq!(r["created"], serde_json::json!(["counter", runtime, "app.handler", 256, "Active"]), "{r}");
+    assert_eq!(
+        (r["first"]["count"].as_i64(), &r["first"]["stage"], r["status"].as_i64()),
+        (Some(1), &"dev".into(), Some(200))
+    );
+    assert_eq!(r["first"]["event"]["n"], 1, "{r}");
+    assert_eq!(r["second"], 2, "module state survives a warm invocation: {r}");
+    let tail = r["tail"].as_str().unwrap();
+    assert!(
+        tail.contains("seen 2") && tail.contains("REPORT RequestId") && tail.contains("Memory Size: 256 MB"),
+        "{tail}"
+    );
+    assert_eq!(r["function_error"], "Unhandled", "{r}");
+    assert_eq!(
+        (&r["error"]["errorType"], &r["error"]["errorMessage"]),
+        (&"RuntimeError".into(), &"boom requested".into())
+    );
+    assert!(r["error"]["stackTrace"].as_array().is_some_and(|t| !t.is_empty()), "{r}");
+    assert_eq!((r["event"].as_i64(), r["dry_run"].as_i64()), (Some(202), Some(204)), "{r}");
+    assert_eq!(r["reconfigured"], "prod", "a configuration change reaches the next invocation: {r}");
+    assert_eq!(r["updated"], 2, "new code reaches the next invocation: {r}");
+    assert_eq!(r["described"], true, "{r}");
+    assert!(r["listed"].as_array().unwrap().iter().any(|f| f == "counter"), "{r}");
+    assert_eq!(r["permission"], serde_json::json!({"Service": "events.amazonaws.com"}), "{r}");
+    assert_eq!(r["policy"], "events", "{r}");
+    assert_eq!(r["duplicate"], "ResourceConflictException", "{r}");
+    assert_eq!(
+        (&r["escape"], &r["no_handler"]),
+        (&"InvalidParameterValueException".into(), &"InvalidParameterValueException".into())
+    );
+    assert_eq!(r["syntax"], serde_json::json!(["Unhandled", "Runtime.UserCodeSyntaxError"]), "{r}");
+    assert_eq!(r["deleted"], "ResourceNotFoundException", "{r}");
+}

@@ -1,0 +1,83 @@
+"""AWS Lambda's API with plain boto3: functions created from an in-memory zip, invoked
+(RequestResponse, Event, DryRun, LogType Tail), warm between invocations, updated (code and
+configuration), failing with Lambda's error document, permissions, and refused bad code.
+argv[1]: the Python runtime (python3.X). Prints one JSON object."""
+import base64
+import io
+import json
+import sys
+import time
+import zipfile
+
+from common import client, code
+
+runtime = sys.argv[1]
+lam = client("lambda")
+iam = client("iam")
+results = {}
+
+
+def zipped(files):
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as z:
+        for name, text in files.items():
+            z.writestr(name, text)
+    return buffer.getvalue()
+
+
+trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"},
+                                                 "Action": "sts:AssumeRole"}]}
+role = iam.create_role(RoleName="lambda-exec", AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+v1 = """
+import os
+COUNT = 0
+def handler(event, context):
+    global COUNT
+    COUNT += 1
+    print("seen", COUNT)
+    if event.get("boom"):
+        raise RuntimeError("boom requested")
+    return {"count": COUNT, "version": 1, "stage": os.environ.get("STAGE"), "event": event}
+"""
+made = lam.create_function(FunctionName="counter", Runtime=runtime, Role=role, Handler="app.handler",
+                           Code={"ZipFile": zipped({"app.py": v1})}, Timeout=10, MemorySize=256,
+                           Environment={"Variables": {"STAGE": "dev"}})
+results["created"] = [made["FunctionName"], made["Runtime"], made["Handler"], made["MemorySize"], made["State"]]
+invoke = lambda **kw: lam.invoke(FunctionName="counter", **kw)
+first = invoke(Payload=json.dumps({"n": 1}))
+results["first"] = json.loads(first["Payload"].read())
+results["status"] = first["StatusCode"]
+second = invoke(Payload=b"{}", LogType="Tail")
+results["second"] = json.loads(second["Payload"].read())["count"]
+results["tail"] = base64.b64decode(second["LogResult"]).decode()
+failed = invoke(Payload=json.dumps({"boom": True}))
+results["function_error"] = failed.get("FunctionError")
+results["error"] = json.loads(failed["Payload"].read())
+results["event"] = invoke(InvocationType="Event", Payload=b'{"async": true}')["StatusCode"]
+results["dry_run"] = invoke(InvocationType="DryRun")["StatusCode"]
+lam.update_function_configuration(FunctionName="counter", Environment={"Variables": {"STAGE": "prod"}})
+results["reconfigured"] = json.loads(invoke(Payload=b"{}")["Payload"].read())["stage"]
+lam.update_function_code(FunctionName="counter", ZipFile=zipped({"app.py": v1.replace('"version": 1', '"version": 2')}))
+results["updated"] = json.loads(invoke(Payload=b"{}")["Payload"].read())["version"]
+results["described"] = lam.get_function(FunctionName="counter")["Configuration"]["CodeSha256"] != made["CodeSha256"]
+results["listed"] = [f["FunctionName"] for f in lam.list_functions()["Functions"]]
+permission = lam.add_permission(FunctionName="counter", StatementId="events", Action="lambda:InvokeFunction",
+                                Principal="events.amazonaws.com",
+                                SourceArn="arn:aws:events:us-east-1:000000000000:rule/r")
+results["permission"] = json.loads(permission["Statement"])["Principal"]
+results["policy"] = json.loads(lam.get_policy(FunctionName="counter")["Policy"])["Statement"][0]["Sid"]
+results["duplicate"] = code(lambda: lam.create_function(FunctionName="counter", Runtime=runtime, Role=role,
+                                                        Handler="app.handler", Code={"ZipFile": zipped({"app.py": v1})}))
+results["escape"] = code(lambda: lam.create_function(FunctionName="escape", Runtime=runtime, Role=role,
+                                                     Handler="app.handler",
+                                                     Code={"ZipFile": zipped({"../evil.py": "x", "app.py": v1})}))
+results["no_handler"] = code(lambda: lam.create_function(FunctionName="nohandler", Runtime=runtime, Role=role,
+                                                         Handler="other.handler", Code={"ZipFile": zipped({"app.py": v1})}))
+results["syntax"] = None
+lam.create_function(FunctionName="broken", Runtime=runtime, Role=role, Handler="app.handler",
+                    Code={"ZipFile": zipped({"app.py": "def handler(e, c)\n  return 1\n"})})
+broken = lam.invoke(FunctionName="broken", Payload=b"{}")
+results["syntax"] = [broken.get("FunctionError"), json.loads(broken["Payload"].read()).get("errorType")]
+lam.delete_function(FunctionName="counter")
+results["deleted"] = code(lambda: lam.get_function(FunctionName="counter"))
+print(json.dumps(results))
