@@ -78,6 +78,14 @@ lam.create_function(FunctionName="broken", Runtime=runtime, Role=role, Handler="
                     Code={"ZipFile": zipped({"app.py": "def handler(e, c)\n  return 1\n"})})
 broken = lam.invoke(FunctionName="broken", Payload=b"{}")
 results["syntax"] = [broken.get("FunctionError"), json.loads(broken["Payload"].read()).get("errorType")]
+logs = client("logs")
+results["log_groups"] = [g["logGroupName"] for g in logs.describe_log_groups(logGroupNamePrefix="/aws/lambda/")["logGroups"]]
+stream = logs.describe_log_streams(logGroupName="/aws/lambda/counter")["logStreams"][0]["logStreamName"]
+lines = [e["message"] for e in logs.get_log_events(logGroupName="/aws/lambda/counter", logStreamName=stream,
+                                                      startFromHead=True)["events"]]
+results["log_reports"] = sum(1 for line in lines if line.startswith("REPORT RequestId"))
+results["log_filtered"] = len(logs.filter_log_events(logGroupName="/aws/lambda/counter",
+                                                     filterPattern="boom requested")["events"]) > 0
 lam.delete_function(FunctionName="counter")
 results["deleted"] = code(lambda: lam.get_function(FunctionName="counter"))
 print(json.dumps(results))

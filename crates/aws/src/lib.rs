@@ -15,6 +15,7 @@ mod events;
 mod events_resources;
 mod iam;
 mod lambda;
+mod lambda_logs;
 mod logs;
 pub mod operations;
 mod protocol;

@@ -27,6 +27,18 @@ pub async fn handle(call: &Call<'_>, operation: &str, body: &[u8]) -> Result<Res
     let input: Value = serde_json::from_slice(if body.is_empty() { b"{}" } else { body })
         .map_err(|e| AwsError::bad_request("SerializationException", format!("the body is not JSON: {e}")))?;
     let group = input["logGroupName"].as_str().unwrap_or_default();
+    if group.starts_with(crate::lambda_logs::PREFIX) && operation != "DescribeLogGroups" {
+        let action = format!("logs:{operation}");
+        call.authorize(&action, &group_arn(group)).await?;
+        let output = crate::lambda_logs::handle(call, operation, group, &input).await?;
+        return Ok(answer(
+            StatusCode::OK,
+            "application/x-amz-json-1.1",
+            output.to_string(),
+            Protocol::Json,
+            &call.request_id,
+        ));
+    }
     let output = match operation {
         "DescribeLogStreams" => {
             call.authorize("logs:DescribeLogStreams", &group_arn(group)).await?;
@@ -39,7 +51,7 @@ pub async fn handle(call: &Call<'_>, operation: &str, body: &[u8]) -> Result<Res
         }
         "DescribeLogGroups" => {
             call.authorize("logs:DescribeLogGroups", &group_arn("*")).await?;
-            describe_groups(&input)
+            describe_groups(&input, crate::lambda_logs::groups(call).await)
         }
         "FilterLogEvents" => {
             call.authorize("logs:FilterLogEvents", &group_arn(group)).await?;
@@ -99,11 +111,15 @@ async fn get_events(call: &Call<'_>, group: &str, stream: &str, token: Option<&s
 }
 
 /// The groups there are (every job kind's, whether or not a job has run), by name.
-fn describe_groups(input: &Value) -> Value {
+fn describe_groups(input: &Value, lambda_groups: Vec<String>) -> Value {
     let prefix = input["logGroupNamePrefix"].as_str().unwrap_or("");
     let pattern = input["logGroupNamePattern"].as_str().unwrap_or("");
-    let groups: Vec<Value> = [PROCESSING, TRAINING]
-        .into_iter()
+    let mut all: Vec<String> = lambda_groups;
+    all.extend([PROCESSING.to_string(), TRAINING.to_string()]);
+    all.sort();
+    let groups: Vec<Value> = all
+        .iter()
+        .map(String::as_str)
         .filter(|group| group.starts_with(prefix) && group.contains(pattern))
         .map(|group| {
             json!({

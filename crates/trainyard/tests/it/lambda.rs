@@ -143,4 +143,7 @@ fn boto3_manages_and_invokes_lambda_functions() {
     );
     assert_eq!(r["syntax"], serde_json::json!(["Unhandled", "Runtime.UserCodeSyntaxError"]), "{r}");
     assert_eq!(r["deleted"], "ResourceNotFoundException", "{r}");
+    assert!(r["log_groups"].as_array().unwrap().iter().any(|g| g == "/aws/lambda/counter"), "{r}");
+    assert!(r["log_reports"].as_i64().unwrap() >= 6, "every invocation's REPORT line in /aws/lambda/counter: {r}");
+    assert_eq!(r["log_filtered"], true, "{r}");
 }
