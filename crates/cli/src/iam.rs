@@ -225,11 +225,15 @@ pub enum StsCommand {
 #[derive(Debug, Subcommand)]
 pub enum AwsCommand {
     /// The `export` lines that point every AWS client in a shell at this server, with a
-    /// fresh session: root's by default, or a role's. `eval "$(trainyard aws env)"`.
+    /// fresh session: root's by default, or a role's, or a user's. `eval "$(trainyard aws env)"`.
     Env {
         /// Assume this role (ARN or name) for the session instead.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "user")]
         role: Option<String>,
+        /// A session of this user (name or ARN) instead: root may start any user's, a user
+        /// its own (GetSessionToken).
+        #[arg(long)]
+        user: Option<String>,
         /// Seconds the session lasts (15 min to 12 h; a role's own maximum applies).
         #[arg(long, default_value_t = 3600)]
         duration: i64,
@@ -555,7 +559,7 @@ fn print_records(out: Output, page: &Value) {
 }
 
 pub async fn aws(client: &Client, data_dir: &std::path::Path, command: AwsCommand) -> Result<(), Error> {
-    let AwsCommand::Env { role, duration, aws_endpoint } = command;
+    let AwsCommand::Env { role, user, duration, aws_endpoint } = command;
     let endpoint = match aws_endpoint {
         Some(endpoint) => endpoint,
         None => std::fs::read_to_string(data_dir.join("aws.url")).map(|s| s.trim().to_string()).map_err(|e| {
@@ -572,7 +576,7 @@ pub async fn aws(client: &Client, data_dir: &std::path::Path, command: AwsComman
             let body = json!({"RoleArn": role_arn, "RoleSessionName": "aws-env", "DurationSeconds": duration});
             client.post("/sts/assume-role", &body).await?
         }
-        None => client.post("/sts/session-token", &json!({"DurationSeconds": duration})).await?,
+        None => client.post("/sts/session-token", &json!({"DurationSeconds": duration, "User": user})).await?,
     };
     let credentials = &session["Credentials"];
     let value = |name: &str| credentials[name].as_str().unwrap_or_default().to_string();

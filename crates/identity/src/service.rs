@@ -475,6 +475,26 @@ impl Identities {
 
     /// A session of root (for AWS clients: root has no access key), kept in memory only:
     /// it does not outlive the server.
+    /// `GetSessionToken` for a user or service account: a session that is that principal
+    /// (its policies, nothing more), kept in memory like root's. `issued_by`: who asked.
+    pub async fn start_user_session(&self, user: &str, seconds: i64, issued_by: &str) -> Result<Credentials, Error> {
+        names::check_session_duration(seconds, names::MAX_SESSION_SECONDS)?;
+        let (id, arn) = {
+            let view = self.read();
+            let entry = view
+                .principals
+                .values()
+                .find(|e| e.kind != PrincipalKind::Role && (e.record.name == user || e.arn == user))
+                .ok_or_else(|| Error::NoSuchEntity { kind: "user", name: user.to_string() })?;
+            (entry.record.id.clone(), entry.arn.clone())
+        };
+        let (record, token) = self.new_session(&id, user, None, issued_by, seconds);
+        let mut inserted = Ok(());
+        self.apply(|view| inserted = view.insert_session(record.clone()));
+        inserted?;
+        Ok(self.issued(&record, token, arn, id))
+    }
+
     pub async fn start_root_session(&self, seconds: i64) -> Result<Credentials, Error> {
         names::check_session_duration(seconds, names::MAX_SESSION_SECONDS)?;
         let (record, token) = self.new_session(ROOT_SESSION, "root", None, &Identity::root().arn, seconds);
@@ -553,6 +573,10 @@ fn principal_identity(entry: &PrincipalEntry, key_id: Option<String>) -> Identit
 /// The identity of a role session.
 fn session_identity(role: &PrincipalEntry, session: &SessionEntry) -> Identity {
     let record = &session.record;
+    if role.kind != PrincipalKind::Role {
+        // A user's own session (GetSessionToken): the user, signing with the session's key.
+        return principal_identity(role, Some(record.id.clone()));
+    }
     Identity {
         kind: IdentityKind::AssumedRole,
         arn: session_arn(&role.record.name, &record.session_name),

@@ -68,10 +68,13 @@ def lambda_handler(event, context):
         environment["CHAMPION_MODEL_PACKAGE_VERSION"] = str(found[0])
     # The report goes next to the model: s3://.../<job>/output/evaluations/<evaluation>/
     output = f"{model.rsplit('/', 1)[0]}/evaluations/{evaluation}/"
+    application = {"ImageUri": EVALUATOR_IMAGE}
+    if arguments:  # SageMaker takes no empty list
+        application["ContainerArguments"] = arguments
     try:
         sagemaker.create_processing_job(
             ProcessingJobName=evaluation,
-            AppSpecification={"ImageUri": EVALUATOR_IMAGE, "ContainerArguments": arguments},
+            AppSpecification=application,
             ProcessingInputs=inputs,
             ProcessingOutputConfig={"Outputs": [{"OutputName": "evaluation", "S3Output": {
                 "S3Uri": output, "LocalPath": "/opt/ml/processing/evaluation", "S3UploadMode": "EndOfJob"}}]},

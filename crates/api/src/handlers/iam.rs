@@ -370,6 +370,10 @@ pub async fn assume_role(
 pub struct SessionTokenRequest {
     #[serde(default)]
     duration_seconds: Option<i64>,
+    /// A user's (or service account's) session instead: the caller's own, or, for root,
+    /// any user's.
+    #[serde(default)]
+    user: Option<String>,
 }
 
 /// `GetSessionToken`, for root: a session of root an AWS client can sign with (root has no
@@ -379,10 +383,22 @@ pub async fn session_token(
     Extension(caller): Extension<Identity>,
     Body(request): Body<SessionTokenRequest>,
 ) -> Result<Response, ApiError> {
-    if !caller.is_root() {
-        return Err(ApiError::BadRequest("only root gets a session of itself here: assume a role instead".into()));
-    }
-    let credentials = state.identities.start_root_session(request.duration_seconds.unwrap_or(3600)).await?;
+    let seconds = request.duration_seconds.unwrap_or(3600);
+    let credentials = match (&request.user, caller.is_root()) {
+        (None, true) => state.identities.start_root_session(seconds).await?,
+        (Some(user), true) => state.identities.start_user_session(user, seconds, &caller.arn).await?,
+        // GetSessionToken: a user's session of itself, from its long-term key.
+        (user, false)
+            if caller.session.is_none() && user.as_deref().is_none_or(|u| u == caller.name || u == caller.arn) =>
+        {
+            state.identities.start_user_session(&caller.arn, seconds, &caller.arn).await?
+        }
+        _ => {
+            return Err(ApiError::BadRequest(
+                "a session is root's, or a user's own from its access key (root may start any user's)".into(),
+            ))
+        }
+    };
     let audit = AuditResponse(
         json!({"credentials": {"accessKeyId": credentials.access_key_id, "expiration": credentials.expiration}}),
     );

@@ -46,6 +46,14 @@ fn boto3_signs_and_the_server_verifies_sts_calls() {
     assert_eq!(results["unknown_key"], "InvalidClientTokenId", "{results}");
     assert_eq!(results["session_without_token"], "InvalidClientTokenId", "{results}");
     assert_eq!(results["unknown_action"], "InvalidAction", "{results}");
+
+    // `aws env --user` (root): a session that is the user, with the user's policies only.
+    let exports = run(&["aws", "env", "--user", "dev"]);
+    let who = boto3_script::<&str>("whoami", &[], &exports);
+    assert_eq!(who["arn"], "arn:aws:iam::000000000000:user/dev", "{who}");
+    assert_eq!(who["list_buckets"], "AccessDenied", "the user's policies, nothing more: {who}");
+    let missing = cli(dir.path(), &["aws", "env", "--user", "nobody"]);
+    assert_eq!(missing.status.code(), Some(2), "{}", stderr(&missing));
 }
 
 /// A training job with plain boto3: the SDK's waiter polls `DescribeTrainingJob` until the
