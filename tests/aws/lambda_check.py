@@ -61,7 +61,7 @@ lam.update_function_code(FunctionName="counter", ZipFile=zipped({"app.py": v1.re
 results["updated"] = json.loads(invoke(Payload=b"{}")["Payload"].read())["version"]
 results["described"] = lam.get_function(FunctionName="counter")["Configuration"]["CodeSha256"] != made["CodeSha256"]
 results["listed"] = [f["FunctionName"] for f in lam.list_functions()["Functions"]]
-permission = lam.add_permission(FunctionName="counter", StatementId="events", Action="lambda:InvokeFunction",
+permission = lam.add_permission(FunctionName="counter", StatementId="events-rule_1", Action="lambda:InvokeFunction",
                                 Principal="events.amazonaws.com",
                                 SourceArn="arn:aws:events:us-east-1:000000000000:rule/r")
 results["permission"] = json.loads(permission["Statement"])["Principal"]

@@ -88,6 +88,11 @@ impl Endpoints {
 
     /// A registered version that may serve, as (`GROUP/VERSION`, artifact URL).
     pub(crate) async fn servable_version(&self, group: &str, version: &str) -> Result<(String, String), Error> {
+        self.servable_package(group, version).await.map(|(name, url, _)| (name, url))
+    }
+
+    /// [`Endpoints::servable_version`] and the image its inference container names.
+    async fn servable_package(&self, group: &str, version: &str) -> Result<(String, String, Option<String>), Error> {
         let package = self.inner.registry.describe_version(group, version).await?;
         let number = &package["ModelPackageVersion"];
         if package["ModelApprovalStatus"] == "Rejected" {
@@ -96,25 +101,27 @@ impl Endpoints {
                 format!("{group}/{number} is Rejected; only a version that is not Rejected can serve"),
             ));
         }
-        Ok((format!("{group}/{number}"), package["ModelDataUrl"].as_str().unwrap_or_default().to_string()))
+        let image = package["InferenceSpecification"]["Containers"][0]["Image"].as_str().map(str::to_string);
+        Ok((format!("{group}/{number}"), package["ModelDataUrl"].as_str().unwrap_or_default().to_string(), image))
     }
 
-    /// A container's artifact URL: its `ModelDataUrl`, or its registered version's.
-    async fn container_artifact(&self, container: &ContainerDefinition) -> Result<String, Error> {
+    /// A container's artifact URL and image: its own, or its registered version's.
+    async fn container_artifact(&self, container: &ContainerDefinition) -> Result<(String, Option<String>), Error> {
         match (&container.model_package_name, &container.model_data_url) {
             (Some(package), None) => {
                 let reference = package.rsplit_once(":model-package/").map_or(package.as_str(), |(_, r)| r);
                 let (group, version) = reference.split_once('/').ok_or_else(|| {
                     invalid("ModelPackageName", format!("{package:?}: expected a versioned model package ARN"))
                 })?;
-                Ok(self.servable_version(group, version).await?.1)
+                let (_, url, image) = self.servable_package(group, version).await?;
+                Ok((url, container.image.clone().or(image)))
             }
             (None, Some(url)) => {
                 let uri = S3Uri::parse(url).map_err(|e| invalid("ModelDataUrl", e.to_string()))?;
                 self.inner.objects.head(&uri.bucket, &uri.key).await.map_err(|_| {
                     invalid("ModelDataUrl", format!("Could not find model data at {url}: no such object"))
                 })?;
-                Ok(url.clone())
+                Ok((url.clone(), container.image.clone()))
             }
             _ => Err(invalid("PrimaryContainer", "give ModelDataUrl or ModelPackageName (one of them)")),
         }
@@ -126,8 +133,8 @@ impl Endpoints {
         let request: CreateModel = parse(&record.spec)?;
         let container = request.primary_container.or(request.containers.into_iter().next());
         let container = container.ok_or_else(|| invalid("PrimaryContainer", "the model has no container"))?;
-        let url = self.container_artifact(&container).await?;
-        Ok((url, Serving::of_image(container.image.as_deref())))
+        let (url, image) = self.container_artifact(&container).await?;
+        Ok((url, Serving::of_image(image.as_deref())))
     }
 
     /// `CreateModel`: checks the container's artifact exists and may serve.

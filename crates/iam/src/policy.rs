@@ -223,6 +223,8 @@ fn parse_statement(
     let sid = match field("Sid") {
         None => None,
         Some(Json::String(s)) if s.bytes().all(|b| b.is_ascii_alphanumeric()) => Some(s.clone()),
+        // Resource policies (S3's, Lambda's AddPermission) take ids IAM's own would refuse.
+        Some(Json::String(s)) if kind == PolicyKind::Resource && !s.chars().any(char::is_control) => Some(s.clone()),
         Some(Json::String(s)) => {
             problems.push(join(path, "Sid"), format!("Statement IDs (SID) must be alpha-numeric: {s:?}"));
             None

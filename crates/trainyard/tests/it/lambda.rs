@@ -135,7 +135,7 @@ fn boto3_manages_and_invokes_lambda_functions() {
     assert_eq!(r["described"], true, "{r}");
     assert!(r["listed"].as_array().unwrap().iter().any(|f| f == "counter"), "{r}");
     assert_eq!(r["permission"], serde_json::json!({"Service": "events.amazonaws.com"}), "{r}");
-    assert_eq!(r["policy"], "events", "{r}");
+    assert_eq!(r["policy"], "events-rule_1", "a resource policy's statement ids take - and _: {r}");
     assert_eq!(r["duplicate"], "ResourceConflictException", "{r}");
     assert_eq!(
         (&r["escape"], &r["no_handler"]),
@@ -146,4 +146,40 @@ fn boto3_manages_and_invokes_lambda_functions() {
     assert!(r["log_groups"].as_array().unwrap().iter().any(|g| g == "/aws/lambda/counter"), "{r}");
     assert!(r["log_reports"].as_i64().unwrap() >= 6, "every invocation's REPORT line in /aws/lambda/counter: {r}");
     assert_eq!(r["log_filtered"], true, "{r}");
+}
+
+/// The seed's five handlers as Lambda functions (`examples/seed-lambdas`), deployed with
+/// boto3 only, run the loop: new data → training → evaluation → registration → endpoint →
+/// prediction, each handler under its own role.
+#[test]
+fn the_seed_lambdas_run_the_loop_under_their_roles() {
+    let dir = tempfile::tempdir().unwrap();
+    let _server = ServerProcess::start(dir.path());
+    let output = cli(dir.path(), &["aws", "env"]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let exports = stdout(&output);
+    let example = format!("{}/../../examples/seed-lambdas", env!("CARGO_MANIFEST_DIR"));
+    let python = std::env::var("TRAINYARD_PYTHON").unwrap_or_else(|_| "python3".into());
+    let run = |script: &str| {
+        let mut command = std::process::Command::new(&python);
+        command.arg(script).current_dir(&example);
+        for line in exports.lines().filter(|l| l.starts_with("export ")) {
+            let (name, value) = line.trim_start_matches("export ").split_once('=').unwrap();
+            command.env(name, value);
+        }
+        let output = command.output().unwrap();
+        let (out, err) = (String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+        assert!(output.status.success(), "{script}:\n{out}\n{err}");
+        out.to_string()
+    };
+    run("deploy.py");
+    let followed = run("run_loop.py");
+    assert!(followed.contains("InService") && followed.contains("prediction for"), "{followed}");
+    let trail = stdout(&cli(dir.path(), &["audit", "list", "--limit", "2000", "-o", "json"]));
+    for role in
+        ["retrain-model-on-new-data", "evaluate-model-function", "register-model-in-registry", "deploy-sagemaker-model"]
+    {
+        let session = format!("assumed-role/churn-{role}/");
+        assert!(trail.lines().any(|l| l.contains(&session)), "{role}'s calls are in the trail as its role's session");
+    }
 }
