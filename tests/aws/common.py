@@ -72,7 +72,9 @@ def fidelity_checks():
 def output_report(parsed, model):
     """The validator's report on a parsed answer against the operation's output shape, or ""."""
     shape = model.output_shape
-    body = {k: v for k, v in parsed.items() if k != "ResponseMetadata"}
+    # A top-level None is an absent member as a customization leaves it (GetBucketLocation's
+    # empty LocationConstraint, which AWS sends for us-east-1): absent, not a wrong type.
+    body = {k: v for k, v in parsed.items() if k != "ResponseMetadata" and v is not None}
     if shape is None:
         return "" if not body else f"the operation has no output, the answer has {sorted(body)}"
     payload = shape.serialization.get("payload")

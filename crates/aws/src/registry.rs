@@ -52,7 +52,11 @@ pub async fn handle(call: &Call<'_>, operation: &str, input: &Value) -> Option<R
             }
             "ListModelPackageGroups" => {
                 call.authorize("sagemaker:ListModelPackageGroups", "*").await?;
-                models.list_groups().await.map_err(models_error)?
+                let mut listed = models.list_groups().await.map_err(models_error)?;
+                for summary in listed["ModelPackageGroupSummaryList"].as_array_mut().into_iter().flatten() {
+                    summary["ModelPackageGroupStatus"] = json!("Completed");
+                }
+                listed
             }
             "DeleteModelPackageGroup" => {
                 let group = field("ModelPackageGroupName")?;

@@ -424,3 +424,23 @@ fn every_operation_of_the_table_reaches_a_handler() {
     let refused = boto3_script("operations_check", &[unknown.as_str()], &exports);
     assert_eq!(refused["unreached"].as_array().map(Vec::len), Some(2), "{refused}");
 }
+
+/// The operations no other script calls with success, once each, their answers checked
+/// against botocore's output shapes (`tests/aws/common.py`'s hook fails the script on a
+/// mismatch): with the others, every operation of the table is called and checked.
+#[test]
+fn every_operation_answers_in_botocores_shape() {
+    let dir = tempfile::tempdir().unwrap();
+    let _server = ServerProcess::start(dir.path());
+    let output = cli(dir.path(), &["aws", "env"]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let python = python();
+    let version =
+        Command::new(&python).args(["-c", "import sys; print('python%d.%d' % sys.version_info[:2])"]).output().unwrap();
+    let runtime = String::from_utf8(version.stdout).unwrap().trim().to_string();
+    let results = boto3_script("fidelity_rest", &[runtime.as_str()], &stdout(&output));
+    assert_eq!(results["called"].as_array().map(Vec::len), Some(21), "{results}");
+    assert_eq!(results["weights"], serde_json::json!({"a": 1.0, "b": 0.0}), "{results}");
+    assert_eq!(results["tags"], serde_json::json!([{"Key": "team", "Value": "ml"}]), "{results}");
+    assert!(matches!(results["stopped"].as_str(), Some("Stopping" | "Stopped")), "{results}");
+}
