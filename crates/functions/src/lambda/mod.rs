@@ -88,6 +88,8 @@ struct Inner {
     pools: Mutex<HashMap<String, Pool>>,
     credentials: std::sync::OnceLock<Arc<dyn EnvironmentCredentials>>,
     bootstrap: PathBuf,
+    /// One requirements environment is built at a time.
+    building: tokio::sync::Mutex<()>,
 }
 
 fn failure(code: &str, message: impl Into<String>, retriable: bool) -> Failure {
@@ -143,6 +145,7 @@ impl Lambdas {
                 pools: Mutex::new(HashMap::new()),
                 credentials: std::sync::OnceLock::new(),
                 bootstrap,
+                building: tokio::sync::Mutex::new(()),
             }),
         };
         let weak = Arc::downgrade(&lambdas.inner);
@@ -241,6 +244,16 @@ impl Lambdas {
     }
 
     async fn launch(&self, spec: &LambdaSpec) -> Result<Environment, Failure> {
+        // The interpreter first (a requirements environment may take a while, and fail):
+        // no session is started for a launch that cannot happen.
+        let python = if spec.runtime.starts_with("python") {
+            let python = python_for(&spec.runtime, self.inner.config.python.as_deref()).ok_or_else(|| {
+                failure("Runtime.InvalidRuntime", format!("{} is not on this server", spec.runtime), false)
+            })?;
+            Some(self.requirements_python(spec, python).await?)
+        } else {
+            None
+        };
         let mut environment = spec.environment.clone();
         let stream = format!("{}/[$LATEST]{}", chrono_date(), uuid_like());
         for (key, value) in [
@@ -278,10 +291,7 @@ impl Lambdas {
             }
             session = Some(id);
         }
-        let launch = if spec.runtime.starts_with("python") {
-            let python = python_for(&spec.runtime, self.inner.config.python.as_deref()).ok_or_else(|| {
-                failure("Runtime.InvalidRuntime", format!("{} is not on this server", spec.runtime), false)
-            })?;
+        let launch = if let Some(python) = python {
             Launch {
                 program: python,
                 arguments: vec!["-u".into(), self.inner.bootstrap.display().to_string()],
@@ -305,6 +315,58 @@ impl Lambdas {
                 Err(e)
             }
         }
+    }
+
+    /// The Python of a code version with a `requirements.txt`: a virtual environment built
+    /// once per version (beside the configured Python's packages, boto3 among them).
+    /// Invariant: a version's environment appears whole (built aside, renamed), once.
+    async fn requirements_python(&self, spec: &LambdaSpec, python: PathBuf) -> Result<PathBuf, Failure> {
+        let requirements = spec.code_dir.join("requirements.txt");
+        if !requirements.is_file() {
+            return Ok(python);
+        }
+        let dir_name: String = spec.code_dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let venvs = self.inner.config.runtime_dir.with_file_name("venvs");
+        let venv = venvs.join(format!("{dir_name}-{}", spec.runtime));
+        let ready = venv.join(".ready");
+        let _building = self.inner.building.lock().await;
+        if ready.exists() {
+            return Ok(venv.join("bin/python"));
+        }
+        let fail = |message: String| failure("Runtime.RequirementsFailed", message, false);
+        let staging = venvs.join(format!(".{dir_name}.building-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&staging);
+        let _ = std::fs::remove_dir_all(&venv);
+        std::fs::create_dir_all(&venvs).map_err(|e| fail(format!("{}: {e}", venvs.display())))?;
+        let pip = vec![
+            "-m".to_string(),
+            "pip".into(),
+            "install".into(),
+            "--quiet".into(),
+            "--disable-pip-version-check".into(),
+            "-r".into(),
+            requirements.display().to_string(),
+        ];
+        let venv_arguments =
+            vec!["-m".into(), "venv".into(), "--system-site-packages".into(), staging.display().to_string()];
+        for (program, arguments) in [(python, venv_arguments), (staging.join("bin/python"), pip)] {
+            let output = tokio::process::Command::new(&program)
+                .args(&arguments)
+                .current_dir(&spec.code_dir)
+                .output()
+                .await
+                .map_err(|e| fail(format!("{}: {e}", program.display())))?;
+            if !output.status.success() {
+                let _ = std::fs::remove_dir_all(&staging);
+                let stderr = String::from_utf8_lossy(&output.stderr);
+                let lines: Vec<&str> = stderr.lines().collect();
+                let tail = lines[lines.len().saturating_sub(5)..].join("\n");
+                return Err(fail(format!("installing requirements.txt failed: {tail}")));
+            }
+        }
+        std::fs::rename(&staging, &venv).map_err(|e| fail(format!("{}: {e}", venv.display())))?;
+        std::fs::write(&ready, b"").map_err(|e| fail(format!("{}: {e}", ready.display())))?;
+        Ok(venv.join("bin/python"))
     }
 
     /// Runs one invocation of `spec` on `event` (JSON bytes).

@@ -161,3 +161,35 @@ done
     let again: Value = lambdas.invoke(&f, br#"{"n": 8}"#).await.result.unwrap();
     assert_eq!(again["echo"]["n"], 8);
 }
+
+#[tokio::test]
+async fn a_requirements_txt_gets_an_environment_once_per_version() {
+    let dir = tempfile::tempdir().unwrap();
+    let code = dir.path().join("code");
+    std::fs::create_dir_all(code.join("vendored_pkg")).unwrap();
+    // A local package as the requirement: pip installs it without the network.
+    std::fs::write(
+        code.join("vendored_pkg/pyproject.toml"),
+        "[project]\nname = \"trainyard-lambda-probe\"\nversion = \"1.0\"\n[tool.setuptools]\npy-modules = [\"probe\"]\n",
+    )
+    .unwrap();
+    std::fs::write(code.join("vendored_pkg/probe.py"), "ANSWER = 42\n").unwrap();
+    std::fs::write(code.join("requirements.txt"), "./vendored_pkg\n").unwrap();
+    std::fs::write(
+        code.join("app.py"),
+        "import probe, sys\ndef handler(e, c):\n    return [probe.ANSWER, sys.prefix]\n",
+    )
+    .unwrap();
+    let lambdas = lambdas(dir.path(), Duration::from_secs(60));
+    let f = spec(&code, "v1", "app.handler", Duration::from_secs(120));
+    let outcome = lambdas.invoke(&f, b"{}").await;
+    let value = outcome.result.unwrap_or_else(|e| panic!("{e:?}\n{}", outcome.logs));
+    assert_eq!(value[0], 42, "the requirement is importable: {value}");
+    assert!(value[1].as_str().unwrap().contains("venvs"), "in the version's environment: {value}");
+    let broken = dir.path().join("broken");
+    std::fs::create_dir_all(&broken).unwrap();
+    std::fs::write(broken.join("requirements.txt"), "./no-such-dir\n").unwrap();
+    std::fs::write(broken.join("app.py"), "def handler(e, c):\n    return 1\n").unwrap();
+    let failed = lambdas.invoke(&LambdaSpec { code_dir: broken, version: "v2".into(), ..f }, b"{}").await;
+    assert_eq!(failed.result.unwrap_err().code, "Runtime.RequirementsFailed");
+}
