@@ -86,6 +86,11 @@ lines = [e["message"] for e in logs.get_log_events(logGroupName="/aws/lambda/cou
 results["log_reports"] = sum(1 for line in lines if line.startswith("REPORT RequestId"))
 results["log_filtered"] = len(logs.filter_log_events(logGroupName="/aws/lambda/counter",
                                                      filterPattern="boom requested")["events"]) > 0
+results["concurrency"] = lam.put_function_concurrency(FunctionName="counter",
+                                                      ReservedConcurrentExecutions=2)["ReservedConcurrentExecutions"]
+results["concurrency_back"] = lam.get_function_concurrency(FunctionName="counter").get("ReservedConcurrentExecutions")
+lam.delete_function_concurrency(FunctionName="counter")
+results["concurrency_gone"] = lam.get_function_concurrency(FunctionName="counter").get("ReservedConcurrentExecutions")
 lam.delete_function(FunctionName="counter")
 results["deleted"] = code(lambda: lam.get_function(FunctionName="counter"))
 print(json.dumps(results))

@@ -124,6 +124,15 @@ pub async fn handle(
     headers: &[(String, String)],
     body: &[u8],
 ) -> Result<Response, AwsError> {
+    // Put and Delete live under 2017-10-31, Get under 2019-09-30.
+    if let Some(rest) =
+        path.strip_prefix("/2017-10-31/functions/").or_else(|| path.strip_prefix("/2019-09-30/functions/"))
+    {
+        if let Some(name) = rest.strip_suffix("/concurrency") {
+            let name = crate::s3::decode_percent(name).unwrap_or_default();
+            return concurrency(call, method, &name, body).await;
+        }
+    }
     let rest = path.strip_prefix("/2015-03-31/functions").ok_or_else(|| {
         AwsError::new(
             StatusCode::NOT_FOUND,
@@ -345,4 +354,46 @@ async fn add_permission(call: &Call<'_>, name: &str, input: &Value) -> Result<Re
     call.audit("lambda:AddPermission", &arn, false, put.as_ref().err()).await;
     put?;
     Ok(json_response(StatusCode::CREATED, &json!({"Statement": statement.to_string()})))
+}
+
+/// `PutFunctionConcurrency`, `GetFunctionConcurrency`, `DeleteFunctionConcurrency`: at most
+/// this many of the function's environments (invocations at once).
+async fn concurrency(call: &Call<'_>, method: &Method, name: &str, body: &[u8]) -> Result<Response, AwsError> {
+    let arn = function_arn(name);
+    let current = |function: &Function| function.lambda.as_ref().and_then(|l| l.reserved_concurrency);
+    if method == Method::GET {
+        call.authorize("lambda:GetFunctionConcurrency", &arn).await?;
+        let function = call.state.bus.store().get_function(name).await.map_err(|e| bus_error(e.into(), name))?;
+        let answer = match current(&function) {
+            Some(n) => json!({"ReservedConcurrentExecutions": n}),
+            None => json!({}),
+        };
+        return Ok(json_response(StatusCode::OK, &answer));
+    }
+    let (action, reserved) = if method == Method::PUT {
+        let input: Value = serde_json::from_slice(body).map_err(|e| invalid(format!("the body is not JSON: {e}")))?;
+        let n = input["ReservedConcurrentExecutions"]
+            .as_u64()
+            .ok_or_else(|| invalid("ReservedConcurrentExecutions is required"))?;
+        ("lambda:PutFunctionConcurrency", Some(n as u32))
+    } else if method == Method::DELETE {
+        ("lambda:DeleteFunctionConcurrency", None)
+    } else {
+        return Err(AwsError::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "UnknownOperationException",
+            "concurrency: GET, PUT, DELETE",
+        ));
+    };
+    call.authorize(action, &arn).await?;
+    let update = FunctionUpdate { reserved_concurrency: Some(reserved), ..Default::default() };
+    let updated = call.state.bus.update_function(name, &update).await.map_err(|e| bus_error(e, name));
+    call.audit(action, &arn, false, updated.as_ref().err()).await;
+    let updated = updated?;
+    if method == Method::DELETE {
+        let mut response = Response::new(Body::empty());
+        *response.status_mut() = StatusCode::NO_CONTENT;
+        return Ok(response);
+    }
+    Ok(json_response(StatusCode::OK, &json!({"ReservedConcurrentExecutions": current(&updated)})))
 }

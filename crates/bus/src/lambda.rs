@@ -68,6 +68,9 @@ pub struct FunctionUpdate {
     pub description: Option<String>,
     #[serde(default)]
     pub role: Option<String>,
+    /// `PutFunctionConcurrency` (`Some(Some(n))`) or `DeleteFunctionConcurrency` (`Some(None)`).
+    #[serde(skip)]
+    pub reserved_concurrency: Option<Option<u32>>,
 }
 
 impl EventBus {
@@ -167,6 +170,12 @@ impl EventBus {
             return Err(Error::invalid(format!("{name} is a command function; its code is its command")));
         }
         function.lambda = self.lambda_config(&request, function.lambda.as_ref())?;
+        if let (Some(reserved), Some(lambda)) = (update.reserved_concurrency, function.lambda.as_mut()) {
+            if reserved.is_some_and(|n| !(1..=1000).contains(&n)) {
+                return Err(Error::invalid("ReservedConcurrentExecutions must be 1-1000"));
+            }
+            lambda.reserved_concurrency = reserved;
+        }
         let command = if function.lambda.is_some() { "lambda" } else { request.command.as_str() };
         trainyard_functions::validate(name, command, &request.environment, request.timeout)?;
         function.environment = request.environment;

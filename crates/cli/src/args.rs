@@ -352,6 +352,9 @@ pub enum FunctionsCommand {
         name: String,
         #[arg(long, default_value_t = 20)]
         limit: i64,
+        /// Keep printing new invocations as they happen (until interrupted).
+        #[arg(short, long)]
+        follow: bool,
     },
 }
 

@@ -406,21 +406,39 @@ async fn functions(client: &Client, out: Output, command: FunctionsCommand) -> R
                 return Err(Error::Failure("the function failed".into()));
             }
         }
-        FunctionsCommand::Logs { name, limit } => {
+        FunctionsCommand::Logs { name, limit, follow: false } => {
             let answer = client.get(&format!("/functions/{}/logs?limit={limit}", encode(&name))).await?;
             if out == Output::Json {
                 output::item(&answer);
             } else {
                 for invocation in answer["Invocations"].as_array().into_iter().flatten() {
-                    println!(
-                        "--- {} {} ({} ms) event {}",
-                        output::cell(invocation.get("StartTime")),
-                        output::cell(invocation.get("Outcome")),
-                        output::cell(invocation.get("DurationMs")),
-                        output::cell(invocation.get("EventId"))
-                    );
-                    print!("{}", invocation["Logs"].as_str().unwrap_or(""));
+                    print_invocation(invocation);
                 }
+            }
+        }
+        FunctionsCommand::Logs { name, limit, follow: true } => {
+            // Invocations print oldest first, each once, as they are recorded.
+            let mut last = -1;
+            loop {
+                let answer = client.get(&format!("/functions/{}/logs?limit={limit}", encode(&name))).await?;
+                let mut new: Vec<&Value> = answer["Invocations"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter(|i| i["Id"].as_i64().is_some_and(|id| id > last))
+                    .collect();
+                new.sort_by_key(|i| i["Id"].as_i64());
+                for invocation in new {
+                    last = last.max(invocation["Id"].as_i64().unwrap_or(last));
+                    if out == Output::Json {
+                        println!("{invocation}");
+                    } else {
+                        print_invocation(invocation);
+                    }
+                }
+                use std::io::Write;
+                let _ = std::io::stdout().flush();
+                tokio::time::sleep(std::time::Duration::from_millis(500)).await;
             }
         }
     }
@@ -528,4 +546,15 @@ fn code_zip(path: &std::path::Path) -> Result<String, Error> {
         std::fs::read(path).map_err(|e| Error::Usage(format!("--code {}: {e}", path.display())))?
     };
     Ok(base64::engine::general_purpose::STANDARD.encode(bytes))
+}
+
+fn print_invocation(invocation: &Value) {
+    println!(
+        "--- {} {} ({} ms) event {}",
+        output::cell(invocation.get("StartTime")),
+        output::cell(invocation.get("Outcome")),
+        output::cell(invocation.get("DurationMs")),
+        output::cell(invocation.get("EventId"))
+    );
+    print!("{}", invocation["Logs"].as_str().unwrap_or(""));
 }

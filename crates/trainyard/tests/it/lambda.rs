@@ -81,6 +81,35 @@ fn a_python_handler_runs_under_its_role_with_plain_boto3() {
     assert_eq!(invoke()["calls"], 2, "the environment stayed warm");
     let logs = run(&["functions", "logs", "who", "-o", "json"]);
     assert!(logs.contains("REPORT RequestId") && logs.contains("handled 2"), "{logs}");
+    // `functions logs -f` prints what is there, then each new invocation as it happens.
+    let mut follow = std::process::Command::new(crate::process::binary())
+        .args(["functions", "logs", "who", "-f"])
+        .env("TRAINYARD_DATA_DIR", dir.path())
+        .env_remove("TRAINYARD_ENDPOINT")
+        .env_remove("TRAINYARD_TOKEN")
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = follow.id();
+    // A watchdog: the follower never outlives the test's patience.
+    std::thread::spawn(move || {
+        std::thread::sleep(std::time::Duration::from_secs(30));
+        let _ = std::process::Command::new("kill").arg(pid.to_string()).status();
+    });
+    invoke();
+    let reader = std::io::BufReader::new(follow.stdout.take().unwrap());
+    let mut seen = Vec::new();
+    for line in std::io::BufRead::lines(reader) {
+        let line = line.unwrap();
+        let done = line.contains("handled 3");
+        seen.push(line);
+        if done {
+            break;
+        }
+    }
+    let _ = follow.kill();
+    let _ = follow.wait();
+    assert!(seen.iter().any(|l| l.contains("handled 1")) && seen.iter().any(|l| l.starts_with("REPORT")), "{seen:?}");
 
     // A bad handler is refused at create, nothing stored.
     let refused = cli(
@@ -143,6 +172,8 @@ fn boto3_manages_and_invokes_lambda_functions() {
     );
     assert_eq!(r["syntax"], serde_json::json!(["Unhandled", "Runtime.UserCodeSyntaxError"]), "{r}");
     assert_eq!(r["deleted"], "ResourceNotFoundException", "{r}");
+    assert_eq!((r["concurrency"].as_i64(), r["concurrency_back"].as_i64()), (Some(2), Some(2)), "{r}");
+    assert!(r["concurrency_gone"].is_null(), "{r}");
     assert!(r["log_groups"].as_array().unwrap().iter().any(|g| g == "/aws/lambda/counter"), "{r}");
     assert!(r["log_reports"].as_i64().unwrap() >= 6, "every invocation's REPORT line in /aws/lambda/counter: {r}");
     assert_eq!(r["log_filtered"], true, "{r}");
@@ -162,7 +193,7 @@ fn the_seed_lambdas_run_the_loop_under_their_roles() {
     let python = std::env::var("TRAINYARD_PYTHON").unwrap_or_else(|_| "python3".into());
     let run = |script: &str| {
         let mut command = std::process::Command::new(&python);
-        command.arg(script).current_dir(&example);
+        command.args(script.split(' ')).current_dir(&example);
         for line in exports.lines().filter(|l| l.starts_with("export ")) {
             let (name, value) = line.trim_start_matches("export ").split_once('=').unwrap();
             command.env(name, value);
@@ -175,11 +206,51 @@ fn the_seed_lambdas_run_the_loop_under_their_roles() {
     run("deploy.py");
     let followed = run("run_loop.py");
     assert!(followed.contains("InService") && followed.contains("prediction for"), "{followed}");
+    // New data: retraining, a second version registered, the endpoint moved to it.
+    let retrained = run("run_loop.py --part 2");
+    assert!(retrained.contains("InService on churn-v2") && retrained.contains("prediction for"), "{retrained}");
     let trail = stdout(&cli(dir.path(), &["audit", "list", "--limit", "2000", "-o", "json"]));
     for role in
         ["retrain-model-on-new-data", "evaluate-model-function", "register-model-in-registry", "deploy-sagemaker-model"]
     {
         let session = format!("assumed-role/churn-{role}/");
         assert!(trail.lines().any(|l| l.contains(&session)), "{role}'s calls are in the trail as its role's session");
+    }
+}
+
+/// A handler's exception and a handler past its timeout, as rule targets: each attempt is
+/// retried by the bus as its retry policy says, then dead-lettered with Lambda's error.
+#[test]
+fn failing_handlers_are_retried_then_dead_lettered() {
+    let dir = tempfile::tempdir().unwrap();
+    let _server = ServerProcess::start(dir.path());
+    let run = |args: &[&str]| {
+        let output = cli(dir.path(), args);
+        assert_eq!(output.status.code(), Some(0), "{args:?}: {}", stderr(&output));
+        stdout(&output)
+    };
+    let exports = run(&["aws", "env"]);
+    let python = std::env::var("TRAINYARD_PYTHON").unwrap_or_else(|_| "python3".into());
+    let version = std::process::Command::new(&python)
+        .args(["-c", "import sys; print('python%d.%d' % sys.version_info[:2])"])
+        .output()
+        .unwrap();
+    let runtime = String::from_utf8(version.stdout).unwrap().trim().to_string();
+    let put = crate::aws::boto3_script("lambda_retries", &[runtime.as_str()], &exports);
+    assert_eq!(put["put"], 0, "{put}");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let dead = loop {
+        let dead = run(&["dlq", "list", "-o", "json"]);
+        if (dead.contains("KeyError") && dead.contains("FunctionTimeout")) || std::time::Instant::now() > deadline {
+            break dead;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(250));
+    };
+    assert!(dead.contains("KeyError") && dead.contains("no such order"), "Lambda's error, dead-lettered: {dead}");
+    assert!(dead.contains("FunctionTimeout"), "the timed-out handler, dead-lettered: {dead}");
+    for function in ["raises", "sleeps"] {
+        let logs = run(&["functions", "logs", function, "-o", "json"]);
+        let attempts = logs.matches("REPORT RequestId").count();
+        assert_eq!(attempts, 2, "{function}: the first attempt and one retry: {logs}");
     }
 }
