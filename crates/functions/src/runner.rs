@@ -62,6 +62,10 @@ pub async fn run(spec: &CommandSpec, input: &[u8]) -> Outcome {
     command
         .env("LANG", "C.UTF-8")
         .env("TZ", "UTC")
+        // Invariant: an AWS client in the function never falls back to the server user's
+        // own AWS files: its credentials are its role's session, or none.
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+        .env("AWS_CONFIG_FILE", "/dev/null")
         .arg("-c")
         .arg(&spec.command)
         .envs(&spec.environment)
@@ -243,9 +247,9 @@ mod tests {
         names.sort();
         names.retain(|n| !["PWD", "SHLVL", "_", "OLDPWD"].contains(n));
         let expected = if std::env::var_os("HOME").is_some() {
-            vec!["GIVEN", "HOME", "LANG", "PATH", "TZ"]
+            vec!["AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE", "GIVEN", "HOME", "LANG", "PATH", "TZ"]
         } else {
-            vec!["GIVEN", "LANG", "PATH", "TZ"]
+            vec!["AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE", "GIVEN", "LANG", "PATH", "TZ"]
         };
         assert_eq!(names, expected);
     }

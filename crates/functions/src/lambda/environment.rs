@@ -176,6 +176,10 @@ impl Environment {
             .env("PATH", std::env::var_os("PATH").unwrap_or_else(|| "/usr/local/bin:/usr/bin:/bin".into()))
             .env("LANG", "C.UTF-8")
             .env("TZ", ":UTC")
+            // Invariant: an AWS client inside never falls back to the server user's own AWS
+            // files (~/.aws/credentials): its credentials are its role's session, or none.
+            .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+            .env("AWS_CONFIG_FILE", "/dev/null")
             .envs(&launch.environment)
             .env("AWS_LAMBDA_RUNTIME_API", address.to_string())
             .args(&launch.arguments)

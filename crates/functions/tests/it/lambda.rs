@@ -57,6 +57,7 @@ def handler(event, context):
     if event.get("unencodable"):
         return {1, 2}
     return {"calls": CALLS, "greeting": os.environ["GREETING"], "name": context.function_name,
+            "aws_files": [os.environ.get("AWS_SHARED_CREDENTIALS_FILE"), os.environ.get("AWS_CONFIG_FILE")],
             "remaining": context.get_remaining_time_in_millis() > 0, "request": context.aws_request_id,
             "arn": context.invoked_function_arn, "event": event}
 "#;
@@ -75,6 +76,7 @@ async fn a_python_handler_stays_warm_and_fails_as_lambda_does() {
     assert_eq!((value["calls"].as_i64(), &value["greeting"], &value["name"]), (Some(1), &json!("hi"), &json!("f")));
     assert_eq!((value["remaining"].as_bool(), &value["event"]), (Some(true), &json!({"x": 1})));
     assert!(value["arn"].as_str().unwrap().ends_with(":function:f"));
+    assert_eq!(value["aws_files"], json!(["/dev/null", "/dev/null"]), "never the server user's ~/.aws files");
     assert!(first.logs.starts_with("START RequestId: "), "{}", first.logs);
     assert!(first.logs.contains("log line 1") && first.logs.contains("Init Duration"), "{}", first.logs);
     assert!(first.logs.contains("REPORT RequestId: ") && first.logs.contains("Memory Size: 128 MB"));
