@@ -434,10 +434,7 @@ fn every_operation_answers_in_botocores_shape() {
     let _server = ServerProcess::start(dir.path());
     let output = cli(dir.path(), &["aws", "env"]);
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
-    let python = python();
-    let version =
-        Command::new(&python).args(["-c", "import sys; print('python%d.%d' % sys.version_info[:2])"]).output().unwrap();
-    let runtime = String::from_utf8(version.stdout).unwrap().trim().to_string();
+    let runtime = crate::lambda::python_runtime();
     let results = boto3_script("fidelity_rest", &[runtime.as_str()], &stdout(&output));
     assert_eq!(results["called"].as_array().map(Vec::len), Some(21), "{results}");
     assert_eq!(results["weights"], serde_json::json!({"a": 1.0, "b": 0.0}), "{results}");

@@ -6,6 +6,16 @@ use serde_json::Value;
 
 use crate::process::{cli, stderr, stdout, ServerProcess};
 
+/// The Lambda runtime of the Python the tests use (`python3.X`).
+pub fn python_runtime() -> String {
+    let python = std::env::var("TRAINYARD_PYTHON").unwrap_or_else(|_| "python3".into());
+    let version = std::process::Command::new(&python)
+        .args(["-c", "import sys; print('python%d.%d' % sys.version_info[:2])"])
+        .output()
+        .unwrap();
+    String::from_utf8(version.stdout).unwrap().trim().to_string()
+}
+
 const HANDLER: &str = r#"
 import json, os
 import boto3
@@ -44,12 +54,7 @@ fn a_python_handler_runs_under_its_role_with_plain_boto3() {
     let policy =
         r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"sts:GetCallerIdentity","Resource":"*"}]}"#;
     run(&["iam", "put-policy", "--role", "reader-fn", "--name", "who", "--document", policy]);
-    let python = std::env::var("TRAINYARD_PYTHON").unwrap_or_else(|_| "python3".into());
-    let version = std::process::Command::new(&python)
-        .args(["-c", "import sys; print('python%d.%d' % sys.version_info[:2])"])
-        .output()
-        .unwrap();
-    let runtime = String::from_utf8(version.stdout).unwrap().trim().to_string();
+    let runtime = python_runtime();
     let code_dir = code.path().to_str().unwrap();
     run(&[
         "functions",
@@ -133,12 +138,7 @@ fn boto3_manages_and_invokes_lambda_functions() {
     let output = cli(dir.path(), &["aws", "env"]);
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     let exports = stdout(&output);
-    let python = std::env::var("TRAINYARD_PYTHON").unwrap_or_else(|_| "python3".into());
-    let version = std::process::Command::new(&python)
-        .args(["-c", "import sys; print('python%d.%d' % sys.version_info[:2])"])
-        .output()
-        .unwrap();
-    let runtime = String::from_utf8(version.stdout).unwrap().trim().to_string();
+    let runtime = python_runtime();
     let r = crate::aws::boto3_script("lambda_check", &[runtime.as_str()], &exports);
     assert_eq!(r["created"], serde_json::json!(["counter", runtime, "app.handler", 256, "Active"]), "{r}");
     assert_eq!(
@@ -230,12 +230,7 @@ fn failing_handlers_are_retried_then_dead_lettered() {
         stdout(&output)
     };
     let exports = run(&["aws", "env"]);
-    let python = std::env::var("TRAINYARD_PYTHON").unwrap_or_else(|_| "python3".into());
-    let version = std::process::Command::new(&python)
-        .args(["-c", "import sys; print('python%d.%d' % sys.version_info[:2])"])
-        .output()
-        .unwrap();
-    let runtime = String::from_utf8(version.stdout).unwrap().trim().to_string();
+    let runtime = python_runtime();
     let put = crate::aws::boto3_script("lambda_retries", &[runtime.as_str()], &exports);
     assert_eq!(put["put"], 0, "{put}");
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
