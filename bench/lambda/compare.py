@@ -104,6 +104,14 @@ class Servers:
         self.processes.append(process)
         return process
 
+    def stop_one(self, process):
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
     def stop(self):
         for process in reversed(self.processes):
             if process.poll() is None:
@@ -115,9 +123,9 @@ class Servers:
                     process.wait()
 
 
-def start_trainyard(servers, trainyard, data_dir, log):
+def start_trainyard(servers, trainyard, data_dir, log, extra_env=None):
     """A trainyard server on free ports; returns (process, api_url, aws_url, token)."""
-    env = dict(os.environ, TRAINYARD_LOG="warn", TRAINYARD_PYTHON=sys.executable)
+    env = dict(os.environ, TRAINYARD_LOG="warn", TRAINYARD_PYTHON=sys.executable, **(extra_env or {}))
     process = servers.add(subprocess.Popen(
         [trainyard, "server", "--listen", "127.0.0.1:0", "--aws-listen", "127.0.0.1:0", "--data-dir", data_dir],
         stdout=subprocess.PIPE, stderr=open(log, "w"), text=True, env=env))
@@ -312,7 +320,9 @@ def first_invoke(lam, name):
     return elapsed * 1000, float(init.group(1)) if init else None, float(duration.group(1))
 
 
-def cold_starts(env, role, runtime, count, ric_code=None):
+def cold_starts(env, role, runtime, count, ric_code=None, spacing=0.5):
+    """Cold starts `spacing` seconds apart (a spare runtime, when the server keeps one,
+    has had time to import boto3 after the previous cold start)."""
     lam = client(env, "lambda")
     kinds = {"trivial": (runtime, {"app.py": TRIVIAL}), "boto3": (runtime, {"app.py": WITH_BOTO3})}
     if ric_code:
@@ -329,12 +339,14 @@ def cold_starts(env, role, runtime, count, ric_code=None):
         for kind in (list(kinds) if i % 2 == 0 else list(kinds)[::-1]):
             name = f"cold-{kind}-{i}"
             make(name, kind)
+            time.sleep(spacing)
             for key, value in zip(("client_ms", "init_ms", "duration_ms"), first_invoke(lam, name)):
                 results[kind][key].append(value)
     waiter = lam.get_waiter("function_updated")
     for i in range(count):
         lam.update_function_configuration(FunctionName="cold-first", Environment={"Variables": {"ROUND": str(i)}})
         waiter.wait(FunctionName="cold-first", WaiterConfig={"Delay": 1, "MaxAttempts": 30})
+        time.sleep(spacing)
         for key, value in zip(("client_ms", "init_ms", "duration_ms"), first_invoke(lam, "cold-first")):
             after_update[key].append(value)
     # A warm invocation of the same kinds, for the difference.
@@ -353,11 +365,10 @@ def cold_starts(env, role, runtime, count, ric_code=None):
 
 def import_times(python, count, ric_python=None):
     """Medians over fresh interpreters: `import boto3` alone (perf_counter around it), the
-    imports of trainyard's Python runtime client (bootstrap.py: urllib.request, json,
-    importlib, traceback) and of awslambdaric's, and the interpreter's start alone (wall)."""
+    imports of trainyard's Python runtime client (bootstrap.py: json, socket, traceback) and of awslambdaric's, and the interpreter's start alone (wall)."""
     timed = lambda module: f"import time; t = time.perf_counter(); import {module}; print(time.perf_counter() - t)"
     runs = {"import_boto3_ms": (python, timed("boto3")),
-            "import_runtime_client_ms": (python, timed("urllib.request, json, importlib, traceback"))}
+            "import_runtime_client_ms": (python, timed("json, socket, traceback"))}
     if ric_python:
         runs["import_awslambdaric_ms"] = (ric_python, timed("awslambdaric.bootstrap"))
     samples = {key: [] for key in runs}
@@ -484,6 +495,16 @@ def main():
         if "cold" not in skip:
             results["cold"] = cold_starts(env, role, runtime, args.cold, ric_code)
             results["imports"] = import_times(sys.executable, args.cold, args.ric_python or None)
+            # The same on a server that keeps no spare runtime: every cold start starts
+            # its interpreter and imports boto3.
+            bare_dir = os.path.join(workdir, "ty-bare")
+            bare = start_trainyard(servers, trainyard, bare_dir, os.path.join(workdir, "ty-bare.log"),
+                                   {"TRAINYARD_LAMBDA_PRELOAD": ""})
+            bare_env = aws_env(trainyard, bare_dir)
+            bare_role = client(bare_env, "iam").create_role(RoleName="bench-fn",
+                                                            AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+            results["cold_without_spare"] = cold_starts(bare_env, bare_role, runtime, args.cold)
+            servers.stop_one(bare[0])
         if "throughput" not in skip:
             callers = [int(c) for c in args.callers.split(",")]
             results["throughput"] = throughput(env, base, token, server.pid, ["trivial", "cmd-python", "cmd-cat"],
@@ -517,17 +538,20 @@ def report(results):
         for key, label in [("put_events", "put_events call"), ("handler_start", "put → handler entry"),
                            ("received", "put → harness receives the handler's datagram")]:
             print(f"| {label} | {r[key]['p50_ms']:.2f} | {r[key]['p99_ms']:.2f} |")
-    if "cold" in results:
-        print("\n| cold start | n | first invoke p50 ms (client) | min–max | REPORT Init Duration p50 ms "
+    for part, title in (("cold", "cold start"), ("cold_without_spare", "cold start, no spare runtime")):
+        if part not in results:
+            continue
+        print(f"\n| {title} | n | first invoke p50 ms (client) | min–max | REPORT Init Duration p50 ms "
               "| REPORT Duration p50 ms | warm invoke p50 ms |")
         print("|---|---:|---:|---:|---:|---:|---:|")
-        for kind, r in results["cold"].items():
+        for kind, r in results[part].items():
             inits = [x for x in r["init_ms"] if x is not None]
             warm = f"{r['warm_p50_ms']:.2f}" if "warm_p50_ms" in r else ""
             print(f"| {kind} | {len(r['client_ms'])} | {statistics.median(r['client_ms']):.1f} "
                   f"| {min(r['client_ms']):.1f}–{max(r['client_ms']):.1f} "
                   f"| {statistics.median(inits) if inits else float('nan'):.1f} "
                   f"| {statistics.median(r['duration_ms']):.1f} | {warm} |")
+    if "cold" in results:
         i = results["imports"]
         print("imports, medians in fresh interpreters: " + ", ".join(f"{k} {v:.1f}" for k, v in i.items()))
         cold = statistics.median(results["cold"]["boto3"]["client_ms"])

@@ -73,6 +73,18 @@ results["escape"] = code(lambda: lam.create_function(FunctionName="escape", Runt
                                                      Code={"ZipFile": zipped({"../evil.py": "x", "app.py": v1})}))
 results["no_handler"] = code(lambda: lam.create_function(FunctionName="nohandler", Runtime=runtime, Role=role,
                                                          Handler="other.handler", Code={"ZipFile": zipped({"app.py": v1})}))
+# A function's own copy of a module the runtime preloads (boto3 here), and a PYTHON* variable,
+# are what a fresh interpreter would see: the pre-initialised runtime steps aside.
+vendored = lam.create_function(FunctionName="vendored", Runtime=runtime, Role=role, Handler="app.handler",
+                               Code={"ZipFile": zipped({"boto3/__init__.py": "__version__ = 'vendored'\n",
+                                                        "app.py": "import boto3\ndef handler(e, c):\n"
+                                                                  "    return boto3.__version__\n"})})
+results["vendored"] = json.loads(lam.invoke(FunctionName="vendored", Payload=b"{}")["Payload"].read())
+lam.create_function(FunctionName="flagged", Runtime=runtime, Role=role, Handler="app.handler",
+                    Environment={"Variables": {"PYTHONDONTWRITEBYTECODE": "1"}},
+                    Code={"ZipFile": zipped({"app.py": "import sys\ndef handler(e, c):\n"
+                                                       "    return sys.flags.dont_write_bytecode\n"})})
+results["flagged"] = json.loads(lam.invoke(FunctionName="flagged", Payload=b"{}")["Payload"].read())
 results["syntax"] = None
 lam.create_function(FunctionName="broken", Runtime=runtime, Role=role, Handler="app.handler",
                     Code={"ZipFile": zipped({"app.py": "def handler(e, c)\n  return 1\n"})})

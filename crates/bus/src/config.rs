@@ -26,6 +26,8 @@ pub struct BusConfig {
     pub python: Option<std::path::PathBuf>,
     /// Idle Lambda environments are reclaimed after this long.
     pub lambda_idle: Duration,
+    /// What a pre-initialised Python runtime imports ahead of a cold start; none: no spares.
+    pub lambda_preload: Vec<String>,
 }
 
 impl Default for BusConfig {
@@ -45,6 +47,7 @@ impl Default for BusConfig {
             functions_dir: None,
             python: None,
             lambda_idle: Duration::from_secs(300),
+            lambda_preload: vec!["boto3".to_string()],
         }
     }
 }

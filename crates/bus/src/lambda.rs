@@ -29,6 +29,7 @@ pub(crate) fn open(config: &BusConfig) -> Result<Option<Lambdas>, Error> {
         runtime_dir: dir.join("runtime"),
         idle_timeout: config.lambda_idle,
         python: config.python.clone(),
+        preload: config.lambda_preload.clone(),
     })
     .map_err(|e| Error::invalid(format!("{}: {e}", dir.display())))?;
     Ok(Some(lambdas))
@@ -105,6 +106,7 @@ impl EventBus {
             runtime_dir: dir.join("runtime"),
             idle_timeout: Duration::ZERO,
             python: self.inner.config.python.clone(),
+            preload: Vec::new(),
         };
         lambda::validate(&runtime, &handler, &config).map_err(Error::invalid)?;
         let memory_size = request.memory_size.or(current.map(|c| c.memory_size)).unwrap_or(128);

@@ -168,10 +168,45 @@ async fn terminate(
     }
 }
 
-/// The parts of the server's environment a training process may see: never the
-/// server's own `TRAINYARD_*` settings or tokens.
+/// The parts of the server's environment a training process may see.
 fn inherited_environment() -> Vec<(String, String)> {
-    std::env::vars().filter(|(k, _)| !k.starts_with("TRAINYARD_") && !k.starts_with("SM_")).collect()
+    let mut inherited = inheritable(std::env::vars());
+    // Invariant: an AWS client in a job never falls back to the server user's own AWS
+    // files (~/.aws): its credentials are its role's, or none (the job's own variables,
+    // applied after these, may still name files).
+    inherited.push(("AWS_SHARED_CREDENTIALS_FILE".into(), "/dev/null".into()));
+    inherited.push(("AWS_CONFIG_FILE".into(), "/dev/null".into()));
+    inherited
+}
+
+/// Invariant: an allow-list. What locates programs, the locale, the temporary directory,
+/// proxies and certificates, and the accelerators pass; the server's own settings and
+/// secrets (`TRAINYARD_*`, the operator's `AWS_*` credentials, tokens of any kind) never do.
+fn inheritable(variables: impl Iterator<Item = (String, String)>) -> Vec<(String, String)> {
+    const NAMES: &[&str] = &[
+        "PATH",
+        "HOME",
+        "USER",
+        "LOGNAME",
+        "SHELL",
+        "LANG",
+        "LANGUAGE",
+        "TZ",
+        "TMPDIR",
+        "TERM",
+        "LD_LIBRARY_PATH",
+        "HTTP_PROXY",
+        "HTTPS_PROXY",
+        "NO_PROXY",
+        "http_proxy",
+        "https_proxy",
+        "no_proxy",
+        "SSL_CERT_FILE",
+        "SSL_CERT_DIR",
+        "REQUESTS_CA_BUNDLE",
+    ];
+    const PREFIXES: &[&str] = &["LC_", "CUDA_", "NVIDIA_", "PYENV"];
+    variables.filter(|(k, _)| NAMES.contains(&k.as_str()) || PREFIXES.iter().any(|p| k.starts_with(p))).collect()
 }
 
 /// Whether a process (group leader) still exists.
@@ -227,4 +262,28 @@ fn confine(command: &mut Command, limits: &Limits) -> std::io::Result<()> {
         });
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod inherit_tests {
+    use super::inheritable;
+
+    #[test]
+    fn jobs_never_inherit_the_servers_secrets() {
+        let server = [
+            ("PATH", "/usr/bin"),
+            ("LC_ALL", "C"),
+            ("HTTPS_PROXY", "http://proxy:3128"),
+            ("CUDA_VISIBLE_DEVICES", "0"),
+            ("AWS_ACCESS_KEY_ID", "AKIAOPERATOR"),
+            ("AWS_SECRET_ACCESS_KEY", "secret"),
+            ("AWS_PROFILE", "admin"),
+            ("TRAINYARD_TOKEN", "t"),
+            ("GITHUB_TOKEN", "g"),
+            ("SM_MODEL_DIR", "/elsewhere"),
+        ];
+        let passed = inheritable(server.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        let names: Vec<&str> = passed.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(names, ["PATH", "LC_ALL", "HTTPS_PROXY", "CUDA_VISIBLE_DEVICES"]);
+    }
 }

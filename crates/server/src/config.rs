@@ -139,6 +139,20 @@ impl Config {
                 "TRAINYARD_AWS_LISTEN" => aws_listen = value.clone(),
                 "TRAINYARD_OBJECT_STORE" => object_store = Some(value.clone()),
                 "TRAINYARD_PYTHON" => python = value.clone(),
+                "TRAINYARD_LAMBDA_PRELOAD" => {
+                    let modules: Vec<String> =
+                        value.split(',').map(str::trim).filter(|m| !m.is_empty()).map(String::from).collect();
+                    let dotted = |m: &String| {
+                        m.split('.').all(|part| {
+                            part.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+                                && part.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+                        })
+                    };
+                    match modules.iter().find(|m| !dotted(m)) {
+                        Some(bad) => errors.push(format!("{key}: {bad:?} is not a Python module name")),
+                        None => bus.lambda_preload = modules,
+                    }
+                }
                 "TRAINYARD_JOB_CONCURRENCY" => {
                     job_concurrency = number(&mut errors).map_or(job_concurrency, |n| n as usize)
                 }
@@ -398,6 +412,9 @@ mod tests {
         let config = Config::load(&flags(dir.path()), &env(&[])).unwrap();
         assert_eq!(config.listen.to_string(), DEFAULT_LISTEN);
         assert_eq!(config.bus.account, "000000000000");
+        assert_eq!(config.bus.lambda_preload, ["boto3"], "cold starts take a runtime with boto3 imported");
+        let none = Config::load(&flags(dir.path()), &env(&[("TRAINYARD_LAMBDA_PRELOAD", "")])).unwrap();
+        assert!(none.bus.lambda_preload.is_empty());
     }
 
     #[test]
@@ -428,7 +445,12 @@ mod tests {
         .unwrap();
         let err = Config::load(
             &flags(dir.path()),
-            &env(&[("TRAINYARD_LISTEN", "nowhere"), ("TRAINYARD_BOGUS", "1"), ("TRAINYARD_DELIVERY_CONCURRENCY", "x")]),
+            &env(&[
+                ("TRAINYARD_LISTEN", "nowhere"),
+                ("TRAINYARD_BOGUS", "1"),
+                ("TRAINYARD_DELIVERY_CONCURRENCY", "x"),
+                ("TRAINYARD_LAMBDA_PRELOAD", "boto3, os;rm"),
+            ]),
         )
         .unwrap_err()
         .to_string();
@@ -439,6 +461,7 @@ mod tests {
             "delivery.speed",
             "TRAINYARD_BOGUS",
             "whole number",
+            "\"os;rm\" is not a Python module name",
         ] {
             assert!(err.contains(needle), "{needle} missing from: {err}");
         }

@@ -18,7 +18,7 @@ use futures::future::BoxFuture;
 use serde_json::Value;
 
 pub use code::{code_sha256, unpack, zip_directory, MAX_UNPACKED_BYTES};
-use environment::{Answer, Environment, Launch};
+use environment::{Answer, Environment, Launch, Spare};
 
 use crate::{Failure, Outcome};
 
@@ -68,6 +68,9 @@ pub struct LambdasConfig {
     pub idle_timeout: Duration,
     /// The Python for a `python3.X` runtime of the same version (else `python3.X` on `PATH`).
     pub python: Option<PathBuf>,
+    /// What a pre-initialised Python runtime (a spare) imports before it is given a
+    /// function; empty: cold starts start their interpreter.
+    pub preload: Vec<String>,
 }
 
 struct Pool {
@@ -90,6 +93,10 @@ struct Inner {
     bootstrap: PathBuf,
     /// One requirements environment is built at a time.
     building: tokio::sync::Mutex<()>,
+    /// Each runtime's interpreter, looked up once.
+    pythons: Mutex<HashMap<String, Option<PathBuf>>>,
+    /// One pre-initialised runtime per interpreter that has run a function (see [`Spare`]).
+    spares: Mutex<HashMap<PathBuf, Spare>>,
 }
 
 fn failure(code: &str, message: impl Into<String>, retriable: bool) -> Failure {
@@ -146,6 +153,8 @@ impl Lambdas {
                 credentials: std::sync::OnceLock::new(),
                 bootstrap,
                 building: tokio::sync::Mutex::new(()),
+                pythons: Mutex::new(HashMap::new()),
+                spares: Mutex::new(HashMap::new()),
             }),
         };
         let weak = Arc::downgrade(&lambdas.inner);
@@ -179,6 +188,40 @@ impl Lambdas {
         }
         for environment in ended {
             self.end(environment);
+        }
+        // A spare unused for the idle timeout goes too (dropping it ends its process).
+        if let Ok(mut spares) = self.inner.spares.lock() {
+            spares.retain(|_, spare| spare.alive() && spare.created.elapsed() < idle_timeout);
+        }
+    }
+
+    /// The interpreter of a `python3.X` runtime (looked up once).
+    fn python(&self, runtime: &str) -> Option<PathBuf> {
+        let mut pythons = self.inner.pythons.lock().unwrap_or_else(|p| p.into_inner());
+        pythons
+            .entry(runtime.to_string())
+            .or_insert_with(|| python_for(runtime, self.inner.config.python.as_deref()))
+            .clone()
+    }
+
+    /// Takes the waiting spare of `python`, if there is one.
+    fn take_spare(&self, python: &Path) -> Option<Spare> {
+        self.inner.spares.lock().ok()?.remove(python)
+    }
+
+    /// Starts a spare for `python` unless one is waiting.
+    fn prime(&self, python: &Path) {
+        if self.inner.config.preload.is_empty() {
+            return;
+        }
+        let mut spares = self.inner.spares.lock().unwrap_or_else(|p| p.into_inner());
+        if !spares.get_mut(python).is_some_and(Spare::alive) {
+            match Spare::start(python, &self.inner.bootstrap, &self.inner.config.preload) {
+                Ok(spare) => {
+                    spares.insert(python.to_path_buf(), spare);
+                }
+                Err(e) => tracing::warn!(python = %python.display(), error = %e, "starting a spare runtime"),
+            }
         }
     }
 
@@ -243,16 +286,20 @@ impl Lambdas {
         }
     }
 
-    async fn launch(&self, spec: &LambdaSpec) -> Result<Environment, Failure> {
+    /// Starts an environment of `spec`, and the interpreter a spare should be primed for
+    /// (the shared one, when the function used it).
+    async fn launch(&self, spec: &LambdaSpec) -> Result<(Environment, Option<PathBuf>), Failure> {
         // The interpreter first (a requirements environment may take a while, and fail):
         // no session is started for a launch that cannot happen.
-        let python = if spec.runtime.starts_with("python") {
-            let python = python_for(&spec.runtime, self.inner.config.python.as_deref()).ok_or_else(|| {
+        let (python, shared_python) = if spec.runtime.starts_with("python") {
+            let base = self.python(&spec.runtime).ok_or_else(|| {
                 failure("Runtime.InvalidRuntime", format!("{} is not on this server", spec.runtime), false)
             })?;
-            Some(self.requirements_python(spec, python).await?)
+            let python = self.requirements_python(spec, base.clone()).await?;
+            let shared = (python == base).then_some(base);
+            (Some(python), shared)
         } else {
-            None
+            (None, None)
         };
         let mut environment = spec.environment.clone();
         let stream = format!("{}/[$LATEST]{}", chrono_date(), uuid_like());
@@ -306,8 +353,10 @@ impl Lambdas {
                 environment,
             }
         };
-        match Environment::start(launch, spec.version.clone(), session.clone()).await {
-            Ok(environment) => Ok(environment),
+        // Invariant: a spare runs only functions on the interpreter it was started with.
+        let spare = shared_python.as_deref().and_then(|python| self.take_spare(python));
+        match Environment::start(launch, spec.version.clone(), session.clone(), spare).await {
+            Ok(environment) => Ok((environment, shared_python)),
             Err(e) => {
                 if let (Some(session), Some(credentials)) = (session, self.inner.credentials.get()) {
                     credentials.end(session).await;
@@ -389,18 +438,24 @@ impl Lambdas {
             None => self.checkout(spec).1,
         };
         let cold = warm.is_none();
-        let mut environment = match warm {
-            Some(environment) => environment,
+        let (mut environment, prime) = match warm {
+            Some(environment) => (environment, None),
             None => match self.launch(spec).await {
-                Ok(environment) => environment,
+                Ok(launched) => launched,
                 Err(e) => return finish(Err(e), String::new()),
             },
         };
+        // The init (the runtime's start, its imports and the handler module's) ends when
+        // the runtime first asks for work; it may take the function's timeout at most.
+        let initialised = !cold || environment.ready(spec.timeout).await || !environment.alive();
         let request_id = uuid_like();
         let mut logs = format!("START RequestId: {request_id} Version: $LATEST\n");
         let invoked = Instant::now();
-        let answer =
-            environment.invoke(&request_id, Bytes::copy_from_slice(event), &spec.function_arn, spec.timeout).await;
+        let answer = if initialised {
+            environment.invoke(&request_id, Bytes::copy_from_slice(event), &spec.function_arn, spec.timeout).await
+        } else {
+            None
+        };
         let elapsed = invoked.elapsed();
         logs.push_str(&environment.take_logs().await);
         let result = match &answer {
@@ -449,6 +504,11 @@ impl Lambdas {
             self.checkin(spec, environment);
         } else {
             self.end(environment);
+        }
+        // The next cold start on this interpreter takes a spare (started after this
+        // invocation's answer, so as not to slow it).
+        if let Some(python) = prime {
+            self.prime(&python);
         }
         finish(result, logs)
     }

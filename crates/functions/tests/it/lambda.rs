@@ -24,7 +24,13 @@ fn runtime() -> String {
 }
 
 fn lambdas(dir: &Path, idle: Duration) -> Lambdas {
-    Lambdas::new(LambdasConfig { runtime_dir: dir.join("runtime"), idle_timeout: idle, python: python() }).unwrap()
+    lambdas_preloading(dir, idle, &["boto3"])
+}
+
+fn lambdas_preloading(dir: &Path, idle: Duration, preload: &[&str]) -> Lambdas {
+    let preload = preload.iter().map(|m| m.to_string()).collect();
+    Lambdas::new(LambdasConfig { runtime_dir: dir.join("runtime"), idle_timeout: idle, python: python(), preload })
+        .unwrap()
 }
 
 fn spec(code: &Path, version: &str, handler: &str, timeout: Duration) -> LambdaSpec {
@@ -112,6 +118,36 @@ async fn a_python_handler_stays_warm_and_fails_as_lambda_does() {
     let f2 = LambdaSpec { code_dir: code2, version: "v2".into(), ..f.clone() };
     assert_eq!(lambdas.invoke(&f2, b"{}").await.result.unwrap(), json!("v2"));
     assert_eq!(lambdas.warm("f"), 1);
+}
+
+const PRELOAD_PROBE: &str = r#"
+import sys
+PRELOADED = "boto3" in sys.modules
+import os
+def handler(event, context):
+    return {"preloaded": PRELOADED, "greeting": os.environ["GREETING"], "name": context.function_name,
+            "cwd": os.getcwd() == os.environ["LAMBDA_TASK_ROOT"]}
+"#;
+
+/// After a first cold start, the next one (of any function on that interpreter) takes a
+/// runtime started ahead with boto3 imported, and runs as its own function; with nothing
+/// to preload, cold starts start their interpreter.
+#[tokio::test]
+async fn cold_starts_take_a_preloaded_spare_runtime() {
+    for (preload, expected) in [(&["boto3"][..], true), (&[][..], false)] {
+        let dir = tempfile::tempdir().unwrap();
+        let code = dir.path().join("code");
+        std::fs::create_dir_all(&code).unwrap();
+        std::fs::write(code.join("app.py"), PRELOAD_PROBE).unwrap();
+        let lambdas = lambdas_preloading(dir.path(), Duration::from_secs(60), preload);
+        let first = spec(&code, "v1", "app.handler", Duration::from_secs(10));
+        assert_eq!(lambdas.invoke(&first, b"{}").await.result.unwrap()["preloaded"], false, "no spare yet");
+        let mut second = LambdaSpec { function_name: "g".into(), ..first.clone() };
+        second.environment.insert("GREETING".into(), "second".into());
+        let value = lambdas.invoke(&second, b"{}").await.result.unwrap();
+        assert_eq!(value["preloaded"], expected, "{preload:?}: {value}");
+        assert_eq!((&value["greeting"], &value["name"], &value["cwd"]), (&json!("second"), &json!("g"), &json!(true)));
+    }
 }
 
 #[tokio::test]

@@ -172,6 +172,8 @@ fn boto3_manages_and_invokes_lambda_functions() {
     );
     assert_eq!(r["syntax"], serde_json::json!(["Unhandled", "Runtime.UserCodeSyntaxError"]), "{r}");
     assert_eq!(r["deleted"], "ResourceNotFoundException", "{r}");
+    assert_eq!(r["vendored"], "vendored", "a function's own boto3 wins over the preloaded one: {r}");
+    assert_eq!(r["flagged"], 1, "PYTHON* variables reach the interpreter: {r}");
     assert_eq!((r["concurrency"].as_i64(), r["concurrency_back"].as_i64()), (Some(2), Some(2)), "{r}");
     assert!(r["concurrency_gone"].is_null(), "{r}");
     assert!(r["log_groups"].as_array().unwrap().iter().any(|g| g == "/aws/lambda/counter"), "{r}");
