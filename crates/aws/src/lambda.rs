@@ -267,8 +267,12 @@ async fn invoke(call: &Call<'_>, name: &str, headers: &[(String, String)], body:
         })?
     };
     let bus = call.state.bus.clone();
-    bus.store().get_function(name).await.map_err(|e| bus_error(e.into(), name))?;
-    let mut response = match find(headers, "x-amz-invocation-type").unwrap_or("RequestResponse") {
+    let invocation_type = find(headers, "x-amz-invocation-type").unwrap_or("RequestResponse");
+    if invocation_type != "RequestResponse" {
+        // (A RequestResponse invocation finds the function itself.)
+        bus.store().get_function(name).await.map_err(|e| bus_error(e.into(), name))?;
+    }
+    let mut response = match invocation_type {
         "DryRun" => {
             let mut response = Response::new(Body::empty());
             *response.status_mut() = StatusCode::NO_CONTENT;

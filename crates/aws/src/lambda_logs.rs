@@ -17,9 +17,9 @@ fn missing(what: &str) -> AwsError {
 
 /// Every line of the function's recent invocations, oldest first, with its invocation's time.
 async fn lines(call: &Call<'_>, function: &str) -> Result<Vec<(i64, String)>, AwsError> {
-    let store = call.state.bus.store();
-    store.get_function(function).await.map_err(|_| missing("log group"))?;
-    let mut invocations = store.list_invocations(function, INVOCATIONS).await.map_err(|_| missing("log group"))?;
+    let bus = &call.state.bus;
+    bus.store().get_function(function).await.map_err(|_| missing("log group"))?;
+    let mut invocations = bus.list_invocations(function, INVOCATIONS).await.map_err(|_| missing("log group"))?;
     invocations.reverse();
     Ok(invocations
         .iter()

@@ -263,20 +263,17 @@ impl EventBus {
             Ok(value) => ("succeeded".to_string(), Some(value.to_string())),
             Err(f) => (format!("failed: {}: {}", f.code, f.message), None),
         };
-        let recorded = self
-            .store()
-            .record_invocation(
-                &function.function_name,
-                event_id,
-                started,
-                outcome.duration.as_millis() as i64,
-                &status,
-                result.as_deref(),
-                &outcome.logs,
-            )
-            .await;
-        if let Err(e) = recorded {
-            tracing::warn!(function = %function.function_name, error = %e, "could not record an invocation");
+        let record = trainyard_store::NewInvocation {
+            function: function.function_name.clone(),
+            event_id: event_id.map(String::from),
+            started,
+            duration_ms: outcome.duration.as_millis() as i64,
+            outcome: status,
+            result,
+            logs: outcome.logs.clone(),
+        };
+        if self.inner.invocations.send(crate::invocations::Message::Record(Box::new(record))).await.is_err() {
+            tracing::warn!(function = %function.function_name, "the invocation writer has stopped; a record was lost");
         }
         outcome
     }
@@ -322,6 +319,19 @@ impl EventBus {
             Ok(outcome) => outcome,
             Err(_) => failure("FunctionTimeout", format!("builtin:{name} ran longer than {timeout:?}"), true),
         }
+    }
+
+    /// The most recent invocations of a function, newest last, every answered one included.
+    pub async fn list_invocations(
+        &self,
+        name: &str,
+        limit: i64,
+    ) -> Result<Vec<trainyard_store::Invocation>, crate::Error> {
+        let (done, flushed) = tokio::sync::oneshot::channel();
+        if self.inner.invocations.send(crate::invocations::Message::Flush(done)).await.is_ok() {
+            let _ = flushed.await;
+        }
+        Ok(self.store().list_invocations(name, limit).await?)
     }
 
     /// `Invoke` (synchronous): runs the function on `event` and returns its outcome.

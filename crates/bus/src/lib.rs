@@ -10,6 +10,7 @@ mod commit;
 mod config;
 mod deliver;
 mod error;
+mod invocations;
 mod lambda;
 mod replay;
 mod routing;

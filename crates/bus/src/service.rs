@@ -152,6 +152,8 @@ pub(crate) struct Inner {
     pub(crate) function_slots: tokio::sync::Semaphore,
     /// The group committer of put events.
     pub(crate) commits: tokio::sync::mpsc::Sender<crate::commit::Commit>,
+    /// The writer of invocation records.
+    pub(crate) invocations: tokio::sync::mpsc::Sender<crate::invocations::Message>,
     /// The in-process functions (`builtin:NAME`), once the server attaches them.
     pub(crate) builtins: std::sync::OnceLock<Arc<dyn Builtins>>,
     /// Role sessions for functions with a role, once the server attaches them.
@@ -246,6 +248,7 @@ impl EventBus {
     /// Opens the bus on a store: makes the `default` bus and loads the routing cache.
     pub async fn open(store: Store, config: BusConfig) -> Result<EventBus, Error> {
         let commits = crate::commit::start(store.clone());
+        let invocations = crate::invocations::start(store.clone());
         let lambdas = crate::lambda::open(&config)?;
         let bus = EventBus {
             inner: Arc::new(Inner {
@@ -260,6 +263,7 @@ impl EventBus {
                     .map_err(|e| Error::invalid(format!("HTTP client: {e}")))?,
                 function_slots: tokio::sync::Semaphore::new(config.function_concurrency.max(1)),
                 commits,
+                invocations,
                 config,
                 builtins: std::sync::OnceLock::new(),
                 sessions: std::sync::OnceLock::new(),

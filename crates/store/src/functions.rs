@@ -6,6 +6,18 @@ use sqlx::Row;
 
 use crate::{db, from_millis, to_millis, Error, Function, Invocation, Store};
 
+/// An invocation to record.
+#[derive(Debug, Clone)]
+pub struct NewInvocation {
+    pub function: String,
+    pub event_id: Option<String>,
+    pub started: DateTime<Utc>,
+    pub duration_ms: i64,
+    pub outcome: String,
+    pub result: Option<String>,
+    pub logs: String,
+}
+
 /// The most log text kept per invocation; the tail is what matters.
 const MAX_LOG_BYTES: usize = 64 * 1024;
 
@@ -128,33 +140,26 @@ impl Store {
         Ok(())
     }
 
-    #[allow(clippy::too_many_arguments)]
-    pub async fn record_invocation(
-        &self,
-        function: &str,
-        event_id: Option<&str>,
-        started: DateTime<Utc>,
-        duration_ms: i64,
-        outcome: &str,
-        result: Option<&str>,
-        logs: &str,
-    ) -> Result<i64, Error> {
-        let id = sqlx::query(
-            "INSERT INTO invocations (function, event_id, started_at, duration_ms, outcome, result, logs)
-             VALUES (?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(function)
-        .bind(event_id)
-        .bind(to_millis(started))
-        .bind(duration_ms)
-        .bind(outcome)
-        .bind(result.map(|r| tail(r, MAX_LOG_BYTES)))
-        .bind(tail(logs, MAX_LOG_BYTES))
-        .execute(&self.writer)
-        .await
-        .map_err(db("record invocation"))?
-        .last_insert_rowid();
-        Ok(id)
+    /// Records invocations, in one transaction (one fsync for many).
+    pub async fn record_invocations(&self, invocations: &[NewInvocation]) -> Result<(), Error> {
+        let mut tx = self.writer.begin().await.map_err(db("record invocations"))?;
+        for invocation in invocations {
+            sqlx::query(
+                "INSERT INTO invocations (function, event_id, started_at, duration_ms, outcome, result, logs)
+                 VALUES (?, ?, ?, ?, ?, ?, ?)",
+            )
+            .bind(&invocation.function)
+            .bind(&invocation.event_id)
+            .bind(to_millis(invocation.started))
+            .bind(invocation.duration_ms)
+            .bind(&invocation.outcome)
+            .bind(invocation.result.as_deref().map(|r| tail(r, MAX_LOG_BYTES)))
+            .bind(tail(&invocation.logs, MAX_LOG_BYTES))
+            .execute(&mut *tx)
+            .await
+            .map_err(db("record invocation"))?;
+        }
+        tx.commit().await.map_err(db("record invocations"))
     }
 
     /// The most recent invocations of a function, newest last.

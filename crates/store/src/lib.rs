@@ -38,6 +38,7 @@ pub use builds::{BuildRecord, UnbuiltPush};
 pub use definitions::DefinitionRecord;
 pub use endpoints::EndpointRecord;
 pub use error::Error;
+pub use functions::NewInvocation;
 pub use iam::{AccessKeyRecord, IamRecords, ManagedPolicyRecord, PrincipalRecord, SessionRecord};
 pub use jobs::{MetricPoint, TrainingJobRecord};
 pub use models::{ModelGroupRecord, ModelPackageRecord, NewModelPackage};

@@ -64,5 +64,5 @@ pub async fn logs(
 ) -> Result<Json<Value>, ApiError> {
     let limit = request::query(query)?.limit.unwrap_or(20);
     state.bus.store().get_function(&name).await?;
-    Ok(Json(json!({"Invocations": state.bus.store().list_invocations(&name, limit).await?})))
+    Ok(Json(json!({"Invocations": state.bus.list_invocations(&name, limit).await?})))
 }
