@@ -31,6 +31,33 @@ pub struct ImageConfig {
     /// Where the context lands, and the process's working directory (absolute).
     pub working_dir: String,
     pub labels: BTreeMap<String, String>,
+    /// Where the context lands instead of the working directory (absolute; `/` for a
+    /// whole root filesystem).
+    pub destination: Option<String>,
+    /// The user the process runs as (`UID:GID`); empty: root.
+    pub user: String,
+    /// Ports the image listens on (`7420/tcp`).
+    pub exposed_ports: Vec<String>,
+    /// Directories for the user's data (`/data`): in the layer they belong to `user`.
+    pub volumes: Vec<String>,
+    /// The health check command (Docker's `Healthcheck`, `CMD` form); empty: none.
+    pub healthcheck: Vec<String>,
+}
+
+/// A numeric `UID:GID` (or `UID`) as the layer's owner ids.
+fn owner_ids(user: &str) -> Option<(u64, u64)> {
+    let (uid, gid) = user.split_once(':').unwrap_or((user, user));
+    Some((uid.parse().ok()?, gid.parse().ok()?))
+}
+
+/// The architecture of the image, as OCI names it: the machine's, whose binaries a
+/// context holds.
+fn architecture() -> &'static str {
+    match std::env::consts::ARCH {
+        "aarch64" => "arm64",
+        "x86_64" => "amd64",
+        other => other,
+    }
 }
 
 /// What a build produced.
@@ -130,14 +157,30 @@ fn put_blob(layout: &Path, digest: &str, bytes: &[u8]) -> Result<(), Error> {
 /// Builds the image from `context` into the OCI image layout at `layout` (created or
 /// added to), tagged `tag` there.
 pub fn build(context: &Path, config: &ImageConfig, layout: &Path, tag: &str) -> Result<Built, Error> {
-    if !config.working_dir.starts_with('/') || config.working_dir.split('/').any(|s| s == "..") {
+    let absolute = |path: &str| path.starts_with('/') && !path.split('/').any(|s| s == "..");
+    if !absolute(&config.working_dir) {
         return Err(Error::Invalid {
             reason: format!("the working directory {:?} must be absolute", config.working_dir),
         });
     }
+    if let Some(bad) = config.destination.iter().chain(&config.volumes).find(|p| !absolute(p)) {
+        return Err(Error::Invalid { reason: format!("{bad:?} must be an absolute path") });
+    }
+    let owner = match config.user.as_str() {
+        "" => None,
+        user => Some(owner_ids(user).ok_or_else(|| Error::Invalid {
+            reason: format!("the user {user:?} must be numeric UID:GID (an image has no user database to ask)"),
+        })?),
+    };
+    let volumes: Vec<String> = config.volumes.iter().map(|v| v.trim_matches('/').to_string()).collect();
+    // A path inside a volume belongs to the image's user.
+    let owned_by_user = |name: &str| {
+        let name = name.trim_end_matches('/');
+        volumes.iter().any(|v| name == v || name.starts_with(&format!("{v}/")))
+    };
     let blobs = layout.join("blobs/sha256");
     std::fs::create_dir_all(&blobs).map_err(io_error(&blobs))?;
-    let prefix = config.working_dir.trim_matches('/').to_string();
+    let prefix = config.destination.as_deref().unwrap_or(&config.working_dir).trim_matches('/').to_string();
     let layer_temporary = blobs.join(format!(".layer-{}.part", std::process::id()));
     let file = File::create(&layer_temporary).map_err(io_error(&layer_temporary))?;
     let compressed = hashing(file);
@@ -156,6 +199,10 @@ pub fn build(context: &Path, config: &ImageConfig, layout: &Path, tag: &str) -> 
         let name = in_image(&relative);
         if kind.is_dir() {
             let mut h = header(tar::EntryType::Directory, 0o755, 0);
+            if let Some((uid, gid)) = owner.filter(|_| owned_by_user(&name)) {
+                h.set_uid(uid);
+                h.set_gid(gid);
+            }
             tar.append_data(&mut h, format!("{name}/"), io::empty()).map_err(io_error(&path))?;
         } else if kind.is_symlink() {
             let target = std::fs::read_link(&path).map_err(io_error(&path))?;
@@ -181,16 +228,33 @@ pub fn build(context: &Path, config: &ImageConfig, layout: &Path, tag: &str) -> 
     let layer_path = blobs.join(layer_digest.trim_start_matches("sha256:"));
     std::fs::rename(&layer_temporary, &layer_path).map_err(io_error(&layer_path))?;
 
+    let mut runtime = json!({
+        "Entrypoint": config.entrypoint,
+        "Cmd": config.cmd,
+        "Env": config.env,
+        "WorkingDir": config.working_dir,
+        "Labels": config.labels,
+    });
+    if !config.user.is_empty() {
+        runtime["User"] = json!(config.user);
+    }
+    if !config.exposed_ports.is_empty() {
+        runtime["ExposedPorts"] = config.exposed_ports.iter().map(|p| (p.clone(), json!({}))).collect();
+    }
+    if !config.volumes.is_empty() {
+        runtime["Volumes"] = config.volumes.iter().map(|v| (v.clone(), json!({}))).collect();
+    }
+    if !config.healthcheck.is_empty() {
+        let mut test = vec!["CMD".to_string()];
+        test.extend(config.healthcheck.iter().cloned());
+        // Docker's durations are nanoseconds.
+        runtime["Healthcheck"] =
+            json!({"Test": test, "Interval": 10_000_000_000u64, "Timeout": 3_000_000_000u64, "Retries": 3});
+    }
     let image_config = json!({
-        "architecture": "amd64",
+        "architecture": architecture(),
         "os": "linux",
-        "config": {
-            "Entrypoint": config.entrypoint,
-            "Cmd": config.cmd,
-            "Env": config.env,
-            "WorkingDir": config.working_dir,
-            "Labels": config.labels,
-        },
+        "config": runtime,
         "rootfs": {"type": "layers", "diff_ids": [diff_id]},
         "history": [{"created_by": "trainyard build"}],
     });

@@ -214,6 +214,7 @@ impl Builds {
                 .map(|(k, v)| (k.clone(), v.text()))
                 .chain([("org.opencontainers.image.revision".to_string(), build.commit.clone())])
                 .collect(),
+            ..ImageConfig::default()
         };
         let layout = scratch.join("image");
         let built = tokio::task::spawn_blocking({

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 #[derive(Debug, Parser)]
-#[command(name = "trainyard", version, about = "trainyard: the MLOps loop in one binary")]
+#[command(name = "trainyard", version = env!("TRAINYARD_VERSION_LINE"), about = "trainyard: the MLOps loop in one binary")]
 pub struct Cli {
     /// API address (default: the data dir's server.url, else http://127.0.0.1:7420).
     #[arg(long, global = true, env = "TRAINYARD_ENDPOINT")]
@@ -79,6 +79,23 @@ pub enum Command {
         /// Stop when the loop has run (for scripts).
         #[arg(long)]
         exit: bool,
+    },
+    /// Whether the server answers (`/api/v1/health`): exit 0 when it does, 1 when not (for
+    /// container health checks).
+    Health {
+        /// How long to wait for the answer (e.g. 3s).
+        #[arg(long, default_value = "3s")]
+        timeout: String,
+    },
+    /// Print a shell completion script: `trainyard completions bash > /etc/bash_completion.d/trainyard`.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Write the man pages (trainyard.1, trainyard-COMMAND.1, …) into a directory.
+    Man {
+        /// Where to write them (created if missing).
+        dir: PathBuf,
     },
     /// Load benchmarks against an in-process server (see docs/benchmarks.md).
     #[command(subcommand)]
@@ -584,6 +601,21 @@ pub struct BuildArgs {
     /// KEY=VALUE (repeatable).
     #[arg(long = "label")]
     pub labels: Vec<String>,
+    /// Where the context lands instead of --workdir (`/`: the context is a root filesystem).
+    #[arg(long)]
+    pub to: Option<String>,
+    /// The user the image runs as, numeric UID:GID (default root).
+    #[arg(long)]
+    pub user: Option<String>,
+    /// A port the image listens on, e.g. 7420 or 7420/tcp (repeatable).
+    #[arg(long)]
+    pub expose: Vec<String>,
+    /// A data directory of the image, e.g. /data (repeatable): owned by --user in the image.
+    #[arg(long = "volume")]
+    pub volumes: Vec<String>,
+    /// The health check command: a JSON array, or words.
+    #[arg(long)]
+    pub healthcheck: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]

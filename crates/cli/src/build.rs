@@ -52,6 +52,15 @@ pub async fn run(client: &Client, args: BuildArgs) -> Result<(), Error> {
         env: pairs("env", &args.env)?.into_iter().map(|(k, v)| format!("{k}={v}")).collect(),
         working_dir: args.workdir,
         labels: pairs("label", &args.labels)?.into_iter().collect(),
+        destination: args.to,
+        user: args.user.unwrap_or_default(),
+        exposed_ports: args
+            .expose
+            .iter()
+            .map(|p| if p.contains('/') { p.clone() } else { format!("{p}/tcp") })
+            .collect(),
+        volumes: args.volumes,
+        healthcheck: words("healthcheck", args.healthcheck.as_deref())?,
     };
     let scratch;
     let layout = match &args.layout {

@@ -60,6 +60,28 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
         Command::Endpoints(command) => crate::endpoints::run(&client()?, out, command).await,
         Command::Processing(command) => crate::processing::run(&client()?, out, command).await,
         Command::Quickstart { exit } => crate::quickstart::run(cli.data_dir.clone(), exit).await,
+        Command::Health { timeout } => {
+            let timeout = time::duration(&timeout)?;
+            let client = Client::new(cli.endpoint.as_deref(), None, &dir);
+            match tokio::time::timeout(timeout, client.get("/health")).await {
+                Ok(Ok(status)) => {
+                    println!("{}", status["status"].as_str().unwrap_or("ok"));
+                    Ok(())
+                }
+                Ok(Err(e)) => Err(Error::Failure(format!("unhealthy: {e}"))),
+                Err(_) => Err(Error::Failure(format!("unhealthy: no answer within {timeout:?}"))),
+            }
+        }
+        Command::Completions { shell } => {
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut <Cli as clap::CommandFactory>::command(), "trainyard", &mut script);
+            // A closed pipe (`| head`) is the reader's choice, not a failure.
+            let _ = std::io::Write::write_all(&mut std::io::stdout(), &script);
+            Ok(())
+        }
+        Command::Man { dir: target } => {
+            crate::man::write(&target).map_err(|e| Error::Usage(format!("{}: {e}", target.display())))
+        }
         Command::Bench(BenchCommand::Ceiling { listen }) => crate::bench::ceiling(&listen).await,
         Command::Bench(BenchCommand::Rules { count }) => crate::bench::rules(count).await,
         Command::Bench(BenchCommand::Bus { events, clients, latency_samples }) => {

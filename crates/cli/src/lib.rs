@@ -18,6 +18,7 @@ mod endpoints;
 mod iam;
 mod images;
 mod jobs;
+mod man;
 mod models;
 mod output;
 mod pipelines;

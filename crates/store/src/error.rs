@@ -15,6 +15,11 @@ pub enum Error {
     },
     #[error("database migration failed: {message}")]
     Migration { message: String },
+    #[error(
+        "{path} was written by a newer trainyard (schema version {found}; this binary knows up to {known}): \
+         run the newer trainyard, or restore a backup made with this version"
+    )]
+    NewerSchema { path: String, found: i64, known: i64 },
     #[error("stored record is corrupt ({context}): {message}")]
     Corrupt { context: String, message: String },
 }

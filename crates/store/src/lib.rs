@@ -76,7 +76,9 @@ impl Store {
         let open_error = |e| Error::Database { context: format!("open {}", path.display()), source: e };
         let writer =
             SqlitePoolOptions::new().max_connections(1).connect_with(options.clone()).await.map_err(open_error)?;
-        sqlx::migrate!("./migrations").run(&writer).await.map_err(|e| Error::Migration { message: e.to_string() })?;
+        let migrator = sqlx::migrate!("./migrations");
+        refuse_newer_schema(&writer, &migrator, path).await?;
+        migrator.run(&writer).await.map_err(|e| Error::Migration { message: e.to_string() })?;
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
             .connect_with(options.create_if_missing(false))
@@ -88,6 +90,26 @@ impl Store {
     pub async fn close(&self) {
         self.pool.close().await;
         self.writer.close().await;
+    }
+}
+
+/// Invariant: a database migrated by a newer trainyard is never opened (nor changed) by an
+/// older one, which would not know what the newer schema means.
+async fn refuse_newer_schema(
+    writer: &SqlitePool,
+    migrator: &sqlx::migrate::Migrator,
+    path: &Path,
+) -> Result<(), Error> {
+    let known = migrator.iter().map(|m| m.version).max().unwrap_or(0);
+    // (A new database has no migrations table yet: nothing applied.)
+    let applied: Option<i64> = sqlx::query_scalar("SELECT MAX(version) FROM _sqlx_migrations WHERE success")
+        .fetch_one(writer)
+        .await
+        .ok()
+        .flatten();
+    match applied {
+        Some(found) if found > known => Err(Error::NewerSchema { path: path.display().to_string(), found, known }),
+        _ => Ok(()),
     }
 }
 

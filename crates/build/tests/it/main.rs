@@ -31,6 +31,7 @@ fn config() -> ImageConfig {
         env: vec!["PYTHONUNBUFFERED=1".into()],
         working_dir: "/opt/program".into(),
         labels: [("org.opencontainers.image.revision".to_string(), "abc123".to_string())].into(),
+        ..ImageConfig::default()
     }
 }
 

@@ -7,6 +7,7 @@ mod aws_ecr;
 mod build;
 mod cli;
 mod crash;
+mod distribution;
 mod endpoints;
 mod evaluation;
 mod examples;
