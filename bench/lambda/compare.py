@@ -115,12 +115,7 @@ class Servers:
     def stop(self):
         for process in reversed(self.processes):
             if process.poll() is None:
-                process.terminate()
-                try:
-                    process.wait(timeout=15)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait()
+                self.stop_one(process)
 
 
 def start_trainyard(servers, trainyard, data_dir, log, extra_env=None):

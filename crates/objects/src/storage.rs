@@ -39,20 +39,12 @@ pub struct Listing {
     pub next_start_after: Option<String>,
 }
 
-/// Where an object's bytes live on the backend.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Layout {
-    /// `bucket/key`, as S3 stores it (any key S3 accepts is a valid location).
-    Keys,
-    /// `.objects/bucket/hh/SHA256(key)` on a file system, where a key is not a usable
-    /// path: segments over 255 bytes, `x` beside `x/y`, names the backend's own staging
-    /// files take (`name#N`). Objects stored at `bucket/key` by earlier versions are
-    /// still found there.
-    Hashed,
-}
-
-/// The directory under the local root that holds hashed objects (no bucket can be
-/// named so).
+/// The directory under the root that holds objects, at `.objects/bucket/hh/SHA256(key)`
+/// on every backend, because a key is not always a usable location: on a file system,
+/// segments over 255 bytes and the backend's own staging names (`name#N`); on S3 stores
+/// too, `x` beside `x/` (object_store drops a trailing `/`), empty and `.` segments, and
+/// stores that limit a segment's length (SeaweedFS: 255 bytes). Objects stored at
+/// `bucket/key` by earlier versions are still found there. No bucket can be named so.
 const HASHED_DIR: &str = ".objects";
 
 /// Buckets and objects. Cheap to clone.
@@ -60,7 +52,6 @@ const HASHED_DIR: &str = ".objects";
 pub struct Objects {
     pub(crate) backend: Arc<dyn ObjectStore>,
     pub(crate) root: StorePath,
-    layout: Layout,
     pub(crate) store: Store,
     bus: EventBus,
 }
@@ -73,17 +64,28 @@ impl Objects {
         let backend = object_store::local::LocalFileSystem::new_with_prefix(dir)
             .map_err(|e| Error::Backend { url: dir.display().to_string(), reason: e.to_string() })?;
         remove_staging_files(dir);
-        Ok(Objects { backend: Arc::new(backend), root: StorePath::default(), layout: Layout::Hashed, store, bus })
+        Ok(Objects { backend: Arc::new(backend), root: StorePath::default(), store, bus })
     }
 
     /// Objects on the store a URL names: `file:///abs/dir` or `s3://bucket/prefix`
     /// (credentials and endpoint from the usual `AWS_*` variables).
     pub fn from_url(url: &str, store: Store, bus: EventBus) -> Result<Objects, Error> {
+        Objects::from_url_with(url, &[], store, bus)
+    }
+
+    /// As [`Objects::from_url`], with backend options (`aws_endpoint`, `aws_access_key_id`,
+    /// …) that take precedence over the `AWS_*` variables.
+    pub fn from_url_with(
+        url: &str,
+        options: &[(String, String)],
+        store: Store,
+        bus: EventBus,
+    ) -> Result<Objects, Error> {
         if let Some(path) = url.strip_prefix("file://") {
             return Objects::local(std::path::Path::new(path), store, bus);
         }
-        let (backend, root) = open_backend(url)?;
-        Ok(Objects { backend, root, layout: Layout::Keys, store, bus })
+        let (backend, root) = open_backend_with(url, options)?;
+        Ok(Objects { backend, root, store, bus })
     }
 
     /// The backend and root this service stores under (the registry keeps its blobs
@@ -94,27 +96,16 @@ impl Objects {
 
     /// Where `bucket/key`'s bytes are written.
     fn location(&self, bucket: &str, key: &str) -> Result<StorePath, Error> {
-        match self.layout {
-            Layout::Keys => self.key_location(bucket, key),
-            Layout::Hashed => {
-                let digest = hex(&sha2::Sha256::digest(key.as_bytes()));
-                let parts = [HASHED_DIR, bucket, &digest[..2], &digest];
-                Ok(self.root.parts().chain(parts.iter().map(|&p| object_store::path::PathPart::from(p))).collect())
-            }
-        }
+        let digest = hex(&sha2::Sha256::digest(key.as_bytes()));
+        let parts = [HASHED_DIR, bucket, &digest[..2], &digest];
+        Ok(self.root.parts().chain(parts.iter().map(|&p| object_store::path::PathPart::from(p))).collect())
     }
 
-    /// `bucket/key` under the root: the location itself with [`Layout::Keys`], where
-    /// earlier versions stored it with [`Layout::Hashed`].
-    fn key_location(&self, bucket: &str, key: &str) -> Result<StorePath, Error> {
-        let relative = StorePath::parse(format!("{bucket}/{key}"))
-            .map_err(|e| Error::InvalidKey { key: key.into(), reason: e.to_string() })?;
-        Ok(self.root.parts().chain(relative.parts()).collect())
-    }
-
-    /// An earlier version's location of `bucket/key`, if the layout has one.
+    /// Where an earlier version stored `bucket/key` (`bucket/key` under the root), if the
+    /// key is a valid location.
     fn legacy_location(&self, bucket: &str, key: &str) -> Option<StorePath> {
-        (self.layout == Layout::Hashed).then(|| self.key_location(bucket, key).ok()).flatten()
+        let relative = StorePath::parse(format!("{bucket}/{key}")).ok()?;
+        Some(self.root.parts().chain(relative.parts()).collect())
     }
 
     pub async fn create_bucket(&self, name: &str) -> Result<Bucket, Error> {
@@ -378,17 +369,23 @@ impl Objects {
 /// The `object_store` backend a non-`file://` URL names (`s3://bucket/prefix`, with
 /// credentials and endpoint from the usual `AWS_*` variables) and its root path.
 pub fn open_backend(url: &str) -> Result<(Arc<dyn ObjectStore>, StorePath), Error> {
+    open_backend_with(url, &[])
+}
+
+/// As [`open_backend`], with options (`aws_endpoint`, …) over the `AWS_*` variables.
+pub fn open_backend_with(url: &str, options: &[(String, String)]) -> Result<(Arc<dyn ObjectStore>, StorePath), Error> {
     let backend_error = |reason: String| Error::Backend { url: url.into(), reason };
     let parsed = url::Url::parse(url).map_err(|e| backend_error(e.to_string()))?;
-    let options: Vec<(String, String)> =
+    let mut merged: BTreeMap<String, String> =
         std::env::vars().filter(|(k, _)| k.starts_with("AWS_")).map(|(k, v)| (k.to_ascii_lowercase(), v)).collect();
-    let (backend, root) = object_store::parse_url_opts(&parsed, options).map_err(|e| backend_error(e.to_string()))?;
+    merged.extend(options.iter().cloned());
+    let (backend, root) = object_store::parse_url_opts(&parsed, merged).map_err(|e| backend_error(e.to_string()))?;
     Ok((Arc::from(backend), root))
 }
 
 /// Removes the staging files (`NAME#N`) of uploads a crash interrupted: no upload is in
 /// progress before the service starts. Keys never become file names here
-/// ([`Layout::Hashed`]), so no object is named so.
+/// (`.objects/bucket/hh/SHA-256`), so no object is named so.
 fn remove_staging_files(dir: &std::path::Path) {
     let mut pending = vec![dir.to_path_buf()];
     while let Some(dir) = pending.pop() {

@@ -1,29 +1,90 @@
 //! The registry's rules on a real SQLite store and real files: chunked uploads with
 //! ordering, digest verification (sha256 and sha512), mounts, manifest checks, tags and
-//! their pages, deletes, referrers, ECR events, abandoned uploads.
+//! their pages, deletes, referrers, ECR events, abandoned uploads. One suite, run with
+//! blobs on files and on an S3 store (SeaweedFS in CI: `.ci/seaweedfs`'s `TY_TEST_S3_*`;
+//! the S3 copy is skipped, saying so, without one).
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
 use futures::StreamExt;
+use object_store::path::Path as StorePath;
+use object_store::ObjectStore;
 use serde_json::{json, Value};
 use trainyard_bus::{BusConfig, EventBus};
 use trainyard_registry::{Algorithm, Backend, Digest, Error, Reference, Registry, OCI_INDEX, OCI_MANIFEST};
 use trainyard_store::{EventFilter, Store};
 
+/// Where blobs go.
+#[derive(Clone, Copy)]
+enum Kind {
+    Files,
+    S3,
+}
+
 struct Harness {
     store: Store,
     registry: Registry,
     dir: tempfile::TempDir,
+    /// The S3 store and this harness's prefix on it.
+    s3: Option<(Arc<dyn ObjectStore>, StorePath)>,
 }
 
-async fn harness() -> Harness {
+impl Harness {
+    /// The blobs' backend (again, for a restarted registry).
+    fn backend(&self) -> Backend {
+        backend_of(self.dir.path(), &self.s3)
+    }
+
+    /// Whether the backend holds `digest`'s bytes.
+    async fn stored(&self, digest: &Digest) -> bool {
+        let (algorithm, hex) = (digest.algorithm().name(), digest.hex());
+        match &self.s3 {
+            Some((store, prefix)) => store.head(&prefix.child(algorithm).child(&hex[..2]).child(hex)).await.is_ok(),
+            None => self.dir.path().join("blobs").join(algorithm).join(&hex[..2]).join(hex).exists(),
+        }
+    }
+}
+
+/// An S3 store with a fresh prefix, from `TY_TEST_S3_*`.
+fn s3_store() -> Option<(Arc<dyn ObjectStore>, StorePath)> {
+    let variable = |name: &str| std::env::var(format!("TY_TEST_S3_{name}")).ok();
+    let url = format!("s3://{}/t-{}", variable("BUCKET")?, uuid::Uuid::new_v4().simple());
+    let options = [
+        ("aws_endpoint", variable("ENDPOINT")?),
+        ("aws_allow_http", "true".into()),
+        ("aws_region", variable("REGION").unwrap_or_else(|| "us-east-1".into())),
+        ("aws_access_key_id", variable("ACCESS_KEY_ID")?),
+        ("aws_secret_access_key", variable("SECRET_ACCESS_KEY")?),
+    ];
+    let (store, prefix) = object_store::parse_url_opts(&url::Url::parse(&url).unwrap(), options).unwrap();
+    Some((Arc::from(store), prefix))
+}
+
+async fn harness(kind: Kind) -> Option<Harness> {
     let dir = tempfile::tempdir().unwrap();
+    let s3 = match kind {
+        Kind::Files => None,
+        Kind::S3 => match s3_store() {
+            Some(s3) => Some(s3),
+            None => {
+                println!("skipped: no S3 store (TY_TEST_S3_ENDPOINT; .ci/seaweedfs start DIR)");
+                return None;
+            }
+        },
+    };
     let store = Store::open(&dir.path().join("db")).await.unwrap();
     let bus = EventBus::open(store.clone(), BusConfig::default()).await.unwrap();
-    let backend = Backend::Files { root: dir.path().join("blobs") };
-    let registry = Registry::new(store.clone(), bus, backend, dir.path().join("uploads")).unwrap();
-    Harness { store, registry, dir }
+    let registry = Registry::new(store.clone(), bus, backend_of(dir.path(), &s3), dir.path().join("uploads")).unwrap();
+    Some(Harness { store, registry, dir, s3 })
+}
+
+fn backend_of(dir: &std::path::Path, s3: &Option<(Arc<dyn ObjectStore>, StorePath)>) -> Backend {
+    match s3 {
+        Some((store, prefix)) => Backend::ObjectStore { store: store.clone(), prefix: prefix.clone() },
+        None => Backend::Files { root: dir.join("blobs") },
+    }
 }
 
 fn body(bytes: &[u8]) -> futures::stream::Iter<std::vec::IntoIter<Result<Bytes, std::convert::Infallible>>> {
@@ -65,9 +126,8 @@ async fn ecr_events(store: &Store) -> Vec<Value> {
     events
 }
 
-#[tokio::test]
-async fn chunks_append_in_order_and_an_out_of_order_chunk_is_refused() {
-    let h = harness().await;
+async fn chunks_append_in_order_and_an_out_of_order_chunk_is_refused(kind: Kind) {
+    let Some(h) = harness(kind).await else { return };
     let id = h.registry.start_upload("team/app").await.unwrap();
     assert_eq!(h.registry.append("team/app", &id, Some(0), None, body(b"hello ")).await.unwrap(), 6);
     let error = h.registry.append("team/app", &id, Some(3), None, body(b"xx")).await.unwrap_err();
@@ -91,9 +151,8 @@ async fn chunks_append_in_order_and_an_out_of_order_chunk_is_refused() {
     assert_eq!((part.size, part.range), (12, 6..11));
 }
 
-#[tokio::test]
-async fn an_interrupted_chunk_leaves_the_upload_as_it_was() {
-    let h = harness().await;
+async fn an_interrupted_chunk_leaves_the_upload_as_it_was(kind: Kind) {
+    let Some(h) = harness(kind).await else { return };
     let id = h.registry.start_upload("app").await.unwrap();
     h.registry.append("app", &id, None, None, body(b"abc")).await.unwrap();
     let failing = futures::stream::iter(vec![Ok(Bytes::from_static(b"zzzz")), Err("connection reset")]);
@@ -105,9 +164,8 @@ async fn an_interrupted_chunk_leaves_the_upload_as_it_was() {
     assert_eq!(read_all(&h.registry, "app", &digest).await, b"abcdef");
 }
 
-#[tokio::test]
-async fn sha512_digests_are_verified_too() {
-    let h = harness().await;
+async fn sha512_digests_are_verified_too(kind: Kind) {
+    let Some(h) = harness(kind).await else { return };
     let bytes = vec![7u8; 3 * 1024 * 1024 + 5];
     let digest = Digest::of(Algorithm::Sha512, &bytes);
     let id = h.registry.start_upload("app").await.unwrap();
@@ -121,9 +179,8 @@ async fn sha512_digests_are_verified_too() {
     ));
 }
 
-#[tokio::test]
-async fn an_upload_survives_a_restart_and_belongs_to_its_repository() {
-    let h = harness().await;
+async fn an_upload_survives_a_restart_and_belongs_to_its_repository(kind: Kind) {
+    let Some(h) = harness(kind).await else { return };
     let id = h.registry.start_upload("app").await.unwrap();
     h.registry.append("app", &id, None, None, body(b"first half,")).await.unwrap();
     assert!(matches!(
@@ -131,33 +188,29 @@ async fn an_upload_survives_a_restart_and_belongs_to_its_repository() {
         Err(Error::BlobUploadUnknown { .. })
     ));
     let bus = EventBus::open(h.store.clone(), BusConfig::default()).await.unwrap();
-    let backend = Backend::Files { root: h.dir.path().join("blobs") };
-    let restarted = Registry::new(h.store.clone(), bus, backend, h.dir.path().join("uploads")).unwrap();
+    let restarted = Registry::new(h.store.clone(), bus, h.backend(), h.dir.path().join("uploads")).unwrap();
     assert_eq!(restarted.upload_size("app", &id).await.unwrap(), 11);
     let digest = Digest::sha256_of(b"first half,second half");
     restarted.finish_upload("app", &id, &digest, Some(11), body(b"second half")).await.unwrap();
     assert_eq!(read_all(&restarted, "app", &digest).await, b"first half,second half");
 }
 
-#[tokio::test]
-async fn blobs_mount_across_repositories_and_go_with_their_last_link() {
-    let h = harness().await;
+async fn blobs_mount_across_repositories_and_go_with_their_last_link(kind: Kind) {
+    let Some(h) = harness(kind).await else { return };
     let digest = push_blob(&h.registry, "source", b"shared layer").await;
     assert!(matches!(h.registry.blob_size("target", &digest).await, Err(Error::BlobUnknown { .. })));
     assert_eq!(h.registry.mount("target", &digest, Some("nowhere")).await.unwrap(), None);
     assert_eq!(h.registry.mount("target", &digest, Some("source")).await.unwrap(), Some(12));
     assert_eq!(h.registry.blob_size("target", &digest).await.unwrap(), 12);
-    let path = h.dir.path().join("blobs/sha256").join(&digest.hex()[..2]).join(digest.hex());
     h.registry.delete_blob("source", &digest).await.unwrap();
-    assert!(path.exists(), "target still holds the blob");
+    assert!(h.stored(&digest).await, "target still holds the blob");
     assert!(matches!(h.registry.delete_blob("source", &digest).await, Err(Error::BlobUnknown { .. })));
     h.registry.delete_blob("target", &digest).await.unwrap();
-    assert!(!path.exists(), "the last link took the bytes");
+    assert!(!h.stored(&digest).await, "the last link took the bytes");
 }
 
-#[tokio::test]
-async fn manifests_need_their_blobs_and_are_stored_byte_exact() {
-    let h = harness().await;
+async fn manifests_need_their_blobs_and_are_stored_byte_exact(kind: Kind) {
+    let Some(h) = harness(kind).await else { return };
     let config = push_blob(&h.registry, "app", b"{}").await;
     let layer = Digest::sha256_of(b"layer");
     let manifest = image_manifest(&config, 2, &[(&layer, 5)], json!({}));
@@ -197,9 +250,8 @@ async fn manifests_need_their_blobs_and_are_stored_byte_exact() {
     h.registry.put_manifest("app", &Reference::Tag("multi".into()), Some(OCI_INDEX), index).await.unwrap();
 }
 
-#[tokio::test]
-async fn tags_page_in_order_and_pushes_and_deletes_are_events() {
-    let h = harness().await;
+async fn tags_page_in_order_and_pushes_and_deletes_are_events(kind: Kind) {
+    let Some(h) = harness(kind).await else { return };
     let config = push_blob(&h.registry, "app", b"{}").await;
     let manifest = image_manifest(&config, 2, &[], json!({}));
     for tag in ["b", "a", "d", "c"] {
@@ -246,9 +298,8 @@ async fn tags_page_in_order_and_pushes_and_deletes_are_events() {
     assert!(events.iter().all(|e| e["image-digest"] == digest.to_string() && e["repository-name"] == "app"));
 }
 
-#[tokio::test]
-async fn referrers_list_manifests_with_a_subject_filtered_by_artifact_type() {
-    let h = harness().await;
+async fn referrers_list_manifests_with_a_subject_filtered_by_artifact_type(kind: Kind) {
+    let Some(h) = harness(kind).await else { return };
     let config = push_blob(&h.registry, "app", b"{}").await;
     let subject_bytes = image_manifest(&config, 2, &[], json!({}));
     let subject = h
@@ -285,9 +336,8 @@ async fn referrers_list_manifests_with_a_subject_filtered_by_artifact_type() {
     assert!(none["manifests"].as_array().unwrap().is_empty());
 }
 
-#[tokio::test]
-async fn abandoned_uploads_and_stray_staging_files_are_cleaned() {
-    let h = harness().await;
+async fn abandoned_uploads_and_stray_staging_files_are_cleaned(kind: Kind) {
+    let Some(h) = harness(kind).await else { return };
     let id = h.registry.start_upload("app").await.unwrap();
     h.registry.append("app", &id, None, None, body(b"partial")).await.unwrap();
     std::fs::write(h.dir.path().join("uploads/stray"), b"left by a crash").unwrap();
@@ -300,9 +350,8 @@ async fn abandoned_uploads_and_stray_staging_files_are_cleaned() {
     assert!(matches!(h.registry.upload_size("app", &id).await, Err(Error::BlobUploadUnknown { .. })));
 }
 
-#[tokio::test]
-async fn names_are_checked_and_repositories_can_be_made_and_deleted() {
-    let h = harness().await;
+async fn names_are_checked_and_repositories_can_be_made_and_deleted(kind: Kind) {
+    let Some(h) = harness(kind).await else { return };
     assert!(matches!(h.registry.create_repository("Bad Name").await, Err(Error::NameInvalid { .. })));
     assert!(matches!(h.registry.start_upload("models/x").await, Err(Error::NameInvalid { .. })));
     h.registry.create_repository("team/train").await.unwrap();
@@ -310,16 +359,15 @@ async fn names_are_checked_and_repositories_can_be_made_and_deleted() {
     let digest = push_blob(&h.registry, "team/train", b"bytes").await;
     h.registry.delete_repository("team/train").await.unwrap();
     assert!(matches!(h.registry.repository("team/train").await, Err(Error::NameUnknown { .. })));
-    assert!(!h.dir.path().join("blobs/sha256").join(&digest.hex()[..2]).join(digest.hex()).exists());
+    assert!(!h.stored(&digest).await);
 }
 
 /// ECR's rules on the registry: an immutable repository never moves a tag to another image
 /// (the same image again is fine), the image summaries show each image with its tags and
 /// size, untagging takes an image with its last tag, and a repository with images is
 /// deleted only by force.
-#[tokio::test]
-async fn immutable_tags_stay_and_the_last_tag_takes_its_image() {
-    let h = harness().await;
+async fn immutable_tags_stay_and_the_last_tag_takes_its_image(kind: Kind) {
+    let Some(h) = harness(kind).await else { return };
     let config = push_blob(&h.registry, "app", b"{}").await;
     let layer = push_blob(&h.registry, "app", b"layer").await;
     let first = image_manifest(&config, 2, &[(&layer, 5)], json!({}));
@@ -354,3 +402,59 @@ async fn immutable_tags_stay_and_the_last_tag_takes_its_image() {
     h.registry.delete_repository_checked("app", true).await.unwrap();
     assert!(matches!(h.registry.repository("app").await, Err(Error::NameUnknown { .. })));
 }
+
+/// The suite, once per backend.
+macro_rules! conformance {
+    ($module:ident, $kind:expr) => {
+        mod $module {
+            use super::Kind;
+            #[tokio::test]
+            async fn chunks_append_in_order_and_an_out_of_order_chunk_is_refused() {
+                super::chunks_append_in_order_and_an_out_of_order_chunk_is_refused($kind).await
+            }
+            #[tokio::test]
+            async fn an_interrupted_chunk_leaves_the_upload_as_it_was() {
+                super::an_interrupted_chunk_leaves_the_upload_as_it_was($kind).await
+            }
+            #[tokio::test]
+            async fn sha512_digests_are_verified_too() {
+                super::sha512_digests_are_verified_too($kind).await
+            }
+            #[tokio::test]
+            async fn an_upload_survives_a_restart_and_belongs_to_its_repository() {
+                super::an_upload_survives_a_restart_and_belongs_to_its_repository($kind).await
+            }
+            #[tokio::test]
+            async fn blobs_mount_across_repositories_and_go_with_their_last_link() {
+                super::blobs_mount_across_repositories_and_go_with_their_last_link($kind).await
+            }
+            #[tokio::test]
+            async fn manifests_need_their_blobs_and_are_stored_byte_exact() {
+                super::manifests_need_their_blobs_and_are_stored_byte_exact($kind).await
+            }
+            #[tokio::test]
+            async fn tags_page_in_order_and_pushes_and_deletes_are_events() {
+                super::tags_page_in_order_and_pushes_and_deletes_are_events($kind).await
+            }
+            #[tokio::test]
+            async fn referrers_list_manifests_with_a_subject_filtered_by_artifact_type() {
+                super::referrers_list_manifests_with_a_subject_filtered_by_artifact_type($kind).await
+            }
+            #[tokio::test]
+            async fn abandoned_uploads_and_stray_staging_files_are_cleaned() {
+                super::abandoned_uploads_and_stray_staging_files_are_cleaned($kind).await
+            }
+            #[tokio::test]
+            async fn names_are_checked_and_repositories_can_be_made_and_deleted() {
+                super::names_are_checked_and_repositories_can_be_made_and_deleted($kind).await
+            }
+            #[tokio::test]
+            async fn immutable_tags_stay_and_the_last_tag_takes_its_image() {
+                super::immutable_tags_stay_and_the_last_tag_takes_its_image($kind).await
+            }
+        }
+    };
+}
+
+conformance!(files, Kind::Files);
+conformance!(s3, Kind::S3);

@@ -16,6 +16,33 @@ pub struct ServerProcess {
     pub data_dir: PathBuf,
 }
 
+/// With an S3 store in the tests' environment (`.ci/seaweedfs`'s `TY_TEST_S3_*`), a
+/// server's objects and registry blobs go there, under a prefix of its own (the same for
+/// the same data directory, so a restarted server finds its data): the server's own
+/// variables, set in its environment only.
+pub fn s3_object_store(data_dir: &Path) -> Vec<(String, String)> {
+    let variable = |name: &str| std::env::var(format!("TY_TEST_S3_{name}")).ok();
+    let (Some(endpoint), Some(bucket), Some(key), Some(secret)) =
+        (variable("ENDPOINT"), variable("BUCKET"), variable("ACCESS_KEY_ID"), variable("SECRET_ACCESS_KEY"))
+    else {
+        return Vec::new();
+    };
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(data_dir.display().to_string().as_bytes());
+    let prefix: String = digest.iter().take(8).map(|b| format!("{b:02x}")).collect();
+    [
+        ("TRAINYARD_OBJECT_STORE", format!("s3://{bucket}/t-{prefix}")),
+        ("AWS_ENDPOINT_URL", endpoint),
+        ("AWS_ALLOW_HTTP", "true".into()),
+        ("AWS_REGION", variable("REGION").unwrap_or_else(|| "us-east-1".into())),
+        ("AWS_ACCESS_KEY_ID", key),
+        ("AWS_SECRET_ACCESS_KEY", secret),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect()
+}
+
 impl ServerProcess {
     pub fn start(data_dir: &Path) -> ServerProcess {
         ServerProcess::start_with(data_dir, &[])
@@ -29,6 +56,7 @@ impl ServerProcess {
             .arg(data_dir)
             .env("TRAINYARD_DELIVERY_BASE_BACKOFF_MS", "50")
             .env("TRAINYARD_DELIVERY_MAX_BACKOFF_MS", "500")
+            .envs(s3_object_store(data_dir))
             .envs(settings.iter().copied());
         ServerProcess::spawn(command, data_dir.to_path_buf())
     }
