@@ -183,7 +183,8 @@ fn boto3_manages_and_invokes_lambda_functions() {
 
 /// The seed's five handlers as Lambda functions (`examples/seed-lambdas`), deployed with
 /// boto3 only, run the loop: new data → training → evaluation → registration → endpoint →
-/// prediction, each handler under its own role.
+/// prediction; an image push → the same with the image; new data → retraining →
+/// redeployment; each handler under its own role.
 #[test]
 fn the_seed_lambdas_run_the_loop_under_their_roles() {
     let dir = tempfile::tempdir().unwrap();
@@ -208,13 +209,41 @@ fn the_seed_lambdas_run_the_loop_under_their_roles() {
     run("deploy.py");
     let followed = run("run_loop.py");
     assert!(followed.contains("InService") && followed.contains("prediction for"), "{followed}");
-    // New data: retraining, a second version registered, the endpoint moved to it.
+    // An image pushed to the repository (as the example's README has it): trained by
+    // trigger_model_training, evaluated, registered, deployed as a second version.
+    let mut follow = std::process::Command::new(&python);
+    follow.args(["run_loop.py", "--follow"]).current_dir(&example).stdout(std::process::Stdio::piped());
+    for line in exports.lines().filter(|l| l.starts_with("export ")) {
+        let (name, value) = line.trim_start_matches("export ").split_once('=').unwrap();
+        follow.env(name, value);
+    }
+    let follower = follow.spawn().unwrap();
+    // The follower follows runs that start after it has: give it time to start.
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    let context = tempfile::tempdir().unwrap();
+    std::fs::write(context.path().join("README"), "the quickstart's image: the built-in gbdt\n").unwrap();
+    let context_dir = context.path().to_str().unwrap();
+    let pushed = cli(
+        dir.path(),
+        &["build", context_dir, "--entrypoint", "trainyard algorithm gbdt", "--repo", "churn", "--tag", "v1", "--push"],
+    );
+    assert_eq!(pushed.status.code(), Some(0), "{}", stderr(&pushed));
+    let output = follower.wait_with_output().unwrap();
+    let pushed_run = String::from_utf8_lossy(&output.stdout).to_string();
+    assert!(output.status.success(), "{pushed_run}");
+    assert!(pushed_run.contains("churn@sha256:"), "trained on the pushed image: {pushed_run}");
+    assert!(pushed_run.contains("InService on churn-v2") && pushed_run.contains("prediction for"), "{pushed_run}");
+    // New data: retraining, a third version registered, the endpoint moved to it.
     let retrained = run("run_loop.py --part 2");
-    assert!(retrained.contains("InService on churn-v2") && retrained.contains("prediction for"), "{retrained}");
+    assert!(retrained.contains("InService on churn-v3") && retrained.contains("prediction for"), "{retrained}");
     let trail = stdout(&cli(dir.path(), &["audit", "list", "--limit", "2000", "-o", "json"]));
-    for role in
-        ["retrain-model-on-new-data", "evaluate-model-function", "register-model-in-registry", "deploy-sagemaker-model"]
-    {
+    for role in [
+        "trigger-model-training",
+        "retrain-model-on-new-data",
+        "evaluate-model-function",
+        "register-model-in-registry",
+        "deploy-sagemaker-model",
+    ] {
         let session = format!("assumed-role/churn-{role}/");
         assert!(trail.lines().any(|l| l.contains(&session)), "{role}'s calls are in the trail as its role's session");
     }
