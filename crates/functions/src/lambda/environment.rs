@@ -346,6 +346,15 @@ impl Environment {
     ) -> Option<Answer> {
         let (sender, receiver) = oneshot::channel();
         *self.shared.pending.lock().unwrap_or_else(|p| p.into_inner()) = Some((request_id.to_string(), sender));
+        // Invariant: the watcher marks the runtime exited before it answers what is pending,
+        // so a runtime that exited before this invocation became pending is seen here.
+        if self.shared.exited.load(std::sync::atomic::Ordering::SeqCst) {
+            self.shared.pending.lock().unwrap_or_else(|p| p.into_inner()).take();
+            let init_error = self.shared.init_error.lock().unwrap_or_else(|p| p.into_inner()).clone();
+            let body = init_error
+                .unwrap_or_else(|| json!({"errorMessage": "the runtime is gone", "errorType": "Runtime.ExitError"}));
+            return Some(Answer::Error { body, runtime: true });
+        }
         let deadline_ms = (std::time::SystemTime::now() + timeout)
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_millis() as u64);
