@@ -226,3 +226,86 @@ fn request_parameters(parameters: &Parameters<'_>) -> Value {
     }
     Value::Object(map)
 }
+
+/// A call another front (the dashboard) makes on a caller's behalf, authorized exactly as
+/// the API route it stands for: `template` is that route's path relative to `/api/v1`.
+pub struct RouteCall<'a> {
+    pub method: &'a str,
+    pub template: &'a str,
+    pub path: Vec<(&'a str, &'a str)>,
+    pub query: Vec<(String, String)>,
+    pub body: Option<&'a Value>,
+    pub source_ip: Option<String>,
+    pub user_agent: Option<String>,
+    /// Only asking whether the call would be allowed (to show or hide an action): a
+    /// denial is not audited.
+    pub quiet: bool,
+}
+
+/// An allowed write's audit record, written by [`Allowed::finish`] with the outcome.
+pub struct Allowed {
+    entry: Option<AuditEntry>,
+}
+
+impl Allowed {
+    /// Writes the audit record of an allowed write (reads write none) with its outcome.
+    pub async fn finish(self, state: &AppState, error: Option<&ApiError>) {
+        if let Some(mut entry) = self.entry {
+            if let Some(error) = error {
+                entry.error_code = Some(error.status_and_code().1.to_string());
+                entry.error_message = Some(error.to_string());
+            }
+            entry.time = Utc::now();
+            state.audit.record(entry).await;
+        }
+    }
+}
+
+/// Authorizes `identity` for `call` as the guard authorizes the API route (the same
+/// table, policies, PassRole and audit of a denial); an unmapped route is root's only.
+pub async fn authorize_route(state: &AppState, identity: &Identity, call: RouteCall<'_>) -> Result<Allowed, ApiError> {
+    let Some(route) = access::lookup(call.method, call.template) else {
+        return match identity.is_root() {
+            true => Ok(Allowed { entry: None }),
+            false => Err(ApiError::AccessDenied(format!("{} may not call {}", identity.arn, call.template))),
+        };
+    };
+    let parameters = Parameters { path: call.path.clone(), query: call.query.clone(), body: call.body };
+    let action = access::action(route, &parameters);
+    let resources = access::resources(route, &parameters);
+    let request = Call { source_ip: call.source_ip, user_agent: call.user_agent, request_id: uuid::Uuid::new_v4().to_string() };
+    let facts = facts(state, &request, route, &parameters);
+    let entry = AuditEntry {
+        time: Utc::now(),
+        identity: Some(identity.clone()),
+        subject: None,
+        action: action.clone(),
+        source_ip: request.source_ip.clone(),
+        user_agent: request.user_agent.clone(),
+        request_parameters: request_parameters(&parameters),
+        response_elements: None,
+        error_code: None,
+        error_message: None,
+        request_id: request.request_id.clone(),
+        read_only: matches!(route.kind, Kind::Read | Kind::DataRead),
+        data_event: matches!(route.kind, Kind::Data | Kind::DataRead),
+        resources: resources.clone(),
+    };
+    let checked = authorize(state, identity, &action, &resources, &facts).and_then(|()| {
+        access::also_needs(route)
+            .iter()
+            .try_for_each(|(also, resource)| authorize(state, identity, also, &[resource.to_string()], &facts))
+    });
+    if let Err(denied) = checked {
+        if call.quiet {
+            return Err(denied);
+        }
+        let mut entry = entry;
+        entry.error_code = Some(denied.status_and_code().1.to_string());
+        entry.error_message = Some(denied.to_string());
+        state.audit.record(entry).await;
+        return Err(denied);
+    }
+    let writes = matches!(route.kind, Kind::Write | Kind::Data);
+    Ok(Allowed { entry: writes.then_some(entry) })
+}

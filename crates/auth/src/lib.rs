@@ -48,7 +48,12 @@ impl Authenticator {
     /// Whether `token` is the admin token (compared in constant time, by digest).
     pub fn is_admin_token(&self, token: &str) -> bool {
         let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
-        constant_time_eq(&digest, &self.admin_digest)
+        self.is_admin_digest(&digest)
+    }
+
+    /// Whether `digest` is the admin token's SHA-256 (constant time).
+    pub fn is_admin_digest(&self, digest: &[u8; 32]) -> bool {
+        constant_time_eq(digest, &self.admin_digest)
     }
 }
 

@@ -146,6 +146,8 @@ pub(crate) struct Inner {
     pub(crate) changes: std::sync::Mutex<(u64, std::time::Instant)>,
     /// Woken when deliveries may be due.
     pub(crate) wake: Notify,
+    /// Counts committed puts: what live views (the dashboard's streams) wait on.
+    activity: tokio::sync::watch::Sender<u64>,
     /// One HTTP client (and connection pool) for every HTTP target.
     pub(crate) http: reqwest::Client,
     /// Bounds the function processes running at once.
@@ -257,6 +259,7 @@ impl EventBus {
                 reload_lock: Mutex::new(()),
                 changes: std::sync::Mutex::new((0, std::time::Instant::now())),
                 wake: Notify::new(),
+                activity: tokio::sync::watch::Sender::new(0),
                 http: reqwest::Client::builder()
                     .timeout(config.http_timeout)
                     .build()
@@ -275,6 +278,12 @@ impl EventBus {
         bus.reload().await?;
         tokio::spawn(compact_when_quiet(Arc::downgrade(&bus.inner)));
         Ok(bus)
+    }
+
+    /// Changes each time events are committed: a cheap wake-up for live views, which then
+    /// read what they show.
+    pub fn activity(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.inner.activity.subscribe()
     }
 
     pub fn store(&self) -> &Store {
@@ -338,6 +347,7 @@ impl EventBus {
         if !batch.is_empty() {
             crate::commit::commit(&self.inner.commits, batch).await?;
             self.inner.wake.notify_one();
+            self.inner.activity.send_modify(|n| *n = n.wrapping_add(1));
         }
         Ok(results)
     }

@@ -20,7 +20,7 @@ mod sessions;
 mod view;
 
 pub use audit::{AuditEntry, AuditPublisher, AuditTrail};
-pub use credentials::{derive_secret, looks_like_secret, SecretKind};
+pub use credentials::{derive_secret, digest as secret_digest, looks_like_secret, SecretKind};
 pub use identity::{
     policy_arn, role_arn, session_arn, user_arn, Identity, IdentityKind, PrincipalKind, SessionContext,
 };

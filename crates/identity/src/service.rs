@@ -132,12 +132,19 @@ impl Identities {
     /// The caller a secret belongs to: the admin token (root), an active access key's
     /// secret, or a live session's token.
     pub fn authenticate_secret(&self, secret: &str, now: DateTime<Utc>) -> Result<Identity, Error> {
-        if self.inner.root.is_admin_token(secret) {
+        self.authenticate_digest(&credentials::digest(secret), now)
+    }
+
+    /// The caller whose secret has this SHA-256 `digest` (what a dashboard session keeps
+    /// instead of the secret): checked afresh on every call, so a deactivated key or an
+    /// expired session stops working at once.
+    pub fn authenticate_digest(&self, digest: &[u8; 32], now: DateTime<Utc>) -> Result<Identity, Error> {
+        if self.inner.root.is_admin_digest(digest) {
             return Ok(Identity::root());
         }
         // Invariant: secrets are found by their SHA-256 digest; a lookup's timing tells
         // nothing that helps guess a 256-bit secret.
-        let digest = credentials::digest(secret);
+        let digest = *digest;
         let view = self.read();
         if let Some(key) = view.keys.get(&digest) {
             let entry = view.principals.get(&key.principal_id).ok_or(Error::InvalidClientTokenId)?;

@@ -220,6 +220,14 @@ impl Jobs {
         Ok(json!({"TrainingJobSummaries": summaries}))
     }
 
+    /// One page of jobs for a list view, and how many match the filter in all.
+    pub async fn page(
+        &self,
+        page: &trainyard_store::JobPage<'_>,
+    ) -> Result<(Vec<trainyard_store::TrainingJobRecord>, i64), Error> {
+        Ok(self.inner.store.page_training_jobs(page).await?)
+    }
+
     /// `StopTrainingJob`: SIGTERM, the grace period, then SIGKILL; a queued job stops
     /// at once.
     pub async fn stop(&self, name: &str) -> Result<(), Error> {

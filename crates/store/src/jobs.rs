@@ -29,6 +29,26 @@ pub struct TrainingJobRecord {
     pub updated_at: DateTime<Utc>,
 }
 
+/// How a page of training jobs is sorted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum JobSort {
+    #[default]
+    Created,
+    Name,
+    Status,
+}
+
+/// What page of training jobs to read.
+#[derive(Debug, Clone, Default)]
+pub struct JobPage<'a> {
+    pub status: Option<&'a str>,
+    pub name_contains: Option<&'a str>,
+    pub sort: JobSort,
+    pub descending: bool,
+    pub offset: i64,
+    pub limit: i64,
+}
+
 /// One metric observation.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 #[serde(rename_all = "PascalCase")]
@@ -165,6 +185,34 @@ impl Store {
         .await
         .map_err(db("list training jobs"))?;
         Ok(rows.iter().map(job_from).collect())
+    }
+
+    /// One page of training jobs for a list view (filtered by status and a part of the
+    /// name, sorted), and how many jobs the filter matches in all.
+    pub async fn page_training_jobs(&self, page: &JobPage<'_>) -> Result<(Vec<TrainingJobRecord>, i64), Error> {
+        let filter = "(?1 IS NULL OR status = ?1) AND (?2 IS NULL OR instr(name, ?2) > 0)";
+        let direction = if page.descending { "DESC" } else { "ASC" };
+        // Invariant: the ORDER BY is made only of these fixed words, never of input.
+        let order = match page.sort {
+            JobSort::Created => format!("created_at {direction}, name {direction}"),
+            JobSort::Name => format!("name {direction}"),
+            JobSort::Status => format!("status {direction}, created_at DESC, name"),
+        };
+        let rows = sqlx::query(&format!("SELECT * FROM training_jobs WHERE {filter} ORDER BY {order} LIMIT ?3 OFFSET ?4"))
+            .bind(page.status)
+            .bind(page.name_contains)
+            .bind(page.limit.clamp(1, 1000))
+            .bind(page.offset.max(0))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db("page training jobs"))?;
+        let total: i64 = sqlx::query_scalar(&format!("SELECT count(*) FROM training_jobs WHERE {filter}"))
+            .bind(page.status)
+            .bind(page.name_contains)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(db("count training jobs"))?;
+        Ok((rows.iter().map(job_from).collect(), total))
     }
 
     pub async fn add_training_metrics(&self, job: &str, first_seq: i64, points: &[MetricPoint]) -> Result<(), Error> {

@@ -40,7 +40,7 @@ pub use endpoints::EndpointRecord;
 pub use error::Error;
 pub use functions::NewInvocation;
 pub use iam::{AccessKeyRecord, IamRecords, ManagedPolicyRecord, PrincipalRecord, SessionRecord};
-pub use jobs::{MetricPoint, TrainingJobRecord};
+pub use jobs::{JobPage, JobSort, MetricPoint, TrainingJobRecord};
 pub use models::{ModelGroupRecord, ModelPackageRecord, NewModelPackage};
 pub use multipart::{PartRecord, UploadRecord};
 pub use objects::{Bucket, ObjectRecord};

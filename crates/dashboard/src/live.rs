@@ -1,0 +1,128 @@
+//! Live pages: one server-sent-event stream per page, carrying named HTML fragments that
+//! htmx's SSE extension swaps in place (`sse-swap="NAME"`). A stream renders its page's
+//! fragments, sends those that changed, then waits for the bus's next commit or a tick
+//! (short while something on the page is in progress, long otherwise), and renders again.
+//! A reconnect renders everything afresh, so nothing is missed.
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::future::Future;
+use std::hash::{Hash, Hasher};
+use std::time::Duration;
+
+use axum::response::sse::{Event, KeepAlive, Sse};
+use futures::Stream;
+use tokio::sync::watch;
+
+use crate::UiError;
+
+/// How soon a page with something in progress looks again without a bus commit.
+const BUSY_TICK: Duration = Duration::from_millis(200);
+/// How soon a quiet page looks again without a bus commit.
+const QUIET_TICK: Duration = Duration::from_secs(5);
+
+/// One named fragment of a page.
+pub struct Fragment {
+    pub event: &'static str,
+    pub html: String,
+    /// Appended to what is shown (a log's new lines): sent whenever it is not empty.
+    pub append: bool,
+}
+
+impl Fragment {
+    pub fn replace(event: &'static str, html: String) -> Fragment {
+        Fragment { event, html, append: false }
+    }
+}
+
+/// What a page shows now, and whether anything on it is still moving.
+pub struct Frame {
+    pub fragments: Vec<Fragment>,
+    pub busy: bool,
+}
+
+struct State<F> {
+    render: F,
+    activity: watch::Receiver<u64>,
+    sent: HashMap<&'static str, u64>,
+    queue: std::collections::VecDeque<Event>,
+    first: bool,
+    busy: bool,
+}
+
+/// The event stream of a live page: `render` is called at once and after every change.
+pub fn stream<F, Fut>(activity: watch::Receiver<u64>, render: F) -> Sse<impl Stream<Item = Result<Event, Infallible>>>
+where
+    F: FnMut() -> Fut + Send + 'static,
+    Fut: Future<Output = Result<Frame, UiError>> + Send,
+{
+    let state = State { render, activity, sent: HashMap::new(), queue: Default::default(), first: true, busy: true };
+    let events = futures::stream::unfold(state, |mut state| async move {
+        loop {
+            if let Some(event) = state.queue.pop_front() {
+                return Some((Ok(event), state));
+            }
+            if !state.first {
+                wait(&mut state.activity, if state.busy { BUSY_TICK } else { QUIET_TICK }).await;
+            }
+            state.first = false;
+            match (state.render)().await {
+                Ok(frame) => {
+                    state.busy = frame.busy;
+                    for fragment in frame.fragments {
+                        if changed(&mut state.sent, &fragment) {
+                            state.queue.push_back(Event::default().event(fragment.event).data(fragment.html));
+                        }
+                    }
+                }
+                // The page's object is gone or no longer visible to the caller: end the
+                // stream (the browser's next reconnect renders the page's answer).
+                Err(e) => {
+                    tracing::debug!(error = %e, "live page stream ends");
+                    return None;
+                }
+            }
+        }
+    });
+    Sse::new(events).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+}
+
+fn changed(sent: &mut HashMap<&'static str, u64>, fragment: &Fragment) -> bool {
+    if fragment.append {
+        return !fragment.html.is_empty();
+    }
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    fragment.html.hash(&mut hasher);
+    let hash = hasher.finish();
+    sent.insert(fragment.event, hash) != Some(hash)
+}
+
+/// Until the bus commits something (then a moment for its consequences) or `tick` passes.
+async fn wait(activity: &mut watch::Receiver<u64>, tick: Duration) {
+    tokio::select! {
+        changed = activity.changed() => {
+            if changed.is_err() {
+                tokio::time::sleep(tick).await;
+            } else {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+        () = tokio::time::sleep(tick) => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_changed_fragments_are_sent_again() {
+        let mut sent = HashMap::new();
+        assert!(changed(&mut sent, &Fragment::replace("stages", "a".into())));
+        assert!(!changed(&mut sent, &Fragment::replace("stages", "a".into())));
+        assert!(changed(&mut sent, &Fragment::replace("stages", "b".into())));
+        let line = Fragment { event: "log", html: "x\n".into(), append: true };
+        assert!(changed(&mut sent, &line) && changed(&mut sent, &line));
+        assert!(!changed(&mut sent, &Fragment { event: "log", html: String::new(), append: true }));
+    }
+}

@@ -1,0 +1,164 @@
+//! Endpoints: variants and their share of traffic (the live routing itself, so a canary's
+//! split moves on screen as it moves in the data plane), per-variant requests, errors and
+//! latency, and the deployment in progress or the last one with its outcome.
+
+use askama::Template;
+use axum::extract::{Path, State};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::Value;
+use trainyard_api::ApiError;
+
+use crate::live::{self, Fragment, Frame};
+use crate::session::Viewer;
+use crate::view::{html, json_time, stage_status, time, Chrome};
+use crate::{Ui, UiError};
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct EndpointDoc {
+    endpoint_name: String,
+    endpoint_status: String,
+    endpoint_config_name: Option<String>,
+    last_modified_time: Option<String>,
+    failure_reason: Option<String>,
+    #[serde(default)]
+    last_deployment: Value,
+    #[serde(default)]
+    pending_deployment_summary: Value,
+}
+
+struct EndpointRow {
+    name: String,
+    status: String,
+    status_class: &'static str,
+    config: String,
+    changed: String,
+}
+
+#[derive(Template)]
+#[template(path = "endpoints.html")]
+struct EndpointsPage {
+    chrome: Chrome,
+    endpoints: Vec<EndpointRow>,
+}
+
+pub async fn list(State(ui): State<Ui>, viewer: Viewer) -> Result<Response, UiError> {
+    ui.may(&viewer, "get", "/endpoints", &[]).await?;
+    let value = ui.app.endpoints.list().await.map_err(ApiError::from)?;
+    let endpoints = value["Endpoints"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|e| serde_json::from_value::<EndpointDoc>(e.clone()).ok())
+        .map(|e| EndpointRow {
+            status_class: stage_status(&e.endpoint_status),
+            changed: time(e.last_modified_time.as_deref().and_then(|t| json_time(&Value::from(t)))),
+            config: e.endpoint_config_name.unwrap_or_default(),
+            status: e.endpoint_status,
+            name: e.endpoint_name,
+        })
+        .collect();
+    html(&EndpointsPage { chrome: viewer.chrome("Endpoints", "endpoints"), endpoints })
+}
+
+struct Share {
+    variant: String,
+    model: String,
+    /// Percent of traffic, rounded.
+    weight: i64,
+    new: bool,
+}
+
+#[derive(Template)]
+#[template(path = "endpoint_state.html")]
+struct EndpointState {
+    status: String,
+    status_class: &'static str,
+    config: String,
+    failure: Option<String>,
+    split: Vec<Share>,
+    deployment: String,
+    /// (variant, requests, errors, p50 ms, p99 ms)
+    stats: Vec<(String, u64, u64, String, String)>,
+}
+
+#[derive(Template)]
+#[template(path = "endpoint.html")]
+struct EndpointPage {
+    chrome: Chrome,
+    name: String,
+    state_html: String,
+}
+
+/// The endpoint's state fragment, and whether a deployment is moving.
+async fn state_html(ui: &Ui, name: &str) -> Result<(String, bool), UiError> {
+    let value = ui.app.endpoints.describe(name).await.map_err(ApiError::from)?;
+    let doc: EndpointDoc = serde_json::from_value(value).map_err(|e| UiError::BadRequest(e.to_string()))?;
+    let mut split = Vec::new();
+    let mut stats = Vec::new();
+    if let Some(endpoint) = ui.app.endpoints.data().get(name) {
+        let routing = endpoint.routing();
+        let fleets = [(Some(&routing.live), 1.0 - routing.new_share, false), (routing.new.as_ref(), routing.new_share, true)];
+        for (fleet, share, new) in fleets {
+            let Some(fleet) = fleet else { continue };
+            let total: f64 = fleet.variants.iter().map(|v| v.weight).sum::<f64>().max(f64::MIN_POSITIVE);
+            for v in &fleet.variants {
+                split.push(Share {
+                    variant: v.name.clone(),
+                    model: v.model_name.clone(),
+                    weight: (100.0 * share * v.weight / total).round() as i64,
+                    new,
+                });
+                let w = v.stats.snapshot();
+                let ms = |q: f64| format!("{:.2}", 1000.0 * w.latency_quantile(q));
+                stats.push((format!("{} ({})", v.name, v.model_name), w.requests, w.errors, ms(0.5), ms(0.99)));
+            }
+        }
+    }
+    let pending = !doc.pending_deployment_summary.is_null();
+    let deployment = if pending {
+        let started = doc.pending_deployment_summary["StartTime"].as_str().and_then(|t| json_time(&Value::from(t)));
+        format!(
+            "InProgress: {} since {}, new fleet at {:.0}%",
+            doc.pending_deployment_summary["EndpointConfigName"].as_str().unwrap_or_default(),
+            time(started),
+            100.0 * doc.pending_deployment_summary["NewFleetShare"].as_f64().unwrap_or(0.0)
+        )
+    } else if let Some(outcome) = doc.last_deployment["Outcome"].as_str() {
+        let reason = doc.last_deployment["Reason"].as_str().or(doc.last_deployment["FailureReason"].as_str());
+        let ended = doc.last_deployment["EndTime"].as_str().and_then(|t| json_time(&Value::from(t)));
+        format!("Last deployment: {outcome} at {}{}", time(ended), reason.map(|r| format!(" — {r}")).unwrap_or_default())
+    } else {
+        "No deployment yet.".to_string()
+    };
+    let state = EndpointState {
+        status_class: stage_status(&doc.endpoint_status),
+        status: doc.endpoint_status,
+        config: doc.endpoint_config_name.unwrap_or_default(),
+        failure: doc.failure_reason,
+        split,
+        deployment,
+        stats,
+    };
+    Ok((state.render()?, pending))
+}
+
+pub async fn endpoint(State(ui): State<Ui>, viewer: Viewer, Path(name): Path<String>) -> Result<Response, UiError> {
+    ui.may(&viewer, "get", "/endpoints/{name}", &[("name", &name)]).await?;
+    let (state_html, _) = state_html(&ui, &name).await?;
+    html(&EndpointPage { chrome: viewer.chrome(format!("Endpoint {name}"), "endpoints"), name, state_html })
+}
+
+pub async fn endpoint_live(State(ui): State<Ui>, viewer: Viewer, Path(name): Path<String>) -> Result<Response, UiError> {
+    ui.may(&viewer, "get", "/endpoints/{name}", &[("name", &name)]).await?;
+    let activity = ui.app.bus.activity();
+    Ok(live::stream(activity, move || {
+        let (ui, name) = (ui.clone(), name.clone());
+        async move {
+            let (state, busy) = state_html(&ui, &name).await?;
+            Ok(Frame { busy, fragments: vec![Fragment::replace("state", state)] })
+        }
+    })
+    .into_response())
+}

@@ -1,0 +1,136 @@
+//! The loop on one page: each pipeline's latest run as stage lights, failures first, and
+//! the newest events, live.
+
+use askama::Template;
+use axum::extract::State;
+use axum::response::Response;
+use serde::Deserialize;
+use trainyard_store::EventFilter;
+
+use crate::live::{self, Fragment, Frame};
+use crate::pages::pipelines::{run_doc, Stages};
+use crate::session::Viewer;
+use crate::view::{html, stage_status, time, Chrome};
+use crate::{Ui, UiError};
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct PipelinesDoc {
+    pipelines: Vec<PipelineDoc>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct PipelineDoc {
+    name: String,
+    last_run: Option<String>,
+}
+
+struct LatestRun {
+    id: String,
+    status: String,
+    status_class: &'static str,
+    reason: Option<String>,
+    stages_html: String,
+}
+
+struct PipelineRow {
+    name: String,
+    run: Option<LatestRun>,
+}
+
+#[derive(Template)]
+#[template(path = "overview_pipelines.html")]
+struct Pipelines {
+    pipelines: Vec<PipelineRow>,
+}
+
+pub struct EventRow {
+    pub id: String,
+    pub time: String,
+    pub source: String,
+    pub detail_type: String,
+    pub rules: String,
+}
+
+#[derive(Template)]
+#[template(path = "timeline.html")]
+pub struct Timeline {
+    pub events: Vec<EventRow>,
+}
+
+#[derive(Template)]
+#[template(path = "overview.html")]
+struct OverviewPage {
+    chrome: Chrome,
+    pipelines_html: String,
+    timeline_html: String,
+}
+
+/// The pipelines with their latest runs (failures first), and whether any run is moving.
+async fn pipelines_html(ui: &Ui) -> Result<(String, bool), UiError> {
+    let value = ui.app.pipelines.list().await.map_err(trainyard_api::ApiError::from)?;
+    let doc: PipelinesDoc = serde_json::from_value(value).map_err(|e| UiError::BadRequest(e.to_string()))?;
+    let mut rows = Vec::with_capacity(doc.pipelines.len());
+    let mut busy = false;
+    for pipeline in doc.pipelines {
+        let run = match &pipeline.last_run {
+            Some(id) => match run_doc(ui, id).await {
+                Ok(run) => {
+                    busy |= !run.finished();
+                    let stages_html = Stages { run_id: &run.run_id, stages: run.stages() }.render()?;
+                    Some(LatestRun { status_class: stage_status(&run.status), id: run.run_id, status: run.status, reason: run.reason, stages_html })
+                }
+                Err(_) => None,
+            },
+            None => None,
+        };
+        rows.push(PipelineRow { name: pipeline.name, run });
+    }
+    // Failures first, then by name.
+    rows.sort_by_key(|r| (r.run.as_ref().is_none_or(|run| run.status_class != "Failed"), r.name.clone()));
+    Ok((Pipelines { pipelines: rows }.render()?, busy))
+}
+
+/// The newest `limit` events.
+pub async fn event_rows(ui: &Ui, limit: i64) -> Result<Vec<EventRow>, UiError> {
+    let filter = EventFilter { bus: None, source: None, detail_type: None, since: None, after_seq: None, limit };
+    let events = ui.app.bus.store().list_events(&filter).await.map_err(trainyard_api::ApiError::from)?;
+    Ok(events
+        .into_iter()
+        .map(|e| EventRow {
+            id: e.event["id"].as_str().unwrap_or_default().to_string(),
+            time: time(Some(e.ingested_at)),
+            source: e.event["source"].as_str().unwrap_or_default().to_string(),
+            detail_type: e.event["detail-type"].as_str().unwrap_or_default().to_string(),
+            rules: e.matched_rules.join(", "),
+        })
+        .collect())
+}
+
+pub async fn page(State(ui): State<Ui>, viewer: Viewer) -> Result<Response, UiError> {
+    ui.may(&viewer, "get", "/pipelines", &[]).await?;
+    let (pipelines_html, _) = pipelines_html(&ui).await?;
+    let timeline_html = match ui.could(&viewer, "get", "/events", &[("bus", "default")]).await {
+        true => Timeline { events: event_rows(&ui, 15).await? }.render()?,
+        false => "<p>Your policies do not allow listing events.</p>".to_string(),
+    };
+    html(&OverviewPage { chrome: viewer.chrome("The loop", "overview"), pipelines_html, timeline_html })
+}
+
+pub async fn live(State(ui): State<Ui>, viewer: Viewer) -> Result<Response, UiError> {
+    ui.may(&viewer, "get", "/pipelines", &[]).await?;
+    let events = ui.could(&viewer, "get", "/events", &[("bus", "default")]).await;
+    let activity = ui.app.bus.activity();
+    Ok(axum::response::IntoResponse::into_response(live::stream(activity, move || {
+        let ui = ui.clone();
+        async move {
+            let (pipelines, busy) = pipelines_html(&ui).await?;
+            let mut fragments = vec![Fragment::replace("pipelines", pipelines)];
+            if events {
+                fragments.push(Fragment::replace("timeline", Timeline { events: event_rows(&ui, 15).await? }.render()?));
+            }
+            Ok(Frame { busy, fragments })
+        }
+    })))
+}
