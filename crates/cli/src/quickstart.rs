@@ -131,6 +131,7 @@ pub async fn run(data_dir: Option<PathBuf>, exit: bool) -> Result<(), Error> {
         println!("endpoint   {url}/endpoints/{PIPELINE}/invocations   (KServe v2: {url}/v2/models/{PIPELINE}/infer)");
         println!("API        {url}/api/v1   (token: {})", data_dir.join("admin.token").display());
         println!("registry   {}/{PIPELINE}", url.trim_start_matches("http://"));
+        println!("dashboard  {url}/ui/   (sign in with the token above)");
         println!("total      {:.1}s", stages.started.elapsed().as_secs_f64());
         if !exit {
             println!(
