@@ -273,7 +273,8 @@ pub async fn authorize_route(state: &AppState, identity: &Identity, call: RouteC
     let parameters = Parameters { path: call.path.clone(), query: call.query.clone(), body: call.body };
     let action = access::action(route, &parameters);
     let resources = access::resources(route, &parameters);
-    let request = Call { source_ip: call.source_ip, user_agent: call.user_agent, request_id: uuid::Uuid::new_v4().to_string() };
+    let request =
+        Call { source_ip: call.source_ip, user_agent: call.user_agent, request_id: uuid::Uuid::new_v4().to_string() };
     let facts = facts(state, &request, route, &parameters);
     let entry = AuditEntry {
         time: Utc::now(),

@@ -27,7 +27,10 @@ const FILES: &[(&str, &str, &[u8])] = &[
 fn hashes() -> &'static Vec<String> {
     static HASHES: OnceLock<Vec<String>> = OnceLock::new();
     HASHES.get_or_init(|| {
-        FILES.iter().map(|(_, _, bytes)| Sha256::digest(bytes).iter().take(6).map(|b| format!("{b:02x}")).collect()).collect()
+        FILES
+            .iter()
+            .map(|(_, _, bytes)| Sha256::digest(bytes).iter().take(6).map(|b| format!("{b:02x}")).collect())
+            .collect()
     })
 }
 
@@ -42,7 +45,8 @@ pub fn url(name: &str) -> String {
 pub async fn serve(Path(file): Path<String>) -> Result<Response, UiError> {
     let (_, content_type, bytes) =
         FILES.iter().find(|(name, ..)| *name == file).ok_or_else(|| UiError::NotFound(format!("no asset {file}")))?;
-    Ok(([(CONTENT_TYPE, *content_type), (CACHE_CONTROL, "public, max-age=31536000, immutable")], *bytes).into_response())
+    Ok(([(CONTENT_TYPE, *content_type), (CACHE_CONTROL, "public, max-age=31536000, immutable")], *bytes)
+        .into_response())
 }
 
 /// The policy every page is served under: nothing but this server's own files, no inline

@@ -62,7 +62,8 @@ impl IntoResponse for UiError {
         } else {
             self.to_string()
         };
-        let page = ErrorPage { status: status.as_u16(), reason: status.canonical_reason().unwrap_or(""), code, message };
+        let page =
+            ErrorPage { status: status.as_u16(), reason: status.canonical_reason().unwrap_or(""), code, message };
         let body = page.render().unwrap_or_else(|_| "error".to_string());
         (status, [(axum::http::header::CONTENT_TYPE, "text/html; charset=utf-8")], body).into_response()
     }

@@ -113,8 +113,15 @@ impl FromRequestParts<Ui> for Viewer {
 
     async fn from_request_parts(parts: &mut Parts, ui: &Ui) -> Result<Viewer, UiError> {
         let next = parts.uri.path_and_query().map_or("/ui/", |p| p.as_str()).to_string();
-        let sign_in = || if parts.method == "GET" { UiError::SignIn { next: next.clone() } } else { UiError::Forbidden("sign in first".into()) };
-        let (credential, csrf) = session_cookie(&parts.headers).and_then(|c| ui.sessions.find(c)).ok_or_else(sign_in)?;
+        let sign_in = || {
+            if parts.method == "GET" {
+                UiError::SignIn { next: next.clone() }
+            } else {
+                UiError::Forbidden("sign in first".into())
+            }
+        };
+        let (credential, csrf) =
+            session_cookie(&parts.headers).and_then(|c| ui.sessions.find(c)).ok_or_else(sign_in)?;
         let identity = ui.app.identities.authenticate_digest(&credential, Utc::now()).map_err(|_| sign_in())?;
         let source_ip = parts
             .extensions
@@ -186,7 +193,10 @@ pub async fn sign_in(State(ui): State<Ui>, Form(form): Form<SignIn>) -> Result<R
         return Ok(response);
     }
     let cookie = ui.sessions.open(trainyard_identity::secret_digest(secret));
-    let set = format!("{SESSION_COOKIE}={cookie}; Path=/ui; HttpOnly; SameSite=Strict; Max-Age={}", SESSION_LIFETIME.as_secs());
+    let set = format!(
+        "{SESSION_COOKIE}={cookie}; Path=/ui; HttpOnly; SameSite=Strict; Max-Age={}",
+        SESSION_LIFETIME.as_secs()
+    );
     Ok((StatusCode::SEE_OTHER, [(SET_COOKIE, set), (LOCATION, next)]).into_response())
 }
 

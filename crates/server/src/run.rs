@@ -176,8 +176,11 @@ pub async fn run(mut config: Config, shutdown: Shutdown, on_ready: impl FnOnce(S
     });
     let state =
         AppState { bus, objects, jobs, models, endpoints, sources, registry, builds, pipelines, identities, audit };
-    let router = trainyard_api::router_with(state.clone(), trainyard_api::Limits { inference: config.http.inference_concurrency })
-        .merge(trainyard_dashboard::router(state));
+    let router = trainyard_api::router_with(
+        state.clone(),
+        trainyard_api::Limits { inference: config.http.inference_concurrency },
+    )
+    .merge(trainyard_dashboard::router(state));
     println!("trainyard AWS endpoint on {aws_url}");
     on_ready(address);
     // One shutdown for both listeners.

@@ -198,14 +198,15 @@ impl Store {
             JobSort::Name => format!("name {direction}"),
             JobSort::Status => format!("status {direction}, created_at DESC, name"),
         };
-        let rows = sqlx::query(&format!("SELECT * FROM training_jobs WHERE {filter} ORDER BY {order} LIMIT ?3 OFFSET ?4"))
-            .bind(page.status)
-            .bind(page.name_contains)
-            .bind(page.limit.clamp(1, 1000))
-            .bind(page.offset.max(0))
-            .fetch_all(&self.pool)
-            .await
-            .map_err(db("page training jobs"))?;
+        let rows =
+            sqlx::query(&format!("SELECT * FROM training_jobs WHERE {filter} ORDER BY {order} LIMIT ?3 OFFSET ?4"))
+                .bind(page.status)
+                .bind(page.name_contains)
+                .bind(page.limit.clamp(1, 1000))
+                .bind(page.offset.max(0))
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db("page training jobs"))?;
         let total: i64 = sqlx::query_scalar(&format!("SELECT count(*) FROM training_jobs WHERE {filter}"))
             .bind(page.status)
             .bind(page.name_contains)

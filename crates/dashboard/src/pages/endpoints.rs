@@ -99,7 +99,8 @@ async fn state_html(ui: &Ui, name: &str) -> Result<(String, bool), UiError> {
     let mut stats = Vec::new();
     if let Some(endpoint) = ui.app.endpoints.data().get(name) {
         let routing = endpoint.routing();
-        let fleets = [(Some(&routing.live), 1.0 - routing.new_share, false), (routing.new.as_ref(), routing.new_share, true)];
+        let fleets =
+            [(Some(&routing.live), 1.0 - routing.new_share, false), (routing.new.as_ref(), routing.new_share, true)];
         for (fleet, share, new) in fleets {
             let Some(fleet) = fleet else { continue };
             let total: f64 = fleet.variants.iter().map(|v| v.weight).sum::<f64>().max(f64::MIN_POSITIVE);
@@ -128,7 +129,11 @@ async fn state_html(ui: &Ui, name: &str) -> Result<(String, bool), UiError> {
     } else if let Some(outcome) = doc.last_deployment["Outcome"].as_str() {
         let reason = doc.last_deployment["Reason"].as_str().or(doc.last_deployment["FailureReason"].as_str());
         let ended = doc.last_deployment["EndTime"].as_str().and_then(|t| json_time(&Value::from(t)));
-        format!("Last deployment: {outcome} at {}{}", time(ended), reason.map(|r| format!(" — {r}")).unwrap_or_default())
+        format!(
+            "Last deployment: {outcome} at {}{}",
+            time(ended),
+            reason.map(|r| format!(" — {r}")).unwrap_or_default()
+        )
     } else {
         "No deployment yet.".to_string()
     };
@@ -150,7 +155,11 @@ pub async fn endpoint(State(ui): State<Ui>, viewer: Viewer, Path(name): Path<Str
     html(&EndpointPage { chrome: viewer.chrome(format!("Endpoint {name}"), "endpoints"), name, state_html })
 }
 
-pub async fn endpoint_live(State(ui): State<Ui>, viewer: Viewer, Path(name): Path<String>) -> Result<Response, UiError> {
+pub async fn endpoint_live(
+    State(ui): State<Ui>,
+    viewer: Viewer,
+    Path(name): Path<String>,
+) -> Result<Response, UiError> {
     ui.may(&viewer, "get", "/endpoints/{name}", &[("name", &name)]).await?;
     let activity = ui.app.bus.activity();
     Ok(live::stream(activity, move || {

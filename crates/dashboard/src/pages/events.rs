@@ -83,7 +83,15 @@ pub async fn event(State(ui): State<Ui>, viewer: Viewer, Path(id): Path<String>)
             state: d.state,
             attempts: attempts
                 .iter()
-                .map(|a| format!("#{} {} in {} ms{}", a.attempt, a.outcome, a.duration_ms, a.message.as_deref().map(|m| format!(": {m}")).unwrap_or_default()))
+                .map(|a| {
+                    format!(
+                        "#{} {} in {} ms{}",
+                        a.attempt,
+                        a.outcome,
+                        a.duration_ms,
+                        a.message.as_deref().map(|m| format!(": {m}")).unwrap_or_default()
+                    )
+                })
                 .collect::<Vec<_>>()
                 .join("; "),
         })

@@ -99,7 +99,11 @@ impl JobsPage<'_> {
 pub async fn list(State(ui): State<Ui>, viewer: Viewer, Query(query): Query<ListQuery>) -> Result<Response, UiError> {
     ui.may(&viewer, "get", "/training-jobs", &[]).await?;
     if !STATUSES.contains(&query.status.as_str()) {
-        return Err(UiError::BadRequest(format!("status {:?} is not one of {}", query.status, STATUSES[1..].join(", "))));
+        return Err(UiError::BadRequest(format!(
+            "status {:?} is not one of {}",
+            query.status,
+            STATUSES[1..].join(", ")
+        )));
     }
     let (sort, descending, sort_word) = query.sort();
     let page = query.page.max(0);
@@ -242,7 +246,13 @@ async fn metrics_html(ui: &Ui, name: &str) -> Result<String, UiError> {
                 s.max = s.max.max(p.value);
                 s.count += 1;
             }
-            None => summaries.push(Summary { name: p.metric_name.clone(), last: p.value, min: p.value, max: p.value, count: 1 }),
+            None => summaries.push(Summary {
+                name: p.metric_name.clone(),
+                last: p.value,
+                min: p.value,
+                max: p.value,
+                count: 1,
+            }),
         }
     }
     let mut shown: Vec<Point> = Vec::new();

@@ -178,7 +178,12 @@ pub async fn group(
         let v = version_doc(&ui, &name, &number.to_string()).await?;
         let metrics = v.metrics();
         if headline.is_empty() {
-            headline = metrics.iter().find(|m| m.name == "auc").or(metrics.first()).map(|m| m.name.clone()).unwrap_or_default();
+            headline = metrics
+                .iter()
+                .find(|m| m.name == "auc")
+                .or(metrics.first())
+                .map(|m| m.name.clone())
+                .unwrap_or_default();
         }
         let shown = metrics.iter().find(|m| m.name == headline).map(|m| format!("{:.4} ± {:.4}", m.value, m.deviation));
         versions.push(VersionRow {
@@ -194,9 +199,20 @@ pub async fn group(
         });
     }
     let can_approve = ui
-        .could(&viewer, "post", "/model-package-groups/{name}/versions/{version}/status", &[("name", &name), ("version", "1")])
+        .could(
+            &viewer,
+            "post",
+            "/model-package-groups/{name}/versions/{version}/status",
+            &[("name", &name), ("version", "1")],
+        )
         .await;
-    let notice = (!query.changed.is_empty()).then(|| format!("Version {} is now {}.", query.changed, versions.iter().find(|v| v.number.to_string() == query.changed).map_or("changed", |v| v.status.as_str())));
+    let notice = (!query.changed.is_empty()).then(|| {
+        format!(
+            "Version {} is now {}.",
+            query.changed,
+            versions.iter().find(|v| v.number.to_string() == query.changed).map_or("changed", |v| v.status.as_str())
+        )
+    });
     let page = GroupPage {
         chrome: viewer.chrome(format!("Model group {name}"), "models"),
         description: group.model_package_group_description,
@@ -230,8 +246,10 @@ pub async fn set_status(
     check_form(&viewer, &headers, &form.csrf)?;
     let template = "/model-package-groups/{name}/versions/{version}/status";
     let allowed = ui.may(&viewer, "post", template, &[("name", &name), ("version", &version)]).await?;
-    let request = UpdateStatus { model_approval_status: form.status, approval_description: "from the dashboard".into() };
-    let result = ui.app.models.update_status(&name, &version, request, &viewer.identity.arn).await.map_err(ApiError::from);
+    let request =
+        UpdateStatus { model_approval_status: form.status, approval_description: "from the dashboard".into() };
+    let result =
+        ui.app.models.update_status(&name, &version, request, &viewer.identity.arn).await.map_err(ApiError::from);
     allowed.finish(&ui.app, result.as_ref().err()).await;
     result?;
     let to = format!("/ui/models/{}?changed={}#v{}", url_encode(&name), url_encode(&version), url_encode(&version));
@@ -282,7 +300,13 @@ pub async fn compare(
         return Err(UiError::BadRequest("compare needs two versions: ?a=N&b=M".into()));
     };
     for version in [&a, &b] {
-        ui.may(&viewer, "get", "/model-package-groups/{name}/versions/{version}", &[("name", &name), ("version", version)]).await?;
+        ui.may(
+            &viewer,
+            "get",
+            "/model-package-groups/{name}/versions/{version}",
+            &[("name", &name), ("version", version)],
+        )
+        .await?;
     }
     let (left, right) = (version_doc(&ui, &name, &a).await?, version_doc(&ui, &name, &b).await?);
     let right_metrics = right.metrics();
@@ -295,7 +319,11 @@ pub async fn compare(
             Some(MetricRow {
                 a_text: format!("{:.4} ± {:.4}", l.value, l.deviation),
                 b_text: format!("{:.4} ± {:.4}", r.value, r.deviation),
-                difference: format!("{:+.4}{}", r.value - l.value, if differs { " (beyond the deviations)" } else { "" }),
+                difference: format!(
+                    "{:+.4}{}",
+                    r.value - l.value,
+                    if differs { " (beyond the deviations)" } else { "" }
+                ),
                 class: if differs { "differs" } else { "same" },
                 a: l.value,
                 b: r.value,

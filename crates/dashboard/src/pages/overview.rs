@@ -79,7 +79,13 @@ async fn pipelines_html(ui: &Ui) -> Result<(String, bool), UiError> {
                 Ok(run) => {
                     busy |= !run.finished();
                     let stages_html = Stages { run_id: &run.run_id, stages: run.stages() }.render()?;
-                    Some(LatestRun { status_class: stage_status(&run.status), id: run.run_id, status: run.status, reason: run.reason, stages_html })
+                    Some(LatestRun {
+                        status_class: stage_status(&run.status),
+                        id: run.run_id,
+                        status: run.status,
+                        reason: run.reason,
+                        stages_html,
+                    })
                 }
                 Err(_) => None,
             },
@@ -128,7 +134,8 @@ pub async fn live(State(ui): State<Ui>, viewer: Viewer) -> Result<Response, UiEr
             let (pipelines, busy) = pipelines_html(&ui).await?;
             let mut fragments = vec![Fragment::replace("pipelines", pipelines)];
             if events {
-                fragments.push(Fragment::replace("timeline", Timeline { events: event_rows(&ui, 15).await? }.render()?));
+                fragments
+                    .push(Fragment::replace("timeline", Timeline { events: event_rows(&ui, 15).await? }.render()?));
             }
             Ok(Frame { busy, fragments })
         }

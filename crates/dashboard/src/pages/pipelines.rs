@@ -62,7 +62,7 @@ impl RunDoc {
                 Some(step) => StageView {
                     name,
                     status: stage_status(&step.status),
-                    detail: step.resource.clone().unwrap_or_default(),
+                    detail: step.resource.as_deref().map(short).unwrap_or_default(),
                     duration: duration(
                         step.start_time.as_ref().and_then(|t| json_time(&Value::from(t.as_str()))),
                         step.end_time.as_ref().and_then(|t| json_time(&Value::from(t.as_str()))),
@@ -81,13 +81,21 @@ impl RunDoc {
     }
 }
 
+/// A resource as a stage shows it: an image digest cut to 12 hex digits.
+fn short(resource: &str) -> String {
+    match resource.split_once("@sha256:") {
+        Some((repository, digest)) => format!("{repository}@sha256:{}", &digest[..digest.len().min(12)]),
+        None => resource.to_string(),
+    }
+}
+
 /// Where a stage's resource has its page.
 fn link(stage: &str, resource: &str) -> Option<String> {
     match stage {
         "Training" => Some(format!("/ui/training-jobs/{}", url_encode(resource))),
-        "Registration" => resource.split_once('/').map(|(group, version)| {
-            format!("/ui/models/{}#v{}", url_encode(group), url_encode(version))
-        }),
+        "Registration" => resource
+            .split_once('/')
+            .map(|(group, version)| format!("/ui/models/{}#v{}", url_encode(group), url_encode(version))),
         "Deployment" => Some(format!("/ui/endpoints/{}", url_encode(resource))),
         _ => None,
     }
@@ -125,7 +133,8 @@ pub async fn run_doc(ui: &Ui, id: &str) -> Result<RunDoc, UiError> {
 }
 
 fn run_fragments(run: &RunDoc) -> Result<(String, String), UiError> {
-    let status = RunStatus { status: &run.status, status_class: stage_status(&run.status), reason: run.reason.as_deref() };
+    let status =
+        RunStatus { status: &run.status, status_class: stage_status(&run.status), reason: run.reason.as_deref() };
     Ok((status.render()?, Stages { run_id: &run.run_id, stages: run.stages() }.render()?))
 }
 
@@ -134,7 +143,14 @@ pub async fn run(State(ui): State<Ui>, viewer: Viewer, Path(id): Path<String>) -
     let run = run_doc(&ui, &id).await?;
     let (status_html, stages_html) = run_fragments(&run)?;
     let trigger = run.trigger_type.clone().unwrap_or_default();
-    let page = RunPage { chrome: viewer.chrome(format!("Run {id}"), "overview"), id, pipeline: run.pipeline, trigger, status_html, stages_html };
+    let page = RunPage {
+        chrome: viewer.chrome(format!("Run {id}"), "overview"),
+        id,
+        pipeline: run.pipeline,
+        trigger,
+        status_html,
+        stages_html,
+    };
     html(&page)
 }
 
@@ -146,7 +162,10 @@ pub async fn run_live(State(ui): State<Ui>, viewer: Viewer, Path(id): Path<Strin
         async move {
             let run = run_doc(&ui, &id).await?;
             let (status, stages) = run_fragments(&run)?;
-            Ok(Frame { busy: !run.finished(), fragments: vec![Fragment::replace("status", status), Fragment::replace("stages", stages)] })
+            Ok(Frame {
+                busy: !run.finished(),
+                fragments: vec![Fragment::replace("status", status), Fragment::replace("stages", stages)],
+            })
         }
     })))
 }
@@ -183,7 +202,8 @@ struct PipelinePage {
 
 async fn runs_html(ui: &Ui, name: &str) -> Result<(String, bool), UiError> {
     let value = ui.app.pipelines.runs(name).await.map_err(trainyard_api::ApiError::from)?;
-    let doc: RunsDoc = serde_json::from_value(value).map_err(|e| UiError::BadRequest(format!("runs of {name}: {e}")))?;
+    let doc: RunsDoc =
+        serde_json::from_value(value).map_err(|e| UiError::BadRequest(format!("runs of {name}: {e}")))?;
     let busy = doc.runs.iter().any(|r| !r.finished());
     let runs = doc
         .runs
@@ -213,7 +233,11 @@ pub async fn pipeline(State(ui): State<Ui>, viewer: Viewer, Path(name): Path<Str
     html(&PipelinePage { chrome: viewer.chrome(format!("Pipeline {name}"), "overview"), name, runs_html })
 }
 
-pub async fn pipeline_live(State(ui): State<Ui>, viewer: Viewer, Path(name): Path<String>) -> Result<Response, UiError> {
+pub async fn pipeline_live(
+    State(ui): State<Ui>,
+    viewer: Viewer,
+    Path(name): Path<String>,
+) -> Result<Response, UiError> {
     ui.may(&viewer, "get", "/pipelines/{name}/runs", &[("name", &name)]).await?;
     let activity = ui.app.bus.activity();
     Ok(axum::response::IntoResponse::into_response(live::stream(activity, move || {
@@ -230,7 +254,8 @@ mod tests {
     use super::*;
 
     fn run(status: &str, steps: serde_json::Value) -> RunDoc {
-        serde_json::from_value(serde_json::json!({"RunId": "r", "Pipeline": "p", "Status": status, "Steps": steps})).unwrap()
+        serde_json::from_value(serde_json::json!({"RunId": "r", "Pipeline": "p", "Status": status, "Steps": steps}))
+            .unwrap()
     }
 
     #[test]
@@ -238,7 +263,10 @@ mod tests {
         let steps = serde_json::json!([{"Step": "Training", "Resource": "job-1", "Status": "InProgress"}]);
         let running = run("Running", steps.clone());
         let stages = running.stages();
-        assert_eq!(stages.iter().map(|s| s.status).collect::<Vec<_>>(), ["Pending", "Pending", "InProgress", "Pending", "Pending", "Pending"]);
+        assert_eq!(
+            stages.iter().map(|s| s.status).collect::<Vec<_>>(),
+            ["Pending", "Pending", "InProgress", "Pending", "Pending", "Pending"]
+        );
         assert_eq!(stages[2].href.as_deref(), Some("/ui/training-jobs/job-1"));
         let failed = run("Failed", steps);
         assert_eq!(failed.stages()[0].status, "Skipped");
@@ -246,7 +274,8 @@ mod tests {
 
     #[test]
     fn stage_markup_escapes_what_users_named() {
-        let steps = serde_json::json!([{"Step": "Deployment", "Resource": "<script>x</script>", "Status": "Completed"}]);
+        let steps =
+            serde_json::json!([{"Step": "Deployment", "Resource": "<script>x</script>", "Status": "Completed"}]);
         let html = Stages { run_id: "r", stages: run("Succeeded", steps).stages() }.render().unwrap();
         assert!(!html.contains("<script>"), "{html}");
         assert!(html.contains("data-stage=\"Deployment\" data-status=\"Succeeded\""));

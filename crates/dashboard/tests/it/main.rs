@@ -30,9 +30,15 @@ impl Platform {
         let config = trainyard_server::Config::load(&flags, &Default::default()).unwrap();
         let (stop, stopped) = oneshot::channel::<()>();
         let (ready, address) = oneshot::channel();
-        tokio::spawn(trainyard_server::run(config, Box::pin(async move { let _ = stopped.await; }), move |a| {
-            let _ = ready.send(a);
-        }));
+        tokio::spawn(trainyard_server::run(
+            config,
+            Box::pin(async move {
+                let _ = stopped.await;
+            }),
+            move |a| {
+                let _ = ready.send(a);
+            },
+        ));
         let address = address.await.expect("the server starts");
         let token = std::fs::read_to_string(dir.path().join("admin.token")).unwrap().trim().to_string();
         let http = Client::builder().redirect(redirect::Policy::none()).build().unwrap();
@@ -54,8 +60,13 @@ impl Platform {
 
     /// Signs in with `secret`; the session cookie (`name=value`).
     async fn sign_in(&self, secret: &str) -> String {
-        let response =
-            self.http.post(format!("{}/ui/login", self.url)).form(&[("token", secret), ("next", "/ui/")]).send().await.unwrap();
+        let response = self
+            .http
+            .post(format!("{}/ui/login", self.url))
+            .form(&[("token", secret), ("next", "/ui/")])
+            .send()
+            .await
+            .unwrap();
         assert_eq!(response.status(), StatusCode::SEE_OTHER);
         let set = response.headers()[SET_COOKIE].to_str().unwrap().to_string();
         for attribute in ["HttpOnly", "SameSite=Strict", "Path=/ui"] {
@@ -87,7 +98,8 @@ async fn pages_need_a_session_and_a_wrong_secret_gets_none() {
     let response = platform.http.get(format!("{}/ui/", platform.url)).send().await.unwrap();
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
     assert_eq!(response.headers()[LOCATION], "/ui/login?next=%2Fui%2F");
-    let wrong = platform.http.post(format!("{}/ui/login", platform.url)).form(&[("token", "tyk_nope")]).send().await.unwrap();
+    let wrong =
+        platform.http.post(format!("{}/ui/login", platform.url)).form(&[("token", "tyk_nope")]).send().await.unwrap();
     assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
     assert!(wrong.headers().get(SET_COOKIE).is_none());
     assert!(wrong.text().await.unwrap().contains("id=\"token\""), "the form again");
@@ -108,7 +120,8 @@ async fn pages_need_a_session_and_a_wrong_secret_gets_none() {
 async fn unknown_pages_are_404_pages_and_every_page_is_under_a_strict_policy() {
     let platform = Platform::start().await;
     let cookie = platform.sign_in(&platform.token).await;
-    let response = platform.http.get(format!("{}/ui/no-such-page", platform.url)).header("cookie", &cookie).send().await.unwrap();
+    let response =
+        platform.http.get(format!("{}/ui/no-such-page", platform.url)).header("cookie", &cookie).send().await.unwrap();
     assert_eq!(response.status(), StatusCode::NOT_FOUND);
     assert!(response.headers()[CONTENT_TYPE].to_str().unwrap().starts_with("text/html"));
     let csp = response.headers()["content-security-policy"].to_str().unwrap().to_string();
@@ -139,7 +152,10 @@ async fn forms_need_the_sessions_csrf_token_and_policies_decide_actions() {
     let csrf = csrf_of(&page);
     let path = "/ui/models/churn/versions/1/status";
     assert_eq!(platform.post_form(&root, path, &[("status", "Approved")]).await, StatusCode::FORBIDDEN, "no token");
-    assert_eq!(platform.post_form(&root, path, &[("status", "Approved"), ("csrf", "f00")]).await, StatusCode::FORBIDDEN);
+    assert_eq!(
+        platform.post_form(&root, path, &[("status", "Approved"), ("csrf", "f00")]).await,
+        StatusCode::FORBIDDEN
+    );
     let cross_site = platform
         .http
         .post(format!("{}{path}", platform.url))
@@ -150,7 +166,10 @@ async fn forms_need_the_sessions_csrf_token_and_policies_decide_actions() {
         .await
         .unwrap();
     assert_eq!(cross_site.status(), StatusCode::FORBIDDEN);
-    assert_eq!(platform.post_form(&root, path, &[("status", "Approved"), ("csrf", &csrf)]).await, StatusCode::SEE_OTHER);
+    assert_eq!(
+        platform.post_form(&root, path, &[("status", "Approved"), ("csrf", &csrf)]).await,
+        StatusCode::SEE_OTHER
+    );
     let version = platform.api(reqwest::Method::GET, "/model-package-groups/churn/versions/1", json!(null)).await;
     assert_eq!(version["ModelApprovalStatus"], "Approved");
 
@@ -168,7 +187,10 @@ async fn forms_need_the_sessions_csrf_token_and_policies_decide_actions() {
     assert_eq!(version["ModelApprovalStatus"], "Approved", "nothing changed");
     let audit = platform.api(reqwest::Method::GET, "/audit?limit=50", json!(null)).await;
     let text = audit.to_string();
-    assert!(text.contains("UpdateModelPackage") && text.contains("AccessDenied"), "the approval and the denial are audited");
+    assert!(
+        text.contains("UpdateModelPackage") && text.contains("AccessDenied"),
+        "the approval and the denial are audited"
+    );
 }
 
 #[tokio::test]
@@ -200,10 +222,20 @@ async fn the_event_tail_streams_a_new_event_within_half_a_second() {
     let first = tokio::time::timeout(Duration::from_secs(5), response.chunk()).await.unwrap().unwrap().unwrap();
     assert!(String::from_utf8_lossy(&first).contains("event: tail"));
     let put = std::time::Instant::now();
-    platform.api(reqwest::Method::POST, "/events", json!({"Entries": [{"Source": "shop", "DetailType": "order-42", "Detail": "{}"}]})).await;
+    platform
+        .api(
+            reqwest::Method::POST,
+            "/events",
+            json!({"Entries": [{"Source": "shop", "DetailType": "order-42", "Detail": "{}"}]}),
+        )
+        .await;
     let mut seen = String::new();
     while !seen.contains("order-42") {
-        let chunk = tokio::time::timeout(Duration::from_secs(2), response.chunk()).await.expect("a fragment in time").unwrap().unwrap();
+        let chunk = tokio::time::timeout(Duration::from_secs(2), response.chunk())
+            .await
+            .expect("a fragment in time")
+            .unwrap()
+            .unwrap();
         seen.push_str(&String::from_utf8_lossy(&chunk));
     }
     assert!(put.elapsed() < Duration::from_millis(500), "{:?}", put.elapsed());

@@ -36,7 +36,14 @@ async fn pages_are_filtered_sorted_and_counted_in_the_store() {
         store.create_training_job(&job(&format!("churn-{i:03}"), status, i)).await.unwrap();
     }
     store.create_training_job(&job("other-1", "Completed", 500)).await.unwrap();
-    let page = |status, name, sort, descending, offset| JobPage { status, name_contains: name, sort, descending, offset, limit: 50 };
+    let page = |status, name, sort, descending, offset| JobPage {
+        status,
+        name_contains: name,
+        sort,
+        descending,
+        offset,
+        limit: 50,
+    };
 
     let (first, total) = store.page_training_jobs(&page(None, None, JobSort::Created, true, 0)).await.unwrap();
     assert_eq!((first.len(), total), (50, 121));
@@ -45,7 +52,8 @@ async fn pages_are_filtered_sorted_and_counted_in_the_store() {
     assert_eq!(last.len(), 21);
     assert_eq!(last.last().unwrap().name, "other-1");
 
-    let (failed, total) = store.page_training_jobs(&page(Some("Failed"), Some("churn-"), JobSort::Name, false, 0)).await.unwrap();
+    let (failed, total) =
+        store.page_training_jobs(&page(Some("Failed"), Some("churn-"), JobSort::Name, false, 0)).await.unwrap();
     assert_eq!(total, 40);
     assert!(failed.iter().all(|j| j.status == "Failed"));
     assert_eq!(failed[0].name, "churn-000");

@@ -1,7 +1,7 @@
 //! Store tests on real SQLite files.
 
-mod model_registry;
 mod job_pages;
+mod model_registry;
 mod retraining;
 
 use std::collections::HashSet;
