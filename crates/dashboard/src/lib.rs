@@ -28,12 +28,13 @@ pub use session::SESSION_COOKIE;
 pub struct Ui {
     pub app: AppState,
     sessions: session::Sessions,
+    renders: live::Shared,
 }
 
 /// Every route under `/ui`.
 pub fn router(app: AppState) -> Router {
     use pages::*;
-    let ui = Ui { app, sessions: session::Sessions::default() };
+    let ui = Ui { app, sessions: session::Sessions::default(), renders: live::Shared::default() };
     Router::new()
         .route("/ui", get(|| async { axum::response::Redirect::to("/ui/") }))
         .route("/ui/", get(overview::page))

@@ -2,13 +2,16 @@
 //! htmx's SSE extension swaps in place (`sse-swap="NAME"`). A stream renders its page's
 //! fragments, sends those that changed, then waits for the bus's next commit or a tick
 //! (short while something on the page is in progress, long otherwise), and renders again.
-//! A reconnect renders everything afresh, so nothing is missed.
+//! A reconnect renders everything afresh, so nothing is missed. Streams of the same page
+//! share one render per moment ([`Shared`]): a hundred tabs on the loop overview cost one
+//! render per bus commit, not a hundred.
 
 use std::collections::HashMap;
 use std::convert::Infallible;
 use std::future::Future;
 use std::hash::{Hash, Hasher};
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use axum::response::sse::{Event, KeepAlive, Sse};
 use futures::Stream;
@@ -20,6 +23,44 @@ use crate::UiError;
 const BUSY_TICK: Duration = Duration::from_millis(200);
 /// How soon a quiet page looks again without a bus commit.
 const QUIET_TICK: Duration = Duration::from_secs(5);
+
+/// How long a page's render is reused by the other streams of the same page.
+const FRESH: Duration = Duration::from_millis(100);
+
+/// Renders shared by the streams of one page (by key), each reused for [`FRESH`].
+#[derive(Clone, Default)]
+pub struct Shared(Arc<Mutex<HashMap<String, Slot>>>);
+
+/// A page's last render: the bus generation it saw, when, and what it showed.
+type Slot = Arc<tokio::sync::Mutex<Option<(u64, Instant, Arc<Frame>)>>>;
+
+impl Shared {
+    /// The page's frame: the last render if it saw the same bus commits (`generation`) and
+    /// is younger than [`FRESH`], else a new one.
+    async fn render<F, Fut>(&self, key: &str, generation: u64, render: &mut F) -> Result<Arc<Frame>, UiError>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<Frame, UiError>>,
+    {
+        let slot = {
+            let mut slots = self.0.lock().unwrap_or_else(|p| p.into_inner());
+            if slots.len() > 1000 {
+                slots.retain(|_, slot| Arc::strong_count(slot) > 1);
+            }
+            slots.entry(key.to_string()).or_default().clone()
+        };
+        // Invariant: one render per key at a time; the streams that waited take its result.
+        let mut last = slot.lock().await;
+        if let Some((seen, at, frame)) = last.as_ref() {
+            if *seen == generation && at.elapsed() < FRESH {
+                return Ok(frame.clone());
+            }
+        }
+        let frame = Arc::new(render().await?);
+        *last = Some((generation, Instant::now(), frame.clone()));
+        Ok(frame)
+    }
+}
 
 /// One named fragment of a page.
 pub struct Fragment {
@@ -43,6 +84,7 @@ pub struct Frame {
 
 struct State<F> {
     render: F,
+    shared: Option<(Shared, String)>,
     activity: watch::Receiver<u64>,
     sent: HashMap<&'static str, u64>,
     queue: std::collections::VecDeque<Event>,
@@ -50,13 +92,20 @@ struct State<F> {
     busy: bool,
 }
 
-/// The event stream of a live page: `render` is called at once and after every change.
-pub fn stream<F, Fut>(activity: watch::Receiver<u64>, render: F) -> Sse<impl Stream<Item = Result<Event, Infallible>>>
+/// The event stream of a live page: `render` is called at once and after every change;
+/// with `shared`, its render is shared with the other streams of that key (it must then
+/// not depend on the stream: no appended fragments).
+pub fn stream<F, Fut>(
+    activity: watch::Receiver<u64>,
+    shared: Option<(Shared, String)>,
+    render: F,
+) -> Sse<impl Stream<Item = Result<Event, Infallible>>>
 where
     F: FnMut() -> Fut + Send + 'static,
     Fut: Future<Output = Result<Frame, UiError>> + Send,
 {
-    let state = State { render, activity, sent: HashMap::new(), queue: Default::default(), first: true, busy: true };
+    let state =
+        State { render, shared, activity, sent: HashMap::new(), queue: Default::default(), first: true, busy: true };
     let events = futures::stream::unfold(state, |mut state| async move {
         loop {
             if let Some(event) = state.queue.pop_front() {
@@ -66,12 +115,17 @@ where
                 wait(&mut state.activity, if state.busy { BUSY_TICK } else { QUIET_TICK }).await;
             }
             state.first = false;
-            match (state.render)().await {
+            let generation = *state.activity.borrow_and_update();
+            let frame = match &state.shared {
+                Some((shared, key)) => shared.render(key, generation, &mut state.render).await,
+                None => (state.render)().await.map(Arc::new),
+            };
+            match frame {
                 Ok(frame) => {
                     state.busy = frame.busy;
-                    for fragment in frame.fragments {
-                        if changed(&mut state.sent, &fragment) {
-                            state.queue.push_back(Event::default().event(fragment.event).data(fragment.html));
+                    for fragment in &frame.fragments {
+                        if changed(&mut state.sent, fragment) {
+                            state.queue.push_back(Event::default().event(fragment.event).data(fragment.html.as_str()));
                         }
                     }
                 }

@@ -162,7 +162,7 @@ pub async fn endpoint_live(
 ) -> Result<Response, UiError> {
     ui.may(&viewer, "get", "/endpoints/{name}", &[("name", &name)]).await?;
     let activity = ui.app.bus.activity();
-    Ok(live::stream(activity, move || {
+    Ok(live::stream(activity, Some((ui.renders.clone(), format!("endpoint:{name}"))), move || {
         let (ui, name) = (ui.clone(), name.clone());
         async move {
             let (state, busy) = state_html(&ui, &name).await?;

@@ -347,7 +347,7 @@ pub async fn job_live(
     ui.may(&viewer, "get", "/training-jobs/{name}", &[("name", &name)]).await?;
     let activity = ui.app.bus.activity();
     let offset = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(query.from.unwrap_or(0)));
-    Ok(live::stream(activity, move || {
+    Ok(live::stream(activity, None, move || {
         let (ui, name, offset) = (ui.clone(), name.clone(), offset.clone());
         async move {
             let job = job_doc(&ui, &name).await?;

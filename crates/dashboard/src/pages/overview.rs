@@ -128,16 +128,20 @@ pub async fn live(State(ui): State<Ui>, viewer: Viewer) -> Result<Response, UiEr
     ui.may(&viewer, "get", "/pipelines", &[]).await?;
     let events = ui.could(&viewer, "get", "/events", &[("bus", "default")]).await;
     let activity = ui.app.bus.activity();
-    Ok(axum::response::IntoResponse::into_response(live::stream(activity, move || {
-        let ui = ui.clone();
-        async move {
-            let (pipelines, busy) = pipelines_html(&ui).await?;
-            let mut fragments = vec![Fragment::replace("pipelines", pipelines)];
-            if events {
-                fragments
-                    .push(Fragment::replace("timeline", Timeline { events: event_rows(&ui, 15).await? }.render()?));
+    Ok(axum::response::IntoResponse::into_response(live::stream(
+        activity,
+        Some((ui.renders.clone(), format!("overview:{events}"))),
+        move || {
+            let ui = ui.clone();
+            async move {
+                let (pipelines, busy) = pipelines_html(&ui).await?;
+                let mut fragments = vec![Fragment::replace("pipelines", pipelines)];
+                if events {
+                    fragments
+                        .push(Fragment::replace("timeline", Timeline { events: event_rows(&ui, 15).await? }.render()?));
+                }
+                Ok(Frame { busy, fragments })
             }
-            Ok(Frame { busy, fragments })
-        }
-    })))
+        },
+    )))
 }
