@@ -29,12 +29,14 @@ pub struct Ui {
     pub app: AppState,
     sessions: session::Sessions,
     renders: live::Shared,
+    /// Becomes true when the server stops: live streams end, so shutdown need not wait.
+    stopping: tokio::sync::watch::Receiver<bool>,
 }
 
-/// Every route under `/ui`.
-pub fn router(app: AppState) -> Router {
+/// Every route under `/ui`; live streams end when `stopping` becomes true.
+pub fn router(app: AppState, stopping: tokio::sync::watch::Receiver<bool>) -> Router {
     use pages::*;
-    let ui = Ui { app, sessions: session::Sessions::default(), renders: live::Shared::default() };
+    let ui = Ui { app, sessions: session::Sessions::default(), renders: live::Shared::default(), stopping };
     Router::new()
         .route("/ui", get(|| async { axum::response::Redirect::to("/ui/") }))
         .route("/ui/", get(overview::page))

@@ -24,6 +24,10 @@ const BUSY_TICK: Duration = Duration::from_millis(200);
 /// How soon a quiet page looks again without a bus commit.
 const QUIET_TICK: Duration = Duration::from_secs(5);
 
+/// A stream ends after this long; the browser reconnects at once, which authenticates the
+/// session again (so a deactivated key's open pages stop within this time).
+const LONGEST_STREAM: Duration = Duration::from_secs(300);
+
 /// How long a page's render is reused by the other streams of the same page.
 const FRESH: Duration = Duration::from_millis(100);
 
@@ -84,6 +88,8 @@ pub struct Frame {
 
 struct State<F> {
     render: F,
+    stopping: watch::Receiver<bool>,
+    ends: Instant,
     shared: Option<(Shared, String)>,
     activity: watch::Receiver<u64>,
     sent: HashMap<&'static str, u64>,
@@ -96,23 +102,39 @@ struct State<F> {
 /// with `shared`, its render is shared with the other streams of that key (it must then
 /// not depend on the stream: no appended fragments).
 pub fn stream<F, Fut>(
-    activity: watch::Receiver<u64>,
-    shared: Option<(Shared, String)>,
+    ui: &crate::Ui,
+    shared: Option<String>,
     render: F,
 ) -> Sse<impl Stream<Item = Result<Event, Infallible>>>
 where
     F: FnMut() -> Fut + Send + 'static,
     Fut: Future<Output = Result<Frame, UiError>> + Send,
 {
-    let state =
-        State { render, shared, activity, sent: HashMap::new(), queue: Default::default(), first: true, busy: true };
+    let state = State {
+        render,
+        stopping: ui.stopping.clone(),
+        ends: Instant::now() + LONGEST_STREAM,
+        shared: shared.map(|key| (ui.renders.clone(), key)),
+        activity: ui.app.bus.activity(),
+        sent: HashMap::new(),
+        queue: Default::default(),
+        first: true,
+        busy: true,
+    };
     let events = futures::stream::unfold(state, |mut state| async move {
         loop {
             if let Some(event) = state.queue.pop_front() {
                 return Some((Ok(event), state));
             }
             if !state.first {
-                wait(&mut state.activity, if state.busy { BUSY_TICK } else { QUIET_TICK }).await;
+                let tick = if state.busy { BUSY_TICK } else { QUIET_TICK };
+                tokio::select! {
+                    () = wait(&mut state.activity, tick) => {}
+                    _ = state.stopping.wait_for(|stopping| *stopping) => return None,
+                }
+                if *state.stopping.borrow() || Instant::now() >= state.ends {
+                    return None;
+                }
             }
             state.first = false;
             let generation = *state.activity.borrow_and_update();

@@ -78,32 +78,32 @@ impl Ui {
         template: &str,
         path: &[(&str, &str)],
     ) -> Result<Allowed, UiError> {
-        let call = RouteCall {
-            method,
-            template,
-            path: path.to_vec(),
-            query: path.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
-            body: None,
-            source_ip: viewer.source_ip.clone(),
-            user_agent: Some("trainyard-dashboard".into()),
-            quiet: false,
-        };
-        Ok(authorize_route(&self.app, &viewer.identity, call).await?)
+        Ok(authorize_route(&self.app, &viewer.identity, route_call(viewer, method, template, path, false)).await?)
     }
 
     /// Whether `viewer` could make that call (to show or hide an action): not audited.
     pub async fn could(&self, viewer: &Viewer, method: &str, template: &str, path: &[(&str, &str)]) -> bool {
-        let call = RouteCall {
-            method,
-            template,
-            path: path.to_vec(),
-            query: path.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
-            body: None,
-            source_ip: viewer.source_ip.clone(),
-            user_agent: Some("trainyard-dashboard".into()),
-            quiet: true,
-        };
-        authorize_route(&self.app, &viewer.identity, call).await.is_ok()
+        authorize_route(&self.app, &viewer.identity, route_call(viewer, method, template, path, true)).await.is_ok()
+    }
+}
+
+/// The API call a page stands for, its parameters given both as path and query values.
+fn route_call<'a>(
+    viewer: &Viewer,
+    method: &'a str,
+    template: &'a str,
+    path: &[(&'a str, &'a str)],
+    quiet: bool,
+) -> RouteCall<'a> {
+    RouteCall {
+        method,
+        template,
+        path: path.to_vec(),
+        query: path.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+        body: None,
+        source_ip: viewer.source_ip.clone(),
+        user_agent: Some("trainyard-dashboard".into()),
+        quiet,
     }
 }
 

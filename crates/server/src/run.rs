@@ -176,15 +176,15 @@ pub async fn run(mut config: Config, shutdown: Shutdown, on_ready: impl FnOnce(S
     });
     let state =
         AppState { bus, objects, jobs, models, endpoints, sources, registry, builds, pipelines, identities, audit };
+    // One shutdown for both listeners (and the dashboard's live streams, which end with it).
+    let (stopping, stop_serving) = watch::channel(false);
     let router = trainyard_api::router_with(
         state.clone(),
         trainyard_api::Limits { inference: config.http.inference_concurrency },
     )
-    .merge(trainyard_dashboard::router(state));
+    .merge(trainyard_dashboard::router(state, stop_serving.clone()));
     println!("trainyard AWS endpoint on {aws_url}");
     on_ready(address);
-    // One shutdown for both listeners.
-    let (stopping, stop_serving) = watch::channel(false);
     let aws_serving = tokio::spawn(crate::serve(aws_listener, aws, config.http, until_stopped(stop_serving.clone())));
     crate::serve(listener, router, config.http, {
         Box::pin(async move {

@@ -161,8 +161,7 @@ pub async fn endpoint_live(
     Path(name): Path<String>,
 ) -> Result<Response, UiError> {
     ui.may(&viewer, "get", "/endpoints/{name}", &[("name", &name)]).await?;
-    let activity = ui.app.bus.activity();
-    Ok(live::stream(activity, Some((ui.renders.clone(), format!("endpoint:{name}"))), move || {
+    Ok(live::stream(&ui.clone(), Some(format!("endpoint:{name}")), move || {
         let (ui, name) = (ui.clone(), name.clone());
         async move {
             let (state, busy) = state_html(&ui, &name).await?;

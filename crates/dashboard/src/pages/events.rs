@@ -31,8 +31,7 @@ pub async fn tail(State(ui): State<Ui>, viewer: Viewer) -> Result<Response, UiEr
 
 pub async fn tail_live(State(ui): State<Ui>, viewer: Viewer) -> Result<Response, UiError> {
     ui.may(&viewer, "get", "/events", &[("bus", "default")]).await?;
-    let activity = ui.app.bus.activity();
-    Ok(live::stream(activity, Some((ui.renders.clone(), "events".to_string())), move || {
+    Ok(live::stream(&ui.clone(), Some("events".to_string()), move || {
         let ui = ui.clone();
         async move {
             let tail = Timeline { events: event_rows(&ui, TAIL).await? }.render()?;

@@ -345,9 +345,8 @@ pub async fn job_live(
     Query(query): Query<LiveQuery>,
 ) -> Result<Response, UiError> {
     ui.may(&viewer, "get", "/training-jobs/{name}", &[("name", &name)]).await?;
-    let activity = ui.app.bus.activity();
     let offset = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(query.from.unwrap_or(0)));
-    Ok(live::stream(activity, None, move || {
+    Ok(live::stream(&ui.clone(), None, move || {
         let (ui, name, offset) = (ui.clone(), name.clone(), offset.clone());
         async move {
             let job = job_doc(&ui, &name).await?;

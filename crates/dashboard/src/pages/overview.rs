@@ -127,10 +127,9 @@ pub async fn page(State(ui): State<Ui>, viewer: Viewer) -> Result<Response, UiEr
 pub async fn live(State(ui): State<Ui>, viewer: Viewer) -> Result<Response, UiError> {
     ui.may(&viewer, "get", "/pipelines", &[]).await?;
     let events = ui.could(&viewer, "get", "/events", &[("bus", "default")]).await;
-    let activity = ui.app.bus.activity();
     Ok(axum::response::IntoResponse::into_response(live::stream(
-        activity,
-        Some((ui.renders.clone(), format!("overview:{events}"))),
+        &ui.clone(),
+        Some(format!("overview:{events}")),
         move || {
             let ui = ui.clone();
             async move {

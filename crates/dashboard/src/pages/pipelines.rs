@@ -156,22 +156,17 @@ pub async fn run(State(ui): State<Ui>, viewer: Viewer, Path(id): Path<String>) -
 
 pub async fn run_live(State(ui): State<Ui>, viewer: Viewer, Path(id): Path<String>) -> Result<Response, UiError> {
     ui.may(&viewer, "get", "/pipeline-runs/{id}", &[("id", &id)]).await?;
-    let activity = ui.app.bus.activity();
-    Ok(axum::response::IntoResponse::into_response(live::stream(
-        activity,
-        Some((ui.renders.clone(), format!("run:{id}"))),
-        move || {
-            let (ui, id) = (ui.clone(), id.clone());
-            async move {
-                let run = run_doc(&ui, &id).await?;
-                let (status, stages) = run_fragments(&run)?;
-                Ok(Frame {
-                    busy: !run.finished(),
-                    fragments: vec![Fragment::replace("status", status), Fragment::replace("stages", stages)],
-                })
-            }
-        },
-    )))
+    Ok(axum::response::IntoResponse::into_response(live::stream(&ui.clone(), Some(format!("run:{id}")), move || {
+        let (ui, id) = (ui.clone(), id.clone());
+        async move {
+            let run = run_doc(&ui, &id).await?;
+            let (status, stages) = run_fragments(&run)?;
+            Ok(Frame {
+                busy: !run.finished(),
+                fragments: vec![Fragment::replace("status", status), Fragment::replace("stages", stages)],
+            })
+        }
+    })))
 }
 
 /// A run as the runs table lists it.
@@ -243,10 +238,9 @@ pub async fn pipeline_live(
     Path(name): Path<String>,
 ) -> Result<Response, UiError> {
     ui.may(&viewer, "get", "/pipelines/{name}/runs", &[("name", &name)]).await?;
-    let activity = ui.app.bus.activity();
     Ok(axum::response::IntoResponse::into_response(live::stream(
-        activity,
-        Some((ui.renders.clone(), format!("pipeline:{name}"))),
+        &ui.clone(),
+        Some(format!("pipeline:{name}")),
         move || {
             let (ui, name) = (ui.clone(), name.clone());
             async move {

@@ -242,6 +242,23 @@ async fn the_event_tail_streams_a_new_event_within_half_a_second() {
 }
 
 #[tokio::test]
+async fn open_live_pages_do_not_hold_up_the_servers_stop() {
+    let platform = Platform::start().await;
+    let cookie = platform.sign_in(&platform.token).await;
+    let mut response =
+        platform.http.get(format!("{}/ui/events/live", platform.url)).header("cookie", &cookie).send().await.unwrap();
+    response.chunk().await.unwrap().expect("the first fragment");
+    let Platform { _stop: stop, _dir: dir, .. } = platform;
+    let stopped = std::time::Instant::now();
+    stop.send(()).unwrap();
+    let ended =
+        tokio::time::timeout(Duration::from_secs(5), async { while let Ok(Some(_)) = response.chunk().await {} }).await;
+    assert!(ended.is_ok(), "the stream ends when the server stops");
+    assert!(stopped.elapsed() < Duration::from_secs(2), "{:?}", stopped.elapsed());
+    drop(dir);
+}
+
+#[tokio::test]
 async fn assets_are_embedded_and_cached_for_good() {
     let platform = Platform::start().await;
     let cookie = platform.sign_in(&platform.token).await;
