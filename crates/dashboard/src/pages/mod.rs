@@ -7,3 +7,5 @@ pub mod jobs;
 pub mod models;
 pub mod overview;
 pub mod pipelines;
+pub mod rules;
+pub mod supply;

@@ -242,6 +242,39 @@ async fn the_event_tail_streams_a_new_event_within_half_a_second() {
 }
 
 #[tokio::test]
+async fn a_rules_pattern_is_tested_on_a_stored_event() {
+    let platform = Platform::start().await;
+    let put = |detail_type: &'static str| {
+        let platform = &platform;
+        async move {
+            let body =
+                json!({"Entries": [{"Source": "shop", "DetailType": detail_type, "Detail": "{\"total\": 250}"}]});
+            platform.api(reqwest::Method::POST, "/events", body).await["Entries"][0]["EventId"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        }
+    };
+    let before = put("Order Placed").await;
+    let pattern = json!({"source": ["shop"], "detail": {"total": [{"numeric": [">", 100]}]}});
+    platform.api(reqwest::Method::POST, "/rules", json!({"Name": "big-orders", "EventPattern": pattern})).await;
+    let after = put("Order Placed").await;
+    let cookie = platform.sign_in(&platform.token).await;
+    let (status, page) = platform.get(&cookie, "/ui/rules").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("big-orders"));
+    let (_, page) = platform.get(&cookie, &format!("/ui/rules/big-orders?bus=default&event={after}")).await;
+    assert!(page.contains("data-matches=\"true\"") && page.contains("matched when the event was put"), "{page}");
+    let (_, page) = platform.get(&cookie, &format!("/ui/rules/big-orders?event={before}")).await;
+    assert!(page.contains("data-matches=\"true\"") && page.contains("did not when the event was put"), "{page}");
+    let (status, _) = platform.get(&cookie, "/ui/rules/big-orders?event=no-such-event").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    for page in ["/ui/images", "/ui/builds"] {
+        assert_eq!(platform.get(&cookie, page).await.0, StatusCode::OK, "{page}");
+    }
+}
+
+#[tokio::test]
 async fn open_live_pages_do_not_hold_up_the_servers_stop() {
     let platform = Platform::start().await;
     let cookie = platform.sign_in(&platform.token).await;
