@@ -86,12 +86,15 @@ fn size(bytes: Option<u64>) -> String {
 
 pub async fn images(State(ui): State<Ui>, viewer: Viewer, headers: HeaderMap) -> Result<Response, UiError> {
     ui.may(&viewer, "get", "/repositories", &[]).await?;
-    ui.may(&viewer, "get", "/images", &[]).await?;
     let built = if ui.could(&viewer, "get", "/builds", &[]).await { builds(&ui).await? } else { Vec::new() };
     let listed = ui.app.registry.list_repositories_json().await.map_err(ApiError::from)?;
     let mut repositories = Vec::new();
     for r in listed["Repositories"].as_array().into_iter().flatten().take(50) {
         let name = r["RepositoryName"].as_str().unwrap_or_default().to_string();
+        // Only the repositories whose images the caller may list.
+        if !ui.could(&viewer, "get", "/images", &[("repository", &name)]).await {
+            continue;
+        }
         let images = ui.app.registry.list_images_json(Some(&name)).await.map_err(ApiError::from)?;
         let mut tagged = Vec::new();
         for t in images["Images"].as_array().into_iter().flatten().take(100) {

@@ -185,12 +185,16 @@ async fn forms_need_the_sessions_csrf_token_and_policies_decide_actions() {
     assert_eq!(forged, StatusCode::FORBIDDEN);
     let version = platform.api(reqwest::Method::GET, "/model-package-groups/churn/versions/1", json!(null)).await;
     assert_eq!(version["ModelApprovalStatus"], "Approved", "nothing changed");
-    let audit = platform.api(reqwest::Method::GET, "/audit?limit=50", json!(null)).await;
-    let text = audit.to_string();
-    assert!(
-        text.contains("UpdateModelPackage") && text.contains("AccessDenied"),
-        "the approval and the denial are audited"
-    );
+    // The audit trail is written by a batching writer: look for a few seconds.
+    let mut text = String::new();
+    for _ in 0..50 {
+        text = platform.api(reqwest::Method::GET, "/audit?limit=50", json!(null)).await.to_string();
+        if text.contains("UpdateModelPackage") && text.contains("AccessDenied") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(text.contains("UpdateModelPackage") && text.contains("AccessDenied"), "audited: {text}");
 }
 
 #[tokio::test]
