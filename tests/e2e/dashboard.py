@@ -351,7 +351,8 @@ def run_suite(platform, driver, args, axe):
     start = {e.get_attribute("data-variant") for e in driver.find_elements(By.CSS_SELECTOR, "#traffic-split [data-variant]")}
     driver.execute_script("window.__noReload = 1;")
     deploy = subprocess.Popen([platform.trainyard, "--data-dir", platform.data, "endpoints", "deploy", "churn",
-                               "--model-package", "churn/1", "--strategy", "canary:10:4s", "--wait"],
+                               "--model-package", "churn/1", "--strategy", "canary:10:4s",
+                               "--rollback-on", "error_rate>5%", "--wait"],
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
     def split():
@@ -359,9 +360,16 @@ def run_suite(platform, driver, args, axe):
                 for e in driver.find_elements(By.CSS_SELECTOR, "#traffic-split [data-variant]")}
     partial = wait_for(lambda: any(0 < w < 100 and v not in start for v, w in split().items()), 30, 0.05)
     check("the new variant appears with part of the traffic", partial, str(split()))
+    policy = wait_for(lambda: driver.find_element(By.ID, "deployment-policy").text, 5)
+    check("the running deployment shows its bake and rollback limits",
+          bool(policy) and "bake" in policy and "rolls back if" in policy, str(policy))
     full = wait_for(lambda: split().get("churn/1") == 100, 60, 0.1)
     check("then takes all of it", full, str(split()))
     check("the split moved without a reload", driver.execute_script("return window.__noReload") == 1)
+    history = driver.find_elements(By.CSS_SELECTOR, "#deployment-history tbody tr")
+    check("the deployment history lists the canary's steps", len(history) >= 3, str(len(history)))
+    check("per-variant traffic is charted while the page is open",
+          bool(wait_for(lambda: driver.find_elements(By.CSS_SELECTOR, "#variant-charts canvas"), 10)))
     try:
         deploy.wait(timeout=60)
     except subprocess.TimeoutExpired:
@@ -416,6 +424,10 @@ def run_suite(platform, driver, args, axe):
         wait_for(lambda: driver.find_elements(By.ID, "log"), 10)
         check("a build's page shows its log", bool(driver.find_element(By.ID, "log").get_attribute("textContent")))
         audit_page(driver, "build", axe)
+
+    driver.get(f"{url}/ui/dlq")
+    check("the dead-letter page lists the queue", bool(driver.find_elements(By.ID, "dead-letters")))
+    audit_page(driver, "dead letters", axe)
 
     # 8. Not found.
     status, headers, body = http("GET", f"{url}/ui/no-such-page", headers={"Cookie": session})

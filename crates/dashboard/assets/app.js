@@ -41,6 +41,56 @@
     });
   }
 
+  // The endpoint page: each live update carries one sample per variant (#variant-data);
+  // the charts keep the samples seen while the page is open (the last 300).
+  var samples = { time: [], variants: {} }, variantCharts = {}, lastSample = null;
+
+  function collectSamples() {
+    var table = document.getElementById("variant-data");
+    var holder = document.getElementById("variant-charts");
+    if (!table || !holder || !window.uPlot) return;
+    var at = Number(table.getAttribute("data-time")) / 1000;
+    if (!table.querySelector("tbody tr") || at === lastSample) return;
+    lastSample = at;
+    samples.time.push(at);
+    var seen = {};
+    table.querySelectorAll("tbody tr").forEach(function (row) {
+      var name = row.cells[0].textContent;
+      seen[name] = true;
+      var v = samples.variants[name] || (samples.variants[name] = { rps: [], p99: [] });
+      while (v.rps.length < samples.time.length - 1) { v.rps.push(null); v.p99.push(null); }
+      v.rps.push(Number(row.cells[1].textContent));
+      v.p99.push(Number(row.cells[4].textContent));
+    });
+    Object.keys(samples.variants).forEach(function (name) {
+      var v = samples.variants[name];
+      if (!seen[name]) { v.rps.push(null); v.p99.push(null); }
+    });
+    if (samples.time.length > 300) {
+      samples.time.shift();
+      Object.keys(samples.variants).forEach(function (n) { samples.variants[n].rps.shift(); samples.variants[n].p99.shift(); });
+    }
+    drawVariantCharts(holder);
+  }
+
+  function drawVariantCharts(holder) {
+    var names = Object.keys(samples.variants);
+    var colours = ["#3572c6", "#c65a35", "#2f9e44", "#8e44ad"];
+    [["rps", "requests per second"], ["p99", "p99 latency, ms"]].forEach(function (m) {
+      var key = m[0] + ":" + names.join("|");
+      var data = [samples.time].concat(names.map(function (n) { return samples.variants[n][m[0]]; }));
+      var chart = variantCharts[m[0]];
+      if (chart && chart.key === key) { chart.plot.setData(data); return; }
+      if (chart) { chart.plot.destroy(); chart.box.remove(); }
+      var box = document.createElement("div");
+      box.className = "chart";
+      holder.appendChild(box);
+      var series = [{}].concat(names.map(function (n, i) { return { label: n, stroke: colours[i % colours.length], width: 2, spanGaps: false }; }));
+      var plot = new window.uPlot({ title: m[1], width: Math.min(holder.clientWidth || 600, 520), height: 200, scales: { x: { time: true } }, series: series }, data, box);
+      variantCharts[m[0]] = { key: key, plot: plot, box: box };
+    });
+  }
+
   function follow() {
     var log = document.getElementById("log");
     var toggle = document.getElementById("follow");
@@ -66,6 +116,6 @@
     });
   };
 
-  document.addEventListener("DOMContentLoaded", function () { drawCharts(); follow(); });
-  document.addEventListener("htmx:afterSettle", function () { drawCharts(); follow(); });
+  document.addEventListener("DOMContentLoaded", function () { drawCharts(); collectSamples(); follow(); });
+  document.addEventListener("htmx:afterSettle", function () { drawCharts(); collectSamples(); follow(); });
 })();

@@ -29,6 +29,7 @@ pub struct Ui {
     pub app: AppState,
     sessions: session::Sessions,
     renders: live::Shared,
+    samples: std::sync::Arc<pages::endpoints::Samples>,
     /// Becomes true when the server stops: live streams end, so shutdown need not wait.
     stopping: tokio::sync::watch::Receiver<bool>,
 }
@@ -36,7 +37,13 @@ pub struct Ui {
 /// Every route under `/ui`; live streams end when `stopping` becomes true.
 pub fn router(app: AppState, stopping: tokio::sync::watch::Receiver<bool>) -> Router {
     use pages::*;
-    let ui = Ui { app, sessions: session::Sessions::default(), renders: live::Shared::default(), stopping };
+    let ui = Ui {
+        app,
+        sessions: session::Sessions::default(),
+        renders: live::Shared::default(),
+        samples: Default::default(),
+        stopping,
+    };
     Router::new()
         .route("/ui", get(|| async { axum::response::Redirect::to("/ui/") }))
         .route("/ui/", get(overview::page))
@@ -62,6 +69,8 @@ pub fn router(app: AppState, stopping: tokio::sync::watch::Receiver<bool>) -> Ro
         .route("/ui/events", get(events::tail))
         .route("/ui/events/live", get(events::tail_live))
         .route("/ui/events/{id}", get(events::event))
+        .route("/ui/dlq", get(dlq::page))
+        .route("/ui/dlq/redrive", post(dlq::redrive))
         .route("/ui/rules", get(rules::list))
         .route("/ui/rules/{name}", get(rules::rule))
         .route("/ui/images", get(supply::images))

@@ -26,6 +26,8 @@ struct EndpointDoc {
     last_deployment: Value,
     #[serde(default)]
     pending_deployment_summary: Value,
+    #[serde(default)]
+    deployment_config: Value,
 }
 
 struct EndpointRow {
@@ -79,8 +81,87 @@ struct EndpointState {
     failure: Option<String>,
     split: Vec<Share>,
     deployment: String,
+    /// The deployment's policy while one runs: traffic steps, bake, rollback alarms.
+    policy: String,
     /// (variant, requests, errors, p50 ms, p99 ms)
     stats: Vec<(String, u64, u64, String, String)>,
+    /// Since the last sample: (variant, req/s, error %, p50 ms, p99 ms), at `sampled` (ms).
+    rates: Vec<(String, String, String, String, String)>,
+    sampled: i64,
+    history: Vec<HistoryRow>,
+}
+
+struct HistoryRow {
+    time: String,
+    stage: String,
+    stage_class: &'static str,
+    config: String,
+    message: String,
+}
+
+/// The endpoint's deployment events, newest first (the deployment history).
+async fn history(ui: &Ui, name: &str) -> Result<Vec<HistoryRow>, UiError> {
+    let filter = trainyard_store::EventFilter {
+        bus: None,
+        source: Some("aws.sagemaker".into()),
+        detail_type: Some("SageMaker Endpoint Deployment State Change".into()),
+        since: None,
+        after_seq: None,
+        limit: 1000,
+    };
+    let events = ui.app.bus.store().list_events(&filter).await.map_err(ApiError::from)?;
+    Ok(events
+        .into_iter()
+        .filter(|e| e.event["detail"]["EndpointName"] == name)
+        .take(30)
+        .map(|e| {
+            let detail = &e.event["detail"];
+            let pending = &detail["PendingDeploymentSummary"];
+            let stage = detail["Stage"].as_str().unwrap_or_default().to_string();
+            HistoryRow {
+                time: time(Some(e.ingested_at)),
+                stage_class: match stage.as_str() {
+                    "Completed" => "Succeeded",
+                    "Failed" | "RolledBack" | "RollingBack" => "Failed",
+                    _ => "InProgress",
+                },
+                config: pending["EndpointConfigName"].as_str().unwrap_or_default().to_string(),
+                message: pending["ProductionVariants"][0]["VariantStatus"][0]["StatusMessage"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string(),
+                stage,
+            }
+        })
+        .collect())
+}
+
+/// What a running deployment's configuration says, in words.
+fn policy_words(config: &Value, started: Option<chrono::DateTime<chrono::Utc>>) -> String {
+    let routing = &config["BlueGreenUpdatePolicy"]["TrafficRoutingConfiguration"];
+    let step = routing["CanarySize"]["Value"].as_f64().or(routing["LinearStepSize"]["Value"].as_f64());
+    let mut words = match (routing["Type"].as_str(), step) {
+        (Some(kind), Some(step)) => format!("{} {step:.0} %", kind.to_lowercase()),
+        (Some(kind), None) => kind.to_lowercase().replace('_', "-"),
+        _ => "all at once".to_string(),
+    };
+    if let Some(wait) = routing["WaitIntervalInSeconds"].as_f64() {
+        words.push_str(&format!(", bake {wait:.0} s per step"));
+    }
+    if let Some(started) = started {
+        let elapsed = (chrono::Utc::now() - started).num_milliseconds() as f64 / 1000.0;
+        words.push_str(&format!(", started {elapsed:.1} s ago"));
+    }
+    let alarms: Vec<&str> = config["AutoRollbackConfiguration"]["Alarms"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|a| a["AlarmName"].as_str())
+        .collect();
+    if !alarms.is_empty() {
+        words.push_str(&format!("; rolls back if {}", alarms.join(" or ")));
+    }
+    words
 }
 
 #[derive(Template)]
@@ -97,6 +178,7 @@ async fn state_html(ui: &Ui, name: &str) -> Result<(String, bool), UiError> {
     let doc: EndpointDoc = serde_json::from_value(value).map_err(|e| UiError::BadRequest(e.to_string()))?;
     let mut split = Vec::new();
     let mut stats = Vec::new();
+    let mut windows = Vec::new();
     if let Some(endpoint) = ui.app.endpoints.data().get(name) {
         let routing = endpoint.routing();
         let fleets =
@@ -113,7 +195,9 @@ async fn state_html(ui: &Ui, name: &str) -> Result<(String, bool), UiError> {
                 });
                 let w = v.stats.snapshot();
                 let ms = |q: f64| format!("{:.2}", 1000.0 * w.latency_quantile(q));
-                stats.push((format!("{} ({})", v.name, v.model_name), w.requests, w.errors, ms(0.5), ms(0.99)));
+                let label = format!("{} ({})", v.name, v.model_name);
+                stats.push((label.clone(), w.requests, w.errors, ms(0.5), ms(0.99)));
+                windows.push((label, w));
             }
         }
     }
@@ -137,6 +221,13 @@ async fn state_html(ui: &Ui, name: &str) -> Result<(String, bool), UiError> {
     } else {
         "No deployment yet.".to_string()
     };
+    let policy = if pending {
+        let started = doc.pending_deployment_summary["StartTime"].as_str().and_then(|t| json_time(&Value::from(t)));
+        policy_words(&doc.deployment_config, started)
+    } else {
+        String::new()
+    };
+    let (sampled, rates) = ui.rates(name, windows);
     let state = EndpointState {
         status_class: stage_status(&doc.endpoint_status),
         status: doc.endpoint_status,
@@ -144,7 +235,11 @@ async fn state_html(ui: &Ui, name: &str) -> Result<(String, bool), UiError> {
         failure: doc.failure_reason,
         split,
         deployment,
+        policy,
         stats,
+        rates,
+        sampled,
+        history: history(ui, name).await?,
     };
     Ok((state.render()?, pending))
 }
@@ -169,4 +264,38 @@ pub async fn endpoint_live(
         }
     })
     .into_response())
+}
+
+/// The last counters seen per endpoint, to turn counters into rates between renders.
+#[derive(Default)]
+pub struct Samples(std::sync::Mutex<std::collections::HashMap<String, (std::time::Instant, Vec<(String, Window)>)>>);
+
+use trainyard_endpoints::stats::Window;
+
+impl Ui {
+    /// Each variant's request rate, error share and latency since the previous sample of
+    /// this endpoint, and when (ms since the epoch).
+    fn rates(&self, name: &str, now: Vec<(String, Window)>) -> (i64, Vec<(String, String, String, String, String)>) {
+        let mut samples = self.samples.0.lock().unwrap_or_else(|p| p.into_inner());
+        let at = std::time::Instant::now();
+        let previous = samples.insert(name.to_string(), (at, now.clone()));
+        let Some((then, before)) = previous else { return (chrono::Utc::now().timestamp_millis(), Vec::new()) };
+        let seconds = at.duration_since(then).as_secs_f64().max(0.001);
+        let rates = now
+            .iter()
+            .map(|(label, w)| {
+                let delta = before.iter().find(|(l, _)| l == label).map_or(w.clone(), |(_, b)| w.since(b));
+                let errors =
+                    if delta.requests == 0 { 0.0 } else { 100.0 * delta.errors as f64 / delta.requests as f64 };
+                (
+                    label.clone(),
+                    format!("{:.1}", delta.requests as f64 / seconds),
+                    format!("{errors:.2}"),
+                    format!("{:.3}", 1000.0 * delta.latency_quantile(0.5)),
+                    format!("{:.3}", 1000.0 * delta.latency_quantile(0.99)),
+                )
+            })
+            .collect();
+        (chrono::Utc::now().timestamp_millis(), rates)
+    }
 }

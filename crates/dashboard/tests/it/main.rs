@@ -279,6 +279,53 @@ async fn a_rules_pattern_is_tested_on_a_stored_event() {
 }
 
 #[tokio::test]
+async fn a_dead_letter_is_redriven_from_its_page_by_whom_policies_allow() {
+    let platform = Platform::start().await;
+    let post = reqwest::Method::POST;
+    platform.api(post.clone(), "/functions", json!({"FunctionName": "garbled", "Command": "echo not-json"})).await;
+    platform.api(post.clone(), "/rules", json!({"Name": "to-garbled", "EventPattern": {"source": ["shop"]}})).await;
+    platform.api(post.clone(), "/rules/to-garbled/targets", json!({"Id": "fn", "FunctionName": "garbled"})).await;
+    platform
+        .api(post.clone(), "/events", json!({"Entries": [{"Source": "shop", "DetailType": "x", "Detail": "{}"}]}))
+        .await;
+    let cookie = platform.sign_in(&platform.token).await;
+    let mut page = String::new();
+    for _ in 0..100 {
+        page = platform.get(&cookie, "/ui/dlq").await.1;
+        if page.contains("data-dead-letter=") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let start = page.find("data-dead-letter=\"").expect("the dead letter is listed") + 18;
+    let id = page[start..].split('"').next().unwrap().to_string();
+    let redriven = platform
+        .http
+        .post(format!("{}/ui/dlq/redrive", platform.url))
+        .header("cookie", &cookie)
+        .form(&[("csrf", csrf_of(&page).as_str()), ("id", id.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(redriven.status(), StatusCode::SEE_OTHER);
+    assert_eq!(redriven.headers()[LOCATION], "/ui/dlq?redriven=1", "one dead letter sent back");
+    let (_, page) = platform.get(&cookie, "/ui/dlq?redriven=1").await;
+    assert!(page.contains("1 dead letter(s) sent back for delivery."), "{page}");
+    let bad = platform.post_form(&cookie, "/ui/dlq/redrive", &[("csrf", &csrf_of(&page))]).await;
+    assert_eq!(bad, StatusCode::BAD_REQUEST, "neither one nor all");
+    // A read-only user sees the queue but no redrive button, and may not redrive.
+    platform.api(post.clone(), "/iam/users", json!({"Name": "viewer"})).await;
+    platform.api(reqwest::Method::PUT, "/iam/users/viewer/attached-policies/ReadOnlyAccess", json!(null)).await;
+    let key = platform.api(post, "/iam/users/viewer/access-keys", json!({})).await;
+    let viewer = platform.sign_in(key["AccessKey"]["SecretAccessKey"].as_str().unwrap()).await;
+    let (status, page) = platform.get(&viewer, "/ui/dlq").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(!page.contains("Redrive"), "{page}");
+    let forged = platform.post_form(&viewer, "/ui/dlq/redrive", &[("csrf", &csrf_of(&page)), ("all", "true")]).await;
+    assert_eq!(forged, StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
 async fn open_live_pages_do_not_hold_up_the_servers_stop() {
     let platform = Platform::start().await;
     let cookie = platform.sign_in(&platform.token).await;
