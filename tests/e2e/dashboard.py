@@ -286,6 +286,9 @@ def run_suite(platform, driver, args, axe):
     log = driver.find_element(By.ID, "log")
     check("#log is a role=log region with the job's output",
           log.get_attribute("role") == "log" and len(log.get_attribute("textContent")) > 0)
+    kinds = {e.get_attribute("data-lineage") for e in driver.find_elements(By.CSS_SELECTOR, "#lineage [data-lineage]")}
+    check("the job's lineage links its data, build, run, version and endpoint",
+          {"data", "build", "run", "version", "endpoint"} <= kinds, str(kinds))
     href = driver.find_element(By.ID, "log-download").get_attribute("href")
     session = f"ty_session={cookie.get('value')}"
     status, _, text = http("GET", href, headers={"Cookie": session})

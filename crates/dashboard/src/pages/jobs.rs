@@ -161,6 +161,65 @@ struct JobDoc {
     algorithm_specification: Value,
     #[serde(default)]
     model_artifacts: Value,
+    #[serde(default)]
+    input_data_config: Vec<Value>,
+}
+
+/// Where a job's inputs came from and what it led to, each a link.
+pub struct Lineage {
+    data: Vec<(String, String)>,
+    build: Option<(String, String)>,
+    run: Option<String>,
+    version: Option<(String, String)>,
+    endpoint: Option<String>,
+}
+
+async fn lineage(ui: &Ui, viewer: &Viewer, name: &str, job: &JobDoc) -> Lineage {
+    let data = job
+        .input_data_config
+        .iter()
+        .map(|c| {
+            let uri = c["DataSource"]["S3DataSource"]["S3Uri"].as_str().unwrap_or_default();
+            (c["ChannelName"].as_str().unwrap_or_default().to_string(), uri.to_string())
+        })
+        .collect();
+    let digest = job.algorithm_specification["TrainingImage"]
+        .as_str()
+        .and_then(|i| i.split_once('@'))
+        .map(|(_, d)| d.to_string());
+    let mut build = None;
+    if let Some(digest) = digest {
+        if ui.could(viewer, "get", "/builds", &[]).await {
+            if let Ok(builds) = ui.app.builds.list(None).await {
+                build = builds["Builds"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .find(|b| b["ImageDigest"] == digest.as_str())
+                    .map(|b| {
+                        let commit = b["SourceVersion"].as_str().unwrap_or_default();
+                        (b["Id"].as_str().unwrap_or_default().to_string(), commit[..commit.len().min(12)].to_string())
+                    });
+            }
+        }
+    }
+    // A pipeline's run is named after its training job.
+    let mut lineage = Lineage { data, build, run: None, version: None, endpoint: None };
+    if ui.could(viewer, "get", "/pipeline-runs/{id}", &[("id", name)]).await {
+        if let Ok(run) = crate::pages::pipelines::run_doc(ui, name).await {
+            for step in &run.steps {
+                match (step.step.as_str(), step.resource.as_deref()) {
+                    ("Registration", Some(r)) => {
+                        lineage.version = r.split_once('/').map(|(g, v)| (g.to_string(), v.to_string()))
+                    }
+                    ("Deployment", Some(r)) => lineage.endpoint = Some(r.to_string()),
+                    _ => {}
+                }
+            }
+            lineage.run = Some(run.run_id);
+        }
+    }
+    lineage
 }
 
 impl JobDoc {
@@ -214,6 +273,7 @@ struct JobPageView {
     log: String,
     log_offset: u64,
     log_truncated: bool,
+    lineage: Lineage,
 }
 
 async fn job_doc(ui: &Ui, name: &str) -> Result<JobDoc, UiError> {
@@ -272,7 +332,9 @@ pub async fn job(State(ui): State<Ui>, viewer: Viewer, Path(name): Path<String>)
     let job = job_doc(&ui, &name).await?;
     let metrics_html = metrics_html(&ui, &name).await?;
     let (log, log_offset, log_truncated) = log_tail(&ui, &name).await?;
+    let lineage = lineage(&ui, &viewer, &name, &job).await;
     let page = JobPageView {
+        lineage,
         chrome: viewer.chrome(format!("Training job {name}"), "jobs"),
         status_html: status_html(&job)?,
         hyperparameters: job.hyper_parameters.clone().into_iter().collect(),
