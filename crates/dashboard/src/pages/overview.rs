@@ -98,9 +98,17 @@ async fn pipelines_html(ui: &Ui) -> Result<(String, bool), UiError> {
     Ok((Pipelines { pipelines: rows }.render()?, busy))
 }
 
-/// The newest `limit` events.
+/// The newest `limit` events of the default bus (what the pages authorize: listing the
+/// default bus's events).
 pub async fn event_rows(ui: &Ui, limit: i64) -> Result<Vec<EventRow>, UiError> {
-    let filter = EventFilter { bus: None, source: None, detail_type: None, since: None, after_seq: None, limit };
+    let filter = EventFilter {
+        bus: Some("default".into()),
+        source: None,
+        detail_type: None,
+        since: None,
+        after_seq: None,
+        limit,
+    };
     let events = ui.app.bus.store().list_events(&filter).await.map_err(trainyard_api::ApiError::from)?;
     Ok(events
         .into_iter()
@@ -115,8 +123,11 @@ pub async fn event_rows(ui: &Ui, limit: i64) -> Result<Vec<EventRow>, UiError> {
 }
 
 pub async fn page(State(ui): State<Ui>, viewer: Viewer) -> Result<Response, UiError> {
-    ui.may(&viewer, "get", "/pipelines", &[]).await?;
-    let (pipelines_html, _) = pipelines_html(&ui).await?;
+    // The landing page: what the caller may not see is said, not refused.
+    let pipelines_html = match ui.could(&viewer, "get", "/pipelines", &[]).await {
+        true => pipelines_html(&ui).await?.0,
+        false => "<p>Your policies do not allow listing pipelines.</p>".to_string(),
+    };
     let timeline_html = match ui.could(&viewer, "get", "/events", &[("bus", "default")]).await {
         true => Timeline { events: event_rows(&ui, 15).await? }.render()?,
         false => "<p>Your policies do not allow listing events.</p>".to_string(),
@@ -125,16 +136,24 @@ pub async fn page(State(ui): State<Ui>, viewer: Viewer) -> Result<Response, UiEr
 }
 
 pub async fn live(State(ui): State<Ui>, viewer: Viewer) -> Result<Response, UiError> {
-    ui.may(&viewer, "get", "/pipelines", &[]).await?;
+    let pipelines = ui.could(&viewer, "get", "/pipelines", &[]).await;
     let events = ui.could(&viewer, "get", "/events", &[("bus", "default")]).await;
+    if !pipelines && !events {
+        return Err(UiError::Forbidden("your policies allow neither listing pipelines nor events".into()));
+    }
     Ok(axum::response::IntoResponse::into_response(live::stream(
         &ui.clone(),
-        Some(format!("overview:{events}")),
+        Some(format!("overview:{pipelines}:{events}")),
         move || {
             let ui = ui.clone();
             async move {
-                let (pipelines, busy) = pipelines_html(&ui).await?;
-                let mut fragments = vec![Fragment::replace("pipelines", pipelines)];
+                let mut fragments = Vec::new();
+                let mut busy = false;
+                if pipelines {
+                    let (html, moving) = pipelines_html(&ui).await?;
+                    fragments.push(Fragment::replace("pipelines", html));
+                    busy = moving;
+                }
                 if events {
                     fragments
                         .push(Fragment::replace("timeline", Timeline { events: event_rows(&ui, 15).await? }.render()?));

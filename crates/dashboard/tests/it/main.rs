@@ -326,6 +326,24 @@ async fn a_dead_letter_is_redriven_from_its_page_by_whom_policies_allow() {
 }
 
 #[tokio::test]
+async fn the_landing_page_says_what_a_caller_may_not_see() {
+    let platform = Platform::start().await;
+    let post = reqwest::Method::POST;
+    platform.api(post.clone(), "/iam/users", json!({"Name": "watcher"})).await;
+    let policy = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "events:ListEvents",
+        "Resource": "arn:aws:events:local:000000000000:event-bus/default"}]});
+    platform
+        .api(reqwest::Method::PUT, "/iam/users/watcher/policies/events", json!({"PolicyDocument": policy.to_string()}))
+        .await;
+    let key = platform.api(post, "/iam/users/watcher/access-keys", json!({})).await;
+    let watcher = platform.sign_in(key["AccessKey"]["SecretAccessKey"].as_str().unwrap()).await;
+    let (status, page) = platform.get(&watcher, "/ui/").await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert!(page.contains("do not allow listing pipelines") && page.contains("id=\"event-tail\""), "{page}");
+    assert_eq!(platform.get(&watcher, "/ui/training-jobs").await.0, StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
 async fn open_live_pages_do_not_hold_up_the_servers_stop() {
     let platform = Platform::start().await;
     let cookie = platform.sign_in(&platform.token).await;
