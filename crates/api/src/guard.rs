@@ -262,7 +262,8 @@ impl Allowed {
 }
 
 /// Authorizes `identity` for `call` as the guard authorizes the API route (the same
-/// table, policies, PassRole and audit of a denial); an unmapped route is root's only.
+/// table, policies and audit of a denial); an unmapped route is root's only. No caller
+/// passes a role through it yet: a route that passes one must not be authorized here.
 pub async fn authorize_route(state: &AppState, identity: &Identity, call: RouteCall<'_>) -> Result<Allowed, ApiError> {
     let Some(route) = access::lookup(call.method, call.template) else {
         return match identity.is_root() {

@@ -56,7 +56,8 @@ impl Shared {
         // Invariant: one render per key at a time; the streams that waited take its result.
         let mut last = slot.lock().await;
         if let Some((seen, at, frame)) = last.as_ref() {
-            if *seen == generation && at.elapsed() < FRESH {
+            // A render that saw this commit or a later one is as new as one made now.
+            if *seen >= generation && at.elapsed() < FRESH {
                 return Ok(frame.clone());
             }
         }
@@ -72,11 +73,13 @@ pub struct Fragment {
     pub html: String,
     /// Appended to what is shown (a log's new lines): sent whenever it is not empty.
     pub append: bool,
+    /// The event's id: where a reconnect resumes (the browser sends it as `Last-Event-ID`).
+    pub id: Option<String>,
 }
 
 impl Fragment {
     pub fn replace(event: &'static str, html: String) -> Fragment {
-        Fragment { event, html, append: false }
+        Fragment { event, html, append: false, id: None }
     }
 }
 
@@ -147,7 +150,11 @@ where
                     state.busy = frame.busy;
                     for fragment in &frame.fragments {
                         if changed(&mut state.sent, fragment) {
-                            state.queue.push_back(Event::default().event(fragment.event).data(fragment.html.as_str()));
+                            let event = Event::default().event(fragment.event).data(fragment.html.as_str());
+                            state.queue.push_back(match &fragment.id {
+                                Some(id) => event.id(id),
+                                None => event,
+                            });
                         }
                     }
                 }
@@ -197,8 +204,8 @@ mod tests {
         assert!(changed(&mut sent, &Fragment::replace("stages", "a".into())));
         assert!(!changed(&mut sent, &Fragment::replace("stages", "a".into())));
         assert!(changed(&mut sent, &Fragment::replace("stages", "b".into())));
-        let line = Fragment { event: "log", html: "x\n".into(), append: true };
+        let line = Fragment { event: "log", html: "x\n".into(), append: true, id: None };
         assert!(changed(&mut sent, &line) && changed(&mut sent, &line));
-        assert!(!changed(&mut sent, &Fragment { event: "log", html: String::new(), append: true }));
+        assert!(!changed(&mut sent, &Fragment { event: "log", html: String::new(), append: true, id: None }));
     }
 }

@@ -131,9 +131,8 @@ impl FromRequestParts<Ui> for Viewer {
     }
 }
 
-/// Refuses a state-changing form that is not from this dashboard: a cross-site request
-/// (`Sec-Fetch-Site`, `Origin` not this host) or a CSRF token that is not the session's.
-pub fn check_form(viewer: &Viewer, headers: &HeaderMap, csrf: &str) -> Result<(), UiError> {
+/// Refuses a request from another site (`Sec-Fetch-Site`, or an `Origin` not this host).
+fn check_same_origin(headers: &HeaderMap) -> Result<(), UiError> {
     if let Some(site) = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()) {
         if site != "same-origin" && site != "none" {
             return Err(UiError::Forbidden(format!("a {site} request may not change anything here")));
@@ -146,6 +145,13 @@ pub fn check_form(viewer: &Viewer, headers: &HeaderMap, csrf: &str) -> Result<()
             return Err(UiError::Forbidden(format!("a request from {origin} may not change anything here")));
         }
     }
+    Ok(())
+}
+
+/// Refuses a state-changing form that is not from this dashboard: a cross-site request
+/// or a CSRF token that is not the session's.
+pub fn check_form(viewer: &Viewer, headers: &HeaderMap, csrf: &str) -> Result<(), UiError> {
+    check_same_origin(headers)?;
     if !trainyard_auth::constant_time_eq(csrf.as_bytes(), viewer.csrf.as_bytes()) {
         return Err(UiError::Forbidden("the form's CSRF token is missing or not this session's".into()));
     }
@@ -183,7 +189,9 @@ pub struct SignIn {
     next: Option<String>,
 }
 
-pub async fn sign_in(State(ui): State<Ui>, Form(form): Form<SignIn>) -> Result<Response, UiError> {
+pub async fn sign_in(State(ui): State<Ui>, headers: HeaderMap, Form(form): Form<SignIn>) -> Result<Response, UiError> {
+    // No signing a visitor in from another site (login CSRF).
+    check_same_origin(&headers)?;
     let next = safe_next(form.next.as_deref());
     let secret = form.token.trim();
     if ui.app.identities.authenticate_secret(secret, Utc::now()).is_err() {

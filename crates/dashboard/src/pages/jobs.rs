@@ -330,8 +330,15 @@ async fn metrics_html(ui: &Ui, name: &str) -> Result<String, UiError> {
 pub async fn job(State(ui): State<Ui>, viewer: Viewer, Path(name): Path<String>) -> Result<Response, UiError> {
     ui.may(&viewer, "get", "/training-jobs/{name}", &[("name", &name)]).await?;
     let job = job_doc(&ui, &name).await?;
-    let metrics_html = metrics_html(&ui, &name).await?;
-    let (log, log_offset, log_truncated) = log_tail(&ui, &name).await?;
+    let (metrics, logs) = readable(&ui, &viewer, &name).await;
+    let metrics_html = match metrics {
+        true => metrics_html(&ui, &name).await?,
+        false => NOT_ALLOWED_METRICS.to_string(),
+    };
+    let (log, log_offset, log_truncated) = match logs {
+        true => log_tail(&ui, &name).await?,
+        false => ("(your policies do not allow reading this job's log)".to_string(), 0, false),
+    };
     let lineage = lineage(&ui, &viewer, &name, &job).await;
     let page = JobPageView {
         lineage,
@@ -400,30 +407,51 @@ pub struct LiveQuery {
     from: Option<u64>,
 }
 
+/// What the page says in place of metrics the caller may not read.
+const NOT_ALLOWED_METRICS: &str = "<p>Your policies do not allow reading this job's metrics.</p>";
+
+/// Whether the caller may read the job's metrics and its log (actions of their own).
+async fn readable(ui: &Ui, viewer: &Viewer, name: &str) -> (bool, bool) {
+    let metrics = ui.could(viewer, "get", "/training-jobs/{name}/metrics", &[("name", name)]).await;
+    let logs = ui.could(viewer, "get", "/training-jobs/{name}/logs", &[("name", name)]).await;
+    (metrics, logs)
+}
+
 pub async fn job_live(
     State(ui): State<Ui>,
     viewer: Viewer,
+    headers: axum::http::HeaderMap,
     Path(name): Path<String>,
     Query(query): Query<LiveQuery>,
 ) -> Result<Response, UiError> {
     ui.may(&viewer, "get", "/training-jobs/{name}", &[("name", &name)]).await?;
-    let offset = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(query.from.unwrap_or(0)));
+    let (metrics, logs) = readable(&ui, &viewer, &name).await;
+    // A reconnect resumes the log where the last event it saw ended (its id), not where
+    // the page began, so no line is shown twice.
+    let resumed = headers.get("last-event-id").and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok());
+    let offset = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(resumed.or(query.from).unwrap_or(0)));
     Ok(live::stream(&ui.clone(), None, move || {
         let (ui, name, offset) = (ui.clone(), name.clone(), offset.clone());
         async move {
             let job = job_doc(&ui, &name).await?;
-            let from = offset.load(std::sync::atomic::Ordering::SeqCst);
-            let chunk = ui.app.jobs.logs(&name, from).await.map_err(ApiError::from)?;
-            offset.store(chunk.next_offset, std::sync::atomic::Ordering::SeqCst);
-            let log = crate::view::escape(&chunk.text);
-            Ok(Frame {
-                busy: !job.ended() || !chunk.complete,
-                fragments: vec![
-                    Fragment::replace("status", status_html(&job)?),
-                    Fragment::replace("metrics", metrics_html(&ui, &name).await?),
-                    Fragment { event: "log", html: log, append: true },
-                ],
-            })
+            let mut fragments = vec![Fragment::replace("status", status_html(&job)?)];
+            if metrics {
+                fragments.push(Fragment::replace("metrics", metrics_html(&ui, &name).await?));
+            }
+            let mut complete = true;
+            if logs {
+                let from = offset.load(std::sync::atomic::Ordering::SeqCst);
+                let chunk = ui.app.jobs.logs(&name, from).await.map_err(ApiError::from)?;
+                offset.store(chunk.next_offset, std::sync::atomic::Ordering::SeqCst);
+                complete = chunk.complete;
+                fragments.push(Fragment {
+                    event: "log",
+                    html: crate::view::escape(&chunk.text),
+                    append: true,
+                    id: Some(chunk.next_offset.to_string()),
+                });
+            }
+            Ok(Frame { busy: !job.ended() || !complete, fragments })
         }
     })
     .into_response())

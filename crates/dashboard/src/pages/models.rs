@@ -162,8 +162,15 @@ pub async fn group(
     Query(query): Query<GroupQuery>,
 ) -> Result<Response, UiError> {
     ui.may(&viewer, "get", "/model-package-groups/{name}/versions", &[("name", &name)]).await?;
-    let group: GroupDoc = serde_json::from_value(ui.app.models.describe_group(&name).await.map_err(ApiError::from)?)
-        .map_err(|e| UiError::BadRequest(e.to_string()))?;
+    // The group's description and aliases are DescribeModelPackageGroup's to show.
+    let group: Option<GroupDoc> =
+        match ui.could(&viewer, "get", "/model-package-groups/{name}", &[("name", &name)]).await {
+            true => Some(
+                serde_json::from_value(ui.app.models.describe_group(&name).await.map_err(ApiError::from)?)
+                    .map_err(|e| UiError::BadRequest(e.to_string()))?,
+            ),
+            false => None,
+        };
     let listed = ui.app.models.list_versions(&name).await.map_err(ApiError::from)?;
     let mut numbers: Vec<i64> = listed["ModelPackageSummaryList"]
         .as_array()
@@ -175,7 +182,32 @@ pub async fn group(
     let mut versions = Vec::new();
     let mut headline = String::new();
     for number in numbers.iter().take(100) {
-        let v = version_doc(&ui, &name, &number.to_string()).await?;
+        let version = number.to_string();
+        let template = "/model-package-groups/{name}/versions/{version}";
+        if !ui.could(&viewer, "get", template, &[("name", &name), ("version", &version)]).await {
+            // What listing the versions says, without the version's own details.
+            let summary = listed["ModelPackageSummaryList"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .find(|v| v["ModelPackageVersion"] == *number);
+            let status = summary.and_then(|v| v["ModelApprovalStatus"].as_str()).unwrap_or_default().to_string();
+            versions.push(VersionRow {
+                number: *number,
+                status_class: stage_status(&status),
+                status,
+                description: String::new(),
+                headline: String::new(),
+                gate: "",
+                job: None,
+                image: None,
+                created: time(
+                    summary.and_then(|v| v["CreationTime"].as_str()).and_then(|t| json_time(&Value::from(t))),
+                ),
+            });
+            continue;
+        }
+        let v = version_doc(&ui, &name, &version).await?;
         let metrics = v.metrics();
         if headline.is_empty() {
             headline = metrics
@@ -215,8 +247,8 @@ pub async fn group(
     });
     let page = GroupPage {
         chrome: viewer.chrome(format!("Model group {name}"), "models"),
-        description: group.model_package_group_description,
-        aliases: group.aliases.into_iter().collect(),
+        description: group.as_ref().map(|g| g.model_package_group_description.clone()).unwrap_or_default(),
+        aliases: group.map(|g| g.aliases.into_iter().collect()).unwrap_or_default(),
         notice,
         headline: if headline.is_empty() { "Metric".into() } else { headline },
         compare_a: numbers.get(1).map(i64::to_string).unwrap_or_default(),

@@ -24,6 +24,7 @@ struct PipelinesDoc {
 struct PipelineDoc {
     name: String,
     last_run: Option<String>,
+    last_run_status: Option<String>,
 }
 
 struct LatestRun {
@@ -68,13 +69,25 @@ struct OverviewPage {
 }
 
 /// The pipelines with their latest runs (failures first), and whether any run is moving.
-async fn pipelines_html(ui: &Ui) -> Result<(String, bool), UiError> {
+/// A run's stages are shown only with `runs` (the caller may describe any run); without
+/// it, what listing pipelines says: the last run's id and status.
+async fn pipelines_html(ui: &Ui, runs: bool) -> Result<(String, bool), UiError> {
     let value = ui.app.pipelines.list().await.map_err(trainyard_api::ApiError::from)?;
     let doc: PipelinesDoc = serde_json::from_value(value).map_err(|e| UiError::BadRequest(e.to_string()))?;
     let mut rows = Vec::with_capacity(doc.pipelines.len());
     let mut busy = false;
     for pipeline in doc.pipelines {
         let run = match &pipeline.last_run {
+            Some(id) if !runs => {
+                let status = pipeline.last_run_status.clone().unwrap_or_default();
+                Some(LatestRun {
+                    status_class: stage_status(&status),
+                    id: id.clone(),
+                    status,
+                    reason: None,
+                    stages_html: String::new(),
+                })
+            }
             Some(id) => match run_doc(ui, id).await {
                 Ok(run) => {
                     busy |= !run.finished();
@@ -122,10 +135,16 @@ pub async fn event_rows(ui: &Ui, limit: i64) -> Result<Vec<EventRow>, UiError> {
         .collect())
 }
 
+/// Whether the caller may describe every pipeline run (`*`): what showing each pipeline's
+/// latest run in one shared render needs.
+async fn may_describe_runs(ui: &Ui, viewer: &Viewer) -> bool {
+    ui.could(viewer, "get", "/pipeline-runs/{id}", &[("id", "*")]).await
+}
+
 pub async fn page(State(ui): State<Ui>, viewer: Viewer) -> Result<Response, UiError> {
     // The landing page: what the caller may not see is said, not refused.
     let pipelines_html = match ui.could(&viewer, "get", "/pipelines", &[]).await {
-        true => pipelines_html(&ui).await?.0,
+        true => pipelines_html(&ui, may_describe_runs(&ui, &viewer).await).await?.0,
         false => "<p>Your policies do not allow listing pipelines.</p>".to_string(),
     };
     let timeline_html = match ui.could(&viewer, "get", "/events", &[("bus", "default")]).await {
@@ -137,20 +156,21 @@ pub async fn page(State(ui): State<Ui>, viewer: Viewer) -> Result<Response, UiEr
 
 pub async fn live(State(ui): State<Ui>, viewer: Viewer) -> Result<Response, UiError> {
     let pipelines = ui.could(&viewer, "get", "/pipelines", &[]).await;
+    let runs = may_describe_runs(&ui, &viewer).await;
     let events = ui.could(&viewer, "get", "/events", &[("bus", "default")]).await;
     if !pipelines && !events {
         return Err(UiError::Forbidden("your policies allow neither listing pipelines nor events".into()));
     }
     Ok(axum::response::IntoResponse::into_response(live::stream(
         &ui.clone(),
-        Some(format!("overview:{pipelines}:{events}")),
+        Some(format!("overview:{pipelines}:{runs}:{events}")),
         move || {
             let ui = ui.clone();
             async move {
                 let mut fragments = Vec::new();
                 let mut busy = false;
                 if pipelines {
-                    let (html, moving) = pipelines_html(&ui).await?;
+                    let (html, moving) = pipelines_html(&ui, runs).await?;
                     fragments.push(Fragment::replace("pipelines", html));
                     busy = moving;
                 }

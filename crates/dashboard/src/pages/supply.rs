@@ -99,7 +99,11 @@ pub async fn images(State(ui): State<Ui>, viewer: Viewer, headers: HeaderMap) ->
         let mut tagged = Vec::new();
         for t in images["Images"].as_array().into_iter().flatten().take(100) {
             let digest = t["ImageDigest"].as_str().unwrap_or_default().to_string();
-            let described = ui.app.registry.describe_image_json(&format!("{name}@{digest}")).await.ok();
+            let image = format!("{name}@{digest}");
+            let described = match ui.could(&viewer, "get", "/images/describe", &[("repository", &name)]).await {
+                true => ui.app.registry.describe_image_json(&image).await.ok(),
+                false => None,
+            };
             let build = built
                 .iter()
                 .find(|b| b.image_digest.as_deref() == Some(&digest) && b.repository.as_deref() == Some(&name));

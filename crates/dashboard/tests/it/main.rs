@@ -117,6 +117,21 @@ async fn pages_need_a_session_and_a_wrong_secret_gets_none() {
 }
 
 #[tokio::test]
+async fn no_site_can_sign_a_visitor_in() {
+    let platform = Platform::start().await;
+    let cross_site = platform
+        .http
+        .post(format!("{}/ui/login", platform.url))
+        .header("origin", "https://evil.example")
+        .form(&[("token", platform.token.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(cross_site.status(), StatusCode::FORBIDDEN);
+    assert!(cross_site.headers().get(SET_COOKIE).is_none());
+}
+
+#[tokio::test]
 async fn unknown_pages_are_404_pages_and_every_page_is_under_a_strict_policy() {
     let platform = Platform::start().await;
     let cookie = platform.sign_in(&platform.token).await;
@@ -185,6 +200,19 @@ async fn forms_need_the_sessions_csrf_token_and_policies_decide_actions() {
     assert_eq!(forged, StatusCode::FORBIDDEN);
     let version = platform.api(reqwest::Method::GET, "/model-package-groups/churn/versions/1", json!(null)).await;
     assert_eq!(version["ModelApprovalStatus"], "Approved", "nothing changed");
+    // Allowed only to list versions: the list, not each version's details.
+    platform.api(reqwest::Method::POST, "/iam/users", json!({"Name": "lister"})).await;
+    let policy = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+        "Action": "sagemaker:ListModelPackages", "Resource": "*"}]});
+    platform
+        .api(reqwest::Method::PUT, "/iam/users/lister/policies/list", json!({"PolicyDocument": policy.to_string()}))
+        .await;
+    let key = platform.api(reqwest::Method::POST, "/iam/users/lister/access-keys", json!({})).await;
+    let lister = platform.sign_in(key["AccessKey"]["SecretAccessKey"].as_str().unwrap()).await;
+    let (status, page) = platform.get(&lister, "/ui/models/churn").await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert!(page.contains("data-version=\"1\"") && !page.contains("from the dashboard"), "{page}");
+
     // The audit trail is written by a batching writer: look for a few seconds.
     let mut text = String::new();
     for _ in 0..50 {
