@@ -56,16 +56,9 @@ pub fn escape(text: &str) -> String {
     out
 }
 
-/// Percent-encodes `text` for a query value.
+/// Percent-encodes `text` for a query value (RFC 3986, as SigV4 does).
 pub fn url_encode(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for byte in text.bytes() {
-        match byte {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => out.push(byte as char),
-            _ => out.push_str(&format!("%{byte:02X}")),
-        }
-    }
-    out
+    trainyard_sigv4::uri_encode(text.as_bytes(), false)
 }
 
 impl Ui {

@@ -358,15 +358,21 @@ pub async fn job(State(ui): State<Ui>, viewer: Viewer, Path(name): Path<String>)
 /// The end of the log (at most [`LOG_SHOWN`] bytes, from a line's start), the offset after
 /// it, and whether an earlier part is left out.
 async fn log_tail(ui: &Ui, name: &str) -> Result<(String, u64, bool), UiError> {
-    let mut offset = 0;
+    // Where the log ends now (a read past the end answers its length; no log yet is 0),
+    // then only its end is read: a page costs the same whatever the log's size.
+    let end = match ui.app.jobs.logs(name, u64::MAX).await.map_err(ApiError::from)?.next_offset {
+        u64::MAX => 0,
+        end => end,
+    };
+    // A little more than is shown, so the cut falls on a line's start.
+    let mut offset = end.saturating_sub(LOG_SHOWN + 4096);
     let mut text = String::new();
     loop {
         let chunk = ui.app.jobs.logs(name, offset).await.map_err(ApiError::from)?;
         let read = chunk.next_offset - offset;
         text.push_str(&chunk.text);
         offset = chunk.next_offset;
-        keep_tail(&mut text, 2 * LOG_SHOWN as usize);
-        if read == 0 || chunk.complete {
+        if read == 0 || chunk.complete || text.len() as u64 > 2 * LOG_SHOWN {
             break;
         }
     }
