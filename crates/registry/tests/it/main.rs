@@ -179,6 +179,25 @@ async fn sha512_digests_are_verified_too(kind: Kind) {
     ));
 }
 
+/// 40 MiB in two appends of 64 KiB pieces, the second starting mid-buffer: past the
+/// staging file's early write-back window, the bytes and digest come back exact.
+async fn a_large_upload_in_uneven_appends_reads_back_exact(kind: Kind) {
+    let Some(h) = harness(kind).await else { return };
+    let bytes: Vec<u8> = (0..40 * 1024 * 1024 + 123).map(|i: usize| (i * 31 % 251) as u8).collect();
+    let pieces = |part: &[u8]| {
+        let chunks: Vec<Result<Bytes, std::convert::Infallible>> =
+            part.chunks(64 * 1024).map(|c| Ok(Bytes::copy_from_slice(c))).collect();
+        futures::stream::iter(chunks)
+    };
+    let (first, second) = bytes.split_at(17 * 1024 * 1024 + 7);
+    let digest = Digest::sha256_of(&bytes);
+    let id = h.registry.start_upload("app").await.unwrap();
+    h.registry.append("app", &id, Some(0), None, pieces(first)).await.unwrap();
+    h.registry.finish_upload("app", &id, &digest, None, pieces(second)).await.unwrap();
+    assert_eq!(h.registry.blob_size("app", &digest).await.unwrap(), bytes.len() as u64);
+    assert!(read_all(&h.registry, "app", &digest).await == bytes, "the blob read back differs");
+}
+
 async fn an_upload_survives_a_restart_and_belongs_to_its_repository(kind: Kind) {
     let Some(h) = harness(kind).await else { return };
     let id = h.registry.start_upload("app").await.unwrap();
@@ -419,6 +438,10 @@ macro_rules! conformance {
             #[tokio::test]
             async fn sha512_digests_are_verified_too() {
                 super::sha512_digests_are_verified_too($kind).await
+            }
+            #[tokio::test]
+            async fn a_large_upload_in_uneven_appends_reads_back_exact() {
+                super::a_large_upload_in_uneven_appends_reads_back_exact($kind).await
             }
             #[tokio::test]
             async fn an_upload_survives_a_restart_and_belongs_to_its_repository() {
