@@ -140,7 +140,8 @@ impl Model {
     }
 
     /// From a timed 256-row batch: the batch size at which one thread would spend about
-    /// 100 µs, so that splitting pays for starting a thread (about 20 µs).
+    /// 50 µs, so that splitting pays for handing a part to a pooled thread (a few µs when
+    /// it is awake, tens when it sleeps).
     fn measure_split_rows(&self) -> usize {
         const PROBE: usize = 256;
         let threads = crate::ml::threads();
@@ -157,33 +158,24 @@ impl Model {
             best = best.min(started.elapsed().as_secs_f64());
         }
         let per_row = best / PROBE as f64;
-        ((100e-6 / per_row.max(1e-12)) as usize).max(2 * threads)
+        ((50e-6 / per_row.max(1e-12)) as usize).max(2 * threads)
     }
 
     /// Runs `rows` rows of `n_features()` features each (row-major) and returns the graph's
-    /// outputs as they are. Large batches run as one part per core, concatenated in order.
+    /// outputs as they are. Large batches run as one part per core on the process's thread
+    /// pool (rayon's: started once, so a batch never pays for starting threads),
+    /// concatenated in order.
     pub fn run_raw(&self, features: &[f32], rows: usize) -> Result<Vec<Array>> {
+        use rayon::prelude::*;
         if rows < self.split_rows || self.n_features == 0 || features.len() != rows * self.n_features {
             return self.run_whole(features, rows);
         }
         let threads = crate::ml::threads();
         let per = rows.div_ceil(threads);
-        let chunks: Vec<&[f32]> = features.chunks(per * self.n_features).collect();
-        let parts: Vec<Result<Vec<Array>>> = std::thread::scope(|scope| {
-            // Every part but the last on a new thread; the last on this one.
-            let (last, rest) = chunks.split_last().expect("at least one part");
-            let handles: Vec<_> = rest
-                .iter()
-                .map(|&part| scope.spawn(move || self.run_whole(part, part.len() / self.n_features)))
-                .collect();
-            let mine = self.run_whole(last, last.len() / self.n_features);
-            let mut results: Vec<Result<Vec<Array>>> = handles
-                .into_iter()
-                .map(|h| h.join().unwrap_or_else(|_| Err(Error::inference("a batch thread panicked"))))
-                .collect();
-            results.push(mine);
-            results
-        });
+        let parts: Vec<Result<Vec<Array>>> = features
+            .par_chunks(per * self.n_features)
+            .map(|part| self.run_whole(part, part.len() / self.n_features))
+            .collect();
         let mut parts = parts.into_iter();
         let mut outputs = parts.next().expect("at least one part")?;
         for part in parts {
