@@ -96,12 +96,13 @@ pub async fn images(State(ui): State<Ui>, viewer: Viewer, headers: HeaderMap) ->
             continue;
         }
         let images = ui.app.registry.list_images_json(Some(&name)).await.map_err(ApiError::from)?;
+        // Sizes need DescribeImages on the repository: decided once, not per tag.
+        let may_describe = ui.could(&viewer, "get", "/images/describe", &[("repository", &name)]).await;
         let mut tagged = Vec::new();
         for t in images["Images"].as_array().into_iter().flatten().take(100) {
             let digest = t["ImageDigest"].as_str().unwrap_or_default().to_string();
-            let image = format!("{name}@{digest}");
-            let described = match ui.could(&viewer, "get", "/images/describe", &[("repository", &name)]).await {
-                true => ui.app.registry.describe_image_json(&image).await.ok(),
+            let described = match may_describe {
+                true => ui.app.registry.describe_image_json(&format!("{name}@{digest}")).await.ok(),
                 false => None,
             };
             let build = built
