@@ -5,6 +5,19 @@
 //! policy (what matches, when to retry): callers hand it decisions to persist. It must
 //! never hold a transaction open across I/O that is not the database's own.
 
+/// Declares `Store` methods that run the same-named method of the store's backend.
+/// Invariant: every backend implements every method (a missing one fails to compile).
+macro_rules! delegate {
+    ($($(#[$meta:meta])* pub async fn $name:ident $(<$lt:lifetime>)? (&self $(, $arg:ident: $ty:ty)* $(,)?) -> $ret:ty;)*) => {
+        $($(#[$meta])* pub async fn $name $(<$lt>)? (&self $(, $arg: $ty)*) -> $ret {
+            match &self.backend {
+                $crate::Backend::Sqlite(b) => b.$name($($arg),*).await,
+                $crate::Backend::Postgres(b) => b.$name($($arg),*).await,
+            }
+        })*
+    };
+}
+
 mod archives;
 mod audit;
 mod builds;
@@ -19,19 +32,17 @@ mod models;
 mod multipart;
 mod objects;
 mod pipelines;
+mod postgres;
 mod processing;
 mod records;
 mod registry;
 mod rules;
 mod sources;
+mod sqlite;
 
 use std::path::Path;
-use std::str::FromStr;
-use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::SqlitePool;
 
 pub use audit::{AuditQuery, AuditRow, NewAuditRecord};
 pub use builds::{BuildRecord, UnbuiltPush};
@@ -50,66 +61,36 @@ pub use records::*;
 pub use registry::{ManifestRecord, RepositoryRecord, TagRecord};
 pub use sources::{PushRecord, SourceRecord};
 
-/// A handle on the database; cheap to clone.
+/// A handle on the metadata store; cheap to clone. Each method runs on the backend the
+/// store was opened on; the backends keep the same records with the same rules, which
+/// the conformance suite (`tests/it`) checks against both.
 #[derive(Clone)]
 pub struct Store {
-    /// Readers: many connections, concurrent with the writer under WAL.
-    pool: SqlitePool,
-    /// The one writer connection. Invariant: every write goes through it, so writers
-    /// queue in process (fairly) instead of spinning on SQLITE_BUSY.
-    writer: SqlitePool,
+    backend: Backend,
+}
+
+#[derive(Clone)]
+enum Backend {
+    Sqlite(sqlite::SqliteStore),
+    Postgres(postgres::PgStore),
 }
 
 impl Store {
-    /// Opens (creating if needed) the database file and runs the migrations.
+    /// Opens (creating if needed) the SQLite database file and runs the migrations.
     pub async fn open(path: &Path) -> Result<Store, Error> {
-        let options = SqliteConnectOptions::from_str("sqlite://")
-            .map_err(|e| Error::Database { context: "connect options".into(), source: e })?
-            .filename(path)
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            // Invariant: FULL syncs the WAL on every commit, so an acknowledged write
-            // survives a process crash (kill -9) and an OS crash or power loss alike.
-            .synchronous(SqliteSynchronous::Full)
-            .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(10));
-        let open_error = |e| Error::Database { context: format!("open {}", path.display()), source: e };
-        let writer =
-            SqlitePoolOptions::new().max_connections(1).connect_with(options.clone()).await.map_err(open_error)?;
-        let migrator = sqlx::migrate!("./migrations");
-        refuse_newer_schema(&writer, &migrator, path).await?;
-        migrator.run(&writer).await.map_err(|e| Error::Migration { message: e.to_string() })?;
-        let pool = SqlitePoolOptions::new()
-            .max_connections(8)
-            .connect_with(options.create_if_missing(false))
-            .await
-            .map_err(open_error)?;
-        Ok(Store { pool, writer })
+        Ok(Store { backend: Backend::Sqlite(sqlite::SqliteStore::open(path).await?) })
+    }
+
+    /// Connects to a PostgreSQL database (`postgres://…`) and runs its migrations.
+    pub async fn open_postgres(url: &str) -> Result<Store, Error> {
+        Ok(Store { backend: Backend::Postgres(postgres::PgStore::open(url).await?) })
     }
 
     pub async fn close(&self) {
-        self.pool.close().await;
-        self.writer.close().await;
-    }
-}
-
-/// Invariant: a database migrated by a newer trainyard is never opened (nor changed) by an
-/// older one, which would not know what the newer schema means.
-async fn refuse_newer_schema(
-    writer: &SqlitePool,
-    migrator: &sqlx::migrate::Migrator,
-    path: &Path,
-) -> Result<(), Error> {
-    let known = migrator.iter().map(|m| m.version).max().unwrap_or(0);
-    // (A new database has no migrations table yet: nothing applied.)
-    let applied: Option<i64> = sqlx::query_scalar("SELECT MAX(version) FROM _sqlx_migrations WHERE success")
-        .fetch_one(writer)
-        .await
-        .ok()
-        .flatten();
-    match applied {
-        Some(found) if found > known => Err(Error::NewerSchema { path: path.display().to_string(), found, known }),
-        _ => Ok(()),
+        match &self.backend {
+            Backend::Sqlite(b) => b.close().await,
+            Backend::Postgres(b) => b.close().await,
+        }
     }
 }
 

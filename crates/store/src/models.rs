@@ -8,10 +8,8 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::Value;
-use sqlx::sqlite::SqliteRow;
-use sqlx::Row;
 
-use crate::{db, from_millis, to_millis, Error, Store};
+use crate::{Error, Store};
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "PascalCase")]
@@ -57,256 +55,24 @@ pub struct ModelPackageRecord {
     pub last_modified_time: Option<DateTime<Utc>>,
 }
 
-fn group_from(row: &SqliteRow) -> ModelGroupRecord {
-    ModelGroupRecord {
-        name: row.get("name"),
-        description: row.get("description"),
-        approval_mode: row.get("approval_mode"),
-        gate_failure: row.get("gate_failure"),
-        creation_time: from_millis(row.get("created_at")),
-    }
-}
-
-fn package_from(row: &SqliteRow) -> Result<ModelPackageRecord, Error> {
-    let text: String = row.get("document");
-    let document = serde_json::from_str(&text)
-        .map_err(|e| Error::Corrupt { context: "model package document".into(), message: e.to_string() })?;
-    Ok(ModelPackageRecord {
-        group: row.get("group_name"),
-        version: row.get("version"),
-        status: row.get("status"),
-        model_data_url: row.get("model_data_url"),
-        document,
-        created_by: row.get("created_by"),
-        creation_time: from_millis(row.get("created_at")),
-        approval_description: row.get("approval_description"),
-        last_modified_by: row.get("status_changed_by"),
-        last_modified_time: row.get::<Option<i64>, _>("status_changed_at").map(from_millis),
-    })
-}
-
-const PACKAGE_COLUMNS: &str = "group_name, version, status, model_data_url, document, created_by, created_at, \
-                               approval_description, status_changed_by, status_changed_at";
-
 impl Store {
-    pub async fn create_model_group(&self, group: &ModelGroupRecord) -> Result<(), Error> {
-        sqlx::query(
-            "INSERT INTO model_package_groups (name, description, approval_mode, gate_failure, created_at)
-             VALUES (?, ?, ?, ?, ?)",
-        )
-        .bind(&group.name)
-        .bind(&group.description)
-        .bind(&group.approval_mode)
-        .bind(&group.gate_failure)
-        .bind(to_millis(group.creation_time))
-        .execute(&self.writer)
-        .await
-        .map_err(Error::on_insert("model package group", &group.name))?;
-        Ok(())
-    }
-
-    /// Writes a group's description, approval mode and gate failure.
-    pub async fn update_model_group(&self, group: &ModelGroupRecord) -> Result<(), Error> {
-        let updated = sqlx::query(
-            "UPDATE model_package_groups SET description = ?, approval_mode = ?, gate_failure = ? WHERE name = ?",
-        )
-        .bind(&group.description)
-        .bind(&group.approval_mode)
-        .bind(&group.gate_failure)
-        .bind(&group.name)
-        .execute(&self.writer)
-        .await
-        .map_err(db("update model package group"))?;
-        if updated.rows_affected() == 0 {
-            return Err(Error::NotFound { kind: "model package group", name: group.name.clone() });
-        }
-        Ok(())
-    }
-
-    pub async fn list_model_groups(&self) -> Result<Vec<ModelGroupRecord>, Error> {
-        let rows = sqlx::query("SELECT * FROM model_package_groups ORDER BY name")
-            .fetch_all(&self.pool)
-            .await
-            .map_err(db("list model package groups"))?;
-        Ok(rows.iter().map(group_from).collect())
-    }
-
-    pub async fn get_model_group(&self, name: &str) -> Result<ModelGroupRecord, Error> {
-        let row = sqlx::query("SELECT * FROM model_package_groups WHERE name = ?")
-            .bind(name)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(db("get model package group"))?;
-        row.as_ref().map(group_from).ok_or_else(|| Error::NotFound { kind: "model package group", name: name.into() })
-    }
-
-    /// Deletes a group; one with versions only when `force` (then its versions and aliases go too).
-    pub async fn delete_model_group(&self, name: &str, force: bool) -> Result<(), Error> {
-        let mut tx = self.writer.begin().await.map_err(db("begin"))?;
-        let versions: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM model_packages WHERE group_name = ?")
-            .bind(name)
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(db("count model packages"))?;
-        if versions > 0 && !force {
-            return Err(Error::InUse {
-                kind: "model package group",
-                name: name.into(),
-                reason: format!("it has {versions} versions (delete with force to remove them too)"),
-            });
-        }
-        for table in ["model_aliases", "model_packages"] {
-            sqlx::query(&format!("DELETE FROM {table} WHERE group_name = ?"))
-                .bind(name)
-                .execute(&mut *tx)
-                .await
-                .map_err(db("delete model packages"))?;
-        }
-        let deleted = sqlx::query("DELETE FROM model_package_groups WHERE name = ?")
-            .bind(name)
-            .execute(&mut *tx)
-            .await
-            .map_err(db("delete model package group"))?;
-        if deleted.rows_affected() == 0 {
-            return Err(Error::NotFound { kind: "model package group", name: name.into() });
-        }
-        tx.commit().await.map_err(db("commit"))
-    }
-
-    /// Registers the group's next version.
-    pub async fn register_model_package(
-        &self,
-        group: &str,
-        package: &NewModelPackage,
-        now: DateTime<Utc>,
-    ) -> Result<ModelPackageRecord, Error> {
-        let mut tx = self.writer.begin().await.map_err(db("begin"))?;
-        let version: Option<i64> = sqlx::query_scalar(
-            "UPDATE model_package_groups SET next_version = next_version + 1 WHERE name = ? RETURNING next_version - 1",
-        )
-        .bind(group)
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(db("number a model package"))?;
-        let version = version.ok_or_else(|| Error::NotFound { kind: "model package group", name: group.into() })?;
-        sqlx::query(
-            "INSERT INTO model_packages (group_name, version, status, model_data_url, document, created_by, created_at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(group)
-        .bind(version)
-        .bind(&package.status)
-        .bind(&package.model_data_url)
-        .bind(package.document.to_string())
-        .bind(&package.created_by)
-        .bind(to_millis(now))
-        .execute(&mut *tx)
-        .await
-        .map_err(db("insert model package"))?;
-        tx.commit().await.map_err(db("commit"))?;
-        Ok(ModelPackageRecord {
-            group: group.into(),
-            version,
-            status: package.status.clone(),
-            model_data_url: package.model_data_url.clone(),
-            document: package.document.clone(),
-            created_by: package.created_by.clone(),
-            creation_time: now,
-            approval_description: String::new(),
-            last_modified_by: None,
-            last_modified_time: None,
-        })
-    }
-
-    pub async fn list_model_packages(&self, group: &str) -> Result<Vec<ModelPackageRecord>, Error> {
-        self.get_model_group(group).await?;
-        let rows =
-            sqlx::query(&format!("SELECT {PACKAGE_COLUMNS} FROM model_packages WHERE group_name = ? ORDER BY version"))
-                .bind(group)
-                .fetch_all(&self.pool)
-                .await
-                .map_err(db("list model packages"))?;
-        rows.iter().map(package_from).collect()
-    }
-
-    pub async fn get_model_package(&self, group: &str, version: i64) -> Result<ModelPackageRecord, Error> {
-        let row =
-            sqlx::query(&format!("SELECT {PACKAGE_COLUMNS} FROM model_packages WHERE group_name = ? AND version = ?"))
-                .bind(group)
-                .bind(version)
-                .fetch_optional(&self.pool)
-                .await
-                .map_err(db("get model package"))?;
-        match row {
-            Some(row) => package_from(&row),
-            None => Err(Error::NotFound { kind: "model package", name: format!("{group}/{version}") }),
-        }
-    }
-
-    /// Changes a version's approval status; returns the record before and after.
-    pub async fn set_model_package_status(
-        &self,
-        group: &str,
-        version: i64,
-        status: &str,
-        description: &str,
-        by: &str,
-        now: DateTime<Utc>,
-    ) -> Result<(ModelPackageRecord, ModelPackageRecord), Error> {
-        let before = self.get_model_package(group, version).await?;
-        sqlx::query(
-            "UPDATE model_packages SET status = ?, approval_description = ?, status_changed_by = ?, status_changed_at = ? \
-             WHERE group_name = ? AND version = ?",
-        )
-        .bind(status)
-        .bind(description)
-        .bind(by)
-        .bind(to_millis(now))
-        .bind(group)
-        .bind(version)
-        .execute(&self.writer)
-        .await
-        .map_err(db("set model package status"))?;
-        let after = ModelPackageRecord {
-            status: status.into(),
-            approval_description: description.into(),
-            last_modified_by: Some(by.into()),
-            last_modified_time: Some(now),
-            ..before.clone()
-        };
-        Ok((before, after))
-    }
-
-    /// Points `alias` at `version` (atomically replacing where it pointed).
-    pub async fn set_model_alias(
-        &self,
-        group: &str,
-        alias: &str,
-        version: i64,
-        now: DateTime<Utc>,
-    ) -> Result<(), Error> {
-        self.get_model_package(group, version).await?;
-        sqlx::query(
-            "INSERT INTO model_aliases (group_name, alias, version, updated_at) VALUES (?, ?, ?, ?) \
-             ON CONFLICT (group_name, alias) DO UPDATE SET version = excluded.version, updated_at = excluded.updated_at",
-        )
-        .bind(group)
-        .bind(alias)
-        .bind(version)
-        .bind(to_millis(now))
-        .execute(&self.writer)
-        .await
-        .map_err(db("set model alias"))?;
-        Ok(())
-    }
-
-    /// The group's aliases and the versions they point at.
-    pub async fn list_model_aliases(&self, group: &str) -> Result<Vec<(String, i64)>, Error> {
-        let rows = sqlx::query("SELECT alias, version FROM model_aliases WHERE group_name = ? ORDER BY alias")
-            .bind(group)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(db("list model aliases"))?;
-        Ok(rows.iter().map(|r| (r.get("alias"), r.get("version"))).collect())
+    delegate! {
+        pub async fn create_model_group(&self, group: &ModelGroupRecord) -> Result<(), Error>;
+        /// Writes a group's description, approval mode and gate failure.
+        pub async fn update_model_group(&self, group: &ModelGroupRecord) -> Result<(), Error>;
+        pub async fn list_model_groups(&self) -> Result<Vec<ModelGroupRecord>, Error>;
+        pub async fn get_model_group(&self, name: &str) -> Result<ModelGroupRecord, Error>;
+        /// Deletes a group; one with versions only when `force` (then its versions and aliases go too).
+        pub async fn delete_model_group(&self, name: &str, force: bool) -> Result<(), Error>;
+        /// Registers the group's next version.
+        pub async fn register_model_package(&self, group: &str, package: &NewModelPackage, now: DateTime<Utc>) -> Result<ModelPackageRecord, Error>;
+        pub async fn list_model_packages(&self, group: &str) -> Result<Vec<ModelPackageRecord>, Error>;
+        pub async fn get_model_package(&self, group: &str, version: i64) -> Result<ModelPackageRecord, Error>;
+        /// Changes a version's approval status; returns the record before and after.
+        pub async fn set_model_package_status(&self, group: &str, version: i64, status: &str, description: &str, by: &str, now: DateTime<Utc>) -> Result<(ModelPackageRecord, ModelPackageRecord), Error>;
+        /// Points `alias` at `version` (atomically replacing where it pointed).
+        pub async fn set_model_alias(&self, group: &str, alias: &str, version: i64, now: DateTime<Utc>) -> Result<(), Error>;
+        /// The group's aliases and the versions they point at.
+        pub async fn list_model_aliases(&self, group: &str) -> Result<Vec<(String, i64)>, Error>;
     }
 }

@@ -7,10 +7,8 @@
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
-use sqlx::sqlite::SqliteRow;
-use sqlx::Row;
 
-use crate::{db, from_millis, to_millis, Error, Store};
+use crate::{Error, Store};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct SourceRecord {
@@ -34,174 +32,25 @@ pub struct PushRecord {
     pub created_at: DateTime<Utc>,
 }
 
-fn source_from(row: &SqliteRow) -> SourceRecord {
-    SourceRecord {
-        name: row.get("name"),
-        url: row.get("url"),
-        branch: row.get("branch"),
-        poll_seconds: row.get("poll_seconds"),
-        webhook_secret: row.get("webhook_secret"),
-        head: row.get("head"),
-        created_at: from_millis(row.get("created_at")),
-        updated_at: from_millis(row.get("updated_at")),
-    }
-}
-
 impl Store {
-    pub async fn create_source(&self, source: &SourceRecord) -> Result<(), Error> {
-        sqlx::query(
-            "INSERT INTO sources (name, url, branch, poll_seconds, webhook_secret, head, created_at, updated_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(&source.name)
-        .bind(&source.url)
-        .bind(&source.branch)
-        .bind(source.poll_seconds)
-        .bind(&source.webhook_secret)
-        .bind(&source.head)
-        .bind(to_millis(source.created_at))
-        .bind(to_millis(source.updated_at))
-        .execute(&self.writer)
-        .await
-        .map_err(Error::on_insert("source", &source.name))?;
-        Ok(())
-    }
-
-    /// Writes a source's url, branch, poll interval and webhook secret; `new_head` when
-    /// a new url or branch is followed from its current head.
-    pub async fn update_source(&self, source: &SourceRecord, new_head: Option<&str>) -> Result<(), Error> {
-        let updated = sqlx::query(
-            "UPDATE sources SET url = ?, branch = ?, poll_seconds = ?, webhook_secret = ?, head = COALESCE(?, head),
-             updated_at = ? WHERE name = ?",
-        )
-        .bind(&source.url)
-        .bind(&source.branch)
-        .bind(source.poll_seconds)
-        .bind(&source.webhook_secret)
-        .bind(new_head)
-        .bind(to_millis(source.updated_at))
-        .bind(&source.name)
-        .execute(&self.writer)
-        .await
-        .map_err(db("update source"))?;
-        if updated.rows_affected() == 0 {
-            return Err(Error::NotFound { kind: "source", name: source.name.clone() });
-        }
-        Ok(())
-    }
-
-    pub async fn get_source(&self, name: &str) -> Result<SourceRecord, Error> {
-        let row = sqlx::query("SELECT * FROM sources WHERE name = ?")
-            .bind(name)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(db("get source"))?;
-        row.as_ref().map(source_from).ok_or_else(|| Error::NotFound { kind: "source", name: name.into() })
-    }
-
-    pub async fn list_sources(&self) -> Result<Vec<SourceRecord>, Error> {
-        let rows = sqlx::query("SELECT * FROM sources ORDER BY name")
-            .fetch_all(&self.pool)
-            .await
-            .map_err(db("list sources"))?;
-        Ok(rows.iter().map(source_from).collect())
-    }
-
-    pub async fn delete_source(&self, name: &str) -> Result<(), Error> {
-        let done = sqlx::query("DELETE FROM sources WHERE name = ?")
-            .bind(name)
-            .execute(&self.writer)
-            .await
-            .map_err(db("delete source"))?;
-        if done.rows_affected() == 0 {
-            return Err(Error::NotFound { kind: "source", name: name.into() });
-        }
-        Ok(())
-    }
-
-    /// Moves the source's head from `before` to `after` and records the push, in one
-    /// transaction. Returns false (and changes nothing) when the head was no longer
-    /// `before`.
-    pub async fn record_push(
-        &self,
-        source: &str,
-        before: Option<&str>,
-        after: &str,
-        detail: &Value,
-        now: DateTime<Utc>,
-    ) -> Result<bool, Error> {
-        let mut tx = self.writer.begin().await.map_err(db("begin"))?;
-        let moved = sqlx::query("UPDATE sources SET head = ?, updated_at = ? WHERE name = ? AND head IS ?")
-            .bind(after)
-            .bind(to_millis(now))
-            .bind(source)
-            .bind(before)
-            .execute(&mut *tx)
-            .await
-            .map_err(db("move source head"))?;
-        if moved.rows_affected() == 0 {
-            return Ok(false);
-        }
-        sqlx::query("INSERT INTO source_pushes (source, after, before, detail, created_at) VALUES (?, ?, ?, ?, ?)")
-            .bind(source)
-            .bind(after)
-            .bind(before)
-            .bind(detail.to_string())
-            .bind(to_millis(now))
-            .execute(&mut *tx)
-            .await
-            .map_err(db("record push"))?;
-        tx.commit().await.map_err(db("commit push"))?;
-        Ok(true)
-    }
-
-    /// Pushes recorded but not yet announced, oldest first.
-    pub async fn unannounced_pushes(&self) -> Result<Vec<PushRecord>, Error> {
-        let rows = sqlx::query(
-            "SELECT id, source, after, detail, created_at FROM source_pushes WHERE emitted = 0 ORDER BY id",
-        )
-        .fetch_all(&self.pool)
-        .await
-        .map_err(db("unannounced pushes"))?;
-        Ok(rows
-            .iter()
-            .map(|r| PushRecord {
-                id: r.get("id"),
-                source: r.get("source"),
-                after: r.get("after"),
-                detail: serde_json::from_str(r.get::<&str, _>("detail")).unwrap_or(Value::Null),
-                created_at: from_millis(r.get("created_at")),
-            })
-            .collect())
-    }
-
-    pub async fn mark_push_announced(&self, id: i64) -> Result<(), Error> {
-        sqlx::query("UPDATE source_pushes SET emitted = 1 WHERE id = ?")
-            .bind(id)
-            .execute(&self.writer)
-            .await
-            .map_err(db("mark push"))?;
-        Ok(())
-    }
-
-    /// Forgets a delivery that could not be acted on, so GitHub's redelivery is.
-    pub async fn forget_delivery(&self, delivery: &str) -> Result<(), Error> {
-        sqlx::query("DELETE FROM webhook_deliveries WHERE delivery = ?")
-            .bind(delivery)
-            .execute(&self.writer)
-            .await
-            .map_err(db("forget delivery"))?;
-        Ok(())
-    }
-
-    /// Records a webhook delivery id; false when it was already seen.
-    pub async fn record_delivery(&self, delivery: &str, now: DateTime<Utc>) -> Result<bool, Error> {
-        let done = sqlx::query("INSERT OR IGNORE INTO webhook_deliveries (delivery, received_at) VALUES (?, ?)")
-            .bind(delivery)
-            .bind(to_millis(now))
-            .execute(&self.writer)
-            .await
-            .map_err(db("record delivery"))?;
-        Ok(done.rows_affected() > 0)
+    delegate! {
+        pub async fn create_source(&self, source: &SourceRecord) -> Result<(), Error>;
+        /// Writes a source's url, branch, poll interval and webhook secret; `new_head` when
+        /// a new url or branch is followed from its current head.
+        pub async fn update_source(&self, source: &SourceRecord, new_head: Option<&str>) -> Result<(), Error>;
+        pub async fn get_source(&self, name: &str) -> Result<SourceRecord, Error>;
+        pub async fn list_sources(&self) -> Result<Vec<SourceRecord>, Error>;
+        pub async fn delete_source(&self, name: &str) -> Result<(), Error>;
+        /// Moves the source's head from `before` to `after` and records the push, in one
+        /// transaction. Returns false (and changes nothing) when the head was no longer
+        /// `before`.
+        pub async fn record_push(&self, source: &str, before: Option<&str>, after: &str, detail: &Value, now: DateTime<Utc>) -> Result<bool, Error>;
+        /// Pushes recorded but not yet announced, oldest first.
+        pub async fn unannounced_pushes(&self) -> Result<Vec<PushRecord>, Error>;
+        pub async fn mark_push_announced(&self, id: i64) -> Result<(), Error>;
+        /// Forgets a delivery that could not be acted on, so GitHub's redelivery is.
+        pub async fn forget_delivery(&self, delivery: &str) -> Result<(), Error>;
+        /// Records a webhook delivery id; false when it was already seen.
+        pub async fn record_delivery(&self, delivery: &str, now: DateTime<Utc>) -> Result<bool, Error>;
     }
 }

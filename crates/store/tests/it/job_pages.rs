@@ -1,8 +1,9 @@
 //! Pages of training jobs for list views: filtered, sorted, counted.
 
+use crate::backends::conformance;
 use chrono::{Duration, Utc};
 use serde_json::json;
-use trainyard_store::{JobPage, JobSort, Store, TrainingJobRecord};
+use trainyard_store::{JobPage, JobSort, TrainingJobRecord};
 
 fn job(name: &str, status: &str, minutes_ago: i64) -> TrainingJobRecord {
     let at = Utc::now() - Duration::minutes(minutes_ago);
@@ -27,10 +28,8 @@ fn job(name: &str, status: &str, minutes_ago: i64) -> TrainingJobRecord {
     }
 }
 
-#[tokio::test]
-async fn pages_are_filtered_sorted_and_counted_in_the_store() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&dir.path().join("t.db")).await.unwrap();
+conformance! {
+async fn pages_are_filtered_sorted_and_counted_in_the_store(store) {
     for i in 0..120 {
         let status = if i % 3 == 0 { "Failed" } else { "Completed" };
         store.create_training_job(&job(&format!("churn-{i:03}"), status, i)).await.unwrap();
@@ -62,4 +61,5 @@ async fn pages_are_filtered_sorted_and_counted_in_the_store() {
     // A part of the name is matched literally: LIKE's wildcards mean nothing here.
     let (none, total) = store.page_training_jobs(&page(None, Some("%"), JobSort::Name, false, 0)).await.unwrap();
     assert_eq!((none.len(), total), (0, 0));
+}
 }

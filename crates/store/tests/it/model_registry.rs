@@ -1,8 +1,9 @@
 //! The model registry's records: numbering, status, aliases, guarded deletes.
 
+use crate::backends::conformance;
 use chrono::Utc;
 use serde_json::json;
-use trainyard_store::{Error, ModelGroupRecord, NewModelPackage, Store};
+use trainyard_store::{Error, ModelGroupRecord, NewModelPackage};
 
 fn group(name: &str, approval_mode: &str) -> ModelGroupRecord {
     ModelGroupRecord {
@@ -23,10 +24,8 @@ fn package(url: &str) -> NewModelPackage {
     }
 }
 
-#[tokio::test]
-async fn concurrent_registrations_get_gapless_unique_versions() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&dir.path().join("t.db")).await.unwrap();
+conformance! {
+async fn concurrent_registrations_get_gapless_unique_versions(store) {
     store.create_model_group(&group("churn", "manual")).await.unwrap();
     let tasks: Vec<_> = (0..24)
         .map(|i| {
@@ -57,10 +56,7 @@ async fn concurrent_registrations_get_gapless_unique_versions() {
     assert_eq!(store.register_model_package("churn", &package("s3://m/25"), Utc::now()).await.unwrap().version, 25);
 }
 
-#[tokio::test]
-async fn status_changes_aliases_and_guarded_deletes() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&dir.path().join("t.db")).await.unwrap();
+async fn status_changes_aliases_and_guarded_deletes(store) {
     store.create_model_group(&group("g", "auto")).await.unwrap();
     assert!(matches!(store.create_model_group(&group("g", "auto")).await, Err(Error::AlreadyExists { .. })));
     let v1 = store.register_model_package("g", &package("s3://m/1"), Utc::now()).await.unwrap();
@@ -82,4 +78,5 @@ async fn status_changes_aliases_and_guarded_deletes() {
     assert_eq!(store.list_model_packages("g").await.unwrap().len(), 2, "a refused delete loses nothing");
     store.delete_model_group("g", true).await.unwrap();
     assert!(matches!(store.get_model_group("g").await, Err(Error::NotFound { .. })));
+}
 }

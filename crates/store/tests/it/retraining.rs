@@ -1,13 +1,11 @@
 //! Retraining notes: each object version once, and a run takes only what was noted
 //! before its window closed.
 
+use crate::backends::conformance;
 use chrono::{Duration, Utc};
-use trainyard_store::Store;
 
-#[tokio::test]
-async fn a_window_takes_the_objects_noted_before_it_closed_and_never_an_object_twice() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&dir.path().join("t.db")).await.unwrap();
+conformance! {
+async fn a_window_takes_the_objects_noted_before_it_closed_and_never_an_object_twice(store) {
     let t0 = Utc::now();
     assert!(store.note_retraining("p", "s3://b/a#1", t0).await.unwrap());
     assert!(store.note_retraining("p", "s3://b/b#1", t0 + Duration::milliseconds(5)).await.unwrap());
@@ -32,4 +30,5 @@ async fn a_window_takes_the_objects_noted_before_it_closed_and_never_an_object_t
     assert!(store.note_retraining("p", "s3://b/b#2", later).await.unwrap(), "an overwrite");
     store.drop_retraining("p").await.unwrap();
     assert!(store.retraining_windows().await.unwrap().iter().all(|w| w.pipeline != "p"));
+}
 }

@@ -1,0 +1,309 @@
+//! rules: the PostgreSQL queries.
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use sqlx::postgres::PgRow;
+use sqlx::Row;
+use trainyard_events::{InputShape, RetryPolicy};
+
+use super::PgStore;
+use crate::{db, from_millis, to_millis, Bus, Destination, Error, Rule, Target};
+
+const RULE_COLUMNS: &str = "bus, name, arn, event_pattern, schedule, state, description, next_fire_at, created_at";
+
+fn rule_from(row: &PgRow) -> Rule {
+    Rule {
+        event_bus_name: row.get("bus"),
+        name: row.get("name"),
+        arn: row.get("arn"),
+        event_pattern: row.get("event_pattern"),
+        schedule_expression: row.get("schedule"),
+        state: row.get("state"),
+        description: row.get("description"),
+        next_fire_time: row.get::<Option<i64>, _>("next_fire_at").map(from_millis),
+        creation_time: from_millis(row.get("created_at")),
+    }
+}
+
+fn target_from(row: &PgRow) -> Result<Target, Error> {
+    let corrupt = |message: String| Error::Corrupt { context: "target".into(), message };
+    let kind: String = row.get("kind");
+    let address: String = row.get("address");
+    let headers: BTreeMap<String, String> =
+        serde_json::from_str(row.get("http_headers")).map_err(|e| corrupt(e.to_string()))?;
+    let destination = match kind.as_str() {
+        "function" => Destination::Function { name: address },
+        _ => Destination::Http { url: address, headers },
+    };
+    Ok(Target {
+        id: row.get("id"),
+        rule: row.get("rule"),
+        event_bus_name: row.get("bus"),
+        destination,
+        input: serde_json::from_str::<InputShape>(row.get("input_shape")).map_err(|e| corrupt(e.to_string()))?,
+        retry_policy: RetryPolicy {
+            maximum_retry_attempts: row.get::<i64, _>("max_attempts") as u32,
+            maximum_event_age_in_seconds: row.get::<i64, _>("max_age_secs") as u32,
+        },
+    })
+}
+
+impl PgStore {
+    pub async fn create_bus(&self, bus: &Bus) -> Result<(), Error> {
+        sqlx::query("INSERT INTO buses (name, arn, created_at) VALUES ($1, $2, $3)")
+            .bind(&bus.name)
+            .bind(&bus.arn)
+            .bind(to_millis(bus.creation_time))
+            .execute(&self.pool)
+            .await
+            .map_err(Error::on_insert("event bus", &bus.name))?;
+        Ok(())
+    }
+
+    pub async fn ensure_bus(&self, bus: &Bus) -> Result<(), Error> {
+        sqlx::query("INSERT OR IGNORE INTO buses (name, arn, created_at) VALUES ($1, $2, $3)")
+            .bind(&bus.name)
+            .bind(&bus.arn)
+            .bind(to_millis(bus.creation_time))
+            .execute(&self.pool)
+            .await
+            .map_err(db("ensure bus"))?;
+        Ok(())
+    }
+
+    pub async fn list_buses(&self) -> Result<Vec<Bus>, Error> {
+        let rows = sqlx::query("SELECT name, arn, created_at FROM buses ORDER BY name")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db("list buses"))?;
+        Ok(rows
+            .iter()
+            .map(|r| Bus { name: r.get("name"), arn: r.get("arn"), creation_time: from_millis(r.get("created_at")) })
+            .collect())
+    }
+
+    pub async fn get_bus(&self, name: &str) -> Result<Bus, Error> {
+        self.list_buses()
+            .await?
+            .into_iter()
+            .find(|b| b.name == name)
+            .ok_or_else(|| Error::NotFound { kind: "event bus", name: name.into() })
+    }
+
+    pub async fn delete_bus(&self, name: &str) -> Result<(), Error> {
+        let mut tx = self.pool.begin().await.map_err(db("begin"))?;
+        let rules: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM rules WHERE bus = $1")
+            .bind(name)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(db("count rules"))?;
+        if rules > 0 {
+            return Err(Error::InUse { kind: "event bus", name: name.into(), reason: format!("it has {rules} rules") });
+        }
+        let done = sqlx::query("DELETE FROM buses WHERE name = $1").bind(name).execute(&mut *tx).await.map_err(
+            |e| match &e {
+                sqlx::Error::Database(d) if d.is_foreign_key_violation() => {
+                    Error::InUse { kind: "event bus", name: name.into(), reason: "an archive refers to it".into() }
+                }
+                _ => Error::Database { context: "delete bus".into(), source: e },
+            },
+        )?;
+        if done.rows_affected() == 0 {
+            return Err(Error::NotFound { kind: "event bus", name: name.into() });
+        }
+        tx.commit().await.map_err(db("commit"))?;
+        Ok(())
+    }
+
+    pub async fn create_rule(&self, rule: &Rule) -> Result<(), Error> {
+        self.get_bus(&rule.event_bus_name).await?;
+        sqlx::query(
+            "INSERT INTO rules (bus, name, arn, event_pattern, schedule, state, description, next_fire_at, created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        )
+        .bind(&rule.event_bus_name)
+        .bind(&rule.name)
+        .bind(&rule.arn)
+        .bind(&rule.event_pattern)
+        .bind(&rule.schedule_expression)
+        .bind(&rule.state)
+        .bind(&rule.description)
+        .bind(rule.next_fire_time.map(to_millis))
+        .bind(to_millis(rule.creation_time))
+        .bind(to_millis(rule.creation_time))
+        .execute(&self.pool)
+        .await
+        .map_err(Error::on_insert("rule", &rule.name))?;
+        Ok(())
+    }
+
+    pub async fn update_rule(&self, rule: &Rule, now: DateTime<Utc>) -> Result<(), Error> {
+        let updated = sqlx::query(
+            "UPDATE rules SET event_pattern = $1, schedule = $2, state = $3, description = $4, next_fire_at = $5,
+             updated_at = $6 WHERE bus = $7 AND name = $8",
+        )
+        .bind(&rule.event_pattern)
+        .bind(&rule.schedule_expression)
+        .bind(&rule.state)
+        .bind(&rule.description)
+        .bind(rule.next_fire_time.map(to_millis))
+        .bind(to_millis(now))
+        .bind(&rule.event_bus_name)
+        .bind(&rule.name)
+        .execute(&self.pool)
+        .await
+        .map_err(db("update rule"))?;
+        if updated.rows_affected() == 0 {
+            return Err(Error::NotFound { kind: "rule", name: rule.name.clone() });
+        }
+        Ok(())
+    }
+
+    pub async fn get_rule(&self, bus: &str, name: &str) -> Result<Rule, Error> {
+        let row = sqlx::query(&format!("SELECT {RULE_COLUMNS} FROM rules WHERE bus = $1 AND name = $2"))
+            .bind(bus)
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db("get rule"))?;
+        row.as_ref().map(rule_from).ok_or_else(|| Error::NotFound { kind: "rule", name: name.into() })
+    }
+
+    pub async fn list_rules(&self, bus: Option<&str>) -> Result<Vec<Rule>, Error> {
+        let rows = sqlx::query(&format!(
+            "SELECT {RULE_COLUMNS} FROM rules WHERE ($11 IS NULL OR bus = $21) ORDER BY bus, name"
+        ))
+        .bind(bus)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db("list rules"))?;
+        Ok(rows.iter().map(rule_from).collect())
+    }
+
+    pub async fn set_rule_state(&self, bus: &str, name: &str, state: &str, now: DateTime<Utc>) -> Result<(), Error> {
+        let done = sqlx::query("UPDATE rules SET state = $1, updated_at = $2 WHERE bus = $3 AND name = $4")
+            .bind(state)
+            .bind(to_millis(now))
+            .bind(bus)
+            .bind(name)
+            .execute(&self.pool)
+            .await
+            .map_err(db("set rule state"))?;
+        if done.rows_affected() == 0 {
+            return Err(Error::NotFound { kind: "rule", name: name.into() });
+        }
+        Ok(())
+    }
+
+    pub async fn set_next_fire(&self, bus: &str, name: &str, next: Option<DateTime<Utc>>) -> Result<(), Error> {
+        sqlx::query("UPDATE rules SET next_fire_at = $1 WHERE bus = $2 AND name = $3")
+            .bind(next.map(to_millis))
+            .bind(bus)
+            .bind(name)
+            .execute(&self.pool)
+            .await
+            .map_err(db("set next fire"))?;
+        Ok(())
+    }
+
+    pub async fn delete_rule(&self, bus: &str, name: &str) -> Result<(), Error> {
+        let targets = self.list_targets(bus, name).await?;
+        if !targets.is_empty() {
+            return Err(Error::InUse {
+                kind: "rule",
+                name: name.into(),
+                reason: format!("it has {} targets; remove them first", targets.len()),
+            });
+        }
+        let done = sqlx::query("DELETE FROM rules WHERE bus = $1 AND name = $2")
+            .bind(bus)
+            .bind(name)
+            .execute(&self.pool)
+            .await
+            .map_err(db("delete rule"))?;
+        if done.rows_affected() == 0 {
+            return Err(Error::NotFound { kind: "rule", name: name.into() });
+        }
+        Ok(())
+    }
+
+    pub async fn put_target(&self, target: &Target, limit: usize, now: DateTime<Utc>) -> Result<(), Error> {
+        let mut tx = self.pool.begin().await.map_err(db("begin"))?;
+        let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM targets WHERE bus = $1 AND rule = $2 AND id <> $3")
+            .bind(&target.event_bus_name)
+            .bind(&target.rule)
+            .bind(&target.id)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(db("count targets"))?;
+        if count as usize >= limit {
+            return Err(Error::InUse {
+                kind: "rule",
+                name: target.rule.clone(),
+                reason: format!("it already has {limit} targets, the maximum"),
+            });
+        }
+        let (kind, address, headers) = match &target.destination {
+            Destination::Function { name } => ("function", name.clone(), "{}".to_string()),
+            Destination::Http { url, headers } => {
+                ("http", url.clone(), serde_json::to_string(headers).unwrap_or_default())
+            }
+        };
+        sqlx::query(
+            "INSERT OR REPLACE INTO targets (bus, rule, id, kind, address, http_headers, input_shape, max_attempts, max_age_secs, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        )
+        .bind(&target.event_bus_name)
+        .bind(&target.rule)
+        .bind(&target.id)
+        .bind(kind)
+        .bind(address)
+        .bind(headers)
+        .bind(serde_json::to_string(&target.input).unwrap_or_default())
+        .bind(i64::from(target.retry_policy.maximum_retry_attempts))
+        .bind(i64::from(target.retry_policy.maximum_event_age_in_seconds))
+        .bind(to_millis(now))
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| match &e {
+            sqlx::Error::Database(d) if d.is_foreign_key_violation() => {
+                Error::NotFound { kind: "rule", name: target.rule.clone() }
+            }
+            _ => Error::Database { context: "put target".into(), source: e },
+        })?;
+        tx.commit().await.map_err(db("commit"))?;
+        Ok(())
+    }
+
+    pub async fn list_targets(&self, bus: &str, rule: &str) -> Result<Vec<Target>, Error> {
+        let rows = sqlx::query("SELECT * FROM targets WHERE bus = $1 AND rule = $2 ORDER BY id")
+            .bind(bus)
+            .bind(rule)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db("list targets"))?;
+        rows.iter().map(target_from).collect()
+    }
+
+    pub async fn all_targets(&self) -> Result<Vec<Target>, Error> {
+        let rows = sqlx::query("SELECT * FROM targets ORDER BY bus, rule, id")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db("all targets"))?;
+        rows.iter().map(target_from).collect()
+    }
+
+    pub async fn remove_target(&self, bus: &str, rule: &str, id: &str) -> Result<(), Error> {
+        let done = sqlx::query("DELETE FROM targets WHERE bus = $1 AND rule = $2 AND id = $3")
+            .bind(bus)
+            .bind(rule)
+            .bind(id)
+            .execute(&self.pool)
+            .await
+            .map_err(db("remove target"))?;
+        if done.rows_affected() == 0 {
+            return Err(Error::NotFound { kind: "target", name: id.into() });
+        }
+        Ok(())
+    }
+}

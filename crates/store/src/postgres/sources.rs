@@ -1,0 +1,175 @@
+//! sources: the PostgreSQL queries.
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use sqlx::postgres::PgRow;
+use sqlx::Row;
+
+use super::PgStore;
+use crate::sources::*;
+use crate::{db, from_millis, to_millis, Error};
+
+fn source_from(row: &PgRow) -> SourceRecord {
+    SourceRecord {
+        name: row.get("name"),
+        url: row.get("url"),
+        branch: row.get("branch"),
+        poll_seconds: row.get("poll_seconds"),
+        webhook_secret: row.get("webhook_secret"),
+        head: row.get("head"),
+        created_at: from_millis(row.get("created_at")),
+        updated_at: from_millis(row.get("updated_at")),
+    }
+}
+
+impl PgStore {
+    pub async fn create_source(&self, source: &SourceRecord) -> Result<(), Error> {
+        sqlx::query(
+            "INSERT INTO sources (name, url, branch, poll_seconds, webhook_secret, head, created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(&source.name)
+        .bind(&source.url)
+        .bind(&source.branch)
+        .bind(source.poll_seconds)
+        .bind(&source.webhook_secret)
+        .bind(&source.head)
+        .bind(to_millis(source.created_at))
+        .bind(to_millis(source.updated_at))
+        .execute(&self.pool)
+        .await
+        .map_err(Error::on_insert("source", &source.name))?;
+        Ok(())
+    }
+
+    pub async fn update_source(&self, source: &SourceRecord, new_head: Option<&str>) -> Result<(), Error> {
+        let updated = sqlx::query(
+            "UPDATE sources SET url = $1, branch = $2, poll_seconds = $3, webhook_secret = $4, head = COALESCE($5, head),
+             updated_at = $6 WHERE name = $7",
+        )
+        .bind(&source.url)
+        .bind(&source.branch)
+        .bind(source.poll_seconds)
+        .bind(&source.webhook_secret)
+        .bind(new_head)
+        .bind(to_millis(source.updated_at))
+        .bind(&source.name)
+        .execute(&self.pool)
+        .await
+        .map_err(db("update source"))?;
+        if updated.rows_affected() == 0 {
+            return Err(Error::NotFound { kind: "source", name: source.name.clone() });
+        }
+        Ok(())
+    }
+
+    pub async fn get_source(&self, name: &str) -> Result<SourceRecord, Error> {
+        let row = sqlx::query("SELECT * FROM sources WHERE name = $1")
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db("get source"))?;
+        row.as_ref().map(source_from).ok_or_else(|| Error::NotFound { kind: "source", name: name.into() })
+    }
+
+    pub async fn list_sources(&self) -> Result<Vec<SourceRecord>, Error> {
+        let rows = sqlx::query("SELECT * FROM sources ORDER BY name")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db("list sources"))?;
+        Ok(rows.iter().map(source_from).collect())
+    }
+
+    pub async fn delete_source(&self, name: &str) -> Result<(), Error> {
+        let done = sqlx::query("DELETE FROM sources WHERE name = $1")
+            .bind(name)
+            .execute(&self.pool)
+            .await
+            .map_err(db("delete source"))?;
+        if done.rows_affected() == 0 {
+            return Err(Error::NotFound { kind: "source", name: name.into() });
+        }
+        Ok(())
+    }
+
+    pub async fn record_push(
+        &self,
+        source: &str,
+        before: Option<&str>,
+        after: &str,
+        detail: &Value,
+        now: DateTime<Utc>,
+    ) -> Result<bool, Error> {
+        let mut tx = self.pool.begin().await.map_err(db("begin"))?;
+        let moved = sqlx::query("UPDATE sources SET head = $1, updated_at = $2 WHERE name = $3 AND head IS $4")
+            .bind(after)
+            .bind(to_millis(now))
+            .bind(source)
+            .bind(before)
+            .execute(&mut *tx)
+            .await
+            .map_err(db("move source head"))?;
+        if moved.rows_affected() == 0 {
+            return Ok(false);
+        }
+        sqlx::query(
+            "INSERT INTO source_pushes (source, after, before, detail, created_at) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(source)
+        .bind(after)
+        .bind(before)
+        .bind(detail.to_string())
+        .bind(to_millis(now))
+        .execute(&mut *tx)
+        .await
+        .map_err(db("record push"))?;
+        tx.commit().await.map_err(db("commit push"))?;
+        Ok(true)
+    }
+
+    pub async fn unannounced_pushes(&self) -> Result<Vec<PushRecord>, Error> {
+        let rows = sqlx::query(
+            "SELECT id, source, after, detail, created_at FROM source_pushes WHERE emitted = 0 ORDER BY id",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db("unannounced pushes"))?;
+        Ok(rows
+            .iter()
+            .map(|r| PushRecord {
+                id: r.get("id"),
+                source: r.get("source"),
+                after: r.get("after"),
+                detail: serde_json::from_str(r.get::<&str, _>("detail")).unwrap_or(Value::Null),
+                created_at: from_millis(r.get("created_at")),
+            })
+            .collect())
+    }
+
+    pub async fn mark_push_announced(&self, id: i64) -> Result<(), Error> {
+        sqlx::query("UPDATE source_pushes SET emitted = 1 WHERE id = $1")
+            .bind(id)
+            .execute(&self.pool)
+            .await
+            .map_err(db("mark push"))?;
+        Ok(())
+    }
+
+    pub async fn forget_delivery(&self, delivery: &str) -> Result<(), Error> {
+        sqlx::query("DELETE FROM webhook_deliveries WHERE delivery = $1")
+            .bind(delivery)
+            .execute(&self.pool)
+            .await
+            .map_err(db("forget delivery"))?;
+        Ok(())
+    }
+
+    pub async fn record_delivery(&self, delivery: &str, now: DateTime<Utc>) -> Result<bool, Error> {
+        let done = sqlx::query("INSERT OR IGNORE INTO webhook_deliveries (delivery, received_at) VALUES ($1, $2)")
+            .bind(delivery)
+            .bind(to_millis(now))
+            .execute(&self.pool)
+            .await
+            .map_err(db("record delivery"))?;
+        Ok(done.rows_affected() > 0)
+    }
+}

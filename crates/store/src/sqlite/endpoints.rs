@@ -1,0 +1,107 @@
+//! endpoints: the SQLite queries.
+use serde_json::Value;
+use sqlx::sqlite::SqliteRow;
+use sqlx::Row;
+
+use super::SqliteStore;
+use crate::endpoints::*;
+use crate::{db, from_millis, to_millis, Error};
+
+fn optional_json(row: &SqliteRow, column: &str) -> Option<Value> {
+    row.get::<Option<String>, _>(column).and_then(|text| serde_json::from_str(&text).ok())
+}
+
+fn endpoint_from(row: &SqliteRow) -> EndpointRecord {
+    EndpointRecord {
+        name: row.get("name"),
+        arn: row.get("arn"),
+        status: row.get("status"),
+        config: optional_json(row, "config"),
+        previous_config: optional_json(row, "previous_config"),
+        pending: optional_json(row, "pending"),
+        last_deployment: optional_json(row, "last_deployment"),
+        failure_reason: row.get("failure_reason"),
+        created_at: from_millis(row.get("created_at")),
+        updated_at: from_millis(row.get("updated_at")),
+    }
+}
+
+fn text(value: &Option<Value>) -> Option<String> {
+    value.as_ref().map(Value::to_string)
+}
+
+impl SqliteStore {
+    pub async fn create_endpoint(&self, endpoint: &EndpointRecord) -> Result<(), Error> {
+        sqlx::query(
+            "INSERT INTO endpoints (name, arn, status, config, previous_config, pending, last_deployment, failure_reason,
+                                    created_at, updated_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&endpoint.name)
+        .bind(&endpoint.arn)
+        .bind(&endpoint.status)
+        .bind(text(&endpoint.config))
+        .bind(text(&endpoint.previous_config))
+        .bind(text(&endpoint.pending))
+        .bind(text(&endpoint.last_deployment))
+        .bind(&endpoint.failure_reason)
+        .bind(to_millis(endpoint.created_at))
+        .bind(to_millis(endpoint.updated_at))
+        .execute(&self.writer)
+        .await
+        .map_err(Error::on_insert("endpoint", &endpoint.name))?;
+        Ok(())
+    }
+
+    pub async fn update_endpoint(&self, endpoint: &EndpointRecord) -> Result<(), Error> {
+        let done = sqlx::query(
+            "UPDATE endpoints SET status = ?, config = ?, previous_config = ?, pending = ?, last_deployment = ?,
+                 failure_reason = ?, updated_at = ?
+             WHERE name = ?",
+        )
+        .bind(&endpoint.status)
+        .bind(text(&endpoint.config))
+        .bind(text(&endpoint.previous_config))
+        .bind(text(&endpoint.pending))
+        .bind(text(&endpoint.last_deployment))
+        .bind(&endpoint.failure_reason)
+        .bind(to_millis(endpoint.updated_at))
+        .bind(&endpoint.name)
+        .execute(&self.writer)
+        .await
+        .map_err(db("update endpoint"))?;
+        if done.rows_affected() == 0 {
+            return Err(Error::NotFound { kind: "endpoint", name: endpoint.name.clone() });
+        }
+        Ok(())
+    }
+
+    pub async fn get_endpoint(&self, name: &str) -> Result<EndpointRecord, Error> {
+        let row = sqlx::query("SELECT * FROM endpoints WHERE name = ?")
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db("get endpoint"))?;
+        row.as_ref().map(endpoint_from).ok_or_else(|| Error::NotFound { kind: "endpoint", name: name.into() })
+    }
+
+    pub async fn list_endpoints(&self) -> Result<Vec<EndpointRecord>, Error> {
+        let rows = sqlx::query("SELECT * FROM endpoints ORDER BY name")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db("list endpoints"))?;
+        Ok(rows.iter().map(endpoint_from).collect())
+    }
+
+    pub async fn delete_endpoint(&self, name: &str) -> Result<(), Error> {
+        let done = sqlx::query("DELETE FROM endpoints WHERE name = ?")
+            .bind(name)
+            .execute(&self.writer)
+            .await
+            .map_err(db("delete endpoint"))?;
+        if done.rows_affected() == 0 {
+            return Err(Error::NotFound { kind: "endpoint", name: name.into() });
+        }
+        Ok(())
+    }
+}

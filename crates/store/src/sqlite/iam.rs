@@ -1,0 +1,373 @@
+//! iam: the SQLite queries.
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use sqlx::sqlite::SqliteRow;
+use sqlx::Row;
+
+use super::SqliteStore;
+use crate::iam::*;
+use crate::{db, from_millis, to_millis, Error};
+
+fn principal_from(row: &SqliteRow) -> Result<PrincipalRecord, Error> {
+    let tags: String = row.get("tags");
+    let id: String = row.get("id");
+    let tags = serde_json::from_str(&tags)
+        .map_err(|e| Error::Corrupt { context: format!("tags of principal {id}"), message: e.to_string() })?;
+    Ok(PrincipalRecord {
+        id,
+        kind: row.get("kind"),
+        name: row.get("name"),
+        path: row.get("path"),
+        description: row.get("description"),
+        trust_policy: row.get("trust_policy"),
+        max_session_seconds: row.get("max_session_seconds"),
+        boundary_arn: row.get("boundary_arn"),
+        tags,
+        created_at: from_millis(row.get("created_at")),
+    })
+}
+
+fn policy_from(row: &SqliteRow) -> ManagedPolicyRecord {
+    ManagedPolicyRecord {
+        arn: row.get("arn"),
+        name: row.get("name"),
+        description: row.get("description"),
+        document: row.get("document"),
+        created_at: from_millis(row.get("created_at")),
+        updated_at: from_millis(row.get("updated_at")),
+    }
+}
+
+fn key_from(row: &SqliteRow) -> AccessKeyRecord {
+    AccessKeyRecord {
+        id: row.get("id"),
+        principal_id: row.get("principal_id"),
+        secret_digest: row.get("secret_digest"),
+        status: row.get("status"),
+        created_at: from_millis(row.get("created_at")),
+    }
+}
+
+fn session_from(row: &SqliteRow) -> SessionRecord {
+    SessionRecord {
+        id: row.get("id"),
+        role_id: row.get("role_id"),
+        session_name: row.get("session_name"),
+        token_digest: row.get("token_digest"),
+        session_policy: row.get("session_policy"),
+        issued_by: row.get("issued_by"),
+        issued_at: from_millis(row.get("issued_at")),
+        expires_at: from_millis(row.get("expires_at")),
+    }
+}
+
+fn tags_json(tags: &BTreeMap<String, String>) -> String {
+    serde_json::to_string(tags).expect("a string map serializes")
+}
+
+impl SqliteStore {
+    pub async fn load_iam(&self, now: DateTime<Utc>) -> Result<IamRecords, Error> {
+        let principals = sqlx::query("SELECT * FROM iam_principals ORDER BY kind, name_key")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db("load principals"))?;
+        let principals = principals.iter().map(principal_from).collect::<Result<_, _>>()?;
+        let policies = sqlx::query("SELECT * FROM iam_policies ORDER BY name_key")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db("load policies"))?;
+        let attachments = sqlx::query("SELECT principal_id, policy_arn FROM iam_attachments ORDER BY policy_arn")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db("load attachments"))?;
+        let inline = sqlx::query("SELECT principal_id, name, document FROM iam_inline_policies ORDER BY name")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db("load inline policies"))?;
+        let keys = sqlx::query("SELECT * FROM iam_access_keys ORDER BY created_at")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db("load access keys"))?;
+        let sessions = sqlx::query("SELECT * FROM iam_sessions WHERE revoked_at IS NULL AND expires_at > ?")
+            .bind(to_millis(now))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db("load sessions"))?;
+        let resource_policies = sqlx::query("SELECT arn, document FROM resource_policies ORDER BY arn")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db("load resource policies"))?;
+        Ok(IamRecords {
+            principals,
+            policies: policies.iter().map(policy_from).collect(),
+            attachments: attachments.iter().map(|r| (r.get(0), r.get(1))).collect(),
+            inline_policies: inline.iter().map(|r| (r.get(0), r.get(1), r.get(2))).collect(),
+            access_keys: keys.iter().map(key_from).collect(),
+            sessions: sessions.iter().map(session_from).collect(),
+            resource_policies: resource_policies.iter().map(|r| (r.get(0), r.get(1))).collect(),
+        })
+    }
+
+    pub async fn put_resource_policy(&self, arn: &str, document: &str, now: DateTime<Utc>) -> Result<(), Error> {
+        sqlx::query(
+            "INSERT INTO resource_policies (arn, document, updated_at) VALUES (?, ?, ?)
+             ON CONFLICT (arn) DO UPDATE SET document = excluded.document, updated_at = excluded.updated_at",
+        )
+        .bind(arn)
+        .bind(document)
+        .bind(to_millis(now))
+        .execute(&self.writer)
+        .await
+        .map_err(db("put resource policy"))?;
+        Ok(())
+    }
+
+    pub async fn delete_resource_policy(&self, arn: &str) -> Result<(), Error> {
+        let done = sqlx::query("DELETE FROM resource_policies WHERE arn = ?")
+            .bind(arn)
+            .execute(&self.writer)
+            .await
+            .map_err(db("delete resource policy"))?;
+        if done.rows_affected() == 0 {
+            return Err(Error::NotFound { kind: "resource policy", name: arn.into() });
+        }
+        Ok(())
+    }
+
+    pub async fn create_principal(&self, principal: &PrincipalRecord) -> Result<(), Error> {
+        sqlx::query(
+            "INSERT INTO iam_principals (id, kind, name, name_key, path, description, trust_policy,
+             max_session_seconds, boundary_arn, tags, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&principal.id)
+        .bind(&principal.kind)
+        .bind(&principal.name)
+        .bind(principal.name_key())
+        .bind(&principal.path)
+        .bind(&principal.description)
+        .bind(&principal.trust_policy)
+        .bind(principal.max_session_seconds)
+        .bind(&principal.boundary_arn)
+        .bind(tags_json(&principal.tags))
+        .bind(to_millis(principal.created_at))
+        .execute(&self.writer)
+        .await
+        .map_err(Error::on_insert(if principal.kind == "role" { "role" } else { "user" }, &principal.name))?;
+        Ok(())
+    }
+
+    pub async fn update_principal(&self, principal: &PrincipalRecord) -> Result<(), Error> {
+        let done = sqlx::query(
+            "UPDATE iam_principals SET description = ?, trust_policy = ?, max_session_seconds = ?,
+             boundary_arn = ?, tags = ? WHERE id = ?",
+        )
+        .bind(&principal.description)
+        .bind(&principal.trust_policy)
+        .bind(principal.max_session_seconds)
+        .bind(&principal.boundary_arn)
+        .bind(tags_json(&principal.tags))
+        .bind(&principal.id)
+        .execute(&self.writer)
+        .await
+        .map_err(db("update principal"))?;
+        if done.rows_affected() == 0 {
+            return Err(Error::NotFound { kind: "principal", name: principal.name.clone() });
+        }
+        Ok(())
+    }
+
+    pub async fn delete_principal(&self, id: &str) -> Result<(), Error> {
+        let done = sqlx::query("DELETE FROM iam_principals WHERE id = ?")
+            .bind(id)
+            .execute(&self.writer)
+            .await
+            .map_err(db("delete principal"))?;
+        if done.rows_affected() == 0 {
+            return Err(Error::NotFound { kind: "principal", name: id.into() });
+        }
+        Ok(())
+    }
+
+    pub async fn create_policy(&self, policy: &ManagedPolicyRecord) -> Result<(), Error> {
+        sqlx::query(
+            "INSERT INTO iam_policies (arn, name, name_key, description, document, created_at, updated_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&policy.arn)
+        .bind(&policy.name)
+        .bind(policy.name.to_lowercase())
+        .bind(&policy.description)
+        .bind(&policy.document)
+        .bind(to_millis(policy.created_at))
+        .bind(to_millis(policy.updated_at))
+        .execute(&self.writer)
+        .await
+        .map_err(Error::on_insert("policy", &policy.name))?;
+        Ok(())
+    }
+
+    pub async fn update_policy_document(&self, arn: &str, document: &str, at: DateTime<Utc>) -> Result<(), Error> {
+        let done = sqlx::query("UPDATE iam_policies SET document = ?, updated_at = ? WHERE arn = ?")
+            .bind(document)
+            .bind(to_millis(at))
+            .bind(arn)
+            .execute(&self.writer)
+            .await
+            .map_err(db("update policy"))?;
+        if done.rows_affected() == 0 {
+            return Err(Error::NotFound { kind: "policy", name: arn.into() });
+        }
+        Ok(())
+    }
+
+    pub async fn delete_policy(&self, arn: &str) -> Result<(), Error> {
+        let mut tx = self.writer.begin().await.map_err(db("begin delete policy"))?;
+        let attached: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM iam_attachments WHERE policy_arn = ?")
+            .bind(arn)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(db("count attachments"))?;
+        if attached > 0 {
+            let reason = format!("attached to {attached} principal(s); detach it first");
+            return Err(Error::InUse { kind: "policy", name: arn.into(), reason });
+        }
+        let done = sqlx::query("DELETE FROM iam_policies WHERE arn = ?")
+            .bind(arn)
+            .execute(&mut *tx)
+            .await
+            .map_err(db("delete policy"))?;
+        if done.rows_affected() == 0 {
+            return Err(Error::NotFound { kind: "policy", name: arn.into() });
+        }
+        tx.commit().await.map_err(db("commit delete policy"))
+    }
+
+    pub async fn attach_policy(&self, principal_id: &str, policy_arn: &str) -> Result<(), Error> {
+        sqlx::query("INSERT OR IGNORE INTO iam_attachments (principal_id, policy_arn) VALUES (?, ?)")
+            .bind(principal_id)
+            .bind(policy_arn)
+            .execute(&self.writer)
+            .await
+            .map_err(db("attach policy"))?;
+        Ok(())
+    }
+
+    pub async fn detach_policy(&self, principal_id: &str, policy_arn: &str) -> Result<(), Error> {
+        let done = sqlx::query("DELETE FROM iam_attachments WHERE principal_id = ? AND policy_arn = ?")
+            .bind(principal_id)
+            .bind(policy_arn)
+            .execute(&self.writer)
+            .await
+            .map_err(db("detach policy"))?;
+        if done.rows_affected() == 0 {
+            return Err(Error::NotFound { kind: "attached policy", name: policy_arn.into() });
+        }
+        Ok(())
+    }
+
+    pub async fn put_inline_policy(&self, principal_id: &str, name: &str, document: &str) -> Result<(), Error> {
+        sqlx::query(
+            "INSERT INTO iam_inline_policies (principal_id, name, document) VALUES (?, ?, ?)
+             ON CONFLICT (principal_id, name) DO UPDATE SET document = excluded.document",
+        )
+        .bind(principal_id)
+        .bind(name)
+        .bind(document)
+        .execute(&self.writer)
+        .await
+        .map_err(db("put inline policy"))?;
+        Ok(())
+    }
+
+    pub async fn delete_inline_policy(&self, principal_id: &str, name: &str) -> Result<(), Error> {
+        let done = sqlx::query("DELETE FROM iam_inline_policies WHERE principal_id = ? AND name = ?")
+            .bind(principal_id)
+            .bind(name)
+            .execute(&self.writer)
+            .await
+            .map_err(db("delete inline policy"))?;
+        if done.rows_affected() == 0 {
+            return Err(Error::NotFound { kind: "inline policy", name: name.into() });
+        }
+        Ok(())
+    }
+
+    pub async fn create_access_key(&self, key: &AccessKeyRecord) -> Result<(), Error> {
+        sqlx::query(
+            "INSERT INTO iam_access_keys (id, principal_id, secret_digest, status, created_at) VALUES (?, ?, ?, ?, ?)",
+        )
+        .bind(&key.id)
+        .bind(&key.principal_id)
+        .bind(&key.secret_digest)
+        .bind(&key.status)
+        .bind(to_millis(key.created_at))
+        .execute(&self.writer)
+        .await
+        .map_err(Error::on_insert("access key", &key.id))?;
+        Ok(())
+    }
+
+    pub async fn set_access_key_status(&self, id: &str, status: &str) -> Result<(), Error> {
+        let done = sqlx::query("UPDATE iam_access_keys SET status = ? WHERE id = ?")
+            .bind(status)
+            .bind(id)
+            .execute(&self.writer)
+            .await
+            .map_err(db("update access key"))?;
+        if done.rows_affected() == 0 {
+            return Err(Error::NotFound { kind: "access key", name: id.into() });
+        }
+        Ok(())
+    }
+
+    pub async fn delete_access_key(&self, id: &str) -> Result<(), Error> {
+        let done = sqlx::query("DELETE FROM iam_access_keys WHERE id = ?")
+            .bind(id)
+            .execute(&self.writer)
+            .await
+            .map_err(db("delete access key"))?;
+        if done.rows_affected() == 0 {
+            return Err(Error::NotFound { kind: "access key", name: id.into() });
+        }
+        Ok(())
+    }
+
+    pub async fn create_session(&self, session: &SessionRecord) -> Result<(), Error> {
+        sqlx::query(
+            "INSERT INTO iam_sessions (id, role_id, session_name, token_digest, session_policy, issued_by,
+             issued_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&session.id)
+        .bind(&session.role_id)
+        .bind(&session.session_name)
+        .bind(&session.token_digest)
+        .bind(&session.session_policy)
+        .bind(&session.issued_by)
+        .bind(to_millis(session.issued_at))
+        .bind(to_millis(session.expires_at))
+        .execute(&self.writer)
+        .await
+        .map_err(Error::on_insert("session", &session.id))?;
+        Ok(())
+    }
+
+    pub async fn revoke_session(&self, id: &str, at: DateTime<Utc>) -> Result<(), Error> {
+        sqlx::query("UPDATE iam_sessions SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL")
+            .bind(to_millis(at))
+            .bind(id)
+            .execute(&self.writer)
+            .await
+            .map_err(db("revoke session"))?;
+        Ok(())
+    }
+
+    pub async fn delete_ended_sessions(&self, before: DateTime<Utc>) -> Result<u64, Error> {
+        let done = sqlx::query("DELETE FROM iam_sessions WHERE expires_at < ?1 OR revoked_at < ?1")
+            .bind(to_millis(before))
+            .execute(&self.writer)
+            .await
+            .map_err(db("delete ended sessions"))?;
+        Ok(done.rows_affected())
+    }
+}

@@ -1,0 +1,173 @@
+//! objects: the SQLite queries.
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use sqlx::sqlite::SqliteRow;
+use sqlx::{QueryBuilder, Row, Sqlite};
+
+use super::SqliteStore;
+use crate::objects::*;
+use crate::{db, from_millis, to_millis, Error};
+
+fn string_map(row: &SqliteRow, column: &str) -> BTreeMap<String, String> {
+    serde_json::from_str(&row.get::<String, _>(column)).unwrap_or_default()
+}
+
+fn object_from(row: &SqliteRow) -> ObjectRecord {
+    ObjectRecord {
+        bucket: row.get("bucket"),
+        key: row.get("key"),
+        size: row.get("size"),
+        etag: row.get("etag"),
+        content_type: row.get("content_type"),
+        last_modified: from_millis(row.get("last_modified")),
+        metadata: string_map(row, "metadata"),
+        tags: string_map(row, "tags"),
+    }
+}
+
+impl SqliteStore {
+    pub async fn create_bucket(&self, name: &str, now: DateTime<Utc>) -> Result<Bucket, Error> {
+        sqlx::query("INSERT INTO buckets (name, created_at) VALUES (?, ?)")
+            .bind(name)
+            .bind(to_millis(now))
+            .execute(&self.writer)
+            .await
+            .map_err(Error::on_insert("bucket", name))?;
+        Ok(Bucket { name: name.into(), creation_date: now })
+    }
+
+    pub async fn list_buckets(&self) -> Result<Vec<Bucket>, Error> {
+        let rows = sqlx::query("SELECT name, created_at FROM buckets ORDER BY name")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db("list buckets"))?;
+        Ok(rows
+            .iter()
+            .map(|r| Bucket { name: r.get("name"), creation_date: from_millis(r.get("created_at")) })
+            .collect())
+    }
+
+    pub async fn get_bucket(&self, name: &str) -> Result<Bucket, Error> {
+        let row = sqlx::query("SELECT name, created_at FROM buckets WHERE name = ?")
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db("get bucket"))?;
+        row.map(|r| Bucket { name: r.get("name"), creation_date: from_millis(r.get("created_at")) })
+            .ok_or_else(|| Error::NotFound { kind: "bucket", name: name.into() })
+    }
+
+    pub async fn delete_bucket(&self, name: &str) -> Result<(), Error> {
+        let mut tx = self.writer.begin().await.map_err(db("begin"))?;
+        let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM objects WHERE bucket = ?")
+            .bind(name)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(db("count objects"))?;
+        if count > 0 {
+            return Err(Error::InUse {
+                kind: "bucket",
+                name: name.into(),
+                reason: format!("it holds {count} objects"),
+            });
+        }
+        let done = sqlx::query("DELETE FROM buckets WHERE name = ?")
+            .bind(name)
+            .execute(&mut *tx)
+            .await
+            .map_err(db("delete bucket"))?;
+        if done.rows_affected() == 0 {
+            return Err(Error::NotFound { kind: "bucket", name: name.into() });
+        }
+        tx.commit().await.map_err(db("commit"))?;
+        Ok(())
+    }
+
+    pub async fn put_object(&self, object: &ObjectRecord) -> Result<(), Error> {
+        sqlx::query(
+            "INSERT OR REPLACE INTO objects (bucket, key, size, etag, content_type, last_modified, metadata, tags)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&object.bucket)
+        .bind(&object.key)
+        .bind(object.size)
+        .bind(&object.etag)
+        .bind(&object.content_type)
+        .bind(to_millis(object.last_modified))
+        .bind(serde_json::to_string(&object.metadata).unwrap_or_else(|_| "{}".into()))
+        .bind(serde_json::to_string(&object.tags).unwrap_or_else(|_| "{}".into()))
+        .execute(&self.writer)
+        .await
+        .map_err(|e| match &e {
+            sqlx::Error::Database(d) if d.is_foreign_key_violation() => {
+                Error::NotFound { kind: "bucket", name: object.bucket.clone() }
+            }
+            _ => Error::Database { context: "put object".into(), source: e },
+        })?;
+        Ok(())
+    }
+
+    pub async fn set_object_tags(&self, bucket: &str, key: &str, tags: &BTreeMap<String, String>) -> Result<(), Error> {
+        let done = sqlx::query("UPDATE objects SET tags = ? WHERE bucket = ? AND key = ?")
+            .bind(serde_json::to_string(tags).unwrap_or_else(|_| "{}".into()))
+            .bind(bucket)
+            .bind(key)
+            .execute(&self.writer)
+            .await
+            .map_err(db("set object tags"))?;
+        if done.rows_affected() == 0 {
+            return Err(Error::NotFound { kind: "object", name: format!("s3://{bucket}/{key}") });
+        }
+        Ok(())
+    }
+
+    pub async fn get_object(&self, bucket: &str, key: &str) -> Result<ObjectRecord, Error> {
+        let row = sqlx::query("SELECT * FROM objects WHERE bucket = ? AND key = ?")
+            .bind(bucket)
+            .bind(key)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db("get object"))?;
+        row.as_ref()
+            .map(object_from)
+            .ok_or_else(|| Error::NotFound { kind: "object", name: format!("s3://{bucket}/{key}") })
+    }
+
+    pub async fn delete_object(&self, bucket: &str, key: &str) -> Result<Option<ObjectRecord>, Error> {
+        let row = sqlx::query("DELETE FROM objects WHERE bucket = ? AND key = ? RETURNING *")
+            .bind(bucket)
+            .bind(key)
+            .fetch_optional(&self.writer)
+            .await
+            .map_err(db("delete object"))?;
+        Ok(row.as_ref().map(object_from))
+    }
+
+    pub async fn list_objects(
+        &self,
+        bucket: &str,
+        prefix: &str,
+        start_after: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<ObjectRecord>, Error> {
+        let mut query: QueryBuilder<Sqlite> = QueryBuilder::new("SELECT * FROM objects WHERE bucket = ");
+        query.push_bind(bucket);
+        if !prefix.is_empty() {
+            // Invariant: keys >= prefix and < prefix with its last byte raised, i.e. a range
+            // scan on the primary key rather than LIKE (which would treat % and _ specially).
+            query.push(" AND key >= ").push_bind(prefix.to_string());
+            query
+                .push(" AND substr(key, 1, ")
+                .push_bind(prefix.chars().count() as i64)
+                .push(") = ")
+                .push_bind(prefix.to_string());
+        }
+        if let Some(after) = start_after {
+            query.push(" AND key > ").push_bind(after.to_string());
+        }
+        query.push(" ORDER BY key LIMIT ").push_bind(limit.clamp(1, 100_000));
+        let rows = query.build().fetch_all(&self.pool).await.map_err(db("list objects"))?;
+        Ok(rows.iter().map(object_from).collect())
+    }
+}
