@@ -50,6 +50,10 @@ pub enum Command {
         /// Where object bytes live (default DATA_DIR/objects): file:///dir or s3://bucket/prefix.
         #[arg(long)]
         object_store: Option<String>,
+        /// Where metadata lives (default SQLite in DATA_DIR/trainyard.db):
+        /// postgres://user@host:port/name.
+        #[arg(long)]
+        database: Option<String>,
     },
     /// Training jobs (SageMaker's CreateTrainingJob contract).
     #[command(subcommand)]

@@ -36,8 +36,8 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
     let resolved = Client::from_cli(cli.endpoint.as_deref(), cli.token.as_deref(), cli.profile.as_deref(), &dir);
     let client = || resolved.clone();
     match cli.command {
-        Command::Server { listen, aws_listen, object_store } => {
-            server(dir.clone(), listen, aws_listen, object_store).await
+        Command::Server { listen, aws_listen, object_store, database } => {
+            server(dir.clone(), listen, aws_listen, object_store, database).await
         }
         Command::Data(command) => crate::data::run(&client()?, out, command).await,
         Command::Jobs(command) => crate::jobs::run(&client()?, out, command).await,
@@ -105,9 +105,10 @@ async fn server(
     listen: Option<String>,
     aws_listen: Option<String>,
     object_store: Option<String>,
+    database: Option<String>,
 ) -> Result<(), Error> {
     let environment: BTreeMap<String, String> = std::env::vars().collect();
-    let flags = trainyard_server::Flags { data_dir: Some(data_dir), listen, aws_listen, object_store };
+    let flags = trainyard_server::Flags { data_dir: Some(data_dir), listen, aws_listen, object_store, database };
     let config = trainyard_server::Config::load(&flags, &environment).map_err(|e| Error::Usage(e.to_string()))?;
     let token_path = config.data_dir.join("admin.token");
     let shutdown = Box::pin(async {
@@ -123,7 +124,11 @@ async fn server(
         println!("admin token in {}", token_path.display());
     })
     .await
-    .map_err(|e| Error::Failure(e.to_string()))
+    .map_err(|e| match e.is_unreachable() {
+        // What the operator named cannot be reached: a usage problem, exit 2.
+        true => Error::Usage(e.to_string()),
+        false => Error::Failure(e.to_string()),
+    })
 }
 
 /// `trainyard algorithm NAME`: runs in the job's process, under the SM_* contract.

@@ -31,6 +31,7 @@ struct FileConfig {
     listen: Option<String>,
     aws_listen: Option<String>,
     object_store: Option<String>,
+    database: Option<String>,
     account: Option<String>,
     region: Option<String>,
     event_retention_hours: Option<u64>,
@@ -69,6 +70,7 @@ pub struct Flags {
     pub listen: Option<String>,
     pub aws_listen: Option<String>,
     pub object_store: Option<String>,
+    pub database: Option<String>,
 }
 
 /// The validated configuration.
@@ -81,6 +83,9 @@ pub struct Config {
     /// Where object bytes live: `None` for `DATA_DIR/objects`, else a `file://` or
     /// `s3://` URL.
     pub object_store: Option<String>,
+    /// Where metadata lives: `None` for SQLite in `DATA_DIR/trainyard.db`, else a
+    /// `postgres://` URL.
+    pub database: Option<String>,
     pub bus: BusConfig,
     /// Training jobs at once; more wait in `InProgress/Starting`.
     pub job_concurrency: usize,
@@ -108,6 +113,7 @@ impl Config {
         let mut listen = file.listen.unwrap_or_else(|| DEFAULT_LISTEN.to_string());
         let mut aws_listen = file.aws_listen.unwrap_or_else(|| DEFAULT_AWS_LISTEN.to_string());
         let mut object_store = file.object_store;
+        let mut database = file.database;
         let jobs = file.jobs.unwrap_or_default();
         let mut job_concurrency = jobs.concurrency.unwrap_or(2);
         let mut python = jobs.python.unwrap_or_else(|| "python3".into());
@@ -138,6 +144,7 @@ impl Config {
                 "TRAINYARD_LISTEN" => listen = value.clone(),
                 "TRAINYARD_AWS_LISTEN" => aws_listen = value.clone(),
                 "TRAINYARD_OBJECT_STORE" => object_store = Some(value.clone()),
+                "TRAINYARD_DATABASE" => database = Some(value.clone()),
                 "TRAINYARD_PYTHON" => python = value.clone(),
                 "TRAINYARD_LAMBDA_PRELOAD" => {
                     let modules: Vec<String> =
@@ -188,6 +195,17 @@ impl Config {
         }
         if let Some(flag) = &flags.object_store {
             object_store = Some(flag.clone());
+        }
+        if let Some(flag) = &flags.database {
+            database = Some(flag.clone());
+        }
+        if let Some(url) = &database {
+            if !url.starts_with("postgres://") && !url.starts_with("postgresql://") {
+                errors.push(format!(
+                    "database {:?} must be a postgres://user@host:port/name URL (leave it unset for SQLite in the data directory)",
+                    trainyard_store::redact_url(url)
+                ));
+            }
         }
         if let Some(url) = &object_store {
             if !url.starts_with("file:///") && !url.starts_with("s3://") {
@@ -256,6 +274,7 @@ impl Config {
                     listen,
                     aws_listen,
                     object_store,
+                    database,
                     bus,
                     job_concurrency,
                     python,
@@ -297,12 +316,13 @@ fn read_file(path: &Path, errors: &mut Vec<String>) -> FileConfig {
             errors.push(format!("{file}: `{key}` must be {expected}, not {value}"))
         };
         match key.as_str() {
-            "listen" | "aws_listen" | "account" | "region" | "object_store" => match value.as_str() {
+            "listen" | "aws_listen" | "account" | "region" | "object_store" | "database" => match value.as_str() {
                 Some(text) => {
                     let slot = match key.as_str() {
                         "listen" => &mut config.listen,
                         "aws_listen" => &mut config.aws_listen,
                         "object_store" => &mut config.object_store,
+                        "database" => &mut config.database,
                         "account" => &mut config.account,
                         _ => &mut config.region,
                     };
@@ -327,7 +347,7 @@ fn read_file(path: &Path, errors: &mut Vec<String>) -> FileConfig {
                 None => wrong(errors, "a table"),
             },
             _ => errors.push(format!(
-                "{file}: unknown key `{key}` (known: listen, aws_listen, object_store, account, region, event_retention_hours, [delivery], [jobs], [http])"
+                "{file}: unknown key `{key}` (known: listen, aws_listen, object_store, database, account, region, event_retention_hours, [delivery], [jobs], [http])"
             )),
         }
     }
@@ -465,5 +485,28 @@ mod tests {
         ] {
             assert!(err.contains(needle), "{needle} missing from: {err}");
         }
+    }
+
+    #[test]
+    fn the_database_layers_like_the_rest_and_only_postgres_urls_are_taken() {
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(Config::load(&flags(dir.path()), &env(&[])).unwrap().database, None, "SQLite by default");
+        std::fs::write(dir.path().join("trainyard.toml"), "database = \"postgres://file@h/db\"\n").unwrap();
+        let config = Config::load(&flags(dir.path()), &env(&[])).unwrap();
+        assert_eq!(config.database.as_deref(), Some("postgres://file@h/db"));
+        let variable = env(&[("TRAINYARD_DATABASE", "postgresql://env@h/db")]);
+        assert_eq!(
+            Config::load(&flags(dir.path()), &variable).unwrap().database.as_deref(),
+            Some("postgresql://env@h/db")
+        );
+        let mut flag = flags(dir.path());
+        flag.database = Some("postgres://flag@h/db".into());
+        assert_eq!(Config::load(&flag, &variable).unwrap().database.as_deref(), Some("postgres://flag@h/db"));
+
+        flag.database = Some("mysql://u:secret@h/db".into());
+        let err = Config::load(&flag, &env(&[("TRAINYARD_LISTEN", "nowhere")])).unwrap_err().to_string();
+        assert!(err.contains("database \"mysql://u:***@h/db\" must be a postgres://"), "{err}");
+        assert!(err.contains("nowhere"), "every error at once: {err}");
+        assert!(!err.contains("secret"), "a password reached the message: {err}");
     }
 }

@@ -50,3 +50,11 @@ pub enum Error {
     #[error("start-up: {0}")]
     Startup(String),
 }
+
+impl Error {
+    /// Whether start-up failed because a service the configuration names (the database)
+    /// did not answer; the CLI exits 2 for it, as for any other bad setting.
+    pub fn is_unreachable(&self) -> bool {
+        matches!(self, Error::Store(trainyard_store::Error::Unreachable { .. }))
+    }
+}

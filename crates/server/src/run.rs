@@ -37,7 +37,11 @@ pub async fn run(mut config: Config, shutdown: Shutdown, on_ready: impl FnOnce(S
         .map_err(|source| Error::DataDir { path: config.data_dir.display().to_string(), source })?;
     let data_dir = &config.data_dir;
     let token = trainyard_auth::load_or_create_token(&data_dir.join("admin.token"))?;
-    let store = Store::open(&data_dir.join("trainyard.db")).await?;
+    let store = match &config.database {
+        None => Store::open(&data_dir.join("trainyard.db")).await?,
+        Some(url) => Store::open_postgres(url).await?,
+    };
+    store.lock_single_server().await?;
     let listener = TcpListener::bind(config.listen)
         .await
         .map_err(|source| Error::Listen { address: config.listen.to_string(), source })?;

@@ -13,6 +13,13 @@ pub enum Error {
         #[source]
         source: sqlx::Error,
     },
+    /// The database server did not answer (PostgreSQL): down, wrong address, refused.
+    #[error("cannot reach the database at {url}: {source}")]
+    Unreachable {
+        url: String,
+        #[source]
+        source: sqlx::Error,
+    },
     #[error("database migration failed: {message}")]
     Migration { message: String },
     #[error(

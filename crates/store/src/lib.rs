@@ -56,6 +56,7 @@ pub use models::{ModelGroupRecord, ModelPackageRecord, NewModelPackage};
 pub use multipart::{PartRecord, UploadRecord};
 pub use objects::{Bucket, ObjectRecord};
 pub use pipelines::{PipelineRecord, RetrainingWindow, RunRecord};
+pub use postgres::redact as redact_url;
 pub use processing::ProcessingJobRecord;
 pub use records::*;
 pub use registry::{ManifestRecord, RepositoryRecord, TagRecord};
@@ -84,6 +85,15 @@ impl Store {
     /// Connects to a PostgreSQL database (`postgres://…`) and runs its migrations.
     pub async fn open_postgres(url: &str) -> Result<Store, Error> {
         Ok(Store { backend: Backend::Postgres(postgres::PgStore::open(url).await?) })
+    }
+
+    /// Makes this process the only server on the database (PostgreSQL; a SQLite file
+    /// belongs to its data directory already). Fails with `InUse` when another holds it.
+    pub async fn lock_single_server(&self) -> Result<(), Error> {
+        match &self.backend {
+            Backend::Sqlite(_) => Ok(()),
+            Backend::Postgres(b) => b.lock_single_server().await,
+        }
     }
 
     pub async fn close(&self) {

@@ -1,6 +1,6 @@
 //! The two backends every conformance test runs on, and `conformance!`, which declares
 //! a test once and runs it on each: `sqlite::NAME` on a fresh database file, and
-//! `postgres::NAME` on a fresh database in the PostgreSQL at `TRAINYARD_TEST_DATABASE_URL`
+//! `postgres::NAME` on a fresh database in the PostgreSQL at `TY_TEST_DATABASE_URL`
 //! (`.ci/postgres start DIR`; CI sets it). Without that variable the PostgreSQL copy
 //! skips, saying so.
 
@@ -20,8 +20,8 @@ pub async fn sqlite() -> Fresh {
 
 /// A store on a new, empty database in the test PostgreSQL, or `None` without one.
 pub async fn postgres() -> Option<Fresh> {
-    let Ok(admin) = std::env::var("TRAINYARD_TEST_DATABASE_URL") else {
-        println!("skipped: no PostgreSQL (TRAINYARD_TEST_DATABASE_URL; .ci/postgres start DIR)");
+    let Ok(admin) = std::env::var("TY_TEST_DATABASE_URL") else {
+        println!("skipped: no PostgreSQL (TY_TEST_DATABASE_URL; .ci/postgres start DIR)");
         return None;
     };
     let name = format!("t_{}", uuid::Uuid::new_v4().simple());

@@ -49,9 +49,15 @@ async fn api(client: &reqwest::Client, server: &ServerProcess, path: &str, body:
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_loses_no_acknowledged_event() {
+    kill_9_loses_nothing_acknowledged(&[]).await;
+}
+
+/// Puts events until a kill -9, restarts the server (on the same data directory and
+/// `settings`) and waits until every acknowledged event reached its target.
+pub async fn kill_9_loses_nothing_acknowledged(settings: &[(&str, &str)]) {
     let dir = tempfile::tempdir().unwrap();
     let (target_url, seen) = start_target().await;
-    let mut server = ServerProcess::start(dir.path());
+    let mut server = ServerProcess::start_with(dir.path(), settings);
     let client = reqwest::Client::new();
     api(&client, &server, "/rules", json!({"Name": "all", "EventPattern": {"source": ["load"]}})).await.unwrap();
     api(&client, &server, "/rules/all/targets", json!({"Id": "sink", "HttpUrl": target_url})).await.unwrap();
@@ -92,7 +98,7 @@ async fn kill_9_loses_no_acknowledged_event() {
     assert!(acknowledged.len() >= 50, "the load ran: {} acknowledged", acknowledged.len());
     assert!(delivered_before < acknowledged.len(), "the kill happened with deliveries outstanding");
 
-    let server = ServerProcess::start(dir.path());
+    let server = ServerProcess::start_with(dir.path(), settings);
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {
         let missing = acknowledged.iter().filter(|id| !seen.lock().unwrap().contains_key(*id)).count();

@@ -20,6 +20,7 @@ mod models;
 mod newcomer;
 mod objects;
 mod pipelines;
+mod postgres;
 mod process;
 mod runtime;
 mod sources;
