@@ -4,6 +4,8 @@
 mod backends;
 mod definitions;
 mod events;
+mod functions;
 mod job_pages;
 mod model_registry;
 mod retraining;
+mod rules;
