@@ -1,6 +1,7 @@
 //! The store's conformance suite: every test runs on SQLite and on PostgreSQL
 //! (`backends::conformance!`).
 
+mod archives;
 mod backends;
 mod definitions;
 mod events;
