@@ -2,6 +2,7 @@
 //! (`backends::conformance!`).
 
 mod archives;
+mod audit;
 mod backends;
 mod definitions;
 mod events;
