@@ -262,8 +262,11 @@ impl PgStore {
     }
 
     pub async fn finish_attempts(&self, finished: &[(Delivery, Attempt, AfterAttempt)]) -> Result<(), Error> {
+        // Rows are locked in id order, so two batches (of two replicas) cannot deadlock.
+        let mut ordered: Vec<&(Delivery, Attempt, AfterAttempt)> = finished.iter().collect();
+        ordered.sort_by_key(|(delivery, ..)| delivery.id);
         let mut tx = self.pool.begin().await.map_err(db("begin"))?;
-        for (delivery, attempt, after) in finished {
+        for (delivery, attempt, after) in ordered {
             sqlx::query(
                 "INSERT INTO attempts (delivery_id, attempt, started_at, duration_ms, outcome, error_code, message)
                  VALUES ($1, $2, $3, $4, $5, $6, $7)",

@@ -146,6 +146,8 @@ async fn archived_events_page_by_time_then_bytewise_id(store) {
         assert_eq!(replay_all(&store, "a", T0 - 1, T0 + 2, page).await, want, "page size {page}");
     }
     assert_eq!(replay_all(&store, "a", T0, T0 + 1, 4).await, want[1..8].to_vec());
+    // A negative limit is no limit.
+    assert_eq!(store.archived_events("a", at(0), at(T0 + 10), None, -1).await.unwrap().len(), 10);
     assert!(replay_all(&store, "a", T0 + 3, T0 + 10, 4).await.is_empty());
     assert!(replay_all(&store, "missing", 0, T0 + 10, 4).await.is_empty());
     // A cursor in the middle of a tie.
