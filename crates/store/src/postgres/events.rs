@@ -164,16 +164,15 @@ impl PgStore {
     }
 
     pub async fn deliveries_of(&self, event_id: &str) -> Result<Vec<(Delivery, Vec<Attempt>)>, Error> {
-        // One snapshot for the deliveries and their attempts.
-        let mut tx = self.pool.begin().await.map_err(db("begin"))?;
         let rows =
             sqlx::query(&format!("SELECT {DELIVERY_COLUMNS} FROM deliveries d WHERE d.event_id = $1 ORDER BY d.id"))
                 .bind(event_id)
-                .fetch_all(&mut *tx)
+                .fetch_all(&self.pool)
                 .await
                 .map_err(db("deliveries of event"))?;
         let deliveries: Vec<Delivery> = rows.iter().map(delivery_from).collect();
         let ids: Vec<i64> = deliveries.iter().map(|d| d.id).collect();
+        // Every delivery's attempts in one query (not one per delivery).
         let mut attempts: HashMap<i64, Vec<Attempt>> = HashMap::new();
         if !ids.is_empty() {
             let rows = sqlx::query(
@@ -181,14 +180,13 @@ impl PgStore {
                  FROM attempts WHERE delivery_id = ANY($1) ORDER BY id",
             )
             .bind(&ids)
-            .fetch_all(&mut *tx)
+            .fetch_all(&self.pool)
             .await
             .map_err(db("attempts"))?;
             for row in &rows {
                 attempts.entry(row.get("delivery_id")).or_default().push(attempt_from(row));
             }
         }
-        tx.commit().await.map_err(db("end read"))?;
         Ok(deliveries
             .into_iter()
             .map(|d| {
