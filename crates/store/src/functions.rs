@@ -16,6 +16,21 @@ pub struct NewInvocation {
     pub logs: String,
 }
 
+/// The most log text kept per invocation; the tail is what matters.
+pub(crate) const MAX_LOG_BYTES: usize = 64 * 1024;
+
+/// Keeps the last `max` bytes of `text`, on a character boundary.
+pub(crate) fn tail(text: &str, max: usize) -> &str {
+    if text.len() <= max {
+        return text;
+    }
+    let mut start = text.len() - max;
+    while !text.is_char_boundary(start) {
+        start += 1;
+    }
+    &text[start..]
+}
+
 impl Store {
     delegate! {
         pub async fn create_function(&self, function: &Function) -> Result<(), Error>;
@@ -29,5 +44,15 @@ impl Store {
         pub async fn record_invocations(&self, invocations: &[NewInvocation]) -> Result<(), Error>;
         /// The most recent invocations of a function, newest last.
         pub async fn list_invocations(&self, function: &str, limit: i64) -> Result<Vec<Invocation>, Error>;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn tail_keeps_the_end_on_a_char_boundary() {
+        assert_eq!(super::tail("hello", 10), "hello");
+        assert_eq!(super::tail("hello", 3), "llo");
+        assert_eq!(super::tail("aé", 1), "");
     }
 }

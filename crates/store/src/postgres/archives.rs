@@ -1,9 +1,15 @@
 //! archives: the PostgreSQL queries.
+//!
+//! As SQLite's, but: `expire_archived` deletes by join (PostgreSQL has no `rowid`), a
+//! create that loses a race with `delete_bus` reports the bus `NotFound` (the foreign key),
+//! and the `(time, event_id)` replay cursor relies on `event_id`'s `COLLATE "C"` (bytewise,
+//! as SQLite compares).
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 use sqlx::postgres::PgRow;
 use sqlx::Row;
 
+use super::rules::on_insert_into_bus;
 use super::PgStore;
 use crate::{db, from_millis, to_millis, Archive, Error, Replay};
 
@@ -57,12 +63,12 @@ impl PgStore {
         .bind(to_millis(archive.creation_time))
         .execute(&self.pool)
         .await
-        .map_err(Error::on_insert("archive", &archive.archive_name))?;
+        .map_err(on_insert_into_bus("archive", &archive.archive_name, &archive.event_bus_name))?;
         Ok(())
     }
 
     pub async fn list_archives(&self) -> Result<Vec<Archive>, Error> {
-        let rows = sqlx::query(&format!("{ARCHIVE_SELECT} ORDER BY a.name"))
+        let rows = sqlx::query(&format!("{ARCHIVE_SELECT} ORDER BY a.name COLLATE \"C\""))
             .fetch_all(&self.pool)
             .await
             .map_err(db("list archives"))?;
@@ -92,9 +98,8 @@ impl PgStore {
 
     pub async fn expire_archived(&self, now: DateTime<Utc>) -> Result<u64, Error> {
         let done = sqlx::query(
-            "DELETE FROM archived_events WHERE rowid IN (
-                 SELECT e.rowid FROM archived_events e JOIN archives a ON a.name = e.archive
-                 WHERE a.retention_days > 0 AND e.time < $11 - a.retention_days * 86400000)",
+            "DELETE FROM archived_events e USING archives a
+             WHERE a.name = e.archive AND a.retention_days > 0 AND e.time < $1 - a.retention_days * 86400000",
         )
         .bind(to_millis(now))
         .execute(&self.pool)
@@ -114,16 +119,16 @@ impl PgStore {
         let (after_time, after_id) = after.unwrap_or((i64::MIN, ""));
         let rows = sqlx::query(
             "SELECT time, event_id, body FROM archived_events
-             WHERE archive = $1 AND time >= $2 AND time < $3 AND (time > $4 OR (time = $5 AND event_id > $6))
-             ORDER BY time, event_id LIMIT $7",
+             WHERE archive = $1 AND time >= $2 AND time < $3 AND (time > $4 OR (time = $4 AND event_id > $5))
+             ORDER BY time, event_id LIMIT $6",
         )
         .bind(archive)
         .bind(to_millis(from))
         .bind(to_millis(to))
         .bind(after_time)
-        .bind(after_time)
         .bind(after_id)
-        .bind(limit)
+        // A negative limit is SQLite's "no limit"; LIMIT NULL is PostgreSQL's.
+        .bind((limit >= 0).then_some(limit))
         .fetch_all(&self.pool)
         .await
         .map_err(db("archived events"))?;

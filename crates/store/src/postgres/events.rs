@@ -1,4 +1,13 @@
 //! events: the PostgreSQL queries.
+//!
+//! Differences from SQLite, where its single writer made things safe:
+//! * `put_events` takes a transaction-scoped advisory lock first, so that events commit in
+//!   `seq` order and a tailer reading `seq > n` never misses one that commits late.
+//! * `claim_due` locks the rows it claims with `FOR UPDATE SKIP LOCKED`: concurrent claimers
+//!   (in this or another replica) never get the same delivery.
+//! * `redrive` locks the dead letters it sends back (`FOR UPDATE`).
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 use sqlx::postgres::PgRow;
@@ -12,6 +21,9 @@ use crate::{
 
 const DELIVERY_COLUMNS: &str = "d.id, d.event_id, d.bus, d.rule, d.target_id, d.state, d.attempts, \
      d.next_attempt_at, d.first_attempt_at, d.last_attempt_at, d.age_from";
+
+/// The advisory lock key that orders event appends (`seq`) by commit.
+const EVENTS_APPEND_LOCK: &str = "trainyard:events:append";
 
 fn delivery_from(row: &PgRow) -> Delivery {
     Delivery {
@@ -29,6 +41,17 @@ fn delivery_from(row: &PgRow) -> Delivery {
     }
 }
 
+fn attempt_from(row: &PgRow) -> Attempt {
+    Attempt {
+        attempt: row.get("attempt"),
+        start_time: from_millis(row.get("started_at")),
+        duration_ms: row.get("duration_ms"),
+        outcome: row.get("outcome"),
+        error_code: row.get("error_code"),
+        message: row.get("message"),
+    }
+}
+
 fn event_from(row: &PgRow) -> Result<StoredEvent, Error> {
     Ok(StoredEvent {
         seq: row.get("seq"),
@@ -40,15 +63,27 @@ fn event_from(row: &PgRow) -> Result<StoredEvent, Error> {
     })
 }
 
+/// A `LIMIT` bind: SQLite reads a negative limit as "no limit", PostgreSQL as an error;
+/// `LIMIT NULL` is PostgreSQL's "no limit".
+fn sql_limit(limit: i64) -> Option<i64> {
+    (limit >= 0).then_some(limit)
+}
+
 impl PgStore {
     pub async fn put_events(&self, events: &[NewEvent]) -> Result<(), Error> {
         let mut tx = self.pool.begin().await.map_err(db("begin"))?;
+        // Invariant: seq values commit in order (a tailer after `seq` n sees every later event).
+        sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
+            .bind(EVENTS_APPEND_LOCK)
+            .execute(&mut *tx)
+            .await
+            .map_err(db("lock event appends"))?;
         for new in events {
             let body = serde_json::to_string(&new.event).unwrap_or_default();
             let ingested = to_millis(new.ingested_at);
             sqlx::query(
                 "INSERT INTO events (id, bus, source, detail_type, time, ingested_at, replay_name, matched_rules, body)
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
             )
             .bind(&new.event.id)
             .bind(&new.bus)
@@ -64,15 +99,14 @@ impl PgStore {
             .map_err(Error::on_insert("event", &new.event.id))?;
             for (rule, target) in &new.deliveries {
                 sqlx::query(
-                    "INSERT OR IGNORE INTO deliveries (event_id, bus, rule, target_id, state, next_attempt_at, created_at, age_from)
-                     VALUES (?, ?, ?, ?, 'pending', ?, ?, ?)",
+                    "INSERT INTO deliveries (event_id, bus, rule, target_id, state, next_attempt_at, created_at, age_from)
+                     VALUES ($1, $2, $3, $4, 'pending', $5, $5, $5)
+                     ON CONFLICT (event_id, bus, rule, target_id) DO NOTHING",
                 )
                 .bind(&new.event.id)
                 .bind(&new.bus)
                 .bind(rule)
                 .bind(target)
-                .bind(ingested)
-                .bind(ingested)
                 .bind(ingested)
                 .execute(&mut *tx)
                 .await
@@ -80,7 +114,8 @@ impl PgStore {
             }
             for archive in &new.archives {
                 sqlx::query(
-                    "INSERT OR IGNORE INTO archived_events (archive, event_id, time, body) VALUES (?, ?, ?, ?)",
+                    "INSERT INTO archived_events (archive, event_id, time, body) VALUES ($1, $2, $3, $4)
+                     ON CONFLICT (archive, event_id) DO NOTHING",
                 )
                 .bind(archive)
                 .bind(&new.event.id)
@@ -97,7 +132,7 @@ impl PgStore {
 
     pub async fn list_events(&self, filter: &EventFilter) -> Result<Vec<StoredEvent>, Error> {
         let mut query: QueryBuilder<Postgres> =
-            QueryBuilder::new("SELECT seq, bus, ingested_at, matched_rules, body FROM events WHERE 1 = 1");
+            QueryBuilder::new("SELECT seq, bus, ingested_at, matched_rules, body FROM events WHERE TRUE");
         if let Some(bus) = &filter.bus {
             query.push(" AND bus = ").push_bind(bus);
         }
@@ -120,7 +155,7 @@ impl PgStore {
     }
 
     pub async fn get_event(&self, id: &str) -> Result<StoredEvent, Error> {
-        let row = sqlx::query("SELECT seq, bus, ingested_at, matched_rules, body FROM events WHERE id = ?")
+        let row = sqlx::query("SELECT seq, bus, ingested_at, matched_rules, body FROM events WHERE id = $1")
             .bind(id)
             .fetch_optional(&self.pool)
             .await
@@ -130,32 +165,35 @@ impl PgStore {
 
     pub async fn deliveries_of(&self, event_id: &str) -> Result<Vec<(Delivery, Vec<Attempt>)>, Error> {
         let rows =
-            sqlx::query(&format!("SELECT {DELIVERY_COLUMNS} FROM deliveries d WHERE d.event_id = ? ORDER BY d.id"))
+            sqlx::query(&format!("SELECT {DELIVERY_COLUMNS} FROM deliveries d WHERE d.event_id = $1 ORDER BY d.id"))
                 .bind(event_id)
                 .fetch_all(&self.pool)
                 .await
                 .map_err(db("deliveries of event"))?;
-        let mut out = Vec::with_capacity(rows.len());
-        for row in &rows {
-            let delivery = delivery_from(row);
-            let attempts = sqlx::query("SELECT * FROM attempts WHERE delivery_id = ? ORDER BY id")
-                .bind(delivery.id)
-                .fetch_all(&self.pool)
-                .await
-                .map_err(db("attempts"))?
-                .iter()
-                .map(|a| Attempt {
-                    attempt: a.get("attempt"),
-                    start_time: from_millis(a.get("started_at")),
-                    duration_ms: a.get("duration_ms"),
-                    outcome: a.get("outcome"),
-                    error_code: a.get("error_code"),
-                    message: a.get("message"),
-                })
-                .collect();
-            out.push((delivery, attempts));
+        let deliveries: Vec<Delivery> = rows.iter().map(delivery_from).collect();
+        let ids: Vec<i64> = deliveries.iter().map(|d| d.id).collect();
+        // Every delivery's attempts in one query (not one per delivery).
+        let mut attempts: HashMap<i64, Vec<Attempt>> = HashMap::new();
+        if !ids.is_empty() {
+            let rows = sqlx::query(
+                "SELECT delivery_id, attempt, started_at, duration_ms, outcome, error_code, message
+                 FROM attempts WHERE delivery_id = ANY($1) ORDER BY id",
+            )
+            .bind(&ids)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db("attempts"))?;
+            for row in &rows {
+                attempts.entry(row.get("delivery_id")).or_default().push(attempt_from(row));
+            }
         }
-        Ok(out)
+        Ok(deliveries
+            .into_iter()
+            .map(|d| {
+                let list = attempts.remove(&d.id).unwrap_or_default();
+                (d, list)
+            })
+            .collect())
     }
 
     pub async fn release_in_progress(&self) -> Result<u64, Error> {
@@ -175,32 +213,35 @@ impl PgStore {
     ) -> Result<Vec<Claimed>, Error> {
         let now = to_millis(now);
         let mut tx = self.pool.begin().await.map_err(db("begin"))?;
+        // Invariant: SKIP LOCKED, and FOR UPDATE's re-check of the WHERE on the newest row
+        // version, make each delivery go to exactly one claimer.
         let rows = sqlx::query(
-            "UPDATE deliveries SET state = 'in_progress', lease_until = ?1, attempts = attempts + 1,
-                 first_attempt_at = COALESCE(first_attempt_at, ?2), last_attempt_at = ?2
+            "UPDATE deliveries SET state = 'in_progress', lease_until = $1, attempts = attempts + 1,
+                 first_attempt_at = COALESCE(first_attempt_at, $2), last_attempt_at = $2
              WHERE id IN (SELECT id FROM deliveries
-                          WHERE (state = 'pending' AND next_attempt_at <= ?2)
-                             OR (state = 'in_progress' AND lease_until < ?2)
-                          ORDER BY next_attempt_at LIMIT ?3)
+                          WHERE (state = 'pending' AND next_attempt_at <= $2)
+                             OR (state = 'in_progress' AND lease_until < $2)
+                          ORDER BY next_attempt_at LIMIT $3
+                          FOR UPDATE SKIP LOCKED)
              RETURNING id, event_id, bus, rule, target_id, state, attempts,
                        next_attempt_at, first_attempt_at, last_attempt_at, age_from",
         )
         .bind(to_millis(lease_until))
         .bind(now)
-        .bind(limit)
+        .bind(sql_limit(limit))
         .fetch_all(&mut *tx)
         .await
         .map_err(db("claim deliveries"))?;
         let deliveries: Vec<Delivery> = rows.iter().map(delivery_from).collect();
-        let mut bodies = std::collections::HashMap::new();
+        let mut bodies = HashMap::new();
         if !deliveries.is_empty() {
-            let mut select: QueryBuilder<Postgres> = QueryBuilder::new("SELECT id, body FROM events WHERE id IN (");
-            let mut list = select.separated(", ");
-            for delivery in &deliveries {
-                list.push_bind(&delivery.event_id);
-            }
-            select.push(")");
-            for row in select.build().fetch_all(&mut *tx).await.map_err(db("claimed event bodies"))? {
+            let ids: Vec<&str> = deliveries.iter().map(|d| d.event_id.as_str()).collect();
+            let rows = sqlx::query("SELECT id, body FROM events WHERE id = ANY($1)")
+                .bind(&ids)
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(db("claimed event bodies"))?;
+            for row in rows {
                 bodies.insert(row.get::<String, _>("id"), row.get::<String, _>("body"));
             }
         }
@@ -219,11 +260,14 @@ impl PgStore {
     }
 
     pub async fn finish_attempts(&self, finished: &[(Delivery, Attempt, AfterAttempt)]) -> Result<(), Error> {
+        // Rows are locked in id order, so two batches (of two replicas) cannot deadlock.
+        let mut ordered: Vec<&(Delivery, Attempt, AfterAttempt)> = finished.iter().collect();
+        ordered.sort_by_key(|(delivery, ..)| delivery.id);
         let mut tx = self.pool.begin().await.map_err(db("begin"))?;
-        for (delivery, attempt, after) in finished {
+        for (delivery, attempt, after) in ordered {
             sqlx::query(
                 "INSERT INTO attempts (delivery_id, attempt, started_at, duration_ms, outcome, error_code, message)
-                 VALUES (?, ?, ?, ?, ?, ?, ?)",
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
             )
             .bind(delivery.id)
             .bind(attempt.attempt)
@@ -241,7 +285,8 @@ impl PgStore {
                 AfterAttempt::Dead { .. } => ("dead", None),
             };
             sqlx::query(
-                "UPDATE deliveries SET state = ?, lease_until = NULL, next_attempt_at = COALESCE(?, next_attempt_at) WHERE id = ?",
+                "UPDATE deliveries SET state = $1, lease_until = NULL, next_attempt_at = COALESCE($2, next_attempt_at)
+                 WHERE id = $3",
             )
             .bind(state)
             .bind(next)
@@ -250,8 +295,12 @@ impl PgStore {
             .await
             .map_err(db("update delivery"))?;
             if let AfterAttempt::Dead { error_code, error_message } = after {
+                // As SQLite's INSERT OR REPLACE: a replaced letter gets a new id (it is the newest).
                 sqlx::query(
-                    "INSERT OR REPLACE INTO dead_letters (delivery_id, error_code, error_message, created_at) VALUES (?, ?, ?, ?)",
+                    "INSERT INTO dead_letters (delivery_id, error_code, error_message, created_at)
+                     VALUES ($1, $2, $3, $4)
+                     ON CONFLICT (delivery_id) DO UPDATE SET id = DEFAULT, error_code = excluded.error_code,
+                         error_message = excluded.error_message, created_at = excluded.created_at",
                 )
                 .bind(delivery.id)
                 .bind(error_code)
@@ -267,10 +316,11 @@ impl PgStore {
     }
 
     pub async fn delivery_counts(&self) -> Result<Vec<(String, i64)>, Error> {
-        let rows = sqlx::query("SELECT state, COUNT(*) AS n FROM deliveries GROUP BY state ORDER BY state")
-            .fetch_all(&self.pool)
-            .await
-            .map_err(db("count deliveries"))?;
+        let rows =
+            sqlx::query("SELECT state, COUNT(*) AS n FROM deliveries GROUP BY state ORDER BY state COLLATE \"C\"")
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db("count deliveries"))?;
         Ok(rows.iter().map(|r| (r.get("state"), r.get("n"))).collect())
     }
 
@@ -286,7 +336,7 @@ impl PgStore {
     pub async fn list_dead_letters(&self, limit: i64) -> Result<Vec<DeadLetter>, Error> {
         let rows = sqlx::query(&format!(
             "SELECT l.id AS letter_id, l.error_code, l.error_message, l.created_at AS letter_created, {DELIVERY_COLUMNS}
-             FROM dead_letters l JOIN deliveries d ON d.id = l.delivery_id ORDER BY l.id DESC LIMIT ?"
+             FROM dead_letters l JOIN deliveries d ON d.id = l.delivery_id ORDER BY l.id DESC LIMIT $1"
         ))
         .bind(limit.clamp(1, 10_000))
         .fetch_all(&self.pool)
@@ -316,57 +366,59 @@ impl PgStore {
 
     pub async fn redrive(&self, ids: Option<&[i64]>, now: DateTime<Utc>) -> Result<u64, Error> {
         let mut tx = self.pool.begin().await.map_err(db("begin"))?;
-        let mut select: QueryBuilder<Postgres> = QueryBuilder::new("SELECT id, delivery_id FROM dead_letters");
-        if let Some(ids) = ids {
-            select.push(" WHERE id IN (");
-            let mut list = select.separated(", ");
-            for id in ids {
-                list.push_bind(id);
+        // Locked, so that two redrives (or a redrive and a new dead letter) serialise.
+        let rows = match ids {
+            Some(ids) => {
+                sqlx::query("SELECT id, delivery_id FROM dead_letters WHERE id = ANY($1) FOR UPDATE")
+                    .bind(ids)
+                    .fetch_all(&mut *tx)
+                    .await
             }
-            select.push(")");
+            None => sqlx::query("SELECT id, delivery_id FROM dead_letters FOR UPDATE").fetch_all(&mut *tx).await,
         }
-        let rows = select.build().fetch_all(&mut *tx).await.map_err(db("select dead letters"))?;
+        .map_err(db("select dead letters"))?;
+        let letters: Vec<i64> = rows.iter().map(|r| r.get("id")).collect();
+        let deliveries: Vec<i64> = rows.iter().map(|r| r.get("delivery_id")).collect();
         if let Some(ids) = ids {
-            if let Some(missing) = ids.iter().find(|id| !rows.iter().any(|r| r.get::<i64, _>("id") == **id)) {
+            if let Some(missing) = ids.iter().find(|id| !letters.contains(id)) {
                 return Err(Error::NotFound { kind: "dead letter", name: missing.to_string() });
             }
         }
-        for row in &rows {
-            let delivery: i64 = row.get("delivery_id");
+        if !letters.is_empty() {
             sqlx::query(
-                "UPDATE deliveries SET state = 'pending', attempts = 0, next_attempt_at = ?1, age_from = ?1 WHERE id = ?2",
+                "UPDATE deliveries SET state = 'pending', attempts = 0, next_attempt_at = $1, age_from = $1
+                 WHERE id = ANY($2)",
             )
             .bind(to_millis(now))
-            .bind(delivery)
+            .bind(&deliveries)
             .execute(&mut *tx)
             .await
-            .map_err(db("redrive delivery"))?;
-            sqlx::query("DELETE FROM dead_letters WHERE id = ?")
-                .bind(row.get::<i64, _>("id"))
+            .map_err(db("redrive deliveries"))?;
+            sqlx::query("DELETE FROM dead_letters WHERE id = ANY($1)")
+                .bind(&letters)
                 .execute(&mut *tx)
                 .await
-                .map_err(db("delete dead letter"))?;
+                .map_err(db("delete dead letters"))?;
         }
         tx.commit().await.map_err(db("commit redrive"))?;
-        Ok(rows.len() as u64)
+        Ok(letters.len() as u64)
     }
 
     pub async fn prune_events(&self, before: DateTime<Utc>) -> Result<u64, Error> {
-        let mut tx = self.pool.begin().await.map_err(db("begin"))?;
-        let cutoff = to_millis(before);
-        let doomed = "SELECT id FROM events e WHERE ingested_at < ?1 AND NOT EXISTS
-             (SELECT 1 FROM deliveries d WHERE d.event_id = e.id AND d.state IN ('pending', 'in_progress', 'dead'))";
-        sqlx::query(&format!("DELETE FROM deliveries WHERE event_id IN ({doomed})"))
-            .bind(cutoff)
-            .execute(&mut *tx)
-            .await
-            .map_err(db("prune deliveries"))?;
-        let done = sqlx::query(&format!("DELETE FROM events WHERE id IN ({doomed})"))
-            .bind(cutoff)
-            .execute(&mut *tx)
-            .await
-            .map_err(db("prune events"))?;
-        tx.commit().await.map_err(db("commit prune"))?;
+        // One statement, so one snapshot decides which events go and removes their
+        // deliveries with them (two statements could leave a delivery whose event is gone).
+        let done = sqlx::query(
+            "WITH doomed AS (
+                 SELECT id FROM events e WHERE ingested_at < $1 AND NOT EXISTS
+                     (SELECT 1 FROM deliveries d
+                      WHERE d.event_id = e.id AND d.state IN ('pending', 'in_progress', 'dead'))),
+             gone AS (DELETE FROM deliveries WHERE event_id IN (SELECT id FROM doomed))
+             DELETE FROM events WHERE id IN (SELECT id FROM doomed)",
+        )
+        .bind(to_millis(before))
+        .execute(&self.pool)
+        .await
+        .map_err(db("prune events"))?;
         Ok(done.rows_affected())
     }
 }

@@ -1,13 +1,27 @@
 //! functions: the PostgreSQL queries.
+//!
+//! As SQLite's, but: PostgreSQL TEXT cannot hold NUL, which process output may contain, so
+//! invocation results and logs have each NUL replaced by U+FFFD before they are kept; and
+//! `delete_function` checks for targets and deletes in one transaction under the function's
+//! advisory lock, which `put_target` takes for a function target.
+use std::borrow::Cow;
+
 use sqlx::postgres::PgRow;
 use sqlx::Row;
 
+use super::rules::FUNCTION_LOCK;
 use super::PgStore;
 use crate::functions::*;
 use crate::{db, from_millis, to_millis, Error, Function, Invocation};
 
-/// The most log text kept per invocation; the tail is what matters.
-const MAX_LOG_BYTES: usize = 64 * 1024;
+/// Process output as PostgreSQL TEXT can keep it: NUL replaced, then the tail.
+fn text_of_output(text: &str) -> Cow<'_, str> {
+    if text.contains('\0') {
+        Cow::Owned(tail(&text.replace('\0', "\u{FFFD}"), MAX_LOG_BYTES).to_string())
+    } else {
+        Cow::Borrowed(tail(text, MAX_LOG_BYTES))
+    }
+}
 
 fn function_from(row: &PgRow) -> Result<Function, Error> {
     Ok(Function {
@@ -16,7 +30,7 @@ fn function_from(row: &PgRow) -> Result<Function, Error> {
         command: row.get("command"),
         environment: serde_json::from_str(row.get("environment"))
             .map_err(|e| Error::Corrupt { context: "function environment".into(), message: e.to_string() })?,
-        timeout: row.get::<i64, _>("timeout_secs") as u32,
+        timeout: u32::try_from(row.get::<i64, _>("timeout_secs")).unwrap_or(u32::MAX),
         description: row.get("description"),
         creation_time: from_millis(row.get("created_at")),
         role: row.get("role"),
@@ -26,18 +40,6 @@ fn function_from(row: &PgRow) -> Result<Function, Error> {
             .transpose()
             .map_err(|e| Error::Corrupt { context: "function lambda".into(), message: e.to_string() })?,
     })
-}
-
-/// Keeps the last `max` bytes of `text`, on a character boundary.
-fn tail(text: &str, max: usize) -> &str {
-    if text.len() <= max {
-        return text;
-    }
-    let mut start = text.len() - max;
-    while !text.is_char_boundary(start) {
-        start += 1;
-    }
-    &text[start..]
 }
 
 impl PgStore {
@@ -63,8 +65,8 @@ impl PgStore {
 
     pub async fn update_function(&self, function: &Function) -> Result<(), Error> {
         let done = sqlx::query(
-            "UPDATE functions SET command = $1, environment = $2, timeout_secs = $3, description = $4, role = $5, lambda = $6
-             WHERE name = $7",
+            "UPDATE functions SET command = $1, environment = $2, timeout_secs = $3, description = $4, role = $5,
+             lambda = $6 WHERE name = $7",
         )
         .bind(&function.command)
         .bind(serde_json::to_string(&function.environment).unwrap_or_default())
@@ -95,7 +97,7 @@ impl PgStore {
     }
 
     pub async fn list_functions(&self) -> Result<Vec<Function>, Error> {
-        let rows = sqlx::query("SELECT * FROM functions ORDER BY name")
+        let rows = sqlx::query("SELECT * FROM functions ORDER BY name COLLATE \"C\"")
             .fetch_all(&self.pool)
             .await
             .map_err(db("list functions"))?;
@@ -103,10 +105,13 @@ impl PgStore {
     }
 
     pub async fn delete_function(&self, name: &str) -> Result<(), Error> {
+        let mut tx = self.pool.begin().await.map_err(db("begin"))?;
+        // Invariant: no target is added for this function between the check and the delete.
+        sqlx::query(FUNCTION_LOCK).bind(name).execute(&mut *tx).await.map_err(db("lock function"))?;
         let users: Vec<String> =
             sqlx::query_scalar("SELECT rule FROM targets WHERE kind = 'function' AND address = $1")
                 .bind(name)
-                .fetch_all(&self.pool)
+                .fetch_all(&mut *tx)
                 .await
                 .map_err(db("function users"))?;
         if !users.is_empty() {
@@ -118,12 +123,13 @@ impl PgStore {
         }
         let done = sqlx::query("DELETE FROM functions WHERE name = $1")
             .bind(name)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await
             .map_err(db("delete function"))?;
         if done.rows_affected() == 0 {
             return Err(Error::NotFound { kind: "function", name: name.into() });
         }
+        tx.commit().await.map_err(db("commit"))?;
         Ok(())
     }
 
@@ -139,8 +145,8 @@ impl PgStore {
             .bind(to_millis(invocation.started))
             .bind(invocation.duration_ms)
             .bind(&invocation.outcome)
-            .bind(invocation.result.as_deref().map(|r| tail(r, MAX_LOG_BYTES)))
-            .bind(tail(&invocation.logs, MAX_LOG_BYTES))
+            .bind(invocation.result.as_deref().map(text_of_output))
+            .bind(text_of_output(&invocation.logs))
             .execute(&mut *tx)
             .await
             .map_err(db("record invocation"))?;
@@ -170,15 +176,5 @@ impl PgStore {
             .collect();
         list.reverse();
         Ok(list)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn tail_keeps_the_end_on_a_char_boundary() {
-        assert_eq!(super::tail("hello", 10), "hello");
-        assert_eq!(super::tail("hello", 3), "llo");
-        assert_eq!(super::tail("aé", 1), "");
     }
 }

@@ -1,4 +1,9 @@
 //! rules: the PostgreSQL queries.
+//!
+//! Where SQLite's single writer made check-then-act safe, these take row locks: `delete_bus`
+//! locks the bus, `delete_rule` and `put_target` lock the rule (so the target count and the
+//! limit hold across replicas), and `put_target` of a function target takes the function's
+//! advisory lock, as `delete_function` does.
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
@@ -10,6 +15,10 @@ use super::PgStore;
 use crate::{db, from_millis, to_millis, Bus, Destination, Error, Rule, Target};
 
 const RULE_COLUMNS: &str = "bus, name, arn, event_pattern, schedule, state, description, next_fire_at, created_at";
+
+/// The advisory lock that serialises `put_target` (of a function target) with
+/// `delete_function` for one function name.
+pub(super) const FUNCTION_LOCK: &str = "SELECT pg_advisory_xact_lock(hashtextextended('trainyard:function:' || $1, 0))";
 
 fn rule_from(row: &PgRow) -> Rule {
     Rule {
@@ -42,10 +51,21 @@ fn target_from(row: &PgRow) -> Result<Target, Error> {
         destination,
         input: serde_json::from_str::<InputShape>(row.get("input_shape")).map_err(|e| corrupt(e.to_string()))?,
         retry_policy: RetryPolicy {
-            maximum_retry_attempts: row.get::<i64, _>("max_attempts") as u32,
-            maximum_event_age_in_seconds: row.get::<i64, _>("max_age_secs") as u32,
+            maximum_retry_attempts: u32::try_from(row.get::<i64, _>("max_attempts")).unwrap_or(u32::MAX),
+            maximum_event_age_in_seconds: u32::try_from(row.get::<i64, _>("max_age_secs")).unwrap_or(u32::MAX),
         },
     })
+}
+
+/// Maps an insert's errors: a duplicate key to `AlreadyExists`, a missing bus (the
+/// foreign key, when the bus went away since it was looked up) to `NotFound`.
+pub(super) fn on_insert_into_bus(kind: &'static str, name: &str, bus: &str) -> impl FnOnce(sqlx::Error) -> Error {
+    let (name, bus) = (name.to_string(), bus.to_string());
+    move |source| match &source {
+        sqlx::Error::Database(d) if d.is_unique_violation() => Error::AlreadyExists { kind, name },
+        sqlx::Error::Database(d) if d.is_foreign_key_violation() => Error::NotFound { kind: "event bus", name: bus },
+        _ => Error::Database { context: format!("insert {kind} {name}"), source },
+    }
 }
 
 impl PgStore {
@@ -61,7 +81,7 @@ impl PgStore {
     }
 
     pub async fn ensure_bus(&self, bus: &Bus) -> Result<(), Error> {
-        sqlx::query("INSERT OR IGNORE INTO buses (name, arn, created_at) VALUES ($1, $2, $3)")
+        sqlx::query("INSERT INTO buses (name, arn, created_at) VALUES ($1, $2, $3) ON CONFLICT (name) DO NOTHING")
             .bind(&bus.name)
             .bind(&bus.arn)
             .bind(to_millis(bus.creation_time))
@@ -72,7 +92,7 @@ impl PgStore {
     }
 
     pub async fn list_buses(&self) -> Result<Vec<Bus>, Error> {
-        let rows = sqlx::query("SELECT name, arn, created_at FROM buses ORDER BY name")
+        let rows = sqlx::query("SELECT name, arn, created_at FROM buses ORDER BY name COLLATE \"C\"")
             .fetch_all(&self.pool)
             .await
             .map_err(db("list buses"))?;
@@ -83,15 +103,24 @@ impl PgStore {
     }
 
     pub async fn get_bus(&self, name: &str) -> Result<Bus, Error> {
-        self.list_buses()
-            .await?
-            .into_iter()
-            .find(|b| b.name == name)
+        let row = sqlx::query("SELECT name, arn, created_at FROM buses WHERE name = $1")
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db("get bus"))?;
+        row.map(|r| Bus { name: r.get("name"), arn: r.get("arn"), creation_time: from_millis(r.get("created_at")) })
             .ok_or_else(|| Error::NotFound { kind: "event bus", name: name.into() })
     }
 
     pub async fn delete_bus(&self, name: &str) -> Result<(), Error> {
         let mut tx = self.pool.begin().await.map_err(db("begin"))?;
+        // Locked first: a concurrent create_rule (whose foreign key check shares the row)
+        // waits, so the count below stays true until the delete.
+        sqlx::query("SELECT 1 FROM buses WHERE name = $1 FOR UPDATE")
+            .bind(name)
+            .execute(&mut *tx)
+            .await
+            .map_err(db("lock bus"))?;
         let rules: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM rules WHERE bus = $1")
             .bind(name)
             .fetch_one(&mut *tx)
@@ -119,7 +148,7 @@ impl PgStore {
         self.get_bus(&rule.event_bus_name).await?;
         sqlx::query(
             "INSERT INTO rules (bus, name, arn, event_pattern, schedule, state, description, next_fire_at, created_at, updated_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)",
         )
         .bind(&rule.event_bus_name)
         .bind(&rule.name)
@@ -130,10 +159,9 @@ impl PgStore {
         .bind(&rule.description)
         .bind(rule.next_fire_time.map(to_millis))
         .bind(to_millis(rule.creation_time))
-        .bind(to_millis(rule.creation_time))
         .execute(&self.pool)
         .await
-        .map_err(Error::on_insert("rule", &rule.name))?;
+        .map_err(on_insert_into_bus("rule", &rule.name, &rule.event_bus_name))?;
         Ok(())
     }
 
@@ -171,7 +199,8 @@ impl PgStore {
 
     pub async fn list_rules(&self, bus: Option<&str>) -> Result<Vec<Rule>, Error> {
         let rows = sqlx::query(&format!(
-            "SELECT {RULE_COLUMNS} FROM rules WHERE ($11 IS NULL OR bus = $21) ORDER BY bus, name"
+            "SELECT {RULE_COLUMNS} FROM rules WHERE ($1::TEXT IS NULL OR bus = $1)
+             ORDER BY bus COLLATE \"C\", name COLLATE \"C\""
         ))
         .bind(bus)
         .fetch_all(&self.pool)
@@ -207,28 +236,53 @@ impl PgStore {
     }
 
     pub async fn delete_rule(&self, bus: &str, name: &str) -> Result<(), Error> {
-        let targets = self.list_targets(bus, name).await?;
-        if !targets.is_empty() {
+        let mut tx = self.pool.begin().await.map_err(db("begin"))?;
+        // Locked first: put_target locks the rule too, so no target can be added between
+        // the count and the delete (the cascade would drop it silently).
+        sqlx::query("SELECT 1 FROM rules WHERE bus = $1 AND name = $2 FOR UPDATE")
+            .bind(bus)
+            .bind(name)
+            .execute(&mut *tx)
+            .await
+            .map_err(db("lock rule"))?;
+        let targets: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM targets WHERE bus = $1 AND rule = $2")
+            .bind(bus)
+            .bind(name)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(db("count targets"))?;
+        if targets > 0 {
             return Err(Error::InUse {
                 kind: "rule",
                 name: name.into(),
-                reason: format!("it has {} targets; remove them first", targets.len()),
+                reason: format!("it has {targets} targets; remove them first"),
             });
         }
         let done = sqlx::query("DELETE FROM rules WHERE bus = $1 AND name = $2")
             .bind(bus)
             .bind(name)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await
             .map_err(db("delete rule"))?;
         if done.rows_affected() == 0 {
             return Err(Error::NotFound { kind: "rule", name: name.into() });
         }
+        tx.commit().await.map_err(db("commit"))?;
         Ok(())
     }
 
     pub async fn put_target(&self, target: &Target, limit: usize, now: DateTime<Utc>) -> Result<(), Error> {
         let mut tx = self.pool.begin().await.map_err(db("begin"))?;
+        if let Destination::Function { name } = &target.destination {
+            sqlx::query(FUNCTION_LOCK).bind(name).execute(&mut *tx).await.map_err(db("lock function"))?;
+        }
+        // Locked first: concurrent puts on one rule serialise, so the limit holds.
+        sqlx::query("SELECT 1 FROM rules WHERE bus = $1 AND name = $2 FOR UPDATE")
+            .bind(&target.event_bus_name)
+            .bind(&target.rule)
+            .execute(&mut *tx)
+            .await
+            .map_err(db("lock rule"))?;
         let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM targets WHERE bus = $1 AND rule = $2 AND id <> $3")
             .bind(&target.event_bus_name)
             .bind(&target.rule)
@@ -236,7 +290,7 @@ impl PgStore {
             .fetch_one(&mut *tx)
             .await
             .map_err(db("count targets"))?;
-        if count as usize >= limit {
+        if usize::try_from(count).unwrap_or(usize::MAX) >= limit {
             return Err(Error::InUse {
                 kind: "rule",
                 name: target.rule.clone(),
@@ -249,9 +303,14 @@ impl PgStore {
                 ("http", url.clone(), serde_json::to_string(headers).unwrap_or_default())
             }
         };
+        // As SQLite's INSERT OR REPLACE: every column, created_at included, is the new one.
         sqlx::query(
-            "INSERT OR REPLACE INTO targets (bus, rule, id, kind, address, http_headers, input_shape, max_attempts, max_age_secs, created_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+            "INSERT INTO targets (bus, rule, id, kind, address, http_headers, input_shape, max_attempts, max_age_secs, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+             ON CONFLICT (bus, rule, id) DO UPDATE SET kind = excluded.kind, address = excluded.address,
+                 http_headers = excluded.http_headers, input_shape = excluded.input_shape,
+                 max_attempts = excluded.max_attempts, max_age_secs = excluded.max_age_secs,
+                 created_at = excluded.created_at",
         )
         .bind(&target.event_bus_name)
         .bind(&target.rule)
@@ -276,7 +335,7 @@ impl PgStore {
     }
 
     pub async fn list_targets(&self, bus: &str, rule: &str) -> Result<Vec<Target>, Error> {
-        let rows = sqlx::query("SELECT * FROM targets WHERE bus = $1 AND rule = $2 ORDER BY id")
+        let rows = sqlx::query("SELECT * FROM targets WHERE bus = $1 AND rule = $2 ORDER BY id COLLATE \"C\"")
             .bind(bus)
             .bind(rule)
             .fetch_all(&self.pool)
@@ -286,10 +345,11 @@ impl PgStore {
     }
 
     pub async fn all_targets(&self) -> Result<Vec<Target>, Error> {
-        let rows = sqlx::query("SELECT * FROM targets ORDER BY bus, rule, id")
-            .fetch_all(&self.pool)
-            .await
-            .map_err(db("all targets"))?;
+        let rows =
+            sqlx::query("SELECT * FROM targets ORDER BY bus COLLATE \"C\", rule COLLATE \"C\", id COLLATE \"C\"")
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db("all targets"))?;
         rows.iter().map(target_from).collect()
     }
 

@@ -6,9 +6,6 @@ use super::SqliteStore;
 use crate::functions::*;
 use crate::{db, from_millis, to_millis, Error, Function, Invocation};
 
-/// The most log text kept per invocation; the tail is what matters.
-const MAX_LOG_BYTES: usize = 64 * 1024;
-
 fn function_from(row: &SqliteRow) -> Result<Function, Error> {
     Ok(Function {
         function_name: row.get("name"),
@@ -26,18 +23,6 @@ fn function_from(row: &SqliteRow) -> Result<Function, Error> {
             .transpose()
             .map_err(|e| Error::Corrupt { context: "function lambda".into(), message: e.to_string() })?,
     })
-}
-
-/// Keeps the last `max` bytes of `text`, on a character boundary.
-fn tail(text: &str, max: usize) -> &str {
-    if text.len() <= max {
-        return text;
-    }
-    let mut start = text.len() - max;
-    while !text.is_char_boundary(start) {
-        start += 1;
-    }
-    &text[start..]
 }
 
 impl SqliteStore {
@@ -169,15 +154,5 @@ impl SqliteStore {
             .collect();
         list.reverse();
         Ok(list)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn tail_keeps_the_end_on_a_char_boundary() {
-        assert_eq!(super::tail("hello", 10), "hello");
-        assert_eq!(super::tail("hello", 3), "llo");
-        assert_eq!(super::tail("aé", 1), "");
     }
 }
