@@ -43,6 +43,30 @@ pub fn s3_object_store(data_dir: &Path) -> Vec<(String, String)> {
     .collect()
 }
 
+/// With `TY_TEST_SERVERS_ON_POSTGRES=1` beside `TY_TEST_DATABASE_URL` (`.ci/postgres`), a
+/// server keeps its metadata in PostgreSQL, in a database of its own named after its data
+/// directory (so a restarted server finds its data), created here with `psql` if missing.
+pub fn postgres_database(data_dir: &Path) -> Vec<(String, String)> {
+    let (Ok(admin), Ok(_)) = (std::env::var("TY_TEST_DATABASE_URL"), std::env::var("TY_TEST_SERVERS_ON_POSTGRES"))
+    else {
+        return Vec::new();
+    };
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(data_dir.display().to_string().as_bytes());
+    let name: String = "d_".to_string() + &digest.iter().take(8).map(|b| format!("{b:02x}")).collect::<String>();
+    let exists = Command::new("psql")
+        .args([admin.as_str(), "-qAtc", &format!("SELECT 1 FROM pg_database WHERE datname = '{name}'")])
+        .output()
+        .expect("psql runs");
+    if !String::from_utf8_lossy(&exists.stdout).contains('1') {
+        let created =
+            Command::new("psql").args([admin.as_str(), "-qc", &format!("CREATE DATABASE {name}")]).output().unwrap();
+        assert!(created.status.success(), "{}", String::from_utf8_lossy(&created.stderr));
+    }
+    let (base, _) = admin.rsplit_once('/').expect("a database URL ends in /NAME");
+    vec![("TRAINYARD_DATABASE".into(), format!("{base}/{name}"))]
+}
+
 impl ServerProcess {
     pub fn start(data_dir: &Path) -> ServerProcess {
         ServerProcess::start_with(data_dir, &[])
@@ -57,6 +81,7 @@ impl ServerProcess {
             .env("TRAINYARD_DELIVERY_BASE_BACKOFF_MS", "50")
             .env("TRAINYARD_DELIVERY_MAX_BACKOFF_MS", "500")
             .envs(s3_object_store(data_dir))
+            .envs(postgres_database(data_dir))
             .envs(settings.iter().copied());
         ServerProcess::spawn(command, data_dir.to_path_buf())
     }
@@ -80,6 +105,7 @@ impl ServerProcess {
             .args(["server", "--listen", "127.0.0.1:0", "--aws-listen", "127.0.0.1:0", "--data-dir"])
             .arg(data_dir)
             .env("TRAINYARD_LOG", "debug")
+            .envs(postgres_database(data_dir))
             .stderr(file);
         ServerProcess::spawn(command, data_dir.to_path_buf())
     }
