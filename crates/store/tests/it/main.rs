@@ -4,6 +4,11 @@
 mod backends;
 mod definitions;
 mod events;
+mod iam;
 mod job_pages;
+mod jobs;
 mod model_registry;
+mod models;
+mod pipelines;
+mod processing;
 mod retraining;
