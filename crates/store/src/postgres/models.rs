@@ -253,9 +253,13 @@ impl PgStore {
         version: i64,
         now: DateTime<Utc>,
     ) -> Result<(), Error> {
-        // The foreign key (group, version) → model_packages is the existence check.
-        sqlx::query(
-            "INSERT INTO model_aliases (group_name, alias, version, updated_at) VALUES ($1, $2, $3, $4) \
+        // One statement: the group row is share-locked (so a concurrent delete of the group
+        // either finishes first, and then nothing is inserted, or waits for this alias and
+        // counts it), and the foreign key (group, version) → model_packages checks the version.
+        let not_found = || Error::NotFound { kind: "model package", name: format!("{group}/{version}") };
+        let set = sqlx::query(
+            "WITH g AS (SELECT name FROM model_package_groups WHERE name = $1 FOR SHARE)
+             INSERT INTO model_aliases (group_name, alias, version, updated_at) SELECT name, $2, $3, $4 FROM g
              ON CONFLICT (group_name, alias) DO UPDATE SET version = excluded.version, updated_at = excluded.updated_at",
         )
         .bind(group)
@@ -265,11 +269,12 @@ impl PgStore {
         .execute(&self.pool)
         .await
         .map_err(|e| match &e {
-            sqlx::Error::Database(d) if d.is_foreign_key_violation() => {
-                Error::NotFound { kind: "model package", name: format!("{group}/{version}") }
-            }
+            sqlx::Error::Database(d) if d.is_foreign_key_violation() => not_found(),
             _ => Error::Database { context: "set model alias".into(), source: e },
         })?;
+        if set.rows_affected() == 0 {
+            return Err(not_found());
+        }
         Ok(())
     }
 
