@@ -1,5 +1,4 @@
 //! iam: the PostgreSQL queries.
-use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use sqlx::postgres::PgRow;
@@ -60,10 +59,6 @@ fn session_from(row: &PgRow) -> SessionRecord {
         issued_at: from_millis(row.get("issued_at")),
         expires_at: from_millis(row.get("expires_at")),
     }
-}
-
-fn tags_json(tags: &BTreeMap<String, String>) -> String {
-    serde_json::to_string(tags).expect("a string map serializes")
 }
 
 /// Serialises the attachments of a policy with its deletion (`iam_attachments.policy_arn`
@@ -164,7 +159,7 @@ impl PgStore {
         .bind(&principal.trust_policy)
         .bind(principal.max_session_seconds)
         .bind(&principal.boundary_arn)
-        .bind(tags_json(&principal.tags))
+        .bind(principal.tags_json())
         .bind(to_millis(principal.created_at))
         .execute(&self.pool)
         .await
@@ -181,7 +176,7 @@ impl PgStore {
         .bind(&principal.trust_policy)
         .bind(principal.max_session_seconds)
         .bind(&principal.boundary_arn)
-        .bind(tags_json(&principal.tags))
+        .bind(principal.tags_json())
         .bind(&principal.id)
         .execute(&self.pool)
         .await

@@ -174,7 +174,7 @@ impl PgStore {
     pub async fn retraining_windows(&self) -> Result<Vec<RetrainingWindow>, Error> {
         let rows = sqlx::query(
             "SELECT pipeline, MIN(noted_at) AS opened, COUNT(*) AS objects, MIN(id) AS first, MAX(id) AS last
-             FROM pipeline_retraining_objects WHERE run IS NULL GROUP BY pipeline ORDER BY opened",
+             FROM pipeline_retraining_objects WHERE run IS NULL GROUP BY pipeline ORDER BY opened, pipeline COLLATE \"C\"",
         )
         .fetch_all(&self.pool)
         .await
