@@ -301,4 +301,24 @@ async fn resource_policies_are_set_replaced_and_deleted(store) {
     assert!(matches!(store.delete_resource_policy("arn:aws:s3:::b-Ü").await, Err(Error::NotFound { .. })));
     assert_eq!(load(&store, at(0)).await.resource_policies.len(), 1);
 }
+
+async fn concurrent_identical_attachments_and_inline_puts_all_succeed(store) {
+    store.create_principal(&principal("AIDA1", "user", "alice")).await.unwrap();
+    let arn = "arn:aws:iam::aws:policy/ReadOnlyAccess";
+    let tasks: Vec<_> = (0..8)
+        .map(|i| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                store.attach_policy("AIDA1", arn).await.unwrap();
+                store.put_inline_policy("AIDA1", "p", &format!("{{\"v\":{i}}}")).await.unwrap();
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let loaded = load(&store, at(0)).await;
+    assert_eq!(loaded.attachments, [("AIDA1".to_string(), arn.to_string())]);
+    assert_eq!(loaded.inline_policies.len(), 1);
+}
 }

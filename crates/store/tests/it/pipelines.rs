@@ -173,4 +173,22 @@ async fn a_closing_run_takes_exactly_the_window_it_read_while_notes_arrive(store
     let rest = store.retraining_windows().await.unwrap().into_iter().find(|w| w.pipeline == "p");
     assert_eq!(taken as i64 + rest.map_or(0, |w| w.objects), 160, "every note is taken once or still open");
 }
+
+async fn an_object_noted_concurrently_is_new_exactly_once(store) {
+    for round in 0..5 {
+        let object = format!("s3://b/k#{round}");
+        let notes: Vec<_> = (0..8)
+            .map(|_| {
+                let (store, object) = (store.clone(), object.clone());
+                tokio::spawn(async move { store.note_retraining("p", &object, at(round)).await.unwrap() })
+            })
+            .collect();
+        let mut new = 0;
+        for n in notes {
+            new += usize::from(n.await.unwrap());
+        }
+        assert_eq!(new, 1, "round {round}: one delivery opens, the rest are duplicates");
+    }
+    assert_eq!(store.retraining_windows().await.unwrap()[0].objects, 5);
+}
 }
