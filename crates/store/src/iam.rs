@@ -33,6 +33,11 @@ impl PrincipalRecord {
         let namespace = if self.kind == "role" { "role" } else { "user" };
         format!("{namespace}:{}", self.name.to_lowercase())
     }
+
+    /// The tags as stored: a JSON object (both backends keep JSON as text).
+    pub(crate) fn tags_json(&self) -> String {
+        serde_json::to_string(&self.tags).expect("a string map serializes")
+    }
 }
 
 /// A customer-managed policy.

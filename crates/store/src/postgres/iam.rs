@@ -1,5 +1,4 @@
 //! iam: the PostgreSQL queries.
-use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use sqlx::postgres::PgRow;
@@ -62,29 +61,40 @@ fn session_from(row: &PgRow) -> SessionRecord {
     }
 }
 
-fn tags_json(tags: &BTreeMap<String, String>) -> String {
-    serde_json::to_string(tags).expect("a string map serializes")
+/// Serialises the attachments of a policy with its deletion (`iam_attachments.policy_arn`
+/// has no foreign key: AWS-managed ARNs are attached without a row), so `delete_policy`'s
+/// count sees every attachment committed before it, on any replica.
+async fn lock_policy(tx: &mut sqlx::PgConnection, arn: &str) -> Result<(), Error> {
+    sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended('iam-policy:' || $1, 0))")
+        .bind(arn)
+        .execute(tx)
+        .await
+        .map_err(db("lock policy"))?;
+    Ok(())
 }
 
 impl PgStore {
     pub async fn load_iam(&self, now: DateTime<Utc>) -> Result<IamRecords, Error> {
-        let principals = sqlx::query("SELECT * FROM iam_principals ORDER BY kind, name_key")
-            .fetch_all(&self.pool)
-            .await
-            .map_err(db("load principals"))?;
+        let principals =
+            sqlx::query("SELECT * FROM iam_principals ORDER BY kind COLLATE \"C\", name_key COLLATE \"C\"")
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db("load principals"))?;
         let principals = principals.iter().map(principal_from).collect::<Result<_, _>>()?;
-        let policies = sqlx::query("SELECT * FROM iam_policies ORDER BY name_key")
+        let policies = sqlx::query("SELECT * FROM iam_policies ORDER BY name_key COLLATE \"C\"")
             .fetch_all(&self.pool)
             .await
             .map_err(db("load policies"))?;
-        let attachments = sqlx::query("SELECT principal_id, policy_arn FROM iam_attachments ORDER BY policy_arn")
-            .fetch_all(&self.pool)
-            .await
-            .map_err(db("load attachments"))?;
-        let inline = sqlx::query("SELECT principal_id, name, document FROM iam_inline_policies ORDER BY name")
-            .fetch_all(&self.pool)
-            .await
-            .map_err(db("load inline policies"))?;
+        let attachments =
+            sqlx::query("SELECT principal_id, policy_arn FROM iam_attachments ORDER BY policy_arn COLLATE \"C\"")
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db("load attachments"))?;
+        let inline =
+            sqlx::query("SELECT principal_id, name, document FROM iam_inline_policies ORDER BY name COLLATE \"C\"")
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db("load inline policies"))?;
         let keys = sqlx::query("SELECT * FROM iam_access_keys ORDER BY created_at")
             .fetch_all(&self.pool)
             .await
@@ -94,7 +104,7 @@ impl PgStore {
             .fetch_all(&self.pool)
             .await
             .map_err(db("load sessions"))?;
-        let resource_policies = sqlx::query("SELECT arn, document FROM resource_policies ORDER BY arn")
+        let resource_policies = sqlx::query("SELECT arn, document FROM resource_policies ORDER BY arn COLLATE \"C\"")
             .fetch_all(&self.pool)
             .await
             .map_err(db("load resource policies"))?;
@@ -149,7 +159,7 @@ impl PgStore {
         .bind(&principal.trust_policy)
         .bind(principal.max_session_seconds)
         .bind(&principal.boundary_arn)
-        .bind(tags_json(&principal.tags))
+        .bind(principal.tags_json())
         .bind(to_millis(principal.created_at))
         .execute(&self.pool)
         .await
@@ -166,7 +176,7 @@ impl PgStore {
         .bind(&principal.trust_policy)
         .bind(principal.max_session_seconds)
         .bind(&principal.boundary_arn)
-        .bind(tags_json(&principal.tags))
+        .bind(principal.tags_json())
         .bind(&principal.id)
         .execute(&self.pool)
         .await
@@ -223,6 +233,7 @@ impl PgStore {
 
     pub async fn delete_policy(&self, arn: &str) -> Result<(), Error> {
         let mut tx = self.pool.begin().await.map_err(db("begin delete policy"))?;
+        lock_policy(&mut tx, arn).await?;
         let attached: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM iam_attachments WHERE policy_arn = $1")
             .bind(arn)
             .fetch_one(&mut *tx)
@@ -244,13 +255,18 @@ impl PgStore {
     }
 
     pub async fn attach_policy(&self, principal_id: &str, policy_arn: &str) -> Result<(), Error> {
-        sqlx::query("INSERT OR IGNORE INTO iam_attachments (principal_id, policy_arn) VALUES ($1, $2)")
-            .bind(principal_id)
-            .bind(policy_arn)
-            .execute(&self.pool)
-            .await
-            .map_err(db("attach policy"))?;
-        Ok(())
+        let mut tx = self.pool.begin().await.map_err(db("begin attach policy"))?;
+        lock_policy(&mut tx, policy_arn).await?;
+        sqlx::query(
+            "INSERT INTO iam_attachments (principal_id, policy_arn) VALUES ($1, $2)
+             ON CONFLICT (principal_id, policy_arn) DO NOTHING",
+        )
+        .bind(principal_id)
+        .bind(policy_arn)
+        .execute(&mut *tx)
+        .await
+        .map_err(db("attach policy"))?;
+        tx.commit().await.map_err(db("commit attach policy"))
     }
 
     pub async fn detach_policy(&self, principal_id: &str, policy_arn: &str) -> Result<(), Error> {
@@ -363,7 +379,7 @@ impl PgStore {
     }
 
     pub async fn delete_ended_sessions(&self, before: DateTime<Utc>) -> Result<u64, Error> {
-        let done = sqlx::query("DELETE FROM iam_sessions WHERE expires_at < $11 OR revoked_at < $21")
+        let done = sqlx::query("DELETE FROM iam_sessions WHERE expires_at < $1 OR revoked_at < $1")
             .bind(to_millis(before))
             .execute(&self.pool)
             .await

@@ -33,6 +33,13 @@ fn job_from(row: &PgRow) -> TrainingJobRecord {
     }
 }
 
+/// `text` without NUL characters, which PostgreSQL's TEXT cannot hold (SQLite's can): a
+/// process's output ends up in failure reasons and exit messages, and one NUL must not
+/// fail the whole write.
+pub(super) fn without_nul(text: Option<&str>) -> Option<String> {
+    text.map(|t| t.replace('\0', ""))
+}
+
 impl PgStore {
     pub async fn create_training_job(&self, job: &TrainingJobRecord) -> Result<(), Error> {
         sqlx::query(
@@ -63,7 +70,7 @@ impl PgStore {
         .bind(&job.status)
         .bind(&job.secondary_status)
         .bind(job.transitions.to_string())
-        .bind(&job.failure_reason)
+        .bind(without_nul(job.failure_reason.as_deref()))
         .bind(&job.model_artifacts)
         .bind(job.final_metrics.to_string())
         .bind(job.dataset.to_string())
@@ -120,7 +127,8 @@ impl PgStore {
 
     pub async fn list_training_jobs(&self, status: Option<&str>, limit: i64) -> Result<Vec<TrainingJobRecord>, Error> {
         let rows = sqlx::query(
-            "SELECT * FROM training_jobs WHERE ($11 IS NULL OR status = $21) ORDER BY created_at DESC, name LIMIT $32",
+            "SELECT * FROM training_jobs WHERE ($1::text IS NULL OR status = $1)
+             ORDER BY created_at DESC, name COLLATE \"C\" LIMIT $2",
         )
         .bind(status)
         .bind(limit.clamp(1, 10_000))
@@ -131,16 +139,18 @@ impl PgStore {
     }
 
     pub async fn page_training_jobs(&self, page: &JobPage<'_>) -> Result<(Vec<TrainingJobRecord>, i64), Error> {
-        let filter = "($11 IS NULL OR status = $21) AND ($32 IS NULL OR instr(name, $42) > 0)";
+        // A part of the name is matched literally and case-sensitively (as SQLite's `instr`).
+        let filter = "($1::text IS NULL OR status = $1) AND ($2::text IS NULL OR strpos(name, $2) > 0)";
         let direction = if page.descending { "DESC" } else { "ASC" };
         // Invariant: the ORDER BY is made only of these fixed words, never of input.
         let order = match page.sort {
-            JobSort::Created => format!("created_at {direction}, name {direction}"),
-            JobSort::Name => format!("name {direction}"),
-            JobSort::Status => format!("status {direction}, created_at DESC, name"),
+            // Names and statuses sort bytewise (`COLLATE "C"`), as SQLite's BINARY does.
+            JobSort::Created => format!("created_at {direction}, name COLLATE \"C\" {direction}"),
+            JobSort::Name => format!("name COLLATE \"C\" {direction}"),
+            JobSort::Status => format!("status COLLATE \"C\" {direction}, created_at DESC, name COLLATE \"C\""),
         };
         let rows =
-            sqlx::query(&format!("SELECT * FROM training_jobs WHERE {filter} ORDER BY {order} LIMIT $13 OFFSET $24"))
+            sqlx::query(&format!("SELECT * FROM training_jobs WHERE {filter} ORDER BY {order} LIMIT $3 OFFSET $4"))
                 .bind(page.status)
                 .bind(page.name_contains)
                 .bind(page.limit.clamp(1, 1000))
@@ -158,21 +168,28 @@ impl PgStore {
     }
 
     pub async fn add_training_metrics(&self, job: &str, first_seq: i64, points: &[MetricPoint]) -> Result<(), Error> {
-        let mut tx = self.pool.begin().await.map_err(db("begin"))?;
-        for (i, point) in points.iter().enumerate() {
-            sqlx::query(
-                "INSERT OR REPLACE INTO training_metrics (job, seq, name, value, timestamp) VALUES ($1, $2, $3, $4, $5)",
-            )
-            .bind(job)
-            .bind(first_seq + i as i64)
-            .bind(&point.metric_name)
-            .bind(point.value)
-            .bind(to_millis(point.timestamp))
-            .execute(&mut *tx)
-            .await
-            .map_err(db("add metric"))?;
+        if points.is_empty() {
+            return Ok(());
         }
-        tx.commit().await.map_err(db("commit metrics"))?;
+        // One statement for the batch: a re-sent point (same seq) replaces the stored one.
+        let seqs: Vec<i64> = (0..points.len() as i64).map(|i| first_seq + i).collect();
+        let names: Vec<&str> = points.iter().map(|p| p.metric_name.as_str()).collect();
+        let values: Vec<f64> = points.iter().map(|p| p.value).collect();
+        let times: Vec<i64> = points.iter().map(|p| to_millis(p.timestamp)).collect();
+        sqlx::query(
+            "INSERT INTO training_metrics (job, seq, name, value, timestamp)
+             SELECT $1, * FROM UNNEST($2::bigint[], $3::text[], $4::float8[], $5::bigint[])
+             ON CONFLICT (job, seq) DO UPDATE
+                 SET name = excluded.name, value = excluded.value, timestamp = excluded.timestamp",
+        )
+        .bind(job)
+        .bind(seqs)
+        .bind(names)
+        .bind(values)
+        .bind(times)
+        .execute(&self.pool)
+        .await
+        .map_err(db("add metric"))?;
         Ok(())
     }
 

@@ -4,6 +4,7 @@ use serde_json::Value;
 use sqlx::postgres::PgRow;
 use sqlx::Row;
 
+use super::jobs::without_nul;
 use super::PgStore;
 use crate::pipelines::*;
 use crate::{db, from_millis, to_millis, Error};
@@ -28,6 +29,20 @@ fn run_from(row: &PgRow) -> RunRecord {
         created_at: from_millis(row.get("created_at")),
         updated_at: from_millis(row.get("updated_at")),
     }
+}
+
+/// Serialises a pipeline's retraining notes (and the closing of its windows) across
+/// replicas. Invariant: a note takes its id and commits while holding this lock, so a
+/// pipeline's ids grow in commit order, as with SQLite's one writer: a window read up to
+/// `last` has seen every note with a lower id, and `close_retraining(last)` takes exactly
+/// those.
+async fn lock_retraining(tx: &mut sqlx::PgConnection, pipeline: &str) -> Result<(), Error> {
+    sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended('retraining:' || $1, 0))")
+        .bind(pipeline)
+        .execute(tx)
+        .await
+        .map_err(db("lock retraining"))?;
+    Ok(())
 }
 
 impl PgStore {
@@ -56,7 +71,7 @@ impl PgStore {
     }
 
     pub async fn list_pipelines(&self) -> Result<Vec<PipelineRecord>, Error> {
-        let rows = sqlx::query("SELECT * FROM pipelines ORDER BY name")
+        let rows = sqlx::query("SELECT * FROM pipelines ORDER BY name COLLATE \"C\"")
             .fetch_all(&self.pool)
             .await
             .map_err(db("list pipelines"))?;
@@ -84,7 +99,7 @@ impl PgStore {
         .bind(&run.pipeline)
         .bind(run.trigger.to_string())
         .bind(&run.status)
-        .bind(&run.reason)
+        .bind(without_nul(run.reason.as_deref()))
         .bind(run.steps.to_string())
         .bind(to_millis(run.created_at))
         .bind(to_millis(run.updated_at))
@@ -97,7 +112,7 @@ impl PgStore {
     pub async fn update_run(&self, run: &RunRecord) -> Result<(), Error> {
         sqlx::query("UPDATE pipeline_runs SET status = $1, reason = $2, steps = $3, updated_at = $4 WHERE id = $5")
             .bind(&run.status)
-            .bind(&run.reason)
+            .bind(without_nul(run.reason.as_deref()))
             .bind(run.steps.to_string())
             .bind(to_millis(run.updated_at))
             .bind(&run.id)
@@ -117,19 +132,21 @@ impl PgStore {
     }
 
     pub async fn list_runs(&self, pipeline: &str, limit: i64) -> Result<Vec<RunRecord>, Error> {
-        let rows =
-            sqlx::query("SELECT * FROM pipeline_runs WHERE pipeline = $1 ORDER BY created_at DESC, id DESC LIMIT $2")
-                .bind(pipeline)
-                .bind(limit)
-                .fetch_all(&self.pool)
-                .await
-                .map_err(db("list pipeline runs"))?;
+        let rows = sqlx::query(
+            "SELECT * FROM pipeline_runs WHERE pipeline = $1 ORDER BY created_at DESC, id COLLATE \"C\" DESC LIMIT $2",
+        )
+        .bind(pipeline)
+        // A negative limit is no limit (as SQLite's LIMIT -1); PostgreSQL's is LIMIT NULL.
+        .bind((limit >= 0).then_some(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db("list pipeline runs"))?;
         Ok(rows.iter().map(run_from).collect())
     }
 
     pub async fn open_runs(&self) -> Result<Vec<RunRecord>, Error> {
         let rows = sqlx::query(
-            "SELECT * FROM pipeline_runs WHERE status IN ('Running', 'WaitingForApproval') ORDER BY created_at, id",
+            "SELECT * FROM pipeline_runs WHERE status IN ('Running', 'WaitingForApproval') ORDER BY created_at, id COLLATE \"C\"",
         )
         .fetch_all(&self.pool)
         .await
@@ -138,6 +155,8 @@ impl PgStore {
     }
 
     pub async fn note_retraining(&self, pipeline: &str, object: &str, now: DateTime<Utc>) -> Result<bool, Error> {
+        let mut tx = self.pool.begin().await.map_err(db("begin note retraining"))?;
+        lock_retraining(&mut tx, pipeline).await?;
         let noted = sqlx::query(
             "INSERT INTO pipeline_retraining_objects (pipeline, object, noted_at) VALUES ($1, $2, $3)
              ON CONFLICT (pipeline, object) DO NOTHING",
@@ -145,16 +164,17 @@ impl PgStore {
         .bind(pipeline)
         .bind(object)
         .bind(to_millis(now))
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await
         .map_err(db("note retraining"))?;
+        tx.commit().await.map_err(db("commit note retraining"))?;
         Ok(noted.rows_affected() == 1)
     }
 
     pub async fn retraining_windows(&self) -> Result<Vec<RetrainingWindow>, Error> {
         let rows = sqlx::query(
             "SELECT pipeline, MIN(noted_at) AS opened, COUNT(*) AS objects, MIN(id) AS first, MAX(id) AS last
-             FROM pipeline_retraining_objects WHERE run IS NULL GROUP BY pipeline ORDER BY opened",
+             FROM pipeline_retraining_objects WHERE run IS NULL GROUP BY pipeline ORDER BY opened, pipeline COLLATE \"C\"",
         )
         .fetch_all(&self.pool)
         .await
@@ -172,15 +192,18 @@ impl PgStore {
     }
 
     pub async fn close_retraining(&self, pipeline: &str, run: &str, last: i64) -> Result<u64, Error> {
+        let mut tx = self.pool.begin().await.map_err(db("begin close retraining"))?;
+        lock_retraining(&mut tx, pipeline).await?;
         let taken = sqlx::query(
             "UPDATE pipeline_retraining_objects SET run = $1 WHERE pipeline = $2 AND run IS NULL AND id <= $3",
         )
         .bind(run)
         .bind(pipeline)
         .bind(last)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await
         .map_err(db("close retraining"))?;
+        tx.commit().await.map_err(db("commit close retraining"))?;
         Ok(taken.rows_affected())
     }
 

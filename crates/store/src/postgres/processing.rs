@@ -3,6 +3,7 @@ use serde_json::Value;
 use sqlx::postgres::PgRow;
 use sqlx::Row;
 
+use super::jobs::without_nul;
 use super::PgStore;
 use crate::processing::*;
 use crate::{db, from_millis, to_millis, Error};
@@ -53,8 +54,8 @@ impl PgStore {
              WHERE name = $9",
         )
         .bind(&job.status)
-        .bind(&job.failure_reason)
-        .bind(&job.exit_message)
+        .bind(without_nul(job.failure_reason.as_deref()))
+        .bind(without_nul(job.exit_message.as_deref()))
         .bind(job.dataset.to_string())
         .bind(job.processing_end.is_some())
         .bind(job.processing_start.map(to_millis))
@@ -101,7 +102,8 @@ impl PgStore {
         limit: i64,
     ) -> Result<Vec<ProcessingJobRecord>, Error> {
         let rows = sqlx::query(
-            "SELECT * FROM processing_jobs WHERE ($11 IS NULL OR status = $21) ORDER BY created_at DESC, name LIMIT $32",
+            "SELECT * FROM processing_jobs WHERE ($1::text IS NULL OR status = $1)
+             ORDER BY created_at DESC, name COLLATE \"C\" LIMIT $2",
         )
         .bind(status)
         .bind(limit.clamp(1, 10_000))

@@ -1,5 +1,4 @@
 //! iam: the SQLite queries.
-use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use sqlx::sqlite::SqliteRow;
@@ -60,10 +59,6 @@ fn session_from(row: &SqliteRow) -> SessionRecord {
         issued_at: from_millis(row.get("issued_at")),
         expires_at: from_millis(row.get("expires_at")),
     }
-}
-
-fn tags_json(tags: &BTreeMap<String, String>) -> String {
-    serde_json::to_string(tags).expect("a string map serializes")
 }
 
 impl SqliteStore {
@@ -149,7 +144,7 @@ impl SqliteStore {
         .bind(&principal.trust_policy)
         .bind(principal.max_session_seconds)
         .bind(&principal.boundary_arn)
-        .bind(tags_json(&principal.tags))
+        .bind(principal.tags_json())
         .bind(to_millis(principal.created_at))
         .execute(&self.writer)
         .await
@@ -166,7 +161,7 @@ impl SqliteStore {
         .bind(&principal.trust_policy)
         .bind(principal.max_session_seconds)
         .bind(&principal.boundary_arn)
-        .bind(tags_json(&principal.tags))
+        .bind(principal.tags_json())
         .bind(&principal.id)
         .execute(&self.writer)
         .await
