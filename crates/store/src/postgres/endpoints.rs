@@ -86,7 +86,7 @@ impl PgStore {
     }
 
     pub async fn list_endpoints(&self) -> Result<Vec<EndpointRecord>, Error> {
-        let rows = sqlx::query("SELECT * FROM endpoints ORDER BY name")
+        let rows = sqlx::query("SELECT * FROM endpoints ORDER BY name COLLATE \"C\"")
             .fetch_all(&self.pool)
             .await
             .map_err(db("list endpoints"))?;

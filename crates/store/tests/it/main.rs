@@ -2,8 +2,13 @@
 //! (`backends::conformance!`).
 
 mod backends;
+mod builds;
 mod definitions;
+mod endpoints;
 mod events;
 mod job_pages;
 mod model_registry;
+mod multipart;
+mod objects;
 mod retraining;
+mod sources;
