@@ -10,5 +10,6 @@ mod job_pages;
 mod model_registry;
 mod multipart;
 mod objects;
+mod registry;
 mod retraining;
 mod sources;
