@@ -1,4 +1,6 @@
 //! definitions: the PostgreSQL queries.
+use std::collections::BTreeMap;
+
 use sqlx::postgres::PgRow;
 use sqlx::Row;
 
@@ -82,20 +84,20 @@ impl PgStore {
     }
 
     pub async fn put_resource_tags(&self, arn: &str, tags: &[(String, String)]) -> Result<(), Error> {
-        let mut tx = self.pool.begin().await.map_err(db("begin"))?;
-        for (key, value) in tags {
-            sqlx::query(
-                "INSERT INTO resource_tags (arn, key, value) VALUES ($1, $2, $3)
-                 ON CONFLICT (arn, key) DO UPDATE SET value = excluded.value",
-            )
-            .bind(arn)
-            .bind(key)
-            .bind(value)
-            .execute(&mut *tx)
-            .await
-            .map_err(db("put tag"))?;
-        }
-        tx.commit().await.map_err(db("commit"))?;
+        // One statement, so all or nothing. A key given twice keeps its last value, as the
+        // upserts one by one do; keys in order, so concurrent puts lock rows in one order.
+        let tags: BTreeMap<&str, &str> = tags.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let (keys, values): (Vec<&str>, Vec<&str>) = tags.into_iter().unzip();
+        sqlx::query(
+            "INSERT INTO resource_tags (arn, key, value) SELECT $1, k, v FROM unnest($2::TEXT[], $3::TEXT[]) AS t(k, v)
+             ON CONFLICT (arn, key) DO UPDATE SET value = excluded.value",
+        )
+        .bind(arn)
+        .bind(keys)
+        .bind(values)
+        .execute(&self.pool)
+        .await
+        .map_err(db("put tags"))?;
         Ok(())
     }
 

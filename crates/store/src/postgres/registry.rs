@@ -52,6 +52,19 @@ async fn ensure_repository(tx: &mut sqlx::PgConnection, name: &str, now: i64) ->
 /// repository links it, and bytes reported orphaned are not re-linked meanwhile.
 const BLOB_LOCK: &str = "hashtextextended('registry-blob:' || $1, 0)";
 
+/// A repository deleted between `ensure_repository` and an insert that refers to it fails
+/// the insert's foreign-key check (23503) once the deletion commits: `NotFound`, as if the
+/// deletion had come first.
+fn repository_gone(repository: &str, context: &'static str) -> impl FnOnce(sqlx::Error) -> Error {
+    let repository = repository.to_string();
+    move |source| match &source {
+        sqlx::Error::Database(d) if d.is_foreign_key_violation() => {
+            Error::NotFound { kind: "repository", name: repository }
+        }
+        _ => Error::Database { context: context.into(), source },
+    }
+}
+
 async fn lock_blob(tx: &mut sqlx::PgConnection, digest: &str) -> Result<(), Error> {
     sqlx::query(&format!("SELECT pg_advisory_xact_lock({BLOB_LOCK})"))
         .bind(digest)
@@ -171,7 +184,7 @@ impl PgStore {
         .bind(to_millis(now))
         .execute(&mut *tx)
         .await
-        .map_err(db("link blob"))?;
+        .map_err(repository_gone(repository, "link blob"))?;
         tx.commit().await.map_err(db("commit"))?;
         Ok(())
     }
@@ -261,14 +274,12 @@ impl PgStore {
                 .fetch_optional(&mut *tx)
                 .await
                 .map_err(db("get tag"))?;
-            if previous.as_ref().is_some_and(|digest| digest != &manifest.digest) {
-                if immutable {
-                    return Err(Error::InUse {
-                        kind: "tag",
-                        name: format!("{}:{tag}", manifest.repository),
-                        reason: "the repository's tags are immutable".into(),
-                    });
-                }
+            if immutable && previous.as_ref().is_some_and(|digest| digest != &manifest.digest) {
+                return Err(Error::InUse {
+                    kind: "tag",
+                    name: format!("{}:{tag}", manifest.repository),
+                    reason: "the repository's tags are immutable".into(),
+                });
             }
             sqlx::query(
                 "INSERT INTO registry_tags (repository, tag, digest, updated_at) VALUES ($1, $2, $3, $4)
@@ -404,7 +415,12 @@ impl PgStore {
             .bind(to_millis(now))
             .execute(&mut *tx)
             .await
-            .map_err(Error::on_insert("upload", id))?;
+            .map_err(|e| match &e {
+                sqlx::Error::Database(d) if d.is_foreign_key_violation() => {
+                    Error::NotFound { kind: "repository", name: repository.into() }
+                }
+                _ => Error::on_insert("upload", id)(e),
+            })?;
         tx.commit().await.map_err(db("commit"))?;
         Ok(())
     }

@@ -96,8 +96,9 @@ async fn resource_tags_are_put_listed_by_key_and_deleted_per_key(store) {
         store.list_resource_tags(arn).await.unwrap(),
         pairs(&[("A", "upper"), ("a", ""), ("a:b/c", "x=y"), ("b", "2"), ("ünï", "cødé ✓")])
     );
-    // Overwrites one, adds one.
-    store.put_resource_tags(arn, &[("a".into(), "1".into()), ("c".into(), "3".into())]).await.unwrap();
+    // Overwrites one, adds one; a key given twice keeps its last value.
+    let again = [("a".into(), "0".into()), ("c".into(), "3".into()), ("a".into(), "1".into())];
+    store.put_resource_tags(arn, &again).await.unwrap();
     store.delete_resource_tags(arn, &["b".into(), "ünï".into(), "missing".into()]).await.unwrap();
     store.delete_resource_tags(arn, &[]).await.unwrap();
     assert_eq!(
@@ -107,5 +108,25 @@ async fn resource_tags_are_put_listed_by_key_and_deleted_per_key(store) {
     assert_eq!(store.list_resource_tags(other).await.unwrap(), pairs(&[("a", "other")]));
     store.delete_resource_tags("arn:none", &["a".into()]).await.unwrap();
     assert!(store.list_resource_tags("arn:none").await.unwrap().is_empty());
+}
+
+async fn concurrent_tag_puts_in_opposite_orders_all_succeed(store) {
+    let arn = "arn:aws:sagemaker:us-east-1:000000000000:model/m";
+    let keys: Vec<String> = (0..20).map(|i| format!("k{i:02}")).collect();
+    let puts = (0..8).map(|n| {
+        let store = store.clone();
+        let mut tags: Vec<(String, String)> = keys.iter().map(|k| (k.clone(), format!("v{n}"))).collect();
+        if n % 2 == 1 {
+            tags.reverse();
+        }
+        async move { store.put_resource_tags(arn, &tags).await }
+    });
+    for result in futures::future::join_all(puts).await {
+        result.unwrap();
+    }
+    let tags = store.list_resource_tags(arn).await.unwrap();
+    assert_eq!(tags.len(), 20);
+    // All at once: every key carries the value of one and the same put.
+    assert!(tags.iter().all(|(_, v)| v == &tags[0].1), "{tags:?}");
 }
 }
