@@ -299,4 +299,36 @@ async fn uploads_are_tracked_touched_and_found_stale(store) {
     ids.sort();
     assert_eq!(ids, ["u2", "ü3 odd/id"]);
 }
+
+async fn a_repository_deleted_while_its_blobs_are_linked_leaves_no_blob_without_a_link(store) {
+    for round in 0..10 {
+        let (shared, fresh) = (format!("sha256:shared-{round}"), format!("sha256:fresh-{round}"));
+        store.link_blob("a", &shared, 5, at(round)).await.unwrap();
+        let (s1, s2, s3) = (store.clone(), store.clone(), store.clone());
+        let (d1, d2) = (shared.clone(), fresh.clone());
+        let (deleted, linked_elsewhere, linked_here) = tokio::join!(
+            tokio::spawn(async move { s1.delete_repository("a").await }),
+            tokio::spawn(async move { s2.link_blob("b", &d1, 5, at(round)).await }),
+            tokio::spawn(async move { s3.link_blob("a", &d2, 6, at(round)).await })
+        );
+        let orphans = deleted.unwrap().unwrap();
+        linked_elsewhere.unwrap().unwrap();
+        match linked_here.unwrap() {
+            // Before the deletion, or after it (re-creating the repository).
+            Ok(()) => {}
+            // Between: the repository it made sure of was deleted under it.
+            Err(Error::NotFound { kind: "repository", .. }) => {}
+            Err(e) => panic!("round {round}: {e}"),
+        }
+        assert!(orphans.iter().all(|d| d == &shared || d == &fresh), "{orphans:?}");
+        assert_eq!(store.repository_blob("b", &shared).await.unwrap(), Some(5));
+        assert_eq!(store.blob(&shared).await.unwrap(), Some(5), "round {round}: b links it");
+        let here = store.repository_blob("a", &fresh).await.unwrap();
+        assert_eq!(store.blob(&fresh).await.unwrap(), here, "round {round}: a blob row exactly while linked");
+        assert!(!(orphans.contains(&fresh) && here.is_some()), "round {round}: reported orphaned yet linked");
+        if store.get_repository("a").await.is_ok() {
+            store.delete_repository("a").await.unwrap();
+        }
+    }
+}
 }
