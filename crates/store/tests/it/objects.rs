@@ -136,7 +136,7 @@ async fn listings_are_in_bytewise_key_order_with_literal_prefixes(store) {
 }
 
 async fn a_bucket_deleted_while_objects_arrive_is_either_refused_or_emptied(store) {
-    for round in 0..10 {
+    for round in 0..30 {
         let bucket = format!("race-{round}");
         store.create_bucket(&bucket, at(0)).await.unwrap();
         let (s1, s2, b1, b2) = (store.clone(), store.clone(), bucket.clone(), bucket.clone());
