@@ -20,6 +20,11 @@ pub struct EndpointRecord {
     pub updated_at: DateTime<Utc>,
 }
 
+/// An optional JSON field as the TEXT both backends store.
+pub(crate) fn json_text(value: &Option<Value>) -> Option<String> {
+    value.as_ref().map(Value::to_string)
+}
+
 impl Store {
     delegate! {
         pub async fn create_endpoint(&self, endpoint: &EndpointRecord) -> Result<(), Error>;

@@ -102,12 +102,10 @@ impl PgStore {
         limit: i64,
     ) -> Result<Vec<BuildRecord>, Error> {
         let rows = sqlx::query(
-            "SELECT * FROM builds WHERE ($1 IS NULL OR source = $2) AND ($3 IS NULL OR status = $4)
-             ORDER BY started_at DESC, id DESC LIMIT $5",
+            "SELECT * FROM builds WHERE ($1::TEXT IS NULL OR source = $1) AND ($2::TEXT IS NULL OR status = $2)
+             ORDER BY started_at DESC, id COLLATE \"C\" DESC LIMIT $3",
         )
         .bind(source)
-        .bind(source)
-        .bind(status)
         .bind(status)
         .bind(limit)
         .fetch_all(&self.pool)

@@ -1,4 +1,6 @@
 //! definitions: the PostgreSQL queries.
+use std::collections::BTreeMap;
+
 use sqlx::postgres::PgRow;
 use sqlx::Row;
 
@@ -49,7 +51,10 @@ impl PgStore {
         name_contains: &str,
     ) -> Result<Vec<DefinitionRecord>, Error> {
         let rows = sqlx::query(
-            "SELECT * FROM sagemaker_definitions WHERE kind = $1 AND instr(lower(name), lower($2)) > 0 ORDER BY name",
+            // `strpos`, not LIKE: the caller's text is literal (no % or _ wildcards). Names sort
+            // bytewise, as on SQLite, whatever the database's collation.
+            "SELECT * FROM sagemaker_definitions WHERE kind = $1 AND strpos(lower(name), lower($2)) > 0
+             ORDER BY name COLLATE \"C\"",
         )
         .bind(kind)
         .bind(name_contains)
@@ -79,22 +84,25 @@ impl PgStore {
     }
 
     pub async fn put_resource_tags(&self, arn: &str, tags: &[(String, String)]) -> Result<(), Error> {
-        let mut tx = self.pool.begin().await.map_err(db("begin"))?;
-        for (key, value) in tags {
-            sqlx::query("INSERT INTO resource_tags (arn, key, value) VALUES ($1, $2, $3) ON CONFLICT DO UPDATE SET value = excluded.value")
-                .bind(arn)
-                .bind(key)
-                .bind(value)
-                .execute(&mut *tx)
-                .await
-                .map_err(db("put tag"))?;
-        }
-        tx.commit().await.map_err(db("commit"))?;
+        // One statement, so all or nothing. A key given twice keeps its last value, as the
+        // upserts one by one do; keys in order, so concurrent puts lock rows in one order.
+        let tags: BTreeMap<&str, &str> = tags.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let (keys, values): (Vec<&str>, Vec<&str>) = tags.into_iter().unzip();
+        sqlx::query(
+            "INSERT INTO resource_tags (arn, key, value) SELECT $1, k, v FROM unnest($2::TEXT[], $3::TEXT[]) AS t(k, v)
+             ON CONFLICT (arn, key) DO UPDATE SET value = excluded.value",
+        )
+        .bind(arn)
+        .bind(keys)
+        .bind(values)
+        .execute(&self.pool)
+        .await
+        .map_err(db("put tags"))?;
         Ok(())
     }
 
     pub async fn list_resource_tags(&self, arn: &str) -> Result<Vec<(String, String)>, Error> {
-        let rows = sqlx::query("SELECT key, value FROM resource_tags WHERE arn = $1 ORDER BY key")
+        let rows = sqlx::query("SELECT key, value FROM resource_tags WHERE arn = $1 ORDER BY key COLLATE \"C\"")
             .bind(arn)
             .fetch_all(&self.pool)
             .await
@@ -103,56 +111,12 @@ impl PgStore {
     }
 
     pub async fn delete_resource_tags(&self, arn: &str, keys: &[String]) -> Result<(), Error> {
-        let mut tx = self.pool.begin().await.map_err(db("begin"))?;
-        for key in keys {
-            sqlx::query("DELETE FROM resource_tags WHERE arn = $1 AND key = $2")
-                .bind(arn)
-                .bind(key)
-                .execute(&mut *tx)
-                .await
-                .map_err(db("delete tag"))?;
-        }
-        tx.commit().await.map_err(db("commit"))?;
-        Ok(())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use chrono::Utc;
-    use serde_json::json;
-
-    use crate::{DefinitionRecord, Error, Store};
-
-    #[tokio::test]
-    async fn definitions_are_unique_per_kind_and_take_their_tags_when_deleted() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&dir.path().join("db.sqlite")).await.unwrap();
-        let model = DefinitionRecord {
-            kind: "model",
-            name: "m1".into(),
-            arn: "arn:aws:sagemaker:us-east-1:000000000000:model/m1".into(),
-            spec: json!({"ModelName": "m1"}),
-            created_at: Utc::now(),
-        };
-        store.create_definition(&model).await.unwrap();
-        assert!(matches!(store.create_definition(&model).await, Err(Error::AlreadyExists { .. })));
-        let config = DefinitionRecord { kind: "endpoint-config", ..model.clone() };
-        store.create_definition(&config).await.unwrap();
-        assert_eq!(store.get_definition("model", "m1").await.unwrap().spec, json!({"ModelName": "m1"}));
-        assert_eq!(store.list_definitions("model", "M").await.unwrap().len(), 1);
-        assert!(store.list_definitions("model", "x").await.unwrap().is_empty());
-        store
-            .put_resource_tags(&model.arn, &[("team".into(), "a".into()), ("env".into(), "dev".into())])
+        sqlx::query("DELETE FROM resource_tags WHERE arn = $1 AND key = ANY($2)")
+            .bind(arn)
+            .bind(keys)
+            .execute(&self.pool)
             .await
-            .unwrap();
-        store.put_resource_tags(&model.arn, &[("team".into(), "b".into())]).await.unwrap();
-        let tags = store.list_resource_tags(&model.arn).await.unwrap();
-        assert_eq!(tags, vec![("env".into(), "dev".into()), ("team".into(), "b".into())]);
-        store.delete_definition("model", "m1").await.unwrap();
-        assert!(matches!(store.get_definition("model", "m1").await, Err(Error::NotFound { .. })));
-        assert!(matches!(store.delete_definition("model", "m1").await, Err(Error::NotFound { .. })));
-        // The configuration shares the ARN in this test; its tags went with the model.
-        assert!(store.list_resource_tags(&model.arn).await.unwrap().is_empty());
+            .map_err(db("delete tags"))?;
+        Ok(())
     }
 }

@@ -26,10 +26,6 @@ fn endpoint_from(row: &PgRow) -> EndpointRecord {
     }
 }
 
-fn text(value: &Option<Value>) -> Option<String> {
-    value.as_ref().map(Value::to_string)
-}
-
 impl PgStore {
     pub async fn create_endpoint(&self, endpoint: &EndpointRecord) -> Result<(), Error> {
         sqlx::query(
@@ -40,10 +36,10 @@ impl PgStore {
         .bind(&endpoint.name)
         .bind(&endpoint.arn)
         .bind(&endpoint.status)
-        .bind(text(&endpoint.config))
-        .bind(text(&endpoint.previous_config))
-        .bind(text(&endpoint.pending))
-        .bind(text(&endpoint.last_deployment))
+        .bind(json_text(&endpoint.config))
+        .bind(json_text(&endpoint.previous_config))
+        .bind(json_text(&endpoint.pending))
+        .bind(json_text(&endpoint.last_deployment))
         .bind(&endpoint.failure_reason)
         .bind(to_millis(endpoint.created_at))
         .bind(to_millis(endpoint.updated_at))
@@ -60,10 +56,10 @@ impl PgStore {
              WHERE name = $8",
         )
         .bind(&endpoint.status)
-        .bind(text(&endpoint.config))
-        .bind(text(&endpoint.previous_config))
-        .bind(text(&endpoint.pending))
-        .bind(text(&endpoint.last_deployment))
+        .bind(json_text(&endpoint.config))
+        .bind(json_text(&endpoint.previous_config))
+        .bind(json_text(&endpoint.pending))
+        .bind(json_text(&endpoint.last_deployment))
         .bind(&endpoint.failure_reason)
         .bind(to_millis(endpoint.updated_at))
         .bind(&endpoint.name)
@@ -86,7 +82,7 @@ impl PgStore {
     }
 
     pub async fn list_endpoints(&self) -> Result<Vec<EndpointRecord>, Error> {
-        let rows = sqlx::query("SELECT * FROM endpoints ORDER BY name")
+        let rows = sqlx::query("SELECT * FROM endpoints ORDER BY name COLLATE \"C\"")
             .fetch_all(&self.pool)
             .await
             .map_err(db("list endpoints"))?;

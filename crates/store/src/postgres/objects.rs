@@ -38,7 +38,7 @@ impl PgStore {
     }
 
     pub async fn list_buckets(&self) -> Result<Vec<Bucket>, Error> {
-        let rows = sqlx::query("SELECT name, created_at FROM buckets ORDER BY name")
+        let rows = sqlx::query("SELECT name, created_at FROM buckets ORDER BY name COLLATE \"C\"")
             .fetch_all(&self.pool)
             .await
             .map_err(db("list buckets"))?;
@@ -60,6 +60,17 @@ impl PgStore {
 
     pub async fn delete_bucket(&self, name: &str) -> Result<(), Error> {
         let mut tx = self.pool.begin().await.map_err(db("begin"))?;
+        // Lock the bucket first: a concurrent put_object's foreign-key check (KEY SHARE)
+        // waits for this transaction, then fails with NotFound, so no object is stored in a
+        // bucket counted empty.
+        let exists: Option<i32> = sqlx::query_scalar("SELECT 1 FROM buckets WHERE name = $1 FOR UPDATE")
+            .bind(name)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db("lock bucket"))?;
+        if exists.is_none() {
+            return Err(Error::NotFound { kind: "bucket", name: name.into() });
+        }
         let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM objects WHERE bucket = $1")
             .bind(name)
             .fetch_one(&mut *tx)
@@ -72,22 +83,22 @@ impl PgStore {
                 reason: format!("it holds {count} objects"),
             });
         }
-        let done = sqlx::query("DELETE FROM buckets WHERE name = $1")
+        sqlx::query("DELETE FROM buckets WHERE name = $1")
             .bind(name)
             .execute(&mut *tx)
             .await
             .map_err(db("delete bucket"))?;
-        if done.rows_affected() == 0 {
-            return Err(Error::NotFound { kind: "bucket", name: name.into() });
-        }
         tx.commit().await.map_err(db("commit"))?;
         Ok(())
     }
 
     pub async fn put_object(&self, object: &ObjectRecord) -> Result<(), Error> {
         sqlx::query(
-            "INSERT OR REPLACE INTO objects (bucket, key, size, etag, content_type, last_modified, metadata, tags)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            "INSERT INTO objects (bucket, key, size, etag, content_type, last_modified, metadata, tags)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+             ON CONFLICT (bucket, key) DO UPDATE SET size = excluded.size, etag = excluded.etag,
+                 content_type = excluded.content_type, last_modified = excluded.last_modified,
+                 metadata = excluded.metadata, tags = excluded.tags",
         )
         .bind(&object.bucket)
         .bind(&object.key)
@@ -154,14 +165,11 @@ impl PgStore {
         let mut query: QueryBuilder<Postgres> = QueryBuilder::new("SELECT * FROM objects WHERE bucket = ");
         query.push_bind(bucket);
         if !prefix.is_empty() {
-            // Invariant: keys >= prefix and < prefix with its last byte raised, i.e. a range
-            // scan on the primary key rather than LIKE (which would treat % and _ specially).
+            // Invariant: keys >= prefix that start with it, i.e. a range scan on the primary
+            // key (bytewise, COLLATE "C") rather than LIKE (which would treat % and _
+            // specially).
             query.push(" AND key >= ").push_bind(prefix.to_string());
-            query
-                .push(" AND substr(key, 1, ")
-                .push_bind(prefix.chars().count() as i64)
-                .push(") = ")
-                .push_bind(prefix.to_string());
+            query.push(" AND starts_with(key, ").push_bind(prefix.to_string()).push(")");
         }
         if let Some(after) = start_after {
             query.push(" AND key > ").push_bind(after.to_string());

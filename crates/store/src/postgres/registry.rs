@@ -31,18 +31,46 @@ fn repository_from(row: &PgRow) -> RepositoryRecord {
         created_at: from_millis(row.get("created_at")),
         manifests: row.get("manifests"),
         tags: row.get("tags"),
-        immutable_tags: row.get::<i64, _>("immutable_tags") != 0,
+        immutable_tags: row.get("immutable_tags"),
     }
 }
 
 /// Creates `name` if no repository has it (pushes create repositories on first use).
 async fn ensure_repository(tx: &mut sqlx::PgConnection, name: &str, now: i64) -> Result<(), Error> {
-    sqlx::query("INSERT OR IGNORE INTO registry_repositories (name, created_at) VALUES ($1, $2)")
+    sqlx::query("INSERT INTO registry_repositories (name, created_at) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING")
         .bind(name)
         .bind(now)
         .execute(tx)
         .await
         .map_err(db("create repository"))?;
+    Ok(())
+}
+
+/// The key of the transaction-scoped advisory lock that serialises every change to the
+/// links of blob `digest` (`$1`): link, unlink and a repository's deletion each decide
+/// "does any repository still link it?" under it, so a blob row exists exactly while some
+/// repository links it, and bytes reported orphaned are not re-linked meanwhile.
+const BLOB_LOCK: &str = "hashtextextended('registry-blob:' || $1, 0)";
+
+/// A repository deleted between `ensure_repository` and an insert that refers to it fails
+/// the insert's foreign-key check (23503) once the deletion commits: `NotFound`, as if the
+/// deletion had come first.
+fn repository_gone(repository: &str, context: &'static str) -> impl FnOnce(sqlx::Error) -> Error {
+    let repository = repository.to_string();
+    move |source| match &source {
+        sqlx::Error::Database(d) if d.is_foreign_key_violation() => {
+            Error::NotFound { kind: "repository", name: repository }
+        }
+        _ => Error::Database { context: context.into(), source },
+    }
+}
+
+async fn lock_blob(tx: &mut sqlx::PgConnection, digest: &str) -> Result<(), Error> {
+    sqlx::query(&format!("SELECT pg_advisory_xact_lock({BLOB_LOCK})"))
+        .bind(digest)
+        .execute(tx)
+        .await
+        .map_err(db("lock blob"))?;
     Ok(())
 }
 
@@ -91,18 +119,42 @@ impl PgStore {
 
     pub async fn delete_repository(&self, name: &str) -> Result<Vec<String>, Error> {
         let mut tx = self.pool.begin().await.map_err(db("begin"))?;
-        let deleted = sqlx::query("DELETE FROM registry_repositories WHERE name = $1")
+        // The row lock keeps new links out (their foreign-key check waits for it), so the
+        // digests read next are every blob the repository links until it is gone.
+        let found: Option<i32> = sqlx::query_scalar("SELECT 1 FROM registry_repositories WHERE name = $1 FOR UPDATE")
+            .bind(name)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db("lock repository"))?;
+        if found.is_none() {
+            return Err(Error::NotFound { kind: "repository", name: name.into() });
+        }
+        let digests: Vec<String> =
+            sqlx::query_scalar("SELECT digest FROM registry_repository_blobs WHERE repository = $1")
+                .bind(name)
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(db("list repository blobs"))?;
+        // Every blob lock, in one order (by key), so two deletions cannot deadlock.
+        sqlx::query(
+            "SELECT pg_advisory_xact_lock(k) FROM
+             (SELECT DISTINCT hashtextextended('registry-blob:' || d, 0) AS k FROM unnest($1::TEXT[]) AS d ORDER BY k) l",
+        )
+        .bind(&digests)
+        .execute(&mut *tx)
+        .await
+        .map_err(db("lock blobs"))?;
+        sqlx::query("DELETE FROM registry_repositories WHERE name = $1")
             .bind(name)
             .execute(&mut *tx)
             .await
             .map_err(db("delete repository"))?;
-        if deleted.rows_affected() == 0 {
-            return Err(Error::NotFound { kind: "repository", name: name.into() });
-        }
         let orphans: Vec<String> = sqlx::query_scalar(
-            "DELETE FROM registry_blobs WHERE digest NOT IN (SELECT digest FROM registry_repository_blobs)
-             RETURNING digest",
+            "DELETE FROM registry_blobs b WHERE b.digest = ANY($1)
+             AND NOT EXISTS (SELECT 1 FROM registry_repository_blobs l WHERE l.digest = b.digest)
+             RETURNING b.digest",
         )
+        .bind(&digests)
         .fetch_all(&mut *tx)
         .await
         .map_err(db("delete orphaned blobs"))?;
@@ -112,23 +164,27 @@ impl PgStore {
 
     pub async fn link_blob(&self, repository: &str, digest: &str, size: i64, now: DateTime<Utc>) -> Result<(), Error> {
         let mut tx = self.pool.begin().await.map_err(db("begin"))?;
+        lock_blob(&mut tx, digest).await?;
         ensure_repository(&mut tx, repository, to_millis(now)).await?;
-        sqlx::query("INSERT OR IGNORE INTO registry_blobs (digest, size, created_at) VALUES ($1, $2, $3)")
-            .bind(digest)
-            .bind(size)
-            .bind(to_millis(now))
-            .execute(&mut *tx)
-            .await
-            .map_err(db("insert blob"))?;
         sqlx::query(
-            "INSERT OR IGNORE INTO registry_repository_blobs (repository, digest, created_at) VALUES ($1, $2, $3)",
+            "INSERT INTO registry_blobs (digest, size, created_at) VALUES ($1, $2, $3) ON CONFLICT (digest) DO NOTHING",
+        )
+        .bind(digest)
+        .bind(size)
+        .bind(to_millis(now))
+        .execute(&mut *tx)
+        .await
+        .map_err(db("insert blob"))?;
+        sqlx::query(
+            "INSERT INTO registry_repository_blobs (repository, digest, created_at) VALUES ($1, $2, $3)
+             ON CONFLICT (repository, digest) DO NOTHING",
         )
         .bind(repository)
         .bind(digest)
         .bind(to_millis(now))
         .execute(&mut *tx)
         .await
-        .map_err(db("link blob"))?;
+        .map_err(repository_gone(repository, "link blob"))?;
         tx.commit().await.map_err(db("commit"))?;
         Ok(())
     }
@@ -155,6 +211,7 @@ impl PgStore {
 
     pub async fn unlink_blob(&self, repository: &str, digest: &str) -> Result<(bool, bool), Error> {
         let mut tx = self.pool.begin().await.map_err(db("begin"))?;
+        lock_blob(&mut tx, digest).await?;
         let unlinked = sqlx::query("DELETE FROM registry_repository_blobs WHERE repository = $1 AND digest = $2")
             .bind(repository)
             .bind(digest)
@@ -165,9 +222,8 @@ impl PgStore {
             > 0;
         let orphaned = sqlx::query(
             "DELETE FROM registry_blobs WHERE digest = $1
-             AND NOT EXISTS (SELECT 1 FROM registry_repository_blobs WHERE digest = $2)",
+             AND NOT EXISTS (SELECT 1 FROM registry_repository_blobs WHERE digest = $1)",
         )
-        .bind(digest)
         .bind(digest)
         .execute(&mut *tx)
         .await
@@ -182,10 +238,22 @@ impl PgStore {
         let mut tx = self.pool.begin().await.map_err(db("begin"))?;
         let now = to_millis(manifest.created_at);
         ensure_repository(&mut tx, &manifest.repository, now).await?;
+        // Tag writes of one repository take turns on its row, so two pushes of one tag
+        // cannot both see it unset: an immutable tag is set once, and `previous` is right.
+        let immutable: Option<bool> =
+            sqlx::query_scalar("SELECT immutable_tags FROM registry_repositories WHERE name = $1 FOR NO KEY UPDATE")
+                .bind(&manifest.repository)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(db("lock repository"))?;
+        let Some(immutable) = immutable else {
+            // Deleted between the two statements.
+            return Err(Error::NotFound { kind: "repository", name: manifest.repository.clone() });
+        };
         sqlx::query(
-            "INSERT OR IGNORE INTO registry_manifests
+            "INSERT INTO registry_manifests
              (repository, digest, media_type, content, subject, artifact_type, annotations, created_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (repository, digest) DO NOTHING",
         )
         .bind(&manifest.repository)
         .bind(&manifest.digest)
@@ -206,20 +274,12 @@ impl PgStore {
                 .fetch_optional(&mut *tx)
                 .await
                 .map_err(db("get tag"))?;
-            if previous.as_ref().is_some_and(|digest| digest != &manifest.digest) {
-                let immutable: bool =
-                    sqlx::query_scalar("SELECT immutable_tags != 0 FROM registry_repositories WHERE name = $1")
-                        .bind(&manifest.repository)
-                        .fetch_one(&mut *tx)
-                        .await
-                        .map_err(db("get tag mutability"))?;
-                if immutable {
-                    return Err(Error::InUse {
-                        kind: "tag",
-                        name: format!("{}:{tag}", manifest.repository),
-                        reason: "the repository's tags are immutable".into(),
-                    });
-                }
+            if immutable && previous.as_ref().is_some_and(|digest| digest != &manifest.digest) {
+                return Err(Error::InUse {
+                    kind: "tag",
+                    name: format!("{}:{tag}", manifest.repository),
+                    reason: "the repository's tags are immutable".into(),
+                });
             }
             sqlx::query(
                 "INSERT INTO registry_tags (repository, tag, digest, updated_at) VALUES ($1, $2, $3, $4)
@@ -268,7 +328,7 @@ impl PgStore {
 
     pub async fn list_tags(&self, repository: &str, last: Option<&str>, limit: i64) -> Result<Vec<TagRecord>, Error> {
         let rows = sqlx::query(
-            "SELECT t.repository, t.tag, t.digest, t.updated_at, m.media_type, length(m.content) AS size
+            "SELECT t.repository, t.tag, t.digest, t.updated_at, m.media_type, octet_length(m.content)::BIGINT AS size
              FROM registry_tags t JOIN registry_manifests m ON m.repository = t.repository AND m.digest = t.digest
              WHERE t.repository = $1 AND t.tag > $2 ORDER BY t.tag LIMIT $3",
         )
@@ -302,6 +362,16 @@ impl PgStore {
 
     pub async fn delete_manifest(&self, repository: &str, digest: &str) -> Result<Option<Vec<String>>, Error> {
         let mut tx = self.pool.begin().await.map_err(db("begin"))?;
+        // Takes turns with put_manifest, so no tag is added to the manifest meanwhile.
+        let found: Option<i32> =
+            sqlx::query_scalar("SELECT 1 FROM registry_repositories WHERE name = $1 FOR NO KEY UPDATE")
+                .bind(repository)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(db("lock repository"))?;
+        if found.is_none() {
+            return Ok(None);
+        }
         let mut tags: Vec<String> =
             sqlx::query_scalar("DELETE FROM registry_tags WHERE repository = $1 AND digest = $2 RETURNING tag")
                 .bind(repository)
@@ -345,7 +415,12 @@ impl PgStore {
             .bind(to_millis(now))
             .execute(&mut *tx)
             .await
-            .map_err(Error::on_insert("upload", id))?;
+            .map_err(|e| match &e {
+                sqlx::Error::Database(d) if d.is_foreign_key_violation() => {
+                    Error::NotFound { kind: "repository", name: repository.into() }
+                }
+                _ => Error::on_insert("upload", id)(e),
+            })?;
         tx.commit().await.map_err(db("commit"))?;
         Ok(())
     }

@@ -72,7 +72,7 @@ impl PgStore {
     }
 
     pub async fn list_sources(&self) -> Result<Vec<SourceRecord>, Error> {
-        let rows = sqlx::query("SELECT * FROM sources ORDER BY name")
+        let rows = sqlx::query("SELECT * FROM sources ORDER BY name COLLATE \"C\"")
             .fetch_all(&self.pool)
             .await
             .map_err(db("list sources"))?;
@@ -100,14 +100,18 @@ impl PgStore {
         now: DateTime<Utc>,
     ) -> Result<bool, Error> {
         let mut tx = self.pool.begin().await.map_err(db("begin"))?;
-        let moved = sqlx::query("UPDATE sources SET head = $1, updated_at = $2 WHERE name = $3 AND head IS $4")
-            .bind(after)
-            .bind(to_millis(now))
-            .bind(source)
-            .bind(before)
-            .execute(&mut *tx)
-            .await
-            .map_err(db("move source head"))?;
+        // Race-free on PostgreSQL too: the UPDATE re-checks `head` on the newest version of
+        // the row it locked, so of two pushes from one head only the first moves it.
+        let moved = sqlx::query(
+            "UPDATE sources SET head = $1, updated_at = $2 WHERE name = $3 AND head IS NOT DISTINCT FROM $4",
+        )
+        .bind(after)
+        .bind(to_millis(now))
+        .bind(source)
+        .bind(before)
+        .execute(&mut *tx)
+        .await
+        .map_err(db("move source head"))?;
         if moved.rows_affected() == 0 {
             return Ok(false);
         }
@@ -164,12 +168,14 @@ impl PgStore {
     }
 
     pub async fn record_delivery(&self, delivery: &str, now: DateTime<Utc>) -> Result<bool, Error> {
-        let done = sqlx::query("INSERT OR IGNORE INTO webhook_deliveries (delivery, received_at) VALUES ($1, $2)")
-            .bind(delivery)
-            .bind(to_millis(now))
-            .execute(&self.pool)
-            .await
-            .map_err(db("record delivery"))?;
+        let done = sqlx::query(
+            "INSERT INTO webhook_deliveries (delivery, received_at) VALUES ($1, $2) ON CONFLICT (delivery) DO NOTHING",
+        )
+        .bind(delivery)
+        .bind(to_millis(now))
+        .execute(&self.pool)
+        .await
+        .map_err(db("record delivery"))?;
         Ok(done.rows_affected() > 0)
     }
 }

@@ -26,10 +26,6 @@ fn endpoint_from(row: &SqliteRow) -> EndpointRecord {
     }
 }
 
-fn text(value: &Option<Value>) -> Option<String> {
-    value.as_ref().map(Value::to_string)
-}
-
 impl SqliteStore {
     pub async fn create_endpoint(&self, endpoint: &EndpointRecord) -> Result<(), Error> {
         sqlx::query(
@@ -40,10 +36,10 @@ impl SqliteStore {
         .bind(&endpoint.name)
         .bind(&endpoint.arn)
         .bind(&endpoint.status)
-        .bind(text(&endpoint.config))
-        .bind(text(&endpoint.previous_config))
-        .bind(text(&endpoint.pending))
-        .bind(text(&endpoint.last_deployment))
+        .bind(json_text(&endpoint.config))
+        .bind(json_text(&endpoint.previous_config))
+        .bind(json_text(&endpoint.pending))
+        .bind(json_text(&endpoint.last_deployment))
         .bind(&endpoint.failure_reason)
         .bind(to_millis(endpoint.created_at))
         .bind(to_millis(endpoint.updated_at))
@@ -60,10 +56,10 @@ impl SqliteStore {
              WHERE name = ?",
         )
         .bind(&endpoint.status)
-        .bind(text(&endpoint.config))
-        .bind(text(&endpoint.previous_config))
-        .bind(text(&endpoint.pending))
-        .bind(text(&endpoint.last_deployment))
+        .bind(json_text(&endpoint.config))
+        .bind(json_text(&endpoint.previous_config))
+        .bind(json_text(&endpoint.pending))
+        .bind(json_text(&endpoint.last_deployment))
         .bind(&endpoint.failure_reason)
         .bind(to_millis(endpoint.updated_at))
         .bind(&endpoint.name)
