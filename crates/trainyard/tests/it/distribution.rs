@@ -71,7 +71,7 @@ fn a_data_directory_from_an_earlier_release_keeps_everything() {
     let unpacked = Command::new("tar").arg("-xzf").arg(&fixture).arg("-C").arg(work.path()).status().unwrap();
     assert!(unpacked.success());
     let dir = work.path().join(".trainyard-quickstart");
-    let _server = ServerProcess::start(&dir);
+    let _server = ServerProcess::start_on_sqlite(&dir);
     let json = |args: &[&str]| -> Value {
         let mut all = args.to_vec();
         all.extend(["-o", "json"]);
@@ -96,7 +96,7 @@ fn a_data_directory_from_an_earlier_release_keeps_everything() {
 #[test]
 fn an_older_binary_refuses_a_newer_data_directory() {
     let dir = tempfile::tempdir().unwrap();
-    drop(ServerProcess::start(dir.path()));
+    drop(ServerProcess::start_on_sqlite(dir.path()));
     let database = dir.path().join("trainyard.db");
     let python = std::env::var("TRAINYARD_PYTHON").unwrap_or_else(|_| "python3".into());
     let newer = "import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); c.execute(\"INSERT INTO _sqlx_migrations \

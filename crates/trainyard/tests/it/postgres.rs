@@ -87,3 +87,27 @@ async fn kill_9_on_postgres_loses_no_acknowledged_event() {
     let Some(url) = fresh_database().await else { return };
     crate::crash::kill_9_loses_nothing_acknowledged(&[("TRAINYARD_DATABASE", url.as_str())]).await;
 }
+
+/// A database a newer trainyard migrated is refused, with the reason, and left as it was.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_older_server_refuses_a_database_a_newer_one_migrated() {
+    let Some(url) = fresh_database().await else { return };
+    let dir = tempfile::tempdir().unwrap();
+    drop(ServerProcess::start_with(dir.path(), &[("TRAINYARD_DATABASE", url.as_str())]));
+    let mut connection: sqlx::PgConnection = sqlx::Connection::connect(&url).await.unwrap();
+    let newer = "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) \
+                 VALUES (99999, 'from the future', true, '\\x00', 1)";
+    sqlx::Executor::execute(&mut connection, newer).await.unwrap();
+    let tables = "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public'";
+    let before: i64 = sqlx::query_scalar(tables).fetch_one(&mut connection).await.unwrap();
+    let output = std::process::Command::new(crate::process::binary())
+        .args(["server", "--listen", "127.0.0.1:0", "--aws-listen", "127.0.0.1:0", "--data-dir"])
+        .arg(dir.path())
+        .env("TRAINYARD_DATABASE", &url)
+        .output()
+        .unwrap();
+    assert_ne!(output.status.code(), Some(0));
+    assert!(stderr(&output).contains("was written by a newer trainyard (schema version 99999"), "{}", stderr(&output));
+    let after: i64 = sqlx::query_scalar(tables).fetch_one(&mut connection).await.unwrap();
+    assert_eq!(after, before, "the database is left as it was");
+}

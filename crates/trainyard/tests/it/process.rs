@@ -74,6 +74,16 @@ impl ServerProcess {
 
     /// A server with more `TRAINYARD_*` settings in its environment.
     pub fn start_with(data_dir: &Path, settings: &[(&str, &str)]) -> ServerProcess {
+        ServerProcess::start_configured(data_dir, settings, postgres_database(data_dir))
+    }
+
+    /// A server on SQLite whatever `TY_TEST_SERVERS_ON_POSTGRES` says: for tests of the
+    /// database file itself.
+    pub fn start_on_sqlite(data_dir: &Path) -> ServerProcess {
+        ServerProcess::start_configured(data_dir, &[], Vec::new())
+    }
+
+    fn start_configured(data_dir: &Path, settings: &[(&str, &str)], database: Vec<(String, String)>) -> ServerProcess {
         let mut command = Command::new(binary());
         command
             .args(["server", "--listen", "127.0.0.1:0", "--aws-listen", "127.0.0.1:0", "--data-dir"])
@@ -81,7 +91,7 @@ impl ServerProcess {
             .env("TRAINYARD_DELIVERY_BASE_BACKOFF_MS", "50")
             .env("TRAINYARD_DELIVERY_MAX_BACKOFF_MS", "500")
             .envs(s3_object_store(data_dir))
-            .envs(postgres_database(data_dir))
+            .envs(database)
             .envs(settings.iter().copied());
         ServerProcess::spawn(command, data_dir.to_path_buf())
     }
