@@ -88,9 +88,12 @@ impl SqliteStore {
     }
 
     pub async fn delete_function(&self, name: &str) -> Result<(), Error> {
+        // Invariant: the check and the delete share the writer's transaction, so a rule
+        // cannot start targeting the function in between.
+        let mut tx = self.writer.begin().await.map_err(db("begin"))?;
         let users: Vec<String> = sqlx::query_scalar("SELECT rule FROM targets WHERE kind = 'function' AND address = ?")
             .bind(name)
-            .fetch_all(&self.pool)
+            .fetch_all(&mut *tx)
             .await
             .map_err(db("function users"))?;
         if !users.is_empty() {
@@ -102,13 +105,13 @@ impl SqliteStore {
         }
         let done = sqlx::query("DELETE FROM functions WHERE name = ?")
             .bind(name)
-            .execute(&self.writer)
+            .execute(&mut *tx)
             .await
             .map_err(db("delete function"))?;
         if done.rows_affected() == 0 {
             return Err(Error::NotFound { kind: "function", name: name.into() });
         }
-        Ok(())
+        tx.commit().await.map_err(db("commit"))
     }
 
     pub async fn record_invocations(&self, invocations: &[NewInvocation]) -> Result<(), Error> {

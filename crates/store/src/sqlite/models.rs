@@ -199,7 +199,20 @@ impl SqliteStore {
         by: &str,
         now: DateTime<Utc>,
     ) -> Result<(ModelPackageRecord, ModelPackageRecord), Error> {
-        let before = self.get_model_package(group, version).await?;
+        // Invariant: `before` is read in the writer's transaction that changes it, so two
+        // concurrent changes never report the same `before`.
+        let mut tx = self.writer.begin().await.map_err(db("begin"))?;
+        let row =
+            sqlx::query(&format!("SELECT {PACKAGE_COLUMNS} FROM model_packages WHERE group_name = ? AND version = ?"))
+                .bind(group)
+                .bind(version)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(db("get model package"))?;
+        let before = match row {
+            Some(row) => package_from(&row)?,
+            None => return Err(Error::NotFound { kind: "model package", name: format!("{group}/{version}") }),
+        };
         sqlx::query(
             "UPDATE model_packages SET status = ?, approval_description = ?, status_changed_by = ?, status_changed_at = ? \
              WHERE group_name = ? AND version = ?",
@@ -210,9 +223,10 @@ impl SqliteStore {
         .bind(to_millis(now))
         .bind(group)
         .bind(version)
-        .execute(&self.writer)
+        .execute(&mut *tx)
         .await
         .map_err(db("set model package status"))?;
+        tx.commit().await.map_err(db("commit"))?;
         let after = ModelPackageRecord {
             status: status.into(),
             approval_description: description.into(),
@@ -230,7 +244,19 @@ impl SqliteStore {
         version: i64,
         now: DateTime<Utc>,
     ) -> Result<(), Error> {
-        self.get_model_package(group, version).await?;
+        // Invariant: the version is looked up in the writer's transaction that sets the
+        // alias, so a version deleted in between is NotFound, never a foreign-key error.
+        let mut tx = self.writer.begin().await.map_err(db("begin"))?;
+        let found: Option<i64> =
+            sqlx::query_scalar("SELECT version FROM model_packages WHERE group_name = ? AND version = ?")
+                .bind(group)
+                .bind(version)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(db("get model package"))?;
+        if found.is_none() {
+            return Err(Error::NotFound { kind: "model package", name: format!("{group}/{version}") });
+        }
         sqlx::query(
             "INSERT INTO model_aliases (group_name, alias, version, updated_at) VALUES (?, ?, ?, ?) \
              ON CONFLICT (group_name, alias) DO UPDATE SET version = excluded.version, updated_at = excluded.updated_at",
@@ -239,10 +265,10 @@ impl SqliteStore {
         .bind(alias)
         .bind(version)
         .bind(to_millis(now))
-        .execute(&self.writer)
+        .execute(&mut *tx)
         .await
         .map_err(db("set model alias"))?;
-        Ok(())
+        tx.commit().await.map_err(db("commit"))
     }
 
     pub async fn list_model_aliases(&self, group: &str) -> Result<Vec<(String, i64)>, Error> {

@@ -207,24 +207,32 @@ impl SqliteStore {
     }
 
     pub async fn delete_rule(&self, bus: &str, name: &str) -> Result<(), Error> {
-        let targets = self.list_targets(bus, name).await?;
-        if !targets.is_empty() {
+        // Invariant: the count and the delete share the writer's transaction, so a target
+        // put in between is either counted or put after the rule is gone (NotFound).
+        let mut tx = self.writer.begin().await.map_err(db("begin"))?;
+        let targets: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM targets WHERE bus = ? AND rule = ?")
+            .bind(bus)
+            .bind(name)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(db("count targets"))?;
+        if targets > 0 {
             return Err(Error::InUse {
                 kind: "rule",
                 name: name.into(),
-                reason: format!("it has {} targets; remove them first", targets.len()),
+                reason: format!("it has {targets} targets; remove them first"),
             });
         }
         let done = sqlx::query("DELETE FROM rules WHERE bus = ? AND name = ?")
             .bind(bus)
             .bind(name)
-            .execute(&self.writer)
+            .execute(&mut *tx)
             .await
             .map_err(db("delete rule"))?;
         if done.rows_affected() == 0 {
             return Err(Error::NotFound { kind: "rule", name: name.into() });
         }
-        Ok(())
+        tx.commit().await.map_err(db("commit"))
     }
 
     pub async fn put_target(&self, target: &Target, limit: usize, now: DateTime<Utc>) -> Result<(), Error> {

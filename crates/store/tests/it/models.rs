@@ -227,4 +227,29 @@ async fn a_forced_delete_racing_alias_moves_takes_every_alias(store) {
         assert!(store.list_model_aliases(&name).await.unwrap().is_empty(), "no alias outlives its group");
     }
 }
+
+    async fn concurrent_status_changes_each_see_the_one_before(store) {
+        store.create_model_group(&group("g")).await.unwrap();
+        store.register_model_package("g", &package("s3://m/1"), at(1)).await.unwrap();
+        let changes = (0..20).map(|i| {
+            let store = store.clone();
+            async move {
+                let description = format!("change {i}");
+                store.set_model_package_status("g", 1, "Approved", &description, "bob", at(10 + i)).await.unwrap()
+            }
+        });
+        let results = futures::future::join_all(changes).await;
+        // Serialised changes form one chain: every `before` is the initial state or another
+        // change's `after`, and no two changes saw the same `before`.
+        let befores: std::collections::BTreeSet<String> =
+            results.iter().map(|(before, _)| before.approval_description.clone()).collect();
+        assert_eq!(befores.len(), results.len(), "two changes reported the same before: {befores:?}");
+        let afters: std::collections::BTreeSet<String> =
+            results.iter().map(|(_, after)| after.approval_description.clone()).collect();
+        let last = store.get_model_package("g", 1).await.unwrap().approval_description;
+        let mut chain = afters.clone();
+        chain.insert(String::new());
+        chain.remove(&last);
+        assert_eq!(befores, chain, "each before is the initial state or another change's after");
+    }
 }

@@ -275,4 +275,22 @@ async fn concurrent_puts_never_exceed_the_target_limit(store) {
     assert_eq!(ok, 5);
     assert_eq!(store.list_targets("default", "r").await.unwrap().len(), 5);
 }
+
+    async fn a_target_put_racing_the_rule_s_delete_is_never_lost(store) {
+        with_buses(&store, &["b"]).await;
+        for round in 0..30 {
+            let name = format!("r{round}");
+            store.create_rule(&rule("b", &name)).await.unwrap();
+            let target = http_target("b", &name, "t");
+            let (put, deleted) =
+                tokio::join!(store.put_target(&target, 5, at(round)), store.delete_rule("b", &name));
+            match (put.is_ok(), deleted.is_ok()) {
+                // The put came first: the delete saw the target and refused.
+                (true, false) => assert_eq!(store.list_targets("b", &name).await.unwrap().len(), 1, "round {round}"),
+                // The delete came first: the put found no rule.
+                (false, true) => assert!(store.get_rule("b", &name).await.is_err(), "round {round}"),
+                both => panic!("round {round}: put and delete both {both:?}: a target acknowledged and lost"),
+            }
+        }
+    }
 }
