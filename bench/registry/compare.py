@@ -7,7 +7,9 @@ pull throughput over the OCI Distribution v2 API and the server process's peak m
     `PUT <location>?digest=sha256:<hex>` whose body is streamed from a file in 1 MiB chunks (201);
   - pull: `GET /v2/<repo>/blobs/sha256:<hex>` (a 307 is followed), the body read in 1 MiB chunks
     and discarded.
-Each size gets one untimed warm-up push and pull (the pulled bytes checked for length and sha256)
+The registries take turns size by size (distribution's 1 MiB, trainyard's 1 MiB, then 10 MiB…),
+so a machine that slows down during the run slows both alike. Each size gets one untimed
+warm-up push and pull (the pulled bytes checked for length and sha256)
 and then --repeats timed pushes and pulls; the median MiB/s is reported. Every push uploads new
 content: the layer file is random bytes and each repetition replaces its last 8 bytes (digests are
 computed before timing). Timings are wall clock around the whole exchange, on one keep-alive
@@ -325,52 +327,66 @@ def version_of(argv):
         return "unknown"
 
 
-def measure(name, process, client, layers, repeats):
-    sampler = RssSampler(process.pid)
-    sampler.start()
-    baseline = rss_kib(process.pid) / 1024
-    result = {"baseline_rss_mib": baseline, "sizes": {}}
+def measure_size(name, process, client, sampler, layer, repeats):
+    """One layer size on one registry: an untimed, checked warm-up, then the timed pushes and pulls."""
+    size_mib = layer.size // MIB
+    repo = f"bench/layer-{size_mib}mib"
+    rss_before = rss_kib(process.pid) / 1024
+    sampler.reset()
+    # Warm-up, untimed: variant 0, and the pulled bytes checked.
+    client.push(repo, layer, 0)
+    hasher = hashlib.sha256()
+    length = client.pull(repo, layer.digests[0], hasher)
+    if length != layer.size or "sha256:" + hasher.hexdigest() != layer.digests[0]:
+        raise SystemExit(f"{name}: pulled {length} bytes, sha256:{hasher.hexdigest()}, "
+                         f"expected {layer.size} bytes, {layer.digests[0]}")
+    push, pull = [], []
+    for variant in range(1, repeats + 1):
+        started = time.perf_counter()
+        client.push(repo, layer, variant)
+        push.append(size_mib / (time.perf_counter() - started))
+    for variant in range(1, repeats + 1):
+        started = time.perf_counter()
+        length = client.pull(repo, layer.digests[variant])
+        pull.append(size_mib / (time.perf_counter() - started))
+        if length != layer.size:
+            raise SystemExit(f"{name}: pulled {length} bytes of a {layer.size}-byte blob")
+    print(f"{name} {size_mib} MiB: push {statistics.median(push):.0f} MiB/s, "
+          f"pull {statistics.median(pull):.0f} MiB/s, peak RSS {sampler.peak_kib() / 1024:.1f} MiB",
+          file=sys.stderr)
+    return {
+        "push_mib_s": push,
+        "pull_mib_s": pull,
+        "push_median_mib_s": statistics.median(push),
+        "pull_median_mib_s": statistics.median(pull),
+        "rss_before_mib": rss_before,
+        "peak_rss_mib": sampler.peak_kib() / 1024,
+        "vm_hwm_mib": rss_kib(process.pid, "VmHWM") / 1024,
+    }
+
+
+def measure(servers, layers, repeats, results):
+    """Every size on every registry, size by size (the registries take turns at each size, so
+    a machine that slows down during the run slows both alike)."""
+    samplers = {}
     try:
+        for name, process, client, log, version in servers:
+            samplers[name] = RssSampler(process.pid)
+            samplers[name].start()
+            results[name] = {"baseline_rss_mib": rss_kib(process.pid) / 1024, "sizes": {}, "version": version}
         for layer in layers:
-            size_mib = layer.size // MIB
-            repo = f"bench/layer-{size_mib}mib"
-            rss_before = rss_kib(process.pid) / 1024
-            sampler.reset()
-            # Warm-up, untimed: variant 0, and the pulled bytes checked.
-            client.push(repo, layer, 0)
-            hasher = hashlib.sha256()
-            length = client.pull(repo, layer.digests[0], hasher)
-            if length != layer.size or "sha256:" + hasher.hexdigest() != layer.digests[0]:
-                raise SystemExit(f"{name}: pulled {length} bytes, sha256:{hasher.hexdigest()}, "
-                                 f"expected {layer.size} bytes, {layer.digests[0]}")
-            push, pull = [], []
-            for variant in range(1, repeats + 1):
-                started = time.perf_counter()
-                client.push(repo, layer, variant)
-                push.append(size_mib / (time.perf_counter() - started))
-            for variant in range(1, repeats + 1):
-                started = time.perf_counter()
-                length = client.pull(repo, layer.digests[variant])
-                pull.append(size_mib / (time.perf_counter() - started))
-                if length != layer.size:
-                    raise SystemExit(f"{name}: pulled {length} bytes of a {layer.size}-byte blob")
-            result["sizes"][str(size_mib)] = {
-                "push_mib_s": push,
-                "pull_mib_s": pull,
-                "push_median_mib_s": statistics.median(push),
-                "pull_median_mib_s": statistics.median(pull),
-                "rss_before_mib": rss_before,
-                "peak_rss_mib": sampler.peak_kib() / 1024,
-                "vm_hwm_mib": rss_kib(process.pid, "VmHWM") / 1024,
-            }
-            print(f"{name} {size_mib} MiB: push {statistics.median(push):.0f} MiB/s, "
-                  f"pull {statistics.median(pull):.0f} MiB/s, peak RSS {sampler.peak_kib() / 1024:.1f} MiB",
-                  file=sys.stderr)
+            for name, process, client, log, version in servers:
+                try:
+                    sized = measure_size(name, process, client, samplers[name], layer, repeats)
+                except (HttpError, OSError, http.client.HTTPException) as e:
+                    raise SystemExit(f"{name}: {e}\n{tail_of(log)}")
+                results[name]["sizes"][str(layer.size // MIB)] = sized
     finally:
-        sampler.stopped.set()
-        sampler.join()
-        client.close()
-    return result
+        for sampler in samplers.values():
+            sampler.stopped.set()
+            sampler.join()
+        for name, process, client, log, version in servers:
+            client.close()
 
 
 def stop(process):
@@ -424,13 +440,7 @@ def main():
             servers.append(("trainyard", process, client, log, version_of([binary, "--version"])))
         for name, process, client, log, version in servers:
             wait_ready(process, client, log)
-        for name, process, client, log, version in servers:
-            try:
-                result = measure(name, process, client, layers, args.repeats)
-            except (HttpError, OSError, http.client.HTTPException) as e:
-                raise SystemExit(f"{name}: {e}\n{tail_of(log)}")
-            result["version"] = version
-            results["registries"][name] = result
+        measure(servers, layers, args.repeats, results["registries"])
     finally:
         for process in processes:
             stop(process)
