@@ -2,7 +2,8 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::{Error, Function, Invocation, Store};
+use crate::row::Columns;
+use crate::{from_millis, Error, Function, Invocation, Store};
 
 /// An invocation to record.
 #[derive(Debug, Clone)]
@@ -55,4 +56,23 @@ mod tests {
         assert_eq!(super::tail("hello", 3), "llo");
         assert_eq!(super::tail("aé", 1), "");
     }
+}
+
+pub(crate) fn function_from(row: &impl Columns) -> Result<Function, Error> {
+    Ok(Function {
+        function_name: row.get("name"),
+        function_arn: row.get("arn"),
+        command: row.get("command"),
+        environment: serde_json::from_str(row.get("environment"))
+            .map_err(|e| Error::Corrupt { context: "function environment".into(), message: e.to_string() })?,
+        timeout: u32::try_from(row.get::<i64>("timeout_secs")).unwrap_or(u32::MAX),
+        description: row.get("description"),
+        creation_time: from_millis(row.get("created_at")),
+        role: row.get("role"),
+        lambda: row
+            .get::<Option<String>>("lambda")
+            .map(|text| serde_json::from_str(&text))
+            .transpose()
+            .map_err(|e| Error::Corrupt { context: "function lambda".into(), message: e.to_string() })?,
+    })
 }

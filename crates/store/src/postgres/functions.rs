@@ -6,7 +6,6 @@
 //! advisory lock, which `put_target` takes for a function target.
 use std::borrow::Cow;
 
-use sqlx::postgres::PgRow;
 use sqlx::Row;
 
 use super::rules::FUNCTION_LOCK;
@@ -21,25 +20,6 @@ fn text_of_output(text: &str) -> Cow<'_, str> {
     } else {
         Cow::Borrowed(tail(text, MAX_LOG_BYTES))
     }
-}
-
-fn function_from(row: &PgRow) -> Result<Function, Error> {
-    Ok(Function {
-        function_name: row.get("name"),
-        function_arn: row.get("arn"),
-        command: row.get("command"),
-        environment: serde_json::from_str(row.get("environment"))
-            .map_err(|e| Error::Corrupt { context: "function environment".into(), message: e.to_string() })?,
-        timeout: u32::try_from(row.get::<i64, _>("timeout_secs")).unwrap_or(u32::MAX),
-        description: row.get("description"),
-        creation_time: from_millis(row.get("created_at")),
-        role: row.get("role"),
-        lambda: row
-            .get::<Option<String>, _>("lambda")
-            .map(|text| serde_json::from_str(&text))
-            .transpose()
-            .map_err(|e| Error::Corrupt { context: "function lambda".into(), message: e.to_string() })?,
-    })
 }
 
 impl PgStore {

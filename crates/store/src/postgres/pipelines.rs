@@ -1,35 +1,11 @@
 //! pipelines: the PostgreSQL queries.
 use chrono::{DateTime, Utc};
-use serde_json::Value;
-use sqlx::postgres::PgRow;
 use sqlx::Row;
 
 use super::jobs::without_nul;
 use super::PgStore;
 use crate::pipelines::*;
 use crate::{db, from_millis, to_millis, Error};
-
-fn pipeline_from(row: &PgRow) -> PipelineRecord {
-    PipelineRecord {
-        name: row.get("name"),
-        spec: row.get("spec"),
-        created_at: from_millis(row.get("created_at")),
-        applied_at: from_millis(row.get("applied_at")),
-    }
-}
-
-fn run_from(row: &PgRow) -> RunRecord {
-    RunRecord {
-        id: row.get("id"),
-        pipeline: row.get("pipeline"),
-        trigger: serde_json::from_str(row.get::<&str, _>("trigger")).unwrap_or(Value::Null),
-        status: row.get("status"),
-        reason: row.get("reason"),
-        steps: serde_json::from_str(row.get::<&str, _>("steps")).unwrap_or(Value::Array(Vec::new())),
-        created_at: from_millis(row.get("created_at")),
-        updated_at: from_millis(row.get("updated_at")),
-    }
-}
 
 /// Serialises a pipeline's retraining notes (and the closing of its windows) across
 /// replicas. Invariant: a note takes its id and commits while holding this lock, so a

@@ -1,25 +1,11 @@
 //! sources: the PostgreSQL queries.
 use chrono::{DateTime, Utc};
 use serde_json::Value;
-use sqlx::postgres::PgRow;
 use sqlx::Row;
 
 use super::PgStore;
 use crate::sources::*;
 use crate::{db, from_millis, to_millis, Error};
-
-fn source_from(row: &PgRow) -> SourceRecord {
-    SourceRecord {
-        name: row.get("name"),
-        url: row.get("url"),
-        branch: row.get("branch"),
-        poll_seconds: row.get("poll_seconds"),
-        webhook_secret: row.get("webhook_secret"),
-        head: row.get("head"),
-        created_at: from_millis(row.get("created_at")),
-        updated_at: from_millis(row.get("updated_at")),
-    }
-}
 
 impl PgStore {
     pub async fn create_source(&self, source: &SourceRecord) -> Result<(), Error> {

@@ -1,29 +1,9 @@
 //! functions: the SQLite queries.
-use sqlx::sqlite::SqliteRow;
 use sqlx::Row;
 
 use super::SqliteStore;
 use crate::functions::*;
 use crate::{db, from_millis, to_millis, Error, Function, Invocation};
-
-fn function_from(row: &SqliteRow) -> Result<Function, Error> {
-    Ok(Function {
-        function_name: row.get("name"),
-        function_arn: row.get("arn"),
-        command: row.get("command"),
-        environment: serde_json::from_str(row.get("environment"))
-            .map_err(|e| Error::Corrupt { context: "function environment".into(), message: e.to_string() })?,
-        timeout: row.get::<i64, _>("timeout_secs") as u32,
-        description: row.get("description"),
-        creation_time: from_millis(row.get("created_at")),
-        role: row.get("role"),
-        lambda: row
-            .get::<Option<String>, _>("lambda")
-            .map(|text| serde_json::from_str(&text))
-            .transpose()
-            .map_err(|e| Error::Corrupt { context: "function lambda".into(), message: e.to_string() })?,
-    })
-}
 
 impl SqliteStore {
     pub async fn create_function(&self, function: &Function) -> Result<(), Error> {

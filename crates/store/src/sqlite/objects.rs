@@ -2,29 +2,11 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
-use sqlx::sqlite::SqliteRow;
 use sqlx::{QueryBuilder, Row, Sqlite};
 
 use super::SqliteStore;
 use crate::objects::*;
 use crate::{db, from_millis, to_millis, Error};
-
-fn string_map(row: &SqliteRow, column: &str) -> BTreeMap<String, String> {
-    serde_json::from_str(&row.get::<String, _>(column)).unwrap_or_default()
-}
-
-fn object_from(row: &SqliteRow) -> ObjectRecord {
-    ObjectRecord {
-        bucket: row.get("bucket"),
-        key: row.get("key"),
-        size: row.get("size"),
-        etag: row.get("etag"),
-        content_type: row.get("content_type"),
-        last_modified: from_millis(row.get("last_modified")),
-        metadata: string_map(row, "metadata"),
-        tags: string_map(row, "tags"),
-    }
-}
 
 impl SqliteStore {
     pub async fn create_bucket(&self, name: &str, now: DateTime<Utc>) -> Result<Bucket, Error> {
