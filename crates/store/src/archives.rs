@@ -58,3 +58,11 @@ pub(crate) fn replay_from(row: &impl Columns) -> Replay {
 pub(crate) const ARCHIVE_SELECT: &str = "SELECT a.*, b.arn AS bus_arn,
      (SELECT COUNT(*) FROM archived_events e WHERE e.archive = a.name) AS event_count
      FROM archives a JOIN buses b ON b.name = a.bus";
+
+/// An archived event as (time, event id, body).
+pub(crate) fn archived_event_from(row: &impl Columns) -> Result<(i64, String, Value), Error> {
+    let body: String = row.get("body");
+    let value = serde_json::from_str(&body)
+        .map_err(|e| Error::Corrupt { context: "archived event".into(), message: e.to_string() })?;
+    Ok((row.get("time"), row.get("event_id"), value))
+}

@@ -65,3 +65,13 @@ pub(crate) fn build_from(row: &impl Columns) -> BuildRecord {
         ended_at: row.get::<Option<i64>>("ended_at").map(from_millis),
     }
 }
+
+pub(crate) fn unbuilt_push_from(row: &impl Columns) -> UnbuiltPush {
+    UnbuiltPush {
+        id: row.get("id"),
+        source: row.get("source"),
+        url: row.get("url"),
+        branch: row.get("branch"),
+        commit: row.get("after"),
+    }
+}

@@ -78,3 +78,22 @@ pub(crate) fn event_from(row: &impl Columns) -> Result<StoredEvent, Error> {
             .map_err(|e| Error::Corrupt { context: "event body".into(), message: e.to_string() })?,
     })
 }
+
+/// A dead letter joined with its delivery (`DELIVERY_COLUMNS`).
+pub(crate) fn dead_letter_from(row: &impl Columns) -> DeadLetter {
+    let d = delivery_from(row);
+    DeadLetter {
+        id: row.get("letter_id"),
+        delivery_id: d.id,
+        event_id: d.event_id,
+        event_bus_name: d.event_bus_name,
+        rule: d.rule,
+        target_id: d.target_id,
+        error_code: row.get("error_code"),
+        error_message: row.get("error_message"),
+        attempts: d.attempts,
+        first_attempt_time: d.first_attempt_time,
+        last_attempt_time: d.last_attempt_time,
+        creation_time: from_millis(row.get("letter_created")),
+    }
+}

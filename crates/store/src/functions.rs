@@ -76,3 +76,16 @@ pub(crate) fn function_from(row: &impl Columns) -> Result<Function, Error> {
             .map_err(|e| Error::Corrupt { context: "function lambda".into(), message: e.to_string() })?,
     })
 }
+
+pub(crate) fn invocation_from(row: &impl Columns) -> Invocation {
+    Invocation {
+        id: row.get("id"),
+        function_name: row.get("function"),
+        event_id: row.get("event_id"),
+        start_time: from_millis(row.get("started_at")),
+        duration_ms: row.get("duration_ms"),
+        outcome: row.get("outcome"),
+        result: row.get("result"),
+        logs: row.get("logs"),
+    }
+}

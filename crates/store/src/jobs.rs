@@ -101,3 +101,7 @@ pub(crate) fn job_from(row: &impl Columns) -> TrainingJobRecord {
         updated_at: from_millis(row.get("updated_at")),
     }
 }
+
+pub(crate) fn metric_from(row: &impl Columns) -> MetricPoint {
+    MetricPoint { metric_name: row.get("name"), value: row.get("value"), timestamp: from_millis(row.get("timestamp")) }
+}

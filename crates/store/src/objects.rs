@@ -71,3 +71,7 @@ pub(crate) fn object_from(row: &impl Columns) -> ObjectRecord {
         tags: string_map(row, "tags"),
     }
 }
+
+pub(crate) fn bucket_from(row: &impl Columns) -> Bucket {
+    Bucket { name: row.get("name"), creation_date: from_millis(row.get("created_at")) }
+}

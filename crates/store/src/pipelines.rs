@@ -93,3 +93,13 @@ pub(crate) fn run_from(row: &impl Columns) -> RunRecord {
         updated_at: from_millis(row.get("updated_at")),
     }
 }
+
+pub(crate) fn window_from(row: &impl Columns) -> RetrainingWindow {
+    RetrainingWindow {
+        pipeline: row.get("pipeline"),
+        opened: from_millis(row.get("opened")),
+        objects: row.get("objects"),
+        first: row.get("first"),
+        last: row.get("last"),
+    }
+}

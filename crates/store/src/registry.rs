@@ -127,3 +127,14 @@ pub(crate) fn repository_from(row: &impl Columns) -> RepositoryRecord {
         immutable_tags: row.flag("immutable_tags"),
     }
 }
+
+pub(crate) fn tag_from(row: &impl Columns) -> TagRecord {
+    TagRecord {
+        repository: row.get("repository"),
+        tag: row.get("tag"),
+        digest: row.get("digest"),
+        media_type: row.get("media_type"),
+        size: row.get("size"),
+        updated_at: from_millis(row.get("updated_at")),
+    }
+}

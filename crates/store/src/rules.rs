@@ -75,3 +75,7 @@ pub(crate) fn target_from(row: &impl Columns) -> Result<Target, Error> {
         },
     })
 }
+
+pub(crate) fn bus_from(row: &impl Columns) -> Bus {
+    Bus { name: row.get("name"), arn: row.get("arn"), creation_time: from_millis(row.get("created_at")) }
+}

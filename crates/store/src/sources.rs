@@ -68,3 +68,13 @@ pub(crate) fn source_from(row: &impl Columns) -> SourceRecord {
         updated_at: from_millis(row.get("updated_at")),
     }
 }
+
+pub(crate) fn push_from(row: &impl Columns) -> PushRecord {
+    PushRecord {
+        id: row.get("id"),
+        source: row.get("source"),
+        after: row.get("after"),
+        detail: serde_json::from_str(row.get::<&str>("detail")).unwrap_or(Value::Null),
+        created_at: from_millis(row.get("created_at")),
+    }
+}

@@ -6,11 +6,10 @@
 //! as SQLite compares).
 use chrono::{DateTime, Utc};
 use serde_json::Value;
-use sqlx::Row;
 
 use super::rules::on_insert_into_bus;
 use super::PgStore;
-use crate::archives::{archive_from, replay_from, ARCHIVE_SELECT};
+use crate::archives::{archive_from, archived_event_from, replay_from, ARCHIVE_SELECT};
 use crate::{db, to_millis, Archive, Error, Replay};
 
 impl PgStore {
@@ -98,14 +97,7 @@ impl PgStore {
         .fetch_all(&self.pool)
         .await
         .map_err(db("archived events"))?;
-        rows.iter()
-            .map(|r| {
-                let body: String = r.get("body");
-                let value = serde_json::from_str(&body)
-                    .map_err(|e| Error::Corrupt { context: "archived event".into(), message: e.to_string() })?;
-                Ok((r.get("time"), r.get("event_id"), value))
-            })
-            .collect()
+        rows.iter().map(archived_event_from).collect()
     }
 
     pub async fn create_replay(&self, replay: &Replay) -> Result<(), Error> {

@@ -1,5 +1,4 @@
 //! builds: the PostgreSQL queries.
-use sqlx::Row;
 
 use super::PgStore;
 use crate::builds::*;
@@ -14,16 +13,7 @@ impl PgStore {
         .fetch_all(&self.pool)
         .await
         .map_err(db("unbuilt pushes"))?;
-        Ok(rows
-            .iter()
-            .map(|r| UnbuiltPush {
-                id: r.get("id"),
-                source: r.get("source"),
-                url: r.get("url"),
-                branch: r.get("branch"),
-                commit: r.get("after"),
-            })
-            .collect())
+        Ok(rows.iter().map(unbuilt_push_from).collect())
     }
 
     pub async fn create_build(&self, build: &BuildRecord) -> Result<(), Error> {

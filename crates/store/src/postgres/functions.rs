@@ -6,12 +6,10 @@
 //! advisory lock, which `put_target` takes for a function target.
 use std::borrow::Cow;
 
-use sqlx::Row;
-
 use super::rules::FUNCTION_LOCK;
 use super::PgStore;
 use crate::functions::*;
-use crate::{db, from_millis, to_millis, Error, Function, Invocation};
+use crate::{db, to_millis, Error, Function, Invocation};
 
 /// Process output as PostgreSQL TEXT can keep it: NUL replaced, then the tail.
 fn text_of_output(text: &str) -> Cow<'_, str> {
@@ -141,19 +139,7 @@ impl PgStore {
             .fetch_all(&self.pool)
             .await
             .map_err(db("list invocations"))?;
-        let mut list: Vec<Invocation> = rows
-            .iter()
-            .map(|r| Invocation {
-                id: r.get("id"),
-                function_name: r.get("function"),
-                event_id: r.get("event_id"),
-                start_time: from_millis(r.get("started_at")),
-                duration_ms: r.get("duration_ms"),
-                outcome: r.get("outcome"),
-                result: r.get("result"),
-                logs: r.get("logs"),
-            })
-            .collect();
+        let mut list: Vec<Invocation> = rows.iter().map(invocation_from).collect();
         list.reverse();
         Ok(list)
     }

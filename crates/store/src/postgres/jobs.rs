@@ -1,9 +1,8 @@
 //! jobs: the PostgreSQL queries.
-use sqlx::Row;
 
 use super::PgStore;
 use crate::jobs::*;
-use crate::{db, from_millis, to_millis, Error};
+use crate::{db, to_millis, Error};
 
 /// `text` without NUL characters, which PostgreSQL's TEXT cannot hold (SQLite's can): a
 /// process's output ends up in failure reasons and exit messages, and one NUL must not
@@ -171,13 +170,6 @@ impl PgStore {
             .fetch_all(&self.pool)
             .await
             .map_err(db("training metrics"))?;
-        Ok(rows
-            .iter()
-            .map(|r| MetricPoint {
-                metric_name: r.get("name"),
-                value: r.get("value"),
-                timestamp: from_millis(r.get("timestamp")),
-            })
-            .collect())
+        Ok(rows.iter().map(metric_from).collect())
     }
 }

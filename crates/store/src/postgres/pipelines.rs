@@ -1,11 +1,10 @@
 //! pipelines: the PostgreSQL queries.
 use chrono::{DateTime, Utc};
-use sqlx::Row;
 
 use super::jobs::without_nul;
 use super::PgStore;
 use crate::pipelines::*;
-use crate::{db, from_millis, to_millis, Error};
+use crate::{db, to_millis, Error};
 
 /// Serialises a pipeline's retraining notes (and the closing of its windows) across
 /// replicas. Invariant: a note takes its id and commits while holding this lock, so a
@@ -155,16 +154,7 @@ impl PgStore {
         .fetch_all(&self.pool)
         .await
         .map_err(db("list retraining windows"))?;
-        Ok(rows
-            .iter()
-            .map(|r| RetrainingWindow {
-                pipeline: r.get("pipeline"),
-                opened: from_millis(r.get("opened")),
-                objects: r.get("objects"),
-                first: r.get("first"),
-                last: r.get("last"),
-            })
-            .collect())
+        Ok(rows.iter().map(window_from).collect())
     }
 
     pub async fn close_retraining(&self, pipeline: &str, run: &str, last: i64) -> Result<u64, Error> {

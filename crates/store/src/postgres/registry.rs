@@ -1,10 +1,9 @@
 //! registry: the PostgreSQL queries.
 use chrono::{DateTime, Utc};
-use sqlx::Row;
 
 use super::PgStore;
 use crate::registry::*;
-use crate::{db, from_millis, to_millis, Error};
+use crate::{db, to_millis, Error};
 
 /// Creates `name` if no repository has it (pushes create repositories on first use).
 async fn ensure_repository(tx: &mut sqlx::PgConnection, name: &str, now: i64) -> Result<(), Error> {
@@ -309,17 +308,7 @@ impl PgStore {
         .fetch_all(&self.pool)
         .await
         .map_err(db("list tags"))?;
-        Ok(rows
-            .iter()
-            .map(|row| TagRecord {
-                repository: row.get("repository"),
-                tag: row.get("tag"),
-                digest: row.get("digest"),
-                media_type: row.get("media_type"),
-                size: row.get("size"),
-                updated_at: from_millis(row.get("updated_at")),
-            })
-            .collect())
+        Ok(rows.iter().map(tag_from).collect())
     }
 
     pub async fn delete_tag(&self, repository: &str, tag: &str) -> Result<Option<String>, Error> {

@@ -6,11 +6,10 @@
 //! advisory lock, as `delete_function` does.
 
 use chrono::{DateTime, Utc};
-use sqlx::Row;
 
 use super::PgStore;
-use crate::rules::{rule_from, target_from, RULE_COLUMNS};
-use crate::{db, from_millis, to_millis, Bus, Destination, Error, Rule, Target};
+use crate::rules::{bus_from, rule_from, target_from, RULE_COLUMNS};
+use crate::{db, to_millis, Bus, Destination, Error, Rule, Target};
 
 /// The advisory lock that serialises `put_target` (of a function target) with
 /// `delete_function` for one function name.
@@ -55,10 +54,7 @@ impl PgStore {
             .fetch_all(&self.pool)
             .await
             .map_err(db("list buses"))?;
-        Ok(rows
-            .iter()
-            .map(|r| Bus { name: r.get("name"), arn: r.get("arn"), creation_time: from_millis(r.get("created_at")) })
-            .collect())
+        Ok(rows.iter().map(bus_from).collect())
     }
 
     pub async fn get_bus(&self, name: &str) -> Result<Bus, Error> {
@@ -67,8 +63,7 @@ impl PgStore {
             .fetch_optional(&self.pool)
             .await
             .map_err(db("get bus"))?;
-        row.map(|r| Bus { name: r.get("name"), arn: r.get("arn"), creation_time: from_millis(r.get("created_at")) })
-            .ok_or_else(|| Error::NotFound { kind: "event bus", name: name.into() })
+        row.as_ref().map(bus_from).ok_or_else(|| Error::NotFound { kind: "event bus", name: name.into() })
     }
 
     pub async fn delete_bus(&self, name: &str) -> Result<(), Error> {

@@ -1,10 +1,9 @@
 //! archives: the SQLite queries.
 use chrono::{DateTime, Utc};
 use serde_json::Value;
-use sqlx::Row;
 
 use super::SqliteStore;
-use crate::archives::{archive_from, replay_from, ARCHIVE_SELECT};
+use crate::archives::{archive_from, archived_event_from, replay_from, ARCHIVE_SELECT};
 use crate::{db, to_millis, Archive, Error, Replay};
 
 impl SqliteStore {
@@ -93,14 +92,7 @@ impl SqliteStore {
         .fetch_all(&self.pool)
         .await
         .map_err(db("archived events"))?;
-        rows.iter()
-            .map(|r| {
-                let body: String = r.get("body");
-                let value = serde_json::from_str(&body)
-                    .map_err(|e| Error::Corrupt { context: "archived event".into(), message: e.to_string() })?;
-                Ok((r.get("time"), r.get("event_id"), value))
-            })
-            .collect()
+        rows.iter().map(archived_event_from).collect()
     }
 
     pub async fn create_replay(&self, replay: &Replay) -> Result<(), Error> {

@@ -4,7 +4,7 @@ use serde_json::Value;
 use sqlx::{QueryBuilder, Row, Sqlite};
 
 use super::SqliteStore;
-use crate::events::{attempt_from, delivery_from, event_from, DELIVERY_COLUMNS};
+use crate::events::{attempt_from, dead_letter_from, delivery_from, event_from, DELIVERY_COLUMNS};
 use crate::{
     db, from_millis, to_millis, AfterAttempt, Attempt, Claimed, DeadLetter, Delivery, Error, EventFilter, NewEvent,
     StoredEvent,
@@ -255,26 +255,7 @@ impl SqliteStore {
         .fetch_all(&self.pool)
         .await
         .map_err(db("list dead letters"))?;
-        Ok(rows
-            .iter()
-            .map(|r| {
-                let d = delivery_from(r);
-                DeadLetter {
-                    id: r.get("letter_id"),
-                    delivery_id: d.id,
-                    event_id: d.event_id,
-                    event_bus_name: d.event_bus_name,
-                    rule: d.rule,
-                    target_id: d.target_id,
-                    error_code: r.get("error_code"),
-                    error_message: r.get("error_message"),
-                    attempts: d.attempts,
-                    first_attempt_time: d.first_attempt_time,
-                    last_attempt_time: d.last_attempt_time,
-                    creation_time: from_millis(r.get("letter_created")),
-                }
-            })
-            .collect())
+        Ok(rows.iter().map(dead_letter_from).collect())
     }
 
     pub async fn redrive(&self, ids: Option<&[i64]>, now: DateTime<Utc>) -> Result<u64, Error> {

@@ -1,9 +1,8 @@
 //! functions: the SQLite queries.
-use sqlx::Row;
 
 use super::SqliteStore;
 use crate::functions::*;
-use crate::{db, from_millis, to_millis, Error, Function, Invocation};
+use crate::{db, to_millis, Error, Function, Invocation};
 
 impl SqliteStore {
     pub async fn create_function(&self, function: &Function) -> Result<(), Error> {
@@ -122,19 +121,7 @@ impl SqliteStore {
             .fetch_all(&self.pool)
             .await
             .map_err(db("list invocations"))?;
-        let mut list: Vec<Invocation> = rows
-            .iter()
-            .map(|r| Invocation {
-                id: r.get("id"),
-                function_name: r.get("function"),
-                event_id: r.get("event_id"),
-                start_time: from_millis(r.get("started_at")),
-                duration_ms: r.get("duration_ms"),
-                outcome: r.get("outcome"),
-                result: r.get("result"),
-                logs: r.get("logs"),
-            })
-            .collect();
+        let mut list: Vec<Invocation> = rows.iter().map(invocation_from).collect();
         list.reverse();
         Ok(list)
     }

@@ -1,9 +1,8 @@
 //! jobs: the SQLite queries.
-use sqlx::Row;
 
 use super::SqliteStore;
 use crate::jobs::*;
-use crate::{db, from_millis, to_millis, Error};
+use crate::{db, to_millis, Error};
 
 impl SqliteStore {
     pub async fn create_training_job(&self, job: &TrainingJobRecord) -> Result<(), Error> {
@@ -154,13 +153,6 @@ impl SqliteStore {
             .fetch_all(&self.pool)
             .await
             .map_err(db("training metrics"))?;
-        Ok(rows
-            .iter()
-            .map(|r| MetricPoint {
-                metric_name: r.get("name"),
-                value: r.get("value"),
-                timestamp: from_millis(r.get("timestamp")),
-            })
-            .collect())
+        Ok(rows.iter().map(metric_from).collect())
     }
 }

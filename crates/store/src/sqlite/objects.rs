@@ -2,11 +2,11 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
-use sqlx::{QueryBuilder, Row, Sqlite};
+use sqlx::{QueryBuilder, Sqlite};
 
 use super::SqliteStore;
 use crate::objects::*;
-use crate::{db, from_millis, to_millis, Error};
+use crate::{db, to_millis, Error};
 
 impl SqliteStore {
     pub async fn create_bucket(&self, name: &str, now: DateTime<Utc>) -> Result<Bucket, Error> {
@@ -24,10 +24,7 @@ impl SqliteStore {
             .fetch_all(&self.pool)
             .await
             .map_err(db("list buckets"))?;
-        Ok(rows
-            .iter()
-            .map(|r| Bucket { name: r.get("name"), creation_date: from_millis(r.get("created_at")) })
-            .collect())
+        Ok(rows.iter().map(bucket_from).collect())
     }
 
     pub async fn get_bucket(&self, name: &str) -> Result<Bucket, Error> {
@@ -36,8 +33,7 @@ impl SqliteStore {
             .fetch_optional(&self.pool)
             .await
             .map_err(db("get bucket"))?;
-        row.map(|r| Bucket { name: r.get("name"), creation_date: from_millis(r.get("created_at")) })
-            .ok_or_else(|| Error::NotFound { kind: "bucket", name: name.into() })
+        row.as_ref().map(bucket_from).ok_or_else(|| Error::NotFound { kind: "bucket", name: name.into() })
     }
 
     pub async fn delete_bucket(&self, name: &str) -> Result<(), Error> {

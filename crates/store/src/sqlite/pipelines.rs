@@ -1,10 +1,9 @@
 //! pipelines: the SQLite queries.
 use chrono::{DateTime, Utc};
-use sqlx::Row;
 
 use super::SqliteStore;
 use crate::pipelines::*;
-use crate::{db, from_millis, to_millis, Error};
+use crate::{db, to_millis, Error};
 
 impl SqliteStore {
     pub async fn put_pipeline(&self, name: &str, spec: &str, now: DateTime<Utc>) -> Result<(), Error> {
@@ -135,16 +134,7 @@ impl SqliteStore {
         .fetch_all(&self.pool)
         .await
         .map_err(db("list retraining windows"))?;
-        Ok(rows
-            .iter()
-            .map(|r| RetrainingWindow {
-                pipeline: r.get("pipeline"),
-                opened: from_millis(r.get("opened")),
-                objects: r.get("objects"),
-                first: r.get("first"),
-                last: r.get("last"),
-            })
-            .collect())
+        Ok(rows.iter().map(window_from).collect())
     }
 
     pub async fn close_retraining(&self, pipeline: &str, run: &str, last: i64) -> Result<u64, Error> {

@@ -1,11 +1,10 @@
 //! rules: the SQLite queries.
 
 use chrono::{DateTime, Utc};
-use sqlx::Row;
 
 use super::SqliteStore;
-use crate::rules::{rule_from, target_from, RULE_COLUMNS};
-use crate::{db, from_millis, to_millis, Bus, Destination, Error, Rule, Target};
+use crate::rules::{bus_from, rule_from, target_from, RULE_COLUMNS};
+use crate::{db, to_millis, Bus, Destination, Error, Rule, Target};
 
 impl SqliteStore {
     pub async fn create_bus(&self, bus: &Bus) -> Result<(), Error> {
@@ -35,10 +34,7 @@ impl SqliteStore {
             .fetch_all(&self.pool)
             .await
             .map_err(db("list buses"))?;
-        Ok(rows
-            .iter()
-            .map(|r| Bus { name: r.get("name"), arn: r.get("arn"), creation_time: from_millis(r.get("created_at")) })
-            .collect())
+        Ok(rows.iter().map(bus_from).collect())
     }
 
     pub async fn get_bus(&self, name: &str) -> Result<Bus, Error> {
