@@ -48,16 +48,6 @@ impl Store {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn tail_keeps_the_end_on_a_char_boundary() {
-        assert_eq!(super::tail("hello", 10), "hello");
-        assert_eq!(super::tail("hello", 3), "llo");
-        assert_eq!(super::tail("aé", 1), "");
-    }
-}
-
 pub(crate) fn function_from(row: &impl Columns) -> Result<Function, Error> {
     Ok(Function {
         function_name: row.get("name"),
@@ -87,5 +77,15 @@ pub(crate) fn invocation_from(row: &impl Columns) -> Invocation {
         outcome: row.get("outcome"),
         result: row.get("result"),
         logs: row.get("logs"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn tail_keeps_the_end_on_a_char_boundary() {
+        assert_eq!(super::tail("hello", 10), "hello");
+        assert_eq!(super::tail("hello", 3), "llo");
+        assert_eq!(super::tail("aé", 1), "");
     }
 }

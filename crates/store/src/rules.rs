@@ -53,6 +53,15 @@ pub(crate) fn rule_from(row: &impl Columns) -> Rule {
     }
 }
 
+/// A target's destination as its `kind`, `address` and `http_headers` columns (what
+/// `target_from` reads back).
+pub(crate) fn destination_columns(destination: &Destination) -> (&'static str, String, String) {
+    match destination {
+        Destination::Function { name } => ("function", name.clone(), "{}".to_string()),
+        Destination::Http { url, headers } => ("http", url.clone(), serde_json::to_string(headers).unwrap_or_default()),
+    }
+}
+
 pub(crate) fn target_from(row: &impl Columns) -> Result<Target, Error> {
     let corrupt = |message: String| Error::Corrupt { context: "target".into(), message };
     let kind: String = row.get("kind");

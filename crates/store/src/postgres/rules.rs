@@ -8,7 +8,7 @@
 use chrono::{DateTime, Utc};
 
 use super::PgStore;
-use crate::rules::{bus_from, rule_from, target_from, RULE_COLUMNS};
+use crate::rules::{bus_from, destination_columns, rule_from, target_from, RULE_COLUMNS};
 use crate::{db, to_millis, Bus, Destination, Error, Rule, Target};
 
 /// The advisory lock that serialises `put_target` (of a function target) with
@@ -251,12 +251,7 @@ impl PgStore {
                 reason: format!("it already has {limit} targets, the maximum"),
             });
         }
-        let (kind, address, headers) = match &target.destination {
-            Destination::Function { name } => ("function", name.clone(), "{}".to_string()),
-            Destination::Http { url, headers } => {
-                ("http", url.clone(), serde_json::to_string(headers).unwrap_or_default())
-            }
-        };
+        let (kind, address, headers) = destination_columns(&target.destination);
         // As SQLite's INSERT OR REPLACE: every column, created_at included, is the new one.
         sqlx::query(
             "INSERT INTO targets (bus, rule, id, kind, address, http_headers, input_shape, max_attempts, max_age_secs, created_at)

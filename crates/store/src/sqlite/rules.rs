@@ -3,8 +3,8 @@
 use chrono::{DateTime, Utc};
 
 use super::SqliteStore;
-use crate::rules::{bus_from, rule_from, target_from, RULE_COLUMNS};
-use crate::{db, to_millis, Bus, Destination, Error, Rule, Target};
+use crate::rules::{bus_from, destination_columns, rule_from, target_from, RULE_COLUMNS};
+use crate::{db, to_millis, Bus, Error, Rule, Target};
 
 impl SqliteStore {
     pub async fn create_bus(&self, bus: &Bus) -> Result<(), Error> {
@@ -206,12 +206,7 @@ impl SqliteStore {
                 reason: format!("it already has {limit} targets, the maximum"),
             });
         }
-        let (kind, address, headers) = match &target.destination {
-            Destination::Function { name } => ("function", name.clone(), "{}".to_string()),
-            Destination::Http { url, headers } => {
-                ("http", url.clone(), serde_json::to_string(headers).unwrap_or_default())
-            }
-        };
+        let (kind, address, headers) = destination_columns(&target.destination);
         sqlx::query(
             "INSERT OR REPLACE INTO targets (bus, rule, id, kind, address, http_headers, input_shape, max_attempts, max_age_secs, created_at)
              VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
