@@ -5,7 +5,8 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::{Error, Store};
+use crate::row::Columns;
+use crate::{from_millis, Error, Store};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct BuildRecord {
@@ -45,5 +46,32 @@ impl Store {
         pub async fn get_build(&self, id: &str) -> Result<BuildRecord, Error>;
         /// Builds, newest first, of one source or all; optionally only those in `status`.
         pub async fn list_builds(&self, source: Option<&str>, status: Option<&str>, limit: i64) -> Result<Vec<BuildRecord>, Error>;
+    }
+}
+
+pub(crate) fn build_from(row: &impl Columns) -> BuildRecord {
+    BuildRecord {
+        id: row.get("id"),
+        push_id: row.get("push_id"),
+        source: row.get("source"),
+        branch: row.get("branch"),
+        commit: row.get("commit_id"),
+        status: row.get("status"),
+        reason: row.get("reason"),
+        repository: row.get("repository"),
+        image_digest: row.get("image_digest"),
+        tags: serde_json::from_str(row.get::<&str>("tags")).unwrap_or_default(),
+        started_at: from_millis(row.get("started_at")),
+        ended_at: row.get::<Option<i64>>("ended_at").map(from_millis),
+    }
+}
+
+pub(crate) fn unbuilt_push_from(row: &impl Columns) -> UnbuiltPush {
+    UnbuiltPush {
+        id: row.get("id"),
+        source: row.get("source"),
+        url: row.get("url"),
+        branch: row.get("branch"),
+        commit: row.get("after"),
     }
 }

@@ -3,7 +3,8 @@
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
-use crate::{Error, Store};
+use crate::row::Columns;
+use crate::{from_millis, Error, Store};
 
 /// A stored definition; the endpoints crate owns its meaning.
 #[derive(Debug, Clone, PartialEq)]
@@ -30,4 +31,12 @@ impl Store {
         pub async fn list_resource_tags(&self, arn: &str) -> Result<Vec<(String, String)>, Error>;
         pub async fn delete_resource_tags(&self, arn: &str, keys: &[String]) -> Result<(), Error>;
     }
+}
+
+pub(crate) fn definition_from(kind: &'static str, row: &impl Columns) -> Result<DefinitionRecord, Error> {
+    let name: String = row.get("name");
+    let spec: String = row.get("spec");
+    let spec = serde_json::from_str(&spec)
+        .map_err(|e| Error::Corrupt { context: format!("{kind} {name}"), message: e.to_string() })?;
+    Ok(DefinitionRecord { kind, name, arn: row.get("arn"), spec, created_at: from_millis(row.get("created_at")) })
 }

@@ -2,7 +2,8 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::{Error, Function, Invocation, Store};
+use crate::row::Columns;
+use crate::{from_millis, Error, Function, Invocation, Store};
 
 /// An invocation to record.
 #[derive(Debug, Clone)]
@@ -44,6 +45,38 @@ impl Store {
         pub async fn record_invocations(&self, invocations: &[NewInvocation]) -> Result<(), Error>;
         /// The most recent invocations of a function, newest last.
         pub async fn list_invocations(&self, function: &str, limit: i64) -> Result<Vec<Invocation>, Error>;
+    }
+}
+
+pub(crate) fn function_from(row: &impl Columns) -> Result<Function, Error> {
+    Ok(Function {
+        function_name: row.get("name"),
+        function_arn: row.get("arn"),
+        command: row.get("command"),
+        environment: serde_json::from_str(row.get("environment"))
+            .map_err(|e| Error::Corrupt { context: "function environment".into(), message: e.to_string() })?,
+        timeout: u32::try_from(row.get::<i64>("timeout_secs")).unwrap_or(u32::MAX),
+        description: row.get("description"),
+        creation_time: from_millis(row.get("created_at")),
+        role: row.get("role"),
+        lambda: row
+            .get::<Option<String>>("lambda")
+            .map(|text| serde_json::from_str(&text))
+            .transpose()
+            .map_err(|e| Error::Corrupt { context: "function lambda".into(), message: e.to_string() })?,
+    })
+}
+
+pub(crate) fn invocation_from(row: &impl Columns) -> Invocation {
+    Invocation {
+        id: row.get("id"),
+        function_name: row.get("function"),
+        event_id: row.get("event_id"),
+        start_time: from_millis(row.get("started_at")),
+        duration_ms: row.get("duration_ms"),
+        outcome: row.get("outcome"),
+        result: row.get("result"),
+        logs: row.get("logs"),
     }
 }
 

@@ -8,7 +8,8 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 
-use crate::{Error, Store};
+use crate::row::Columns;
+use crate::{from_millis, Error, Store};
 
 /// A user, service account or role.
 #[derive(Debug, Clone, PartialEq)]
@@ -122,5 +123,58 @@ impl Store {
         pub async fn revoke_session(&self, id: &str, at: DateTime<Utc>) -> Result<(), Error>;
         /// Deletes sessions that ended (expired or revoked) before `before`; how many.
         pub async fn delete_ended_sessions(&self, before: DateTime<Utc>) -> Result<u64, Error>;
+    }
+}
+
+pub(crate) fn principal_from(row: &impl Columns) -> Result<PrincipalRecord, Error> {
+    let tags: String = row.get("tags");
+    let id: String = row.get("id");
+    let tags = serde_json::from_str(&tags)
+        .map_err(|e| Error::Corrupt { context: format!("tags of principal {id}"), message: e.to_string() })?;
+    Ok(PrincipalRecord {
+        id,
+        kind: row.get("kind"),
+        name: row.get("name"),
+        path: row.get("path"),
+        description: row.get("description"),
+        trust_policy: row.get("trust_policy"),
+        max_session_seconds: row.get("max_session_seconds"),
+        boundary_arn: row.get("boundary_arn"),
+        tags,
+        created_at: from_millis(row.get("created_at")),
+    })
+}
+
+pub(crate) fn policy_from(row: &impl Columns) -> ManagedPolicyRecord {
+    ManagedPolicyRecord {
+        arn: row.get("arn"),
+        name: row.get("name"),
+        description: row.get("description"),
+        document: row.get("document"),
+        created_at: from_millis(row.get("created_at")),
+        updated_at: from_millis(row.get("updated_at")),
+    }
+}
+
+pub(crate) fn key_from(row: &impl Columns) -> AccessKeyRecord {
+    AccessKeyRecord {
+        id: row.get("id"),
+        principal_id: row.get("principal_id"),
+        secret_digest: row.get("secret_digest"),
+        status: row.get("status"),
+        created_at: from_millis(row.get("created_at")),
+    }
+}
+
+pub(crate) fn session_from(row: &impl Columns) -> SessionRecord {
+    SessionRecord {
+        id: row.get("id"),
+        role_id: row.get("role_id"),
+        session_name: row.get("session_name"),
+        token_digest: row.get("token_digest"),
+        session_policy: row.get("session_policy"),
+        issued_by: row.get("issued_by"),
+        issued_at: from_millis(row.get("issued_at")),
+        expires_at: from_millis(row.get("expires_at")),
     }
 }

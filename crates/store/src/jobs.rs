@@ -3,7 +3,8 @@
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
-use crate::{Error, Store};
+use crate::row::{json, Columns};
+use crate::{from_millis, Error, Store};
 
 /// A training job as stored; the jobs crate turns it into SageMaker's shapes.
 #[derive(Debug, Clone, PartialEq)]
@@ -77,4 +78,30 @@ impl Store {
         pub async fn add_training_metrics(&self, job: &str, first_seq: i64, points: &[MetricPoint]) -> Result<(), Error>;
         pub async fn training_metrics(&self, job: &str) -> Result<Vec<MetricPoint>, Error>;
     }
+}
+
+pub(crate) fn job_from(row: &impl Columns) -> TrainingJobRecord {
+    TrainingJobRecord {
+        name: row.get("name"),
+        arn: row.get("arn"),
+        request: json(row, "request"),
+        status: row.get("status"),
+        secondary_status: row.get("secondary_status"),
+        transitions: json(row, "transitions"),
+        failure_reason: row.get("failure_reason"),
+        model_artifacts: row.get("model_artifacts"),
+        final_metrics: json(row, "final_metrics"),
+        dataset: json(row, "dataset"),
+        stop_requested: row.get::<i64>("stop_requested") != 0,
+        pid: row.get("pid"),
+        attempts: row.get("attempts"),
+        created_at: from_millis(row.get("created_at")),
+        training_start: row.get::<Option<i64>>("training_start").map(from_millis),
+        training_end: row.get::<Option<i64>>("training_end").map(from_millis),
+        updated_at: from_millis(row.get("updated_at")),
+    }
+}
+
+pub(crate) fn metric_from(row: &impl Columns) -> MetricPoint {
+    MetricPoint { metric_name: row.get("name"), value: row.get("value"), timestamp: from_millis(row.get("timestamp")) }
 }

@@ -36,6 +36,7 @@ mod postgres;
 mod processing;
 mod records;
 mod registry;
+mod row;
 mod rules;
 mod sources;
 mod sqlite;

@@ -9,7 +9,8 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::{Error, Store};
+use crate::row::Columns;
+use crate::{from_millis, Error, Store};
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "PascalCase")]
@@ -76,3 +77,36 @@ impl Store {
         pub async fn list_model_aliases(&self, group: &str) -> Result<Vec<(String, i64)>, Error>;
     }
 }
+
+pub(crate) fn group_from(row: &impl Columns) -> ModelGroupRecord {
+    ModelGroupRecord {
+        name: row.get("name"),
+        description: row.get("description"),
+        approval_mode: row.get("approval_mode"),
+        gate_failure: row.get("gate_failure"),
+        creation_time: from_millis(row.get("created_at")),
+    }
+}
+
+pub(crate) fn package_from(row: &impl Columns) -> Result<ModelPackageRecord, Error> {
+    let text: String = row.get("document");
+    let document = serde_json::from_str(&text)
+        .map_err(|e| Error::Corrupt { context: "model package document".into(), message: e.to_string() })?;
+    Ok(ModelPackageRecord {
+        group: row.get("group_name"),
+        version: row.get("version"),
+        status: row.get("status"),
+        model_data_url: row.get("model_data_url"),
+        document,
+        created_by: row.get("created_by"),
+        creation_time: from_millis(row.get("created_at")),
+        approval_description: row.get("approval_description"),
+        last_modified_by: row.get("status_changed_by"),
+        last_modified_time: row.get::<Option<i64>>("status_changed_at").map(from_millis),
+    })
+}
+
+/// The columns `package_from` reads.
+pub(crate) const PACKAGE_COLUMNS: &str =
+    "group_name, version, status, model_data_url, document, created_by, created_at, \
+                               approval_description, status_changed_by, status_changed_at";

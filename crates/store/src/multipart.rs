@@ -2,7 +2,8 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::{Error, Store};
+use crate::row::Columns;
+use crate::{from_millis, Error, Store};
 
 /// An upload in progress.
 #[derive(Debug, Clone, PartialEq)]
@@ -32,5 +33,15 @@ impl Store {
         pub async fn list_multipart_parts(&self, upload_id: &str) -> Result<Vec<PartRecord>, Error>;
         /// Forgets an upload and its parts.
         pub async fn delete_multipart_upload(&self, upload_id: &str) -> Result<(), Error>;
+    }
+}
+
+pub(crate) fn upload_from(row: &impl Columns) -> UploadRecord {
+    UploadRecord {
+        upload_id: row.get("upload_id"),
+        bucket: row.get("bucket"),
+        key: row.get("key"),
+        content_type: row.get("content_type"),
+        created_at: from_millis(row.get("created_at")),
     }
 }

@@ -5,7 +5,8 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use crate::{Error, Store};
+use crate::row::Columns;
+use crate::{from_millis, Error, Store};
 
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "PascalCase")]
@@ -52,4 +53,25 @@ impl Store {
         /// in key order, at most `limit`.
         pub async fn list_objects(&self, bucket: &str, prefix: &str, start_after: Option<&str>, limit: i64) -> Result<Vec<ObjectRecord>, Error>;
     }
+}
+
+fn string_map(row: &impl Columns, column: &str) -> BTreeMap<String, String> {
+    serde_json::from_str(&row.get::<String>(column)).unwrap_or_default()
+}
+
+pub(crate) fn object_from(row: &impl Columns) -> ObjectRecord {
+    ObjectRecord {
+        bucket: row.get("bucket"),
+        key: row.get("key"),
+        size: row.get("size"),
+        etag: row.get("etag"),
+        content_type: row.get("content_type"),
+        last_modified: from_millis(row.get("last_modified")),
+        metadata: string_map(row, "metadata"),
+        tags: string_map(row, "tags"),
+    }
+}
+
+pub(crate) fn bucket_from(row: &impl Columns) -> Bucket {
+    Bucket { name: row.get("name"), creation_date: from_millis(row.get("created_at")) }
 }

@@ -3,7 +3,8 @@
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
-use crate::{Error, Store};
+use crate::row::Columns;
+use crate::{from_millis, Error, Store};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct PipelineRecord {
@@ -68,5 +69,37 @@ impl Store {
         pub async fn close_retraining(&self, pipeline: &str, run: &str, last: i64) -> Result<u64, Error>;
         /// Forgets a deleted pipeline's open notes.
         pub async fn drop_retraining(&self, pipeline: &str) -> Result<(), Error>;
+    }
+}
+
+pub(crate) fn pipeline_from(row: &impl Columns) -> PipelineRecord {
+    PipelineRecord {
+        name: row.get("name"),
+        spec: row.get("spec"),
+        created_at: from_millis(row.get("created_at")),
+        applied_at: from_millis(row.get("applied_at")),
+    }
+}
+
+pub(crate) fn run_from(row: &impl Columns) -> RunRecord {
+    RunRecord {
+        id: row.get("id"),
+        pipeline: row.get("pipeline"),
+        trigger: serde_json::from_str(row.get::<&str>("trigger")).unwrap_or(Value::Null),
+        status: row.get("status"),
+        reason: row.get("reason"),
+        steps: serde_json::from_str(row.get::<&str>("steps")).unwrap_or(Value::Array(Vec::new())),
+        created_at: from_millis(row.get("created_at")),
+        updated_at: from_millis(row.get("updated_at")),
+    }
+}
+
+pub(crate) fn window_from(row: &impl Columns) -> RetrainingWindow {
+    RetrainingWindow {
+        pipeline: row.get("pipeline"),
+        opened: from_millis(row.get("opened")),
+        objects: row.get("objects"),
+        first: row.get("first"),
+        last: row.get("last"),
     }
 }

@@ -3,7 +3,8 @@
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
-use crate::{Error, Store};
+use crate::row::{json, Columns};
+use crate::{from_millis, Error, Store};
 
 /// A processing job as stored; the jobs crate turns it into SageMaker's shapes.
 #[derive(Debug, Clone, PartialEq)]
@@ -37,5 +38,23 @@ impl Store {
         pub async fn get_processing_job(&self, name: &str) -> Result<ProcessingJobRecord, Error>;
         /// Jobs newest first, optionally with one status.
         pub async fn list_processing_jobs(&self, status: Option<&str>, limit: i64) -> Result<Vec<ProcessingJobRecord>, Error>;
+    }
+}
+
+pub(crate) fn job_from(row: &impl Columns) -> ProcessingJobRecord {
+    ProcessingJobRecord {
+        name: row.get("name"),
+        arn: row.get("arn"),
+        request: json(row, "request"),
+        status: row.get("status"),
+        failure_reason: row.get("failure_reason"),
+        exit_message: row.get("exit_message"),
+        dataset: json(row, "dataset"),
+        stop_requested: row.get::<i64>("stop_requested") != 0,
+        pid: row.get("pid"),
+        created_at: from_millis(row.get("created_at")),
+        processing_start: row.get::<Option<i64>>("processing_start").map(from_millis),
+        processing_end: row.get::<Option<i64>>("processing_end").map(from_millis),
+        updated_at: from_millis(row.get("updated_at")),
     }
 }

@@ -6,7 +6,8 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::{Error, Store};
+use crate::row::Columns;
+use crate::{from_millis, Error, Store};
 
 /// A stored manifest.
 #[derive(Debug, Clone, PartialEq)]
@@ -95,5 +96,45 @@ impl Store {
         pub async fn stale_uploads(&self, before: DateTime<Utc>) -> Result<Vec<String>, Error>;
         /// Every upload id on record.
         pub async fn upload_ids(&self) -> Result<Vec<String>, Error>;
+    }
+}
+
+pub(crate) fn manifest_from(row: &impl Columns) -> ManifestRecord {
+    ManifestRecord {
+        repository: row.get("repository"),
+        digest: row.get("digest"),
+        media_type: row.get("media_type"),
+        content: row.get("content"),
+        subject: row.get("subject"),
+        artifact_type: row.get("artifact_type"),
+        annotations: row.get("annotations"),
+        created_at: from_millis(row.get("created_at")),
+    }
+}
+
+/// Repositories with their manifest and tag counts, as `repository_from` reads them.
+pub(crate) const REPOSITORY_COLUMNS: &str = "SELECT r.name, r.created_at, r.immutable_tags,
+    (SELECT COUNT(*) FROM registry_manifests m WHERE m.repository = r.name) AS manifests,
+    (SELECT COUNT(*) FROM registry_tags t WHERE t.repository = r.name) AS tags
+    FROM registry_repositories r";
+
+pub(crate) fn repository_from(row: &impl Columns) -> RepositoryRecord {
+    RepositoryRecord {
+        name: row.get("name"),
+        created_at: from_millis(row.get("created_at")),
+        manifests: row.get("manifests"),
+        tags: row.get("tags"),
+        immutable_tags: row.flag("immutable_tags"),
+    }
+}
+
+pub(crate) fn tag_from(row: &impl Columns) -> TagRecord {
+    TagRecord {
+        repository: row.get("repository"),
+        tag: row.get("tag"),
+        digest: row.get("digest"),
+        media_type: row.get("media_type"),
+        size: row.get("size"),
+        updated_at: from_millis(row.get("updated_at")),
     }
 }

@@ -8,7 +8,8 @@
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
-use crate::{Error, Store};
+use crate::row::Columns;
+use crate::{from_millis, Error, Store};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct SourceRecord {
@@ -52,5 +53,28 @@ impl Store {
         pub async fn forget_delivery(&self, delivery: &str) -> Result<(), Error>;
         /// Records a webhook delivery id; false when it was already seen.
         pub async fn record_delivery(&self, delivery: &str, now: DateTime<Utc>) -> Result<bool, Error>;
+    }
+}
+
+pub(crate) fn source_from(row: &impl Columns) -> SourceRecord {
+    SourceRecord {
+        name: row.get("name"),
+        url: row.get("url"),
+        branch: row.get("branch"),
+        poll_seconds: row.get("poll_seconds"),
+        webhook_secret: row.get("webhook_secret"),
+        head: row.get("head"),
+        created_at: from_millis(row.get("created_at")),
+        updated_at: from_millis(row.get("updated_at")),
+    }
+}
+
+pub(crate) fn push_from(row: &impl Columns) -> PushRecord {
+    PushRecord {
+        id: row.get("id"),
+        source: row.get("source"),
+        after: row.get("after"),
+        detail: serde_json::from_str(row.get::<&str>("detail")).unwrap_or(Value::Null),
+        created_at: from_millis(row.get("created_at")),
     }
 }

@@ -6,46 +6,11 @@
 //! as SQLite compares).
 use chrono::{DateTime, Utc};
 use serde_json::Value;
-use sqlx::postgres::PgRow;
-use sqlx::Row;
 
 use super::rules::on_insert_into_bus;
 use super::PgStore;
-use crate::{db, from_millis, to_millis, Archive, Error, Replay};
-
-fn archive_from(row: &PgRow) -> Archive {
-    Archive {
-        archive_name: row.get("name"),
-        archive_arn: row.get("arn"),
-        event_source_arn: row.get("bus_arn"),
-        event_bus_name: row.get("bus"),
-        event_pattern: row.get("event_pattern"),
-        retention_days: row.get("retention_days"),
-        description: row.get("description"),
-        event_count: row.get("event_count"),
-        creation_time: from_millis(row.get("created_at")),
-    }
-}
-
-fn replay_from(row: &PgRow) -> Replay {
-    Replay {
-        replay_name: row.get("name"),
-        replay_arn: row.get("arn"),
-        archive_name: row.get("archive"),
-        event_bus_name: row.get("bus"),
-        event_start_time: from_millis(row.get("start_time")),
-        event_end_time: from_millis(row.get("end_time")),
-        state: row.get("state"),
-        state_reason: row.get("state_reason"),
-        events_replayed: row.get("events_replayed"),
-        replay_start_time: from_millis(row.get("started_at")),
-        replay_end_time: row.get::<Option<i64>, _>("ended_at").map(from_millis),
-    }
-}
-
-const ARCHIVE_SELECT: &str = "SELECT a.*, b.arn AS bus_arn,
-     (SELECT COUNT(*) FROM archived_events e WHERE e.archive = a.name) AS event_count
-     FROM archives a JOIN buses b ON b.name = a.bus";
+use crate::archives::{archive_from, archived_event_from, replay_from, ARCHIVE_SELECT};
+use crate::{db, to_millis, Archive, Error, Replay};
 
 impl PgStore {
     pub async fn create_archive(&self, archive: &Archive) -> Result<(), Error> {
@@ -132,14 +97,7 @@ impl PgStore {
         .fetch_all(&self.pool)
         .await
         .map_err(db("archived events"))?;
-        rows.iter()
-            .map(|r| {
-                let body: String = r.get("body");
-                let value = serde_json::from_str(&body)
-                    .map_err(|e| Error::Corrupt { context: "archived event".into(), message: e.to_string() })?;
-                Ok((r.get("time"), r.get("event_id"), value))
-            })
-            .collect()
+        rows.iter().map(archived_event_from).collect()
     }
 
     pub async fn create_replay(&self, replay: &Replay) -> Result<(), Error> {

@@ -1,20 +1,11 @@
 //! definitions: the PostgreSQL queries.
 use std::collections::BTreeMap;
 
-use sqlx::postgres::PgRow;
 use sqlx::Row;
 
 use super::PgStore;
 use crate::definitions::*;
-use crate::{db, from_millis, to_millis, Error};
-
-fn definition_from(kind: &'static str, row: &PgRow) -> Result<DefinitionRecord, Error> {
-    let name: String = row.get("name");
-    let spec: String = row.get("spec");
-    let spec = serde_json::from_str(&spec)
-        .map_err(|e| Error::Corrupt { context: format!("{kind} {name}"), message: e.to_string() })?;
-    Ok(DefinitionRecord { kind, name, arn: row.get("arn"), spec, created_at: from_millis(row.get("created_at")) })
-}
+use crate::{db, to_millis, Error};
 
 impl PgStore {
     pub async fn create_definition(&self, record: &DefinitionRecord) -> Result<(), Error> {

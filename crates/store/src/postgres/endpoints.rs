@@ -1,30 +1,8 @@
 //! endpoints: the PostgreSQL queries.
-use serde_json::Value;
-use sqlx::postgres::PgRow;
-use sqlx::Row;
 
 use super::PgStore;
 use crate::endpoints::*;
-use crate::{db, from_millis, to_millis, Error};
-
-fn optional_json(row: &PgRow, column: &str) -> Option<Value> {
-    row.get::<Option<String>, _>(column).and_then(|text| serde_json::from_str(&text).ok())
-}
-
-fn endpoint_from(row: &PgRow) -> EndpointRecord {
-    EndpointRecord {
-        name: row.get("name"),
-        arn: row.get("arn"),
-        status: row.get("status"),
-        config: optional_json(row, "config"),
-        previous_config: optional_json(row, "previous_config"),
-        pending: optional_json(row, "pending"),
-        last_deployment: optional_json(row, "last_deployment"),
-        failure_reason: row.get("failure_reason"),
-        created_at: from_millis(row.get("created_at")),
-        updated_at: from_millis(row.get("updated_at")),
-    }
-}
+use crate::{db, to_millis, Error};
 
 impl PgStore {
     pub async fn create_endpoint(&self, endpoint: &EndpointRecord) -> Result<(), Error> {

@@ -6,13 +6,10 @@
 //! advisory lock, which `put_target` takes for a function target.
 use std::borrow::Cow;
 
-use sqlx::postgres::PgRow;
-use sqlx::Row;
-
 use super::rules::FUNCTION_LOCK;
 use super::PgStore;
 use crate::functions::*;
-use crate::{db, from_millis, to_millis, Error, Function, Invocation};
+use crate::{db, to_millis, Error, Function, Invocation};
 
 /// Process output as PostgreSQL TEXT can keep it: NUL replaced, then the tail.
 fn text_of_output(text: &str) -> Cow<'_, str> {
@@ -21,25 +18,6 @@ fn text_of_output(text: &str) -> Cow<'_, str> {
     } else {
         Cow::Borrowed(tail(text, MAX_LOG_BYTES))
     }
-}
-
-fn function_from(row: &PgRow) -> Result<Function, Error> {
-    Ok(Function {
-        function_name: row.get("name"),
-        function_arn: row.get("arn"),
-        command: row.get("command"),
-        environment: serde_json::from_str(row.get("environment"))
-            .map_err(|e| Error::Corrupt { context: "function environment".into(), message: e.to_string() })?,
-        timeout: u32::try_from(row.get::<i64, _>("timeout_secs")).unwrap_or(u32::MAX),
-        description: row.get("description"),
-        creation_time: from_millis(row.get("created_at")),
-        role: row.get("role"),
-        lambda: row
-            .get::<Option<String>, _>("lambda")
-            .map(|text| serde_json::from_str(&text))
-            .transpose()
-            .map_err(|e| Error::Corrupt { context: "function lambda".into(), message: e.to_string() })?,
-    })
 }
 
 impl PgStore {
@@ -161,19 +139,7 @@ impl PgStore {
             .fetch_all(&self.pool)
             .await
             .map_err(db("list invocations"))?;
-        let mut list: Vec<Invocation> = rows
-            .iter()
-            .map(|r| Invocation {
-                id: r.get("id"),
-                function_name: r.get("function"),
-                event_id: r.get("event_id"),
-                start_time: from_millis(r.get("started_at")),
-                duration_ms: r.get("duration_ms"),
-                outcome: r.get("outcome"),
-                result: r.get("result"),
-                logs: r.get("logs"),
-            })
-            .collect();
+        let mut list: Vec<Invocation> = rows.iter().map(invocation_from).collect();
         list.reverse();
         Ok(list)
     }

@@ -1,65 +1,11 @@
 //! iam: the PostgreSQL queries.
 
 use chrono::{DateTime, Utc};
-use sqlx::postgres::PgRow;
 use sqlx::Row;
 
 use super::PgStore;
 use crate::iam::*;
-use crate::{db, from_millis, to_millis, Error};
-
-fn principal_from(row: &PgRow) -> Result<PrincipalRecord, Error> {
-    let tags: String = row.get("tags");
-    let id: String = row.get("id");
-    let tags = serde_json::from_str(&tags)
-        .map_err(|e| Error::Corrupt { context: format!("tags of principal {id}"), message: e.to_string() })?;
-    Ok(PrincipalRecord {
-        id,
-        kind: row.get("kind"),
-        name: row.get("name"),
-        path: row.get("path"),
-        description: row.get("description"),
-        trust_policy: row.get("trust_policy"),
-        max_session_seconds: row.get("max_session_seconds"),
-        boundary_arn: row.get("boundary_arn"),
-        tags,
-        created_at: from_millis(row.get("created_at")),
-    })
-}
-
-fn policy_from(row: &PgRow) -> ManagedPolicyRecord {
-    ManagedPolicyRecord {
-        arn: row.get("arn"),
-        name: row.get("name"),
-        description: row.get("description"),
-        document: row.get("document"),
-        created_at: from_millis(row.get("created_at")),
-        updated_at: from_millis(row.get("updated_at")),
-    }
-}
-
-fn key_from(row: &PgRow) -> AccessKeyRecord {
-    AccessKeyRecord {
-        id: row.get("id"),
-        principal_id: row.get("principal_id"),
-        secret_digest: row.get("secret_digest"),
-        status: row.get("status"),
-        created_at: from_millis(row.get("created_at")),
-    }
-}
-
-fn session_from(row: &PgRow) -> SessionRecord {
-    SessionRecord {
-        id: row.get("id"),
-        role_id: row.get("role_id"),
-        session_name: row.get("session_name"),
-        token_digest: row.get("token_digest"),
-        session_policy: row.get("session_policy"),
-        issued_by: row.get("issued_by"),
-        issued_at: from_millis(row.get("issued_at")),
-        expires_at: from_millis(row.get("expires_at")),
-    }
-}
+use crate::{db, to_millis, Error};
 
 /// Serialises the attachments of a policy with its deletion (`iam_attachments.policy_arn`
 /// has no foreign key: AWS-managed ARNs are attached without a row), so `delete_policy`'s

@@ -1,37 +1,8 @@
 //! jobs: the PostgreSQL queries.
-use serde_json::Value;
-use sqlx::postgres::PgRow;
-use sqlx::Row;
 
 use super::PgStore;
 use crate::jobs::*;
-use crate::{db, from_millis, to_millis, Error};
-
-fn json(row: &PgRow, column: &str) -> Value {
-    serde_json::from_str(row.get::<&str, _>(column)).unwrap_or(Value::Null)
-}
-
-fn job_from(row: &PgRow) -> TrainingJobRecord {
-    TrainingJobRecord {
-        name: row.get("name"),
-        arn: row.get("arn"),
-        request: json(row, "request"),
-        status: row.get("status"),
-        secondary_status: row.get("secondary_status"),
-        transitions: json(row, "transitions"),
-        failure_reason: row.get("failure_reason"),
-        model_artifacts: row.get("model_artifacts"),
-        final_metrics: json(row, "final_metrics"),
-        dataset: json(row, "dataset"),
-        stop_requested: row.get::<i64, _>("stop_requested") != 0,
-        pid: row.get("pid"),
-        attempts: row.get("attempts"),
-        created_at: from_millis(row.get("created_at")),
-        training_start: row.get::<Option<i64>, _>("training_start").map(from_millis),
-        training_end: row.get::<Option<i64>, _>("training_end").map(from_millis),
-        updated_at: from_millis(row.get("updated_at")),
-    }
-}
+use crate::{db, to_millis, Error};
 
 /// `text` without NUL characters, which PostgreSQL's TEXT cannot hold (SQLite's can): a
 /// process's output ends up in failure reasons and exit messages, and one NUL must not
@@ -199,13 +170,6 @@ impl PgStore {
             .fetch_all(&self.pool)
             .await
             .map_err(db("training metrics"))?;
-        Ok(rows
-            .iter()
-            .map(|r| MetricPoint {
-                metric_name: r.get("name"),
-                value: r.get("value"),
-                timestamp: from_millis(r.get("timestamp")),
-            })
-            .collect())
+        Ok(rows.iter().map(metric_from).collect())
     }
 }

@@ -1,42 +1,10 @@
 //! models: the PostgreSQL queries.
 use chrono::{DateTime, Utc};
-use sqlx::postgres::PgRow;
 use sqlx::Row;
 
 use super::PgStore;
 use crate::models::*;
-use crate::{db, from_millis, to_millis, Error};
-
-fn group_from(row: &PgRow) -> ModelGroupRecord {
-    ModelGroupRecord {
-        name: row.get("name"),
-        description: row.get("description"),
-        approval_mode: row.get("approval_mode"),
-        gate_failure: row.get("gate_failure"),
-        creation_time: from_millis(row.get("created_at")),
-    }
-}
-
-fn package_from(row: &PgRow) -> Result<ModelPackageRecord, Error> {
-    let text: String = row.get("document");
-    let document = serde_json::from_str(&text)
-        .map_err(|e| Error::Corrupt { context: "model package document".into(), message: e.to_string() })?;
-    Ok(ModelPackageRecord {
-        group: row.get("group_name"),
-        version: row.get("version"),
-        status: row.get("status"),
-        model_data_url: row.get("model_data_url"),
-        document,
-        created_by: row.get("created_by"),
-        creation_time: from_millis(row.get("created_at")),
-        approval_description: row.get("approval_description"),
-        last_modified_by: row.get("status_changed_by"),
-        last_modified_time: row.get::<Option<i64>, _>("status_changed_at").map(from_millis),
-    })
-}
-
-const PACKAGE_COLUMNS: &str = "group_name, version, status, model_data_url, document, created_by, created_at, \
-                               approval_description, status_changed_by, status_changed_at";
+use crate::{db, to_millis, Error};
 
 impl PgStore {
     pub async fn create_model_group(&self, group: &ModelGroupRecord) -> Result<(), Error> {

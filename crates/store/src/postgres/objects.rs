@@ -2,29 +2,11 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
-use sqlx::postgres::PgRow;
-use sqlx::{Postgres, QueryBuilder, Row};
+use sqlx::{Postgres, QueryBuilder};
 
 use super::PgStore;
 use crate::objects::*;
-use crate::{db, from_millis, to_millis, Error};
-
-fn string_map(row: &PgRow, column: &str) -> BTreeMap<String, String> {
-    serde_json::from_str(&row.get::<String, _>(column)).unwrap_or_default()
-}
-
-fn object_from(row: &PgRow) -> ObjectRecord {
-    ObjectRecord {
-        bucket: row.get("bucket"),
-        key: row.get("key"),
-        size: row.get("size"),
-        etag: row.get("etag"),
-        content_type: row.get("content_type"),
-        last_modified: from_millis(row.get("last_modified")),
-        metadata: string_map(row, "metadata"),
-        tags: string_map(row, "tags"),
-    }
-}
+use crate::{db, to_millis, Error};
 
 impl PgStore {
     pub async fn create_bucket(&self, name: &str, now: DateTime<Utc>) -> Result<Bucket, Error> {
@@ -42,10 +24,7 @@ impl PgStore {
             .fetch_all(&self.pool)
             .await
             .map_err(db("list buckets"))?;
-        Ok(rows
-            .iter()
-            .map(|r| Bucket { name: r.get("name"), creation_date: from_millis(r.get("created_at")) })
-            .collect())
+        Ok(rows.iter().map(bucket_from).collect())
     }
 
     pub async fn get_bucket(&self, name: &str) -> Result<Bucket, Error> {
@@ -54,8 +33,7 @@ impl PgStore {
             .fetch_optional(&self.pool)
             .await
             .map_err(db("get bucket"))?;
-        row.map(|r| Bucket { name: r.get("name"), creation_date: from_millis(r.get("created_at")) })
-            .ok_or_else(|| Error::NotFound { kind: "bucket", name: name.into() })
+        row.as_ref().map(bucket_from).ok_or_else(|| Error::NotFound { kind: "bucket", name: name.into() })
     }
 
     pub async fn delete_bucket(&self, name: &str) -> Result<(), Error> {

@@ -1,35 +1,10 @@
 //! pipelines: the PostgreSQL queries.
 use chrono::{DateTime, Utc};
-use serde_json::Value;
-use sqlx::postgres::PgRow;
-use sqlx::Row;
 
 use super::jobs::without_nul;
 use super::PgStore;
 use crate::pipelines::*;
-use crate::{db, from_millis, to_millis, Error};
-
-fn pipeline_from(row: &PgRow) -> PipelineRecord {
-    PipelineRecord {
-        name: row.get("name"),
-        spec: row.get("spec"),
-        created_at: from_millis(row.get("created_at")),
-        applied_at: from_millis(row.get("applied_at")),
-    }
-}
-
-fn run_from(row: &PgRow) -> RunRecord {
-    RunRecord {
-        id: row.get("id"),
-        pipeline: row.get("pipeline"),
-        trigger: serde_json::from_str(row.get::<&str, _>("trigger")).unwrap_or(Value::Null),
-        status: row.get("status"),
-        reason: row.get("reason"),
-        steps: serde_json::from_str(row.get::<&str, _>("steps")).unwrap_or(Value::Array(Vec::new())),
-        created_at: from_millis(row.get("created_at")),
-        updated_at: from_millis(row.get("updated_at")),
-    }
-}
+use crate::{db, to_millis, Error};
 
 /// Serialises a pipeline's retraining notes (and the closing of its windows) across
 /// replicas. Invariant: a note takes its id and commits while holding this lock, so a
@@ -179,16 +154,7 @@ impl PgStore {
         .fetch_all(&self.pool)
         .await
         .map_err(db("list retraining windows"))?;
-        Ok(rows
-            .iter()
-            .map(|r| RetrainingWindow {
-                pipeline: r.get("pipeline"),
-                opened: from_millis(r.get("opened")),
-                objects: r.get("objects"),
-                first: r.get("first"),
-                last: r.get("last"),
-            })
-            .collect())
+        Ok(rows.iter().map(window_from).collect())
     }
 
     pub async fn close_retraining(&self, pipeline: &str, run: &str, last: i64) -> Result<u64, Error> {

@@ -1,39 +1,9 @@
 //! registry: the PostgreSQL queries.
 use chrono::{DateTime, Utc};
-use sqlx::postgres::PgRow;
-use sqlx::Row;
 
 use super::PgStore;
 use crate::registry::*;
-use crate::{db, from_millis, to_millis, Error};
-
-fn manifest_from(row: &PgRow) -> ManifestRecord {
-    ManifestRecord {
-        repository: row.get("repository"),
-        digest: row.get("digest"),
-        media_type: row.get("media_type"),
-        content: row.get("content"),
-        subject: row.get("subject"),
-        artifact_type: row.get("artifact_type"),
-        annotations: row.get("annotations"),
-        created_at: from_millis(row.get("created_at")),
-    }
-}
-
-const REPOSITORY_COLUMNS: &str = "SELECT r.name, r.created_at, r.immutable_tags,
-    (SELECT COUNT(*) FROM registry_manifests m WHERE m.repository = r.name) AS manifests,
-    (SELECT COUNT(*) FROM registry_tags t WHERE t.repository = r.name) AS tags
-    FROM registry_repositories r";
-
-fn repository_from(row: &PgRow) -> RepositoryRecord {
-    RepositoryRecord {
-        name: row.get("name"),
-        created_at: from_millis(row.get("created_at")),
-        manifests: row.get("manifests"),
-        tags: row.get("tags"),
-        immutable_tags: row.get("immutable_tags"),
-    }
-}
+use crate::{db, to_millis, Error};
 
 /// Creates `name` if no repository has it (pushes create repositories on first use).
 async fn ensure_repository(tx: &mut sqlx::PgConnection, name: &str, now: i64) -> Result<(), Error> {
@@ -338,17 +308,7 @@ impl PgStore {
         .fetch_all(&self.pool)
         .await
         .map_err(db("list tags"))?;
-        Ok(rows
-            .iter()
-            .map(|row| TagRecord {
-                repository: row.get("repository"),
-                tag: row.get("tag"),
-                digest: row.get("digest"),
-                media_type: row.get("media_type"),
-                size: row.get("size"),
-                updated_at: from_millis(row.get("updated_at")),
-            })
-            .collect())
+        Ok(rows.iter().map(tag_from).collect())
     }
 
     pub async fn delete_tag(&self, repository: &str, tag: &str) -> Result<Option<String>, Error> {

@@ -4,58 +4,16 @@
 //! locks the bus, `delete_rule` and `put_target` lock the rule (so the target count and the
 //! limit hold across replicas), and `put_target` of a function target takes the function's
 //! advisory lock, as `delete_function` does.
-use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
-use sqlx::postgres::PgRow;
-use sqlx::Row;
-use trainyard_events::{InputShape, RetryPolicy};
 
 use super::PgStore;
-use crate::{db, from_millis, to_millis, Bus, Destination, Error, Rule, Target};
-
-const RULE_COLUMNS: &str = "bus, name, arn, event_pattern, schedule, state, description, next_fire_at, created_at";
+use crate::rules::{bus_from, destination_columns, rule_from, target_from, RULE_COLUMNS};
+use crate::{db, to_millis, Bus, Destination, Error, Rule, Target};
 
 /// The advisory lock that serialises `put_target` (of a function target) with
 /// `delete_function` for one function name.
 pub(super) const FUNCTION_LOCK: &str = "SELECT pg_advisory_xact_lock(hashtextextended('trainyard:function:' || $1, 0))";
-
-fn rule_from(row: &PgRow) -> Rule {
-    Rule {
-        event_bus_name: row.get("bus"),
-        name: row.get("name"),
-        arn: row.get("arn"),
-        event_pattern: row.get("event_pattern"),
-        schedule_expression: row.get("schedule"),
-        state: row.get("state"),
-        description: row.get("description"),
-        next_fire_time: row.get::<Option<i64>, _>("next_fire_at").map(from_millis),
-        creation_time: from_millis(row.get("created_at")),
-    }
-}
-
-fn target_from(row: &PgRow) -> Result<Target, Error> {
-    let corrupt = |message: String| Error::Corrupt { context: "target".into(), message };
-    let kind: String = row.get("kind");
-    let address: String = row.get("address");
-    let headers: BTreeMap<String, String> =
-        serde_json::from_str(row.get("http_headers")).map_err(|e| corrupt(e.to_string()))?;
-    let destination = match kind.as_str() {
-        "function" => Destination::Function { name: address },
-        _ => Destination::Http { url: address, headers },
-    };
-    Ok(Target {
-        id: row.get("id"),
-        rule: row.get("rule"),
-        event_bus_name: row.get("bus"),
-        destination,
-        input: serde_json::from_str::<InputShape>(row.get("input_shape")).map_err(|e| corrupt(e.to_string()))?,
-        retry_policy: RetryPolicy {
-            maximum_retry_attempts: u32::try_from(row.get::<i64, _>("max_attempts")).unwrap_or(u32::MAX),
-            maximum_event_age_in_seconds: u32::try_from(row.get::<i64, _>("max_age_secs")).unwrap_or(u32::MAX),
-        },
-    })
-}
 
 /// Maps an insert's errors: a duplicate key to `AlreadyExists`, a missing bus (the
 /// foreign key, when the bus went away since it was looked up) to `NotFound`.
@@ -96,10 +54,7 @@ impl PgStore {
             .fetch_all(&self.pool)
             .await
             .map_err(db("list buses"))?;
-        Ok(rows
-            .iter()
-            .map(|r| Bus { name: r.get("name"), arn: r.get("arn"), creation_time: from_millis(r.get("created_at")) })
-            .collect())
+        Ok(rows.iter().map(bus_from).collect())
     }
 
     pub async fn get_bus(&self, name: &str) -> Result<Bus, Error> {
@@ -108,8 +63,7 @@ impl PgStore {
             .fetch_optional(&self.pool)
             .await
             .map_err(db("get bus"))?;
-        row.map(|r| Bus { name: r.get("name"), arn: r.get("arn"), creation_time: from_millis(r.get("created_at")) })
-            .ok_or_else(|| Error::NotFound { kind: "event bus", name: name.into() })
+        row.as_ref().map(bus_from).ok_or_else(|| Error::NotFound { kind: "event bus", name: name.into() })
     }
 
     pub async fn delete_bus(&self, name: &str) -> Result<(), Error> {
@@ -297,12 +251,7 @@ impl PgStore {
                 reason: format!("it already has {limit} targets, the maximum"),
             });
         }
-        let (kind, address, headers) = match &target.destination {
-            Destination::Function { name } => ("function", name.clone(), "{}".to_string()),
-            Destination::Http { url, headers } => {
-                ("http", url.clone(), serde_json::to_string(headers).unwrap_or_default())
-            }
-        };
+        let (kind, address, headers) = destination_columns(&target.destination);
         // As SQLite's INSERT OR REPLACE: every column, created_at included, is the new one.
         sqlx::query(
             "INSERT INTO targets (bus, rule, id, kind, address, http_headers, input_shape, max_attempts, max_age_secs, created_at)

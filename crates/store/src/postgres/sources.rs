@@ -1,25 +1,10 @@
 //! sources: the PostgreSQL queries.
 use chrono::{DateTime, Utc};
 use serde_json::Value;
-use sqlx::postgres::PgRow;
-use sqlx::Row;
 
 use super::PgStore;
 use crate::sources::*;
-use crate::{db, from_millis, to_millis, Error};
-
-fn source_from(row: &PgRow) -> SourceRecord {
-    SourceRecord {
-        name: row.get("name"),
-        url: row.get("url"),
-        branch: row.get("branch"),
-        poll_seconds: row.get("poll_seconds"),
-        webhook_secret: row.get("webhook_secret"),
-        head: row.get("head"),
-        created_at: from_millis(row.get("created_at")),
-        updated_at: from_millis(row.get("updated_at")),
-    }
-}
+use crate::{db, to_millis, Error};
 
 impl PgStore {
     pub async fn create_source(&self, source: &SourceRecord) -> Result<(), Error> {
@@ -137,16 +122,7 @@ impl PgStore {
         .fetch_all(&self.pool)
         .await
         .map_err(db("unannounced pushes"))?;
-        Ok(rows
-            .iter()
-            .map(|r| PushRecord {
-                id: r.get("id"),
-                source: r.get("source"),
-                after: r.get("after"),
-                detail: serde_json::from_str(r.get::<&str, _>("detail")).unwrap_or(Value::Null),
-                created_at: from_millis(r.get("created_at")),
-            })
-            .collect())
+        Ok(rows.iter().map(push_from).collect())
     }
 
     pub async fn mark_push_announced(&self, id: i64) -> Result<(), Error> {

@@ -1,27 +1,8 @@
 //! builds: the SQLite queries.
-use sqlx::sqlite::SqliteRow;
-use sqlx::Row;
 
 use super::SqliteStore;
 use crate::builds::*;
-use crate::{db, from_millis, to_millis, Error};
-
-fn build_from(row: &SqliteRow) -> BuildRecord {
-    BuildRecord {
-        id: row.get("id"),
-        push_id: row.get("push_id"),
-        source: row.get("source"),
-        branch: row.get("branch"),
-        commit: row.get("commit_id"),
-        status: row.get("status"),
-        reason: row.get("reason"),
-        repository: row.get("repository"),
-        image_digest: row.get("image_digest"),
-        tags: serde_json::from_str(row.get::<&str, _>("tags")).unwrap_or_default(),
-        started_at: from_millis(row.get("started_at")),
-        ended_at: row.get::<Option<i64>, _>("ended_at").map(from_millis),
-    }
-}
+use crate::{db, to_millis, Error};
 
 impl SqliteStore {
     pub async fn unbuilt_pushes(&self) -> Result<Vec<UnbuiltPush>, Error> {
@@ -32,16 +13,7 @@ impl SqliteStore {
         .fetch_all(&self.pool)
         .await
         .map_err(db("unbuilt pushes"))?;
-        Ok(rows
-            .iter()
-            .map(|r| UnbuiltPush {
-                id: r.get("id"),
-                source: r.get("source"),
-                url: r.get("url"),
-                branch: r.get("branch"),
-                commit: r.get("after"),
-            })
-            .collect())
+        Ok(rows.iter().map(unbuilt_push_from).collect())
     }
 
     pub async fn create_build(&self, build: &BuildRecord) -> Result<(), Error> {

@@ -1,18 +1,9 @@
 //! definitions: the SQLite queries.
-use sqlx::sqlite::SqliteRow;
 use sqlx::Row;
 
 use super::SqliteStore;
 use crate::definitions::*;
-use crate::{db, from_millis, to_millis, Error};
-
-fn definition_from(kind: &'static str, row: &SqliteRow) -> Result<DefinitionRecord, Error> {
-    let name: String = row.get("name");
-    let spec: String = row.get("spec");
-    let spec = serde_json::from_str(&spec)
-        .map_err(|e| Error::Corrupt { context: format!("{kind} {name}"), message: e.to_string() })?;
-    Ok(DefinitionRecord { kind, name, arn: row.get("arn"), spec, created_at: from_millis(row.get("created_at")) })
-}
+use crate::{db, to_millis, Error};
 
 impl SqliteStore {
     pub async fn create_definition(&self, record: &DefinitionRecord) -> Result<(), Error> {

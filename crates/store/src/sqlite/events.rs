@@ -1,44 +1,14 @@
 //! events: the SQLite queries.
 use chrono::{DateTime, Utc};
 use serde_json::Value;
-use sqlx::sqlite::SqliteRow;
 use sqlx::{QueryBuilder, Row, Sqlite};
 
 use super::SqliteStore;
+use crate::events::{attempt_from, dead_letter_from, delivery_from, event_from, DELIVERY_COLUMNS};
 use crate::{
     db, from_millis, to_millis, AfterAttempt, Attempt, Claimed, DeadLetter, Delivery, Error, EventFilter, NewEvent,
     StoredEvent,
 };
-
-const DELIVERY_COLUMNS: &str = "d.id, d.event_id, d.bus, d.rule, d.target_id, d.state, d.attempts, \
-     d.next_attempt_at, d.first_attempt_at, d.last_attempt_at, d.age_from";
-
-fn delivery_from(row: &SqliteRow) -> Delivery {
-    Delivery {
-        id: row.get("id"),
-        event_id: row.get("event_id"),
-        event_bus_name: row.get("bus"),
-        rule: row.get("rule"),
-        target_id: row.get("target_id"),
-        state: row.get("state"),
-        attempts: row.get("attempts"),
-        next_attempt_time: from_millis(row.get("next_attempt_at")),
-        first_attempt_time: row.get::<Option<i64>, _>("first_attempt_at").map(from_millis),
-        last_attempt_time: row.get::<Option<i64>, _>("last_attempt_at").map(from_millis),
-        age_from: from_millis(row.get("age_from")),
-    }
-}
-
-fn event_from(row: &SqliteRow) -> Result<StoredEvent, Error> {
-    Ok(StoredEvent {
-        seq: row.get("seq"),
-        bus: row.get("bus"),
-        ingested_at: from_millis(row.get("ingested_at")),
-        matched_rules: serde_json::from_str(row.get("matched_rules")).unwrap_or_default(),
-        event: serde_json::from_str(row.get("body"))
-            .map_err(|e| Error::Corrupt { context: "event body".into(), message: e.to_string() })?,
-    })
-}
 
 impl SqliteStore {
     pub async fn put_events(&self, events: &[NewEvent]) -> Result<(), Error> {
@@ -144,14 +114,7 @@ impl SqliteStore {
                 .await
                 .map_err(db("attempts"))?
                 .iter()
-                .map(|a| Attempt {
-                    attempt: a.get("attempt"),
-                    start_time: from_millis(a.get("started_at")),
-                    duration_ms: a.get("duration_ms"),
-                    outcome: a.get("outcome"),
-                    error_code: a.get("error_code"),
-                    message: a.get("message"),
-                })
+                .map(attempt_from)
                 .collect();
             out.push((delivery, attempts));
         }
@@ -292,26 +255,7 @@ impl SqliteStore {
         .fetch_all(&self.pool)
         .await
         .map_err(db("list dead letters"))?;
-        Ok(rows
-            .iter()
-            .map(|r| {
-                let d = delivery_from(r);
-                DeadLetter {
-                    id: r.get("letter_id"),
-                    delivery_id: d.id,
-                    event_id: d.event_id,
-                    event_bus_name: d.event_bus_name,
-                    rule: d.rule,
-                    target_id: d.target_id,
-                    error_code: r.get("error_code"),
-                    error_message: r.get("error_message"),
-                    attempts: d.attempts,
-                    first_attempt_time: d.first_attempt_time,
-                    last_attempt_time: d.last_attempt_time,
-                    creation_time: from_millis(r.get("letter_created")),
-                }
-            })
-            .collect())
+        Ok(rows.iter().map(dead_letter_from).collect())
     }
 
     pub async fn redrive(&self, ids: Option<&[i64]>, now: DateTime<Utc>) -> Result<u64, Error> {

@@ -1,29 +1,8 @@
 //! functions: the SQLite queries.
-use sqlx::sqlite::SqliteRow;
-use sqlx::Row;
 
 use super::SqliteStore;
 use crate::functions::*;
-use crate::{db, from_millis, to_millis, Error, Function, Invocation};
-
-fn function_from(row: &SqliteRow) -> Result<Function, Error> {
-    Ok(Function {
-        function_name: row.get("name"),
-        function_arn: row.get("arn"),
-        command: row.get("command"),
-        environment: serde_json::from_str(row.get("environment"))
-            .map_err(|e| Error::Corrupt { context: "function environment".into(), message: e.to_string() })?,
-        timeout: row.get::<i64, _>("timeout_secs") as u32,
-        description: row.get("description"),
-        creation_time: from_millis(row.get("created_at")),
-        role: row.get("role"),
-        lambda: row
-            .get::<Option<String>, _>("lambda")
-            .map(|text| serde_json::from_str(&text))
-            .transpose()
-            .map_err(|e| Error::Corrupt { context: "function lambda".into(), message: e.to_string() })?,
-    })
-}
+use crate::{db, to_millis, Error, Function, Invocation};
 
 impl SqliteStore {
     pub async fn create_function(&self, function: &Function) -> Result<(), Error> {
@@ -142,19 +121,7 @@ impl SqliteStore {
             .fetch_all(&self.pool)
             .await
             .map_err(db("list invocations"))?;
-        let mut list: Vec<Invocation> = rows
-            .iter()
-            .map(|r| Invocation {
-                id: r.get("id"),
-                function_name: r.get("function"),
-                event_id: r.get("event_id"),
-                start_time: from_millis(r.get("started_at")),
-                duration_ms: r.get("duration_ms"),
-                outcome: r.get("outcome"),
-                result: r.get("result"),
-                logs: r.get("logs"),
-            })
-            .collect();
+        let mut list: Vec<Invocation> = rows.iter().map(invocation_from).collect();
         list.reverse();
         Ok(list)
     }

@@ -1,37 +1,8 @@
 //! jobs: the SQLite queries.
-use serde_json::Value;
-use sqlx::sqlite::SqliteRow;
-use sqlx::Row;
 
 use super::SqliteStore;
 use crate::jobs::*;
-use crate::{db, from_millis, to_millis, Error};
-
-fn json(row: &SqliteRow, column: &str) -> Value {
-    serde_json::from_str(row.get::<&str, _>(column)).unwrap_or(Value::Null)
-}
-
-fn job_from(row: &SqliteRow) -> TrainingJobRecord {
-    TrainingJobRecord {
-        name: row.get("name"),
-        arn: row.get("arn"),
-        request: json(row, "request"),
-        status: row.get("status"),
-        secondary_status: row.get("secondary_status"),
-        transitions: json(row, "transitions"),
-        failure_reason: row.get("failure_reason"),
-        model_artifacts: row.get("model_artifacts"),
-        final_metrics: json(row, "final_metrics"),
-        dataset: json(row, "dataset"),
-        stop_requested: row.get::<i64, _>("stop_requested") != 0,
-        pid: row.get("pid"),
-        attempts: row.get("attempts"),
-        created_at: from_millis(row.get("created_at")),
-        training_start: row.get::<Option<i64>, _>("training_start").map(from_millis),
-        training_end: row.get::<Option<i64>, _>("training_end").map(from_millis),
-        updated_at: from_millis(row.get("updated_at")),
-    }
-}
+use crate::{db, to_millis, Error};
 
 impl SqliteStore {
     pub async fn create_training_job(&self, job: &TrainingJobRecord) -> Result<(), Error> {
@@ -182,13 +153,6 @@ impl SqliteStore {
             .fetch_all(&self.pool)
             .await
             .map_err(db("training metrics"))?;
-        Ok(rows
-            .iter()
-            .map(|r| MetricPoint {
-                metric_name: r.get("name"),
-                value: r.get("value"),
-                timestamp: from_millis(r.get("timestamp")),
-            })
-            .collect())
+        Ok(rows.iter().map(metric_from).collect())
     }
 }

@@ -3,7 +3,7 @@ use sqlx::Row;
 
 use super::SqliteStore;
 use crate::multipart::*;
-use crate::{db, from_millis, to_millis, Error};
+use crate::{db, to_millis, Error};
 
 impl SqliteStore {
     pub async fn create_multipart_upload(&self, upload: &UploadRecord) -> Result<(), Error> {
@@ -28,13 +28,7 @@ impl SqliteStore {
             .await
             .map_err(db("get upload"))?
             .ok_or_else(|| Error::NotFound { kind: "upload", name: upload_id.to_string() })?;
-        Ok(UploadRecord {
-            upload_id: row.get("upload_id"),
-            bucket: row.get("bucket"),
-            key: row.get("key"),
-            content_type: row.get("content_type"),
-            created_at: from_millis(row.get("created_at")),
-        })
+        Ok(upload_from(&row))
     }
 
     pub async fn put_multipart_part(&self, upload_id: &str, part: &PartRecord) -> Result<(), Error> {

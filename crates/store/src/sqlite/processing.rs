@@ -1,33 +1,8 @@
 //! processing: the SQLite queries.
-use serde_json::Value;
-use sqlx::sqlite::SqliteRow;
-use sqlx::Row;
 
 use super::SqliteStore;
 use crate::processing::*;
-use crate::{db, from_millis, to_millis, Error};
-
-fn json(row: &SqliteRow, column: &str) -> Value {
-    serde_json::from_str(row.get::<&str, _>(column)).unwrap_or(Value::Null)
-}
-
-fn job_from(row: &SqliteRow) -> ProcessingJobRecord {
-    ProcessingJobRecord {
-        name: row.get("name"),
-        arn: row.get("arn"),
-        request: json(row, "request"),
-        status: row.get("status"),
-        failure_reason: row.get("failure_reason"),
-        exit_message: row.get("exit_message"),
-        dataset: json(row, "dataset"),
-        stop_requested: row.get::<i64, _>("stop_requested") != 0,
-        pid: row.get("pid"),
-        created_at: from_millis(row.get("created_at")),
-        processing_start: row.get::<Option<i64>, _>("processing_start").map(from_millis),
-        processing_end: row.get::<Option<i64>, _>("processing_end").map(from_millis),
-        updated_at: from_millis(row.get("updated_at")),
-    }
-}
+use crate::{db, to_millis, Error};
 
 impl SqliteStore {
     pub async fn create_processing_job(&self, job: &ProcessingJobRecord) -> Result<(), Error> {

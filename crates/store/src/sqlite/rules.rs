@@ -1,52 +1,10 @@
 //! rules: the SQLite queries.
-use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
-use sqlx::sqlite::SqliteRow;
-use sqlx::Row;
-use trainyard_events::{InputShape, RetryPolicy};
 
 use super::SqliteStore;
-use crate::{db, from_millis, to_millis, Bus, Destination, Error, Rule, Target};
-
-const RULE_COLUMNS: &str = "bus, name, arn, event_pattern, schedule, state, description, next_fire_at, created_at";
-
-fn rule_from(row: &SqliteRow) -> Rule {
-    Rule {
-        event_bus_name: row.get("bus"),
-        name: row.get("name"),
-        arn: row.get("arn"),
-        event_pattern: row.get("event_pattern"),
-        schedule_expression: row.get("schedule"),
-        state: row.get("state"),
-        description: row.get("description"),
-        next_fire_time: row.get::<Option<i64>, _>("next_fire_at").map(from_millis),
-        creation_time: from_millis(row.get("created_at")),
-    }
-}
-
-fn target_from(row: &SqliteRow) -> Result<Target, Error> {
-    let corrupt = |message: String| Error::Corrupt { context: "target".into(), message };
-    let kind: String = row.get("kind");
-    let address: String = row.get("address");
-    let headers: BTreeMap<String, String> =
-        serde_json::from_str(row.get("http_headers")).map_err(|e| corrupt(e.to_string()))?;
-    let destination = match kind.as_str() {
-        "function" => Destination::Function { name: address },
-        _ => Destination::Http { url: address, headers },
-    };
-    Ok(Target {
-        id: row.get("id"),
-        rule: row.get("rule"),
-        event_bus_name: row.get("bus"),
-        destination,
-        input: serde_json::from_str::<InputShape>(row.get("input_shape")).map_err(|e| corrupt(e.to_string()))?,
-        retry_policy: RetryPolicy {
-            maximum_retry_attempts: row.get::<i64, _>("max_attempts") as u32,
-            maximum_event_age_in_seconds: row.get::<i64, _>("max_age_secs") as u32,
-        },
-    })
-}
+use crate::rules::{bus_from, destination_columns, rule_from, target_from, RULE_COLUMNS};
+use crate::{db, to_millis, Bus, Error, Rule, Target};
 
 impl SqliteStore {
     pub async fn create_bus(&self, bus: &Bus) -> Result<(), Error> {
@@ -76,10 +34,7 @@ impl SqliteStore {
             .fetch_all(&self.pool)
             .await
             .map_err(db("list buses"))?;
-        Ok(rows
-            .iter()
-            .map(|r| Bus { name: r.get("name"), arn: r.get("arn"), creation_time: from_millis(r.get("created_at")) })
-            .collect())
+        Ok(rows.iter().map(bus_from).collect())
     }
 
     pub async fn get_bus(&self, name: &str) -> Result<Bus, Error> {
@@ -251,12 +206,7 @@ impl SqliteStore {
                 reason: format!("it already has {limit} targets, the maximum"),
             });
         }
-        let (kind, address, headers) = match &target.destination {
-            Destination::Function { name } => ("function", name.clone(), "{}".to_string()),
-            Destination::Http { url, headers } => {
-                ("http", url.clone(), serde_json::to_string(headers).unwrap_or_default())
-            }
-        };
+        let (kind, address, headers) = destination_columns(&target.destination);
         sqlx::query(
             "INSERT OR REPLACE INTO targets (bus, rule, id, kind, address, http_headers, input_shape, max_attempts, max_age_secs, created_at)
              VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
