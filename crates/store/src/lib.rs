@@ -1,9 +1,12 @@
 //! The metadata store of trainyard: every resource and every event, delivery and
-//! dead letter, in SQLite (WAL) through `sqlx`, with embedded migrations.
+//! dead letter, through `sqlx` on one of two backends, each with its own embedded
+//! migrations: SQLite (WAL; the embedded default) or PostgreSQL (`--database`).
 //!
 //! The store keeps records and enforces uniqueness and atomicity; it never decides
 //! policy (what matches, when to retry): callers hand it decisions to persist. It must
-//! never hold a transaction open across I/O that is not the database's own.
+//! never hold a transaction open across I/O that is not the database's own, and its two
+//! backends must never differ in what a method does (the conformance suite in `tests/it`
+//! runs every test on both).
 
 /// Declares `Store` methods that run the same-named method of the store's backend.
 /// Invariant: every backend implements every method (a missing one fails to compile).
