@@ -8,18 +8,13 @@ use serde_json::{json, Value};
 use crate::process::{cli, ServerProcess};
 
 /// A new, empty database in the test PostgreSQL, or `None` (the test skips) without one.
-async fn fresh_database() -> Option<String> {
+fn fresh_database() -> Option<String> {
     let Ok(admin) = std::env::var("TY_TEST_DATABASE_URL") else {
         println!("skipped: no PostgreSQL (TY_TEST_DATABASE_URL; .ci/postgres start DIR)");
         return None;
     };
     let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
-    let name = format!("s_{}_{nanos}", std::process::id());
-    let mut connection: sqlx::PgConnection = sqlx::Connection::connect(&admin).await.unwrap();
-    sqlx::Executor::execute(&mut connection, format!("CREATE DATABASE {name}").as_str()).await.unwrap();
-    sqlx::Connection::close(connection).await.unwrap();
-    let (base, _) = admin.rsplit_once('/').expect("a database URL ends in /NAME");
-    Some(format!("{base}/{name}"))
+    Some(crate::process::create_database(&admin, &format!("s_{}_{nanos}", std::process::id())))
 }
 
 fn stderr(output: &std::process::Output) -> String {
@@ -57,7 +52,7 @@ async fn api(server: &ServerProcess, path: &str, body: Option<Value>) -> Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_platform_lives_in_postgres_and_one_server_at_a_time_uses_it() {
-    let Some(url) = fresh_database().await else { return };
+    let Some(url) = fresh_database() else { return };
     let settings = [("TRAINYARD_DATABASE", url.as_str())];
     let (first_dir, second_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     let mut first = ServerProcess::start_with(first_dir.path(), &settings);
@@ -84,14 +79,14 @@ async fn the_platform_lives_in_postgres_and_one_server_at_a_time_uses_it() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_on_postgres_loses_no_acknowledged_event() {
-    let Some(url) = fresh_database().await else { return };
+    let Some(url) = fresh_database() else { return };
     crate::crash::kill_9_loses_nothing_acknowledged(&[("TRAINYARD_DATABASE", url.as_str())]).await;
 }
 
 /// A database a newer trainyard migrated is refused, with the reason, and left as it was.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_older_server_refuses_a_database_a_newer_one_migrated() {
-    let Some(url) = fresh_database().await else { return };
+    let Some(url) = fresh_database() else { return };
     let dir = tempfile::tempdir().unwrap();
     drop(ServerProcess::start_with(dir.path(), &[("TRAINYARD_DATABASE", url.as_str())]));
     let mut connection: sqlx::PgConnection = sqlx::Connection::connect(&url).await.unwrap();

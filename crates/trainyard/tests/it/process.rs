@@ -54,17 +54,22 @@ pub fn postgres_database(data_dir: &Path) -> Vec<(String, String)> {
     use sha2::Digest;
     let digest = sha2::Sha256::digest(data_dir.display().to_string().as_bytes());
     let name: String = "d_".to_string() + &digest.iter().take(8).map(|b| format!("{b:02x}")).collect::<String>();
+    vec![("TRAINYARD_DATABASE".into(), create_database(&admin, &name))]
+}
+
+/// The URL of database `name` beside `admin`'s (`TY_TEST_DATABASE_URL`), created with
+/// `psql` unless it exists.
+pub fn create_database(admin: &str, name: &str) -> String {
     let exists = Command::new("psql")
-        .args([admin.as_str(), "-qAtc", &format!("SELECT 1 FROM pg_database WHERE datname = '{name}'")])
+        .args([admin, "-qAtc", &format!("SELECT 1 FROM pg_database WHERE datname = '{name}'")])
         .output()
         .expect("psql runs");
     if !String::from_utf8_lossy(&exists.stdout).contains('1') {
-        let created =
-            Command::new("psql").args([admin.as_str(), "-qc", &format!("CREATE DATABASE {name}")]).output().unwrap();
+        let created = Command::new("psql").args([admin, "-qc", &format!("CREATE DATABASE {name}")]).output().unwrap();
         assert!(created.status.success(), "{}", String::from_utf8_lossy(&created.stderr));
     }
     let (base, _) = admin.rsplit_once('/').expect("a database URL ends in /NAME");
-    vec![("TRAINYARD_DATABASE".into(), format!("{base}/{name}"))]
+    format!("{base}/{name}")
 }
 
 impl ServerProcess {
