@@ -231,7 +231,7 @@ fn objects_status(error: &trainyard_objects::Error) -> (StatusCode, &'static str
             (StatusCode::NOT_FOUND, "ResourceNotFoundException")
         }
         Objects::Store(e) => store_status(e),
-        Objects::Backend { .. } | Objects::Io { .. } => INTERNAL,
+        Objects::Backend { .. } | Objects::Io { .. } | Objects::Unreachable { .. } => INTERNAL,
     }
 }
 

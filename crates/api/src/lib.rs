@@ -16,7 +16,7 @@ mod handlers;
 mod openapi;
 mod request;
 
-use axum::extract::DefaultBodyLimit;
+use axum::extract::{DefaultBodyLimit, State};
 use axum::middleware;
 use axum::routing::{get, post};
 use axum::Router;
@@ -41,6 +41,15 @@ pub struct AppState {
     pub pipelines: trainyard_pipelines::Pipelines,
     pub identities: trainyard_identity::Identities,
     pub audit: trainyard_identity::AuditTrail,
+    /// This process among the replicas sharing the store.
+    pub replica: ReplicaStatus,
+}
+
+/// Which replica answers, and whether it leads the singletons (shown by `/health`).
+#[derive(Clone)]
+pub struct ReplicaStatus {
+    pub id: String,
+    pub leading: tokio::sync::watch::Receiver<bool>,
 }
 
 /// The largest inference request body (SageMaker's `InvokeEndpoint` limit).
@@ -230,8 +239,9 @@ fn serving(state: AppState, limits: Limits) -> Router {
         .with_state(state)
 }
 
-async fn health() -> axum::Json<serde_json::Value> {
-    axum::Json(serde_json::json!({"status": "ok"}))
+async fn health(State(state): State<AppState>) -> axum::Json<serde_json::Value> {
+    let leader = *state.replica.leading.borrow();
+    axum::Json(serde_json::json!({"status": "ok", "replica": state.replica.id, "leader": leader}))
 }
 
 async fn not_found() -> ApiError {

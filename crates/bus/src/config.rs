@@ -28,6 +28,8 @@ pub struct BusConfig {
     pub lambda_idle: Duration,
     /// What a pre-initialised Python runtime imports ahead of a cold start; none: no spares.
     pub lambda_preload: Vec<String>,
+    /// This process among the replicas sharing the store: the deliveries it claims name it.
+    pub replica: String,
 }
 
 impl Default for BusConfig {
@@ -48,6 +50,7 @@ impl Default for BusConfig {
             python: None,
             lambda_idle: Duration::from_secs(300),
             lambda_preload: vec!["boto3".to_string()],
+            replica: uuid::Uuid::new_v4().simple().to_string(),
         }
     }
 }

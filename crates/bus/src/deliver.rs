@@ -18,6 +18,10 @@ use crate::EventBus;
 
 /// How long a claimed delivery stays leased before another worker may take it.
 const LEASE: Duration = Duration::from_secs(16 * 60);
+/// A replica not heard from for this long is gone: the deliveries it held are released.
+pub const DEPARTED_AFTER: Duration = Duration::from_secs(10);
+/// How often a replica says it is alive.
+pub const HEARTBEAT: Duration = Duration::from_secs(1);
 /// The longest the loop sleeps without looking for due deliveries.
 const IDLE_POLL: Duration = Duration::from_millis(500);
 /// The most finished attempts written in one transaction.
@@ -31,9 +35,10 @@ type Completion = (trainyard_store::Delivery, Attempt, AfterAttempt);
 impl EventBus {
     /// Runs the delivery loop until `shutdown` turns true; in-flight deliveries finish.
     pub async fn run_deliveries(&self, mut shutdown: watch::Receiver<bool>) {
-        match self.store().release_in_progress().await {
+        let alive_since = Utc::now() - chrono::Duration::from_std(DEPARTED_AFTER).unwrap_or_default();
+        match self.store().release_departed(alive_since).await {
             Ok(0) => {}
-            Ok(n) => tracing::info!(deliveries = n, "released deliveries interrupted by the last shutdown"),
+            Ok(n) => tracing::info!(deliveries = n, "released deliveries of replicas that are gone"),
             Err(e) => tracing::error!(error = %e, "could not release interrupted deliveries"),
         }
         let concurrency = self.config().concurrency.max(1);
@@ -56,7 +61,7 @@ impl EventBus {
             }
             let now = Utc::now();
             let lease = now + chrono::Duration::from_std(LEASE).unwrap_or_default();
-            let claimed = match self.store().claim_due(now, lease, free as i64).await {
+            let claimed = match self.store().claim_due(now, lease, free as i64, &self.config().replica).await {
                 Ok(claimed) => claimed,
                 Err(e) => {
                     tracing::error!(error = %e, "claiming deliveries failed");

@@ -53,9 +53,14 @@ impl EventBus {
                 deliveries,
                 archives: Vec::new(),
             };
-            self.store().put_events(&[new]).await?;
+            // Invariant: the firing is taken before the event is put, so that two replicas
+            // that both believe they lead (briefly, while one loses its connection) never
+            // fire one due time twice.
             let next = Schedule::parse(expression)?.next_after(now.max(due));
-            self.store().set_next_fire(&rule.event_bus_name, &rule.name, next).await?;
+            if !self.store().advance_schedule(&rule.event_bus_name, &rule.name, due, next).await? {
+                continue;
+            }
+            self.store().put_events(&[new]).await?;
             self.inner.wake.notify_one();
         }
         Ok(())

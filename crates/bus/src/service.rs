@@ -6,11 +6,11 @@ use std::sync::{Arc, RwLock};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use tokio::sync::{Mutex, Notify};
+use tokio::sync::{broadcast, Mutex, Notify};
 use trainyard_events::{
     validate_name, validate_put_entry, Event, InputShape, Pattern, PutEntry, RetryPolicy, Schedule,
 };
-use trainyard_store::{Archive, Bus, Destination, Function, NewEvent, Replay, Rule, Store, Target};
+use trainyard_store::{Archive, Bus, Change, Destination, Function, NewEvent, Replay, Rule, Store, Target};
 
 use crate::routing::Routing;
 use crate::{BusConfig, Error};
@@ -218,6 +218,24 @@ async fn compact_when_quiet(inner: std::sync::Weak<Inner>) {
     }
 }
 
+/// Reloads the routing cache whole when another replica changes rules, targets or
+/// functions (or notices may have been missed); ends with the bus.
+async fn follow_other_replicas(inner: std::sync::Weak<Inner>, mut changes: broadcast::Receiver<Change>) {
+    loop {
+        match changes.recv().await {
+            Ok(Change::Routing | Change::Missed) | Err(broadcast::error::RecvError::Lagged(_)) => {}
+            Ok(_) => continue,
+            Err(broadcast::error::RecvError::Closed) => return,
+        }
+        // One reload serves every notice already waiting.
+        while changes.try_recv().is_ok() {}
+        let Some(inner) = inner.upgrade() else { return };
+        if let Err(e) = (EventBus { inner }).reload().await {
+            tracing::warn!(error = %e, "reloading the routing cache after another replica's change");
+        }
+    }
+}
+
 /// Accepts a pattern as JSON text or an inline object and checks it.
 fn pattern_text(value: &Value) -> Result<String, Error> {
     let text = match value {
@@ -277,6 +295,7 @@ impl EventBus {
         bus.store().ensure_bus(&default).await?;
         bus.reload().await?;
         tokio::spawn(compact_when_quiet(Arc::downgrade(&bus.inner)));
+        tokio::spawn(follow_other_replicas(Arc::downgrade(&bus.inner), bus.store().changes()));
         Ok(bus)
     }
 
@@ -304,11 +323,33 @@ impl EventBus {
         read(&self.inner.routing.read().unwrap_or_else(|e| e.into_inner()))
     }
 
-    /// Applies `change` to the routing cache in place. Call with `reload_lock` held.
+    /// Applies `change` (committed to the store) to the routing cache in place, and tells
+    /// the other replicas. Call with `reload_lock` held.
     pub(crate) fn change_routing(&self, change: impl FnOnce(&mut Routing)) {
         change(&mut self.inner.routing.write().unwrap_or_else(|e| e.into_inner()));
         let mut changes = self.inner.changes.lock().unwrap_or_else(|e| e.into_inner());
         *changes = (changes.0 + 1, std::time::Instant::now());
+        self.announce_routing();
+    }
+
+    /// Reloads the routing cache after a committed change, and tells the other replicas.
+    async fn reload_changed(&self) -> Result<(), Error> {
+        self.reload().await?;
+        self.announce_routing();
+        Ok(())
+    }
+
+    /// Tells the other replicas sharing the store that the routing changed.
+    fn announce_routing(&self) {
+        if !self.store().is_shared() {
+            return;
+        }
+        let store = self.store().clone();
+        tokio::spawn(async move {
+            if let Err(e) = store.announce(&Change::Routing).await {
+                tracing::warn!(error = %e, "telling the other replicas about a routing change");
+            }
+        });
     }
 
     /// Rebuilds the routing cache from the store (matchers compacted), and swaps it in.
@@ -430,7 +471,7 @@ impl EventBus {
         validate_name("event bus", name).map_err(Error::invalid)?;
         let bus = Bus { name: name.into(), arn: self.arn(&format!("event-bus/{name}")), creation_time: Utc::now() };
         self.store().create_bus(&bus).await?;
-        self.reload().await?;
+        self.reload_changed().await?;
         Ok(bus)
     }
 
@@ -439,7 +480,7 @@ impl EventBus {
             return Err(Error::invalid("the default event bus cannot be deleted"));
         }
         self.store().delete_bus(name).await?;
-        self.reload().await
+        self.reload_changed().await
     }
 
     /// `PutRule` for a new rule.
@@ -625,13 +666,13 @@ impl EventBus {
             creation_time: Utc::now(),
         };
         self.store().create_archive(&archive).await?;
-        self.reload().await?;
+        self.reload_changed().await?;
         Ok(archive)
     }
 
     pub async fn delete_archive(&self, name: &str) -> Result<(), Error> {
         self.store().delete_archive(name).await?;
-        self.reload().await
+        self.reload_changed().await
     }
 
     /// `StartReplay`: records the replay and runs it in the background.

@@ -469,6 +469,10 @@ pub enum BenchCommand {
         /// Events put one by one, each awaited, for the latency phase.
         #[arg(long, default_value_t = 300)]
         latency_samples: usize,
+        /// Servers sharing the database (2 or more need `TRAINYARD_DATABASE=postgres://…`);
+        /// the callers and the one-by-one puts take turns among them.
+        #[arg(long, default_value_t = 1)]
+        replicas: usize,
     },
 }
 

@@ -3,7 +3,8 @@
 //! Starts a server on a temporary data directory and an HTTP sink in this process,
 //! routes every event to the sink through one rule, then measures (1) put→target
 //! latency one event at a time and (2) sustained end-to-end throughput with several
-//! concurrent PutEvents callers.
+//! concurrent PutEvents callers. With `--replicas N`, N servers share the database
+//! (PostgreSQL) and the callers take turns among them.
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -65,11 +66,17 @@ async fn wait_for(sink: &Sink, count: usize, limit: Duration) -> Result<(), Erro
     Ok(())
 }
 
-pub async fn bus(events: usize, clients: usize, latency_samples: usize) -> Result<(), Error> {
+pub async fn bus(events: usize, clients: usize, latency_samples: usize, replicas: usize) -> Result<(), Error> {
+    let shared = std::env::var("TRAINYARD_DATABASE").is_ok_and(|url| url.starts_with("postgres"));
+    if replicas == 0 || (replicas > 1 && !shared) {
+        return Err(Error::Usage(format!(
+            "--replicas {replicas}: one server, or several sharing TRAINYARD_DATABASE=postgres://…"
+        )));
+    }
     let dir = std::env::temp_dir().join(format!("trainyard-bench-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
-    let server = crate::embedded::EmbeddedServer::start(&dir).await?;
-    let client = Arc::new(Client::new(Some(&server.url()), None, &dir));
+    let (servers, replica_clients) = start_replicas(&dir, replicas).await?;
+    let client = Arc::clone(&replica_clients[0]);
     let base = Instant::now();
     let (sink_url, sink) = start_sink(base).await?;
     client.post("/rules", &json!({"Name": "bench", "EventPattern": {"source": ["bench"]}})).await?;
@@ -78,7 +85,7 @@ pub async fn bus(events: usize, clients: usize, latency_samples: usize) -> Resul
 
     // Phase 1: one event at a time.
     for i in 0..latency_samples {
-        client.post("/events", &json!({"Entries": [entry(i)]})).await?;
+        replica_clients[i % replicas].post("/events", &json!({"Entries": [entry(i)]})).await?;
         wait_for(&sink, i + 1, Duration::from_secs(10)).await?;
     }
     let mut latencies: Vec<u64> =
@@ -97,7 +104,7 @@ pub async fn bus(events: usize, clients: usize, latency_samples: usize) -> Resul
     let per_client = events / clients.max(1) / 10;
     let mut callers = Vec::new();
     for c in 0..clients.max(1) {
-        let client = Arc::clone(&client);
+        let client = Arc::clone(&replica_clients[c % replicas]);
         callers.push(tokio::spawn(async move {
             for b in 0..per_client {
                 let entries: Vec<Value> = (0..10)
@@ -125,9 +132,34 @@ pub async fn bus(events: usize, clients: usize, latency_samples: usize) -> Resul
         percentile(&loaded, 0.5),
         percentile(&loaded, 0.99)
     );
-    server.stop().await;
+    for server in servers {
+        server.stop().await;
+    }
     let _ = std::fs::remove_dir_all(&dir);
     Ok(())
+}
+
+/// `count` servers under `dir` (`r1`, `r2`, …) and a client of each: the first makes the
+/// admin token and master key, the others get copies (replicas share them).
+async fn start_replicas(
+    dir: &std::path::Path,
+    count: usize,
+) -> Result<(Vec<crate::embedded::EmbeddedServer>, Vec<Arc<Client>>), Error> {
+    let (mut servers, mut clients) = (Vec::new(), Vec::new());
+    for n in 1..=count {
+        let data_dir = dir.join(format!("r{n}"));
+        if n > 1 {
+            std::fs::create_dir_all(&data_dir).map_err(|e| Error::Failure(format!("{}: {e}", data_dir.display())))?;
+            for file in ["admin.token", "master.key"] {
+                std::fs::copy(dir.join("r1").join(file), data_dir.join(file))
+                    .map_err(|e| Error::Failure(format!("{file}: {e}")))?;
+            }
+        }
+        let server = crate::embedded::EmbeddedServer::start(&data_dir).await?;
+        clients.push(Arc::new(Client::new(Some(&server.url()), None, &data_dir)));
+        servers.push(server);
+    }
+    Ok((servers, clients))
 }
 
 /// `trainyard bench rules`: `count` rules created one `POST /rules` at a time (each with

@@ -84,8 +84,8 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
         }
         Command::Bench(BenchCommand::Ceiling { listen }) => crate::bench::ceiling(&listen).await,
         Command::Bench(BenchCommand::Rules { count }) => crate::bench::rules(count).await,
-        Command::Bench(BenchCommand::Bus { events, clients, latency_samples }) => {
-            crate::bench::bus(events, clients, latency_samples).await
+        Command::Bench(BenchCommand::Bus { events, clients, latency_samples, replicas }) => {
+            crate::bench::bus(events, clients, latency_samples, replicas).await
         }
         Command::Events(EventsCommand::TestPattern { pattern, event }) => test_pattern(&pattern, &event),
         Command::Events(command) => events(&client()?, out, command).await,

@@ -15,6 +15,7 @@ pub mod live;
 pub mod npy;
 pub mod payload;
 pub mod policy;
+mod replicas;
 mod service;
 pub mod serving;
 pub mod stats;

@@ -88,6 +88,9 @@ pub(crate) struct Inner {
     /// Endpoints with a creation or deployment running in this process, and the signal
     /// that asks it to roll back. Invariant: at most one per endpoint.
     running: Mutex<HashMap<String, watch::Sender<bool>>>,
+    /// The configuration this replica last took from another's change, by endpoint;
+    /// forgotten when this replica changes the endpoint itself.
+    followed: Mutex<HashMap<String, Value>>,
 }
 
 /// An endpoint's claim on its one creation or deployment, released when the task ends —
@@ -150,35 +153,29 @@ impl Endpoints {
                 data: Arc::new(DataPlane::default()),
                 config,
                 running: Mutex::new(HashMap::new()),
+                followed: Mutex::new(HashMap::new()),
             }),
         };
+        // Every replica serves every endpoint on its committed configuration.
+        let alone = endpoints.alone().await?;
         for mut record in endpoints.inner.store.list_endpoints().await? {
-            match (&record.config, record.status.as_str()) {
-                (_, "Failed") => {}
-                (None, _) => {
-                    let (stop, _) = watch::channel(false);
-                    endpoints.lock_running(&record.name, stop)?;
-                    endpoints.spawn_create(record.name.clone());
+            let Some(config) = record.config.clone().filter(|_| record.status != "Failed") else { continue };
+            match endpoints.load_fleet(&config).await {
+                Ok(fleet) => endpoints.inner.data.install(&record.name, Arc::new(Endpoint::new(fleet))),
+                // Another replica may load it yet: only the last one standing calls it failed.
+                Err(e) if alone => {
+                    record.failure_reason = Some(format!("after a restart: {e}"));
+                    record.pending = None;
+                    endpoints.set_status(&mut record, "Failed").await?;
                 }
-                (Some(config), status) => match endpoints.load_fleet(config).await {
-                    Ok(fleet) => {
-                        endpoints.inner.data.install(&record.name, Arc::new(Endpoint::new(fleet)));
-                        if status != "InService" {
-                            if record.pending.take().is_some() {
-                                record.last_deployment = Some(json!({"Outcome": "Abandoned",
-                                    "Reason": "the server restarted during the deployment; the last committed configuration is live"}));
-                            }
-                            endpoints.set_status(&mut record, "InService").await?;
-                        }
-                    }
-                    Err(e) => {
-                        record.failure_reason = Some(format!("after a restart: {e}"));
-                        record.pending = None;
-                        endpoints.set_status(&mut record, "Failed").await?;
-                    }
-                },
+                Err(e) => tracing::error!(endpoint = %record.name, error = %e, "loading the endpoint's fleet"),
             }
         }
+        endpoints.adopt_orphans().await?;
+        tokio::spawn(crate::replicas::follow_other_replicas(
+            Arc::downgrade(&endpoints.inner),
+            endpoints.inner.store.changes(),
+        ));
         Ok(endpoints)
     }
 
@@ -197,8 +194,45 @@ impl Endpoints {
         format!("arn:aws:sagemaker:{}:{}:endpoint/{}", c.region, c.account, name.to_lowercase())
     }
 
+    pub(crate) fn store(&self) -> &Store {
+        &self.inner.store
+    }
+
+    pub(crate) fn bus(&self) -> &EventBus {
+        &self.inner.bus
+    }
+
+    /// Whether a creation or deployment of `name` runs in this process.
+    pub(crate) fn is_running(&self, name: &str) -> bool {
+        self.inner.running.lock().is_ok_and(|running| running.contains_key(name))
+    }
+
+    /// Asks the deployment of `name` running in this process, if any, to roll back.
+    pub(crate) fn signal_rollback(&self, name: &str) -> bool {
+        let signal = self.inner.running.lock().ok().and_then(|r| r.get(name).cloned());
+        signal.is_some_and(|signal| signal.send(true).is_ok())
+    }
+
+    pub(crate) fn followed(&self, name: &str) -> Option<Value> {
+        self.inner.followed.lock().ok()?.get(name).cloned()
+    }
+
+    pub(crate) fn set_followed(&self, name: &str, config: Value) {
+        if let Ok(mut followed) = self.inner.followed.lock() {
+            followed.insert(name.to_string(), config);
+        }
+    }
+
+    /// Records a change this replica made to `name`, and tells the others.
+    async fn changed(&self, name: &str) {
+        if let Ok(mut followed) = self.inner.followed.lock() {
+            followed.remove(name);
+        }
+        self.tell_replicas(trainyard_store::Change::Endpoint(name.to_string())).await;
+    }
+
     /// Claims the endpoint for one creation or deployment.
-    fn lock_running(&self, name: &str, stop: watch::Sender<bool>) -> Result<(), Error> {
+    pub(crate) fn lock_running(&self, name: &str, stop: watch::Sender<bool>) -> Result<(), Error> {
         let mut running = self.inner.running.lock().map_err(|_| invalid("endpoint", "internal lock poisoned"))?;
         if running.contains_key(name) {
             return Err(Error::WrongState { name: name.into(), status: "Updating".into(), action: "a new deployment" });
@@ -352,6 +386,7 @@ impl Endpoints {
                     updated_at: now,
                 };
                 self.inner.store.create_endpoint(&record).await?;
+                self.own(name).await?;
                 self.emit_status(&record).await;
                 self.spawn_create(name.into());
             }
@@ -359,12 +394,14 @@ impl Endpoints {
             Ok(mut record) if record.status == "Failed" => {
                 record.pending = Some(pending);
                 record.failure_reason = None;
+                self.own(name).await?;
                 self.set_status(&mut record, "Creating").await?;
                 self.spawn_create(name.into());
             }
             Ok(mut record) if record.status == "InService" => {
                 record.pending = Some(pending);
                 record.failure_reason = None;
+                self.own(name).await?;
                 self.set_status(&mut record, "Updating").await?;
                 let endpoints = self.clone();
                 let name = name.to_string();
@@ -381,7 +418,7 @@ impl Endpoints {
     }
 
     /// A creation is not rolled back: it has no live fleet to return to.
-    fn spawn_create(&self, name: String) {
+    pub(crate) fn spawn_create(&self, name: String) {
         let endpoints = self.clone();
         tokio::spawn(async move {
             let _claim = Claim(endpoints.clone(), name.clone());
@@ -520,6 +557,7 @@ impl Endpoints {
         record.updated_at = Utc::now();
         self.inner.store.update_endpoint(&record).await?;
         endpoint.set(Routing { live: Arc::clone(&fleet), new: None, new_share: 0.0 });
+        self.changed(name).await;
         self.emit_deployment(&record, &new_config, Stage::Completed, 1.0, "The new configuration is live", start_time)
             .await;
         self.emit_status(&record).await;
@@ -548,7 +586,7 @@ impl Endpoints {
 
     /// Downloads (cached by URL and ETag) and loads every variant's model; each is
     /// health-checked on a row of zeros before the fleet can take traffic.
-    async fn load_fleet(&self, config: &Value) -> Result<Arc<Fleet>, Error> {
+    pub(crate) async fn load_fleet(&self, config: &Value) -> Result<Arc<Fleet>, Error> {
         let mut variants = Vec::new();
         for v in config["ProductionVariants"].as_array().into_iter().flatten() {
             let url = v["ModelDataUrl"].as_str().unwrap_or_default();
@@ -616,10 +654,11 @@ impl Endpoints {
         Ok(())
     }
 
-    async fn set_status(&self, record: &mut EndpointRecord, status: &str) -> Result<(), Error> {
+    pub(crate) async fn set_status(&self, record: &mut EndpointRecord, status: &str) -> Result<(), Error> {
         record.status = status.into();
         record.updated_at = Utc::now();
         self.inner.store.update_endpoint(record).await?;
+        self.changed(&record.name).await;
         self.emit_status(record).await;
         Ok(())
     }
@@ -751,6 +790,7 @@ impl Endpoints {
         let _claim = Claim(self.clone(), name.to_string());
         self.inner.store.delete_endpoint(name).await?;
         self.inner.data.remove(name);
+        self.changed(name).await;
         record.status = "Deleting".into();
         self.emit_status(&record).await;
         Ok(())
@@ -759,12 +799,15 @@ impl Endpoints {
     /// Stops a deployment in progress and returns all traffic to the live configuration;
     /// with none in progress, deploys the previous configuration at once.
     pub async fn rollback(&self, name: &str) -> Result<Value, Error> {
-        let signal = self.inner.running.lock().ok().and_then(|r| r.get(name).cloned());
-        if let Some(signal) = signal {
-            let _ = signal.send(true);
+        if self.signal_rollback(name) {
             return self.describe(name).await;
         }
         let record = self.inner.store.get_endpoint(name).await?;
+        if record.status == "Updating" {
+            // The deployment runs on another replica: it rolls back there.
+            self.tell_replicas(trainyard_store::Change::RollBack(name.to_string())).await;
+            return self.describe(name).await;
+        }
         let previous = record.previous_config.ok_or_else(|| Error::WrongState {
             name: name.into(),
             status: record.status.clone(),

@@ -104,7 +104,20 @@ impl Identities {
             runs: Default::default(),
             decisions: Default::default(),
         };
-        Ok(Identities { inner: Arc::new(inner) })
+        let identities = Identities { inner: Arc::new(inner) };
+        tokio::spawn(follow_other_replicas(Arc::downgrade(&identities.inner), identities.inner.store.changes()));
+        Ok(identities)
+    }
+
+    /// Loads the view whole from the store, after another replica's change.
+    async fn reload(&self) -> Result<(), Error> {
+        let _one_change = self.inner.writes.lock().await;
+        let fresh = View::load(self.inner.store.load_iam(Utc::now()).await?, builtin_policies()?)?;
+        let mut view = self.inner.view.write().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let generation = view.generation + 1;
+        *view = fresh;
+        view.generation = generation;
+        Ok(())
     }
 
     pub(crate) fn read(&self) -> RwLockReadGuard<'_, View> {
@@ -116,6 +129,15 @@ impl Identities {
         let mut view = self.inner.view.write().unwrap_or_else(|poisoned| poisoned.into_inner());
         change(&mut view);
         view.generation += 1;
+        drop(view);
+        if self.inner.store.is_shared() {
+            let store = self.inner.store.clone();
+            tokio::spawn(async move {
+                if let Err(e) = store.announce(&trainyard_store::Change::Identity).await {
+                    tracing::warn!(error = %e, "telling the other replicas about an identity change");
+                }
+            });
+        }
     }
 
     /// The caller an `Authorization: Bearer <secret>` header names.
@@ -653,6 +675,28 @@ fn context_of(identity: &Identity, facts: &RequestFacts, now: DateTime<Utc>) -> 
 }
 
 /// The built-in managed policies, parsed.
+/// Reloads the view when another replica changes identities (or notices may have been
+/// missed); ends with the service.
+async fn follow_other_replicas(
+    inner: std::sync::Weak<Inner>,
+    mut changes: tokio::sync::broadcast::Receiver<trainyard_store::Change>,
+) {
+    use tokio::sync::broadcast::error::RecvError;
+    use trainyard_store::Change;
+    loop {
+        match changes.recv().await {
+            Ok(Change::Identity | Change::Missed) | Err(RecvError::Lagged(_)) => {}
+            Ok(_) => continue,
+            Err(RecvError::Closed) => return,
+        }
+        while changes.try_recv().is_ok() {}
+        let Some(inner) = inner.upgrade() else { return };
+        if let Err(e) = (Identities { inner }).reload().await {
+            tracing::warn!(error = %e, "reloading identities after another replica's change");
+        }
+    }
+}
+
 fn builtin_policies() -> Result<Vec<ManagedPolicy>, Error> {
     trainyard_iam::builtin_policies()
         .into_iter()

@@ -10,6 +10,7 @@
 //! environment cache), never unpickle or otherwise interpret a model, and never leave
 //! a job `InProgress` without a live runner behind it.
 
+mod adoption;
 mod archive;
 mod contract;
 mod describe;

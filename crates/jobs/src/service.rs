@@ -15,7 +15,7 @@ use trainyard_objects::Objects;
 use trainyard_store::{MetricPoint, Store, TrainingJobRecord};
 
 use crate::contract::Layout;
-use crate::executor::{self, StopReason};
+use crate::executor::StopReason;
 use crate::request::{CreateTrainingJob, Program};
 use crate::status::{advance, Secondary, Transition};
 use crate::{describe, Error};
@@ -96,32 +96,8 @@ impl Jobs {
         let running = Mutex::new(HashMap::new());
         let registry = registry.map(std::sync::OnceLock::from).unwrap_or_default();
         let jobs = Jobs { inner: Arc::new(Inner { store, objects, bus, config, slots, running, registry }) };
-        for status in ["InProgress", "Stopping"] {
-            for mut job in jobs.inner.store.list_training_jobs(Some(status), 10_000).await? {
-                let secondary = Secondary::parse(&job.secondary_status).unwrap_or(Secondary::Starting);
-                if secondary == Secondary::Starting && !job.stop_requested {
-                    jobs.spawn_runner(job.name.clone());
-                    continue;
-                }
-                if let Some(pid) = job.pid {
-                    if executor::alive(pid as u32) {
-                        executor::kill_group(pid as u32);
-                    }
-                }
-                let (next, reason) = if job.stop_requested || secondary == Secondary::Starting {
-                    (Secondary::Stopped, None)
-                } else {
-                    let reason = format!(
-                        "InternalServerError: the trainyard server restarted while the job was {}; its process was stopped",
-                        secondary.as_str()
-                    );
-                    (Secondary::Failed, Some(reason))
-                };
-                job.failure_reason = reason.clone();
-                jobs.transition(&mut job, next, reason.as_deref().unwrap_or("Stopped after a server restart")).await?;
-            }
-        }
-        jobs.recover_processing().await?;
+        jobs.adopt_orphans().await?;
+        tokio::spawn(crate::adoption::follow_stops(Arc::downgrade(&jobs.inner), jobs.inner.store.changes()));
         Ok(jobs)
     }
 
@@ -175,6 +151,7 @@ impl Jobs {
             updated_at: now,
         };
         self.inner.store.create_training_job(&job).await?;
+        self.own(crate::adoption::TRAINING, &job.name).await?;
         self.emit(&job).await;
         self.spawn_runner(job.name.clone());
         Ok(json!({"TrainingJobArn": arn}))
@@ -236,10 +213,7 @@ impl Jobs {
             return Err(Error::WrongState { name: name.into(), status: job.status, action: "stopping" });
         }
         self.inner.store.request_training_stop(name).await?;
-        if let Some(stop) = self.inner.running.lock().ok().and_then(|r| r.get(name).cloned()) {
-            let _ = stop.send(Some(StopReason::Requested));
-        }
-        Ok(())
+        self.signal_stop(name).await
     }
 
     /// The job's log from byte `offset`, at most 1 MiB.

@@ -31,6 +31,9 @@ pub enum Error {
     TooLarge { limit: u64 },
     #[error("object store URL {url:?}: {reason}")]
     Backend { url: String, reason: String },
+    /// The object store did not answer at start.
+    #[error("cannot reach the object store at {url}: {reason}")]
+    Unreachable { url: String, reason: String },
     #[error("object storage I/O ({context}): {source}")]
     Io {
         context: String,

@@ -88,6 +88,18 @@ impl Objects {
         Ok(Objects { backend, root, store, bus })
     }
 
+    /// Checks that the object store answers (a listing under the root, within 15 s):
+    /// called at start, so a wrong endpoint or a store that is down stops the server there.
+    pub async fn check_reachable(&self, url: &str) -> Result<(), Error> {
+        let listing = self.backend.list_with_delimiter(Some(&self.root));
+        let reason = match tokio::time::timeout(std::time::Duration::from_secs(15), listing).await {
+            Ok(Ok(_)) => return Ok(()),
+            Ok(Err(e)) => e.to_string(),
+            Err(_) => "no answer within 15 s".to_string(),
+        };
+        Err(Error::Unreachable { url: url.to_string(), reason })
+    }
+
     /// The backend and root this service stores under (the registry keeps its blobs
     /// beside the buckets, under a name no bucket can have).
     pub fn backend(&self) -> (Arc<dyn ObjectStore>, StorePath) {

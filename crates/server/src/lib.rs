@@ -6,6 +6,7 @@
 //! bind anything but the configured address (127.0.0.1 by default).
 
 mod config;
+mod replica;
 mod run;
 mod serve;
 
@@ -52,9 +53,13 @@ pub enum Error {
 }
 
 impl Error {
-    /// Whether start-up failed because a service the configuration names (the database)
-    /// did not answer; the CLI exits 2 for it, as for any other bad setting.
+    /// Whether start-up failed because a service the configuration names (the database or
+    /// the object store) did not answer; the CLI exits 2 for it, as for any other bad setting.
     pub fn is_unreachable(&self) -> bool {
-        matches!(self, Error::Store(trainyard_store::Error::Unreachable { .. }))
+        matches!(
+            self,
+            Error::Store(trainyard_store::Error::Unreachable { .. })
+                | Error::Objects(trainyard_objects::Error::Unreachable { .. })
+        )
     }
 }

@@ -41,7 +41,6 @@ pub async fn run(mut config: Config, shutdown: Shutdown, on_ready: impl FnOnce(S
         None => Store::open(&data_dir.join("trainyard.db")).await?,
         Some(url) => Store::open_postgres(url).await?,
     };
-    store.lock_single_server().await?;
     let listener = TcpListener::bind(config.listen)
         .await
         .map_err(|source| Error::Listen { address: config.listen.to_string(), source })?;
@@ -52,36 +51,36 @@ pub async fn run(mut config: Config, shutdown: Shutdown, on_ready: impl FnOnce(S
         .await
         .map_err(|source| Error::Listen { address: config.aws_listen.to_string(), source })?;
     let aws_url = format!("http://{}", aws_listener.local_addr().map_err(Error::Serve)?);
+    let replica = crate::replica::join(&store, data_dir, &url).await?;
+    let leadership = store.leadership();
     let mut bus_config = config.bus.clone();
+    bus_config.replica = replica.id.clone();
     bus_config.endpoint_url = Some(url.clone());
     bus_config.aws_endpoint_url = Some(aws_url.clone());
     bus_config.functions_dir = Some(data_dir.join("functions"));
     bus_config.python = Some(config.python.clone().into());
     let bus = EventBus::open(store.clone(), bus_config).await?;
-    bus.fail_interrupted_replays().await?;
+    // What a replica left unfinished is picked up here only when no other replica lives
+    // (the others' work is theirs).
+    let alone = crate::replica::alone(&store, &replica).await?;
+    if alone {
+        bus.fail_interrupted_replays().await?;
+    }
     write_atomically(&data_dir.join("server.url"), &url)?;
 
     let (stop, stopped) = watch::channel(false);
-    let workers = [
+    let mut workers = vec![
         tokio::spawn({
             let (bus, stopped) = (bus.clone(), stopped.clone());
             async move { bus.run_deliveries(stopped).await }
         }),
-        tokio::spawn({
-            let (bus, stopped) = (bus.clone(), stopped.clone());
-            async move { bus.run_schedules(stopped).await }
-        }),
-        tokio::spawn({
-            let (bus, stopped) = (bus.clone(), stopped.clone());
-            async move { bus.run_housekeeping(stopped).await }
-        }),
+        tokio::spawn(crate::replica::keep_alive(store.clone(), replica.clone(), leadership.clone(), stopped.clone())),
     ];
     let sealer = trainyard_auth::Sealer::load_or_create(&data_dir.join("master.key"))?;
     let identities = trainyard_identity::Identities::open(store.clone(), sealer.clone(), Authenticator::new(&token))
         .await
         .map_err(|e| Error::Startup(format!("identity: {e}")))?;
     let audit = trainyard_identity::AuditTrail::start(store.clone(), Some(audit_publisher(&bus)), AUDIT_RETENTION);
-    let session_cleanup = tokio::spawn(forget_ended_sessions(identities.clone()));
     let runs_dir = data_dir.join("runs");
     // Refresh tokens of runs the last server did not end are of no use now.
     let _ = std::fs::remove_dir_all(&runs_dir);
@@ -93,7 +92,11 @@ pub async fn run(mut config: Config, shutdown: Shutdown, on_ready: impl FnOnce(S
     }));
     let objects = match &config.object_store {
         None => trainyard_objects::Objects::local(&data_dir.join("objects"), store.clone(), bus.clone())?,
-        Some(url) => trainyard_objects::Objects::from_url(url, store.clone(), bus.clone())?,
+        Some(url) => {
+            let objects = trainyard_objects::Objects::from_url(url, store.clone(), bus.clone())?;
+            objects.check_reachable(url).await?;
+            objects
+        }
     };
     let registry = open_registry(&config, &objects, &store, &bus)?;
     let jobs = trainyard_jobs::Jobs::open_with_registry(
@@ -129,10 +132,6 @@ pub async fn run(mut config: Config, shutdown: Shutdown, on_ready: impl FnOnce(S
     if sealed > 0 {
         tracing::info!("sealed {sealed} webhook secrets stored in clear by an earlier version");
     }
-    let polling = tokio::spawn({
-        let (sources, stopped) = (sources.clone(), stopped.clone());
-        async move { sources.run(stopped).await }
-    });
     let builds = trainyard_builder::Builds::new(
         store.clone(),
         bus.clone(),
@@ -144,10 +143,6 @@ pub async fn run(mut config: Config, shutdown: Shutdown, on_ready: impl FnOnce(S
             region: config.bus.region.clone(),
         },
     );
-    let building = tokio::spawn({
-        let (builds, stopped) = (builds.clone(), stopped.clone());
-        async move { builds.run(stopped).await }
-    });
     let pipelines = trainyard_pipelines::Pipelines::new(trainyard_pipelines::Services {
         store: store.clone(),
         bus: bus.clone(),
@@ -157,10 +152,29 @@ pub async fn run(mut config: Config, shutdown: Shutdown, on_ready: impl FnOnce(S
         endpoints: endpoints.clone(),
         identities: identities.clone(),
     });
-    let retraining = tokio::spawn({
-        let (pipelines, stopped) = (pipelines.clone(), stopped.clone());
-        async move { pipelines.run(stopped).await }
-    });
+    // Invariant: the singletons run on one replica at a time, the leader.
+    let singletons: crate::replica::Singletons = {
+        let (bus, identities, sources, builds, pipelines) =
+            (bus.clone(), identities.clone(), sources.clone(), builds.clone(), pipelines.clone());
+        let (jobs, endpoints) = (jobs.clone(), endpoints.clone());
+        Box::new(move |stop| {
+            let supervision = crate::replica::adopt_orphans(jobs.clone(), endpoints.clone());
+            let (bus_a, bus_b, sources, builds, pipelines) =
+                (bus.clone(), bus.clone(), sources.clone(), builds.clone(), pipelines.clone());
+            let (stop_a, stop_b, stop_c, stop_d, stop_e) =
+                (stop.clone(), stop.clone(), stop.clone(), stop.clone(), stop.clone());
+            vec![
+                tokio::spawn(async move { bus_a.run_schedules(stop_a).await }),
+                tokio::spawn(async move { bus_b.run_housekeeping(stop_b).await }),
+                tokio::spawn(async move { sources.run(stop_c).await }),
+                tokio::spawn(async move { builds.run(stop_d).await }),
+                tokio::spawn(async move { pipelines.run(stop_e).await }),
+                tokio::spawn(crate::replica::until(stop.clone(), forget_ended_sessions(identities.clone()))),
+                tokio::spawn(crate::replica::until(stop, supervision)),
+            ]
+        })
+    };
+    workers.push(tokio::spawn(crate::replica::lead(leadership.clone(), stopped.clone(), singletons)));
     let registry_housekeeping =
         tokio::spawn(registry.clone().run_housekeeping(Duration::from_secs(600), Duration::from_secs(24 * 3600)));
     // The AWS API facade on its own listener (AWS_ENDPOINT_URL for boto3, the aws CLI and
@@ -178,8 +192,21 @@ pub async fn run(mut config: Config, shutdown: Shutdown, on_ready: impl FnOnce(S
         registry_url: url.clone(),
         unverified: trainyard_aws::AwsState::budget(),
     });
-    let state =
-        AppState { bus, objects, jobs, models, endpoints, sources, registry, builds, pipelines, identities, audit };
+    let replica_status = trainyard_api::ReplicaStatus { id: replica.id.clone(), leading: leadership.clone() };
+    let state = AppState {
+        bus,
+        objects,
+        jobs,
+        models,
+        endpoints,
+        sources,
+        registry,
+        builds,
+        pipelines,
+        identities,
+        audit,
+        replica: replica_status,
+    };
     // One shutdown for both listeners (and the dashboard's live streams, which end with it).
     let (stopping, stop_serving) = watch::channel(false);
     let router = trainyard_api::router_with(
@@ -201,12 +228,14 @@ pub async fn run(mut config: Config, shutdown: Shutdown, on_ready: impl FnOnce(S
     let _ = std::fs::remove_file(data_dir.join("aws.url"));
     let _ = stop.send(true);
     registry_housekeeping.abort();
-    session_cleanup.abort();
-    for worker in workers.into_iter().chain([polling, building, retraining]) {
+    for worker in workers {
         // In-flight deliveries get a grace period; anything unfinished is retried after restart.
         let _ = tokio::time::timeout(Duration::from_secs(10), worker).await;
     }
     let _ = std::fs::remove_file(data_dir.join("server.url"));
+    if let Err(e) = store.leave_replicas(&replica.id).await {
+        tracing::warn!(error = %e, "leaving the replicas failed");
+    }
     store.close().await;
     Ok(())
 }
@@ -267,7 +296,7 @@ fn jobs_config(config: &Config) -> Result<trainyard_jobs::JobsConfig, Error> {
     })
 }
 
-fn write_atomically(path: &Path, text: &str) -> Result<(), Error> {
+pub(crate) fn write_atomically(path: &Path, text: &str) -> Result<(), Error> {
     let fail = |source| Error::DataDir { path: path.display().to_string(), source };
     let temporary = path.with_extension("tmp");
     let mut file = std::fs::File::create(&temporary).map_err(fail)?;

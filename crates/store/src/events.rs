@@ -16,13 +16,14 @@ impl Store {
         pub async fn get_event(&self, id: &str) -> Result<StoredEvent, Error>;
         /// The deliveries of one event, each with its attempts.
         pub async fn deliveries_of(&self, event_id: &str) -> Result<Vec<(Delivery, Vec<Attempt>)>, Error>;
-        /// Returns every delivery left `in_progress` by a previous process to `pending`.
-        /// Called once at start-up, before any worker claims.
-        pub async fn release_in_progress(&self) -> Result<u64, Error>;
-        /// Claims up to `limit` due deliveries for one attempt each, leasing them until
-        /// `lease_until` (a lease that runs out makes the delivery claimable again).
-        pub async fn claim_due(&self, now: DateTime<Utc>, lease_until: DateTime<Utc>, limit: i64) -> Result<Vec<Claimed>, Error>;
+        /// Claims up to `limit` due deliveries for one attempt each for replica `claimer`,
+        /// leasing them until `lease_until` (a lease that runs out, or a claimer that
+        /// departs, makes the delivery claimable again).
+        pub async fn claim_due(&self, now: DateTime<Utc>, lease_until: DateTime<Utc>, limit: i64, claimer: &str) -> Result<Vec<Claimed>, Error>;
         /// Records attempts and moves their deliveries on, all in one transaction.
+        /// Invariant: an attempt moves its delivery only while the claim it ran under
+        /// holds (still in progress, no later claim); a stale one is recorded in the
+        /// history and changes nothing else.
         pub async fn finish_attempts(&self, finished: &[(Delivery, Attempt, AfterAttempt)]) -> Result<(), Error>;
         /// Counts deliveries by state (for health and tests).
         pub async fn delivery_counts(&self) -> Result<Vec<(String, i64)>, Error>;

@@ -39,6 +39,7 @@ mod postgres;
 mod processing;
 mod records;
 mod registry;
+mod replicas;
 mod row;
 mod rules;
 mod sources;
@@ -64,6 +65,7 @@ pub use postgres::redact as redact_url;
 pub use processing::ProcessingJobRecord;
 pub use records::*;
 pub use registry::{ManifestRecord, RepositoryRecord, TagRecord};
+pub use replicas::{Change, Replica};
 pub use sources::{PushRecord, SourceRecord};
 
 /// A handle on the metadata store; cheap to clone. Each method runs on the backend the
@@ -89,15 +91,6 @@ impl Store {
     /// Connects to a PostgreSQL database (`postgres://…`) and runs its migrations.
     pub async fn open_postgres(url: &str) -> Result<Store, Error> {
         Ok(Store { backend: Backend::Postgres(postgres::PgStore::open(url).await?) })
-    }
-
-    /// Makes this process the only server on the database (PostgreSQL; a SQLite file
-    /// belongs to its data directory already). Fails with `InUse` when another holds it.
-    pub async fn lock_single_server(&self) -> Result<(), Error> {
-        match &self.backend {
-            Backend::Sqlite(_) => Ok(()),
-            Backend::Postgres(b) => b.lock_single_server().await,
-        }
     }
 
     pub async fn close(&self) {

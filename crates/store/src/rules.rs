@@ -24,6 +24,9 @@ impl Store {
         pub async fn list_rules(&self, bus: Option<&str>) -> Result<Vec<Rule>, Error>;
         pub async fn set_rule_state(&self, bus: &str, name: &str, state: &str, now: DateTime<Utc>) -> Result<(), Error>;
         pub async fn set_next_fire(&self, bus: &str, name: &str, next: Option<DateTime<Utc>>) -> Result<(), Error>;
+        /// Moves a schedule's next firing from `due` to `next` unless it has moved already
+        /// (another replica fired it): true when this call moved it.
+        pub async fn advance_schedule(&self, bus: &str, name: &str, due: DateTime<Utc>, next: Option<DateTime<Utc>>) -> Result<bool, Error>;
         /// Deletes a rule; like EventBridge, a rule with targets cannot be deleted.
         pub async fn delete_rule(&self, bus: &str, name: &str) -> Result<(), Error>;
         /// Adds or replaces a target; at most `limit` targets per rule.

@@ -137,6 +137,7 @@ impl Server {
             pipelines,
             identities,
             audit: audit.clone(),
+            replica: trainyard_api::ReplicaStatus { id: "test".into(), leading: tokio::sync::watch::channel(true).1 },
         };
         let router = trainyard_api::router(state);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

@@ -19,7 +19,6 @@ pub use request::{
 };
 pub use status::Status;
 
-use crate::executor::{self, StopReason};
 use crate::{Error, Jobs, LogChunk};
 
 /// The key of a processing job's runner among the service's running jobs (training
@@ -96,6 +95,7 @@ impl Jobs {
             updated_at: now,
         };
         self.inner.store.create_processing_job(&job).await?;
+        self.own(crate::adoption::PROCESSING, &job.name).await?;
         self.emit_processing(&job).await;
         self.spawn_processing_runner(job.name.clone());
         Ok(json!({"ProcessingJobArn": arn}))
@@ -152,46 +152,19 @@ impl Jobs {
             return Err(Error::WrongState { name: name.into(), status: job.status, action: "stopping" });
         }
         self.inner.store.request_processing_stop(name).await?;
-        if let Some(stop) = self.inner.running.lock().ok().and_then(|r| r.get(&runner_key(name)).cloned()) {
-            let _ = stop.send(Some(StopReason::Requested));
-        }
-        Ok(())
+        self.signal_stop(&runner_key(name)).await
     }
 
     /// The job's log from byte `offset`, at most 1 MiB.
     pub async fn processing_logs(&self, name: &str, offset: u64) -> Result<LogChunk, Error> {
         let job = self.inner.store.get_processing_job(name).await?;
         let terminal = Status::parse(&job.status).is_some_and(Status::is_terminal);
-        self.read_log(&runner::Layout::new(&self.inner.config.root, name).log(), offset, terminal).await
+        self.read_log(&self.processing_log(name), offset, terminal).await
     }
 
-    /// After a restart: queued jobs run again; started ones are killed and failed, or
-    /// marked stopped when a stop had been asked for.
-    pub(crate) async fn recover_processing(&self) -> Result<(), Error> {
-        for status in [Status::InProgress, Status::Stopping] {
-            for mut job in self.inner.store.list_processing_jobs(Some(status.as_str()), 10_000).await? {
-                if job.processing_start.is_none() && !job.stop_requested {
-                    self.spawn_processing_runner(job.name.clone());
-                    continue;
-                }
-                if let Some(pid) = job.pid {
-                    if executor::alive(pid as u32) {
-                        executor::kill_group(pid as u32);
-                    }
-                }
-                let next = if job.stop_requested || job.processing_start.is_none() {
-                    Status::Stopped
-                } else {
-                    job.failure_reason = Some(
-                        "InternalServerError: the trainyard server restarted while the job ran; its process was stopped"
-                            .into(),
-                    );
-                    Status::Failed
-                };
-                self.move_processing(&mut job, next).await?;
-            }
-        }
-        Ok(())
+    /// Where a processing job's log is written on this replica.
+    pub(crate) fn processing_log(&self, name: &str) -> std::path::PathBuf {
+        runner::Layout::new(&self.inner.config.root, name).log()
     }
 
     /// Moves a job to `next`, stores it and puts the state-change event.

@@ -155,27 +155,19 @@ impl PgStore {
             .collect())
     }
 
-    pub async fn release_in_progress(&self) -> Result<u64, Error> {
-        let done =
-            sqlx::query("UPDATE deliveries SET state = 'pending', lease_until = NULL WHERE state = 'in_progress'")
-                .execute(&self.pool)
-                .await
-                .map_err(db("release in-progress deliveries"))?;
-        Ok(done.rows_affected())
-    }
-
     pub async fn claim_due(
         &self,
         now: DateTime<Utc>,
         lease_until: DateTime<Utc>,
         limit: i64,
+        claimer: &str,
     ) -> Result<Vec<Claimed>, Error> {
         let now = to_millis(now);
         let mut tx = self.pool.begin().await.map_err(db("begin"))?;
         // Invariant: SKIP LOCKED, and FOR UPDATE's re-check of the WHERE on the newest row
         // version, make each delivery go to exactly one claimer.
         let rows = sqlx::query(
-            "UPDATE deliveries SET state = 'in_progress', lease_until = $1, attempts = attempts + 1,
+            "UPDATE deliveries SET state = 'in_progress', lease_until = $1, attempts = attempts + 1, claimed_by = $4,
                  first_attempt_at = COALESCE(first_attempt_at, $2), last_attempt_at = $2
              WHERE id IN (SELECT id FROM deliveries
                           WHERE (state = 'pending' AND next_attempt_at <= $2)
@@ -188,6 +180,7 @@ impl PgStore {
         .bind(to_millis(lease_until))
         .bind(now)
         .bind(sql_limit(limit))
+        .bind(claimer)
         .fetch_all(&mut *tx)
         .await
         .map_err(db("claim deliveries"))?;
@@ -243,16 +236,21 @@ impl PgStore {
                 AfterAttempt::RetryAt(at) => ("pending", Some(to_millis(*at))),
                 AfterAttempt::Dead { .. } => ("dead", None),
             };
-            sqlx::query(
-                "UPDATE deliveries SET state = $1, lease_until = NULL, next_attempt_at = COALESCE($2, next_attempt_at)
-                 WHERE id = $3",
+            let moved = sqlx::query(
+                "UPDATE deliveries SET state = $1, lease_until = NULL, claimed_by = NULL,
+                     next_attempt_at = COALESCE($2, next_attempt_at)
+                 WHERE id = $3 AND state = 'in_progress' AND attempts = $4",
             )
             .bind(state)
             .bind(next)
             .bind(delivery.id)
+            .bind(delivery.attempts)
             .execute(&mut *tx)
             .await
             .map_err(db("update delivery"))?;
+            if moved.rows_affected() == 0 {
+                continue;
+            }
             if let AfterAttempt::Dead { error_code, error_message } = after {
                 // As SQLite's INSERT OR REPLACE: a replaced letter gets a new id (it is the newest).
                 sqlx::query(

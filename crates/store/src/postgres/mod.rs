@@ -8,6 +8,7 @@
 mod archives;
 mod audit;
 mod builds;
+mod cluster;
 mod definitions;
 mod endpoints;
 mod events;
@@ -20,6 +21,7 @@ mod objects;
 mod pipelines;
 mod processing;
 mod registry;
+mod replicas;
 mod rules;
 mod sources;
 
@@ -29,21 +31,19 @@ use std::time::Duration;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::PgPool;
 
-use crate::{db, Error};
+use crate::Error;
 
 /// The PostgreSQL backend; cheap to clone.
 #[derive(Clone)]
 pub(crate) struct PgStore {
     pool: PgPool,
-    /// The database's URL without its password, for messages.
-    url: String,
-    /// The connection holding the single-server lock, once taken; dropping the last
-    /// clone of the store closes it, which releases the lock.
-    server_lock: Arc<tokio::sync::Mutex<Option<sqlx::PgConnection>>>,
+    /// How to open connections of its own (the leader's, the listener's).
+    options: PgConnectOptions,
+    /// Tells this store's own change notices from other replicas'.
+    instance: String,
+    /// Other replicas' changes, once someone listens.
+    changes: Arc<std::sync::OnceLock<tokio::sync::broadcast::Sender<crate::Change>>>,
 }
-
-/// The advisory lock key of the single-server lock (`trainyard` in ASCII).
-const SERVER_LOCK_KEY: i64 = 0x7472_6169_6e79_6172;
 
 impl PgStore {
     /// Connects to `url` (`postgres://…`) and runs the migrations. Invariant: several
@@ -55,46 +55,16 @@ impl PgStore {
         let pool = PgPoolOptions::new()
             .max_connections(16)
             .acquire_timeout(Duration::from_secs(10))
-            .connect_with(options)
+            .connect_with(options.clone())
             .await
             .map_err(|e| Error::Unreachable { url: redact(url), source: e })?;
         let migrator = sqlx::migrate!("./migrations-postgres");
         refuse_newer_schema(&pool, &migrator, url).await?;
         migrator.run(&pool).await.map_err(|e| Error::Migration { message: e.to_string() })?;
-        Ok(PgStore { pool, url: redact(url), server_lock: Arc::default() })
-    }
-
-    /// Takes the lock that lets one server at a time use the database. Invariant: until
-    /// replicas share work (deliveries under leases, singletons under a leader), a second
-    /// server on the same database would run every schedule and delivery twice, so it is
-    /// refused. The lock is the session's: it ends with the connection, also on a crash.
-    pub async fn lock_single_server(&self) -> Result<(), Error> {
-        let mut held = self.server_lock.lock().await;
-        if held.is_some() {
-            return Ok(());
-        }
-        let mut connection = self.pool.acquire().await.map_err(db("server lock"))?.detach();
-        let taken: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
-            .bind(SERVER_LOCK_KEY)
-            .fetch_one(&mut connection)
-            .await
-            .map_err(db("server lock"))?;
-        if !taken {
-            return Err(Error::InUse {
-                kind: "database",
-                name: self.url.clone(),
-                reason: "another trainyard server uses it (several servers on one database are not supported yet)"
-                    .into(),
-            });
-        }
-        *held = Some(connection);
-        Ok(())
+        Ok(PgStore { pool, options, instance: uuid::Uuid::new_v4().simple().to_string(), changes: Arc::default() })
     }
 
     pub async fn close(&self) {
-        if let Some(connection) = self.server_lock.lock().await.take() {
-            let _ = sqlx::Connection::close(connection).await;
-        }
         self.pool.close().await;
     }
 }

@@ -189,6 +189,25 @@ impl PgStore {
         Ok(())
     }
 
+    pub async fn advance_schedule(
+        &self,
+        bus: &str,
+        name: &str,
+        due: DateTime<Utc>,
+        next: Option<DateTime<Utc>>,
+    ) -> Result<bool, Error> {
+        let moved =
+            sqlx::query("UPDATE rules SET next_fire_at = $1 WHERE bus = $2 AND name = $3 AND next_fire_at = $4")
+                .bind(next.map(to_millis))
+                .bind(bus)
+                .bind(name)
+                .bind(to_millis(due))
+                .execute(&self.pool)
+                .await
+                .map_err(db("advance schedule"))?;
+        Ok(moved.rows_affected() == 1)
+    }
+
     pub async fn delete_rule(&self, bus: &str, name: &str) -> Result<(), Error> {
         let mut tx = self.pool.begin().await.map_err(db("begin"))?;
         // Locked first: put_target locks the rule too, so no target can be added between

@@ -121,25 +121,17 @@ impl SqliteStore {
         Ok(out)
     }
 
-    pub async fn release_in_progress(&self) -> Result<u64, Error> {
-        let done =
-            sqlx::query("UPDATE deliveries SET state = 'pending', lease_until = NULL WHERE state = 'in_progress'")
-                .execute(&self.writer)
-                .await
-                .map_err(db("release in-progress deliveries"))?;
-        Ok(done.rows_affected())
-    }
-
     pub async fn claim_due(
         &self,
         now: DateTime<Utc>,
         lease_until: DateTime<Utc>,
         limit: i64,
+        claimer: &str,
     ) -> Result<Vec<Claimed>, Error> {
         let now = to_millis(now);
         let mut tx = self.writer.begin().await.map_err(db("begin"))?;
         let rows = sqlx::query(
-            "UPDATE deliveries SET state = 'in_progress', lease_until = ?1, attempts = attempts + 1,
+            "UPDATE deliveries SET state = 'in_progress', lease_until = ?1, attempts = attempts + 1, claimed_by = ?4,
                  first_attempt_at = COALESCE(first_attempt_at, ?2), last_attempt_at = ?2
              WHERE id IN (SELECT id FROM deliveries
                           WHERE (state = 'pending' AND next_attempt_at <= ?2)
@@ -151,6 +143,7 @@ impl SqliteStore {
         .bind(to_millis(lease_until))
         .bind(now)
         .bind(limit)
+        .bind(claimer)
         .fetch_all(&mut *tx)
         .await
         .map_err(db("claim deliveries"))?;
@@ -203,15 +196,21 @@ impl SqliteStore {
                 AfterAttempt::RetryAt(at) => ("pending", Some(to_millis(*at))),
                 AfterAttempt::Dead { .. } => ("dead", None),
             };
-            sqlx::query(
-                "UPDATE deliveries SET state = ?, lease_until = NULL, next_attempt_at = COALESCE(?, next_attempt_at) WHERE id = ?",
+            let moved = sqlx::query(
+                "UPDATE deliveries SET state = ?, lease_until = NULL, claimed_by = NULL,
+                     next_attempt_at = COALESCE(?, next_attempt_at)
+                 WHERE id = ? AND state = 'in_progress' AND attempts = ?",
             )
             .bind(state)
             .bind(next)
             .bind(delivery.id)
+            .bind(delivery.attempts)
             .execute(&mut *tx)
             .await
             .map_err(db("update delivery"))?;
+            if moved.rows_affected() == 0 {
+                continue;
+            }
             if let AfterAttempt::Dead { error_code, error_message } = after {
                 sqlx::query(
                     "INSERT OR REPLACE INTO dead_letters (delivery_id, error_code, error_message, created_at) VALUES (?, ?, ?, ?)",

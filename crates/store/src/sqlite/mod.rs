@@ -15,6 +15,7 @@ mod objects;
 mod pipelines;
 mod processing;
 mod registry;
+mod replicas;
 mod rules;
 mod sources;
 
@@ -35,6 +36,8 @@ pub(crate) struct SqliteStore {
     /// The one writer connection. Invariant: every write goes through it, so writers
     /// queue in process (fairly) instead of spinning on SQLITE_BUSY.
     writer: SqlitePool,
+    /// Other processes' changes: none ever come (the file is one server's).
+    changes: tokio::sync::broadcast::Sender<crate::Change>,
 }
 
 impl SqliteStore {
@@ -61,7 +64,7 @@ impl SqliteStore {
             .connect_with(options.create_if_missing(false))
             .await
             .map_err(open_error)?;
-        Ok(SqliteStore { pool, writer })
+        Ok(SqliteStore { pool, writer, changes: tokio::sync::broadcast::channel(1).0 })
     }
 
     pub async fn close(&self) {

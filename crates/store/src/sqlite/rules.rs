@@ -161,6 +161,24 @@ impl SqliteStore {
         Ok(())
     }
 
+    pub async fn advance_schedule(
+        &self,
+        bus: &str,
+        name: &str,
+        due: DateTime<Utc>,
+        next: Option<DateTime<Utc>>,
+    ) -> Result<bool, Error> {
+        let moved = sqlx::query("UPDATE rules SET next_fire_at = ? WHERE bus = ? AND name = ? AND next_fire_at = ?")
+            .bind(next.map(to_millis))
+            .bind(bus)
+            .bind(name)
+            .bind(to_millis(due))
+            .execute(&self.writer)
+            .await
+            .map_err(db("advance schedule"))?;
+        Ok(moved.rows_affected() == 1)
+    }
+
     pub async fn delete_rule(&self, bus: &str, name: &str) -> Result<(), Error> {
         // Invariant: the count and the delete share the writer's transaction, so a target
         // put in between is either counted or put after the rule is gone (NotFound).

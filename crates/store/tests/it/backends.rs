@@ -9,13 +9,15 @@ use trainyard_store::Store;
 /// A store on a fresh database, and what keeps that database alive.
 pub struct Fresh {
     pub store: Store,
+    /// The PostgreSQL database's URL (a second store may open it as another replica).
+    pub url: Option<String>,
     _dir: tempfile::TempDir,
 }
 
 pub async fn sqlite() -> Fresh {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(&dir.path().join("t.db")).await.unwrap();
-    Fresh { store, _dir: dir }
+    Fresh { store, url: None, _dir: dir }
 }
 
 /// A store on a new, empty database in the test PostgreSQL, or `None` without one.
@@ -29,8 +31,9 @@ pub async fn postgres() -> Option<Fresh> {
     sqlx::Executor::execute(&mut connection, format!("CREATE DATABASE {name}").as_str()).await.unwrap();
     sqlx::Connection::close(connection).await.unwrap();
     let (base, _) = admin.rsplit_once('/').expect("a database URL ends in /NAME");
-    let store = Store::open_postgres(&format!("{base}/{name}")).await.unwrap();
-    Some(Fresh { store, _dir: tempfile::tempdir().unwrap() })
+    let url = format!("{base}/{name}");
+    let store = Store::open_postgres(&url).await.unwrap();
+    Some(Fresh { store, url: Some(url), _dir: tempfile::tempdir().unwrap() })
 }
 
 /// Declares each test once per backend; the body sees the fresh store as `$store`.

@@ -74,7 +74,7 @@ async fn concurrent_claims_never_share_a_delivery(store) {
     let events: Vec<NewEvent> = (0..100).map(new_event).collect();
     store.put_events(&events).await.unwrap();
     let lease = Utc::now() + Duration::minutes(5);
-    let claims = futures::future::join_all((0..8).map(|_| store.claim_due(Utc::now(), lease, 30))).await;
+    let claims = futures::future::join_all((0..8).map(|_| store.claim_due(Utc::now(), lease, 30, "me"))).await;
     let mut seen = HashSet::new();
     let mut total = 0;
     for claim in claims {
@@ -85,10 +85,11 @@ async fn concurrent_claims_never_share_a_delivery(store) {
         }
     }
     assert_eq!(total, 200, "every delivery claimed exactly once");
-    assert!(store.claim_due(Utc::now(), lease, 10).await.unwrap().is_empty(), "leased deliveries are not due");
-    // After a crash every in-progress delivery becomes claimable again.
-    assert_eq!(store.release_in_progress().await.unwrap(), 200);
-    assert_eq!(store.claim_due(Utc::now(), lease, 1000).await.unwrap().len(), 200);
+    assert!(store.claim_due(Utc::now(), lease, 10, "me").await.unwrap().is_empty(), "leased deliveries are not due");
+    // When their claimer is gone (never joined, here), every in-progress delivery becomes
+    // claimable again.
+    assert_eq!(store.release_departed(Utc::now()).await.unwrap(), 200);
+    assert_eq!(store.claim_due(Utc::now(), lease, 1000, "me").await.unwrap().len(), 200);
 }
 
 async fn a_put_is_all_or_nothing_and_pruning_keeps_unfinished_work(store) {
@@ -101,7 +102,7 @@ async fn a_put_is_all_or_nothing_and_pruning_keeps_unfinished_work(store) {
     assert!(store.get_event(&second.event.id).await.is_err());
 
     let lease = Utc::now() + Duration::minutes(5);
-    let claimed = store.claim_due(Utc::now(), lease, 1).await.unwrap().remove(0);
+    let claimed = store.claim_due(Utc::now(), lease, 1, "me").await.unwrap().remove(0);
     let attempt = Attempt {
         attempt: 1,
         start_time: Utc::now(),
@@ -113,7 +114,7 @@ async fn a_put_is_all_or_nothing_and_pruning_keeps_unfinished_work(store) {
     store.finish_attempts(&[(claimed.delivery, attempt.clone(), AfterAttempt::Succeeded)]).await.unwrap();
     // One delivery of the event is still pending, so the event stays.
     assert_eq!(store.prune_events(Utc::now() + Duration::hours(1)).await.unwrap(), 0);
-    let other = store.claim_due(Utc::now(), lease, 1).await.unwrap().remove(0);
+    let other = store.claim_due(Utc::now(), lease, 1, "me").await.unwrap().remove(0);
     store.finish_attempts(&[(other.delivery, attempt, AfterAttempt::Succeeded)]).await.unwrap();
     assert_eq!(store.prune_events(Utc::now() + Duration::hours(1)).await.unwrap(), 1);
     assert!(store.get_event(&first.event.id).await.is_err());
@@ -187,11 +188,11 @@ async fn a_delivery_lives_through_claims_retries_death_and_redrive(store) {
     assert_eq!(store.delivery_counts().await.unwrap(), vec![("pending".to_string(), 2)]);
 
     // Nothing is due before its time; a claim takes at most `limit`.
-    assert!(store.claim_due(at(T0 - 1), at(T0 + 1_000), 10).await.unwrap().is_empty());
-    let claimed = store.claim_due(at(T0 + 10), at(T0 + 1_000), 1).await.unwrap();
+    assert!(store.claim_due(at(T0 - 1), at(T0 + 1_000), 10, "me").await.unwrap().is_empty());
+    let claimed = store.claim_due(at(T0 + 10), at(T0 + 1_000), 1, "me").await.unwrap();
     assert_eq!(claimed.len(), 1);
     assert_eq!(claimed[0].event, serde_json::to_value(&new.event).unwrap());
-    let mut rest = store.claim_due(at(T0 + 10), at(T0 + 1_000), 10).await.unwrap();
+    let mut rest = store.claim_due(at(T0 + 10), at(T0 + 1_000), 10, "me").await.unwrap();
     assert_eq!(rest.len(), 1);
     let (one, two) = (claimed[0].delivery.clone(), rest.remove(0).delivery);
     assert_ne!(one.id, two.id);
@@ -202,10 +203,12 @@ async fn a_delivery_lives_through_claims_retries_death_and_redrive(store) {
     assert_eq!(store.next_due().await.unwrap(), None);
     assert_eq!(store.delivery_counts().await.unwrap(), vec![("in_progress".to_string(), 2)]);
     // A lease that ran out makes the delivery claimable again (a second attempt).
-    assert!(store.claim_due(at(T0 + 1_000), at(T0 + 5_000), 10).await.unwrap().is_empty());
-    let again = store.claim_due(at(T0 + 1_001), at(T0 + 5_000), 10).await.unwrap();
+    assert!(store.claim_due(at(T0 + 1_000), at(T0 + 5_000), 10, "me").await.unwrap().is_empty());
+    let again = store.claim_due(at(T0 + 1_001), at(T0 + 5_000), 10, "me").await.unwrap();
     assert_eq!(again.len(), 2);
     let one = again.iter().find(|c| c.delivery.id == one.id).unwrap().delivery.clone();
+    // (An attempt is recorded under the claim it ran under: the latest.)
+    let two = again.iter().find(|c| c.delivery.id == two.id).unwrap().delivery.clone();
     assert_eq!((one.attempts, one.first_attempt_time, one.last_attempt_time), (2, Some(at(T0 + 10)), Some(at(T0 + 1_001))));
 
     // One retries later, the other dies.
@@ -225,7 +228,7 @@ async fn a_delivery_lives_through_claims_retries_death_and_redrive(store) {
         store.delivery_counts().await.unwrap(),
         vec![("dead".to_string(), 1), ("pending".to_string(), 1)]
     );
-    assert!(store.claim_due(at(T0 + 59_999), at(T0 + 90_000), 10).await.unwrap().is_empty());
+    assert!(store.claim_due(at(T0 + 59_999), at(T0 + 90_000), 10, "me").await.unwrap().is_empty());
     let deliveries = store.deliveries_of(&new.event.id).await.unwrap();
     let (retried, attempts) = deliveries.iter().find(|(d, _)| d.id == one.id).unwrap();
     assert_eq!((retried.state.as_str(), retried.next_attempt_time), ("pending", at(T0 + 60_000)));
@@ -243,6 +246,7 @@ async fn a_delivery_lives_through_claims_retries_death_and_redrive(store) {
     assert_eq!((letter.attempts, letter.first_attempt_time, letter.last_attempt_time), (2, Some(at(T0 + 10)), Some(at(T0 + 1_001))));
     assert_eq!(letter.creation_time, at(T0 + 1_002 + 7));
     // A dead delivery keeps its event from being pruned.
+    let one = store.claim_due(at(T0 + 60_000), at(T0 + 90_000), 10, "me").await.unwrap().remove(0).delivery;
     store
         .finish_attempts(&[(one.clone(), attempt(3, T0 + 60_000, "succeeded"), AfterAttempt::Succeeded)])
         .await
@@ -263,7 +267,7 @@ async fn a_delivery_lives_through_claims_retries_death_and_redrive(store) {
     assert_eq!(store.redrive(None, at(T0 + 70_000)).await.unwrap(), 0);
 
     // Dies again: a new letter; redrive without ids takes them all.
-    let claimed = store.claim_due(at(T0 + 70_000), at(T0 + 80_000), 10).await.unwrap();
+    let claimed = store.claim_due(at(T0 + 70_000), at(T0 + 80_000), 10, "me").await.unwrap();
     assert_eq!(claimed.len(), 1);
     assert_eq!(claimed[0].delivery.attempts, 1);
     let dead = AfterAttempt::Dead { error_code: "Again".into(), error_message: String::new() };
@@ -272,7 +276,7 @@ async fn a_delivery_lives_through_claims_retries_death_and_redrive(store) {
     assert_eq!((letters.len(), letters[0].error_code.as_str(), letters[0].attempts), (1, "Again", 1));
     assert!(letters[0].id > letter.id);
     assert_eq!(store.redrive(None, at(T0 + 90_000)).await.unwrap(), 1);
-    let claimed = store.claim_due(at(T0 + 90_000), at(T0 + 95_000), 10).await.unwrap();
+    let claimed = store.claim_due(at(T0 + 90_000), at(T0 + 95_000), 10, "me").await.unwrap();
     store
         .finish_attempts(&[(claimed[0].delivery.clone(), attempt(1, T0 + 90_000, "succeeded"), AfterAttempt::Succeeded)])
         .await
@@ -290,7 +294,7 @@ async fn dead_letters_list_newest_first_up_to_a_limit(store) {
     let events: Vec<NewEvent> = (0..3).map(|n| event_at("s", "t", T0 + n, &[("r", "a")])).collect();
     store.put_events(&events).await.unwrap();
     // A negative limit claims every due delivery (SQLite's LIMIT -1).
-    let claimed = store.claim_due(at(T0 + 10), at(T0 + 1_000), -1).await.unwrap();
+    let claimed = store.claim_due(at(T0 + 10), at(T0 + 1_000), -1, "me").await.unwrap();
     assert_eq!(claimed.len(), 3);
     for claim in &claimed {
         let dead = AfterAttempt::Dead { error_code: claim.delivery.event_id.clone(), error_message: "x".into() };
@@ -308,7 +312,7 @@ async fn a_failed_finish_batch_records_nothing(store) {
     let store = with_rule(store).await;
     let new = event_at("s", "t", T0, &[("r", "a")]);
     store.put_events(std::slice::from_ref(&new)).await.unwrap();
-    let claimed = store.claim_due(at(T0), at(T0 + 1_000), 10).await.unwrap().remove(0).delivery;
+    let claimed = store.claim_due(at(T0), at(T0 + 1_000), 10, "me").await.unwrap().remove(0).delivery;
     // The second attempt's outcome breaks a CHECK constraint: the whole batch rolls back.
     let bad = Attempt { outcome: "maybe".into(), ..attempt(1, T0, "succeeded") };
     let result = store

@@ -19,6 +19,7 @@ mod objects;
 mod pipelines;
 mod processing;
 mod registry;
+mod replicas;
 mod retraining;
 mod rules;
 mod sources;

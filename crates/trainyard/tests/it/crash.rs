@@ -10,12 +10,12 @@ use serde_json::{json, Value};
 
 use crate::process::ServerProcess;
 
-type Seen = Arc<Mutex<HashMap<String, usize>>>;
+pub type Seen = Arc<Mutex<HashMap<String, usize>>>;
 
 /// An HTTP target that counts deliveries per event id, slowly (200 ms each: at most
 /// concurrency × 5 per second) so that deliveries are outstanding when the server dies
 /// however fast the machine puts events.
-async fn start_target() -> (String, Seen) {
+pub async fn start_target() -> (String, Seen) {
     let seen: Seen = Arc::default();
     let app = axum::Router::new().route(
         "/",
@@ -35,7 +35,7 @@ async fn start_target() -> (String, Seen) {
     (url, seen)
 }
 
-async fn api(client: &reqwest::Client, server: &ServerProcess, path: &str, body: Value) -> reqwest::Result<Value> {
+pub async fn api(client: &reqwest::Client, server: &ServerProcess, path: &str, body: Value) -> reqwest::Result<Value> {
     client
         .post(format!("{}/api/v1{path}", server.url))
         .bearer_auth(server.token())

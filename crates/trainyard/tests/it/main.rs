@@ -22,5 +22,6 @@ mod objects;
 mod pipelines;
 mod postgres;
 mod process;
+mod replicas;
 mod runtime;
 mod sources;

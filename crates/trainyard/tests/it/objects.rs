@@ -73,3 +73,28 @@ fn data_get_streams_into_devices_fifos_and_stdout_without_replacing_them() {
         .collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
 }
+
+/// An object store that does not answer stops the start, naming it, with exit 2.
+#[test]
+fn an_object_store_that_does_not_answer_is_refused_with_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let started = std::time::Instant::now();
+    let output = std::process::Command::new(crate::process::binary())
+        .args(["server", "--listen", "127.0.0.1:0", "--aws-listen", "127.0.0.1:0", "--data-dir"])
+        .arg(dir.path())
+        .args(["--object-store", "s3://nowhere/prefix"])
+        // Port 1 on loopback: nothing listens there.
+        .env("AWS_ENDPOINT_URL", "http://127.0.0.1:1")
+        .env("AWS_ALLOW_HTTP", "true")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE")
+        .env("AWS_SECRET_ACCESS_KEY", "wJalrXUtnFEMI")
+        .env_remove("TRAINYARD_OBJECT_STORE")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{err}");
+    assert!(err.contains("cannot reach the object store at s3://nowhere/prefix"), "{err}");
+    assert!(!err.contains("wJalrXUtnFEMI"), "the secret reached the message: {err}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(30), "took {:?}", started.elapsed());
+}
