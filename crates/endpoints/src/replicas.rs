@@ -49,35 +49,56 @@ impl Endpoints {
     pub async fn adopt_orphans(&self) -> Result<usize, Error> {
         let alive = self.alive().await?;
         let mut adopted = 0;
-        for mut record in self.store().list_endpoints().await? {
+        for record in self.store().list_endpoints().await? {
             if matches!(record.status.as_str(), "InService" | "Failed") || self.is_running(&record.name) {
                 continue;
             }
-            let owner = self.store().work_owner(ENDPOINT, &record.name).await?;
-            if owner.as_deref().is_some_and(|o| o == self.replica() || alive.contains(o)) {
+            let name = record.name.clone();
+            if !self.adopt(&record, &alive).await? {
                 continue;
             }
-            if !self.store().adopt_work(ENDPOINT, &record.name, owner.as_deref(), self.replica()).await? {
-                continue;
+            // One endpoint's failure does not hold up the others.
+            match self.take_over(record).await {
+                Ok(()) => adopted += 1,
+                Err(e) => tracing::warn!(endpoint = %name, error = %e, "adopting an endpoint's work failed"),
             }
-            adopted += 1;
-            if record.config.is_none() {
-                let (stop, _) = watch::channel(false);
-                self.lock_running(&record.name, stop)?;
-                self.spawn_create(record.name.clone());
-                continue;
-            }
-            if self.data().get(&record.name).is_none() {
-                self.follow(&record.name).await?;
-            }
-            if record.pending.take().is_some() {
-                record.last_deployment = Some(json!({"Outcome": "Abandoned",
-                    "Reason": "the server running the deployment stopped (or restarted during the deployment); \
-                               the last committed configuration is live"}));
-            }
-            self.set_status(&mut record, "InService").await?;
         }
         Ok(adopted)
+    }
+
+    /// Makes this replica the owner of `record`'s work unless another replica that is alive
+    /// owns it. With no owner recorded, only once the record is older than
+    /// [`trainyard_bus::DEPARTED_AFTER`]: its creator records itself just after.
+    async fn adopt(&self, record: &EndpointRecord, alive: &HashSet<String>) -> Result<bool, Error> {
+        let owner = self.store().work_owner(ENDPOINT, &record.name).await?;
+        let departed_after = chrono::Duration::from_std(trainyard_bus::DEPARTED_AFTER).unwrap_or_default();
+        match owner.as_deref() {
+            Some(me) if me == self.replica() => return Ok(true),
+            Some(other) if alive.contains(other) => return Ok(false),
+            None if Utc::now() - record.updated_at < departed_after => return Ok(false),
+            _ => {}
+        }
+        Ok(self.store().adopt_work(ENDPOINT, &record.name, owner.as_deref(), self.replica()).await?)
+    }
+
+    /// A creation starts again here; a deployment is abandoned, the committed
+    /// configuration live.
+    async fn take_over(&self, mut record: EndpointRecord) -> Result<(), Error> {
+        if record.config.is_none() {
+            let (stop, _) = watch::channel(false);
+            self.lock_running(&record.name, stop)?;
+            self.spawn_create(record.name.clone());
+            return Ok(());
+        }
+        if self.data().get(&record.name).is_none() {
+            self.follow(&record.name).await?;
+        }
+        if record.pending.take().is_some() {
+            record.last_deployment = Some(json!({"Outcome": "Abandoned",
+                "Reason": "the server running the deployment stopped (or restarted during the deployment); \
+                           the last committed configuration is live"}));
+        }
+        self.set_status(&mut record, "InService").await
     }
 
     /// Brings this replica's routing of `name` in line with its committed configuration.
@@ -89,12 +110,13 @@ impl Endpoints {
             Ok(record) => record,
             Err(trainyard_store::Error::NotFound { .. }) => {
                 self.data().remove(name);
+                self.forget_followed(name);
                 return Ok(());
             }
             Err(e) => return Err(e.into()),
         };
         let Some(config) = record.config.filter(|_| record.status != "Failed") else { return Ok(()) };
-        if self.followed(name).as_ref() == Some(&config) {
+        if self.followed(name).as_ref() == Some(&config) && self.data().get(name).is_some() {
             return Ok(());
         }
         let fleet = self.load_fleet(&config).await?;

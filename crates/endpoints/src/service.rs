@@ -156,6 +156,8 @@ impl Endpoints {
                 followed: Mutex::new(HashMap::new()),
             }),
         };
+        // Listening first: a change committed while the fleets load is not missed.
+        let changes = endpoints.inner.store.changes();
         // Every replica serves every endpoint on its committed configuration.
         let alone = endpoints.alone().await?;
         for mut record in endpoints.inner.store.list_endpoints().await? {
@@ -172,10 +174,7 @@ impl Endpoints {
             }
         }
         endpoints.adopt_orphans().await?;
-        tokio::spawn(crate::replicas::follow_other_replicas(
-            Arc::downgrade(&endpoints.inner),
-            endpoints.inner.store.changes(),
-        ));
+        tokio::spawn(crate::replicas::follow_other_replicas(Arc::downgrade(&endpoints.inner), changes));
         Ok(endpoints)
     }
 
@@ -223,11 +222,15 @@ impl Endpoints {
         }
     }
 
-    /// Records a change this replica made to `name`, and tells the others.
-    async fn changed(&self, name: &str) {
+    pub(crate) fn forget_followed(&self, name: &str) {
         if let Ok(mut followed) = self.inner.followed.lock() {
             followed.remove(name);
         }
+    }
+
+    /// Records a change this replica made to `name`, and tells the others.
+    async fn changed(&self, name: &str) {
+        self.forget_followed(name);
         self.tell_replicas(trainyard_store::Change::Endpoint(name.to_string())).await;
     }
 

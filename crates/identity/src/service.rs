@@ -31,6 +31,8 @@ pub(crate) struct Inner {
     pub view: RwLock<View>,
     /// Invariant: one change at a time, written to the store and then applied to the view.
     pub writes: tokio::sync::Mutex<()>,
+    /// The ids of the sessions kept in memory only (root's, `GetSessionToken`'s).
+    pub memory_sessions: std::sync::Mutex<std::collections::HashSet<String>>,
     pub runs: crate::runs::Runs,
     pub decisions: crate::decisions::Decisions,
 }
@@ -93,6 +95,8 @@ pub struct ServiceSession {
 impl Identities {
     /// The service over `store`, with the admin token's `root` and the master key's `sealer`.
     pub async fn open(store: Store, sealer: Sealer, root: Authenticator) -> Result<Identities, Error> {
+        // Listening first: a change committed while the view loads is not missed.
+        let changes = store.changes();
         let records = store.load_iam(Utc::now()).await?;
         let view = View::load(records, builtin_policies()?)?;
         let inner = Inner {
@@ -101,22 +105,28 @@ impl Identities {
             root,
             view: RwLock::new(view),
             writes: tokio::sync::Mutex::new(()),
+            memory_sessions: Default::default(),
             runs: Default::default(),
             decisions: Default::default(),
         };
         let identities = Identities { inner: Arc::new(inner) };
-        tokio::spawn(follow_other_replicas(Arc::downgrade(&identities.inner), identities.inner.store.changes()));
+        tokio::spawn(follow_other_replicas(Arc::downgrade(&identities.inner), changes));
         Ok(identities)
     }
 
-    /// Loads the view whole from the store, after another replica's change.
+    /// Loads the view whole from the store, after another replica's change. The sessions
+    /// kept in memory only (root's, `GetSessionToken`'s) stay: they are this replica's.
     async fn reload(&self) -> Result<(), Error> {
         let _one_change = self.inner.writes.lock().await;
-        let fresh = View::load(self.inner.store.load_iam(Utc::now()).await?, builtin_policies()?)?;
+        let mut fresh = View::load(self.inner.store.load_iam(Utc::now()).await?, builtin_policies()?)?;
         let mut view = self.inner.view.write().unwrap_or_else(|poisoned| poisoned.into_inner());
-        let generation = view.generation + 1;
+        let mut kept = self.inner.memory_sessions.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        kept.retain(|id| view.session_ids.contains_key(id));
+        for session in view.sessions.values().filter(|s| kept.contains(&s.record.id)) {
+            let _ = fresh.insert_session(session.record.clone());
+        }
+        fresh.generation = view.generation + 1;
         *view = fresh;
-        view.generation = generation;
         Ok(())
     }
 
@@ -126,10 +136,7 @@ impl Identities {
 
     /// Changes the view; every decision made before is forgotten.
     pub(crate) fn apply(&self, change: impl FnOnce(&mut View)) {
-        let mut view = self.inner.view.write().unwrap_or_else(|poisoned| poisoned.into_inner());
-        change(&mut view);
-        view.generation += 1;
-        drop(view);
+        self.apply_here(change);
         if self.inner.store.is_shared() {
             let store = self.inner.store.clone();
             tokio::spawn(async move {
@@ -138,6 +145,13 @@ impl Identities {
                 }
             });
         }
+    }
+
+    /// Changes this replica's view only (for what is kept in memory).
+    fn apply_here(&self, change: impl FnOnce(&mut View)) {
+        let mut view = self.inner.view.write().unwrap_or_else(|poisoned| poisoned.into_inner());
+        change(&mut view);
+        view.generation += 1;
     }
 
     /// The caller an `Authorization: Bearer <secret>` header names.
@@ -518,19 +532,23 @@ impl Identities {
             (entry.record.id.clone(), entry.arn.clone())
         };
         let (record, token) = self.new_session(&id, user, None, issued_by, seconds);
-        let mut inserted = Ok(());
-        self.apply(|view| inserted = view.insert_session(record.clone()));
-        inserted?;
+        self.keep_in_memory(&record)?;
         Ok(self.issued(&record, token, arn, id))
     }
 
     pub async fn start_root_session(&self, seconds: i64) -> Result<Credentials, Error> {
         names::check_session_duration(seconds, names::MAX_SESSION_SECONDS)?;
         let (record, token) = self.new_session(ROOT_SESSION, "root", None, &Identity::root().arn, seconds);
-        let mut inserted = Ok(());
-        self.apply(|view| inserted = view.insert_session(record.clone()));
-        inserted?;
+        self.keep_in_memory(&record)?;
         Ok(self.issued(&record, token, Identity::root().arn, trainyard_iam::ACCOUNT.to_string()))
+    }
+
+    /// Adds a session kept in memory only: this replica's alone, kept across reloads.
+    fn keep_in_memory(&self, record: &SessionRecord) -> Result<(), Error> {
+        self.inner.memory_sessions.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).insert(record.id.clone());
+        let mut inserted = Ok(());
+        self.apply_here(|view| inserted = view.insert_session(record.clone()));
+        inserted
     }
 }
 
@@ -674,7 +692,6 @@ fn context_of(identity: &Identity, facts: &RequestFacts, now: DateTime<Utc>) -> 
     context
 }
 
-/// The built-in managed policies, parsed.
 /// Reloads the view when another replica changes identities (or notices may have been
 /// missed); ends with the service.
 async fn follow_other_replicas(
@@ -697,6 +714,7 @@ async fn follow_other_replicas(
     }
 }
 
+/// The built-in managed policies, parsed.
 fn builtin_policies() -> Result<Vec<ManagedPolicy>, Error> {
     trainyard_iam::builtin_policies()
         .into_iter()

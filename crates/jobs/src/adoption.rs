@@ -4,12 +4,12 @@
 
 use std::collections::HashSet;
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use tokio::sync::broadcast;
 use trainyard_store::{Change, ProcessingJobRecord, TrainingJobRecord};
 
 use crate::executor::{self, StopReason};
-use crate::processing::Status;
+use crate::processing::{runner_key, Status};
 use crate::status::Secondary;
 use crate::{Error, Jobs};
 
@@ -41,32 +41,54 @@ impl Jobs {
     /// a started one is failed with the reason (its process stopped, when it ran from this
     /// data directory), or marked stopped if a stop was asked for. Returns how many.
     pub async fn adopt_orphans(&self) -> Result<usize, Error> {
-        let alive_since = Utc::now() - chrono::Duration::from_std(trainyard_bus::DEPARTED_AFTER).unwrap_or_default();
         let alive: HashSet<String> =
-            self.inner.store.list_replicas(alive_since).await?.into_iter().map(|r| r.id).collect();
+            self.inner.store.list_replicas(Utc::now() - departed_after()).await?.into_iter().map(|r| r.id).collect();
         let mut adopted = 0;
         for status in ["InProgress", "Stopping"] {
             for job in self.inner.store.list_training_jobs(Some(status), 10_000).await? {
-                if self.adopt(TRAINING, &job.name, &alive).await? {
-                    self.take_over_training(job).await?;
-                    adopted += 1;
+                let name = job.name.clone();
+                if self.adopt(TRAINING, &name, &name, job.created_at, &alive).await? {
+                    // One job's failure does not hold up the others.
+                    match self.take_over_training(job).await {
+                        Ok(()) => adopted += 1,
+                        Err(e) => tracing::warn!(job = %name, error = %e, "adopting a training job failed"),
+                    }
                 }
             }
             for job in self.inner.store.list_processing_jobs(Some(status), 10_000).await? {
-                if self.adopt(PROCESSING, &job.name, &alive).await? {
-                    self.take_over_processing(job).await?;
-                    adopted += 1;
+                let name = job.name.clone();
+                if self.adopt(PROCESSING, &name, &runner_key(&name), job.created_at, &alive).await? {
+                    match self.take_over_processing(job).await {
+                        Ok(()) => adopted += 1,
+                        Err(e) => tracing::warn!(job = %name, error = %e, "adopting a processing job failed"),
+                    }
                 }
             }
         }
         Ok(adopted)
     }
 
-    /// Makes this replica the owner of `name` if its owner is neither alive nor this one.
-    async fn adopt(&self, kind: &str, name: &str, alive: &HashSet<String>) -> Result<bool, Error> {
-        let owner = self.inner.store.work_owner(kind, name).await?;
-        if owner.as_deref().is_some_and(|o| o == self.replica() || alive.contains(o)) {
+    /// Makes this replica the owner of job `name` (its runner `key`) unless it runs here or
+    /// another replica that is alive owns it. A job with no owner recorded is taken only
+    /// once older than [`trainyard_bus::DEPARTED_AFTER`]: its creator records itself just
+    /// after creating it.
+    async fn adopt(
+        &self,
+        kind: &str,
+        name: &str,
+        key: &str,
+        created: DateTime<Utc>,
+        alive: &HashSet<String>,
+    ) -> Result<bool, Error> {
+        if self.inner.running.lock().is_ok_and(|running| running.contains_key(key)) {
             return Ok(false);
+        }
+        let owner = self.inner.store.work_owner(kind, name).await?;
+        match owner.as_deref() {
+            Some(me) if me == self.replica() => return Ok(true),
+            Some(other) if alive.contains(other) => return Ok(false),
+            None if Utc::now() - created < departed_after() => return Ok(false),
+            _ => {}
         }
         Ok(self.inner.store.adopt_work(kind, name, owner.as_deref(), self.replica()).await?)
     }
@@ -82,17 +104,11 @@ impl Jobs {
         let (next, reason) = if job.stop_requested || secondary == Secondary::Starting {
             (Secondary::Stopped, None)
         } else {
-            let reason = if ran_here {
-                format!(
-                    "InternalServerError: the trainyard server restarted while the job was {}; its process was stopped",
-                    secondary.as_str()
-                )
-            } else {
-                format!(
-                    "InternalServerError: the trainyard server running the job stopped while the job was {}",
-                    secondary.as_str()
-                )
-            };
+            let reason = format!(
+                "InternalServerError: the trainyard server running the job restarted or stopped while the job was {}{}",
+                secondary.as_str(),
+                if ran_here { "; its process was stopped" } else { "" }
+            );
             (Secondary::Failed, Some(reason))
         };
         job.failure_reason = reason.clone();
@@ -109,11 +125,10 @@ impl Jobs {
         let next = if job.stop_requested || job.processing_start.is_none() {
             Status::Stopped
         } else {
-            job.failure_reason = Some(if ran_here {
-                "InternalServerError: the trainyard server restarted while the job ran; its process was stopped".into()
-            } else {
-                "InternalServerError: the trainyard server running the job stopped while the job ran".into()
-            });
+            job.failure_reason = Some(format!(
+                "InternalServerError: the trainyard server running the job restarted or stopped while the job ran{}",
+                if ran_here { "; its process was stopped" } else { "" }
+            ));
             Status::Failed
         };
         self.move_processing(&mut job, next).await
@@ -130,20 +145,47 @@ fn stop_leftover(pid: Option<i64>, ran_here: bool) {
     }
 }
 
+fn departed_after() -> chrono::Duration {
+    chrono::Duration::from_std(trainyard_bus::DEPARTED_AFTER).unwrap_or_default()
+}
+
 /// Passes stops asked of other replicas to this one's runners; ends with the service.
 pub(crate) async fn follow_stops(
     inner: std::sync::Weak<crate::service::Inner>,
     mut changes: broadcast::Receiver<Change>,
 ) {
     loop {
-        let key = match changes.recv().await {
-            Ok(Change::StopJob(key)) => key,
-            Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => continue,
+        let keys = match changes.recv().await {
+            Ok(Change::StopJob(key)) => vec![key],
+            // Stops may have been missed: the store says which of this replica's jobs were asked.
+            Ok(Change::Missed) | Err(broadcast::error::RecvError::Lagged(_)) => match inner.upgrade() {
+                Some(inner) => asked_to_stop(&inner).await,
+                None => return,
+            },
+            Ok(_) => continue,
             Err(broadcast::error::RecvError::Closed) => return,
         };
         let Some(inner) = inner.upgrade() else { return };
-        if let Some(stop) = inner.running.lock().ok().and_then(|r| r.get(&key).cloned()) {
-            let _ = stop.send(Some(StopReason::Requested));
+        for key in keys {
+            if let Some(stop) = inner.running.lock().ok().and_then(|r| r.get(&key).cloned()) {
+                let _ = stop.send(Some(StopReason::Requested));
+            }
         }
     }
+}
+
+/// The runners here whose job the store says was asked to stop.
+async fn asked_to_stop(inner: &crate::service::Inner) -> Vec<String> {
+    let keys: Vec<String> = inner.running.lock().map(|r| r.keys().cloned().collect()).unwrap_or_default();
+    let mut asked = Vec::new();
+    for key in keys {
+        let stop_requested = match key.strip_prefix("processing/") {
+            Some(name) => inner.store.get_processing_job(name).await.map(|j| j.stop_requested),
+            None => inner.store.get_training_job(&key).await.map(|j| j.stop_requested),
+        };
+        if stop_requested.unwrap_or(false) {
+            asked.push(key);
+        }
+    }
+    asked
 }

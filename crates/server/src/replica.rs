@@ -47,6 +47,10 @@ pub async fn keep_alive(
     leadership: watch::Receiver<bool>,
     mut stopped: watch::Receiver<bool>,
 ) {
+    if !store.is_shared() {
+        // A SQLite file is one server's: no one to tell it lives, nothing to take over.
+        return;
+    }
     let mut ticker = tokio::time::interval(HEARTBEAT);
     loop {
         tokio::select! {
@@ -54,18 +58,24 @@ pub async fn keep_alive(
             _ = stopped.wait_for(|stopped| *stopped) => return,
         }
         let now = Utc::now();
-        match store.heartbeat(&replica.id, now).await {
-            Ok(true) => {}
+        let alive = match store.heartbeat(&replica.id, now).await {
+            Ok(true) => true,
             Ok(false) => {
                 tracing::warn!("this replica was taken for gone; joining again");
                 let again = Replica { heartbeat_at: now, ..replica.clone() };
-                if let Err(e) = store.join_replicas(&again, !store.is_shared()).await {
+                let joined = store.join_replicas(&again, false).await;
+                if let Err(e) = &joined {
                     tracing::warn!(error = %e, "joining the replicas again failed");
                 }
+                joined.is_ok()
             }
-            Err(e) => tracing::warn!(error = %e, "heartbeat failed"),
-        }
-        if *leadership.borrow() {
+            Err(e) => {
+                tracing::warn!(error = %e, "heartbeat failed");
+                false
+            }
+        };
+        // A leader that could not say it lives must not judge who else does.
+        if alive && *leadership.borrow() {
             let alive_since = now - chrono::Duration::from_std(DEPARTED_AFTER).unwrap_or_default();
             match store.release_departed(alive_since).await {
                 Ok(0) => {}
@@ -94,10 +104,8 @@ pub async fn lead(mut leadership: watch::Receiver<bool>, mut stopped: watch::Rec
             tracing::warn!("this replica lost the lead; its singletons stop");
         }
         let _ = stop.send(true);
-        for task in tasks {
-            // Work in flight gets a grace period; what is unfinished is picked up again.
-            let _ = tokio::time::timeout(Duration::from_secs(10), task).await;
-        }
+        // Work in flight gets a grace period (all at once); what is unfinished is picked up again.
+        let _ = tokio::time::timeout(Duration::from_secs(10), futures::future::join_all(tasks)).await;
         if !still_serving {
             return;
         }

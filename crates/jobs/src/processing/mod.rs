@@ -23,7 +23,7 @@ use crate::{Error, Jobs, LogChunk};
 
 /// The key of a processing job's runner among the service's running jobs (training
 /// jobs use their bare name; processing job names may repeat them).
-fn runner_key(name: &str) -> String {
+pub(crate) fn runner_key(name: &str) -> String {
     format!("processing/{name}")
 }
 

@@ -183,6 +183,8 @@ async fn a_restart_fails_started_jobs_and_runs_queued_ones() {
         };
         store.create_processing_job(&record).await.unwrap();
         store.update_processing_job(&record).await.unwrap();
+        // Run by the server before the restart, which is gone.
+        store.own_work("processing-job", name, "the-last-server").await.unwrap();
     }
     let restarted = h.reopen().await;
     let failed = restarted.describe_processing("was-running").await.unwrap();

@@ -89,7 +89,9 @@ async fn listen(store: PgStore, changes: broadcast::Sender<Change>) {
                 continue;
             }
         };
-        if listener.listen(CHANNEL).await.is_err() {
+        if let Err(e) = listener.listen(CHANNEL).await {
+            tracing::warn!(error = %e, "listening for other replicas' changes");
+            tokio::time::sleep(LEADER_POLL).await;
             continue;
         }
         let _ = changes.send(Change::Missed);

@@ -36,8 +36,6 @@ pub(crate) struct SqliteStore {
     /// The one writer connection. Invariant: every write goes through it, so writers
     /// queue in process (fairly) instead of spinning on SQLITE_BUSY.
     writer: SqlitePool,
-    /// Other processes' changes: none ever come (the file is one server's).
-    changes: tokio::sync::broadcast::Sender<crate::Change>,
 }
 
 impl SqliteStore {
@@ -64,7 +62,7 @@ impl SqliteStore {
             .connect_with(options.create_if_missing(false))
             .await
             .map_err(open_error)?;
-        Ok(SqliteStore { pool, writer, changes: tokio::sync::broadcast::channel(1).0 })
+        Ok(SqliteStore { pool, writer })
     }
 
     pub async fn close(&self) {

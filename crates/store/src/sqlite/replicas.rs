@@ -84,9 +84,10 @@ impl SqliteStore {
         Ok(released.rows_affected())
     }
 
-    /// Nothing to hear: no other process uses the file.
+    /// Nothing to hear: no other process uses the file (the channel is closed at once, so
+    /// whoever listens stops).
     pub fn changes(&self) -> broadcast::Receiver<Change> {
-        self.changes.subscribe()
+        broadcast::channel(1).1
     }
 
     pub async fn own_work(&self, kind: &str, name: &str, owner: &str) -> Result<(), Error> {

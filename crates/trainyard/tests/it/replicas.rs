@@ -92,6 +92,35 @@ async fn a_rule_made_on_one_replica_matches_an_event_put_on_the_other_within_100
     }
 }
 
+/// `GET /sts/caller-identity` on `server` with `secret`: the status.
+async fn caller_status(client: &reqwest::Client, server: &ServerProcess, secret: &str) -> u16 {
+    let url = format!("{}/api/v1/sts/caller-identity", server.url);
+    client.get(url).bearer_auth(secret).send().await.unwrap().status().as_u16()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_made_on_one_replica_works_on_the_other_and_its_deletion_too() {
+    let Some(database) = crate::postgres::fresh_database() else { return };
+    let (a_dir, b_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let (a, b) = two_replicas(&database, a_dir.path(), b_dir.path());
+    let client = reqwest::Client::new();
+    api(&client, &a, "/iam/users", json!({"Name": "bob"})).await.unwrap();
+    let key = api(&client, &a, "/iam/users/bob/access-keys", json!({})).await.unwrap();
+    let (id, secret) =
+        (key["AccessKey"]["AccessKeyId"].as_str().unwrap(), key["AccessKey"]["SecretAccessKey"].as_str().unwrap());
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(caller_status(&client, &b, secret).await, 200, "B knows the key A made 100 ms ago");
+    let deleted = client
+        .delete(format!("{}/api/v1/iam/users/bob/access-keys/{id}", a.url))
+        .bearer_auth(a.token())
+        .send()
+        .await
+        .unwrap();
+    assert!(deleted.status().is_success(), "{}", deleted.status());
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(caller_status(&client, &b, secret).await, 401, "B refuses the key A deleted 100 ms ago");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn when_the_leader_is_killed_the_other_leads_and_every_acknowledged_event_arrives() {
     let Some(database) = crate::postgres::fresh_database() else { return };
