@@ -22,6 +22,18 @@ const LEASE: Duration = Duration::from_secs(16 * 60);
 pub const DEPARTED_AFTER: Duration = Duration::from_secs(10);
 /// How often a replica says it is alive.
 pub const HEARTBEAT: Duration = Duration::from_secs(1);
+
+/// The earliest heartbeat of a replica still alive at `now`.
+pub fn alive_since(now: chrono::DateTime<Utc>) -> chrono::DateTime<Utc> {
+    now - chrono::Duration::from_std(DEPARTED_AFTER).unwrap_or_default()
+}
+
+/// The ids of the replicas alive now.
+pub async fn alive_replicas(
+    store: &trainyard_store::Store,
+) -> Result<std::collections::HashSet<String>, trainyard_store::Error> {
+    Ok(store.list_replicas(alive_since(Utc::now())).await?.into_iter().map(|r| r.id).collect())
+}
 /// The longest the loop sleeps without looking for due deliveries.
 const IDLE_POLL: Duration = Duration::from_millis(500);
 /// The most finished attempts written in one transaction.
@@ -35,8 +47,7 @@ type Completion = (trainyard_store::Delivery, Attempt, AfterAttempt);
 impl EventBus {
     /// Runs the delivery loop until `shutdown` turns true; in-flight deliveries finish.
     pub async fn run_deliveries(&self, mut shutdown: watch::Receiver<bool>) {
-        let alive_since = Utc::now() - chrono::Duration::from_std(DEPARTED_AFTER).unwrap_or_default();
-        match self.store().release_departed(alive_since).await {
+        match self.store().release_departed(alive_since(Utc::now())).await {
             Ok(0) => {}
             Ok(n) => tracing::info!(deliveries = n, "released deliveries of replicas that are gone"),
             Err(e) => tracing::error!(error = %e, "could not release interrupted deliveries"),

@@ -18,7 +18,7 @@ mod schedule;
 mod service;
 
 pub use config::BusConfig;
-pub use deliver::{DEPARTED_AFTER, HEARTBEAT};
+pub use deliver::{alive_replicas, alive_since, DEPARTED_AFTER, HEARTBEAT};
 pub use error::Error;
 pub use lambda::FunctionUpdate;
 pub use service::{

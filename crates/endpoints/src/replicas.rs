@@ -21,15 +21,9 @@ impl Endpoints {
         &self.bus().config().replica
     }
 
-    /// The replicas alive now.
-    async fn alive(&self) -> Result<HashSet<String>, Error> {
-        let alive_since = Utc::now() - chrono::Duration::from_std(trainyard_bus::DEPARTED_AFTER).unwrap_or_default();
-        Ok(self.store().list_replicas(alive_since).await?.into_iter().map(|r| r.id).collect())
-    }
-
     /// Whether no other replica is alive (what is unfinished is then this one's to settle).
     pub(crate) async fn alone(&self) -> Result<bool, Error> {
-        Ok(self.alive().await?.iter().all(|id| id == self.replica()))
+        Ok(trainyard_bus::alive_replicas(self.store()).await?.iter().all(|id| id == self.replica()))
     }
 
     /// Records this replica as the one running `name`'s creation or deployment.
@@ -47,7 +41,7 @@ impl Endpoints {
     /// Adopts creations and deployments whose replica is gone: a creation starts again
     /// here; a deployment is abandoned (recorded), its committed configuration live.
     pub async fn adopt_orphans(&self) -> Result<usize, Error> {
-        let alive = self.alive().await?;
+        let alive = trainyard_bus::alive_replicas(self.store()).await?;
         let mut adopted = 0;
         for record in self.store().list_endpoints().await? {
             if matches!(record.status.as_str(), "InService" | "Failed") || self.is_running(&record.name) {
@@ -71,11 +65,10 @@ impl Endpoints {
     /// [`trainyard_bus::DEPARTED_AFTER`]: its creator records itself just after.
     async fn adopt(&self, record: &EndpointRecord, alive: &HashSet<String>) -> Result<bool, Error> {
         let owner = self.store().work_owner(ENDPOINT, &record.name).await?;
-        let departed_after = chrono::Duration::from_std(trainyard_bus::DEPARTED_AFTER).unwrap_or_default();
         match owner.as_deref() {
             Some(me) if me == self.replica() => return Ok(true),
             Some(other) if alive.contains(other) => return Ok(false),
-            None if Utc::now() - record.updated_at < departed_after => return Ok(false),
+            None if record.updated_at > trainyard_bus::alive_since(Utc::now()) => return Ok(false),
             _ => {}
         }
         Ok(self.store().adopt_work(ENDPOINT, &record.name, owner.as_deref(), self.replica()).await?)

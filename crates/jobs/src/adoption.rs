@@ -41,8 +41,7 @@ impl Jobs {
     /// a started one is failed with the reason (its process stopped, when it ran from this
     /// data directory), or marked stopped if a stop was asked for. Returns how many.
     pub async fn adopt_orphans(&self) -> Result<usize, Error> {
-        let alive: HashSet<String> =
-            self.inner.store.list_replicas(Utc::now() - departed_after()).await?.into_iter().map(|r| r.id).collect();
+        let alive = trainyard_bus::alive_replicas(&self.inner.store).await?;
         let mut adopted = 0;
         for status in ["InProgress", "Stopping"] {
             for job in self.inner.store.list_training_jobs(Some(status), 10_000).await? {
@@ -71,7 +70,8 @@ impl Jobs {
     /// Makes this replica the owner of job `name` (its runner `key`) unless it runs here or
     /// another replica that is alive owns it. A job with no owner recorded is taken only
     /// once older than [`trainyard_bus::DEPARTED_AFTER`]: its creator records itself just
-    /// after creating it.
+    /// after creating it. One this replica owns is taken over only if created before the
+    /// service opened (a job created since is between its record and its runner).
     async fn adopt(
         &self,
         kind: &str,
@@ -85,9 +85,9 @@ impl Jobs {
         }
         let owner = self.inner.store.work_owner(kind, name).await?;
         match owner.as_deref() {
-            Some(me) if me == self.replica() => return Ok(true),
+            Some(me) if me == self.replica() => return Ok(created < self.inner.opened_at),
             Some(other) if alive.contains(other) => return Ok(false),
-            None if Utc::now() - created < departed_after() => return Ok(false),
+            None if created > trainyard_bus::alive_since(Utc::now()) => return Ok(false),
             _ => {}
         }
         Ok(self.inner.store.adopt_work(kind, name, owner.as_deref(), self.replica()).await?)
@@ -143,10 +143,6 @@ fn stop_leftover(pid: Option<i64>, ran_here: bool) {
             executor::kill_group(pid as u32);
         }
     }
-}
-
-fn departed_after() -> chrono::Duration {
-    chrono::Duration::from_std(trainyard_bus::DEPARTED_AFTER).unwrap_or_default()
 }
 
 /// Passes stops asked of other replicas to this one's runners; ends with the service.

@@ -71,6 +71,9 @@ pub(crate) struct Inner {
     pub(crate) running: Mutex<HashMap<String, watch::Sender<Option<StopReason>>>>,
     /// Where `TrainingImage`s are pulled from, once the server attaches its registry.
     pub(crate) registry: std::sync::OnceLock<trainyard_registry::Registry>,
+    /// When this service opened: a job this replica owns and created since is being
+    /// started here, never one to take over.
+    pub(crate) opened_at: chrono::DateTime<chrono::Utc>,
 }
 
 impl Jobs {
@@ -95,7 +98,8 @@ impl Jobs {
         let slots = Semaphore::new(config.concurrency.max(1));
         let running = Mutex::new(HashMap::new());
         let registry = registry.map(std::sync::OnceLock::from).unwrap_or_default();
-        let jobs = Jobs { inner: Arc::new(Inner { store, objects, bus, config, slots, running, registry }) };
+        let opened_at = chrono::Utc::now();
+        let jobs = Jobs { inner: Arc::new(Inner { store, objects, bus, config, slots, running, registry, opened_at }) };
         jobs.adopt_orphans().await?;
         tokio::spawn(crate::adoption::follow_stops(Arc::downgrade(&jobs.inner), jobs.inner.store.changes()));
         Ok(jobs)

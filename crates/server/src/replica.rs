@@ -9,7 +9,7 @@ use std::time::Duration;
 use chrono::Utc;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
-use trainyard_bus::{DEPARTED_AFTER, HEARTBEAT};
+use trainyard_bus::HEARTBEAT;
 use trainyard_store::{Replica, Store};
 
 use crate::Error;
@@ -35,8 +35,7 @@ pub async fn join(store: &Store, data_dir: &Path, url: &str) -> Result<Replica, 
 
 /// Whether `replica` is the only one alive.
 pub async fn alone(store: &Store, replica: &Replica) -> Result<bool, Error> {
-    let alive_since = Utc::now() - chrono::Duration::from_std(DEPARTED_AFTER).unwrap_or_default();
-    Ok(store.list_replicas(alive_since).await?.iter().all(|r| r.id == replica.id))
+    Ok(trainyard_bus::alive_replicas(store).await?.iter().all(|id| *id == replica.id))
 }
 
 /// Says this replica is alive every [`HEARTBEAT`] (joining again if it was taken for gone),
@@ -76,8 +75,7 @@ pub async fn keep_alive(
         };
         // A leader that could not say it lives must not judge who else does.
         if alive && *leadership.borrow() {
-            let alive_since = now - chrono::Duration::from_std(DEPARTED_AFTER).unwrap_or_default();
-            match store.release_departed(alive_since).await {
+            match store.release_departed(trainyard_bus::alive_since(now)).await {
                 Ok(0) => {}
                 Ok(n) => tracing::info!(deliveries = n, "released the deliveries of a replica that is gone"),
                 Err(e) => tracing::warn!(error = %e, "releasing departed replicas' deliveries failed"),
